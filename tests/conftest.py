@@ -1,0 +1,38 @@
+"""Shared fixtures. Qt must run offscreen before any QApplication exists."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("FLASHDEPTH_SHARED", ROOT.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The read-only ``../shared`` folder (reference data and test plates)."""
+    if not SHARED.is_dir():
+        pytest.skip(f"shared data folder not found at {SHARED}")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def testdata_dir(shared_dir: Path) -> Path:
+    """``../shared/testdata``: real EXR files and a short movie."""
+    path = shared_dir / "testdata"
+    if not path.is_dir():
+        pytest.skip(f"test data not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def reference_dir(shared_dir: Path) -> Path:
+    """``../shared/reference``: official manifests, weight generator, golden outputs."""
+    path = shared_dir / "reference"
+    if not path.is_dir():
+        pytest.skip(f"reference data not found at {path}")
+    return path

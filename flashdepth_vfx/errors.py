@@ -1,0 +1,22 @@
+"""Project exceptions. Every message is one line an artist can act on."""
+from __future__ import annotations
+
+
+class FlashDepthError(Exception):
+    """Base class: a one-line, user-facing error (no traceback is shown for it)."""
+
+
+class PlateError(FlashDepthError):
+    """A plate file or sequence cannot be read (missing frames, damaged file, unsupported layout)."""
+
+
+class ColourError(FlashDepthError):
+    """Colour management failed (unknown colour space, unreadable OCIO config)."""
+
+
+class CheckpointError(FlashDepthError):
+    """A checkpoint file is missing, damaged or does not match a FlashDepth configuration."""
+
+
+class OutputError(FlashDepthError):
+    """An output file or folder cannot be written."""

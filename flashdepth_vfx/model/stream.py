@@ -44,7 +44,7 @@ class StreamState:
     meta: dict[str, str] = field(default_factory=dict)
 
     def save(self, path: str | Path) -> None:
-        """Write as safetensors (small: a few hundred KB for the released models)."""
+        """Write as safetensors (1 MiB for S and Full, 2 MiB for L)."""
         from safetensors.torch import save_file
 
         tensors = {f"state.{i}": s.detach().cpu().contiguous() for i, s in enumerate(self.states)}

@@ -1,0 +1,139 @@
+"""Streaming semantics: the temporal state, snapshots, resets and frame sizing."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from flashdepth_vfx.model import StreamState, build_model, inference_size
+from flashdepth_vfx.model.mamba2 import ssd_scan
+from reference import REFERENCE, state_dict
+
+pytestmark = pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"reference data not found at {REFERENCE}")
+
+
+@pytest.fixture(scope="module")
+def model() -> torch.nn.Module:
+    m = build_model("flashdepth-s")
+    m.load_state_dict(state_dict("s", 0))
+    return m
+
+
+@pytest.fixture(scope="module")
+def frames() -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(7)
+    base = torch.rand(1, 3, 84, 140, generator=g)
+    return [(base + 0.05 * k * torch.rand(1, 3, 84, 140, generator=g)).clamp(0, 1) for k in range(6)]
+
+
+@torch.inference_mode()
+def test_state_changes_later_frames(model, frames) -> None:
+    stream = model.stream()
+    outs = [stream.step(f) for f in frames[:3]]
+    alone = model.stream().step(frames[2])
+    assert not torch.allclose(outs[2], alone, atol=1e-3)
+    # and the first frame of any stream is the frame alone
+    assert torch.equal(outs[0], model.stream().step(frames[0]))
+
+
+@torch.inference_mode()
+def test_snapshot_restore_continues_identically(model, frames, tmp_path) -> None:
+    straight = model.stream()
+    expected = [straight.step(f) for f in frames]
+
+    first = model.stream()
+    for f in frames[:3]:
+        first.step(f)
+    snap = first.snapshot()
+    snap.save(tmp_path / "state.safetensors")
+    first.step(frames[3])  # the snapshot is a copy: stepping on does not change it
+
+    resumed = model.stream()
+    resumed.restore(StreamState.load(tmp_path / "state.safetensors"))
+    assert resumed.frames_seen == 3
+    for f, want in zip(frames[3:], expected[3:]):
+        torch.testing.assert_close(resumed.step(f), want, rtol=0, atol=0)
+
+
+@torch.inference_mode()
+def test_reset_starts_fresh(model, frames) -> None:
+    stream = model.stream()
+    for f in frames[:4]:
+        stream.step(f)
+    stream.reset()
+    assert stream.frames_seen == 0
+    assert torch.equal(stream.step(frames[4]), model.stream().step(frames[4]))
+
+
+@torch.inference_mode()
+def test_snapshot_is_small(model, frames) -> None:
+    stream = model.stream()
+    stream.step(frames[0])
+    snap = stream.snapshot()
+    assert len(snap.states) == 4
+    assert all(s.shape == (1, 8, 32, 256) for s in snap.states)
+    assert sum(s.numel() * s.element_size() for s in snap.states) == 4 * 8 * 32 * 256 * 4  # 1 MiB
+
+
+def test_chunked_scan_equals_sequential_recurrence() -> None:
+    g = torch.Generator().manual_seed(0)
+    b, length, h, p, n = 2, 37, 3, 4, 5
+    x = torch.randn(b, length, h, p, generator=g, dtype=torch.float64)
+    dt = torch.rand(b, length, h, generator=g, dtype=torch.float64) * 0.5
+    a = -torch.rand(h, generator=g, dtype=torch.float64) * 4
+    bm = torch.randn(b, length, n, generator=g, dtype=torch.float64)
+    cm = torch.randn(b, length, n, generator=g, dtype=torch.float64)
+    s0 = torch.randn(b, h, p, n, generator=g, dtype=torch.float64)
+    state = s0.clone()
+    ys = []
+    for t in range(length):
+        decay = torch.exp(dt[:, t] * a)[:, :, None, None]
+        state = decay * state + (dt[:, t, :, None] * x[:, t])[..., None] * bm[:, t, None, None, :]
+        ys.append(torch.einsum("bhpn,bn->bhp", state, cm[:, t]))
+    want = torch.stack(ys, dim=1)
+    for chunk in (4, 8, 64):  # several chunks with padding, and a single chunk
+        y, final = ssd_scan(x, dt, a, bm, cm, s0, chunk=chunk)
+        torch.testing.assert_close(y.double(), want, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(final.double(), state, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("size", "max_side", "expected"),
+    [
+        ((126, 224), 2044, (126, 224)),  # already multiples of 14
+        ((1080, 1920), 2044, (1092, 1932)),  # rounded up to multiples of 14
+        ((2160, 3840), 2044, (1162, 2044)),  # long side capped at 2044 as the official inference does
+        ((50, 100), 2044, (70, 140)),  # too small for the temporal grid: scaled up
+    ],
+)
+def test_inference_size(size, max_side, expected) -> None:
+    assert inference_size(*size, max_side=max_side) == expected
+
+
+@torch.inference_mode()
+def test_any_size_frames_come_back_at_their_size(model) -> None:
+    frame = torch.rand(1, 3, 61, 97)
+    out = model.stream().step_any_size(frame)
+    assert out.shape == (1, 61, 97)
+    assert torch.isfinite(out).all() and (out >= 0).all()
+
+
+@torch.inference_mode()
+def test_rejects_sizes_not_multiple_of_14(model) -> None:
+    with pytest.raises(ValueError, match="multiple of 14"):
+        model.stream().step(torch.rand(1, 3, 100, 140))
+
+
+def test_tiny_model_runs_and_trains() -> None:
+    torch.manual_seed(0)
+    model = build_model("flashdepth-tiny").train()
+    frames = torch.rand(2, 1, 3, 70, 98)
+    state = None
+    loss = torch.zeros(())
+    for t in range(2):
+        out, state = model(frames[t], state)
+        loss = loss + out.mean()
+    loss.backward()
+    grads = [p.grad for p in model.mamba.parameters() if p.requires_grad]
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)
+    assert np.isfinite(loss.item())

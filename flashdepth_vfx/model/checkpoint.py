@@ -5,6 +5,7 @@ import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -75,6 +76,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return dict(data)
 
 
+@lru_cache(maxsize=None)
 def _expected_shapes(name: str) -> dict[str, tuple[int, ...]]:
     with torch.device("meta"):
         model = FlashDepth(get_config(name))

@@ -1,0 +1,202 @@
+"""The ``flashdepth-vfx`` command line: thin click commands over the library.
+
+Exit codes: 0 success; 1 error (bad input, output or checkpoint: one line on stderr, or an ``error`` event
+with ``--progress json``); 2 usage error; 130 cancelled (Ctrl-C / SIGTERM: finished frames are kept).
+"""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import FlashDepthError
+
+EXIT_ERROR = 1
+EXIT_CANCELLED = 130
+
+
+def _fail(message: str, json_events: Any = None) -> None:
+    if json_events is not None:
+        json_events.error(message)
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def _guarded(debug: bool, body: Callable[[], Any], json_events: Any = None) -> Any:
+    """Runs ``body``; project errors become one line, other errors too unless --debug."""
+    try:
+        return body()
+    except FlashDepthError as exc:
+        if debug:
+            raise
+        _fail(str(exc), json_events)
+    except KeyboardInterrupt:
+        click.echo("cancelled", err=True)
+        sys.exit(EXIT_CANCELLED)
+    except Exception as exc:  # noqa: BLE001 - an artist never sees a traceback
+        if debug:
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+              "(run again with --debug for details)", json_events)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="flashdepth-vfx")
+def main() -> None:
+    """Streaming video depth (FlashDepth) for VFX plates."""
+
+
+@main.command()
+@click.argument("plate", nargs=-1, required=True)
+@click.option("-o", "--output", help="Output pattern (shot_depth.####.exr) or folder. Default: beside the plates, _depth suffix.")
+@click.option("--frames", help="Frames to write: 1001-1100, 1001-1100x2, 1001,1005. Default: every frame found.")
+@click.option("--missing", type=click.Choice(["error", "hold", "black"]), default="error", show_default=True,
+              help="What to do with gaps in the sequence.")
+@click.option("--part", help="EXR part to read (index or name). Default: the first part with colour.")
+@click.option("--layer", help="Channel layer to read as RGB (e.g. 'beauty' for beauty.R/G/B).")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), help="FlashDepth checkpoint (.pth or .safetensors).")
+@click.option("--model", "model_name", help="Official model by name, downloaded with `flashdepth-vfx weights download`.")
+@click.option("--teacher-resolution", type=int, help="Hybrid model: height of the teacher's input (default 490).")
+@click.option("--colorspace", help="Plate colour space (default: file metadata, else scene_linear / sRGB).")
+@click.option("--ocio-config", help="OCIO config (default: $OCIO, else the built-in studio config).")
+@click.option("--display", help="OCIO display for the model's view of the plates (default: the config's).")
+@click.option("--view", help="OCIO view (default: the display's default view).")
+@click.option("--mode", type=click.Choice(["depth", "disparity", "normalized"]), default="depth", show_default=True,
+              help="depth: larger is farther (ZDefocus 'depth'); disparity: the raw output; normalized: 0-1 over the shot.")
+@click.option("--depth-scale", type=float, default=100.0, show_default=True, help="depth = scale / disparity.")
+@click.option("--channel", default="depth.Z", show_default=True, help="Output channel name.")
+@click.option("--half", is_flag=True, help="Write half floats instead of float32.")
+@click.option("--passthrough", is_flag=True, help="Also write the plate's RGBA into the output files.")
+@click.option("--max-size", type=int, help="Cap the long side of the model's input (default 2044, as the official inference).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True)
+@click.option("--snapshot-every", type=int, default=25, show_default=True, help="Save the temporal state every N frames.")
+@click.option("--resume", is_flag=True, help="Skip frames already rendered with the same settings; continue from a snapshot.")
+@click.option("--reset-on-cut", is_flag=True, help="Restart the temporal state at hard cuts.")
+@click.option("--warmup", type=int, help="Start cold this many frames before the first frame (farm chunks) instead of at the shot start.")
+@click.option("--progress", type=click.Choice(["bar", "json", "none"]), default="bar", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="Same as --progress none.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def render(plate: tuple[str, ...], model_name: str | None, progress: str, quiet: bool, debug: bool, **options: Any) -> None:
+    """Render depth for PLATE: shot.####.exr, shot.%04d.exr, shot.$F4.exr, a folder, files, or a movie."""
+    from .engine import JsonEvents, QuietEvents, Render, RenderSettings, RichProgress
+
+    json_events = JsonEvents() if progress == "json" else None
+    events = json_events or (QuietEvents() if quiet or progress == "none" else RichProgress())
+    spec: str | tuple[str, ...] = plate[0] if len(plate) == 1 else plate
+    settings = RenderSettings(plate=spec, model=model_name, **options)
+    cancel = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if cancel.is_set():  # a second Ctrl-C: stop now
+            sys.exit(EXIT_CANCELLED)
+        cancel.set()
+
+    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), on_signal)
+    summary = _guarded(debug, lambda: Render(settings, events, cancel).run(), json_events)
+    if summary.cancelled:
+        sys.exit(EXIT_CANCELLED)
+
+
+@main.command()
+@click.argument("plate", nargs=-1, required=True)
+@click.option("--part")
+@click.option("--layer")
+@click.option("--ocio-config")
+@click.option("--colorspace")
+@click.option("--debug", is_flag=True)
+def info(plate: tuple[str, ...], part: str | None, layer: str | None, ocio_config: str | None,
+         colorspace: str | None, debug: bool) -> None:
+    """What would be read from PLATE: frames, size, channels, colour space guess."""
+
+    def body() -> None:
+        from .plates import compact_frames, find_sequence, guess_colorspace, load_config, probe
+
+        seq = find_sequence(plate[0] if len(plate) == 1 else plate, missing="black")
+        first = seq.files[min(seq.files)]
+        pinfo = probe(first, part, layer)
+        config = load_config(ocio_config)
+        click.echo(f"plate       {seq.display_name}")
+        click.echo(f"frames      {compact_frames(sorted(seq.files))} ({len(seq.files)} files)")
+        if seq.missing():
+            click.echo(f"missing     {compact_frames(seq.missing())}")
+        click.echo(f"data window {pinfo.width}x{pinfo.height} at ({pinfo.x}, {pinfo.y})")
+        click.echo(f"display     {pinfo.full_width}x{pinfo.full_height} at ({pinfo.full_x}, {pinfo.full_y}), pixel aspect {pinfo.pixel_aspect:g}")
+        click.echo(f"part        {pinfo.part_index} of {pinfo.num_parts}" + (f" ({pinfo.part_name})" if pinfo.part_name else ""))
+        click.echo(f"channels    {', '.join(pinfo.channels)} (colour: {', '.join(pinfo.rgb_channels)}; {pinfo.pixel_type})")
+        click.echo(f"colour      {guess_colorspace(config, pinfo, colorspace)}" + (" (from the file)" if pinfo.colorspace else " (guessed)"))
+
+    _guarded(debug, body)
+
+
+@main.command()
+@click.argument("plate_file", type=click.Path(dir_okay=False))
+@click.argument("depth_file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="PNG to write.")
+@click.option("--colorspace")
+@click.option("--ocio-config")
+@click.option("--height", type=int, default=360, show_default=True)
+@click.option("--debug", is_flag=True)
+def preview(plate_file: str, depth_file: str, output: str, colorspace: str | None, ocio_config: str | None,
+            height: int, debug: bool) -> None:
+    """Side-by-side PNG: the plate as the model sees it | its depth, colour-mapped."""
+    from .engine.preview import write_preview
+
+    _guarded(debug, lambda: write_preview(plate_file, depth_file, output, colorspace, ocio_config, height))
+
+
+@main.group()
+def weights() -> None:
+    """Official checkpoints: list, download, convert."""
+
+
+@weights.command("list")
+def weights_list() -> None:
+    """The released checkpoints and whether they are downloaded."""
+    from .model.checkpoint import KNOWN_CHECKPOINTS, cached_checkpoint
+
+    for name, known in KNOWN_CHECKPOINTS.items():
+        where = cached_checkpoint(name)
+        click.echo(f"{name:<14} {known.description}\n{'':<14} {where if where else 'not downloaded'}")
+
+
+@weights.command("download")
+@click.argument("names", nargs=-1)
+@click.option("--debug", is_flag=True)
+def weights_download(names: tuple[str, ...], debug: bool) -> None:
+    """Download released checkpoints (all when no NAME) to the user cache (needs the `hub` extra)."""
+    from .model.checkpoint import KNOWN_CHECKPOINTS, download_checkpoint
+
+    for name in names or tuple(KNOWN_CHECKPOINTS):
+        path = _guarded(debug, lambda n=name: download_checkpoint(n))
+        click.echo(f"{name}: {path}")
+
+
+@weights.command("convert")
+@click.argument("source", type=click.Path(dir_okay=False))
+@click.argument("target", type=click.Path(dir_okay=False))
+@click.option("--debug", is_flag=True)
+def weights_convert(source: str, target: str, debug: bool) -> None:
+    """Rewrite a .pth checkpoint as .safetensors (same keys; loads without pickle)."""
+    from .model import convert_to_safetensors
+
+    name = _guarded(debug, lambda: convert_to_safetensors(source, target))
+    click.echo(f"{target}: {name}")
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def gui(args: tuple[str, ...]) -> None:
+    """Open the FlashDepth panel (needs the `gui` extra)."""
+    try:
+        from .ui.app import main as gui_main
+    except ImportError as exc:
+        _fail(f"the panel needs PySide6: pip install 'flashdepth-vfx[gui]' ({exc})")
+    sys.exit(gui_main(list(args)))

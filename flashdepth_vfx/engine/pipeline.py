@@ -1,0 +1,396 @@
+"""The render: plates are read and colour-converted ahead, the model steps through them in order, and
+depth files are written behind, each stage in its own thread with bounded queues (memory stays flat)."""
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import __version__
+from ..errors import OutputError, PlateError
+from ..model import inference_size
+from ..model.stream import OFFICIAL_MAX_SIDE
+from ..plates import (
+    DisplayConverter,
+    FrameSequence,
+    PlateInfo,
+    compact_frames,
+    find_sequence,
+    frame_path,
+    guess_colorspace,
+    is_movie,
+    load_config,
+    output_pattern,
+    parse_frame_range,
+    probe,
+    read_movie,
+    read_plate,
+    write_exr,
+)
+from ..plates.image_io import read_channels
+from . import cuts
+from .events import EventSink
+from .loading import LoadedModel, load_model, resolve_device
+from .outputs import normalize, to_depth
+from .settings import RenderSettings
+from .snapshots import SnapshotStore
+
+QUEUE_DEPTH = 3
+"""Frames decoded ahead of, and waiting to be written behind, the model."""
+
+
+@dataclass
+class RenderSummary:
+    """What a render did."""
+
+    output: str
+    written: list[Path] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    cancelled: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class _Frame:
+    """One plate on its way through the pipeline."""
+
+    frame: int
+    write: bool
+    tensor: torch.Tensor  # (1, 3, h, w) display sRGB in [0, 1] at the model resolution
+    info: PlateInfo | None
+    size: tuple[int, int]  # plate data window (height, width)
+    raw: np.ndarray | None = None  # plate RGBA as read, for --passthrough
+    cut: bool = False
+    warnings: list[str] = field(default_factory=list)
+    disparity: np.ndarray | None = None
+
+
+class _Stop(Exception):
+    """Raised inside a stage when the render is cancelled or another stage failed."""
+
+
+class Render:
+    """One streaming render of one shot. ``run()`` returns a summary or raises a FlashDepthError."""
+
+    def __init__(self, settings: RenderSettings, events: EventSink, cancel: threading.Event | None = None,
+                 loaded: LoadedModel | None = None) -> None:
+        self.settings = settings
+        self.events = events
+        self.cancel = cancel or threading.Event()
+        self._loaded = loaded
+        self._failure: BaseException | None = None
+        self._halt = threading.Event()
+
+    # ----------------------------------------------------------------- planning
+    def _sequence(self) -> tuple[FrameSequence | None, Path | None, list[int], list[int]]:
+        """(sequence or None, movie path or None, frames to process from the shot start, frames to write)."""
+        s = self.settings
+        spec = s.plate
+        if isinstance(spec, str) and is_movie(spec):
+            movie = Path(spec)
+            if not movie.is_file():
+                raise PlateError(f"{movie}: movie file not found")
+            from ..plates import movie_frame_count
+
+            shot = list(range(1, movie_frame_count(movie) + 1))
+            wanted = parse_frame_range(s.frames) if s.frames else shot
+            bad = sorted(set(wanted) - set(shot))
+            if bad:
+                raise PlateError(f"{movie.name} has frames 1-{len(shot)}; {compact_frames(bad)} do not exist; check --frames")
+            return None, movie, shot, wanted
+        if s.frames:
+            everything = find_sequence(spec, missing="black")
+            wanted = parse_frame_range(s.frames)
+            first = min(everything.frames[0], wanted[0])
+            seq = find_sequence(spec, frames=f"{first}-{max(wanted)}", missing=s.missing)
+            outside = sorted(set(wanted) - set(seq.frames))
+            if outside:
+                raise PlateError(f"{seq.display_name}: frames {compact_frames(outside)} are not in the sequence; check --frames")
+        else:
+            seq = find_sequence(spec, missing=s.missing)
+            wanted = list(seq.frames)
+        return seq, None, list(seq.frames), wanted
+
+    def _output_pattern(self, seq: FrameSequence | None, movie: Path | None) -> str:
+        if seq is None:
+            assert movie is not None
+            seq = FrameSequence(str(movie.with_name(movie.stem + ".%04d.exr")), (1,), {}, "error")
+        pattern = output_pattern(seq, self.settings.output)
+        folder = Path(pattern).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe_file = folder / f".flashdepth-write-test-{os.getpid()}"
+            probe_file.write_bytes(b"")
+            probe_file.unlink()
+        except OSError as exc:
+            raise OutputError(f"cannot write to output folder {folder}: {exc.strerror or exc}; choose another --output") from None
+        return pattern
+
+    def _done_frames(self, pattern: str, wanted: list[int], key: str) -> set[int]:
+        """Requested frames whose output already exists from a render with the same state key."""
+        done = set()
+        for f in wanted:
+            path = frame_path(pattern, f)
+            if path.is_file():
+                try:
+                    meta = probe(path).metadata
+                except PlateError:
+                    continue  # damaged: render it again
+                if meta.get("flashdepth:state_key") == key:
+                    done.add(f)
+        return done
+
+    # ------------------------------------------------------------------ stages
+    def _reader(self, seq: FrameSequence | None, movie: Path | None, frames: list[int], write: set[int],
+                model_size: Callable[[int, int], tuple[int, int]], out: queue.Queue) -> None:
+        s = self.settings
+        config = load_config(s.ocio_config) if seq is not None else None
+        converters: dict[str, DisplayConverter] = {}
+        template: PlateInfo | None = None
+        previous_sig = None
+
+        def plates() -> Iterator[tuple[int, np.ndarray, np.ndarray | None, PlateInfo | None, list[str]]]:
+            nonlocal template
+            if movie is not None:
+                wanted = set(frames)
+                for number, rgb in read_movie(movie):
+                    if number > frames[-1]:
+                        return
+                    if number in wanted:
+                        yield number, rgb, None, None, []
+                return
+            assert seq is not None and config is not None
+            for f in frames:
+                source = seq.source(f)
+                notes = []
+                if source is None:  # --missing black
+                    if template is None:
+                        template = probe(next(iter(seq.files.values())), s.part, s.layer)
+                    rgb = np.zeros((template.height, template.width, 3), np.float32)
+                    yield f, rgb, None, template, [f"frame {f} is missing: rendered from a black frame"]
+                    continue
+                plate = read_plate(source, s.part, s.layer)
+                template = template or plate.info
+                if source != seq.files.get(f):
+                    notes.append(f"frame {f} is missing: holding {source.name}")
+                if plate.nonfinite:
+                    notes.append(f"frame {f}: {plate.nonfinite} non-finite pixel values (NaN/Inf) replaced by 0")
+                space = guess_colorspace(config, plate.info, s.colorspace)
+                if space not in converters:
+                    converters[space] = DisplayConverter(config, space, s.display, s.view)
+                display = converters[space](plate.rgb)
+                raw = None
+                if s.passthrough:
+                    alpha = plate.alpha if plate.alpha is not None else np.ones(plate.rgb.shape[:2], np.float32)
+                    raw = np.dstack([plate.rgb, alpha])
+                yield f, display, raw, plate.info, notes
+
+        try:
+            for f, display, raw, info, notes in plates():
+                if self._stopping():
+                    raise _Stop
+                h, w = display.shape[:2]
+                x = torch.from_numpy(np.ascontiguousarray(display.transpose(2, 0, 1)))[None]
+                size = model_size(h, w)
+                if size != (h, w):
+                    x = F.interpolate(x, size=size, mode="bicubic", align_corners=False).clamp_(0, 1)
+                cut = False
+                if s.reset_on_cut:
+                    sig = cuts.signature(display)
+                    cut = previous_sig is not None and cuts.is_cut(previous_sig, sig)
+                    previous_sig = sig
+                item = _Frame(f, f in write, x, info, (h, w), raw, cut, notes)
+                self._put(out, item)
+        except _Stop:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            self._failure = self._failure or exc
+        finally:
+            self._put(out, None, force=True)
+
+    def _writer(self, pattern: str, loaded: LoadedModel, key: str, total: int, inbox: queue.Queue,
+                summary: RenderSummary) -> None:
+        s = self.settings
+        index = 0
+        try:
+            while True:
+                item: _Frame | None = inbox.get()
+                if item is None:
+                    return
+                for note in item.warnings:
+                    self.events.warning(note, item.frame)
+                if not item.write:
+                    continue
+                assert item.disparity is not None
+                path = frame_path(pattern, item.frame)
+                values = item.disparity if s.mode != "depth" else to_depth(item.disparity, s.depth_scale)
+                channels: dict[str, np.ndarray] = {}
+                if item.raw is not None:
+                    channels.update({c: item.raw[..., i] for i, c in enumerate("RGBA")})
+                channels[s.channel] = values
+                meta = {
+                    "flashdepth:version": __version__,
+                    "flashdepth:model": loaded.model.cfg.name,
+                    "flashdepth:checkpoint": loaded.path.name,
+                    "flashdepth:checkpoint_sha256": loaded.sha,
+                    "flashdepth:settings": s.to_metadata(),
+                    "flashdepth:state_key": key,
+                    "flashdepth:mode": "disparity" if s.mode == "normalized" else s.mode,
+                    "flashdepth:disparity_min": float(item.disparity.min()),
+                    "flashdepth:disparity_max": float(item.disparity.max()),
+                    "flashdepth:frame": item.frame,
+                }
+                if s.mode == "depth":
+                    meta["flashdepth:depth_scale"] = s.depth_scale
+                write_exr(path, channels, like=item.info, metadata=meta, half=s.half)
+                summary.written.append(path)
+                index += 1
+                self.events.frame(item.frame, index, total, str(path))
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            self._failure = self._failure or exc
+            while inbox.get() is not None:  # drain so the model thread never blocks
+                pass
+
+    def _stopping(self) -> bool:
+        return self.cancel.is_set() or self._halt.is_set() or self._failure is not None
+
+    def _put(self, q: queue.Queue, item: Any, force: bool = False) -> None:
+        """Put, giving up when the render stops (unless ``force``: the end-of-stream marker always goes in)."""
+        while True:
+            try:
+                q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if not force and self._stopping():
+                    raise _Stop from None
+
+    # --------------------------------------------------------------------- run
+    def run(self) -> RenderSummary:
+        """Render the shot; raises FlashDepthError (one line) on bad input or output."""
+        t0 = time.perf_counter()
+        s = self.settings
+        seq, movie, shot, wanted = self._sequence()
+        pattern = self._output_pattern(seq, movie)
+        device = resolve_device(s.device)
+        loaded = self._loaded or load_model(s.checkpoint, s.model, device, s.precision, s.teacher_resolution)
+        key = s.state_key(f"{loaded.identity}:{shot[0]}")
+        store = SnapshotStore(Path(pattern).parent, key)
+        summary = RenderSummary(pattern)
+
+        done = self._done_frames(pattern, wanted, key) if s.resume else set()
+        summary.skipped = sorted(done)
+        to_write = [f for f in wanted if f not in done]
+        name = seq.display_name if seq is not None else (movie.name if movie else "")
+        self.events.start(name, pattern, wanted[0], wanted[-1], len(to_write))
+        if not to_write:
+            self._finish_normalized(pattern, wanted)
+            self.events.done(0, pattern)
+            summary.seconds = time.perf_counter() - t0
+            return summary
+
+        # Where the stream starts: the shot start, the latest snapshot before the first frame to write, or
+        # (farm chunks) a cold start `warmup` frames early.
+        first = to_write[0]
+        stream = loaded.model.stream()
+        start_index = 0
+        save_snapshots = s.warmup is None
+        if s.warmup is not None:
+            start_index = max(0, shot.index(first) - s.warmup)
+        else:
+            snap_frame = store.nearest_before(first)
+            if snap_frame is not None and snap_frame in shot:
+                stream.restore(store.load(snap_frame))
+                start_index = shot.index(snap_frame) + 1
+        frames = shot[start_index: shot.index(to_write[-1]) + 1]
+
+        max_side = s.max_size or OFFICIAL_MAX_SIDE
+        cfg = loaded.model.cfg
+
+        def model_size(h: int, w: int) -> tuple[int, int]:
+            return inference_size(h, w, max_side, cfg.min_side, loaded.model.patch_size)
+
+        inbox: queue.Queue = queue.Queue(QUEUE_DEPTH)
+        outbox: queue.Queue = queue.Queue(QUEUE_DEPTH)
+        reader = threading.Thread(target=self._reader, name="flashdepth-read",
+                                  args=(seq, movie, frames, set(to_write), model_size, inbox), daemon=True)
+        writer = threading.Thread(target=self._writer, name="flashdepth-write",
+                                  args=(pattern, loaded, key, len(to_write), outbox, summary), daemon=True)
+        reader.start()
+        writer.start()
+        last_frame: int | None = None
+        try:
+            with torch.inference_mode():
+                while True:
+                    item: _Frame | None = inbox.get()
+                    if item is None or self.cancel.is_set() or self._failure is not None:
+                        break
+                    if item.cut and stream.frames_seen:
+                        stream.reset()
+                        item.warnings.append(f"hard cut before frame {item.frame}: temporal state restarted")
+                    out = stream.step(item.tensor.to(stream.device))
+                    if item.write:
+                        if out.shape[-2:] != item.size:
+                            out = F.interpolate(out[:, None], size=item.size, mode="bilinear", align_corners=False)[:, 0]
+                        item.disparity = out[0].float().cpu().numpy()
+                    item.tensor = torch.empty(0)
+                    last_frame = item.frame
+                    if save_snapshots and (shot.index(item.frame) + 1) % max(s.snapshot_every, 1) == 0:
+                        store.save(item.frame, stream.snapshot())
+                    self._put(outbox, item)
+        except _Stop:
+            pass
+        finally:
+            self._halt.set()  # the reader stops at its next frame
+            self._put(outbox, None, force=True)
+            writer.join()
+            while reader.is_alive():  # unblock a reader waiting on a full queue
+                try:
+                    inbox.get(timeout=0.1)
+                except queue.Empty:
+                    pass
+            if save_snapshots and last_frame is not None and self._failure is None:
+                store.save(last_frame, stream.snapshot())  # the hand-over point for resume and chained chunks
+        if self._failure is not None:
+            raise self._failure
+        summary.seconds = time.perf_counter() - t0
+        if self.cancel.is_set():
+            summary.cancelled = True
+            kept = len(summary.written)
+            at = f" at frame {last_frame}" if last_frame is not None else ""
+            self.events.cancelled(kept, f"Cancelled{at}; {kept} frames written, finished frames kept")
+            return summary
+        self._finish_normalized(pattern, wanted)
+        self.events.done(len(summary.written), pattern)
+        return summary
+
+    def _finish_normalized(self, pattern: str, wanted: list[int]) -> None:
+        """Second pass of ``--mode normalized``: rescale every frame of the shot to the shot's disparity range."""
+        s = self.settings
+        if s.mode != "normalized":
+            return
+        infos = [(f, probe(frame_path(pattern, f))) for f in wanted]
+        lo = min(float(i.metadata["flashdepth:disparity_min"]) for _, i in infos)
+        hi = max(float(i.metadata["flashdepth:disparity_max"]) for _, i in infos)
+        for f, info in infos:
+            path = frame_path(pattern, f)
+            channels = read_channels(path)
+            if info.metadata.get("flashdepth:mode") == "normalized" and info.metadata.get("flashdepth:range_min") == lo \
+                    and info.metadata.get("flashdepth:range_max") == hi:
+                continue
+            disparity = channels[s.channel]
+            if info.metadata.get("flashdepth:mode") == "normalized":
+                disparity = disparity * (float(info.metadata["flashdepth:range_max"]) - float(info.metadata["flashdepth:range_min"])) \
+                    + float(info.metadata["flashdepth:range_min"])
+            channels[s.channel] = normalize(disparity, lo, hi)
+            meta = dict(info.metadata)
+            meta.update({"flashdepth:mode": "normalized", "flashdepth:range_min": lo, "flashdepth:range_max": hi})
+            write_exr(path, channels, like=info, metadata=meta, half=s.half)

@@ -1,0 +1,88 @@
+"""FlashDepth in DaVinci Resolve: render depth for the media of the clip under the playhead on the current
+timeline, then import the depth sequence into the media pool.
+
+Resolve's scripting objects are duck-typed here; ``DaVinciResolveScript`` is imported only by :func:`main`.
+"""
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, List, Optional, Tuple
+
+from flashdepth_vfx.errors import FlashDepthError
+from flashdepth_vfx.hosts.common import (
+    NodeRender,
+    NodeSettings,
+    default_output_dir,
+    sequence_from_frame_file,
+    summary,
+)
+
+from .console import console_report
+
+TITLE = "FlashDepth"
+# Resolve names an image sequence clip by its frame range: /plates/shot.[1001-1100].exr
+_FRAME_RANGE = re.compile(r"\[(\d+)-(\d+)\]")
+
+
+def media_plate(file_path: str) -> Tuple[str, Optional[str]]:
+    """A media pool clip's "File Path" -> (plate spec for the engine, frame range or None for all of it)."""
+    name = os.path.basename(file_path)
+    match = _FRAME_RANGE.search(name)
+    if match is None:
+        return sequence_from_frame_file(file_path), None
+    first, last = match.groups()
+    head = file_path[: len(file_path) - len(name)]
+    pattern = f"{head}{name[: match.start()]}%0{len(first)}d{name[match.end():]}"
+    return pattern, f"{int(first)}-{int(last)}"
+
+
+def current_clip(resolve: Any) -> Tuple[Any, Any]:
+    """(project, media pool item) of the video clip under the playhead."""
+    project = resolve.GetProjectManager().GetCurrentProject()
+    timeline = project.GetCurrentTimeline() if project else None
+    if timeline is None:
+        raise FlashDepthError("no timeline is open: open the timeline with the plate and run FlashDepth again")
+    item = timeline.GetCurrentVideoItem()
+    if item is None:
+        raise FlashDepthError("no clip under the playhead: park the playhead on the plate's clip")
+    media = item.GetMediaPoolItem()
+    if media is None:
+        raise FlashDepthError(f"{item.GetName()} has no media (a title or generator): pick a clip from a file")
+    return project, media
+
+
+def render_current_clip(resolve: Any) -> List[Any]:
+    """Render the current clip's media with default settings into ``<media folder>/flashdepth/<clip>`` and
+    return the media pool items imported for it (none when no frame was written)."""
+    project, media = current_clip(resolve)
+    file_path = str(media.GetClipProperty("File Path") or "")
+    if not file_path:
+        raise FlashDepthError(f"{media.GetName()} has no file on disk: relink the clip's media")
+    plate, frames = media_plate(file_path)
+    output_dir = default_output_dir(os.path.dirname(file_path), media.GetName())
+    work = NodeRender(NodeSettings(plate=plate, output_dir=output_dir, frames=frames or "").job())
+    result = work.run(console_report(TITLE))
+    print(f"{TITLE}: {summary(result)}")
+    cached = work.cached(result)
+    if cached is None:
+        return []
+    clip_info = {"FilePath": cached.output, "StartIndex": cached.first, "EndIndex": cached.last}
+    imported = project.GetMediaPool().ImportMedia([clip_info])
+    if not imported:
+        raise FlashDepthError(f"Resolve did not import {cached.output}: import the depth frames from the Media page")
+    return list(imported)
+
+
+def main() -> None:
+    """Entry point of the Resolve script; errors become one console line."""
+    import DaVinciResolveScript
+
+    resolve = DaVinciResolveScript.scriptapp("Resolve")
+    if resolve is None:
+        print(f"{TITLE}: cannot reach DaVinci Resolve: start it and allow scripting (Preferences > General)")
+        return
+    try:
+        render_current_clip(resolve)
+    except FlashDepthError as exc:
+        print(f"{TITLE}: {exc}")

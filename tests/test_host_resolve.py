@@ -1,0 +1,179 @@
+"""The Resolve/Fusion scripts (resolve/) against tests/fakes/fusion.py and tests/fakes/DaVinciResolveScript.py,
+rendering with the fake engine (tests/fake_engine.py) as a real subprocess."""
+from __future__ import annotations
+
+import runpy
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, List, Optional
+
+import pytest
+
+import fake_engine
+from fakes import DaVinciResolveScript as fake_resolve
+from fakes.fusion import Comp, Tool
+from flashdepth_vfx.bridge import RenderJob
+from flashdepth_vfx.hosts.common import MODES, NodeRender
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = ROOT / "resolve" / "Fusion" / "Scripts"
+COMP_SCRIPT = SCRIPTS / "Comp" / "FlashDepth.py"
+TIMELINE_SCRIPT = SCRIPTS / "Utility" / "FlashDepth Timeline Clip.py"
+FAKE_ENGINE = f"{shlex.quote(sys.executable)} {shlex.quote(str(Path(fake_engine.__file__).resolve()))}"
+
+
+@pytest.fixture(autouse=True)
+def host(monkeypatch: pytest.MonkeyPatch) -> List[RenderJob]:
+    """Scripts find the project through FLASHDEPTH_VFX_PATH; the jobs they render are recorded."""
+    monkeypatch.setenv("FLASHDEPTH_VFX_PATH", str(ROOT))
+    monkeypatch.setenv("FLASHDEPTH_VFX_BIN", FAKE_ENGINE)
+    monkeypatch.delenv("FAKE_ENGINE_MODE", raising=False)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in (str(ROOT), str(ROOT / "resolve"))])
+    for name in [m for m in sys.modules if m.startswith("flashdepth_resolve")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "DaVinciResolveScript", fake_resolve)
+    monkeypatch.setattr(fake_resolve, "app", None)
+    jobs: List[RenderJob] = []
+
+    class RecordingRender(NodeRender):
+        def __init__(self, job: RenderJob, engine: Optional[List[str]] = None) -> None:
+            jobs.append(job)
+            super().__init__(job, engine)
+
+    monkeypatch.setattr("flashdepth_vfx.hosts.common.NodeRender", RecordingRender)
+    return jobs
+
+
+def comp_with_plate(tmp_path: Path) -> Comp:
+    comp = Comp(str(tmp_path / "comp" / "shot.comp"))
+    plate = comp.add(Tool("Loader", "Plate", Clip=str(tmp_path / "plates" / "shot.1001.exr"), GlobalIn=1001.0),
+                     x=3.0, y=5.0)
+    plate.selected = True
+    comp.ActiveTool = plate
+    return comp
+
+
+def run_comp_script(comp: Comp) -> None:
+    runpy.run_path(str(COMP_SCRIPT), init_globals={"comp": comp})
+
+
+def test_comp_script_renders_the_selected_loader_and_adds_a_depth_loader(
+        tmp_path: Path, host: List[RenderJob], capsys: pytest.CaptureFixture[str]) -> None:
+    comp = comp_with_plate(tmp_path)
+    comp.answers = {"mode": float(MODES.index("disparity")), "colorspace": "ACES - ACEScg"}
+    run_comp_script(comp)
+
+    [(title, controls)] = comp.dialogs
+    assert title == "FlashDepth"
+    out_dir = tmp_path / "comp" / "flashdepth" / "Plate"
+    assert {c[1]: c["Default"] for c in controls.values()}["output"] == str(out_dir)
+    [job] = host
+    assert (job.plate, job.mode, job.colorspace) == (str(tmp_path / "plates" / "shot.####.exr"), "disparity",
+                                                     "ACES - ACEScg")
+    depth = comp.tools[-1]
+    assert depth.GetAttrs()["TOOLS_Name"] == "Plate_depth" and depth.GetAttrs()["TOOLS_RegID"] == "Loader"
+    assert depth.GetInput("Clip") == str(out_dir / "shot_depth.1001.exr")
+    assert depth.GetInput("GlobalIn") == 1001.0
+    assert comp.CurrentFrame.FlowView.GetPosTable(depth) == {1: 4.0, 2: 5.0}
+    assert comp.lock_depth == 0 and comp.undo == ["start FlashDepth", "end True"]
+    assert (out_dir / "shot_depth.1005.exr").is_file()
+    lines = capsys.readouterr().out.splitlines()
+    assert "FlashDepth: Frame 1005 (5/5)" in "\n".join(lines)
+    assert lines[-1].startswith("FlashDepth: Done: 5 frames in ")
+
+
+def test_comp_script_finds_a_selected_loader_when_another_tool_is_active(tmp_path: Path,
+                                                                         host: List[RenderJob]) -> None:
+    comp = comp_with_plate(tmp_path)
+    comp.ActiveTool = comp.add(Tool("Merge", "Merge1"))
+    run_comp_script(comp)
+    assert host[0].plate.endswith("shot.####.exr") and comp.tools[-1].GetAttrs()["TOOLS_Name"] == "Plate_depth"
+
+
+def test_comp_script_cancelled_dialog_renders_nothing(tmp_path: Path, host: List[RenderJob]) -> None:
+    comp = comp_with_plate(tmp_path)
+    comp.answers = None
+    run_comp_script(comp)
+    assert host == [] and len(comp.tools) == 1
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("no loader", "FlashDepth: no Loader selected: select the plate's Loader in the Flow view and run FlashDepth again"),
+        ("empty loader", "FlashDepth: Plate has no clip: load the plate sequence into it first"),
+        ("engine error", f"FlashDepth: Error: {fake_engine.ERROR_MESSAGE}"),
+    ],
+)
+def test_comp_script_problems_are_one_console_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str], setup: str,
+                                                   message: str) -> None:
+    comp = comp_with_plate(tmp_path)
+    loader = comp.tools[0]
+    if setup == "no loader":
+        loader.selected = False
+        comp.ActiveTool = None
+    elif setup == "empty loader":
+        loader.SetInput("Clip", "")
+    else:
+        monkeypatch.setenv("FAKE_ENGINE_MODE", "fail")
+    run_comp_script(comp)
+    assert capsys.readouterr().out.splitlines()[-1] == message
+    assert len(comp.tools) == 1
+
+
+def resolve_with_clip(tmp_path: Path, file_path: str) -> Any:
+    media = fake_resolve.MediaPoolItem("shot", file_path)
+    project = fake_resolve.Project(fake_resolve.Timeline(fake_resolve.TimelineItem("shot", media)))
+    fake_resolve.app = fake_resolve.Resolve(project)
+    return project
+
+
+def test_timeline_script_renders_the_current_clip_and_imports_the_depth(
+        tmp_path: Path, host: List[RenderJob], capsys: pytest.CaptureFixture[str]) -> None:
+    project = resolve_with_clip(tmp_path, str(tmp_path / "plates" / "shot.[1001-1005].exr"))
+    runpy.run_path(str(TIMELINE_SCRIPT))
+    [job] = host
+    assert (job.plate, job.frames) == (str(tmp_path / "plates" / "shot.%04d.exr"), "1001-1005")
+    out = tmp_path / "plates" / "flashdepth" / "shot" / "shot_depth.%04d.exr"
+    assert project.media_pool.imports == [[{"FilePath": str(out), "StartIndex": 1001, "EndIndex": 1005}]]
+    assert Path(str(out) % 1003).is_file()
+    assert capsys.readouterr().out.splitlines()[-1].startswith("FlashDepth: Done: 5 frames")
+
+
+def test_media_plate_reads_resolve_sequence_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "resolve"))
+    from flashdepth_resolve.timeline import media_plate
+
+    assert media_plate("/p/shot_v2.[0990-1010].dpx") == ("/p/shot_v2.%04d.dpx", "990-1010")
+    assert media_plate("/p/shot.1001.exr") == ("/p/shot.####.exr", None)
+    assert media_plate("/m/clip.mov") == ("/m/clip.mov", None)
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("no resolve", "FlashDepth: cannot reach DaVinci Resolve: start it and allow scripting (Preferences > General)"),
+        ("no timeline", "FlashDepth: no timeline is open: open the timeline with the plate and run FlashDepth again"),
+        ("no clip", "FlashDepth: no clip under the playhead: park the playhead on the plate's clip"),
+        ("title", "FlashDepth: Title 1 has no media (a title or generator): pick a clip from a file"),
+        ("import refused", "FlashDepth: Resolve did not import {out}: import the depth frames from the Media page"),
+    ],
+)
+def test_timeline_script_problems_are_one_console_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       case: str, message: str) -> None:
+    project = resolve_with_clip(tmp_path, str(tmp_path / "plates" / "shot.[1001-1005].exr"))
+    if case == "no resolve":
+        fake_resolve.app = None
+    elif case == "no timeline":
+        project.timeline = None
+    elif case == "no clip":
+        project.timeline.item = None
+    elif case == "title":
+        project.timeline.item = fake_resolve.TimelineItem("Title 1", None)
+    else:
+        project.media_pool.accept = False
+    runpy.run_path(str(TIMELINE_SCRIPT))
+    out = tmp_path / "plates" / "flashdepth" / "shot" / "shot_depth.%04d.exr"
+    assert capsys.readouterr().out.splitlines()[-1] == message.format(out=out)

@@ -191,6 +191,28 @@ def weights_convert(source: str, target: str, debug: bool) -> None:
     click.echo(f"{target}: {name}")
 
 
+@main.command("eval")
+@click.option("--pred", required=True, help="Predictions: folder, pattern (####, %04d) or glob of EXR/NPY/PFM/PNG frames.")
+@click.option("--gt", required=True, help="Ground truth, same forms.")
+@click.option("--pred-kind", type=click.Choice(["disparity", "depth"]), default="disparity", show_default=True,
+              help="disparity: the model's raw output (render --mode disparity); depth: render --mode depth.")
+@click.option("--gt-kind", type=click.Choice(["depth", "disparity"]), default="depth", show_default=True)
+@click.option("--pred-channel", help="EXR channel of the predictions (default: depth.Z, Z, Y, R, or the first).")
+@click.option("--gt-channel", help="EXR channel of the ground truth.")
+@click.option("--max-depth", type=float, default=70.0, show_default=True, help="Ground truth is clipped to this (metres).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the metrics as JSON.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a PNG of per-frame metrics.")
+@click.option("--debug", is_flag=True)
+def eval_command(pred: str, gt: str, pred_kind: str, gt_kind: str, pred_channel: str | None, gt_channel: str | None,
+                 max_depth: float, json_path: str | None, plot_path: str | None, debug: bool) -> None:
+    """Evaluate predictions against ground truth as the FlashDepth paper does (AbsRel, delta1, boundary F1, temporal)."""
+    from .eval import format_table, run_eval
+
+    result = _guarded(debug, lambda: run_eval(pred, gt, pred_kind, gt_kind, max_depth, json_path, plot_path,
+                                               pred_channel=pred_channel, gt_channel=gt_channel))
+    click.echo(format_table(result))
+
+
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def gui(args: tuple[str, ...]) -> None:

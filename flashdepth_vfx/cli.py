@@ -75,6 +75,7 @@ def main() -> None:
 @click.option("--max-size", type=int, help="Cap the long side of the model's input (default 2044, as the official inference).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True)
+@click.option("--compile", is_flag=True, help="torch.compile the network (slow first frame, faster after; mostly for GPUs).")
 @click.option("--snapshot-every", type=int, default=25, show_default=True, help="Save the temporal state every N frames.")
 @click.option("--resume", is_flag=True, help="Skip frames already rendered with the same settings; continue from a snapshot.")
 @click.option("--reset-on-cut", is_flag=True, help="Restart the temporal state at hard cuts.")

@@ -201,3 +201,13 @@ def test_memory_is_bounded_by_queue_depth(plates, tmp_path, checkpoint, monkeypa
     monkeypatch.setattr(pipeline.queue, "Queue", Watched)
     _render(plates, tmp_path / "out", checkpoint)
     assert 1 <= peak["in"] <= pipeline.QUEUE_DEPTH
+
+
+def test_movie_input(tmp_path, checkpoint, testdata_dir) -> None:
+    movie = testdata_dir / "video" / "bigbuckbunny.mp4"
+    settings = RenderSettings(plate=str(movie), output=str(tmp_path / "bbb_depth.####.exr"), frames="1-3",
+                              checkpoint=str(checkpoint), max_size=252)
+    summary = Render(settings, Recorder()).run()
+    assert [p.name for p in summary.written] == ["bbb_depth.0001.exr", "bbb_depth.0002.exr", "bbb_depth.0003.exr"]
+    depth = read_channel(summary.written[2], "depth.Z")
+    assert depth.shape == (720, 1280) and np.isfinite(depth).all() and depth.std() > 0

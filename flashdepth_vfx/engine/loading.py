@@ -54,6 +54,7 @@ def load_model(
     device: torch.device,
     precision: str = "fp32",
     teacher_resolution: int | None = None,
+    compile: bool = False,
 ) -> LoadedModel:
     """The checkpoint given, else a downloaded official model by name, else the embedded default model."""
     if checkpoint:
@@ -72,4 +73,4 @@ def load_model(
         path = embedded
     dtype = PRECISIONS[precision]
     net = load_checkpoint(path, device=device, dtype=dtype, teacher_resolution=teacher_resolution)
-    return LoadedModel(net.optimize_for_inference(), path, file_hash(path))
+    return LoadedModel(net.optimize_for_inference(compile=compile), path, file_hash(path))

@@ -29,6 +29,7 @@ from ..plates import (
     guess_colorspace,
     is_movie,
     load_config,
+    movie_frame_count,
     output_pattern,
     parse_frame_range,
     probe,
@@ -99,8 +100,6 @@ class Render:
             movie = Path(spec)
             if not movie.is_file():
                 raise PlateError(f"{movie}: movie file not found")
-            from ..plates import movie_frame_count
-
             shot = list(range(1, movie_frame_count(movie) + 1))
             wanted = parse_frame_range(s.frames) if s.frames else shot
             bad = sorted(set(wanted) - set(shot))
@@ -281,7 +280,8 @@ class Render:
         seq, movie, shot, wanted = self._sequence()
         pattern = self._output_pattern(seq, movie)
         device = resolve_device(s.device)
-        loaded = self._loaded or load_model(s.checkpoint, s.model, device, s.precision, s.teacher_resolution)
+        loaded = self._loaded or load_model(s.checkpoint, s.model, device, s.precision,
+                                                s.teacher_resolution, s.compile)
         key = s.state_key(f"{loaded.identity}:{shot[0]}")
         store = SnapshotStore(Path(pattern).parent, key)
         summary = RenderSummary(pattern)

@@ -118,8 +118,11 @@ def info(plate: tuple[str, ...], part: str | None, layer: str | None, ocio_confi
     """What would be read from PLATE: frames, size, channels, colour space guess."""
 
     def body() -> None:
-        from .plates import compact_frames, find_sequence, guess_colorspace, load_config, probe
+        from .plates import compact_frames, find_sequence, guess_colorspace, is_movie, load_config, movie_frame_count, probe
 
+        if len(plate) == 1 and is_movie(plate[0]):
+            click.echo(f"movie       {plate[0]}\nframes      1-{movie_frame_count(plate[0])} (read as display sRGB)")
+            return
         seq = find_sequence(plate[0] if len(plate) == 1 else plate, missing="black")
         first = seq.files[min(seq.files)]
         pinfo = probe(first, part, layer)

@@ -79,6 +79,14 @@ class _Stop(Exception):
     """Raised inside a stage when the render is cancelled or another stage failed."""
 
 
+def _source_id(seq: FrameSequence | None, movie: Path | None) -> str:
+    """The resolved plates: the movie's absolute path, the absolute sequence pattern, or the listed files."""
+    if movie is not None:
+        return str(movie.absolute())
+    assert seq is not None
+    return seq.pattern or " ".join(str(seq.files[f]) for f in sorted(seq.files))
+
+
 class Render:
     """One streaming render of one shot. ``run()`` returns a summary or raises a FlashDepthError."""
 
@@ -282,7 +290,7 @@ class Render:
         device = resolve_device(s.device)
         loaded = self._loaded or load_model(s.checkpoint, s.model, device, s.precision,
                                                 s.teacher_resolution, s.compile)
-        key = s.state_key(f"{loaded.identity}:{shot[0]}")
+        key = s.state_key(loaded.identity, f"{_source_id(seq, movie)}@{shot[0]}")
         store = SnapshotStore(Path(pattern).parent, key)
         summary = RenderSummary(pattern)
 

@@ -41,14 +41,15 @@ class RenderSettings:
     warmup: int | None = None
     compile: bool = False
 
-    def state_key(self, model_id: str) -> str:
+    def state_key(self, model_id: str, source_id: str) -> str:
         """Identifies the temporal states a render produces: same key, same states (snapshots are shared by it).
 
-        Only what changes the model's input or arithmetic counts; output options do not.
+        ``source_id`` names the resolved plates (absolute pattern and first frame), so relative and absolute
+        spellings of one shot share snapshots. Only what changes the model's input or arithmetic counts.
         """
         relevant = {
             "model": model_id,
-            "plate": self.plate,
+            "source": source_id,
             "missing": self.missing,
             "part": self.part,
             "layer": self.layer,

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-ModelName = Literal["flashdepth", "flashdepth-s", "flashdepth-l", "flashdepth-tiny"]
+ModelName = Literal["flashdepth", "flashdepth-s", "flashdepth-l", "flashdepth-tiny", "flashdepth-tiny-hybrid"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,9 @@ DPT_S = DPTConfig(features=64, out_channels=(48, 96, 192, 384))
 DPT_L = DPTConfig(features=256, out_channels=(256, 512, 1024, 1024))
 TEMPORAL_S = TemporalConfig(dpt_layer=1, expand=4, headdim=32)
 TEMPORAL_L = TemporalConfig(dpt_layer=3, expand=2, headdim=64)
+VIT_TINY = ViTConfig(embed_dim=96, depth=4, num_heads=3, intermediate_layers=(0, 1, 2, 3))
+DPT_TINY = DPTConfig(features=32, out_channels=(24, 48, 96, 96), head_features=16)
+TEMPORAL_TINY = TemporalConfig(dpt_layer=1, num_blocks=2, expand=2, headdim=16, d_state=32)
 
 _REGISTRY: dict[str, FlashDepthConfig] = {
     "flashdepth-s": FlashDepthConfig("flashdepth-s", VIT_S, DPT_S, TEMPORAL_S),
@@ -86,11 +89,11 @@ _REGISTRY: dict[str, FlashDepthConfig] = {
         "flashdepth", VIT_S, DPT_S, TEMPORAL_S, teacher_vit=VIT_L, teacher_dpt=DPT_L, fusion=FusionConfig()
     ),
     # A small network of the same design, for tests, CPU training and the embedded default model.
-    "flashdepth-tiny": FlashDepthConfig(
-        "flashdepth-tiny",
-        ViTConfig(embed_dim=96, depth=4, num_heads=3, intermediate_layers=(0, 1, 2, 3)),
-        DPTConfig(features=32, out_channels=(24, 48, 96, 96), head_features=16),
-        TemporalConfig(dpt_layer=1, num_blocks=2, expand=2, headdim=16, d_state=32),
+    "flashdepth-tiny": FlashDepthConfig("flashdepth-tiny", VIT_TINY, DPT_TINY, TEMPORAL_TINY),
+    # The tiny network as student and as frozen low-resolution teacher: exercises stage-2 training on a CPU.
+    "flashdepth-tiny-hybrid": FlashDepthConfig(
+        "flashdepth-tiny-hybrid", VIT_TINY, DPT_TINY, TEMPORAL_TINY, teacher_vit=VIT_TINY, teacher_dpt=DPT_TINY,
+        fusion=FusionConfig(num_blocks=2, context_dim=DPT_TINY.features), teacher_resolution=98,
     ),
 }
 

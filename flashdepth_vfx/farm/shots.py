@@ -1,0 +1,93 @@
+"""The shots of a farm job: plate sequences named on the command line, their frames and where their depth goes."""
+from __future__ import annotations
+
+import glob
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import OutputError, PlateError
+from ..plates import FrameSequence, find_sequence, is_movie, output_pattern
+
+SHOT_PLACEHOLDER = "{shot}"
+"""In ``--output``, replaced by each shot's name: ``depth/{shot}_depth.####.exr``."""
+
+_PRINTF_FRAME = re.compile(r"%0?\d*d")
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One plate sequence to render: a contiguous range of frames, read from ``plate`` and written to ``output``."""
+
+    name: str
+    plate: str  # absolute printf pattern of the plates
+    first: int
+    last: int
+    output: str  # absolute printf pattern of the depth files
+
+    @property
+    def frame_count(self) -> int:
+        """Frames from the first to the last, gaps included (they are rendered as ``--missing`` says)."""
+        return self.last - self.first + 1
+
+
+def expand_shot_patterns(patterns: Sequence[str]) -> list[str]:
+    """Each pattern as given, or once per matching folder when its folders hold wildcards (``plates/*/main.####.exr``)."""
+    expanded: list[str] = []
+    for pattern in patterns:
+        folder, name = os.path.split(pattern)
+        if not glob.has_magic(folder):
+            expanded.append(pattern)
+            continue
+        folders = sorted(p for p in glob.glob(folder) if os.path.isdir(p))
+        if not folders:
+            raise PlateError(f"No folder matches {folder} (in {pattern}); check the path")
+        expanded += [os.path.join(match, name) for match in folders]
+    return expanded
+
+
+def _plate_name(printf_pattern: str) -> str:
+    """``/x/sh010_bg.%04d.exr`` -> ``sh010_bg``: the file name before its frame number (else its folder's name)."""
+    path = Path(printf_pattern)
+    head = _PRINTF_FRAME.split(path.name)[0].replace("%%", "%").rstrip("._- ")
+    return head or path.parent.name
+
+
+def find_shots(patterns: Sequence[str], output: str | None = None, missing: str = "error") -> list[Shot]:
+    """Scan the plates of every shot now, at template-build time: their frame ranges and output patterns.
+
+    ``output`` is as ``render --output`` takes it, with ``{shot}`` replaced by each shot's name; several shots
+    need ``{shot}`` or a folder (each shot then gets its default file name inside it).
+    """
+    specs = expand_shot_patterns(patterns)
+    if not specs:
+        raise PlateError("No shots given: name one or more plate sequences like sh010/sh010.####.exr")
+    scanned: list[tuple[str, FrameSequence]] = []  # (printf plate pattern, its frames)
+    for spec in specs:
+        if is_movie(spec):
+            raise PlateError(f"{spec}: farm jobs render image sequences; convert the movie to frames first")
+        sequence = find_sequence(spec, missing=missing)
+        if sequence.pattern is None:
+            raise PlateError(f"{spec}: not a numbered frame sequence; name the plates like shot.####.exr")
+        scanned.append((sequence.pattern, sequence))
+
+    names = [_plate_name(pattern) for pattern, _ in scanned]
+    if len(set(names)) < len(names):  # e.g. sh010/main.####.exr and sh020/main.####.exr: add the folder
+        names = [f"{Path(pattern).parent.name}_{name}" for (pattern, _), name in zip(scanned, names)]
+    shots: list[Shot] = []
+    for (pattern, sequence), name in zip(scanned, names):
+        clash = next((shot for shot in shots if shot.name == name), None)
+        if clash is not None:
+            raise PlateError(f"{pattern} and {clash.plate} would both be shot {name!r}; give each shot once")
+        target = output.replace(SHOT_PLACEHOLDER, name) if output is not None else None
+        depth = output_pattern(sequence, target)
+        if Path(depth) == Path(pattern):
+            raise OutputError(f"--output {output!r} would overwrite the plates of {name}; choose another output")
+        shared = next((shot for shot in shots if shot.output == depth), None)
+        if shared is not None:
+            raise OutputError(f"Shots {shared.name} and {name} would both write {depth}; "
+                              f"put {SHOT_PLACEHOLDER} in --output, e.g. depth/{SHOT_PLACEHOLDER}_depth.####.exr")
+        shots.append(Shot(name, pattern, sequence.frames[0], sequence.frames[-1], depth))
+    return shots

@@ -1,0 +1,158 @@
+"""The training loop: sequences stepped frame by frame with the temporal state carried, L1 on disparity x100."""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..model import FlashDepth
+from ..model.stream import IMAGENET_MEAN, IMAGENET_STD
+from .checkpoints import checkpoint_path, latest_checkpoint, load_training_checkpoint, save_training_checkpoint
+from .config import CONFIG_FILE, TrainConfig, TrainConfigError
+from .data import Batch, ClipSampler
+from .network import build_training_model
+from .optim import build_optimizer, lr_factor, set_learning_rates
+from .progress import TrainProgress
+
+LOG_FILE = "log.jsonl"
+"""One JSON object per ``log_every`` steps: step, mean loss, learning rate, gradient norm, seconds per step."""
+
+
+def sequence_loss(model: FlashDepth, batch: Batch, autocast: torch.dtype | None = None) -> torch.Tensor:
+    """The official ``train_sequence`` loss: a fresh temporal state, frames stepped in order with the state carried,
+    then the mean L1 between the predicted and the ground-truth disparity (x100) over the valid pixels of all frames.
+    """
+    mean = torch.tensor(IMAGENET_MEAN, device=batch.video.device).view(1, 1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=batch.video.device).view(1, 1, 3, 1, 1)
+    video = (batch.video - mean) / std
+    state = None
+    predictions = []
+    with _autocast(video.device, autocast):
+        for t in range(video.shape[1]):
+            out, state = model(video[:, t], state)
+            predictions.append(out)
+    prediction = torch.stack(predictions, dim=1).float()
+    valid = batch.disparity > 0
+    return F.l1_loss(prediction[valid], batch.disparity[valid])
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+
+
+def _device_and_precision(config: TrainConfig) -> tuple[torch.device, torch.dtype | None]:
+    cuda = torch.cuda.is_available()
+    if config.device == "cuda" and not cuda:
+        raise TrainConfigError("training config: device cuda, but no CUDA device is available here; use auto or cpu")
+    device = torch.device("cuda" if config.device == "cuda" or (config.device == "auto" and cuda) else "cpu")
+    if config.precision == "bf16" and device.type != "cuda":
+        raise TrainConfigError("training config: bf16 mixed precision needs CUDA; use precision fp32 or auto on a CPU")
+    mixed = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
+    return device, torch.bfloat16 if mixed else None
+
+
+def train(config: TrainConfig, run_dir: Path, resume: bool = False, *, quiet: bool = False) -> Path:
+    """Run (or, with ``resume``, continue) a training run in ``run_dir``; returns the final checkpoint.
+
+    The folder receives ``config.json``, ``log.jsonl`` and ``iter_<step>.pth`` checkpoints (official format plus
+    optimiser state). Resuming restores weights and optimiser from the newest checkpoint and continues with the
+    very batches an uninterrupted run would have drawn. Ctrl-C saves a checkpoint before stopping.
+    """
+    config.validate()
+    run_dir = Path(run_dir)
+    latest = latest_checkpoint(run_dir)
+    if latest is not None and not resume:
+        raise TrainConfigError(
+            f"{run_dir} already holds checkpoints (newest {latest.name}); pass --resume to continue it or choose a new --run-dir"
+        )
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config.save(run_dir / CONFIG_FILE)
+    except OSError as exc:
+        raise TrainConfigError(f"{run_dir}: cannot write the run folder: {exc.strerror}; choose another --run-dir") from None
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    device, autocast = _device_and_precision(config)
+
+    model = build_training_model(config).to(device)
+    optimizer = build_optimizer(model, config)
+    step = load_training_checkpoint(latest, model, optimizer) if latest is not None else 0
+    if step >= config.steps:
+        assert latest is not None
+        return latest
+    trainable = [p for group in optimizer.param_groups for p in group["params"]]
+    sampler = ClipSampler(config.data, config.seed)
+    title = f"{config.model} stage {config.stage}"
+
+    with TrainProgress(title, config.steps, step, quiet) as progress, open(run_dir / LOG_FILE, "a") as log:
+        if step:
+            progress.note(f"resumed from {latest} at step {step}")
+        saved_at, window = step, []
+        try:
+            for record in _steps(model, optimizer, sampler, trainable, config, device, autocast, step):
+                step = record.step
+                window.append(record.loss)
+                if not record.applied:
+                    progress.note(f"step {step}: non-finite loss or gradient; update skipped")
+                progress.update(step, sum(window) / len(window), record.lr, record.seconds)
+                if step % config.log_every == 0 or step == config.steps:
+                    entry = {"step": step, "loss": sum(window) / len(window), "lr": record.lr,
+                             "grad_norm": record.grad_norm, "seconds_per_step": record.seconds}
+                    log.write(json.dumps(entry) + "\n")
+                    log.flush()
+                    window = []
+                if step % config.checkpoint_every == 0 or step == config.steps:
+                    save_training_checkpoint(run_dir, model, optimizer, step, config.keep_checkpoints)
+                    saved_at = step
+        except KeyboardInterrupt:
+            if step > saved_at:
+                path = save_training_checkpoint(run_dir, model, optimizer, step, config.keep_checkpoints)
+                progress.note(f"interrupted: saved {path}; continue with --resume")
+            raise
+    return checkpoint_path(run_dir, config.steps)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """What one optimiser step did."""
+
+    step: int          # steps completed, counting this one
+    loss: float
+    lr: float          # the highest group rate used
+    grad_norm: float   # before clipping
+    seconds: float
+    applied: bool      # False when a non-finite loss or gradient made the step be skipped
+
+
+def _steps(
+    model: FlashDepth,
+    optimizer: torch.optim.Optimizer,
+    sampler: ClipSampler,
+    trainable: list[torch.nn.Parameter],
+    config: TrainConfig,
+    device: torch.device,
+    autocast: torch.dtype | None,
+    start: int,
+) -> Iterator[StepRecord]:
+    """Optimiser steps ``start + 1 .. config.steps``, one record each."""
+    max_norm = config.grad_clip if config.grad_clip > 0 else math.inf
+    for step in range(start, config.steps):
+        began = time.perf_counter()
+        set_learning_rates(optimizer, lr_factor(step, config.lr, config.steps))
+        loss = sequence_loss(model, sampler.batch(step, config.batch_size).to(device), autocast)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(trainable, max_norm))
+        value = float(loss)
+        applied = math.isfinite(value) and math.isfinite(grad_norm)  # as the official loop: no broken updates
+        if applied:
+            optimizer.step()
+        lr = max(group["lr"] for group in optimizer.param_groups)
+        yield StepRecord(step + 1, value, lr, grad_norm, time.perf_counter() - began, applied)

@@ -174,3 +174,29 @@ def test_cuda_stream_matches_cpu(model, frames) -> None:
         gpu_out = [gpu_stream.step(f.cuda()).cpu() for f in frames[:3]]
     for c, g in zip(cpu_out, gpu_out):
         torch.testing.assert_close(g, c, rtol=1e-2, atol=1e-2)
+
+
+@torch.inference_mode()
+def test_bfloat16_follows_float32(model, frames) -> None:
+    """Reduced precision is a choice: the bf16 network tracks the fp32 one (relative L1 ~1e-2, as the reference README says)."""
+    low = build_model("flashdepth-s", dtype=torch.bfloat16)
+    low.load_state_dict(model.state_dict())
+    full_stream, low_stream = model.stream(), low.stream()
+    for f in frames[:3]:
+        want, got = full_stream.step(f), low_stream.step(f)
+        assert got.dtype == torch.float32
+        assert ((got - want).abs().mean() / want.abs().mean()).item() < 0.05
+
+
+@torch.inference_mode()
+def test_cached_position_embedding_follows_new_weights(frames) -> None:
+    m = build_model("flashdepth-s")
+    sd = state_dict("s", 0)
+    m.load_state_dict(sd)
+    before = m.stream().step(frames[0])  # fills the position-embedding cache for this size
+    m.load_state_dict({**sd, "pretrained.pos_embed": sd["pretrained.pos_embed"] * 5})
+    after = m.stream().step(frames[0])
+    fresh = build_model("flashdepth-s")
+    fresh.load_state_dict({**sd, "pretrained.pos_embed": sd["pretrained.pos_embed"] * 5})
+    assert not torch.allclose(before, after)
+    assert torch.equal(after, fresh.stream().step(frames[0]))

@@ -95,13 +95,18 @@ class DinoVisionTransformer(nn.Module):
         self.patch_embed = PatchEmbed(cfg.patch_size, dim)
         self.blocks = nn.ModuleList(Block(dim, cfg.num_heads, cfg.mlp_ratio) for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(dim, eps=1e-6)
-        # Resized position embeddings per (grid, dtype, device, parameter version): loading weights or an
-        # optimiser step bumps the parameter's version, which invalidates the entry.
+        # Resized position embeddings per (grid, dtype, device, parameter version): an optimiser step bumps the
+        # parameter's version, which invalidates the entry; loading weights clears the cache.
         self._pos_cache: dict[tuple[int, int, torch.dtype, torch.device, int], torch.Tensor] = {}
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        self._pos_cache.clear()
+        super()._load_from_state_dict(*args, **kwargs)
 
     def position_embedding(self, grid_h: int, grid_w: int, dtype: torch.dtype) -> torch.Tensor:
         """Position embedding (1, 1 + grid_h*grid_w, dim) for a patch grid, cached when not training."""
-        key = (grid_h, grid_w, dtype, self.pos_embed.device, self.pos_embed._version)
+        version = 0 if self.pos_embed.is_inference() else self.pos_embed._version  # inference tensors have none
+        key = (grid_h, grid_w, dtype, self.pos_embed.device, version)
         cached = self._pos_cache.get(key)
         if cached is not None and not torch.is_grad_enabled():
             return cached

@@ -13,3 +13,10 @@ else:
     if toolbar is not None:
         toolbar.addMenu("FlashDepth").addCommand("FlashDepth", flashdepth_node.create_node)
     nuke.addOnScriptLoad(flashdepth_node.refresh_all)
+
+try:  # the shared panel docks in PySide6 Nukes (16+); older Nukes only get the node
+    from flashdepth_vfx.ui.dock import register_nuke_panel
+except ImportError:
+    pass
+else:
+    register_nuke_panel()

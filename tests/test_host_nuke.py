@@ -6,6 +6,7 @@ import json
 import runpy
 import shlex
 import sys
+import types
 import threading
 import time
 from pathlib import Path
@@ -110,11 +111,15 @@ def test_plugin_folder_adds_the_project_and_a_toolbar_entry(nuke: ModuleType, mo
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(ROOT)])
     runpy.run_path(str(ROOT / "nuke" / "init.py"))
     assert sys.path[0] == str(ROOT)
+    panels: list[tuple[str, ...]] = []
+    nukescripts = types.SimpleNamespace(panels=types.SimpleNamespace(registerWidgetAsPanel=lambda *a: panels.append(a)))
+    monkeypatch.setitem(sys.modules, "nukescripts", nukescripts)
     runpy.run_path(str(ROOT / "nuke" / "menu.py"))
     import flashdepth_nuke.node
 
     assert nuke.toolbar("Nodes").items["FlashDepth"].items["FlashDepth"] is flashdepth_nuke.node.create_node
     assert nuke.script_load_callbacks == [flashdepth_nuke.node.refresh_all]
+    assert [p[1:] for p in panels] == [("FlashDepth", "com.flashdepth-vfx.DepthPanel")]  # the shared panel docks
 
 
 def test_render_button_runs_the_engine_in_a_worker_and_loads_depth(fd: Any, nuke: ModuleType, read: Any,

@@ -12,7 +12,7 @@ _NUKE_WIDGET_EXPRESSION = "__import__('flashdepth_vfx.ui.panel', fromlist=['Dept
 
 def register_nuke_panel(name: str = "FlashDepth") -> None:
     """Add the panel to Nuke's Pane menu (Windows > Custom) and layout restore; call from menu.py."""
-    import nukescripts  # only inside Nuke
+    import nukescripts  # type: ignore[import-not-found]  # only inside Nuke; types-nuke has no stubs for it
 
     nukescripts.panels.registerWidgetAsPanel(_NUKE_WIDGET_EXPRESSION, name, NUKE_PANEL_ID)
 

@@ -13,6 +13,7 @@ from flashdepth_vfx.model import build_model
 PLATE_SIZE = (84, 126)  # data window (height, width)
 DATA_ORIGIN = (10, 6)  # (x, y): overscan-style offset inside the display window
 DISPLAY = (140, 110)  # display window (width, height)
+PIXEL_ASPECT = 2.0  # anamorphic
 
 
 def write_tiny_checkpoint(path: Path, seed: int = 0) -> Path:
@@ -42,7 +43,7 @@ def write_plates(folder: Path, frames: range, name: str = "shot") -> str:
         spec.channelnames = ("R", "G", "B", "A")
         spec.x, spec.y = DATA_ORIGIN
         spec.full_x, spec.full_y, spec.full_width, spec.full_height = 0, 0, *DISPLAY
-        spec.attribute("PixelAspectRatio", 2.0)
+        spec.attribute("PixelAspectRatio", PIXEL_ASPECT)
         spec.attribute("compression", "zip")
         spec.attribute("smpte:TimeCode", oiio.TypeDesc("timecode"), [0x01000000 + f % 24, 0])
         spec.attribute("cameraName", "A001")

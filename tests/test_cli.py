@@ -135,7 +135,7 @@ def test_preview_png(plates, tmp_path, checkpoint) -> None:
                        "-o", str(png), "--height", "60")
     assert code == 0, err
     spec = oiio.ImageInput.open(str(png)).spec()
-    assert (spec.height, spec.width, spec.nchannels) == (60, 180, 3)  # 90 + 90: plate | depth
+    assert (spec.height, spec.width, spec.nchannels) == (60, 360, 3)  # 2:1 anamorphic, unsqueezed: 180 + 180
 
 
 def test_sigterm_keeps_finished_frames(tmp_path, checkpoint) -> None:

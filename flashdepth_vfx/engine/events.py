@@ -4,18 +4,29 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
 
-class EventSink(Protocol):
-    """Receives the render's events in order (frame events come from the writer thread)."""
+class EventSink:
+    """Receives the render's events in order (frame events come from the writer thread). Does nothing itself."""
 
-    def start(self, plate: str, output: str, first: int, last: int, total: int) -> None: ...
-    def frame(self, frame: int, index: int, total: int, path: str) -> None: ...
-    def warning(self, message: str, frame: int | None = None) -> None: ...
-    def done(self, written: int, output: str) -> None: ...
-    def cancelled(self, written: int, message: str) -> None: ...
-    def error(self, message: str) -> None: ...
+    def start(self, plate: str, output: str, first: int, last: int, total: int) -> None:
+        """The render begins: ``total`` frames to write, ``first``-``last``."""
+
+    def frame(self, frame: int, index: int, total: int, path: str) -> None:
+        """Frame ``frame`` (the ``index``-th of ``total``) was written to ``path``."""
+
+    def warning(self, message: str, frame: int | None = None) -> None:
+        """Something the artist should know; the render goes on."""
+
+    def done(self, written: int, output: str) -> None:
+        """All frames written."""
+
+    def cancelled(self, written: int, message: str) -> None:
+        """Stopped by Ctrl-C / SIGTERM; ``written`` frames were kept."""
+
+    def error(self, message: str) -> None:
+        """The render failed (one line)."""
 
 
 class _Clock:
@@ -30,7 +41,7 @@ class _Clock:
         return round(time.perf_counter() - self.t0, 3)
 
 
-class JsonEvents:
+class JsonEvents(EventSink):
     """One JSON object per line on a stream (stdout), flushed at once: the contract the bridge reads."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
@@ -61,7 +72,7 @@ class JsonEvents:
         self._emit("error", message=message)
 
 
-class RichProgress:
+class RichProgress(EventSink):
     """A progress bar with frames/s and ETA on the terminal (stderr); warnings and the summary as lines."""
 
     def __init__(self) -> None:
@@ -108,4 +119,4 @@ class RichProgress:
 
 
 class QuietEvents(EventSink):
-    """Prints nothing (the CLI still reports errors): every event is the protocol's no-op."""
+    """Prints nothing (the CLI still reports errors)."""

@@ -38,10 +38,10 @@ def nearness(depth_file: str | Path, channel: str | None = None) -> np.ndarray:
     return (values - lo) / max(float(hi - lo), 1e-12)
 
 
-def _resize(rgb: np.ndarray, height: int) -> np.ndarray:
-    """Nearest-neighbour resize to a height (previews only)."""
+def _resize(rgb: np.ndarray, height: int, pixel_aspect: float = 1.0) -> np.ndarray:
+    """Nearest-neighbour resize to a height, unsqueezing anamorphic pixels (previews only)."""
     h, w = rgb.shape[:2]
-    width = max(1, round(w * height / h))
+    width = max(1, round(w * pixel_aspect * height / h))
     rows = (np.arange(height) * h / height).astype(np.int64)
     cols = (np.arange(width) * w / width).astype(np.int64)
     return rgb[rows][:, cols]
@@ -54,6 +54,7 @@ def write_preview(plate_file: str | Path, depth_file: str | Path, output: str | 
     config = load_config(ocio_config)
     display = DisplayConverter(config, guess_colorspace(config, plate.info, colorspace))(plate.rgb)
     depth = colour_map(nearness(depth_file))
-    sheet = np.concatenate([_resize(display, height), _resize(depth, height)], axis=1)
+    aspect = plate.info.pixel_aspect
+    sheet = np.concatenate([_resize(display, height, aspect), _resize(depth, height, aspect)], axis=1)
     write_image(output, sheet)
     return Path(output)

@@ -21,6 +21,9 @@ from flashdepth_vfx.hosts.common import (
 from .console import console_report
 
 TITLE = "FlashDepth"
+CHECKPOINT_ENV = "FLASHDEPTH_VFX_CHECKPOINT"
+"""The timeline script has no settings dialog: a checkpoint file for it comes from this variable (unset: the
+engine's default model)."""
 # Resolve names an image sequence clip by its frame range: /plates/shot.[1001-1100].exr
 _FRAME_RANGE = re.compile(r"\[(\d+)-(\d+)\]")
 
@@ -53,15 +56,18 @@ def current_clip(resolve: Any) -> Tuple[Any, Any]:
 
 
 def render_current_clip(resolve: Any) -> List[Any]:
-    """Render the current clip's media with default settings into ``<media folder>/flashdepth/<clip>`` and
-    return the media pool items imported for it (none when no frame was written)."""
+    """Render the current clip's media with default settings (the checkpoint from ``$FLASHDEPTH_VFX_CHECKPOINT``
+    when set) into ``<media folder>/flashdepth/<clip>`` and return the media pool items imported for it (none
+    when no frame was written)."""
     project, media = current_clip(resolve)
     file_path = str(media.GetClipProperty("File Path") or "")
     if not file_path:
         raise FlashDepthError(f"{media.GetName()} has no file on disk: relink the clip's media")
     plate, frames = media_plate(file_path)
     output_dir = default_output_dir(os.path.dirname(file_path), media.GetName())
-    work = NodeRender(NodeSettings(plate=plate, output_dir=output_dir, frames=frames or "").job())
+    checkpoint = os.environ.get(CHECKPOINT_ENV, "")
+    settings = NodeSettings(plate=plate, output_dir=output_dir, frames=frames or "", checkpoint=checkpoint)
+    work = NodeRender(settings.job())
     result = work.run(console_report(TITLE))
     print(f"{TITLE}: {summary(result)}")
     cached = work.cached(result)

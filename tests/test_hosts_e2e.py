@@ -1,0 +1,242 @@
+"""End to end with the REAL engine: each host adapter (against its fake host module) and the panel run
+``python -m flashdepth_vfx render`` as a subprocess through the bridge on real EXR plates with a tiny checkpoint.
+What the node loads must be the files, and the files must hold what a direct library render of the same
+plates gives (same output mode) within 1e-5.
+
+The host fixtures and helpers come from the adapters' own tests (tests/test_host_*.py). ``host`` from
+test_host_resolve is autouse, so every test here runs with it: it puts the fake ``DaVinciResolveScript`` in
+place and records each job a host node renders (its list is the fixture's value).
+"""
+from __future__ import annotations
+
+import os
+import runpy
+import shlex
+import shutil
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any, List, Sequence
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import QLineEdit
+from pytestqt.qtbot import QtBot
+
+from engine_helpers import PIXEL_ASPECT, PLATE_SIZE, read_channel, write_plates, write_tiny_checkpoint
+from flashdepth_vfx.bridge import RenderJob, RenderResult
+from flashdepth_vfx.engine import QuietEvents, Render, RenderSettings
+from flashdepth_vfx.engine.preview import write_preview
+from flashdepth_vfx.engine.settings import OutputMode
+from flashdepth_vfx.hosts.common import MODES
+from flashdepth_vfx.ui.panel import DepthPanel
+from test_host_houdini import hou, plate_cop  # noqa: F401  (hou: fixture)
+from test_host_nuke import finish, nuke, read  # noqa: F401  (nuke, read: fixtures)
+from test_host_resolve import (  # noqa: F401  (host: autouse fixture)
+    ROOT,
+    TIMELINE_SCRIPT,
+    comp_with_plate,
+    host,
+    resolve_with_clip,
+    run_comp_script,
+)
+
+REAL_ENGINE = [sys.executable, "-m", "flashdepth_vfx"]
+FRAMES = range(1001, 1004)
+DEPTH_CHANNEL = "depth.Z"
+RENDER_TIMEOUT_MS = 60_000
+# Set to a .png path to keep a copy of the panel screenshot taken after the real render (e.g. for review).
+SCREENSHOT_COPY_ENV = "FLASHDEPTH_PANEL_E2E_SCREENSHOT"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic flashdepth-tiny checkpoint, shared by the module's tests."""
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("checkpoint") / "tiny.safetensors")
+
+
+@pytest.fixture
+def plates(tmp_path: Path) -> str:
+    """tmp/plates/shot.####.exr, frames FRAMES: where the host fixtures' Read / File COP / Loader / clip look."""
+    return write_plates(tmp_path / "plates", FRAMES)
+
+
+def use_real_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the bridge at the real engine (the host fixtures point $FLASHDEPTH_VFX_BIN at the fake one)."""
+    monkeypatch.setenv("FLASHDEPTH_VFX_BIN", shlex.join(REAL_ENGINE))
+
+
+def assert_library_depth(files: Sequence[Path], plate: str, checkpoint: Path, mode: OutputMode,
+                         tmp_path: Path) -> None:
+    """``files`` (one per frame of FRAMES) hold the depth that a direct library render of ``plate`` gives."""
+    output = str(tmp_path / "library" / "ref.####.exr")
+    settings = RenderSettings(plate=plate, checkpoint=str(checkpoint), output=output, mode=mode)
+    reference = Render(settings, QuietEvents()).run()
+    for got, expected in zip(files, reference.written, strict=True):
+        depth = read_channel(got, DEPTH_CHANNEL)
+        assert depth.shape == PLATE_SIZE and np.isfinite(depth).all() and np.ptp(depth) > 0, got
+        np.testing.assert_allclose(depth, read_channel(expected, DEPTH_CHANNEL), rtol=1e-5, atol=1e-5, err_msg=str(got))
+
+
+def test_nuke_node_loads_the_real_engines_depth(nuke: ModuleType, read: Any, plates: str, checkpoint: Path,
+                                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_real_engine(monkeypatch)
+    import flashdepth_nuke.node as fd  # the nuke fixture put the plugin folder on sys.path
+
+    read["last"].setValue(FRAMES[-1])
+    group = fd.create_node(read)
+    group["checkpoint"].setValue(str(checkpoint))
+    group["render"].execute()
+    finish(fd, group, timeout=RENDER_TIMEOUT_MS / 1000)
+
+    out = tmp_path / "comp" / "flashdepth" / "FlashDepth1" / "shot_depth.%04d.exr"
+    assert group["status"].value() == f"Done: {len(FRAMES)} frames in {out}"
+    depth_read = group.node("DepthRead")
+    assert depth_read["file"].value() == str(out)
+    assert (depth_read["first"].value(), depth_read["last"].value()) == (FRAMES[0], FRAMES[-1])
+    assert group.node("AddDepth")["disable"].value() is False
+    assert nuke.progress_tasks[0].progress[-1] == 100
+    assert_library_depth([Path(str(out) % f) for f in FRAMES], plates, checkpoint, group["mode"].value(), tmp_path)
+
+
+def test_houdini_node_loads_the_real_engines_depth(hou: ModuleType, plates: str, checkpoint: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    use_real_engine(monkeypatch)
+    import flashdepth_houdini.node as fd  # the hou fixture put python3.11libs on sys.path
+
+    network, plate = plate_cop(hou, tmp_path)  # reads $HIP/../plates/shot.$F4.exr
+    plate.frame_range = (float(FRAMES[0]), float(FRAMES[-1]))
+    node = fd.create_node(network, plate)
+    node.parm("checkpoint").set(str(checkpoint))
+    node.parm("mode").set("disparity")
+    node.parm("render").press()
+
+    out = tmp_path / "fx" / "flashdepth" / "flashdepth1" / "shot_depth.$F4.exr"
+    assert node.parm("status").evalAsString().startswith(f"Done: {len(FRAMES)} frames in ")
+    assert node.node("depth").parm("filename1").evalAsString() == str(out)
+    assert hou.operations[0].progress[-1] == 1.0
+    files = [Path(str(out).replace("$F4", f"{f:04d}")) for f in FRAMES]
+    assert_library_depth(files, plates, checkpoint, "disparity", tmp_path)
+
+
+def test_fusion_comp_script_adds_a_loader_for_the_real_engines_depth(
+        host: List[RenderJob], plates: str, checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    use_real_engine(monkeypatch)
+    comp = comp_with_plate(tmp_path)  # a Loader on tmp/plates/shot.1001.exr
+    comp.answers = {"checkpoint": str(checkpoint), "mode": float(MODES.index("normalized"))}
+    run_comp_script(comp)
+
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"FlashDepth: Done: {len(FRAMES)} frames in ")
+    [job] = host
+    assert (job.checkpoint, job.mode) == (str(checkpoint), "normalized")
+    out_dir = tmp_path / "comp" / "flashdepth" / "Plate"
+    depth = comp.tools[-1]
+    assert (depth.GetAttrs()["TOOLS_RegID"], depth.GetAttrs()["TOOLS_Name"]) == ("Loader", "Plate_depth")
+    assert depth.GetInput("Clip") == str(out_dir / f"shot_depth.{FRAMES[0]}.exr")
+    files = [out_dir / f"shot_depth.{f}.exr" for f in FRAMES]
+    assert_library_depth(files, plates, checkpoint, "normalized", tmp_path)
+
+
+def test_resolve_timeline_script_imports_the_real_engines_depth(
+        host: List[RenderJob], plates: str, checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    use_real_engine(monkeypatch)
+    monkeypatch.syspath_prepend(str(ROOT / "resolve"))
+    from flashdepth_resolve.timeline import CHECKPOINT_ENV
+
+    monkeypatch.setenv(CHECKPOINT_ENV, str(checkpoint))  # the timeline script has no settings dialog
+    project = resolve_with_clip(tmp_path, str(tmp_path / "plates" / f"shot.[{FRAMES[0]}-{FRAMES[-1]}].exr"))
+    runpy.run_path(str(TIMELINE_SCRIPT))
+
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"FlashDepth: Done: {len(FRAMES)} frames in ")
+    out = tmp_path / "plates" / "flashdepth" / "shot" / "shot_depth.%04d.exr"
+    assert project.media_pool.imports == [[{"FilePath": str(out), "StartIndex": FRAMES[0], "EndIndex": FRAMES[-1]}]]
+    [job] = host
+    assert (job.checkpoint, job.mode) == (str(checkpoint), "depth")  # no dialog: the adapters' default mode
+    assert_library_depth([Path(str(out) % f) for f in FRAMES], plates, checkpoint, "depth", tmp_path)
+
+
+@pytest.fixture
+def panel(qtbot: QtBot) -> DepthPanel:
+    """The panel on screen (offscreen), driving the real engine through its explicit engine setting."""
+    widget = DepthPanel(engine=REAL_ENGINE)
+    qtbot.addWidget(widget)
+    widget.resize(1100, 720)
+    widget.show()
+    return widget
+
+
+def type_into(qtbot: QtBot, field: QLineEdit, text: str) -> None:
+    """Replace a field's text by typing, as an artist would."""
+    field.clear()
+    qtbot.keyClicks(field, text)
+
+
+def test_panel_renders_previews_and_cancels_with_the_real_engine(qtbot: QtBot, panel: DepthPanel, plates: str,
+                                                                 checkpoint: Path, tmp_path: Path) -> None:
+    out = tmp_path / "depth"
+    type_into(qtbot, panel.plate_edit, plates)
+    type_into(qtbot, panel.output_edit, str(out / "shot_depth.####.exr"))
+    type_into(qtbot, panel.checkpoint_edit, str(checkpoint))
+    panel.colorspace_combo.setCurrentText("ACEScg")
+    panel.mode_combo.setCurrentIndex(panel.mode_combo.findData("disparity"))
+    panel.device_combo.setCurrentIndex(panel.device_combo.findData("cpu"))
+    progress: List[int] = []
+    panel.progress_bar.valueChanged.connect(progress.append)
+
+    with qtbot.waitSignal(panel.render_finished, timeout=RENDER_TIMEOUT_MS) as finished:
+        qtbot.mouseClick(panel.render_button, Qt.MouseButton.LeftButton)
+    result: RenderResult = finished.args[0]
+    assert result.ok, result.error
+    assert progress == [round(100 * i / len(FRAMES)) for i in range(1, len(FRAMES) + 1)]
+    assert panel.status_label.text() == f"Done: {len(FRAMES)} frames written to {out / 'shot_depth.%04d.exr'}"
+    files = [out / f"shot_depth.{f}.exr" for f in FRAMES]
+    assert result.written == [str(p) for p in files]
+    assert_library_depth(files, plates, checkpoint, "disparity", tmp_path)
+
+    # The first frame's preview comes up by itself, made by the engine's `preview` command.
+    qtbot.waitUntil(lambda: panel.preview_label.source_pixmap() is not None, timeout=RENDER_TIMEOUT_MS)
+    assert panel.preview_caption.text() == f"frame {FRAMES[0]}: plate | depth"
+    library_png = write_preview(plates.replace("####", str(FRAMES[0])), files[0], tmp_path / "library_preview.png",
+                                colorspace="ACEScg")
+    expected = QPixmap(str(library_png))
+    image = panel.preview_label.source_pixmap()
+    assert image is not None and image.size() == expected.size() and image.toImage() == expected.toImage()
+    height, width = PLATE_SIZE
+    assert image.width() == 2 * round(width * PIXEL_ASPECT * image.height() / height)  # plate | depth, unsqueezed
+    shown = panel.preview_label.pixmap()
+    assert 0 < shown.width() <= panel.preview_label.width() and shown.height() <= panel.preview_label.height()
+
+    shot = tmp_path / "panel_e2e.png"
+    assert panel.grab().save(str(shot))
+    copy = os.environ.get(SCREENSHOT_COPY_ENV)
+    if copy:
+        shutil.copyfile(shot, copy)
+
+    # A longer render, cancelled once its first frame is written: the finished frames stay, complete.
+    long_out = tmp_path / "long_depth"
+    type_into(qtbot, panel.plate_edit, write_plates(tmp_path / "long", range(1001, 1041)))
+    type_into(qtbot, panel.output_edit, str(long_out / "shot_depth.####.exr"))
+    qtbot.mouseClick(panel.render_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.progress_bar.value() > 0, timeout=RENDER_TIMEOUT_MS)
+    with qtbot.waitSignal(panel.render_finished, timeout=RENDER_TIMEOUT_MS) as finished:
+        qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+        assert panel.status_label.text().startswith("Cancelling")
+    result = finished.args[0]
+
+    kept = sorted(long_out.glob("shot_depth.*.exr"))
+    assert result.cancelled and 1 <= len(kept) < 40
+    assert [str(p) for p in kept] == result.written
+    assert not list(long_out.glob(".*.tmp-*")), "a cancelled frame must not leave a temporary file"
+    for path in kept:
+        depth = read_channel(path, DEPTH_CHANNEL)
+        assert depth.shape == PLATE_SIZE and np.isfinite(depth).all(), path
+    same_frames = [p for p in kept if (out / p.name).is_file()]  # the long plates start with the same pictures
+    for path in same_frames:
+        np.testing.assert_allclose(read_channel(path, DEPTH_CHANNEL), read_channel(out / path.name, DEPTH_CHANNEL),
+                                   rtol=1e-5, atol=1e-5)
+    assert panel.status_label.text() == f"Cancelled: {len(kept)} finished frames kept"
+    assert panel.progress_bar.value() < 100 and panel.render_button.isEnabled()

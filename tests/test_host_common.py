@@ -22,6 +22,7 @@ from flashdepth_vfx.hosts.common import (
     NodeSettings,
     cache_state,
     default_output_dir,
+    frame_file,
     houdini_pattern,
     output_pattern,
     sequence_from_frame_file,
@@ -178,3 +179,18 @@ def test_host_side_modules_import_without_numpy_or_torch() -> None:
                           env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "resolve")])})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_frame_patterns_for_pickers_and_previews() -> None:
+    assert sequence_from_frame_file("/x/sh010.1001.exr") == "/x/sh010.####.exr"
+    assert sequence_from_frame_file("/x/sh010_v002_00120.DPX") == "/x/sh010_v002_#####.DPX"
+    assert sequence_from_frame_file("/x/clip_v002.mov") == "/x/clip_v002.mov"  # movies stay whole
+    assert sequence_from_frame_file("/x/clip_0002.mov") == "/x/clip_0002.mov"
+    assert sequence_from_frame_file("/x/still.exr") == "/x/still.exr"
+    assert frame_file("/x/a.####.exr", 1001) == "/x/a.1001.exr"
+    assert frame_file("/x/a.%04d.exr", 7) == "/x/a.0007.exr"
+    assert frame_file("/x/a.%d.exr", 7) == "/x/a.7.exr"
+    assert frame_file("/x/a.$F4.exr", 12) == "/x/a.0012.exr"
+    assert frame_file("/x/a.@@@.exr", 5) == "/x/a.005.exr"
+    assert frame_file("/x/v#1/a.##.exr", 5) == "/x/v#1/a.05.exr"  # only the last token is the frame
+    assert frame_file("/x/a.exr", 5) == "/x/a.exr"

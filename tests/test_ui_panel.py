@@ -22,7 +22,6 @@ import fake_engine  # noqa: E402
 from flashdepth_vfx.bridge import RenderJob, RenderResult  # noqa: E402
 from flashdepth_vfx.ui import app, dock  # noqa: E402
 from flashdepth_vfx.ui.panel import DepthPanel  # noqa: E402
-from flashdepth_vfx.ui.patterns import frame_file, sequence_pattern  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_ENGINE = [sys.executable, str(Path(fake_engine.__file__).resolve())]
@@ -166,20 +165,6 @@ def test_set_job_round_trip_and_checkpoint_overrides_model(qtbot) -> None:
     assert widget.job().model is None and widget.job().checkpoint == "/c/my weights.safetensors"
     widget.set_job(RenderJob(plate="a.exr"))
     assert widget.job() == RenderJob(plate="a.exr") and widget.model_combo.isEnabled()
-
-
-def test_patterns() -> None:
-    assert sequence_pattern("/x/sh010.1001.exr") == "/x/sh010.####.exr"
-    assert sequence_pattern("/x/sh010_v002_00120.DPX") == "/x/sh010_v002_#####.DPX"
-    assert sequence_pattern("/x/clip_v002.mov") == "/x/clip_v002.mov"  # movies stay whole
-    assert sequence_pattern("/x/still.exr") == "/x/still.exr"
-    assert frame_file("/x/a.####.exr", 1001) == "/x/a.1001.exr"
-    assert frame_file("/x/a.%04d.exr", 7) == "/x/a.0007.exr"
-    assert frame_file("/x/a.%d.exr", 7) == "/x/a.7.exr"
-    assert frame_file("/x/a.$F4.exr", 12) == "/x/a.0012.exr"
-    assert frame_file("/x/a.@@@.exr", 5) == "/x/a.005.exr"
-    assert frame_file("/x/v#1/a.##.exr", 5) == "/x/v#1/a.05.exr"  # only the last token is the frame
-    assert frame_file("/x/a.exr", 5) == "/x/a.exr"
 
 
 def test_app_main_opens_the_panel_and_returns_when_closed(qtbot) -> None:

@@ -60,12 +60,24 @@ def _frame_token(path: str) -> Optional[_FrameToken]:
     return _FrameToken(head, int(width) if width else 1, match.group("ext"), False)
 
 
+IMAGE_EXTENSIONS = frozenset({".exr", ".dpx", ".tif", ".tiff", ".png", ".jpg", ".jpeg", ".cin", ".hdr", ".tga"})
+"""Files that come as one frame per file (a numbered movie file is not a frame of a sequence)."""
+
+
 def sequence_from_frame_file(path: str) -> str:
-    """``/x/shot.1001.exr`` -> ``/x/shot.####.exr`` (one '#' per digit); other paths unchanged."""
+    """``/x/shot.1001.exr`` -> ``/x/shot.####.exr`` (one '#' per digit); other paths (movies) unchanged."""
     token = _frame_token(path)
-    if token is None or not token.literal:
+    if token is None or not token.literal or token.ext.lower() not in IMAGE_EXTENSIONS:
         return path
     return f"{token.head}{'#' * token.padding}{token.ext}"
+
+
+def frame_file(pattern: str, frame: int) -> str:
+    """The file of one frame of a sequence pattern (printf, ####, @@@@, $F4); a single file comes back unchanged."""
+    token = _frame_token(pattern)
+    if token is None or token.literal:
+        return pattern
+    return f"{token.head}{frame:0{token.padding}d}{token.ext}"
 
 
 def houdini_pattern(pattern: str) -> str:

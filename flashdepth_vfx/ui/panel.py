@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 
 from ..bridge import RenderEvent, RenderJob, RenderProcess, RenderResult, make_preview
 from ..errors import FlashDepthError
-from .patterns import frame_file, sequence_pattern
+from ..hosts.common import frame_file, sequence_from_frame_file
 
 MODELS = ("flashdepth", "flashdepth-s", "flashdepth-l")
 MODES = ("disparity", "depth", "normalized")
@@ -309,7 +309,7 @@ class DepthPanel(QWidget):
         start = os.path.dirname(self.plate_edit.text())
         path, _ = QFileDialog.getOpenFileName(self, "Choose one frame of the plate", start, PLATE_FILTER)
         if path:
-            self.plate_edit.setText(sequence_pattern(path))
+            self.plate_edit.setText(sequence_from_frame_file(path))
 
     def _browse_output(self) -> None:
         start = os.path.dirname(self.output_edit.text() or self.plate_edit.text())

@@ -15,6 +15,7 @@ import click
 
 from . import __version__
 from .errors import FlashDepthError
+from .farm.command import farm
 
 EXIT_ERROR = 1
 EXIT_CANCELLED = 130
@@ -215,6 +216,9 @@ def eval_command(pred: str, gt: str, pred_kind: str, gt_kind: str, pred_channel:
     result = _guarded(debug, lambda: run_eval(pred, gt, pred_kind, gt_kind, max_depth, json_path, plot_path,
                                                pred_channel=pred_channel, gt_channel=gt_channel))
     click.echo(format_table(result))
+
+
+main.add_command(farm)
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

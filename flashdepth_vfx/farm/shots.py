@@ -34,17 +34,19 @@ class Shot:
 
 
 def expand_shot_patterns(patterns: Sequence[str]) -> list[str]:
-    """Each pattern as given, or once per matching folder when its folders hold wildcards (``plates/*/main.####.exr``)."""
+    """Each pattern as given, or once per matching folder when folders hold wildcards: ``plates/*`` (each folder's
+    one sequence), ``plates/*/main.####.exr``."""
     expanded: list[str] = []
     for pattern in patterns:
         folder, name = os.path.split(pattern)
-        if not glob.has_magic(folder):
+        wild = pattern if glob.has_magic(name) else folder if glob.has_magic(folder) else None
+        if wild is None:
             expanded.append(pattern)
             continue
-        folders = sorted(p for p in glob.glob(folder) if os.path.isdir(p))
+        folders = sorted(p for p in glob.glob(wild) if os.path.isdir(p))
         if not folders:
-            raise PlateError(f"No folder matches {folder} (in {pattern}); check the path")
-        expanded += [os.path.join(match, name) for match in folders]
+            raise PlateError(f"No folder matches {wild}; wildcards name folders, like plates/* or plates/*/main.####.exr")
+        expanded += folders if wild == pattern else [os.path.join(match, name) for match in folders]
     return expanded
 
 

@@ -1,0 +1,73 @@
+"""``flashdepth-vfx farm``: write Open Job Description job templates for render farms (AWS Deadline Cloud, ...)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import FlashDepthError
+from .options import DEFAULT_ENGINE, DEFAULT_WARMUP, RENDER_OPTIONS
+
+
+def _choice(key: str) -> click.Choice:
+    return click.Choice(RENDER_OPTIONS[key].choices)
+
+
+@click.group("farm")
+def farm() -> None:
+    """Render farm jobs (Open Job Description)."""
+
+
+@farm.command("submit-template", short_help="Write a job template rendering shots, in chunks or not.")
+@click.argument("shots", nargs=-1, required=True, metavar="SHOT_PATTERN [SHOT_PATTERN...]")
+@click.option("-o", "job_file", required=True, type=click.Path(dir_okay=False), help="Job template to write (job.yaml).")
+@click.option("--chunk-size", type=click.IntRange(min=1), help="Frames per task. Default: one task per shot.")
+@click.option("--warmup", type=click.IntRange(min=0),
+              help=f"Frames each chunk runs cold before its first frame (default {DEFAULT_WARMUP}). Not with --chain.")
+@click.option("--chain", is_flag=True, help="Chunks of a shot run in order and hand over the exact temporal state.")
+@click.option("--engine-command", default=DEFAULT_ENGINE, show_default=True,
+              help="Default of the EngineCommand job parameter, e.g. 'python -m flashdepth_vfx'.")
+@click.option("--name", help="Job name. Default: FlashDepth <shot> / FlashDepth <N> shots.")
+@click.option("--output", help="Depth output per shot, as render --output; {shot} is the shot's name "
+                               "(depth/{shot}_depth.####.exr). Default: beside the plates.")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), help="FlashDepth checkpoint (.pth or .safetensors).")
+@click.option("--model", help="Official model by name (downloaded on the workers).")
+@click.option("--teacher-resolution", type=int, help="Hybrid model: height of the teacher's input.")
+@click.option("--device", type=_choice("device"), default="auto", show_default=True)
+@click.option("--precision", type=_choice("precision"), default="fp32", show_default=True)
+@click.option("--mode", type=_choice("mode"), default="depth", show_default=True)
+@click.option("--depth-scale", type=float, help="depth = scale / disparity (render's default: 100).")
+@click.option("--max-size", type=int, help="Cap the long side of the model's input.")
+@click.option("--colorspace", help="Plate colour space.")
+@click.option("--ocio-config", type=click.Path(dir_okay=False), help="OCIO config.")
+@click.option("--display", help="OCIO display.")
+@click.option("--view", help="OCIO view.")
+@click.option("--channel", help="Output channel name (render's default: depth.Z).")
+@click.option("--missing", type=_choice("missing"), help="Gaps in a sequence: error (default), hold, black.")
+@click.option("--part", help="EXR part to read.")
+@click.option("--layer", help="Channel layer to read as RGB.")
+@click.option("--half", is_flag=True, help="Write half floats.")
+@click.option("--passthrough", is_flag=True, help="Also write the plate's RGBA.")
+@click.option("--reset-on-cut", is_flag=True, help="Restart the temporal state at hard cuts.")
+@click.option("--compile", is_flag=True, help="torch.compile the network (pays off on long chunks on a GPU).")
+def submit_template(shots: tuple[str, ...], job_file: str, chunk_size: int | None, warmup: int | None, chain: bool,
+                    engine_command: str, name: str | None, **render_options: Any) -> None:
+    """Write a job template rendering every SHOT_PATTERN (a plate as `render` takes it; wildcards in folders).
+
+    Check it with `openjd check JOB`, run it here with `openjd run JOB`, or submit it to AWS Deadline Cloud as a
+    job bundle (template.yaml [+ parameter_values.yaml]) with `deadline bundle submit`.
+    """
+    try:
+        from .template import build_template, write_template
+    except ImportError as exc:
+        raise click.ClickException(f"farm templates need the farm extra: pip install 'flashdepth-vfx[farm]' ({exc})") from None
+    try:
+        template = build_template(list(shots), chunk_size, warmup, chain, render_options, engine_command=engine_command,
+                                  name=name, template_dir=Path(job_file).expanduser().absolute().parent)
+        path = write_template(template, job_file)
+    except FlashDepthError as exc:
+        raise click.ClickException(str(exc)) from None
+    for step in template["steps"]:
+        click.echo(f"{step['name']}: {step['description']}")
+    click.echo(f"wrote {path} ({len(template['steps'])} steps); check it: openjd check {path}; run it here: openjd run {path}")

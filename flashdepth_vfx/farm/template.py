@@ -1,0 +1,254 @@
+"""Open Job Description job templates that render shots with ``flashdepth-vfx render``, chunked without cold seams.
+
+One step per shot. A shot longer than the chunk size is split into contiguous chunks in one of two ways:
+
+- **warm-up** (default): the step's ``Frame`` task parameter is a ``CHUNK[INT]`` (TASK_CHUNKING extension,
+  CONTIGUOUS chunks), so chunks run in parallel anywhere; each starts cold ``Warmup`` frames before its first frame
+  (``render --warmup``): the seam is close to, not exactly, the single-pass result.
+- **chained** (``chain=True``): one step per chunk, each depending on the previous one. Step dependencies are the
+  only ordering Open Job Description guarantees (the tasks of one step may run in any order, at the same time, on
+  different hosts). Each chunk continues from the state snapshot the previous one left beside the output: exactly
+  the single-pass result.
+
+Each task runs ``sh -c 'exec {{Param.EngineCommand}} "$@"' flashdepth-vfx render <plate> --frames <chunk> ...``:
+the shell only splits EngineCommand into words (``python -m flashdepth_vfx``); every other argument reaches the
+engine unchanged. The plates and outputs are addressed below two folder parameters, ``PlateDir`` and ``OutputDir``
+(the common folders of all shots' plates and outputs).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml  # type: ignore[import-untyped]  # (types-PyYAML not installed)
+from openjd.model import DecodeValidationError, create_job, decode_job_template, preprocess_job_parameters
+
+from .. import __version__
+from ..errors import FlashDepthError
+from .options import DEFAULT_ENGINE, DEFAULT_WARMUP, RENDER_OPTIONS
+from .shots import Shot, find_shots
+
+SPECIFICATION = "jobtemplate-2023-09"
+EXTENSION = "TASK_CHUNKING"
+FRAME_PARAM = "Frame"
+LAUNCHER = 'exec {{Param.EngineCommand}} "$@"'
+
+
+class FarmError(FlashDepthError):
+    """A farm job cannot be built (conflicting options, an invalid template)."""
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where things are: the folders the job parameters point at, and the template's own folder."""
+
+    plate_dir: Path
+    output_dir: Path
+    template_dir: Path
+
+    def path_parameter(self, name: str, path: Path, object_type: str, data_flow: str, label: str,
+                       group: str) -> dict[str, Any]:
+        """A PATH parameter when ``path`` lies in the template's folder (OpenJD only accepts defaults relative to
+        it, which keeps a job bundle relocatable); else a STRING holding the absolute path, so that the template
+        still runs as it is anywhere."""
+        ui = {"label": label, "groupLabel": group}
+        if path.is_relative_to(self.template_dir):
+            control = "CHOOSE_DIRECTORY" if object_type == "DIRECTORY" else "CHOOSE_INPUT_FILE"
+            return {"name": name, "type": "PATH", "objectType": object_type, "dataFlow": data_flow,
+                    "default": path.relative_to(self.template_dir).as_posix(), "userInterface": {"control": control, **ui}}
+        return {"name": name, "type": "STRING", "minLength": 1, "default": str(path), "userInterface": ui}
+
+
+def chunk_ranges(first: int, last: int, size: int) -> list[tuple[int, int]]:
+    """``(1001, 1025, 10)`` -> ``[(1001, 1010), (1011, 1020), (1021, 1025)]``."""
+    return [(start, min(start + size - 1, last)) for start in range(first, last + 1, size)]
+
+
+def _job_parameters(options: Mapping[str, Any], chunked: bool, warmup: int | None, engine: str,
+                    layout: _Layout) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = [
+        {"name": "EngineCommand", "type": "STRING", "minLength": 1, "default": engine,
+         "description": "The engine as a shell command prefix: flashdepth-vfx, python -m flashdepth_vfx, ...",
+         "userInterface": {"label": "Engine command", "groupLabel": "Engine"}},
+        {**layout.path_parameter("PlateDir", layout.plate_dir, "DIRECTORY", "IN", "Plates folder", "Files"),
+         "description": "Folder holding every shot's plates (the paths below it are fixed by the template)."},
+        {**layout.path_parameter("OutputDir", layout.output_dir, "DIRECTORY", "OUT", "Output folder", "Files"),
+         "description": "Folder receiving every shot's depth files and state snapshots (.flashdepth/)."},
+    ]
+    for key, value in options.items():
+        option = RENDER_OPTIONS[key]
+        if option.param is None or value is None:
+            continue
+        if option.kind == "PATH" and "://" not in str(value):  # ocio://... names a built-in config, not a file
+            path = Path(value).expanduser().absolute()
+            param = layout.path_parameter(option.param, path, "FILE", "IN", option.label, "Render")
+        else:
+            param = {"name": option.param, "type": "STRING" if option.kind == "PATH" else option.kind, "default": value,
+                     "userInterface": {"label": option.label, "groupLabel": "Render"}}
+        if option.choices:  # normalized rescales each task's frames on their own: one task per shot only
+            param["allowedValues"] = [c for c in option.choices if not (chunked and c == "normalized")]
+        params.append({**param, "description": f"render {option.flag}"})
+    if warmup is not None:
+        params.append({"name": "Warmup", "type": "INT", "minValue": 0, "default": warmup,
+                       "description": "Frames each chunk runs cold before its first frame (not written).",
+                       "userInterface": {"label": "Warm-up frames", "groupLabel": "Render"}})
+    first = ("name", "type", "description")  # in this order in the YAML, for people reading it
+    return [{**{k: p[k] for k in first}, **{k: v for k, v in p.items() if k not in first}} for p in params]
+
+
+def _option_args(options: Mapping[str, Any]) -> list[str]:
+    """``render`` arguments for the options: job parameter references, flags, or literal values."""
+    args: list[str] = []
+    for key, value in options.items():
+        option = RENDER_OPTIONS[key]
+        if value is None or value is False:
+            continue
+        if option.param is not None:
+            args += [option.flag, f"{{{{Param.{option.param}}}}}"]
+        elif value is True:
+            args.append(option.flag)
+        else:
+            args += [option.flag, str(value)]
+    return args
+
+
+def _step(name: str, description: str, shot: Shot, frames: str, render_args: list[str], layout: _Layout,
+          gpu: bool) -> dict[str, Any]:
+    plate = Path(shot.plate).relative_to(layout.plate_dir).as_posix()
+    output = Path(shot.output).relative_to(layout.output_dir).as_posix()
+    args = ["-c", LAUNCHER, DEFAULT_ENGINE,  # the shell's $0: how its own error messages name the command
+            "render", f"{{{{Param.PlateDir}}}}/{plate}", "--frames", frames,
+            "--output", f"{{{{Param.OutputDir}}}}/{output}", "--progress", "json", *render_args]
+    requirements: dict[str, Any] = {"attributes": [{"name": "attr.worker.os.family", "anyOf": ["linux", "macos"]}]}
+    if gpu:
+        requirements["amounts"] = [{"name": "amount.worker.gpu", "min": 1}]
+    return {
+        "name": name,
+        "description": description,
+        "hostRequirements": requirements,
+        "script": {"actions": {"onRun": {
+            "command": "sh", "args": args,
+            # SIGTERM first: the engine finishes the frame in hand and keeps every finished frame.
+            "cancelation": {"mode": "NOTIFY_THEN_TERMINATE", "notifyPeriodInSeconds": 30},
+        }}},
+    }
+
+
+def _shot_steps(shot: Shot, chunk_size: int | None, chain: bool, option_args: list[str], layout: _Layout,
+                gpu: bool) -> list[dict[str, Any]]:
+    whole = f"{shot.first}-{shot.last}"
+    if chunk_size is None or shot.frame_count <= chunk_size:
+        return [_step(shot.name, f"frames {whole} in one task", shot, whole, option_args, layout, gpu)]
+    if chain:
+        steps: list[dict[str, Any]] = []
+        for first, last in chunk_ranges(shot.first, shot.last, chunk_size):
+            chunk = f"{first}-{last}"
+            step = _step(f"{shot.name} {chunk}", f"frames {chunk} of {whole}, from the state the previous chunk left",
+                         shot, chunk, option_args, layout, gpu)
+            if steps:
+                step = {"dependencies": [{"dependsOn": steps[-1]["name"]}], **step}
+            steps.append(step)
+        return steps
+    step = _step(shot.name, f"frames {whole} in chunks of {chunk_size}, each started cold Warmup frames early", shot,
+                 f"{{{{Task.Param.{FRAME_PARAM}}}}}", [*option_args, "--warmup", "{{Param.Warmup}}"], layout, gpu)
+    step["parameterSpace"] = {"taskParameterDefinitions": [{
+        "name": FRAME_PARAM, "type": "CHUNK[INT]", "range": whole,
+        "chunks": {"defaultTaskCount": chunk_size, "rangeConstraint": "CONTIGUOUS"},
+    }]}
+    return [step]
+
+
+def build_template(shots: list[str], chunk_size: int | None, warmup: int | None, chain: bool,
+                   render_options: dict[str, Any], *, engine_command: str = DEFAULT_ENGINE, name: str | None = None,
+                   template_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """A validated job template (as a dict) rendering every shot: one step per shot (per chunk when chained).
+
+    ``shots``: plates as ``render`` takes them (wildcards allowed in folders), scanned now for their frames.
+    ``chunk_size`` None: one task per shot, as is any shot no longer than it. ``warmup``: frames each chunk runs
+    cold first (default DEFAULT_WARMUP); not with ``chain``. ``render_options``: ``render`` options by
+    RenderSettings field name (RENDER_OPTIONS, and ``output``, which may hold ``{shot}``); the valued ones become job
+    parameters defaulting to these values. ``template_dir``: the folder the template will be written to (default:
+    the current one); PATH parameter defaults are relative to it.
+    """
+    options = dict(render_options)
+    output = options.pop("output", None)
+    unknown = sorted(set(options) - set(RENDER_OPTIONS))
+    if unknown:
+        raise FarmError(f"Farm jobs do not carry the render option(s) {', '.join(unknown)}; "
+                        f"known: output, {', '.join(RENDER_OPTIONS)}")
+    if chunk_size is not None and chunk_size < 1:
+        raise FarmError(f"--chunk-size {chunk_size}: a chunk needs at least one frame")
+    if chunk_size is None and (chain or warmup is not None):
+        raise FarmError("--chain and --warmup are about chunks: give --chunk-size too")
+    if chain and warmup is not None:
+        raise FarmError("--chain hands the exact state from chunk to chunk, --warmup is for parallel chunks: pick one")
+    if warmup is not None and warmup < 0:
+        raise FarmError(f"--warmup {warmup}: use 0 or more frames")
+
+    found = find_shots(shots, output, options.get("missing") or "error")
+    chunked = [s for s in found if chunk_size is not None and s.frame_count > chunk_size]
+    if chunked and options.get("mode") == "normalized":
+        raise FarmError(f"--mode normalized scales each task's frames on their own, and {chunked[0].name} is split "
+                        "into chunks: use depth or disparity, or drop --chunk-size")
+    if not chunked or chain:
+        warmup = None
+    elif warmup is None:
+        warmup = DEFAULT_WARMUP
+    try:
+        layout = _Layout(Path(os.path.commonpath([Path(s.plate).parent for s in found])),
+                         Path(os.path.commonpath([Path(s.output).parent for s in found])),
+                         Path(template_dir or Path.cwd()).absolute())
+    except ValueError:  # Windows: no common folder across drives
+        raise FarmError("the shots' plates (or outputs) are on different drives: write one job per drive") from None
+    option_args = _option_args(options)
+    gpu = options.get("device") == "cuda"
+
+    template: dict[str, Any] = {"specificationVersion": SPECIFICATION}
+    if chunked and not chain:
+        template["extensions"] = [EXTENSION]
+    template["name"] = name or (f"FlashDepth {found[0].name}" if len(found) == 1 else f"FlashDepth {len(found)} shots")
+    how = "one task per shot" if not chunked else f"chunks of {chunk_size} frames, " + (
+        "chained" if chain else f"{warmup} warm-up frames")
+    template["description"] = f"Depth for {', '.join(s.name for s in found)} by flashdepth-vfx {__version__}: {how}"
+    template["parameterDefinitions"] = _job_parameters(options, bool(chunked), warmup, engine_command, layout)
+    template["steps"] = [step for shot in found for step in _shot_steps(shot, chunk_size, chain, option_args, layout, gpu)]
+    validate_template(template, layout.template_dir)
+    return template
+
+
+def validate_template(template: dict[str, Any], template_dir: str | os.PathLike[str] | None = None) -> None:
+    """Check the template with openjd-model (the library behind ``openjd check`` and ``openjd run``) and create a
+    job from its defaults, as ``openjd run`` does from ``template_dir``; raises FarmError with the first problem."""
+    folder = Path(template_dir or Path.cwd()).absolute()
+    try:
+        job_template = decode_job_template(template=template, supported_extensions=[EXTENSION])
+        values = preprocess_job_parameters(job_template=job_template, job_parameter_values={},
+                                           job_template_dir=folder, current_working_dir=folder)
+        create_job(job_template=job_template, job_parameter_values=values)
+    except (DecodeValidationError, ValueError) as exc:
+        problem = " ".join(str(exc).split())
+        raise FarmError(f"the job template is not valid Open Job Description: {problem[:400]}") from None
+
+
+def template_yaml(template: dict[str, Any]) -> str:
+    """The template as YAML, keys in the order built, under a line saying where it came from."""
+    header = f"# Open Job Description job template written by flashdepth-vfx {__version__} (farm submit-template)\n"
+    return header + yaml.safe_dump(template, sort_keys=False, allow_unicode=True, width=120)
+
+
+def write_template(template: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write the template as YAML, atomically (a temporary file renamed into place). Write it into the folder it
+    was built for (``template_dir``): PATH parameter defaults are relative to it."""
+    target = Path(path).expanduser()
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(template_yaml(template), encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise FarmError(f"cannot write the job template {target}: {exc.strerror or exc}; choose another -o") from None
+    return target

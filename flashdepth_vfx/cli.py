@@ -46,7 +46,24 @@ def _guarded(debug: bool, body: Callable[[], Any], json_events: Any = None) -> A
               "(run again with --debug for details)", json_events)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """A group whose heavy subcommands (importing torch) load only when used or listed."""
+
+    lazy = {"train": "flashdepth_vfx.train.command:train_command"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.lazy])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy:
+            import importlib
+
+            module, attr = self.lazy[cmd_name].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="flashdepth-vfx")
 def main() -> None:
     """Streaming video depth (FlashDepth) for VFX plates."""

@@ -16,5 +16,5 @@ def test_import_does_not_load_torch(module: str) -> None:
 
 def test_console_script_help_lists_the_commands() -> None:
     out = subprocess.run([sys.executable, "-m", "flashdepth_vfx", "--help"], capture_output=True, text=True, check=True).stdout
-    for command in ("render", "info", "preview", "weights", "eval", "farm", "gui"):
+    for command in ("render", "info", "preview", "weights", "eval", "farm", "train", "gui"):
         assert f"  {command}" in out

@@ -76,6 +76,9 @@ class ClipSampler:
             gain = torch.tensor(rng.uniform(1 - j, 1 + j, 3), dtype=torch.float32).view(1, 3, 1, 1)
             gamma = float(np.exp(rng.uniform(-j, j)))
             video = (video.clamp(min=0) ** gamma * gain).clamp_(0, 1)
+        if c.grain > 0:
+            sigma = torch.from_numpy(rng.uniform(0, c.grain, (len(frames), 1, 1, 1)).astype(np.float32))
+            video = (video + sigma * torch.from_numpy(rng.standard_normal(video.shape, dtype=np.float32))).clamp_(0, 1)
         return video, disparity
 
     def batch(self, step: int, batch_size: int) -> Batch:

@@ -72,26 +72,28 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, *, quiet: bo
         raise TrainConfigError(
             f"{run_dir} already holds checkpoints (newest {latest.name}); pass --resume to continue it or choose a new --run-dir"
         )
+    threads = torch.get_num_threads()
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        config.save(run_dir / CONFIG_FILE)
-    except OSError as exc:
-        raise TrainConfigError(f"{run_dir}: cannot write the run folder: {exc.strerror}; choose another --run-dir") from None
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
-    device, autocast = _device_and_precision(config)
+        if config.threads is not None:
+            torch.set_num_threads(config.threads)
+        return _run(config, run_dir, latest, quiet)
+    finally:
+        torch.set_num_threads(threads)
 
+
+def _run(config: TrainConfig, run_dir: Path, latest: Path | None, quiet: bool) -> Path:
+    device, autocast = _device_and_precision(config)
     model = build_training_model(config).to(device)
     optimizer = build_optimizer(model, config)
     step = load_training_checkpoint(latest, model, optimizer) if latest is not None else 0
-    if step >= config.steps:
-        assert latest is not None
+    if latest is not None and step >= config.steps:
         return latest
+    _prepare_run_dir(run_dir, config, step)
     trainable = [p for group in optimizer.param_groups for p in group["params"]]
     sampler = ClipSampler(config.data, config.seed)
-    title = f"{config.model} stage {config.stage}"
 
-    with TrainProgress(title, config.steps, step, quiet) as progress, open(run_dir / LOG_FILE, "a") as log:
+    with TrainProgress(f"{config.model} stage {config.stage}", config.steps, step, quiet) as progress, \
+            open(run_dir / LOG_FILE, "a", encoding="utf-8") as log:
         if step:
             progress.note(f"resumed from {latest} at step {step}")
         saved_at, window = step, []
@@ -117,6 +119,19 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, *, quiet: bo
                 progress.note(f"interrupted: saved {path}; continue with --resume")
             raise
     return checkpoint_path(run_dir, config.steps)
+
+
+def _prepare_run_dir(run_dir: Path, config: TrainConfig, step: int) -> None:
+    """Create the folder, write the config, and drop log lines past ``step`` (written after the last checkpoint)."""
+    log = run_dir / LOG_FILE
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        config.save(run_dir / CONFIG_FILE)
+        if log.is_file():
+            kept = [line for line in log.read_text(encoding="utf-8").splitlines() if json.loads(line)["step"] <= step]
+            log.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    except OSError as exc:
+        raise TrainConfigError(f"{run_dir}: cannot write the run folder: {exc.strerror}; choose another --run-dir") from None
 
 
 @dataclass(frozen=True)
@@ -150,7 +165,7 @@ def _steps(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = float(torch.nn.utils.clip_grad_norm_(trainable, max_norm))
-        value = float(loss)
+        value = float(loss.detach())
         applied = math.isfinite(value) and math.isfinite(grad_norm)  # as the official loop: no broken updates
         if applied:
             optimizer.step()

@@ -1,0 +1,39 @@
+"""``flashdepth-vfx train``: the click command over :func:`flashdepth_vfx.train.train`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .config import CONFIG_FILE, PRESETS
+
+
+@click.command("train")
+@click.argument("config", required=False, metavar="[CONFIG_OR_PRESET]")
+@click.option("--run-dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for config.json, log.jsonl and the iter_<step>.pth checkpoints.")
+@click.option("--resume", is_flag=True, help="Continue from the newest checkpoint in --run-dir (config: its config.json).")
+@click.option("--steps", type=int, help="Train to this many steps instead of the config's (e.g. to extend a run).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def train_command(config: str | None, run_dir: Path, resume: bool, steps: int | None, quiet: bool, debug: bool) -> None:
+    """Train FlashDepth on procedural video with the paper's two-stage recipe.
+
+    CONFIG_OR_PRESET is a JSON file of settings or a preset name; omit it with --resume to reuse the run's own
+    config. The final checkpoint loads with --checkpoint like an official one.
+    """
+    from ..cli import _guarded
+    from .config import load_train_config, with_overrides
+    from .loop import train
+
+    if config is None and not resume:
+        raise click.UsageError(f"give a config file or a preset ({', '.join(PRESETS)}), or --resume an existing run")
+
+    def run() -> Path:
+        settings = load_train_config(config if config is not None else run_dir / CONFIG_FILE)
+        if steps is not None:
+            settings = with_overrides(settings, steps=steps)
+        return train(settings, run_dir, resume=resume, quiet=quiet)
+
+    final = _guarded(debug, run)
+    click.echo(f"final checkpoint: {final}")

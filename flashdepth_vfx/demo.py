@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo_out", help="folder for plates, depth and the contact sheet")
     parser.add_argument("--frames", type=int, default=24)
-    parser.add_argument("--size", default="252x448", help="HxW of the generated plates")
+    parser.add_argument("--size", default="126x224", help="HxW of the generated plates")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--checkpoint", help="a FlashDepth checkpoint (default: the embedded tiny model)")
     args = parser.parse_args(argv)

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from flashdepth_vfx.data import SceneConfig, render_sequence
 from flashdepth_vfx.errors import CheckpointError
 from flashdepth_vfx.model import build_model, load_checkpoint
+from flashdepth_vfx.model.stream import IMAGENET_MEAN, IMAGENET_STD
 from flashdepth_vfx.train import DataConfig, LearningRates, TrainConfig, TrainConfigError, load_train_config, train
 from flashdepth_vfx.train.checkpoints import list_checkpoints, load_training_checkpoint
 from flashdepth_vfx.train.command import train_command
@@ -135,6 +136,25 @@ def test_stage_two_trains_fusion_and_student_with_the_teacher_frozen(tmp_path: P
     assert any(k.startswith("hybrid_fusion.") for k in changed) and any(k.startswith("pretrained.") for k in changed)
 
 
+def test_a_fresh_network_starts_with_every_output_pixel_trainable() -> None:
+    model = build_training_model(SMALL)
+    batch = ClipSampler(SMALL_DATA, seed=1).batch(0, 2)
+    sequence_loss(model, batch).backward()
+    with torch.no_grad():
+        mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        state, outputs = None, []
+        for t in range(batch.video.shape[1]):
+            out, state = model((batch.video[:, t] - mean) / std, state)
+            outputs.append(out)
+        prediction = torch.stack(outputs, dim=1)
+    assert (prediction > 0).all()  # the final ReLU is open everywhere
+    # d(mean |pred - target|) / d(output bias) is the mean sign of the error only when every pixel passes gradient
+    head = model.depth_head.scratch.output_conv2[2]
+    expected = torch.sign(prediction - batch.disparity).mean()
+    assert head.bias is not None and head.bias.grad is not None
+    torch.testing.assert_close(head.bias.grad[0], expected, rtol=1e-4, atol=1e-6)
+
+
 def test_sampled_targets_are_100_over_depth_of_the_rendered_frames() -> None:
     data = DataConfig(scenes=1, base_seed=2, render_size=(70, 112), crop=(70, 112), clip_frames=3, frames=3,
                       max_stride=1, flip=False, reverse=False, colour_jitter=0.0)
@@ -155,6 +175,9 @@ def test_batches_are_a_function_of_the_step() -> None:
     assert torch.equal(first.video, again.video) and torch.equal(first.disparity, again.disparity)
     assert not torch.equal(first.video, other.video)
     assert 0 <= first.video.min() and first.video.max() <= 1 and (first.disparity > 0).all()
+    small_cache = ClipSampler(replace(SMALL_DATA, cache_mb=1), seed=5)  # room for 3 of the 4 clips: re-renders
+    for step in range(6):
+        assert torch.equal(small_cache.batch(step, 3).video, sampler.batch(step, 3).video)
 
 
 def test_unusable_configs_and_runs_fail_with_one_line(tmp_path: Path) -> None:

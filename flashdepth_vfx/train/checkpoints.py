@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import torch
@@ -40,13 +39,12 @@ def save_training_checkpoint(run_dir: Path, model: torch.nn.Module, optimizer: t
     """Write ``iter_<step>.pth`` atomically, then delete all but the newest ``keep`` checkpoints."""
     path = checkpoint_path(run_dir, step)
     payload = {"model": model.state_dict(), "step": step, "optimizer": optimizer.state_dict()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=run_dir)
-    os.close(fd)
+    tmp = run_dir / f".{path.name}.tmp-{os.getpid()}"
     try:
         torch.save(payload, tmp)
         os.replace(tmp, path)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise OutputError(f"{path}: cannot write checkpoint: {exc.strerror}; free disk space or choose another --run-dir") from None
     for _, old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)

@@ -14,9 +14,14 @@ from .config import CONFIG_FILE, PRESETS
               help="Folder for config.json, log.jsonl and the iter_<step>.pth checkpoints.")
 @click.option("--resume", is_flag=True, help="Continue from the newest checkpoint in --run-dir (config: its config.json).")
 @click.option("--steps", type=int, help="Train to this many steps instead of the config's (e.g. to extend a run).")
+@click.option("--init-checkpoint", type=click.Path(dir_okay=False),
+              help="Start from these weights (stage 1: Depth Anything v2 or a model to fine-tune; stage 2: the student).")
+@click.option("--teacher-checkpoint", type=click.Path(dir_okay=False),
+              help="Stage 2: the trained single-network model that becomes the frozen teacher.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def train_command(config: str | None, run_dir: Path, resume: bool, steps: int | None, quiet: bool, debug: bool) -> None:
+def train_command(config: str | None, run_dir: Path, resume: bool, steps: int | None, init_checkpoint: str | None,
+                  teacher_checkpoint: str | None, quiet: bool, debug: bool) -> None:
     """Train FlashDepth on procedural video with the paper's two-stage recipe.
 
     CONFIG_OR_PRESET is a JSON file of settings or a preset name; omit it with --resume to reuse the run's own
@@ -31,8 +36,8 @@ def train_command(config: str | None, run_dir: Path, resume: bool, steps: int | 
 
     def run() -> Path:
         settings = load_train_config(config if config is not None else run_dir / CONFIG_FILE)
-        if steps is not None:
-            settings = with_overrides(settings, steps=steps)
+        overrides = {"steps": steps, "init_checkpoint": init_checkpoint, "teacher_checkpoint": teacher_checkpoint}
+        settings = with_overrides(settings, **{k: v for k, v in overrides.items() if v is not None})
         return train(settings, run_dir, resume=resume, quiet=quiet)
 
     final = _guarded(debug, run)

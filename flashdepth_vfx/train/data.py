@@ -1,6 +1,7 @@
 """Training batches: random windows of procedural clips (random stride, crop, mirror, time reversal, colour)."""
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,8 +36,8 @@ def depth_to_disparity(depth: torch.Tensor) -> torch.Tensor:
 class ClipSampler:
     """Draws training batches from ``config.scenes`` procedural scenes.
 
-    Each scene is rendered once, on first use, and kept compactly (8-bit colour, half-float depth). A batch is a
-    pure function of the step number and ``seed``, so a resumed run sees exactly the batches it would have seen.
+    Each scene is rendered on first use and kept compactly (8-bit colour, half-float depth). A batch is a pure
+    function of the step number and ``seed``, so a resumed run sees exactly the batches it would have seen.
     """
 
     def __init__(self, config: DataConfig, seed: int = 0) -> None:
@@ -45,14 +46,23 @@ class ClipSampler:
         scene = SceneConfig(height=config.render_size[0], width=config.render_size[1], num_frames=config.clip_frames,
                             noise=config.noise)
         self._dataset = ProceduralVideoDataset(config.scenes, scene, base_seed=config.base_seed)
-        self._clips: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._clips: OrderedDict[int, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+        clip_bytes = config.clip_frames * config.render_size[0] * config.render_size[1] * 5  # 3 x uint8 + float16
+        self._capacity = max(1, config.cache_mb * 2**20 // clip_bytes)
 
     def clip(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scene ``index``: colour (F, 3, H, W) uint8 and depth (F, H, W) float16, rendered on first use."""
-        if index not in self._clips:
-            item = self._dataset[index]
-            rgb = (item["rgb"] * 255.0 + 0.5).clamp_(0, 255).to(torch.uint8)
-            self._clips[index] = (rgb, item["depth"].to(torch.float16))
+        """Scene ``index``: colour (F, 3, H, W) uint8 and depth (F, H, W) float16, rendered on first use.
+
+        At most ``cache_mb`` of clips stay in memory (least recently used ones go; rendering again is exact).
+        """
+        if index in self._clips:
+            self._clips.move_to_end(index)
+            return self._clips[index]
+        item = self._dataset[index]
+        rgb = (item["rgb"] * 255.0 + 0.5).clamp_(0, 255).to(torch.uint8)
+        self._clips[index] = (rgb, item["depth"].to(torch.float16))
+        if len(self._clips) > self._capacity:
+            self._clips.popitem(last=False)
         return self._clips[index]
 
     def sample(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -76,9 +86,6 @@ class ClipSampler:
             gain = torch.tensor(rng.uniform(1 - j, 1 + j, 3), dtype=torch.float32).view(1, 3, 1, 1)
             gamma = float(np.exp(rng.uniform(-j, j)))
             video = (video.clamp(min=0) ** gamma * gain).clamp_(0, 1)
-        if c.grain > 0:
-            sigma = torch.from_numpy(rng.uniform(0, c.grain, (len(frames), 1, 1, 1)).astype(np.float32))
-            video = (video + sigma * torch.from_numpy(rng.standard_normal(video.shape, dtype=np.float32))).clamp_(0, 1)
         return video, disparity
 
     def batch(self, step: int, batch_size: int) -> Batch:

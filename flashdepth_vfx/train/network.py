@@ -25,8 +25,8 @@ def reference_initialisation(model: FlashDepth) -> None:
 
     The modules' defaults are placeholders for loaded weights. Here the encoder gets DINOv2's initialisation
     (truncated-normal linear layers and position embedding), every Mamba2 layer mamba-ssm's (step sizes
-    log-uniform in [0.001, 0.1], decay rates in [1, 16]: a memory that spans frames, where the placeholder
-    zeros forget within two tokens), and the last output convolution a positive bias (with PyTorch's default a
+    log-uniform in [0.001, 0.1], decay rates in [1, 16]: a memory that can span frames, where the
+    placeholder zeros forget within two tokens), and the last output convolution a positive bias (with PyTorch's default a
     random network often outputs 0 everywhere and the final ReLU passes no gradient at all).
     """
     vit = model.pretrained
@@ -45,13 +45,13 @@ def reference_initialisation(model: FlashDepth) -> None:
                 module.A_log.copy_(torch.log(torch.empty(module.nheads).uniform_(*MAMBA_A_RANGE)))
                 module.D.fill_(1.0)
     last = model.depth_head.scratch.output_conv2[2]
-    assert isinstance(last, nn.Conv2d)
+    assert isinstance(last, nn.Conv2d) and last.bias is not None
     nn.init.constant_(last.bias, INITIAL_DISPARITY)
 
 
 def load_matching(module: torch.nn.Module, state: Mapping[str, torch.Tensor], source: str,
-                  required: tuple[str, ...] = ENCODER_DECODER) -> int:
-    """Copy the tensors of ``state`` whose names and shapes ``module`` has; returns how many were copied.
+                  required: tuple[str, ...] = ENCODER_DECODER) -> None:
+    """Copy the tensors of ``state`` whose names and shapes ``module`` has.
 
     Every parameter of ``module`` under a ``required`` prefix must be covered, else :class:`CheckpointError`.
     """
@@ -64,7 +64,6 @@ def load_matching(module: torch.nn.Module, state: Mapping[str, torch.Tensor], so
             f"wrongly shaped, e.g. {missing[0]}); pass a checkpoint of the matching model"
         )
     module.load_state_dict(matching, strict=False)
-    return len(matching)
 
 
 def build_training_model(config: TrainConfig) -> FlashDepth:

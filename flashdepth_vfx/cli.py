@@ -90,7 +90,8 @@ def main() -> None:
 @click.option("--channel", default="depth.Z", show_default=True, help="Output channel name.")
 @click.option("--half", is_flag=True, help="Write half floats instead of float32.")
 @click.option("--passthrough", is_flag=True, help="Also write the plate's RGBA into the output files.")
-@click.option("--max-size", type=int, help="Cap the long side of the model's input (default 2044, as the official inference).")
+@click.option("--max-size", type=int,
+              help="Cap the long side of the model input (default: the model's own, 2044 official, 224 embedded).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True)
 @click.option("--compile", is_flag=True, help="torch.compile the network (slow first frame, faster after; mostly for GPUs).")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from flashdepth_vfx.model import StreamState, build_model, inference_size
+from flashdepth_vfx.model import StreamState, build_model, get_config, inference_size
 from flashdepth_vfx.model.mamba2 import ssd_scan
 from reference import REFERENCE, state_dict
 
@@ -116,6 +116,23 @@ def test_any_size_frames_come_back_at_their_size(model) -> None:
     out = model.stream().step_any_size(frame)
     assert out.shape == (1, 61, 97)
     assert torch.isfinite(out).all() and (out >= 0).all()
+
+
+@torch.inference_mode()
+def test_any_size_caps_the_input_at_the_models_own_long_side() -> None:
+    torch.manual_seed(0)
+    tiny = build_model("flashdepth-tiny").eval()
+    assert tiny.cfg.max_side == 224 and get_config("flashdepth-s").max_side == 2044
+    frame = torch.rand(1, 3, 252, 448)
+    seen: list[tuple[int, ...]] = []
+    hook = tiny.register_forward_pre_hook(lambda _module, args: seen.append(tuple(args[0].shape[-2:])))
+    try:
+        out = tiny.stream().step_any_size(frame)
+        tiny.stream().step_any_size(frame, max_side=448)
+    finally:
+        hook.remove()
+    assert seen == [(126, 224), (252, 448)]
+    assert out.shape == (1, 252, 448)
 
 
 @torch.inference_mode()

@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from .. import __version__
 from ..errors import OutputError, PlateError
 from ..model import inference_size
-from ..model.stream import OFFICIAL_MAX_SIDE
 from ..plates import (
     DisplayConverter,
     FrameSequence,
@@ -320,8 +319,8 @@ class Render:
                 start_index = shot.index(snap_frame) + 1
         frames = shot[start_index: shot.index(to_write[-1]) + 1]
 
-        max_side = s.max_size or OFFICIAL_MAX_SIDE
         cfg = loaded.model.cfg
+        max_side = s.max_size or cfg.max_side
 
         def model_size(h: int, w: int) -> tuple[int, int]:
             return inference_size(h, w, max_side, cfg.min_side, loaded.model.patch_size)

@@ -65,6 +65,7 @@ class FlashDepthConfig:
     fusion: FusionConfig | None = None
     teacher_resolution: int = 490
     min_side: int = field(default=70)  # the temporal pooling grid needs >= 1 cell a side
+    max_side: int = 2044  # default cap on the input long side: the official inference's, or a small model's training size
 
     @property
     def hybrid(self) -> bool:
@@ -89,7 +90,8 @@ _REGISTRY: dict[str, FlashDepthConfig] = {
         "flashdepth", VIT_S, DPT_S, TEMPORAL_S, teacher_vit=VIT_L, teacher_dpt=DPT_L, fusion=FusionConfig()
     ),
     # A small network of the same design, for tests, CPU training and the embedded default model.
-    "flashdepth-tiny": FlashDepthConfig("flashdepth-tiny", VIT_TINY, DPT_TINY, TEMPORAL_TINY),
+    # Trained at 126x224 (the embedded model), it falls apart on much larger frames: cap its input there.
+    "flashdepth-tiny": FlashDepthConfig("flashdepth-tiny", VIT_TINY, DPT_TINY, TEMPORAL_TINY, max_side=224),
     # The tiny network as student and as frozen low-resolution teacher: exercises stage-2 training on a CPU.
     "flashdepth-tiny-hybrid": FlashDepthConfig(
         "flashdepth-tiny-hybrid", VIT_TINY, DPT_TINY, TEMPORAL_TINY, teacher_vit=VIT_TINY, teacher_dpt=DPT_TINY,

@@ -93,12 +93,15 @@ class DepthStream:
         self.frames_seen += 1
         return out.float()
 
-    def step_any_size(self, frame: torch.Tensor, max_side: int | None = OFFICIAL_MAX_SIDE) -> torch.Tensor:
-        """A frame of any size: resized (bicubic) to the model resolution, output resized back (bilinear)."""
+    def step_any_size(self, frame: torch.Tensor, max_side: int | None = None) -> torch.Tensor:
+        """A frame of any size: resized (bicubic) to the model resolution, output resized back (bilinear).
+
+        ``max_side`` caps the model input's long side (default: the model's own cap, ``cfg.max_side``).
+        """
         if frame.dim() == 3:
             frame = frame.unsqueeze(0)
         h, w = frame.shape[-2:]
-        size = inference_size(h, w, max_side, self.model.cfg.min_side, self.model.patch_size)
+        size = inference_size(h, w, max_side or self.model.cfg.max_side, self.model.cfg.min_side, self.model.patch_size)
         x = frame.to(self._mean)
         if size != (h, w):
             x = F.interpolate(x, size=size, mode="bicubic", align_corners=False).clamp_(0, 1)

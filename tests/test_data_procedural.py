@@ -13,6 +13,7 @@ import pytest
 from flashdepth_vfx.data import SceneConfig, render_sequence, write_depth_sequence, write_plate_sequence
 from flashdepth_vfx.data.camera import CAMERA_MOTIONS, intrinsics_from_fov, look_at
 from flashdepth_vfx.data.exr import DISPLAY_COLORSPACE, LINEAR_COLORSPACE
+from flashdepth_vfx.data.procedural import POP_STOPS
 from flashdepth_vfx.data.geometry import Box, Motion, Plane, Sphere
 from flashdepth_vfx.data.render import Scene, render_view
 from flashdepth_vfx.data.srgb import linear_to_srgb, srgb_to_linear
@@ -161,6 +162,29 @@ def test_sensor_noise_has_the_requested_strength() -> None:
     noisy = render_sequence(replace(config, noise=0.02)).rgb
     unclipped = (clean > 0.1) & (clean < 0.9)
     assert np.std((noisy - clean)[unclipped]) == pytest.approx(0.02, rel=0.05)
+
+
+def test_exposure_pops_overexpose_single_frames_and_leave_the_rest_alone() -> None:
+    config = SceneConfig(height=63, width=112, num_frames=40, seed=4, noise=0.0)
+    clean = render_sequence(config)
+    popped = render_sequence(replace(config, exposure_pops=0.25))
+    hit = [t for t in range(40) if not np.array_equal(clean.rgb[t], popped.rgb[t])]
+    assert 4 <= len(hit) <= 18  # about one frame in four
+    np.testing.assert_array_equal(np.delete(popped.rgb, hit, axis=0), np.delete(clean.rgb, hit, axis=0))
+    np.testing.assert_array_equal(popped.depth, clean.depth)
+    measured = 0
+    for t in hit:  # below clipping, every pixel is brighter by one factor 2**stops, stops in POP_STOPS
+        before, after = srgb_to_linear(clean.rgb[t]), srgb_to_linear(popped.rgb[t])
+        unclipped = after < 0.98
+        if unclipped.sum() > 20:
+            gains = after[unclipped] / before[unclipped]
+            assert 2**POP_STOPS[0] * 0.99 < gains.min() and gains.max() < 2**POP_STOPS[1] * 1.01
+            assert gains.max() / gains.min() < 1.02
+            measured += 1
+    assert measured >= 1
+    assert (popped.rgb[hit] > 0.999).mean() > 0.5  # most of a popped frame clips: contrast collapses
+    with pytest.raises(ValueError, match="exposure_pops"):
+        SceneConfig(exposure_pops=1.5)
 
 
 def test_renders_quickly() -> None:

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from flashdepth_vfx.data import SceneConfig, render_sequence
 from flashdepth_vfx.errors import CheckpointError
 from flashdepth_vfx.model import build_model, load_checkpoint
+from flashdepth_vfx.model.mamba2 import Mamba2
 from flashdepth_vfx.model.stream import IMAGENET_MEAN, IMAGENET_STD
 from flashdepth_vfx.train import DataConfig, LearningRates, TrainConfig, TrainConfigError, load_train_config, train
 from flashdepth_vfx.train.checkpoints import list_checkpoints, load_training_checkpoint
@@ -155,6 +156,19 @@ def test_a_fresh_network_starts_with_every_output_pixel_trainable() -> None:
     torch.testing.assert_close(head.bias.grad[0], expected, rtol=1e-4, atol=1e-6)
 
 
+def test_temporal_decay_rates_start_in_the_configured_range() -> None:
+    def rates(config: TrainConfig) -> torch.Tensor:
+        model = build_training_model(config)
+        return torch.cat([-torch.exp(m.A_log.detach()) for m in model.mamba.modules() if isinstance(m, Mamba2)])
+
+    default, slow = rates(SMALL), rates(replace(SMALL, temporal_a_init=(0.01, 1.0)))
+    assert default.numel() == slow.numel() > 4
+    assert (-16.0 - 1e-4 <= default).all() and (default <= -1.0 + 1e-4).all()
+    assert (-1.0 - 1e-6 <= slow).all() and (slow <= -0.01 + 1e-6).all()
+    with pytest.raises(TrainConfigError, match="temporal_a_init"):
+        replace(SMALL, temporal_a_init=(2.0, 1.0)).validate()
+
+
 def test_sampled_targets_are_100_over_depth_of_the_rendered_frames() -> None:
     data = DataConfig(scenes=1, base_seed=2, render_size=(70, 112), crop=(70, 112), clip_frames=3, frames=3,
                       max_stride=1, flip=False, reverse=False, colour_jitter=0.0)
@@ -166,6 +180,15 @@ def test_sampled_targets_are_100_over_depth_of_the_rendered_frames() -> None:
     frames = torch.from_numpy(clip.rgb).permute(0, 3, 1, 2)
     torch.testing.assert_close(batch.video[0], frames, rtol=0, atol=0.5 / 255 + 1e-6)  # stored as 8-bit
     torch.testing.assert_close(batch.disparity[0], 100.0 / torch.from_numpy(clip.depth), rtol=1e-3, atol=0)
+
+
+def test_exposure_pops_reach_the_training_clips() -> None:
+    data = DataConfig(scenes=1, base_seed=2, render_size=(70, 112), crop=(70, 112), clip_frames=3, frames=3,
+                      max_stride=1, flip=False, reverse=False, colour_jitter=0.0)
+    plain = ClipSampler(data).batch(0, 1)
+    popped = ClipSampler(replace(data, exposure_pops=1.0)).batch(0, 1)
+    assert torch.equal(plain.disparity, popped.disparity)
+    assert (popped.video.mean(dim=(0, 2, 3, 4)) > plain.video.mean(dim=(0, 2, 3, 4)) + 0.1).all()  # every frame
 
 
 def test_batches_are_a_function_of_the_step() -> None:

@@ -19,12 +19,18 @@ from flashdepth_vfx.data.srgb import linear_to_srgb
 from flashdepth_vfx.data.textures import PATTERNS, Material
 
 
+POP_STOPS = (2.0, 6.0)
+"""Range of over-exposure (stops) of a frame hit by an exposure pop."""
+
+
 @dataclass(frozen=True)
 class SceneConfig:
     """What to render. ``num_objects`` is an inclusive range; ``camera_motion`` None picks a moving one by seed.
 
     ``noise`` is the standard deviation of Gaussian sensor noise added to the display-encoded frames; ``far``
-    (metres) is the depth given to the sky and the clip for anything further away.
+    (metres) is the depth given to the sky and the clip for anything further away. ``exposure_pops`` is the chance
+    that a frame is over-exposed by :data:`POP_STOPS` (lightning, a strobe, auto-exposure hunting): highlights
+    clip and contrast collapses for that one frame while the geometry stays put.
     """
 
     height: int = 126
@@ -34,6 +40,7 @@ class SceneConfig:
     num_objects: tuple[int, int] = (3, 7)
     moving_objects: bool = True
     noise: float = 0.01
+    exposure_pops: float = 0.0
     camera_motion: str | None = None
     fov_deg: tuple[float, float] = (50.0, 75.0)
     shadows: bool = True
@@ -48,6 +55,8 @@ class SceneConfig:
             raise ValueError(f"camera_motion must be one of {CAMERA_MOTIONS} or None, got {self.camera_motion!r}")
         if self.noise < 0 or self.far <= 0:
             raise ValueError("noise must be >= 0 and far > 0")
+        if not 0 <= self.exposure_pops <= 1:
+            raise ValueError(f"exposure_pops is a probability in [0, 1], got {self.exposure_pops}")
 
 
 @dataclass
@@ -140,12 +149,17 @@ def render_sequence(config: SceneConfig) -> SyntheticSequence:
     """Render ``config.num_frames`` frames of the scene drawn from ``config.seed``."""
     scene, camera, intrinsics = sample_scene(config)
     noise_rng = np.random.default_rng([config.seed, 1])
+    pop_rng = np.random.default_rng([config.seed, 2])
     frames, depths, poses = [], [], []
     for frame in range(config.num_frames):
         pose = camera.pose(frame)
         linear, depth = render_view(
             scene.at(frame), pose, intrinsics, config.height, config.width, config.far, config.shadows
         )
+        pop = pop_rng.random() < config.exposure_pops  # drawn for every frame: frames never shift between configs
+        stops = pop_rng.uniform(*POP_STOPS)
+        if pop:
+            linear = linear * np.float32(2.0**stops)
         rgb = linear_to_srgb(linear)
         if config.noise > 0:
             rgb = np.clip(rgb + np.float32(config.noise) * noise_rng.standard_normal(rgb.shape, np.float32), 0.0, 1.0)

@@ -51,6 +51,7 @@ class DataConfig:
     reverse: bool = True
     colour_jitter: float = 0.15
     noise: float = 0.01
+    exposure_pops: float = 0.0  # chance a frame is over-exposed for one frame (see SceneConfig)
     cache_mb: int = 2048  # rendered clips kept in memory (8-bit colour + half-float depth)
 
 
@@ -65,6 +66,9 @@ class TrainConfig:
     seed: int = 0
     lr: LearningRates = field(default_factory=LearningRates)
     data: DataConfig = field(default_factory=DataConfig)
+    # Decay rates A of a freshly initialised temporal module (mamba-ssm's A_init_range). Over one frame a head keeps
+    # exp(-tokens * dt * A) of its state: small rates give a memory that spans frames from the first step.
+    temporal_a_init: tuple[float, float] = (1.0, 16.0)
     weight_decay: float = 0.05
     betas: tuple[float, float] = (0.9, 0.95)
     grad_clip: float = 1.0           # max global gradient norm; 0 disables clipping
@@ -98,6 +102,8 @@ class TrainConfig:
             _fail(f"lr.fusion is set but {self.model} has no fusion module")
         if self.lr.schedule not in ("constant", "cosine") or not 0 <= self.lr.min_ratio <= 1:
             _fail("lr.schedule must be 'constant' or 'cosine' and lr.min_ratio in [0, 1]")
+        if not 0 < self.temporal_a_init[0] <= self.temporal_a_init[1]:
+            _fail(f"temporal_a_init must be a range (low, high) with 0 < low <= high, got {list(self.temporal_a_init)}")
         if self.device not in ("auto", "cpu", "cuda") or self.precision not in ("auto", "fp32", "bf16"):
             _fail(f"device must be auto|cpu|cuda and precision auto|fp32|bf16, got {self.device}, {self.precision}")
         if self.threads is not None and self.threads < 1:
@@ -117,8 +123,8 @@ class TrainConfig:
             _fail("data.scenes, data.frames, data.max_stride and data.cache_mb must be at least 1")
         if (d.frames - 1) * d.max_stride + 1 > d.clip_frames:
             _fail(f"data.clip_frames ({d.clip_frames}) is too short for {d.frames} frames at stride {d.max_stride}")
-        if not 0 <= d.colour_jitter < 1 or d.noise < 0:
-            _fail("data.colour_jitter must be in [0, 1) and data.noise >= 0")
+        if not 0 <= d.colour_jitter < 1 or d.noise < 0 or not 0 <= d.exposure_pops <= 1:
+            _fail("data.colour_jitter must be in [0, 1), data.noise >= 0 and data.exposure_pops in [0, 1]")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values (tuples become lists)."""

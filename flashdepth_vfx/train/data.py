@@ -44,7 +44,7 @@ class ClipSampler:
         self.config = config
         self.seed = seed
         scene = SceneConfig(height=config.render_size[0], width=config.render_size[1], num_frames=config.clip_frames,
-                            noise=config.noise)
+                            noise=config.noise, exposure_pops=config.exposure_pops)
         self._dataset = ProceduralVideoDataset(config.scenes, scene, base_seed=config.base_seed)
         self._clips: OrderedDict[int, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
         clip_bytes = config.clip_frames * config.render_size[0] * config.render_size[1] * 5  # 3 x uint8 + float16

@@ -17,17 +17,16 @@ ENCODER_DECODER = ("pretrained.", "depth_head.")
 INITIAL_DISPARITY = 5.0
 """Output bias of a fresh network: a typical target (100 / 20 m), so the final ReLU starts open."""
 MAMBA_DT_RANGE = (1e-3, 1e-1)
-MAMBA_A_RANGE = (1.0, 16.0)
 
 
-def reference_initialisation(model: FlashDepth) -> None:
+def reference_initialisation(model: FlashDepth, a_range: tuple[float, float] = (1.0, 16.0)) -> None:
     """The initialisation each part is designed with, for the weights no checkpoint provides.
 
     The modules' defaults are placeholders for loaded weights. Here the encoder gets DINOv2's initialisation
     (truncated-normal linear layers and position embedding), every Mamba2 layer mamba-ssm's (step sizes
-    log-uniform in [0.001, 0.1], decay rates in [1, 16]: a memory that can span frames, where the
-    placeholder zeros forget within two tokens), and the last output convolution a positive bias (with PyTorch's default a
-    random network often outputs 0 everywhere and the final ReLU passes no gradient at all).
+    log-uniform in [0.001, 0.1], decay rates uniform in ``a_range``, mamba-ssm's ``A_init_range``, default
+    [1, 16]; the placeholder zeros forget within two tokens), and the last output convolution a positive bias
+    (with PyTorch's default a random network often outputs 0 everywhere and the final ReLU passes no gradient).
     """
     vit = model.pretrained
     nn.init.trunc_normal_(vit.pos_embed, std=0.02)
@@ -42,7 +41,7 @@ def reference_initialisation(model: FlashDepth) -> None:
             dt = torch.exp(torch.rand(module.nheads) * (high - low) + low)
             with torch.no_grad():
                 module.dt_bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # softplus(dt_bias) == dt
-                module.A_log.copy_(torch.log(torch.empty(module.nheads).uniform_(*MAMBA_A_RANGE)))
+                module.A_log.copy_(torch.log(torch.empty(module.nheads).uniform_(*a_range)))
                 module.D.fill_(1.0)
     last = model.depth_head.scratch.output_conv2[2]
     assert isinstance(last, nn.Conv2d) and last.bias is not None
@@ -75,7 +74,7 @@ def build_training_model(config: TrainConfig) -> FlashDepth:
     """
     torch.manual_seed(config.seed)
     model = FlashDepth(get_config(config.model)).train()
-    reference_initialisation(model)
+    reference_initialisation(model, config.temporal_a_init)
     initial = read_state_dict(config.init_checkpoint) if config.init_checkpoint else {}
     if initial:
         load_matching(model, initial, str(config.init_checkpoint))

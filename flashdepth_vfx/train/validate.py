@@ -30,9 +30,10 @@ METRIC_HEADERS = {
 
 
 def held_out_scenes(count: int, height: int = 126, width: int = 224, frames: int = 12,
-                    first_seed: int = HELD_OUT_SEED) -> list[SceneConfig]:
+                    first_seed: int = HELD_OUT_SEED, exposure_pops: float = 0.0) -> list[SceneConfig]:
     """``count`` procedural scenes no training run draws (seeds ``first_seed``, ``first_seed + 1``, ...)."""
-    return [SceneConfig(height=height, width=width, num_frames=frames, seed=first_seed + i) for i in range(count)]
+    return [SceneConfig(height=height, width=width, num_frames=frames, seed=first_seed + i, exposure_pops=exposure_pops)
+            for i in range(count)]
 
 
 @torch.inference_mode()

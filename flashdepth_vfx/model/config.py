@@ -81,7 +81,9 @@ TEMPORAL_S = TemporalConfig(dpt_layer=1, expand=4, headdim=32)
 TEMPORAL_L = TemporalConfig(dpt_layer=3, expand=2, headdim=64)
 VIT_TINY = ViTConfig(embed_dim=96, depth=4, num_heads=3, intermediate_layers=(0, 1, 2, 3))
 DPT_TINY = DPTConfig(features=32, out_channels=(24, 48, 96, 96), head_features=16)
-TEMPORAL_TINY = TemporalConfig(dpt_layer=1, num_blocks=2, expand=2, headdim=16, d_state=32)
+# After refinenet1 (as in L): at 126x224 it scans a 7x12 token grid, about what S scans at 518x924 (7x13);
+# after refinenet3 (as in S) it would see 1x3 tokens.
+TEMPORAL_TINY = TemporalConfig(dpt_layer=3, num_blocks=2, expand=2, headdim=16, d_state=32)
 
 _REGISTRY: dict[str, FlashDepthConfig] = {
     "flashdepth-s": FlashDepthConfig("flashdepth-s", VIT_S, DPT_S, TEMPORAL_S),

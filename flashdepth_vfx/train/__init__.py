@@ -6,13 +6,14 @@
 Stage 1 trains a single-network model (temporal module, optionally the rest at lower rates); stage 2 trains a
 hybrid model's fusion and student with the teacher frozen. Importing this package imports torch.
 """
-from .config import PRESETS, DataConfig, LearningRates, TrainConfig, TrainConfigError, load_train_config
+from .config import PRESETS, DataConfig, LearningRates, LossWeights, TrainConfig, TrainConfigError, load_train_config
 from .loop import sequence_loss, train
 
 __all__ = [
     "PRESETS",
     "DataConfig",
     "LearningRates",
+    "LossWeights",
     "TrainConfig",
     "TrainConfigError",
     "load_train_config",

@@ -1,4 +1,5 @@
-"""The training loop: sequences stepped frame by frame with the temporal state carried, L1 on disparity x100."""
+"""The training loop: sequences stepped frame by frame with the temporal state carried, L1 on disparity x100
+(plus optional temporal-consistency terms)."""
 from __future__ import annotations
 
 import contextlib
@@ -10,13 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from ..model import FlashDepth
 from ..model.stream import IMAGENET_MEAN, IMAGENET_STD
 from .checkpoints import checkpoint_path, latest_checkpoint, load_training_checkpoint, save_training_checkpoint
-from .config import CONFIG_FILE, TrainConfig, TrainConfigError
+from .config import CONFIG_FILE, LossWeights, TrainConfig, TrainConfigError
 from .data import Batch, ClipSampler
+from .losses import sequence_losses
 from .network import build_training_model
 from .optim import build_optimizer, lr_factor, set_learning_rates
 from .progress import TrainProgress
@@ -25,9 +26,11 @@ LOG_FILE = "log.jsonl"
 """One JSON object per ``log_every`` steps: step, mean loss, learning rate, gradient norm, seconds per step."""
 
 
-def sequence_loss(model: FlashDepth, batch: Batch, autocast: torch.dtype | None = None) -> torch.Tensor:
+def sequence_loss(model: FlashDepth, batch: Batch, autocast: torch.dtype | None = None,
+                  weights: LossWeights = LossWeights()) -> torch.Tensor:
     """The official ``train_sequence`` loss: a fresh temporal state, frames stepped in order with the state carried,
-    then the mean L1 between the predicted and the ground-truth disparity (x100) over the valid pixels of all frames.
+    then the mean L1 between the predicted and the ground-truth disparity (x100) over the valid pixels of all frames
+    (plus the temporal terms ``weights`` asks for).
     """
     mean = torch.tensor(IMAGENET_MEAN, device=batch.video.device).view(1, 1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=batch.video.device).view(1, 1, 3, 1, 1)
@@ -38,9 +41,7 @@ def sequence_loss(model: FlashDepth, batch: Batch, autocast: torch.dtype | None 
         for t in range(video.shape[1]):
             out, state = model(video[:, t], state)
             predictions.append(out)
-    prediction = torch.stack(predictions, dim=1).float()
-    valid = batch.disparity > 0
-    return F.l1_loss(prediction[valid], batch.disparity[valid])
+    return sequence_losses(torch.stack(predictions, dim=1).float(), batch.disparity, weights)["total"]
 
 
 def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
@@ -161,7 +162,7 @@ def _steps(
     for step in range(start, config.steps):
         began = time.perf_counter()
         set_learning_rates(optimizer, lr_factor(step, config.lr, config.steps))
-        loss = sequence_loss(model, sampler.batch(step, config.batch_size).to(device), autocast)
+        loss = sequence_loss(model, sampler.batch(step, config.batch_size).to(device), autocast, config.loss)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = float(torch.nn.utils.clip_grad_norm_(trainable, max_norm))

@@ -7,6 +7,10 @@ from typing import Literal
 ModelName = Literal["flashdepth", "flashdepth-s", "flashdepth-l", "flashdepth-tiny", "flashdepth-tiny-hybrid"]
 
 
+OFFICIAL_MAX_SIDE = 2044
+"""The official inference caps the long side of its input here."""
+
+
 @dataclass(frozen=True)
 class ViTConfig:
     """A DINOv2 vision transformer (patch 14, learned 37x37 position grid, layer scale)."""
@@ -65,7 +69,7 @@ class FlashDepthConfig:
     fusion: FusionConfig | None = None
     teacher_resolution: int = 490
     min_side: int = field(default=70)  # the temporal pooling grid needs >= 1 cell a side
-    max_side: int = 2044  # default cap on the input long side: the official inference's, or a small model's training size
+    max_side: int = OFFICIAL_MAX_SIDE  # default cap on the input's long side (a small model: its training size)
 
     @property
     def hybrid(self) -> bool:

@@ -8,13 +8,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from .config import OFFICIAL_MAX_SIDE
 from .flashdepth import FlashDepth
 from .temporal import TemporalState
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-OFFICIAL_MAX_SIDE = 2044
-"""The official inference caps the long side of a video at this many pixels."""
 
 
 def inference_size(height: int, width: int, max_side: int | None = OFFICIAL_MAX_SIDE, min_side: int = 70,

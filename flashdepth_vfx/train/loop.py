@@ -1,5 +1,5 @@
 """The training loop: sequences stepped frame by frame with the temporal state carried, L1 on disparity x100
-(plus optional temporal-consistency terms)."""
+(plus an optional temporal-gradient term)."""
 from __future__ import annotations
 
 import contextlib
@@ -30,7 +30,7 @@ def sequence_loss(model: FlashDepth, batch: Batch, autocast: torch.dtype | None 
                   weights: LossWeights = LossWeights()) -> torch.Tensor:
     """The official ``train_sequence`` loss: a fresh temporal state, frames stepped in order with the state carried,
     then the mean L1 between the predicted and the ground-truth disparity (x100) over the valid pixels of all frames
-    (plus the temporal terms ``weights`` asks for).
+    (plus the temporal-gradient term when ``weights`` asks for it).
     """
     mean = torch.tensor(IMAGENET_MEAN, device=batch.video.device).view(1, 1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=batch.video.device).view(1, 1, 3, 1, 1)

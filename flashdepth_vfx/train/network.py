@@ -19,14 +19,15 @@ INITIAL_DISPARITY = 5.0
 MAMBA_DT_RANGE = (1e-3, 1e-1)
 
 
-def reference_initialisation(model: FlashDepth, a_range: tuple[float, float] = (1.0, 16.0)) -> None:
+def reference_initialisation(model: FlashDepth, a_range: tuple[float, float]) -> None:
     """The initialisation each part is designed with, for the weights no checkpoint provides.
 
     The modules' defaults are placeholders for loaded weights. Here the encoder gets DINOv2's initialisation
     (truncated-normal linear layers and position embedding), every Mamba2 layer mamba-ssm's (step sizes
-    log-uniform in [0.001, 0.1], decay rates uniform in ``a_range``, mamba-ssm's ``A_init_range``, default
-    [1, 16]; the placeholder zeros forget within two tokens), and the last output convolution a positive bias
-    (with PyTorch's default a random network often outputs 0 everywhere and the final ReLU passes no gradient).
+    log-uniform in [0.001, 0.1], decay rates uniform in ``a_range``: mamba-ssm's ``A_init_range``, given by
+    ``TrainConfig.temporal_a_init``; the placeholder zeros forget within two tokens), and the last output
+    convolution a positive bias (with PyTorch's default a random network often outputs 0 everywhere and the final
+    ReLU passes no gradient).
     """
     vit = model.pretrained
     nn.init.trunc_normal_(vit.pos_embed, std=0.02)

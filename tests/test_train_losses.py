@@ -20,6 +20,12 @@ def test_l1_skips_invalid_pixels() -> None:
     assert disparity_l1(prediction, target).item() == pytest.approx((1 + 0 + 2) / 3)
 
 
+def test_terms_are_zero_not_nan_without_pixels_to_score() -> None:
+    # No valid truth at all, and (second case) no static pixel: nothing to score, and nothing to poison the sum.
+    assert disparity_l1(_seq([[1.0, 2.0]]), _seq([[0.0, 0.0]])).item() == 0.0
+    assert temporal_gradient(_seq([[1.0]], [[9.0]]), _seq([[1.0]], [[2.0]])).item() == 0.0
+
+
 def test_temporal_gradient_counts_only_unexplained_change_on_static_pixels() -> None:
     # Pixel 0 is static (10 -> 10.2, 2%): the prediction moves 10 -> 11, the truth 0.2: unexplained 0.8.
     # Pixel 1 moves 10 -> 20 (not static): ignored. Pixel 2 is invalid in frame 2: ignored.

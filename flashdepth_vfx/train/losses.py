@@ -17,10 +17,18 @@ STATIC_CHANGE = 0.05
 """A pixel is static between two frames when its true disparity changes by less than this fraction."""
 
 
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``values`` where ``mask`` holds, 0 where it never does.
+
+    A weighted sum rather than boolean indexing: indexing calls ``nonzero``, which cost a tenth of a CPU
+    training step of the tiny model.
+    """
+    return torch.where(mask, values, torch.zeros_like(values)).sum() / mask.sum().clamp(min=1)
+
+
 def disparity_l1(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean absolute error over the valid pixels (target > 0)."""
-    valid = target > 0
-    return (prediction[valid] - target[valid]).abs().mean()
+    """Mean absolute error over the valid pixels (target > 0); 0 without any."""
+    return _masked_mean((prediction - target).abs(), target > 0)
 
 
 def temporal_gradient(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -32,10 +40,8 @@ def temporal_gradient(prediction: torch.Tensor, target: torch.Tensor) -> torch.T
         return prediction.sum() * 0.0
     before, after = target[:, :-1], target[:, 1:]
     static = (before > 0) & (after > 0) & ((after - before).abs() < STATIC_CHANGE * before)
-    if not bool(static.any()):
-        return prediction.sum() * 0.0
     change = prediction[:, 1:] - prediction[:, :-1]
-    return (change - (after - before))[static].abs().mean()
+    return _masked_mean((change - (after - before)).abs(), static)
 
 
 def sequence_losses(prediction: torch.Tensor, target: torch.Tensor, weights: LossWeights) -> dict[str, torch.Tensor]:

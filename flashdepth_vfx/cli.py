@@ -95,6 +95,8 @@ def main() -> None:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True)
 @click.option("--compile", is_flag=True, help="torch.compile the network (slow first frame, faster after; mostly for GPUs).")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="CPU threads for inference (default: one per core); fewer for a shared machine or farm slot.")
 @click.option("--snapshot-every", type=int, default=25, show_default=True, help="Save the temporal state every N frames.")
 @click.option("--resume", is_flag=True, help="Skip frames already rendered with the same settings; continue from a snapshot.")
 @click.option("--reset-on-cut", is_flag=True, help="Restart the temporal state at hard cuts.")

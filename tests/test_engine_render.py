@@ -82,6 +82,25 @@ def test_outputs_equal_the_stream_run_by_hand(plates, tmp_path, checkpoint) -> N
     assert events.events[0][1:] == ("shot.####.exr", str(tmp_path / "out" / "shot_depth.%04d.exr"), 1001, 1006, 6)
 
 
+def test_threads_limit_inference_and_are_given_back(plates, tmp_path, checkpoint) -> None:
+    seen: list[int] = []
+
+    class ThreadCounter(QuietEvents):
+        def frame(self, frame, index, total, path) -> None:
+            seen.append(torch.get_num_threads())
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        settings = RenderSettings(plate=plates, output=str(tmp_path / "out" / "shot_depth.####.exr"),
+                                  checkpoint=str(checkpoint), threads=1)
+        Render(settings, ThreadCounter(), threading.Event()).run()
+        assert seen == [1] * 6
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_windows_channels_and_metadata_survive(plates, tmp_path, checkpoint) -> None:
     _render(plates, tmp_path / "out", checkpoint, passthrough=True)
     spec = oiio.ImageInput.open(str(tmp_path / "out" / "shot_depth.1003.exr")).spec()

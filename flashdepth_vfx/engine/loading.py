@@ -1,6 +1,8 @@
 """Choosing the device, the precision and the checkpoint of a render."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -26,6 +28,21 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "mps" and not has_mps:
         raise FlashDepthError("--device mps: Apple Metal is not available here; use --device auto or cpu")
     return torch.device(name)
+
+
+@contextmanager
+def cpu_threads(count: int | None) -> Iterator[None]:
+    """Run the block with torch's CPU intra-op thread count set to ``count`` (None: leave it), then restore it.
+
+    For a job sharing its machine (a farm slot of N cores, a host application, a training run beside a render).
+    """
+    previous = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def embedded_checkpoint() -> Path | None:

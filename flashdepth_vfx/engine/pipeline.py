@@ -39,7 +39,7 @@ from ..plates import (
 from ..plates.image_io import read_channels
 from . import cuts
 from .events import EventSink
-from .loading import LoadedModel, load_model, resolve_device
+from .loading import LoadedModel, cpu_threads, load_model, resolve_device
 from .outputs import normalize, to_depth
 from .settings import RenderSettings
 from .snapshots import SnapshotStore
@@ -282,6 +282,10 @@ class Render:
     # --------------------------------------------------------------------- run
     def run(self) -> RenderSummary:
         """Render the shot; raises FlashDepthError (one line) on bad input or output."""
+        with cpu_threads(self.settings.threads):
+            return self._render()
+
+    def _render(self) -> RenderSummary:
         t0 = time.perf_counter()
         s = self.settings
         seq, movie, shot, wanted = self._sequence()

@@ -40,6 +40,7 @@ class RenderSettings:
     reset_on_cut: bool = False
     warmup: int | None = None
     compile: bool = False
+    threads: int | None = None  # torch CPU threads for inference (None: torch's default, one per core)
 
     def state_key(self, model_id: str, source_id: str) -> str:
         """Identifies the temporal states a render produces: same key, same states (snapshots are shared by it).

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from ..engine.loading import cpu_threads
 from ..model import FlashDepth
 from ..model.stream import IMAGENET_MEAN, IMAGENET_STD
 from .checkpoints import checkpoint_path, latest_checkpoint, load_training_checkpoint, save_training_checkpoint
@@ -73,13 +74,8 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, *, quiet: bo
         raise TrainConfigError(
             f"{run_dir} already holds checkpoints (newest {latest.name}); pass --resume to continue it or choose a new --run-dir"
         )
-    threads = torch.get_num_threads()
-    try:
-        if config.threads is not None:
-            torch.set_num_threads(config.threads)
+    with cpu_threads(config.threads):
         return _run(config, run_dir, latest, quiet)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(config: TrainConfig, run_dir: Path, latest: Path | None, quiet: bool) -> Path:

@@ -8,7 +8,7 @@ a constant-disparity and a vertical-ramp baseline. Columns: the paper's AbsRel a
 per sequence), boundary F1, and the two temporal-consistency measures (scale spread, flicker). Held-out scenes
 use seeds from 1,000,000 on; no training run draws them. One table per ``--exposure-pops`` rate: clean
 sequences, and the same sequences with single over-exposed frames (lightning, strobes) that a per-frame model
-cannot see through.
+cannot see through. Under each table, the flicker of every frame pair for the model with and without its state.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import torch
 
 from flashdepth_vfx.engine.loading import embedded_checkpoint
 from flashdepth_vfx.model import load_checkpoint
-from flashdepth_vfx.train.validate import HELD_OUT_SEED, compare, held_out_scenes
+from flashdepth_vfx.train.validate import HELD_OUT_SEED, METHODS, compare, held_out_scenes
 
 
 def main() -> None:
@@ -48,6 +48,10 @@ def main() -> None:
               f"{width}x{height}, seeds {args.first_seed}-{args.first_seed + result.sequences - 1}, exposure pops "
               f"{pops:g}, {time.perf_counter() - started:.0f} s\n")
         print(result.markdown() + "\n")
+        for method in METHODS[:2]:  # where the flicker is: the first pair starts from an empty temporal state
+            pairs = ", ".join(f"{v:.4f}" for v in result.frame_flicker[method][1:])
+            print(f"- flicker by frame pair, {method}: {pairs}")
+        print()
 
 
 if __name__ == "__main__":

@@ -50,6 +50,21 @@ def test_affine_disparity_prediction_is_perfect_after_alignment() -> None:
     assert result.per_frame_abs_rel == [pytest.approx(0.0, abs=1e-9)] * 3
 
 
+def test_per_frame_flicker_points_at_the_frame_that_jumps() -> None:
+    gt = np.broadcast_to(np.linspace(5.0, 20.0, 8), (4, 6, 8)).copy()  # a static slanted wall, 5 to 20 m
+    pred = 1.0 / gt  # its disparity, exactly ...
+    pred[2, :3] /= 1.02  # ... except frame 2, whose top half reads 2% farther
+    result = evaluate_sequence(pred, gt)
+    first, *pairs = result.per_frame_flicker
+    assert math.isnan(first)  # no frame before the first
+    # the sequence fit is slightly off 1 (scale 1.002): the jump frame 2 and the return frame 3 each carry half
+    # the pixels changing by 2%, the unchanged pair 1 nothing.
+    assert pairs[0] == pytest.approx(0.0, abs=1e-6)
+    assert pairs[1] == pytest.approx(pairs[2], rel=0.03) and pairs[1] == pytest.approx(0.01, rel=0.05)
+    assert result.flicker == pytest.approx(np.mean(pairs), rel=1e-9)  # every pair has the same static pixels
+    assert json.loads(json.dumps(result.to_dict()))["per_frame"]["flicker"][0] is None
+
+
 def test_depth_kind_prediction_is_inverted_before_alignment() -> None:
     gt = _gt_with_invalid_pixels()
     pred_depth = 1.0 / (3.0 * _disparity(gt) + 0.1)  # an affine disparity, handed over as depth

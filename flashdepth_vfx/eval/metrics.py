@@ -249,6 +249,7 @@ class EvalResult:
     per_frame_abs_rel: list[float] = field(default_factory=list)
     per_frame_delta1: list[float] = field(default_factory=list)
     per_frame_boundary_f1: list[float] = field(default_factory=list)
+    per_frame_flicker: list[float] = field(default_factory=list)  # frame t against t - 1; NaN for the first frame
 
     @property
     def num_frames(self) -> int:
@@ -261,6 +262,7 @@ class EvalResult:
             "abs_rel": self.per_frame_abs_rel,
             "delta1": self.per_frame_delta1,
             "boundary_f1": self.per_frame_boundary_f1,
+            "flicker": self.per_frame_flicker,
         }
         return {
             "abs_rel": _nan_to_none(self.abs_rel),
@@ -317,7 +319,7 @@ def evaluate_sequence(
         raise PlateError("No pixel has both valid ground truth (finite, > 0) and a finite prediction")
     scale, shift = sequence_stats.fit()
 
-    abs_rels, delta1s, boundaries, counts = [], [], [], []
+    abs_rels, delta1s, boundaries, counts, flickers = [], [], [], [], []
     flicker_total, flicker_count = 0.0, 0
     previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     for pred_frame, gt_frame in zip(pred, gt):
@@ -327,11 +329,13 @@ def evaluate_sequence(
         delta1s.append(delta1(aligned, gt_depth, mask))
         boundaries.append(boundary_f1(aligned, gt_depth, mask))
         counts.append(int(np.count_nonzero(mask)))
+        pair_total, pair_count = 0.0, 0
         if previous is not None:
             pair_total, pair_count = _flicker_terms(
                 previous[0], aligned, previous[1], gt_depth, previous[2], mask, STATIC_TOLERANCE
             )
             flicker_total, flicker_count = flicker_total + pair_total, flicker_count + pair_count
+        flickers.append(pair_total / pair_count if pair_count else math.nan)
         previous = aligned, gt_depth, mask
 
     scored_boundaries = [b for b in boundaries if not math.isnan(b)]
@@ -348,6 +352,7 @@ def evaluate_sequence(
         per_frame_abs_rel=abs_rels,
         per_frame_delta1=delta1s,
         per_frame_boundary_f1=boundaries,
+        per_frame_flicker=flickers,
     )
 
 

@@ -67,6 +67,7 @@ class Comparison:
     sequences: int
     frames: int
     size: tuple[int, int]
+    frame_flicker: dict[str, list[float]]  # per method: flicker of frame t against t - 1, averaged over sequences
 
     def markdown(self) -> str:
         """The table as GitHub markdown."""
@@ -100,8 +101,12 @@ def compare(model: FlashDepth, scenes: Sequence[SceneConfig]) -> Comparison:
         name: {metric: _nanmean([getattr(r, metric) for r in runs]) for metric in METRICS}
         for name, runs in results.items()
     }
+    frame_flicker = {
+        name: [_nanmean([r.per_frame_flicker[t] for r in runs]) for t in range(runs[0].num_frames)]
+        for name, runs in results.items()
+    }
     first = scenes[0]
-    return Comparison(scores, len(scenes), first.num_frames, (first.height, first.width))
+    return Comparison(scores, len(scenes), first.num_frames, (first.height, first.width), frame_flicker)
 
 
 def _nanmean(values: list[float]) -> float:

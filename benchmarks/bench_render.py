@@ -4,7 +4,8 @@
 
 1. Throughput: ``render`` (decode + colour + inference + encode, threaded) frames/s against model-only
    ``stream.step`` frames/s on the same frames, measured in the same run (model-only before and after,
-   averaged, to cancel drift). Goal: end-to-end >= 0.95 of model-only.
+   averaged, to cancel drift). Goal: end-to-end >= 0.95 of model-only. Then ``render --threads 1`` against the
+   default (one torch thread per core), for hosts and farm slots that share the machine.
 2. Memory: resident set size after 50 and after ``--long`` frames of one render with the tiny model
    (goal: no growth beyond noise). The long shot links a few real EXR files under many frame numbers.
 """
@@ -59,7 +60,7 @@ def model_only_fps(ckpt: Path, pattern: str, frames: range) -> float:
     return (len(inputs) - 1) / (time.perf_counter() - start)
 
 
-def render_fps(ckpt: Path, pattern: str, out: Path) -> float:
+def render_fps(ckpt: Path, pattern: str, out: Path, threads: int | None = None) -> float:
     class Clock(QuietEvents):
         t1: float | None = None
 
@@ -70,7 +71,7 @@ def render_fps(ckpt: Path, pattern: str, out: Path) -> float:
 
     clock = Clock()
     settings = RenderSettings(plate=pattern.replace("%04d", "####"), output=str(out / "d.####.exr"),
-                              checkpoint=str(ckpt), view="Un-tone-mapped")
+                              checkpoint=str(ckpt), view="Un-tone-mapped", threads=threads)
     Render(settings, clock).run()
     index, t_last = clock.last
     return (index - 1) / (t_last - clock.t1)
@@ -98,6 +99,8 @@ def main() -> None:
         print(f"  model only  {model_fps:7.2f} fps  (before {before:.2f}, after {after:.2f})")
         print(f"  end to end  {e2e:7.2f} fps")
         print(f"  ratio       {e2e / model_fps:7.3f}  (goal >= 0.95)")
+        one = render_fps(ckpt, pattern, root / "out1", threads=1)
+        print(f"  end to end, --threads 1  {one:7.2f} fps  ({one / e2e:.3f} of the default)")
 
         long_dir = root / "long"
         long_dir.mkdir()

@@ -20,8 +20,8 @@ STATIC_CHANGE = 0.05
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of ``values`` where ``mask`` holds, 0 where it never does.
 
-    A weighted sum rather than boolean indexing: indexing calls ``nonzero``, which cost a tenth of a CPU
-    training step of the tiny model.
+    A weighted sum rather than boolean indexing, which calls ``nonzero`` and gathers: on a tiny-model batch
+    (4 x 5 frames of 126x224) forward and backward take 5-13 ms this way against 33-41 ms indexed (one thread).
     """
     return torch.where(mask, values, torch.zeros_like(values)).sum() / mask.sum().clamp(min=1)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from dataclasses import asdict, astuple, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -113,7 +113,7 @@ class TrainConfig:
             _fail(f"learning rates must be >= 0 with at least one > 0, got {rates}")
         if self.lr.fusion > 0 and not hybrid:
             _fail(f"lr.fusion is set but {self.model} has no fusion module")
-        weights = (self.loss.l1, self.loss.temporal_gradient)
+        weights = astuple(self.loss)
         if any(w < 0 for w in weights) or not any(w > 0 for w in weights):
             _fail(f"loss weights must be >= 0 with at least one > 0, got {self.loss}")
         if self.lr.schedule not in ("constant", "cosine") or not 0 <= self.lr.min_ratio <= 1:

@@ -16,6 +16,7 @@ import click
 from . import __version__
 from .errors import FlashDepthError
 from .farm.command import farm
+from .hosts.command import hosts
 
 EXIT_ERROR = 1
 EXIT_CANCELLED = 130
@@ -239,6 +240,7 @@ def eval_command(pred: str, gt: str, pred_kind: str, gt_kind: str, pred_channel:
 
 
 main.add_command(farm)
+main.add_command(hosts)
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

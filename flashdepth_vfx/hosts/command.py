@@ -1,0 +1,97 @@
+"""``flashdepth-vfx hosts``: install the Nuke / Houdini / Resolve adapters for this user, remove them, and check
+that everything a host needs is in place (``doctor``)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import click
+
+from ..errors import FlashDepthError
+from .install import HOSTS, Check, Layout, apply, doctor_ok, engine_checks, host_checks, plan
+
+_HOST_CHOICE = click.Choice([*HOSTS, "all"])
+
+
+def _hosts(names: tuple[str, ...]) -> List[str]:
+    return list(HOSTS) if "all" in names else list(dict.fromkeys(names))
+
+
+def _run(names: tuple[str, ...], dest: Optional[str], dry_run: bool, remove: bool) -> None:
+    layout = Layout.current()
+    try:
+        changes = plan(_hosts(names), layout, Path(dest).expanduser() if dest else None, remove=remove)
+        for change in changes:
+            click.echo(("would " if dry_run and change.action != "unchanged" else "") + change.describe())
+        if not dry_run:
+            apply(changes, Path(dest).expanduser() if dest else layout.home)
+    except FlashDepthError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not changes:
+        click.echo("nothing to remove" if remove else "nothing to do")
+    elif not dry_run and not remove:
+        click.echo("restart the host application(s); check with `flashdepth-vfx hosts doctor`")
+
+
+@click.group("hosts")
+def hosts() -> None:
+    """Host applications: install, uninstall, doctor."""
+
+
+@hosts.command("install")
+@click.argument("names", nargs=-1, required=True, type=_HOST_CHOICE, metavar="nuke|houdini|resolve|all")
+@click.option("--user", is_flag=True, help="Into this user's host folders (the default).")
+@click.option("--dest", type=click.Path(file_okay=False), help="Into this folder instead (a shared plugin folder).")
+@click.option("--dry-run", is_flag=True, help="Print what would be written; write nothing.")
+def install(names: tuple[str, ...], user: bool, dest: Optional[str], dry_run: bool) -> None:
+    """Make the FlashDepth node available in each named host (idempotent: a second run changes nothing)."""
+    if user and dest:
+        raise click.UsageError("--user and --dest exclude each other")
+    _run(names, dest, dry_run, remove=False)
+
+
+@hosts.command("uninstall")
+@click.argument("names", nargs=-1, required=True, type=_HOST_CHOICE, metavar="nuke|houdini|resolve|all")
+@click.option("--dest", type=click.Path(file_okay=False), help="The folder given to install --dest.")
+@click.option("--dry-run", is_flag=True, help="Print what would be removed; remove nothing.")
+def uninstall(names: tuple[str, ...], dest: Optional[str], dry_run: bool) -> None:
+    """Remove what `hosts install` wrote (only files and blocks it marked as its own)."""
+    _run(names, dest, dry_run, remove=True)
+
+
+def _runtime_checks() -> List[Check]:
+    """The model, the GPU and the colour config, as a render would find them."""
+    import torch
+
+    from ..engine.loading import embedded_checkpoint
+    from ..model.checkpoint import KNOWN_CHECKPOINTS, cached_checkpoint
+    from ..plates import load_config
+
+    checks = []
+    embedded = embedded_checkpoint()
+    official = [name for name in KNOWN_CHECKPOINTS if cached_checkpoint(name)]
+    checks.append(Check("model", embedded is not None or bool(official),
+                        f"embedded {'present' if embedded else 'missing'}; official downloaded: "
+                        f"{', '.join(official) or 'none (flashdepth-vfx weights download flashdepth-l)'}"))
+    if torch.cuda.is_available():
+        checks.append(Check("gpu", True, f"CUDA: {torch.cuda.get_device_name(0)} (torch {torch.__version__})"))
+    else:
+        checks.append(Check("gpu", None, f"no CUDA device: renders run on the CPU, slowly at 2K (torch {torch.__version__})"))
+    try:
+        config = load_config(None)
+        checks.append(Check("colour", True, f"OCIO config: {config.getName() or config.getDescription()[:60]}"))
+    except FlashDepthError as exc:
+        checks.append(Check("colour", False, str(exc)))
+    return checks
+
+
+@hosts.command("doctor")
+def doctor() -> None:
+    """Check the engine, the model, the GPU, the colour config and each host's discovery path; say what to fix."""
+    layout = Layout.current()
+    checks = engine_checks(layout) + _runtime_checks() + host_checks(layout)
+    for check in checks:
+        mark = {True: "ok  ", False: "FIX ", None: "--  "}[check.ok]
+        click.echo(f"{mark}{check.name:<8} {check.detail}")
+    if not doctor_ok(checks):
+        raise SystemExit(1)

@@ -1,0 +1,165 @@
+"""`flashdepth-vfx hosts install / uninstall / doctor`: each host and OS layout in a temporary home."""
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from flashdepth_vfx.cli import main
+from flashdepth_vfx.hosts import install as inst
+from flashdepth_vfx.hosts.install import Layout, apply, host_checks, installed, plan
+
+ROOT = Path(__file__).resolve().parent.parent
+ENGINE = f"{sys.executable} -m flashdepth_vfx"
+
+
+def tree(home: Path) -> dict[str, str]:
+    """Every file and folder under ``home`` with the file contents."""
+    return {str(p.relative_to(home)): (p.read_text() if p.is_file() else "<dir>") for p in sorted(home.rglob("*"))}
+
+
+def make_home(tmp_path: Path, system: str) -> Layout:
+    home = tmp_path / "home"
+    prefs = {"Linux": home / "houdini20.5", "Darwin": home / "Library/Preferences/houdini/21.0",
+             "Windows": home / "Documents/houdini20.5"}[system]
+    prefs.mkdir(parents=True)
+    (prefs / "houdini.env").write_text("# the user's own\n")
+    (home / ".nuke").mkdir()
+    (home / ".nuke" / "init.py").write_text("import nuke\nnuke.pluginAddPath('/studio/tools')\n")
+    env = {"APPDATA": str(home / "AppData" / "Roaming")} if system == "Windows" else {}
+    return Layout(system, home, env)
+
+
+EXPECTED = {
+    "Linux": {"houdini": "houdini20.5/packages/flashdepth_vfx.json",
+              "resolve": ".local/share/DaVinciResolve/Fusion/Scripts/Comp/FlashDepth.py"},
+    "Darwin": {"houdini": "Library/Preferences/houdini/21.0/packages/flashdepth_vfx.json",
+               "resolve": "Library/Application Support/Blackmagic Design/DaVinci Resolve/Fusion/Scripts/Comp/FlashDepth.py"},
+    "Windows": {"houdini": "Documents/houdini20.5/packages/flashdepth_vfx.json",
+                "resolve": "AppData/Roaming/Blackmagic Design/DaVinci Resolve/Support/Fusion/Scripts/Comp/FlashDepth.py"},
+}
+
+
+@pytest.mark.parametrize("system", ["Linux", "Darwin", "Windows"])
+def test_install_each_os_layout_is_idempotent_and_uninstall_restores_the_home(tmp_path, system) -> None:
+    layout = make_home(tmp_path, system)
+    before = tree(layout.home)
+    changes = plan(list(inst.HOSTS), layout, engine=ENGINE)
+    apply(changes, layout.home)
+    home = layout.home
+    package = json.loads((home / EXPECTED[system]["houdini"]).read_text())
+    assert {"FLASHDEPTH_VFX": str(ROOT)} in package["env"] and package["hpath"] == "$FLASHDEPTH_VFX/houdini"
+    assert f"runpy.run_path({str(ROOT / 'resolve/Fusion/Scripts/Comp/FlashDepth.py')!r}" in \
+        (home / EXPECTED[system]["resolve"]).read_text()
+    init = (home / ".nuke" / "init.py").read_text()
+    assert init.startswith("import nuke\nnuke.pluginAddPath('/studio/tools')\n")  # the user's lines kept
+    assert f"nuke.pluginAddPath({str(ROOT / 'nuke')!r})" in init
+    assert json.loads((home / ".config/flashdepth-vfx/bridge.json").read_text())["engine"] == ENGINE
+    assert all(installed(h, layout) for h in inst.HOSTS)
+    assert all(c.ok for c in host_checks(layout)), host_checks(layout)
+
+    again = plan(list(inst.HOSTS), layout, engine=ENGINE)
+    assert {c.action for c in again} == {"unchanged"}
+    after_install = tree(home)
+    apply(again, home)
+    assert tree(home) == after_install
+
+    apply(plan(list(inst.HOSTS), layout, remove=True), home)
+    assert tree(home) == before  # nothing left behind, the user's own files untouched
+    assert not any(installed(h, layout) for h in inst.HOSTS)
+
+
+def test_uninstalling_one_host_keeps_the_others_and_the_engine_config(tmp_path) -> None:
+    layout = make_home(tmp_path, "Linux")
+    apply(plan(["nuke", "houdini"], layout, engine=ENGINE), layout.home)
+    apply(plan(["nuke"], layout, remove=True), layout.home)
+    assert not installed("nuke", layout) and installed("houdini", layout)
+    assert (layout.home / ".config/flashdepth-vfx/bridge.json").is_file()
+    apply(plan(["houdini"], layout, remove=True), layout.home)
+    assert not (layout.home / ".config/flashdepth-vfx").exists()
+
+
+def test_bridge_config_keeps_the_users_other_settings(tmp_path) -> None:
+    layout = make_home(tmp_path, "Linux")
+    config = layout.home / ".config/flashdepth-vfx/bridge.json"
+    config.parent.mkdir(parents=True)
+    config.write_text(json.dumps({"engine": "/old/flashdepth-vfx", "cache": "/big/disk"}))
+    apply(plan(["nuke"], layout, engine=ENGINE), layout.home)
+    assert json.loads(config.read_text())["cache"] == "/big/disk"
+    apply(plan(["nuke"], layout, remove=True), layout.home)
+    assert json.loads(config.read_text()) == {"cache": "/big/disk"}
+
+
+def test_houdini_without_preferences_is_one_clear_error(tmp_path) -> None:
+    layout = Layout("Linux", tmp_path, {})
+    with pytest.raises(inst.InstallError, match=r"no Houdini preferences folder found .*--dest"):
+        plan(["houdini"], layout, engine=ENGINE)
+    assert plan(["houdini"], Layout("Linux", tmp_path, {"HOUDINI_USER_PREF_DIR": str(tmp_path / "h")}),
+                engine=ENGINE)[0].path == tmp_path / "h" / "packages" / "flashdepth_vfx.json"
+
+
+def test_nuke_block_adds_the_plugin_folder(tmp_path, monkeypatch) -> None:
+    layout = make_home(tmp_path, "Linux")
+    apply(plan(["nuke"], layout, engine=ENGINE), layout.home)
+    added: list[str] = []
+    monkeypatch.setitem(sys.modules, "nuke", types.SimpleNamespace(pluginAddPath=added.append))
+    runpy.run_path(str(layout.home / ".nuke" / "init.py"))
+    assert added == ["/studio/tools", str(ROOT / "nuke")] and (Path(added[1]) / "menu.py").is_file()
+
+
+def test_resolve_launcher_runs_the_checkout_script_with_the_injected_objects(tmp_path, monkeypatch) -> None:
+    root = tmp_path / "checkout"
+    script = root / "resolve/Fusion/Scripts/Comp/Probe.py"
+    script.parent.mkdir(parents=True)
+    script.write_text("import os\nRESULT.append((comp, os.environ['FLASHDEPTH_VFX_PATH']))\n")
+    launcher = tmp_path / "Probe.py"
+    launcher.write_text(inst._launcher(root, Path("Comp/Probe.py")))
+    monkeypatch.delenv("FLASHDEPTH_VFX_PATH", raising=False)
+    result: list[object] = []
+    runpy.run_path(str(launcher), init_globals={"comp": "the comp", "RESULT": result})
+    assert result == [("the comp", str(root))]
+
+
+def test_cli_install_doctor_uninstall(tmp_path, monkeypatch) -> None:
+    layout = make_home(tmp_path, "Linux")
+    monkeypatch.setenv("HOME", str(layout.home))
+    monkeypatch.delenv("FLASHDEPTH_VFX_BIN", raising=False)
+    monkeypatch.delenv("FLASHDEPTH_VFX_CONFIG", raising=False)
+    monkeypatch.delenv("HOUDINI_USER_PREF_DIR", raising=False)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no flashdepth-vfx on PATH: the bridge config must find it
+    before = tree(layout.home)
+    runner = CliRunner()
+    dry = runner.invoke(main, ["hosts", "install", "all", "--dry-run"])
+    assert dry.exit_code == 0 and "would write" in dry.output and tree(layout.home) == before
+
+    assert runner.invoke(main, ["hosts", "install", "all"]).exit_code == 0
+    doctor = runner.invoke(main, ["hosts", "doctor"])
+    assert doctor.exit_code == 0, doctor.output
+    lines = {line.split()[1]: line.split()[0] for line in doctor.output.splitlines()}
+    assert lines["engine"] == lines["nuke"] == lines["houdini"] == lines["resolve"] == "ok"
+
+    assert runner.invoke(main, ["hosts", "uninstall", "all"]).exit_code == 0
+    assert tree(layout.home) == before
+    doctor = runner.invoke(main, ["hosts", "doctor"])
+    assert doctor.exit_code == 1 and doctor.output.startswith("FIX engine")
+
+
+def test_doctor_names_a_broken_installation(tmp_path) -> None:
+    layout = make_home(tmp_path, "Linux")
+    apply(plan(["houdini"], layout, engine=ENGINE), layout.home)
+    package = layout.home / "houdini20.5/packages/flashdepth_vfx.json"
+    package.write_text(package.read_text().replace(str(ROOT), str(tmp_path / "moved")))
+    houdini = [c for c in host_checks(layout) if c.name == "houdini"]
+    assert houdini[0].ok is False and "hosts install houdini" in houdini[0].detail
+
+
+def test_unknown_host_and_conflicting_options(tmp_path) -> None:
+    with pytest.raises(inst.InstallError, match="unknown host"):
+        plan(["maya"], Layout("Linux", tmp_path, {}))
+    result = CliRunner().invoke(main, ["hosts", "install", "nuke", "--user", "--dest", str(tmp_path)])
+    assert result.exit_code == 2

@@ -25,6 +25,7 @@ def farm() -> None:
 @click.option("--chunk-size", type=click.IntRange(min=1), help="Frames per task. Default: one task per shot.")
 @click.option("--warmup", type=click.IntRange(min=0),
               help=f"Frames each chunk runs cold before its first frame (default {DEFAULT_WARMUP}). Not with --chain.")
+@click.option("--frames", help="Frames of every shot to render, FIRST-LAST (default: all of them).")
 @click.option("--chain", is_flag=True, help="Chunks of a shot run in order and hand over the exact temporal state.")
 @click.option("--engine-command", default=DEFAULT_ENGINE, show_default=True,
               help="Default of the EngineCommand job parameter, e.g. 'python -m flashdepth_vfx'.")
@@ -52,8 +53,9 @@ def farm() -> None:
 @click.option("--reset-on-cut", is_flag=True, help="Restart the temporal state at hard cuts.")
 @click.option("--compile", is_flag=True, help="torch.compile the network (pays off on long chunks on a GPU).")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads per task (default: one per core of the worker).")
-def submit_template(shots: tuple[str, ...], job_file: str, chunk_size: int | None, warmup: int | None, chain: bool,
-                    engine_command: str, name: str | None, **render_options: Any) -> None:
+def submit_template(shots: tuple[str, ...], job_file: str, chunk_size: int | None, warmup: int | None,
+                    frames: str | None, chain: bool, engine_command: str, name: str | None,
+                    **render_options: Any) -> None:
     """Write a job template rendering every SHOT_PATTERN (a plate as `render` takes it; wildcards in folders).
 
     Check it with `openjd check JOB`, run it here with `openjd run JOB`, or submit it to AWS Deadline Cloud as a
@@ -65,7 +67,8 @@ def submit_template(shots: tuple[str, ...], job_file: str, chunk_size: int | Non
         raise click.ClickException(f"farm templates need the farm extra: pip install 'flashdepth-vfx[farm]' ({exc})") from None
     try:
         template = build_template(list(shots), chunk_size, warmup, chain, render_options, engine_command=engine_command,
-                                  name=name, template_dir=Path(job_file).expanduser().absolute().parent)
+                                  name=name, template_dir=Path(job_file).expanduser().absolute().parent,
+                                  frames=frames)
         path = write_template(template, job_file)
     except FlashDepthError as exc:
         raise click.ClickException(str(exc)) from None

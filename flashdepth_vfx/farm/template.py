@@ -17,7 +17,9 @@ engine unchanged. The plates and outputs are addressed below two folder paramete
 """
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,9 +163,27 @@ def _shot_steps(shot: Shot, chunk_size: int | None, chain: bool, option_args: li
     return [step]
 
 
+def _within(shots: list[Shot], frames: str | None) -> list[Shot]:
+    """The shots cut to ``frames`` (``FIRST-LAST``, as a host node's frame range); every shot must overlap it."""
+    if frames is None:
+        return shots
+    match = re.fullmatch(r"\s*(-?\d+)\s*-\s*(-?\d+)\s*", frames) or re.fullmatch(r"\s*(-?\d+)\s*()", frames)
+    if match is None:
+        raise FarmError(f"--frames {frames!r}: farm jobs take one contiguous range, like 1001-1100")
+    first = int(match.group(1))
+    last = int(match.group(2)) if match.group(2) else first
+    cut = []
+    for shot in shots:
+        lo, hi = max(shot.first, first), min(shot.last, last)
+        if lo > hi:
+            raise FarmError(f"--frames {frames}: shot {shot.name} has frames {shot.first}-{shot.last}, none of them asked")
+        cut.append(dataclasses.replace(shot, first=lo, last=hi))
+    return cut
+
+
 def build_template(shots: list[str], chunk_size: int | None, warmup: int | None, chain: bool,
                    render_options: dict[str, Any], *, engine_command: str = DEFAULT_ENGINE, name: str | None = None,
-                   template_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+                   template_dir: str | os.PathLike[str] | None = None, frames: str | None = None) -> dict[str, Any]:
     """A validated job template (as a dict) rendering every shot: one step per shot (per chunk when chained).
 
     ``shots``: plates as ``render`` takes them (wildcards allowed in folders), scanned now for their frames.
@@ -171,7 +191,8 @@ def build_template(shots: list[str], chunk_size: int | None, warmup: int | None,
     cold first (default DEFAULT_WARMUP); not with ``chain``. ``render_options``: ``render`` options by
     RenderSettings field name (RENDER_OPTIONS, and ``output``, which may hold ``{shot}``); the valued ones become job
     parameters defaulting to these values. ``template_dir``: the folder the template will be written to (default:
-    the current one); PATH parameter defaults are relative to it.
+    the current one); PATH parameter defaults are relative to it. ``frames``: ``FIRST-LAST`` to render of every
+    shot (default: all its frames; the temporal state still starts at the shot's start).
     """
     options = dict(render_options)
     output = options.pop("output", None)
@@ -188,7 +209,7 @@ def build_template(shots: list[str], chunk_size: int | None, warmup: int | None,
     if warmup is not None and warmup < 0:
         raise FarmError(f"--warmup {warmup}: use 0 or more frames")
 
-    found = find_shots(shots, output, options.get("missing") or "error")
+    found = _within(find_shots(shots, output, options.get("missing") or "error"), frames)
     chunked = [s for s in found if chunk_size is not None and s.frame_count > chunk_size]
     if chunked and options.get("mode") == "normalized":
         raise FarmError(f"--mode normalized scales each task's frames on their own, and {chunked[0].name} is split "

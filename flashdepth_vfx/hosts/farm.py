@@ -1,0 +1,83 @@
+"""A node's "Send to farm": the Open Job Description bundle that ``flashdepth-vfx farm submit-template`` writes, with
+the node's settings, then submitted with AWS Deadline Cloud's ``deadline bundle submit`` where that client is on PATH.
+
+Standard library + :mod:`flashdepth_vfx.bridge` only (host Pythons); the engine does the work in its own process.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+from ..bridge import RenderJob, find_engine
+from ..bridge.engine import engine_environment
+from ..errors import FlashDepthError
+
+TEMPLATE_NAME = "template.yaml"
+# RenderJob fields a farm job carries, each as the submit-template option of the same name.
+_FARM_FIELDS = ("output", "frames", "checkpoint", "model", "teacher_resolution", "colorspace", "ocio_config",
+                "display", "view", "mode", "depth_scale", "channel", "max_size", "device", "precision")
+
+
+class FarmError(FlashDepthError):
+    """The bundle could not be written or submitted; the message is one line for the node's status."""
+
+
+@dataclass(frozen=True)
+class FarmSubmission:
+    """What "Send to farm" did."""
+
+    template: str
+    submitted: bool
+    message: str
+
+
+def farm_args(job: RenderJob, bundle_dir: str) -> List[str]:
+    """Engine arguments writing the job bundle for ``job`` into ``bundle_dir`` (options end with ``--``)."""
+    args = ["farm", "submit-template", "-o", os.path.join(bundle_dir, TEMPLATE_NAME)]
+    for name in _FARM_FIELDS:
+        value = getattr(job, name, None)
+        if value is not None:
+            args += [f"--{name.replace('_', '-')}", str(value)]
+    return args + ["--", job.plate]
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def send_to_farm(job: RenderJob, bundle_dir: str, submit: Optional[bool] = None,
+                 engine: Optional[Sequence[str]] = None, timeout: float = 300) -> FarmSubmission:
+    """Write the bundle; submit it when ``submit`` (default: when the ``deadline`` client is on PATH).
+
+    Blocking (plates are scanned, the client talks to the farm): hosts call it off their UI thread.
+    """
+    argv = list(engine) if engine else find_engine()
+    env = engine_environment()
+    try:
+        done = subprocess.run(argv + farm_args(job, bundle_dir), capture_output=True, text=True, timeout=timeout, env=env)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise FarmError(f"the engine could not write the farm job ({exc})") from None
+    if done.returncode != 0:
+        raise FarmError(_last_line(done.stderr).removeprefix("Error: ").removeprefix("error: "))
+    template = os.path.join(bundle_dir, TEMPLATE_NAME)
+    deadline = shutil.which("deadline")
+    if submit is None:
+        submit = deadline is not None
+    if not submit:
+        return FarmSubmission(template, False, f"Farm job written to {bundle_dir}: submit it with "
+                                               f"`deadline bundle submit {bundle_dir}` or run it with `openjd run {template}`")
+    if deadline is None:
+        raise FarmError(f"farm job written to {bundle_dir}, but the Deadline Cloud client (`deadline`) is not on PATH: "
+                        "install it (pip install deadline) or submit the bundle yourself")
+    try:
+        sent = subprocess.run([deadline, "bundle", "submit", bundle_dir], capture_output=True, text=True,
+                              timeout=timeout, env=env)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise FarmError(f"farm job written to {bundle_dir}; `deadline bundle submit` failed ({exc})") from None
+    if sent.returncode != 0:
+        raise FarmError(f"farm job written to {bundle_dir}; deadline refused it: {_last_line(sent.stderr or sent.stdout)}")
+    return FarmSubmission(template, True, f"Submitted to Deadline Cloud: {_last_line(sent.stdout)}")

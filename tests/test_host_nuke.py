@@ -290,6 +290,12 @@ def test_a_rerender_keeps_the_previous_version_until_it_completes_then_finish_re
     assert {p.name: p.read_text() for p in depth_version.iterdir()} == before
     assert group["tile_color"].value() == STATE_COLOURS[DepthState.PARTIAL]
     assert group["label"].value().startswith("depth: partial ")
+    group["show_partial"].execute()  # the artist chooses the unfinished render over the previous one
+    partial = version_dir(Path(), group)
+    assert partial != depth_version and group.node("DepthRead")["file"].value() == str(partial / "shot_depth.%04d.exr")
+    assert group["status"].value().endswith("press Finish to render the rest")
+    nuke.knob_changed(group, "mode")
+    assert version_dir(Path(), group) == partial  # the choice holds
 
     monkeypatch.setenv("FAKE_ENGINE_MODE", "ok")
     worker = fd.finish(group)
@@ -297,7 +303,7 @@ def test_a_rerender_keeps_the_previous_version_until_it_completes_then_finish_re
     args = args_of(worker)
     assert "--resume" in args and option(args, "--mode") == "disparity"
     disparity_version = version_dir(Path(), group)
-    assert disparity_version != depth_version  # complete now: the loader switched
+    assert disparity_version == partial  # complete now
     assert group.node("DepthRead")["file"].value() == str(disparity_version / "shot_depth.%04d.exr")
     assert group.node("DepthRead")["reload"].executed >= 2
     assert group["status"].value().startswith("Done: ") and group["label"].value() == "depth: current"
@@ -498,7 +504,7 @@ def test_the_script_stores_no_behaviour_and_opens_cleanly_without_the_plugin(fd:
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     group = fd.create_node(read)
     assert group["knobChanged"].value() == "" and group["onCreate"].value() == ""
-    for button in ("render", "finish", "cancel"):
+    for button in ("render", "finish", "show_partial", "cancel"):
         command = group[button].command()
         assert f"fd.{button}(nuke.thisNode())" in command and len(command.splitlines()) <= 7
 

@@ -49,6 +49,7 @@ USE_PROXY = "use_proxy"
 OUTPUT = "output"
 RENDER = "render"
 FINISH = "finish"
+SHOW_PARTIAL = "show_partial"
 CANCEL = "cancel"
 STATUS = "status"
 RESULT = "flashdepth_result"  # hidden: the DepthVersion the DepthRead shows (JSON)
@@ -127,6 +128,7 @@ def _add_knobs(group: nuke.Group) -> None:
         nuke.File_Knob(OUTPUT, "output folder"),
         nuke.PyScript_Knob(RENDER, RENDER_BUTTON, button_command("render")),
         nuke.PyScript_Knob(FINISH, FINISH_BUTTON, button_command("finish")),
+        nuke.PyScript_Knob(SHOW_PARTIAL, "Show partial", button_command("show_partial")),
         nuke.PyScript_Knob(CANCEL, "Cancel", button_command("cancel")),
         nuke.Text_Knob(STATUS, "status", ""),
         nuke.String_Knob(RESULT, "shown version"),
@@ -141,12 +143,13 @@ def _add_knobs(group: nuke.Group) -> None:
         OUTPUT: "Folder for the depth EXRs (one sub-folder per settings version); empty: "
                 "<script folder>/flashdepth/<node name>.",
         FINISH: "Render the frames a cancelled or failed render left out, keeping the finished ones (--resume).",
+        SHOW_PARTIAL: "Show the unfinished render of these settings now, instead of the previous complete version.",
     }
     for knob in knobs:
         if knob.name() in tips:
             knob.setTooltip(tips[knob.name()])
         group.addKnob(knob)
-    for name in (FINISH, CANCEL):
+    for name in (FINISH, SHOW_PARTIAL, CANCEL):
         group[name].clearFlag(nuke.STARTLINE)
     group[RESULT].setFlag(nuke.INVISIBLE)
 
@@ -328,6 +331,21 @@ def finish(group: nuke.Group) -> Optional[BackgroundRender]:
     return render(group, resume=True)
 
 
+def show_partial(group: nuke.Group) -> None:
+    """*Show partial*: the artist chooses the unfinished version of the current settings over the previous one."""
+    try:
+        source = read_source(group)
+    except FlashDepthError as exc:
+        group[STATUS].setValue(f"Error: {exc}")
+        return
+    wanted = source.settings.version()
+    if not wanted.frames_on_disk(source.file_frames):
+        group[STATUS].setValue("Nothing rendered with these settings yet: press Render depth")
+        return
+    load_version(group, wanted, source, reload=True)
+    refresh_status(group)
+
+
 def _work(task: BackgroundRender, name: str, source: Source, job: RenderJob) -> RenderResult:
     """The worker: export the input if needed, then run the engine; progress to a ProgressTask and the status."""
     progress = nuke.ProgressTask(f"FlashDepth: {name}")
@@ -452,9 +470,10 @@ def upgrade(group: nuke.Group) -> None:
         group["knobChanged"].setValue("")
     if group.knob(USE_PROXY) is None:
         group.addKnob(nuke.Boolean_Knob(USE_PROXY, "render from proxy"))
-    if group.knob(FINISH) is None:
-        group.addKnob(nuke.PyScript_Knob(FINISH, FINISH_BUTTON, button_command("finish")))
-    for action in (RENDER, FINISH, CANCEL):
+    for action, label in ((FINISH, FINISH_BUTTON), (SHOW_PARTIAL, "Show partial")):
+        if group.knob(action) is None:
+            group.addKnob(nuke.PyScript_Knob(action, label, button_command(action)))
+    for action in (RENDER, FINISH, SHOW_PARTIAL, CANCEL):
         knob = group.knob(action)
         if isinstance(knob, nuke.PyScript_Knob) and knob.value() != button_command(action):
             knob.setValue(button_command(action))

@@ -261,7 +261,7 @@ def load_version(group: nuke.Group, version: Optional[DepthVersion], source: Sou
     group[RESULT].setValue(version.to_json())
     if changed or reload:
         reload_knob = read.knob("reload")
-        if isinstance(reload_knob, nuke.PyScript_Knob):
+        if isinstance(reload_knob, nuke.Script_Knob):
             reload_knob.execute()
 
 

@@ -247,10 +247,9 @@ def _inner(group: nuke.Group, name: str) -> nuke.Node:
 def load_version(group: nuke.Group, version: Optional[DepthVersion], source: Source, reload: bool = False) -> None:
     """Point the DepthRead at ``version`` (None: no depth), timed like the plate, and remember it."""
     read, copy = _inner(group, READ_NODE), _inner(group, COPY_NODE)
-    if version is None:
+    if version is None:  # the record stays: the status keeps saying which depth went missing
         read["file"].setValue("")
         copy["disable"].setValue(True)
-        group[RESULT].setValue("")
         return
     changed = str(read["file"].value()) != version.pattern
     read["file"].setValue(version.pattern)

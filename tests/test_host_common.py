@@ -2,6 +2,7 @@
 the export cache, and renders driving the fake engine (tests/fake_engine.py) as a real subprocess."""
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 import os
@@ -468,3 +469,13 @@ def test_a_failing_done_callback_still_frees_the_node_and_cancel_before_the_engi
     render.join(10)
     assert slots.get("n") is None and render.result is not None and render.result.cancelled
     assert render.message == "Cancelled: 0 frames kept" and render.engine is None
+
+
+def test_host_side_code_is_python_3_9_syntax() -> None:
+    """Nuke 14 runs Python 3.9: the shared host logic, the bridge and the Nuke plugin must parse there."""
+    root = Path(__file__).resolve().parent.parent
+    files = [*(root / "flashdepth_vfx" / "hosts").glob("*.py"), *(root / "flashdepth_vfx" / "bridge").glob("*.py"),
+             *(root / "nuke").rglob("*.py")]
+    assert len(files) > 15
+    for path in files:
+        ast.parse(path.read_text(encoding="utf-8"), filename=str(path), feature_version=(3, 9))

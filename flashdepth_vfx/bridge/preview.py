@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Mapping, Optional, Sequence, Union
 
 from ..errors import FlashDepthError
-from .engine import EngineNotFound, engine_environment, find_engine
+from .engine import EngineNotFound, engine_environment, engine_process_flags, find_engine
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -25,11 +25,13 @@ def make_preview(
     timeout: float = 120.0,
     env: Optional[Mapping[str, str]] = None,
 ) -> Path:
-    """Run ``<engine> preview PLATE_FILE DEPTH_FILE -o OUTPUT`` and return the PNG's path."""
+    """Run ``<engine> preview -o OUTPUT [--colorspace C] -- PLATE_FILE DEPTH_FILE`` and return the PNG's path
+    (``--`` ends the options: a file name starting with ``-`` stays a file name)."""
     argv = list(engine) if engine else find_engine()
-    argv += ["preview", os.fspath(plate_file), os.fspath(depth_file), "-o", os.fspath(output)]
+    argv += ["preview", "-o", os.fspath(output)]
     if colorspace:
         argv += ["--colorspace", colorspace]
+    argv += ["--", os.fspath(plate_file), os.fspath(depth_file)]
     try:
         done = subprocess.run(
             argv,
@@ -39,6 +41,7 @@ def make_preview(
             errors="replace",
             env=engine_environment(env),
             timeout=timeout,
+            **engine_process_flags(),
         )
     except OSError as exc:
         raise EngineNotFound(

@@ -5,17 +5,19 @@ import collections
 import json
 import signal
 import subprocess
-import sys
 import threading
 import types
 from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Deque, List, Mapping, Optional, Sequence
 
-from .engine import EngineNotFound, engine_environment, find_engine
+from . import engine
+from .engine import EngineNotFound, engine_environment, engine_process_flags, find_engine
 from .job import RenderJob
 
 CANCELLED_EXIT_CODE = 130
 STDERR_TAIL_LINES = 20
+CTRL_BREAK_EVENT = 1
+"""Windows' console Ctrl-Break event (``signal.CTRL_BREAK_EVENT`` exists only there)."""
 
 
 def _as_int(value: Any) -> Optional[int]:
@@ -152,9 +154,6 @@ class RenderProcess:
         if self._proc is not None:
             raise RuntimeError("this render was already started; make a new RenderProcess")
         argv = self.argv
-        kwargs: dict[str, Any] = {}
-        if sys.platform == "win32":
-            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
         try:
             self._proc = subprocess.Popen(
                 argv,
@@ -164,7 +163,7 @@ class RenderProcess:
                 env=engine_environment(self.env),
                 encoding="utf-8",
                 errors="replace",
-                **kwargs,
+                **engine_process_flags(new_group=True),
             )
         except OSError as exc:
             raise EngineNotFound(
@@ -244,24 +243,26 @@ class RenderProcess:
         return self.wait()
 
     def cancel(self, grace: float = 5.0) -> None:
-        """Ask the engine to stop (SIGTERM; CTRL_BREAK on Windows) and kill it if it is still running
-        after ``grace`` seconds. Returns at once; call wait() for the result."""
+        """Ask the engine to stop (SIGTERM; Ctrl-Break to its process group on Windows) and kill it if it is
+        still running after ``grace`` seconds, whether or not the request could be delivered (Windows
+        delivers Ctrl-Break only within a console, which GUI hosts lack). Returns at once; call wait()
+        for the result."""
         proc = self._proc
         if proc is None or proc.poll() is not None:
             return
         self._cancel_requested = True
         try:
-            if sys.platform == "win32":
-                proc.send_signal(signal.CTRL_BREAK_EVENT)
-            else:
-                proc.send_signal(signal.SIGTERM)
-        except OSError:  # exited between poll() and the signal
-            return
-        threading.Thread(target=self._kill_after, args=(proc, grace), daemon=True).start()
+            proc.send_signal(CTRL_BREAK_EVENT if engine.WINDOWS else signal.SIGTERM)
+        except OSError:  # not delivered (no shared console) or already gone: the kill below still ends it
+            pass
+        threading.Thread(target=self._kill_after, args=(proc, grace), name="flashdepth-kill-after", daemon=True).start()
 
     @staticmethod
     def _kill_after(proc: subprocess.Popen[str], grace: float) -> None:
         try:
             proc.wait(grace)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            try:
+                proc.kill()
+            except OSError:  # exited in between
+                pass

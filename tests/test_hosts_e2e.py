@@ -327,3 +327,41 @@ def test_panel_renders_previews_and_cancels_with_the_real_engine(qtbot: QtBot, p
                                    rtol=1e-5, atol=1e-5)
     assert panel.status_label.text() == f"Cancelled: {len(kept)} finished frames kept"
     assert panel.progress_bar.value() < 100 and panel.render_button.isEnabled()
+
+
+def test_nuke_send_to_farm_writes_the_job_for_the_plates_file_frames(nuke: ModuleType, tmp_path: Path,
+                                                                      checkpoint: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml  # type: ignore[import-untyped]
+
+    use_real_engine(monkeypatch)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no Deadline client here: the bundle is written, not submitted
+    import flashdepth_nuke.node as fd
+
+    read = _nuke_plate_at_1001(nuke, tmp_path, 6)
+    group = fd.create_node(read)
+    group["checkpoint"].setValue(str(checkpoint))
+    group["frames"].setValue("1002-1004")  # script frames: the plate's files 2-4
+    thread = fd.send_to_farm(group)
+    assert thread is not None
+    wait_for(lambda: not thread.is_alive() and group["status"].value().startswith("Farm job written"), timeout=120)
+    settings = fd.read_source(group).settings
+    template = Path(settings.output_dir) / "farm" / settings.key() / "template.yaml"
+    job = yaml.safe_load(template.read_text())
+    args = job["steps"][0]["script"]["actions"]["onRun"]["args"]
+    assert args[args.index("--frames") + 1] == "2-4"
+    assert args[args.index("--output") + 1] == "{{Param.OutputDir}}/shot_depth.%04d.exr"
+    output_dir = next(p["default"] for p in job["parameterDefinitions"] if p["name"] == "OutputDir")
+    assert (template.parent / output_dir).resolve() == Path(settings.version().pattern).parent.resolve()
+    assert group["status"].value() == (f"Farm job written to {template.parent}: submit it with "
+                                       f"`deadline bundle submit {template.parent}` or run it with `openjd run {template}`")
+
+
+def test_nuke_send_to_farm_refuses_a_node_tree(nuke: ModuleType, read: Any) -> None:
+    import flashdepth_nuke.node as fd
+
+    blur = nuke.nodes.Blur(size=4)
+    blur.setInput(0, read)
+    group = fd.create_node(blur)
+    assert fd.send_to_farm(group) is None
+    assert group["status"].value().startswith("Error: Send to farm needs a Read input")

@@ -15,6 +15,8 @@ from ..bridge import RenderJob, find_engine
 from ..bridge.engine import engine_environment
 from ..errors import FlashDepthError
 
+FARM_BUTTON = "Send to farm"
+"""Label of the button that sends a node's render to the farm, on every host."""
 TEMPLATE_NAME = "template.yaml"
 # RenderJob fields a farm job carries, each as the submit-template option of the same name.
 _FARM_FIELDS = ("output", "frames", "checkpoint", "model", "teacher_resolution", "colorspace", "ocio_config",

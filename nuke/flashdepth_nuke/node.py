@@ -16,7 +16,9 @@ then switches and reloads. The tile colour, label and status line say whether th
 """
 from __future__ import annotations
 
+import dataclasses
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, cast
 
@@ -27,10 +29,12 @@ from flashdepth_vfx.bridge.runner import CANCELLED_EXIT_CODE
 from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts.cached import CachedRender
 from flashdepth_vfx.hosts.colour import engine_colour, menu_colorspace
+from flashdepth_vfx.hosts import farm
+from flashdepth_vfx.hosts.farm import FARM_BUTTON
 from flashdepth_vfx.hosts.export import ExportCache
 from flashdepth_vfx.hosts.frames import format_frames, script_frames
 from flashdepth_vfx.hosts.paths import default_output_dir
-from flashdepth_vfx.hosts.render import BackgroundRender, RenderSlots, Report
+from flashdepth_vfx.hosts.render import BackgroundRender, RenderSlots, Report, error_line
 from flashdepth_vfx.hosts.settings import (
     DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, RENDER_BUTTON, NodeSettings,
 )
@@ -52,6 +56,7 @@ RENDER = "render"
 FINISH = "finish"
 SHOW_PARTIAL = "show_partial"
 CANCEL = "cancel"
+FARM = "send_to_farm"
 STATUS = "status"
 RESULT = "flashdepth_result"  # hidden: the DepthVersion the DepthRead shows (JSON)
 TEXT_KNOBS = (CHECKPOINT, MODEL, COLORSPACE, MODE, FRAMES, DEVICE, PRECISION)
@@ -131,6 +136,7 @@ def _add_knobs(group: nuke.Group) -> None:
         nuke.PyScript_Knob(FINISH, FINISH_BUTTON, button_command("finish")),
         nuke.PyScript_Knob(SHOW_PARTIAL, "Show partial", button_command("show_partial")),
         nuke.PyScript_Knob(CANCEL, "Cancel", button_command("cancel")),
+        nuke.PyScript_Knob(FARM, FARM_BUTTON, button_command(FARM)),
         nuke.Text_Knob(STATUS, "status", ""),
         nuke.String_Knob(RESULT, "shown version"),
     ]
@@ -145,6 +151,8 @@ def _add_knobs(group: nuke.Group) -> None:
                 "<script folder>/flashdepth/<node name>.",
         FINISH: "Render the frames a cancelled or failed render left out, keeping the finished ones (--resume).",
         SHOW_PARTIAL: "Show the unfinished render of these settings now, instead of the previous complete version.",
+        FARM: "Write a render-farm job (Open Job Description bundle) with these settings into <output folder>/farm, "
+              "and submit it with AWS Deadline Cloud's `deadline` client where it is installed.",
     }
     for knob in knobs:
         if knob.name() in tips:
@@ -346,6 +354,44 @@ def show_partial(group: nuke.Group) -> None:
     refresh_status(group)
 
 
+def send_to_farm(group: nuke.Group) -> Optional[threading.Thread]:
+    """*Send to farm*: write the farm job for the node's settings and frames (into its version's ``farm`` folder)
+    and submit it where the Deadline Cloud client is installed, in a thread (returned); the status line says how
+    it went."""
+    try:
+        source = read_source(group)
+        if source.export is not None:
+            raise FlashDepthError("Send to farm needs a Read input: farm machines render files, not this node tree "
+                                  "(render it locally, or write the tree to files and read them)")
+        if not str(group[OUTPUT].value()).strip():
+            group[OUTPUT].setValue(source.settings.output_dir)
+        job = dataclasses.replace(source.settings.versioned_job(),
+                                  frames=f"{min(source.file_frames)}-{max(source.file_frames)}")
+    except FlashDepthError as exc:
+        group[STATUS].setValue(f"Error: {exc}")
+        return None
+    bundle = os.path.join(source.settings.output_dir, "farm", source.settings.key())
+    name = group.fullName()
+
+    def work() -> None:
+        try:
+            message = farm.send_to_farm(job, bundle).message
+        except Exception as exc:  # noqa: BLE001 - every failure ends as the status line
+            message = error_line(exc)
+        nuke.executeInMainThread(_show_farm, args=(name, message))
+
+    group[STATUS].setValue("Writing the farm job")
+    thread = threading.Thread(target=work, name=f"FlashDepth farm {name}", daemon=True)
+    thread.start()
+    return thread
+
+
+def _show_farm(name: str, message: str) -> None:
+    group = _group(name)
+    if group is not None:
+        group[STATUS].setValue(message)
+
+
 def _work(task: BackgroundRender, name: str, source: Source, job: RenderJob) -> RenderResult:
     """The worker: export the input if needed, then run the engine; progress to a ProgressTask and the status."""
     progress = nuke.ProgressTask(f"FlashDepth: {name}")
@@ -470,10 +516,10 @@ def upgrade(group: nuke.Group) -> None:
         group["knobChanged"].setValue("")
     if group.knob(USE_PROXY) is None:
         group.addKnob(nuke.Boolean_Knob(USE_PROXY, "render from proxy"))
-    for action, label in ((FINISH, FINISH_BUTTON), (SHOW_PARTIAL, "Show partial")):
+    for action, label in ((FINISH, FINISH_BUTTON), (SHOW_PARTIAL, "Show partial"), (FARM, FARM_BUTTON)):
         if group.knob(action) is None:
             group.addKnob(nuke.PyScript_Knob(action, label, button_command(action)))
-    for action in (RENDER, FINISH, SHOW_PARTIAL, CANCEL):
+    for action in (RENDER, FINISH, SHOW_PARTIAL, CANCEL, FARM):
         knob = group.knob(action)
         if isinstance(knob, nuke.PyScript_Knob) and knob.value() != button_command(action):
             knob.setValue(button_command(action))

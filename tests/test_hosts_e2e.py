@@ -107,18 +107,21 @@ def test_houdini_node_loads_the_real_engines_depth(hou: ModuleType, plates: str,
     import flashdepth_houdini.node as fd  # the hou fixture put python3.11libs on sys.path
 
     network, plate = plate_cop(hou, tmp_path)  # reads $HIP/../plates/shot.$F4.exr
+    plate.parm("colorspace").set("auto")  # the plates carry their colour space in the file
     plate.frame_range = (float(FRAMES[0]), float(FRAMES[-1]))
     node = fd.create_node(network, plate)
-    node.parm("checkpoint").set(str(checkpoint))
-    node.parm("mode").set("disparity")
-    node.parm("render").press()
+    node.parm("fd_checkpoint").set(str(checkpoint))
+    node.parm("fd_mode").set("disparity")
+    node.parm("fd_render").press()
+    hou.run_event_loop(timeout=RENDER_TIMEOUT_MS / 1000)  # Houdini idles while the engine renders
 
     out = tmp_path / "fx" / "flashdepth" / "flashdepth1" / "shot_depth.$F4.exr"
-    assert node.parm("status").evalAsString().startswith(f"Done: {len(FRAMES)} frames in ")
+    assert node.parm("fd_status").evalAsString().startswith(f"Done: {len(FRAMES)} frames in ")
     assert node.node("depth").parm("filename1").evalAsString() == str(out)
-    assert hou.operations[0].progress[-1] == 1.0
     files = [Path(str(out).replace("$F4", f"{f:04d}")) for f in FRAMES]
     assert_library_depth(files, plates, checkpoint, "disparity", tmp_path)
+    plate_channels = [read_channel(files[0], c) for c in ("R", "G", "B")]  # the plate rides along for the subnet
+    assert all(c.shape == PLATE_SIZE and np.ptp(c) > 0 for c in plate_channels)
 
 
 def test_fusion_comp_script_adds_a_loader_for_the_real_engines_depth(

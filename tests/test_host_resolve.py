@@ -5,6 +5,7 @@ from __future__ import annotations
 import runpy
 import shlex
 import sys
+import types
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -12,7 +13,7 @@ import pytest
 
 import fake_engine
 from fakes import DaVinciResolveScript as fake_resolve
-from fakes.fusion import Comp, Tool
+from fakes.fusion import Comp, Fusion, Tool
 from flashdepth_vfx.bridge import RenderJob
 from flashdepth_vfx.hosts.common import MODES, NodeRender
 
@@ -34,6 +35,7 @@ def host(monkeypatch: pytest.MonkeyPatch) -> List[RenderJob]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "DaVinciResolveScript", fake_resolve)
     monkeypatch.setattr(fake_resolve, "app", None)
+    monkeypatch.delenv("FLASHDEPTH_VFX_CACHE", raising=False)
     jobs: List[RenderJob] = []
 
     class RecordingRender(NodeRender):
@@ -54,8 +56,9 @@ def comp_with_plate(tmp_path: Path) -> Comp:
     return comp
 
 
-def run_comp_script(comp: Comp) -> None:
-    runpy.run_path(str(COMP_SCRIPT), init_globals={"comp": comp})
+def run_comp_script(comp: Comp, **host: Any) -> None:
+    """Run the comp script as Fusion does: ``comp`` (and ``fusion``) are globals."""
+    runpy.run_path(str(COMP_SCRIPT), init_globals={"comp": comp, **host})
 
 
 def test_comp_script_renders_the_selected_loader_and_adds_a_depth_loader(
@@ -66,11 +69,12 @@ def test_comp_script_renders_the_selected_loader_and_adds_a_depth_loader(
 
     [(title, controls)] = comp.dialogs
     assert title == "FlashDepth"
-    out_dir = tmp_path / "comp" / "flashdepth" / "Plate"
+    out_dir = tmp_path / "plates" / "flashdepth" / "Plate"  # beside the plate's media
     assert {c[1]: c["Default"] for c in controls.values()}["output"] == str(out_dir)
     [job] = host
     assert (job.plate, job.mode, job.colorspace) == (str(tmp_path / "plates" / "shot.####.exr"), "disparity",
                                                      "ACES - ACEScg")
+    assert job.extra_args == ("--channel", "Z")  # Fusion's Loader reads an EXR channel Z as its depth channel
     depth = comp.tools[-1]
     assert depth.GetAttrs()["TOOLS_Name"] == "Plate_depth" and depth.GetAttrs()["TOOLS_RegID"] == "Loader"
     assert depth.GetInput("Clip") == str(out_dir / "shot_depth.1001.exr")
@@ -101,7 +105,8 @@ def test_comp_script_cancelled_dialog_renders_nothing(tmp_path: Path, host: List
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
-        ("no loader", "FlashDepth: no Loader selected: select the plate's Loader in the Flow view and run FlashDepth again"),
+        ("no loader", "FlashDepth: no Loader or MediaIn selected: select the plate's Loader or MediaIn in the Flow "
+                      "view and run FlashDepth again"),
         ("empty loader", "FlashDepth: Plate has no clip: load the plate sequence into it first"),
         ("engine error", f"FlashDepth: Error: {fake_engine.ERROR_MESSAGE}"),
     ],
@@ -133,9 +138,10 @@ def resolve_with_clip(tmp_path: Path, file_path: str) -> Any:
 def test_timeline_script_renders_the_current_clip_and_imports_the_depth(
         tmp_path: Path, host: List[RenderJob], capsys: pytest.CaptureFixture[str]) -> None:
     project = resolve_with_clip(tmp_path, str(tmp_path / "plates" / "shot.[1001-1005].exr"))
-    runpy.run_path(str(TIMELINE_SCRIPT))
+    runpy.run_path(str(TIMELINE_SCRIPT))  # run from outside Resolve: DaVinciResolveScript reaches it
     [job] = host
     assert (job.plate, job.frames) == (str(tmp_path / "plates" / "shot.%04d.exr"), "1001-1005")
+    assert (job.mode, job.extra_args) == ("normalized", ("--channel", "Y"))  # a 0-1 matte for Resolve
     out = tmp_path / "plates" / "flashdepth" / "shot" / "shot_depth.%04d.exr"
     assert project.media_pool.imports == [[{"FilePath": str(out), "StartIndex": 1001, "EndIndex": 1005}]]
     assert Path(str(out) % 1003).is_file()
@@ -177,3 +183,48 @@ def test_timeline_script_problems_are_one_console_line(tmp_path: Path, capsys: p
     runpy.run_path(str(TIMELINE_SCRIPT))
     out = tmp_path / "plates" / "flashdepth" / "shot" / "shot_depth.%04d.exr"
     assert capsys.readouterr().out.splitlines()[-1] == message.format(out=out)
+
+
+@pytest.mark.parametrize("injected", ["resolve", "fusion", "bmd"])
+def test_timeline_script_uses_the_objects_resolve_injects(tmp_path: Path, host: List[RenderJob],
+                                                           monkeypatch: pytest.MonkeyPatch, injected: str) -> None:
+    resolve_with_clip(tmp_path, str(tmp_path / "plates" / "shot.[1001-1005].exr"))
+    app = fake_resolve.app
+    monkeypatch.setattr(fake_resolve, "app", None)  # nothing to reach from outside ...
+    monkeypatch.setitem(sys.modules, "DaVinciResolveScript", None)  # ... and the module does not even import
+    objects = {"resolve": app, "fusion": Fusion(None, app), "bmd": types.SimpleNamespace(scriptapp=lambda name: app)}
+    runpy.run_path(str(TIMELINE_SCRIPT), init_globals={injected: objects[injected]})
+    assert len(host) == 1 and app.project_manager.project.media_pool.imports
+
+
+def test_comp_script_finds_the_comp_through_fusion_and_reads_path_maps(tmp_path: Path, host: List[RenderJob]) -> None:
+    comp = comp_with_plate(tmp_path)
+    comp.path_maps["Plates:"] = str(tmp_path / "plates")
+    comp.tools[0].SetInput("Clip", "Plates:shot.1001.exr")
+    runpy.run_path(str(COMP_SCRIPT), init_globals={"fusion": Fusion(comp)})  # no `comp` global
+    [job] = host
+    assert job.plate == str(tmp_path / "plates" / "shot.####.exr")  # mapped, as Fusion itself reads it
+
+
+def test_comp_script_accepts_a_mediain_and_reads_its_resolve_clip(tmp_path: Path, host: List[RenderJob]) -> None:
+    comp = Comp("")  # the Fusion page: the comp lives in the Resolve project, it has no file
+    media_in = comp.add(Tool("MediaIn", "MediaIn1", GlobalIn=0.0), x=1.0, y=1.0)
+    comp.ActiveTool = media_in
+    resolve_with_clip(tmp_path, str(tmp_path / "plates" / "shot.[1001-1005].exr"))
+    run_comp_script(comp, fusion=Fusion(comp, fake_resolve.app))
+    [job] = host
+    assert job.plate == str(tmp_path / "plates" / "shot.%04d.exr")
+    depth = comp.tools[-1]
+    out_dir = tmp_path / "plates" / "flashdepth" / "MediaIn1"  # beside the media, never a temp folder
+    assert depth.GetAttrs()["TOOLS_Name"] == "MediaIn1_depth" and depth.GetInput("Clip") == str(
+        out_dir / "shot_depth.1001.exr")
+
+
+def test_a_configured_cache_root_holds_the_results(tmp_path: Path, host: List[RenderJob],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLASHDEPTH_VFX_CACHE", str(tmp_path / "cache"))
+    run_comp_script(comp_with_plate(tmp_path))
+    project = resolve_with_clip(tmp_path, str(tmp_path / "plates" / "shot.[1001-1005].exr"))
+    runpy.run_path(str(TIMELINE_SCRIPT))
+    assert [Path(job.output).parent for job in host] == [tmp_path / "cache" / "shot" / "Plate",
+                                                         tmp_path / "cache" / project.GetName() / "shot"]

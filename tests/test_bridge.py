@@ -15,6 +15,7 @@ from typing import List
 import pytest
 
 import fake_engine
+from flashdepth_vfx.bridge import runner
 from flashdepth_vfx.bridge import (
     EngineNotFound,
     PreviewError,
@@ -44,17 +45,27 @@ def run_fake(job: RenderJob, mode: str, events: List[RenderEvent] | None = None,
 
 # --- RenderJob ---------------------------------------------------------------------------------------------
 
-def test_to_args_passes_only_set_options_in_order_and_asks_for_json() -> None:
+def test_to_args_passes_only_set_options_in_order_and_ends_options_before_the_plate() -> None:
     job = RenderJob(plate="/s/p.####.exr", output="/o/d.%04d.exr", frames="1001-1010x2", model="flashdepth-s",
-                    colorspace="ACES - ACEScg", mode="depth", device="cuda", precision="fp16",
-                    extra_args=("--half", "--missing", "hold"))
+                    colorspace="ACES - ACEScg", ocio_config="/show/config.ocio", mode="depth", device="cuda",
+                    precision="fp16", resume=True, extra_args=("--half", "--missing", "hold"))
     assert job.to_args() == [
-        "render", "/s/p.####.exr", "-o", "/o/d.%04d.exr", "--frames", "1001-1010x2", "--model", "flashdepth-s",
-        "--colorspace", "ACES - ACEScg", "--mode", "depth", "--device", "cuda", "--precision", "fp16",
-        "--half", "--missing", "hold", "--progress", "json",
+        "render", "-o", "/o/d.%04d.exr", "--frames", "1001-1010x2", "--model", "flashdepth-s",
+        "--colorspace", "ACES - ACEScg", "--ocio-config", "/show/config.ocio", "--mode", "depth", "--device", "cuda",
+        "--precision", "fp16", "--resume", "--half", "--missing", "hold", "--progress", "json", "--", "/s/p.####.exr",
     ]
     assert RenderJob(plate="a.exr", checkpoint="/c/w.safetensors").to_args() == [
-        "render", "a.exr", "--checkpoint", "/c/w.safetensors", "--progress", "json"]
+        "render", "--checkpoint", "/c/w.safetensors", "--progress", "json", "--", "a.exr"]
+
+
+def test_a_plate_named_like_an_option_reaches_the_engine_as_the_plate(tmp_path: Path) -> None:
+    for plate in ("--help", "-o"):
+        events: List[RenderEvent] = []
+        job = RenderJob(plate=plate, output=str(tmp_path / "d.%04d.exr"), frames="1-2")
+        result = RenderProcess(job, engine=FAKE_ENGINE, on_event=events.append).run()
+        assert result.ok, result.error
+        start = next(e for e in events if e.kind == "start")
+        assert start.data["plate"] == plate and start.data["argv"][-2:] == ["--", plate]
 
 
 def test_dict_round_trip_through_json() -> None:
@@ -68,13 +79,16 @@ def test_dict_round_trip_through_json() -> None:
 
 def test_fingerprint_is_stable_and_follows_every_setting() -> None:
     job = RenderJob(plate="p.####.exr", frames="1-3", model="flashdepth")
+    assert job.fingerprint() == "920c702576495b5e"  # unchanged by the later optional fields (ocio_config, resume)
     assert job.fingerprint() == RenderJob(model="flashdepth", frames="1-3", plate="p.####.exr").fingerprint()
     assert len(job.fingerprint()) == 16 and int(job.fingerprint(), 16) >= 0
     changed = [RenderJob(plate="p.####.exr", frames="1-4", model="flashdepth"),
                RenderJob(plate="p.####.exr", frames="1-3", model="flashdepth-l"),
                RenderJob(plate="p.####.exr", frames="1-3", model="flashdepth", extra_args=("--half",)),
-               RenderJob(plate="q.####.exr", frames="1-3", model="flashdepth")]
-    assert len({job.fingerprint()} | {other.fingerprint() for other in changed}) == 5
+               RenderJob(plate="q.####.exr", frames="1-3", model="flashdepth"),
+               RenderJob(plate="p.####.exr", frames="1-3", model="flashdepth", ocio_config="/c.ocio"),
+               RenderJob(plate="p.####.exr", frames="1-3", model="flashdepth", resume=True)]
+    assert len({job.fingerprint()} | {other.fingerprint() for other in changed}) == 7
     # Same value in another interpreter (no per-process hash seed).
     code = ("from flashdepth_vfx.bridge import RenderJob;"
             "print(RenderJob(plate='p.####.exr', frames='1-3', model='flashdepth').fingerprint())")
@@ -232,6 +246,44 @@ def test_cancel_kills_an_engine_that_ignores_sigterm(tmp_path: Path) -> None:
     assert result.returncode == -signal.SIGKILL
     assert result.cancelled and result.error is None
     assert all(Path(path).is_file() for path in result.written) and len(result.written) >= 1
+
+
+class _WindowsPopen(subprocess.Popen):  # type: ignore[type-arg]
+    """Popen as on Windows, on this machine: records ``creationflags`` (which only Windows accepts) and plays
+    what Ctrl-Break does from a GUI host: the send fails (no console) or is silently lost."""
+
+    created: List[int] = []
+    send_fails = True
+
+    def __init__(self, *args: object, creationflags: int = 0, **kwargs: object) -> None:
+        type(self).created.append(creationflags)
+        super().__init__(*args, **kwargs)  # type: ignore[call-overload]
+
+    def send_signal(self, sig: int) -> None:
+        if sig != runner.CTRL_BREAK_EVENT:  # kill() (TerminateProcess on Windows)
+            super().send_signal(sig)
+        elif type(self).send_fails:
+            raise OSError(6, "The handle is invalid")
+
+
+@posix_only
+@pytest.mark.parametrize("send_fails", [True, False], ids=["send fails", "send lost"])
+def test_windows_cancel_ends_the_engine_after_the_grace_period(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                send_fails: bool) -> None:
+    monkeypatch.setattr(runner, "WINDOWS", True)
+    monkeypatch.setattr(_WindowsPopen, "created", [])
+    monkeypatch.setattr(_WindowsPopen, "send_fails", send_fails)
+    monkeypatch.setattr(runner.subprocess, "Popen", _WindowsPopen)
+    events: List[RenderEvent] = []
+    process = run_fake(make_job(tmp_path, frames="1001-1400"), "slow", events, FAKE_ENGINE_DELAY="0.05")
+    assert _WindowsPopen.created == [0x00000200 | 0x08000000]  # CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW
+    wait_for_frames(1, events)
+    asked = time.monotonic()
+    process.cancel(grace=0.3)
+    result = process.wait(timeout=10)
+    assert 0.25 < time.monotonic() - asked < 5
+    assert result.returncode == -signal.SIGKILL and result.cancelled and result.error is None
+    assert len(result.written) >= 1 and all(Path(path).is_file() for path in result.written)
 
 
 def test_callback_error_is_raised_from_wait_without_blocking_the_engine(tmp_path: Path) -> None:

@@ -1,12 +1,15 @@
-"""flashdepth_vfx.hosts.common: settings -> jobs, result paths, the cached-result check, and NodeRender
-driving the fake engine (tests/fake_engine.py) as a real subprocess."""
+"""flashdepth_vfx.hosts: settings -> jobs, result paths, frame mapping, colour, versions and node status,
+the export cache, and renders driving the fake engine (tests/fake_engine.py) as a real subprocess."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -14,6 +17,16 @@ import pytest
 
 import fake_engine
 from flashdepth_vfx.bridge import RenderResult
+from flashdepth_vfx.errors import FlashDepthError
+from flashdepth_vfx.hosts.colour import NUKE_DEFAULT_CONFIG, NUKE_DEFAULT_SPACES, EngineColour, engine_colour
+from flashdepth_vfx.hosts.export import ExportCache, content_key, file_stamp
+from flashdepth_vfx.hosts.frames import (
+    BLACK, BOUNCE, EXPRESSION, HOLD, LOOP, OFFSET, START_AT, LoaderTiming, ReadTiming, format_frames, parse_frames,
+)
+from flashdepth_vfx.hosts.render import BackgroundRender, RenderSlots
+from flashdepth_vfx.hosts.versions import (
+    MANIFEST, STATE_COLOURS, DepthState, DepthVersion, list_versions, node_status, settings_key,
+)
 from flashdepth_vfx.hosts.common import (
     DEFAULT,
     CachedRender,
@@ -70,8 +83,8 @@ def test_houdini_pattern_and_default_output_dir() -> None:
 
 def test_settings_job_leaves_defaults_to_the_engine_and_checkpoint_wins_over_model() -> None:
     job = NodeSettings(plate="/p/shot.####.exr", output_dir="/o").job()
-    assert job.to_args() == ["render", "/p/shot.####.exr", "-o", "/o/shot_depth.%04d.exr", "--mode", "depth",
-                             "--device", "auto", "--progress", "json"]
+    assert job.to_args() == ["render", "-o", "/o/shot_depth.%04d.exr", "--mode", "depth",
+                             "--device", "auto", "--progress", "json", "--", "/p/shot.####.exr"]
     job = NodeSettings(plate="/p/s.%04d.exr", output_dir="/o", checkpoint=" /c/fd.safetensors ", model="flashdepth-l",
                        colorspace="ACES - ACEScg", frames="1001-1010", precision="fp16", device=DEFAULT).job()
     assert (job.checkpoint, job.model, job.colorspace, job.frames, job.precision, job.device) == (
@@ -194,3 +207,226 @@ def test_frame_patterns_for_pickers_and_previews() -> None:
     assert frame_file("/x/a.@@@.exr", 5) == "/x/a.005.exr"
     assert frame_file("/x/v#1/a.##.exr", 5) == "/x/v#1/a.05.exr"  # only the last token is the frame
     assert frame_file("/x/a.exr", 5) == "/x/a.exr"
+
+
+# --- frames: host time -> file frames ------------------------------------------------------------------------
+
+def test_parse_and_format_frames() -> None:
+    assert parse_frames("1001-1005x2, 1010 1012-1013") == [1001, 1003, 1005, 1010, 1012, 1013]
+    assert parse_frames("-3--1") == [-3, -2, -1]
+    assert format_frames([1013, 1, 2, 3, 7, 1012, 3]) == "1-3,7,1012-1013"
+    for bad in ("", "a-b", "10-1", "1-5x0"):
+        with pytest.raises(FlashDepthError, match="frame range"):
+            parse_frames(bad)
+
+
+@pytest.mark.parametrize(("mode", "value", "script", "files"), [
+    ("", "", (1, 12), (1, 12)),
+    (START_AT, "1001", (1001, 1012), (1, 12)),
+    (OFFSET, "1000", (1001, 1012), (1, 12)),
+    (OFFSET, "-99", (-98, -87), (1, 12)),
+])
+def test_read_timing_start_at_and_offset(mode: str, value: str, script: Tuple[int, int],
+                                         files: Tuple[int, int]) -> None:
+    timing = ReadTiming(1, 12, mode, value)
+    assert timing.script_range() == script
+    assert [timing.file_frame(t) for t in range(script[0], script[1] + 1)] == list(range(files[0], files[1] + 1))
+    assert timing.file_frames(range(script[0], script[1] + 1)) == list(range(1, 13))
+
+
+def test_read_timing_expression_and_out_of_range() -> None:
+    every_other = ReadTiming(1, 12, EXPRESSION, "frame*2")
+    assert every_other.script_range() is None
+    assert every_other.file_frames(range(1, 7), lambda t: t * 2) == [2, 4, 6, 8, 10, 12]
+    assert every_other.file_frame(9, lambda t: t * 2) == 12  # past the range: held (the default)
+    with pytest.raises(FlashDepthError):
+        every_other.file_frame(1)
+    shot = ReadTiming(1, 4, START_AT, "1001", before=LOOP, after=BOUNCE)
+    assert [shot.file_frame(t) for t in range(997, 1001)] == [1, 2, 3, 4]            # loop before 1001
+    assert [shot.file_frame(t) for t in range(1005, 1013)] == [4, 3, 2, 1, 1, 2, 3, 4]  # bounce after 1004
+    black = ReadTiming(1, 4, OFFSET, "1000", before=BLACK, after=HOLD)
+    assert (black.file_frame(1000), black.file_frame(1001), black.file_frame(2000)) == (None, 1, 4)
+    assert black.file_frames(range(990, 1010)) == [1, 2, 3, 4]
+    with pytest.raises(FlashDepthError, match="not a number"):
+        ReadTiming(1, 4, START_AT, "soon").file_frame(1)
+
+
+def test_loader_timing_for_a_depth_clip_of_a_sub_range() -> None:
+    # Plate files 1001-1100 trimmed to clip frames 10-59 (files 1011-1060), placed at comp frame 1, held 2 frames.
+    plate = LoaderTiming(clip_first=1001, global_in=1, trim_in=10, trim_out=59, hold_first=2)
+    assert plate.file_frames()[:2] == [1011, 1012] and plate.global_out == 52
+    assert [plate.file_frame(t) for t in (0, 1, 2, 3, 52, 53)] == [None, 1011, 1011, 1011, 1060, None]
+    whole = plate.for_clip(range(1011, 1061))
+    assert whole == LoaderTiming(1011, 1, 0, 49, 2, 0)
+    depth = plate.for_clip(range(1031, 1041))  # only files 1031-1040 were rendered
+    assert depth is not None and depth.file_frames() == list(range(1031, 1041))
+    for comp_frame in range(depth.global_in, depth.global_out + 1):
+        assert depth.file_frame(comp_frame) == plate.file_frame(comp_frame)
+    assert plate.for_clip([2000]) is None and plate.for_clip([]) is None
+
+
+# --- colour --------------------------------------------------------------------------------------------------
+
+def test_engine_colour_passes_the_hosts_config_or_maps_nuke_default_names() -> None:
+    assert engine_colour("ACES - ACEScg", "/show/config.ocio") == EngineColour("ACES - ACEScg", "/show/config.ocio")
+    assert engine_colour("linear", "/show/config.ocio").ocio_config == "/show/config.ocio"  # that config's linear
+    assert engine_colour("default (Cineon)", None) == EngineColour("Cineon", NUKE_DEFAULT_CONFIG)
+    assert engine_colour("srgb", None) == EngineColour("sRGB", NUKE_DEFAULT_CONFIG)
+    assert engine_colour("ACEScg", None) == EngineColour("ACEScg", None)  # left to $OCIO / the studio config
+    assert engine_colour("", None) == EngineColour(None, None)
+
+
+@pytest.mark.parametrize(("name", "code", "linear"), [
+    ("linear", 0.5, 0.5),
+    ("sRGB", 0.5, ((0.5 + 0.055) / 1.055) ** 2.4),
+    ("sRGB", 0.02, 0.02 / 12.92),
+    ("rec709", 0.5, ((0.5 + 0.099) / 1.099) ** (1 / 0.45)),
+    ("Cineon", 685 / 1023, 1.0),
+    ("Cineon", 95 / 1023, 0.0),
+    ("Cineon", 445 / 1023, (10 ** ((445 - 685) / 300) - 10 ** (-590 / 300)) / (1 - 10 ** (-590 / 300))),
+    ("Gamma2.2", 0.5, 0.5 ** 2.2),
+    ("AlexaV3LogC", 0.391007, 0.18),
+    ("SLog3", 0.5, 10 ** ((0.5 * 1023 - 420) / 261.5) * 0.19 - 0.01),
+    ("raw", 0.3, 0.3),
+])
+def test_nuke_default_config_gives_nukes_curves(name: str, code: float, linear: float) -> None:
+    ocio = pytest.importorskip("PyOpenColorIO")
+    config = ocio.Config.CreateFromFile(NUKE_DEFAULT_CONFIG)
+    config.validate()
+    assert set(NUKE_DEFAULT_SPACES) == {space.getName() for space in config.getColorSpaces()}
+    rgb = config.getProcessor(name, "linear").getDefaultCPUProcessor().applyRGB([code] * 3)
+    assert rgb == pytest.approx([linear] * 3, abs=2e-5, rel=2e-5)
+
+
+# --- versions and status -------------------------------------------------------------------------------------
+
+def _write(version: DepthVersion, frames: range) -> None:
+    for frame in frames:
+        Path(version.frame_file(frame)).parent.mkdir(parents=True, exist_ok=True)
+        Path(version.frame_file(frame)).write_text("depth")
+
+
+def test_versions_are_named_by_the_settings_that_change_the_depth(tmp_path: Path) -> None:
+    base = NodeSettings(plate="/p/shot.####.exr", output_dir=str(tmp_path), frames="1-12")
+    same = [dataclasses.replace(base, frames="1-3")]
+    other = [dataclasses.replace(base, mode="disparity"), dataclasses.replace(base, colorspace="Cineon"),
+             dataclasses.replace(base, ocio_config="/c.ocio"), dataclasses.replace(base, model="flashdepth-l"),
+             dataclasses.replace(base, plate="/p/other.####.exr")]
+    assert {s.key() for s in same} == {base.key()}
+    assert len({s.key() for s in other} | {base.key()}) == 6
+    version = base.version()
+    assert version.pattern == str(tmp_path / base.key() / "shot_depth.%04d.exr")
+    job = base.versioned_job(resume=True)
+    assert job.output == version.pattern and job.resume and settings_key(job) == base.key()
+    assert DepthVersion.from_json(version.to_json()) == version
+    for text in ("", "nope", "[1]", '{"key": 3, "pattern": "x"}'):
+        assert DepthVersion.from_json(text) is None
+    version.write_manifest(job)
+    later = dataclasses.replace(base, mode="disparity")
+    later.version().write_manifest(later.versioned_job())
+    os.utime(Path(later.version().folder) / MANIFEST, (time.time() + 5, time.time() + 5))
+    assert list_versions(str(tmp_path)) == [later.version(), version]
+    assert version.manifest() is not None and version.manifest()["settings"]["mode"] == "depth"  # type: ignore[index]
+
+
+def test_node_status_from_disk(tmp_path: Path) -> None:
+    old = NodeSettings(plate="/p/shot.####.exr", output_dir=str(tmp_path), frames="1-12")
+    new = dataclasses.replace(old, mode="disparity")
+    frames = list(range(1, 13))
+    status = node_status(old.version(), frames, None)
+    assert (status.state, status.show, status.line()) == (DepthState.NONE, None, "Not rendered yet: press Render depth")
+
+    _write(old.version(), range(1, 13))
+    status = node_status(old.version(), frames, None)
+    assert (status.state, status.show, status.done, status.colour) == (DepthState.CURRENT, old.version(), 12,
+                                                                       STATE_COLOURS[DepthState.CURRENT])
+    assert status.line().startswith("Current: 12 frames rendered with these settings")
+
+    status = node_status(new.version(), frames, old.version())  # settings changed: the old depth stays shown
+    assert (status.state, status.show, status.label) == (DepthState.STALE, old.version(), "stale")
+    _write(new.version(), range(1, 6))  # a cancelled re-render
+    status = node_status(new.version(), frames, old.version())
+    assert (status.state, status.show, status.done, status.total, status.can_finish) == (
+        DepthState.PARTIAL, old.version(), 5, 12, True)
+    assert status.line() == ("Partial: 5 of 12 frames rendered with these settings; press Finish to render the rest; "
+                             "showing the previous version until then")
+    assert node_status(new.version(), frames, None).show == new.version()  # nothing older: show what there is
+    _write(new.version(), range(6, 13))
+    assert node_status(new.version(), frames, old.version()).show == new.version()  # complete: the loader switches
+    assert node_status(new.version(), list(range(13, 20)), new.version()).state is DepthState.PARTIAL  # more frames
+
+    for frame in frames:
+        Path(old.version().frame_file(frame)).unlink()
+    status = node_status(old.version(), frames, old.version())
+    assert (status.state, status.show) == (DepthState.MISSING, None)
+    assert status.line() == f"Missing: the depth files are gone from {old.version().folder}; press Render depth"
+
+
+# --- export cache --------------------------------------------------------------------------------------------
+
+def test_export_cache_keys_by_content_and_exports_only_missing_frames(tmp_path: Path) -> None:
+    plate = tmp_path / "plate.0001.exr"
+    plate.write_text("x")
+    key = content_key(["Grade white=2", file_stamp(str(plate))])
+    assert key == content_key(["Grade white=2", file_stamp(str(plate))]) != content_key(["Grade white=3", "x"])
+    assert content_key(["ab", "c"]) != content_key(["a", "bc"])
+    assert file_stamp(str(tmp_path / "none.exr")).endswith(":missing")
+    cache = ExportCache.for_network(str(tmp_path), "FlashDepth1", key)
+    assert cache.pattern == str(tmp_path / "source" / key / "FlashDepth1.%04d.exr")
+    assert cache.missing(range(1, 6)) == [1, 2, 3, 4, 5]
+    for frame in (1, 2, 3):
+        Path(cache.pattern % frame).parent.mkdir(parents=True, exist_ok=True)
+        Path(cache.pattern % frame).write_text("f")
+    cache.mark_done([1, 2])  # frame 3 was being written when the export stopped
+    assert cache.done() == [1, 2] and cache.missing(range(1, 6)) == [3, 4, 5]
+    Path(cache.pattern % 2).unlink()
+    assert cache.missing([1, 2]) == [2]
+
+
+# --- background renders --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("failure", [FlashDepthError("plate gone: check the Read"), KeyError("knob"), None])
+def test_a_background_render_always_ends_and_frees_its_node(tmp_path: Path, failure: Optional[Exception]) -> None:
+    slots = RenderSlots()
+    ended: List[Tuple[Optional[RenderResult], str]] = []
+    go = threading.Event()
+
+    def work(render: BackgroundRender) -> RenderResult:
+        go.wait(10)
+        if failure is not None:
+            raise failure
+        return render.run_engine(_job(tmp_path).job(), lambda fraction, message: None, engine=FAKE_ENGINE, poll=0.01)
+
+    render = BackgroundRender("FlashDepth1", work, lambda r, result, message: ended.append((result, message)), slots)
+    assert slots.start(render) and slots.get("FlashDepth1") is render
+    assert not slots.start(BackgroundRender("FlashDepth1", work, lambda *a: None, slots))  # one render per node
+    go.set()
+    render.join(30)
+    assert slots.get("FlashDepth1") is None and len(ended) == 1
+    result, message = ended[0]
+    if failure is None:
+        assert result is not None and result.ok and message.startswith("Done: 5 frames")
+    elif isinstance(failure, FlashDepthError):
+        assert (result, message) == (None, "Error: plate gone: check the Read")
+    else:
+        assert result is None and message.startswith("Error: unexpected KeyError: 'knob'")
+    again = BackgroundRender("FlashDepth1", lambda r: RenderResult(0, False, None), lambda *a: None, slots)
+    assert slots.start(again)  # the node can render again
+    again.join(5)
+
+
+def test_a_failing_done_callback_still_frees_the_node_and_cancel_before_the_engine(tmp_path: Path) -> None:
+    slots = RenderSlots()
+
+    def done(render: BackgroundRender, result: Optional[RenderResult], message: str) -> None:
+        raise RuntimeError("host callback bug")
+
+    def work(render: BackgroundRender) -> RenderResult:
+        render.cancel()  # the artist cancels during the export, before the engine starts
+        return render.run_engine(_job(tmp_path).job(), lambda fraction, message: None, engine=FAKE_ENGINE)
+
+    render = BackgroundRender("n", work, done, slots)
+    slots.start(render)
+    render.join(10)
+    assert slots.get("n") is None and render.result is not None and render.result.cancelled
+    assert render.message == "Cancelled: 0 frames kept" and render.engine is None

@@ -14,6 +14,7 @@ _OPTIONS: Tuple[Tuple[str, str], ...] = (
     ("checkpoint", "--checkpoint"),
     ("model", "--model"),
     ("colorspace", "--colorspace"),
+    ("ocio_config", "--ocio-config"),
     ("mode", "--mode"),
     ("device", "--device"),
     ("precision", "--precision"),
@@ -30,20 +31,26 @@ class RenderJob:
     checkpoint: Optional[str] = None
     model: Optional[str] = None
     colorspace: Optional[str] = None
+    ocio_config: Optional[str] = None
     mode: Optional[str] = None
     device: Optional[str] = None
     precision: Optional[str] = None
+    resume: bool = False
     extra_args: Tuple[str, ...] = ()
 
     def to_args(self) -> List[str]:
-        """Engine arguments: ``["render", plate, <set options>, *extra_args, "--progress", "json"]``."""
-        args = ["render", self.plate]
+        """Engine arguments: ``["render", <set options>, [--resume], *extra_args, "--progress", "json", "--", plate]``.
+
+        ``--`` ends the options, so a plate whose name starts with ``-`` is never read as one."""
+        args = ["render"]
         for name, option in _OPTIONS:
             value = getattr(self, name)
             if value is not None:
                 args += [option, str(value)]
+        if self.resume:
+            args.append("--resume")
         args += list(self.extra_args)
-        args += ["--progress", "json"]
+        args += ["--progress", "json", "--", self.plate]
         return args
 
     def to_dict(self) -> Dict[str, Any]:
@@ -64,7 +71,8 @@ class RenderJob:
         return cls(**values)
 
     def fingerprint(self) -> str:
-        """Stable 16-hex-digit hash of the settings that are set (adding a new optional field keeps old hashes)."""
-        settings = {k: v for k, v in self.to_dict().items() if v is not None and v != []}
+        """Stable 16-hex-digit hash of the settings that are set (adding a new optional field keeps old hashes:
+        unset means None, False or an empty list)."""
+        settings = {k: v for k, v in self.to_dict().items() if v is not None and v is not False and v != []}
         blob = json.dumps(settings, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]

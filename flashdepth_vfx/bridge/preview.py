@@ -25,11 +25,13 @@ def make_preview(
     timeout: float = 120.0,
     env: Optional[Mapping[str, str]] = None,
 ) -> Path:
-    """Run ``<engine> preview PLATE_FILE DEPTH_FILE -o OUTPUT`` and return the PNG's path."""
+    """Run ``<engine> preview -o OUTPUT [--colorspace C] -- PLATE_FILE DEPTH_FILE`` and return the PNG's path
+    (``--`` ends the options: a file name starting with ``-`` stays a file name)."""
     argv = list(engine) if engine else find_engine()
-    argv += ["preview", os.fspath(plate_file), os.fspath(depth_file), "-o", os.fspath(output)]
+    argv += ["preview", "-o", os.fspath(output)]
     if colorspace:
         argv += ["--colorspace", colorspace]
+    argv += ["--", os.fspath(plate_file), os.fspath(depth_file)]
     try:
         done = subprocess.run(
             argv,

@@ -9,13 +9,19 @@ import sys
 import threading
 import types
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Deque, List, Mapping, Optional, Sequence
+from typing import IO, Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence
 
 from .engine import EngineNotFound, engine_environment, find_engine
 from .job import RenderJob
 
 CANCELLED_EXIT_CODE = 130
 STDERR_TAIL_LINES = 20
+WINDOWS = sys.platform == "win32"
+"""Whether to start and stop the engine the Windows way (tests flip it to simulate Windows)."""
+# Windows process-creation flags and console event (spelled out: the subprocess/signal names exist only there).
+CREATE_NEW_PROCESS_GROUP = 0x00000200
+CREATE_NO_WINDOW = 0x08000000
+CTRL_BREAK_EVENT = 1
 
 
 def _as_int(value: Any) -> Optional[int]:
@@ -152,9 +158,11 @@ class RenderProcess:
         if self._proc is not None:
             raise RuntimeError("this render was already started; make a new RenderProcess")
         argv = self.argv
-        kwargs: dict[str, Any] = {}
-        if sys.platform == "win32":
-            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+        kwargs: Dict[str, Any] = {}
+        if WINDOWS:
+            # Its own process group (so Ctrl-Break reaches the engine and not the host), and no console window
+            # popping up from a GUI host.
+            kwargs["creationflags"] = CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW
         try:
             self._proc = subprocess.Popen(
                 argv,
@@ -244,24 +252,26 @@ class RenderProcess:
         return self.wait()
 
     def cancel(self, grace: float = 5.0) -> None:
-        """Ask the engine to stop (SIGTERM; CTRL_BREAK on Windows) and kill it if it is still running
-        after ``grace`` seconds. Returns at once; call wait() for the result."""
+        """Ask the engine to stop (SIGTERM; Ctrl-Break to its process group on Windows) and kill it if it is
+        still running after ``grace`` seconds, whether or not the request could be delivered (Windows
+        delivers Ctrl-Break only within a console, which GUI hosts lack). Returns at once; call wait()
+        for the result."""
         proc = self._proc
         if proc is None or proc.poll() is not None:
             return
         self._cancel_requested = True
         try:
-            if sys.platform == "win32":
-                proc.send_signal(signal.CTRL_BREAK_EVENT)
-            else:
-                proc.send_signal(signal.SIGTERM)
-        except OSError:  # exited between poll() and the signal
-            return
-        threading.Thread(target=self._kill_after, args=(proc, grace), daemon=True).start()
+            proc.send_signal(CTRL_BREAK_EVENT if WINDOWS else signal.SIGTERM)
+        except OSError:  # not delivered (no shared console) or already gone: the kill below still ends it
+            pass
+        threading.Thread(target=self._kill_after, args=(proc, grace), name="flashdepth-kill-after", daemon=True).start()
 
     @staticmethod
     def _kill_after(proc: subprocess.Popen[str], grace: float) -> None:
         try:
             proc.wait(grace)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            try:
+                proc.kill()
+            except OSError:  # exited in between
+                pass

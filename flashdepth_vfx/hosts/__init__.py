@@ -1,2 +1,52 @@
-"""Logic shared by the host adapters (Nuke, Houdini, Resolve/Fusion). Standard library plus
-:mod:`flashdepth_vfx.bridge` only, so every host Python (3.9+) can import it."""
+"""Logic shared by the host adapters (Nuke, Houdini, Resolve/Fusion): everything that is not a host API call.
+Standard library plus :mod:`flashdepth_vfx.bridge` only, Python 3.9+ syntax, so every host Python imports it.
+Every name below is also importable from :mod:`flashdepth_vfx.hosts.common`.
+
+``settings`` — a node's settings and the job they make
+    ``NodeSettings(plate, output_dir, checkpoint, model, colorspace, mode, frames, device, precision,
+    ocio_config)``: ``.versioned_job(resume=False)`` the bridge job into the settings' version folder
+    (``--resume`` with ``resume``), ``.version()`` that :class:`DepthVersion`, ``.key()`` its settings key,
+    ``.job(resume=False)`` the unversioned job (into ``output_dir`` itself). Menus: ``MODELS``, ``MODES``,
+    ``DEVICES``, ``PRECISIONS``, ``DEFAULT``; button labels ``RENDER_BUTTON``, ``FINISH_BUTTON``.
+
+``versions`` — versioned outputs and the node status from disk
+    ``settings_key(job)``; ``DepthVersion(key, pattern)`` (``.in_folder(output_dir, key, plate)``,
+    ``.folder``, ``.frame_file(f)``, ``.frames_on_disk(frames)``, ``.on_disk()``, ``.to_json()`` /
+    ``.from_json(text)`` to store on a node, ``.write_manifest(job)``, ``.manifest()``);
+    ``list_versions(output_dir)``; ``node_status(wanted, file_frames, shown) -> NodeStatus`` with
+    ``.state`` (``DepthState`` NONE / CURRENT / PARTIAL / STALE / MISSING), ``.show`` (the version the loader
+    should show), ``.done`` / ``.total``, ``.line()``, ``.label``, ``.colour`` (``STATE_COLOURS``, 0xRRGGBBAA),
+    ``.can_finish``.
+
+``frames`` — frame ranges and host time -> file frames
+    ``parse_frames(text)``, ``format_frames(frames)``, ``script_frames(text, default)``;
+    ``ReadTiming(first, last, mode, value, before, after)`` (a Nuke Read: ``frame_mode`` START_AT / OFFSET /
+    EXPRESSION, ``before`` / ``after`` HOLD / LOOP / BOUNCE / BLACK): ``.file_frame(t, expression)``,
+    ``.file_frames(ts, expression)``, ``.script_range()``;
+    ``LoaderTiming(clip_first, global_in, trim_in, trim_out, hold_first, hold_last)`` (a Fusion Loader):
+    ``.file_frames()``, ``.file_frame(t)``, ``.global_out``, ``.for_clip(depth_frames)`` (the depth Loader's
+    timing, aligned frame for frame).
+
+``colour`` — what the engine gets for the host's colour settings
+    ``engine_colour(colorspace, active_config) -> EngineColour(colorspace, ocio_config)``: the host's OCIO
+    config passed through; without one, Nuke's built-in names (``NUKE_DEFAULT_SPACES``: linear, sRGB, rec709,
+    Cineon, ...) against ``NUKE_DEFAULT_CONFIG``. ``menu_colorspace(value)`` strips Nuke's ``default (X)``.
+
+``export`` — upstream (non-file) networks written once per content hash
+    ``content_key(parts)``, ``file_stamp(path)``; ``ExportCache.for_network(output_dir, name, key)``:
+    ``.pattern``, ``.missing(frames)`` (only those get exported), ``.mark_done(frames)``, ``.done()``.
+
+``render`` — running renders off the host's main thread
+    ``NodeRender(job, engine)`` (``.run(report, is_cancelled)``, ``.progress()``, ``.cancel()``);
+    ``BackgroundRender(key, work, done, slots)``: ``work(render)`` runs in a thread (``render.run_engine(job,
+    report)``, ``render.cancelled``), ``done(render, result, message)`` is called exactly once whatever
+    ``work`` raised; ``RenderSlots`` (``.start(render)`` refuses a second render of a node, ``.get(key)``);
+    ``summary(result)``, ``error_line(exc)``.
+
+``paths`` — file patterns
+    ``output_pattern``, ``default_output_dir``, ``frame_file``, ``sequence_frames``,
+    ``sequence_from_frame_file``, ``houdini_pattern``.
+
+``cached`` — the single-folder record of the first adapters (``CachedRender``, ``cache_state``,
+``status_line``), kept until the Houdini and Resolve nodes move to ``versions``.
+"""

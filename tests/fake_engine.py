@@ -94,7 +94,10 @@ def render(args: argparse.Namespace, argv: List[str]) -> int:
     output = args.output or str(Path(args.plate).resolve().parent / "depth.####.exr")
     output = re.sub(r"#+", lambda run: f"%0{len(run.group())}d", output)  # events carry printf patterns
     Path(output).parent.mkdir(parents=True, exist_ok=True)
-    emit(event="start", plate=Path(args.plate).name, output=output, first=frames[0], last=frames[-1],
+    wanted = frames
+    if args.resume:  # like the engine: frames already rendered are skipped and not counted
+        frames = [frame for frame in frames if not Path(output % frame).is_file()]
+    emit(event="start", plate=Path(args.plate).name, output=output, first=wanted[0], last=wanted[-1],
          total=len(frames), argv=argv)
     if mode == "ok":
         print(STDERR_NOTE, file=sys.stderr, flush=True)
@@ -137,6 +140,7 @@ def main(argv: List[str]) -> int:
     run.add_argument("--channel")  # the host adapters' depth channel name
     run.add_argument("--passthrough", action="store_true")  # plate RGBA beside the depth (Houdini)
     run.add_argument("--ocio-config")
+    run.add_argument("--resume", action="store_true")
     show = commands.add_parser("preview")
     show.add_argument("plate")
     show.add_argument("depth")

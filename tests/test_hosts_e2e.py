@@ -112,10 +112,11 @@ def test_houdini_node_loads_the_real_engines_depth(hou: ModuleType, plates: str,
     node = fd.create_node(network, plate)
     node.parm("fd_checkpoint").set(str(checkpoint))
     node.parm("fd_mode").set("disparity")
-    node.parm("fd_render").press()
-    hou.run_event_loop(timeout=RENDER_TIMEOUT_MS / 1000)  # Houdini idles while the engine renders
+    node.parm("fd_render").press()  # Houdini idles while the engine renders
+    hou.run_event_loop(until=lambda: fd.running(node) is None, timeout=RENDER_TIMEOUT_MS / 1000)
 
-    out = tmp_path / "fx" / "flashdepth" / "flashdepth1" / "shot_depth.$F4.exr"
+    version = fd.read_settings(node).settings.version()
+    out = Path(version.folder) / "shot_depth.$F4.exr"
     assert node.parm("fd_status").evalAsString().startswith(f"Done: {len(FRAMES)} frames in ")
     assert node.node("depth").parm("filename1").evalAsString() == str(out)
     files = [Path(str(out).replace("$F4", f"{f:04d}")) for f in FRAMES]

@@ -570,19 +570,24 @@ class _Ui:
         return 0
 
 
-def run_event_loop(until: Callable[[], bool] = lambda: False, timeout: float = 30.0, tick: float = 0.02) -> int:
-    """Play Houdini's idle event loop: call every registered callback about every ``tick`` seconds until no
-    callback is left or ``until()``; returns the number of rounds. Fails the test after ``timeout``."""
+def run_event_loop(until: Callable[[], bool], timeout: float = 30.0, tick: float = 0.02) -> int:
+    """Play Houdini's idle event loop in this (main) thread until ``until()``: every ``tick`` seconds run the
+    calls ``hdefereval`` queued and the registered event loop callbacks. Returns the number of rounds; fails
+    the test after ``timeout``."""
     import time
+
+    from . import hdefereval
 
     deadline = time.monotonic() + timeout
     rounds = 0
-    while ui.callbacks and not until():
-        assert time.monotonic() < deadline, "event loop callbacks still registered after the timeout"
+    while not until():
+        assert time.monotonic() < deadline, "the event loop did not get there before the timeout"
+        hdefereval.run_pending()
         for callback in list(ui.callbacks):
             callback()
         rounds += 1
         time.sleep(tick)
+    hdefereval.run_pending()
     return rounds
 
 

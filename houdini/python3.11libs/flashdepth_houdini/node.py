@@ -19,32 +19,31 @@ modifying the scene.
 """
 from __future__ import annotations
 
-import hashlib
+import importlib
 import os
 import re
-import time
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import hou
 
-from flashdepth_vfx.bridge import EngineNotFound, RenderResult
+from flashdepth_vfx.bridge import RenderJob, RenderResult
+from flashdepth_vfx.bridge.runner import CANCELLED_EXIT_CODE
 from flashdepth_vfx.errors import FlashDepthError
-from flashdepth_vfx.hosts.common import (
+from flashdepth_vfx.hosts.export import ExportCache, content_key, file_stamp
+from flashdepth_vfx.hosts.frames import format_frames, script_frames
+from flashdepth_vfx.hosts.paths import default_output_dir, frame_file, houdini_pattern, sequence_frames
+from flashdepth_vfx.hosts.render import BackgroundRender, RenderSlots
+from flashdepth_vfx.hosts.settings import (
     DEVICES,
+    FINISH_BUTTON,
     MODELS,
     MODES,
     PRECISIONS,
     RENDER_BUTTON,
-    CachedRender,
-    CacheState,
-    NodeRender,
     NodeSettings,
-    cache_state,
-    default_output_dir,
-    houdini_pattern,
-    status_line,
-    summary,
 )
+from flashdepth_vfx.hosts.versions import DepthState, DepthVersion, NodeStatus, node_status
 
 _NODE_CLASS: Any = getattr(hou, "OpNode", None) or hou.Node
 """``hou.OpNode`` (Houdini 20.0+), or ``hou.Node`` on Houdini 19.5, which has no OpNode class."""
@@ -55,7 +54,8 @@ FILE_PARM = {COP2: "filename1", COPERNICUS: "filename"}  # the File COP's file n
 COP2_OCIO_MODE = 3   # the COP2 File COP's Color Space menu: entry 3 is OpenColorIO (then ocio_space applies)
 COPERNICUS_AOVS = ("C", "depth")  # the AOVs the Copernicus node loads from the rendered files: plate, depth
 MARK_KEY = "flashdepth"                # user data marking FlashDepth nodes
-RESULT_KEY = "flashdepth_result"       # user data: CachedRender JSON
+SHOWN_KEY = "flashdepth_shown"         # user data: the DepthVersion the loader shows (JSON)
+LAST_KEY = "flashdepth_last"           # user data: how the last render ended
 DEPTH_NODE = "depth"                   # the File COP inside the COP2 subnet
 DEPTH_CHANNEL = "depth.Z"              # the depth channel in the files: Houdini names the layer "depth"
 
@@ -71,6 +71,7 @@ DEVICE = "fd_device"
 PRECISION = "fd_precision"
 OUTPUT = "fd_output"
 RENDER = "fd_render"
+FINISH = "fd_finish"
 CANCEL = "fd_cancel"
 PROGRESS = "fd_progress"
 STATUS = "fd_status"
@@ -81,12 +82,6 @@ NOT_INSTALLED = ("FlashDepth is not installed on this machine: install it (flash
 _IMPORT = "try:\n    from flashdepth_houdini import node as fd\nexcept ImportError:\n    fd = None\n"
 _CALLBACK = _IMPORT + "if fd is None:\n    hou.ui.setStatusMessage({missing!r})\nelse:\n    fd.{name}(kwargs['node'])\n"
 _STATUS_EXPRESSION = _IMPORT + "if fd is None:\n    return {missing!r}\nreturn fd.status_text(hou.pwd())"
-_COLOURS = {
-    CacheState.FRESH: (0.3, 0.65, 0.3),
-    CacheState.PARTIAL: (0.9, 0.6, 0.1),
-    CacheState.STALE: (0.75, 0.25, 0.2),
-    CacheState.MISSING: (0.75, 0.25, 0.2),
-}
 
 
 def cop_kind(network: hou.Node) -> Optional[str]:
@@ -134,6 +129,7 @@ def _parm_templates(kind: str) -> Tuple[hou.ParmTemplate, ...]:
         text(OUTPUT, "Output Folder", "Folder for the depth EXRs; empty: $HIP/flashdepth/<node name>.",
              files, hou.fileType.Directory),
         button(RENDER, RENDER_BUTTON, "render"),
+        button(FINISH, FINISH_BUTTON, "finish"),
         button(CANCEL, "Cancel", "cancel"),
         hou.IntParmTemplate(PROGRESS, "Progress", 1, min=0, max=100, help="Percent of the running render."),
         hou.StringParmTemplate(STATUS, "Status", 1, help="Whether the depth is current, stale or partial."),
@@ -262,302 +258,263 @@ def _base_dir() -> Optional[str]:
     return None if hou.hipFile.isNewFile() else os.path.dirname(hou.hipFile.path())
 
 
-def _frame_list(spec: str, default: Tuple[int, int]) -> List[int]:
-    """Frames of a Frame Range value (``1001-1100``, ``1001-1100x2``, ``1001,1005``); empty: ``default``."""
-    frames: List[int] = []
-    for part in (spec.strip() or f"{default[0]}-{default[1]}").split(","):
-        match = re.fullmatch(r"\s*(-?\d+)(?:\s*-\s*(-?\d+)(?:x(\d+))?)?\s*", part)
-        if match is None:
-            raise FlashDepthError(f"Frame Range {spec!r} is not a range such as 1001-1100: fix the parameter")
-        first, last, step = int(match.group(1)), int(match.group(2) or match.group(1)), int(match.group(3) or 1)
-        frames += range(first, last + 1, step)
-    return frames
+def _file_frames(spec: str, default: Sequence[int]) -> List[int]:
+    """The file frames to render: the Frame Range text, else ``default``."""
+    return script_frames(spec, default)
 
 
-class UpstreamExport:
-    """Frames of a COP2 node tree written to EXRs for the engine: only the frames asked, one ``saveImage`` per
-    frame, into a folder named by a hash of the upstream network's content, so an unchanged network is never
-    exported twice and a changed one never reuses old frames."""
-
-    def __init__(self, source: hou.Cop2Node, frames: Sequence[int], output_dir: str, name: str) -> None:
-        self.source = source
-        self.frames = list(frames)
-        self.folder = os.path.join(output_dir, "source", content_key(source, self.frames))
-        self.pattern = os.path.join(self.folder, f"{name}.$F4.exr")
-        self.pending = [f for f in self.frames if not os.path.isfile(self.frame_file(f))]
-
-    def frame_file(self, frame: int) -> str:
-        return self.pattern.replace("$F4", f"{frame:04d}")
-
-    def step(self) -> None:
-        """Write the next missing frame."""
-        frame = self.pending.pop(0)
-        os.makedirs(self.folder, exist_ok=True)
-        self.source.saveImage(self.pattern, (float(frame), float(frame)))
-
-
-def content_key(source: hou.OpNode, frames: Sequence[int]) -> str:
-    """A hash of everything upstream of ``source`` that shapes its image at ``frames``: each node's type, name,
-    wiring and parameter values at those frames, and the size and time of the files its parameters name."""
-    digest = hashlib.sha256()
-    seen: Dict[str, None] = {}
+def content_parts(source: hou.OpNode, frames: Sequence[int]) -> List[str]:
+    """What shapes ``source``'s image at ``frames``, one string per upstream node (for :func:`content_key`): its
+    path, type and wiring, its parameter values at those frames, and the files those values name."""
+    parts: List[str] = []
+    seen = set()
     todo = [source]
     while todo:
         node = todo.pop()
         if node.path() in seen:
             continue
-        seen[node.path()] = None
+        seen.add(node.path())
         inputs = [n for n in node.inputs() if n is not None]
-        digest.update(f"{node.path()}|{node.type().name()}|{[n.path() for n in inputs]}".encode())
+        lines = [f"{node.path()}|{node.type().name()}|{[n.path() for n in inputs]}"]
         for parm in node.parms():
-            values = {str(parm.evalAtFrame(frame)) for frame in frames}
-            digest.update(f"{parm.name()}={sorted(values)}".encode())
-            for value in values:
-                if os.path.isfile(value):
-                    info = os.stat(value)
-                    digest.update(f"{value}:{info.st_size}:{info.st_mtime_ns}".encode())
+            values = sorted({str(parm.evalAtFrame(frame)) for frame in frames})
+            lines.append(f"{parm.name()}={values}")
+            lines += [file_stamp(value) for value in values if os.path.isfile(value)]
+        parts.append("\n".join(lines))
         todo += inputs
-    return digest.hexdigest()[:12]
+    return parts
 
 
-def read_settings(node: hou.OpNode) -> Tuple[NodeSettings, Optional[UpstreamExport]]:
-    """The node's settings, and the export to run first when the plate is a COP2 node tree, not a File COP."""
+@dataclass
+class Plan:
+    """What a render of a node does: the settings, the file frames, and the COP2 tree to export first."""
+
+    settings: NodeSettings
+    frames: List[int]
+    export_from: Optional[hou.Cop2Node] = None
+    export: Optional[ExportCache] = None
+
+
+def read_settings(node: hou.OpNode) -> Plan:
+    """The node's settings and frames, and the export to run first when the plate is a COP2 node tree (a File
+    COP's files are read directly)."""
     output_dir = _text(node, OUTPUT).strip() or default_output_dir(_base_dir(), node.name())
-    export: Optional[UpstreamExport] = None
     plate = _expand(_parm(node, PLATE).unexpandedString()).strip()  # an explicit plate wins over the input
     file_parm = _input_file_parm(node)
     upstream = _upstream(node)
-    frames = _text(node, FRAMES)
+    spec = _text(node, FRAMES)
+    export_from: Optional[hou.Cop2Node] = None
+    export: Optional[ExportCache] = None
     if not plate and file_parm is not None:
         plate = _expand(file_parm.unexpandedString())
+        frames = _file_frames(spec, sequence_frames(plate))
     elif not plate and isinstance(upstream, hou.Cop2Node):
-        whole = (int(upstream.sequenceStartFrame()), int(upstream.sequenceEndFrame()))
-        export = UpstreamExport(upstream, _frame_list(frames, whole), output_dir, node.name())
+        whole = range(int(upstream.sequenceStartFrame()), int(upstream.sequenceEndFrame()) + 1)
+        frames = _file_frames(spec, whole)
+        export_from = upstream
+        export = ExportCache.for_network(output_dir, node.name(), content_key(content_parts(upstream, frames)))
         plate = export.pattern
     elif not plate:
         raise FlashDepthError(f"{node.path()} has no plate: connect a File COP or set the Plate parameter")
+    else:
+        frames = _file_frames(spec, sequence_frames(plate))
+    ocio_space = _ocio_space(node)
     settings = NodeSettings(
         plate=plate, output_dir=output_dir, checkpoint=_text(node, CHECKPOINT), model=_text(node, MODEL),
-        colorspace=_text(node, COLORSPACE), mode=_text(node, MODE), frames=frames, device=_text(node, DEVICE),
-        precision=_text(node, PRECISION),
+        colorspace=_text(node, COLORSPACE), mode=_text(node, MODE), frames=format_frames(frames) if spec else "",
+        device=_text(node, DEVICE), precision=_text(node, PRECISION),
+        ocio_config=hou.Color.ocio_configPath() if ocio_space is not None else "",
     )
-    return settings, export
+    return Plan(settings, frames, export_from, export)
 
 
-def _job_extra(node: hou.OpNode) -> Tuple[str, ...]:
-    """Engine options the Houdini node adds: the plate beside the depth, and the host's OCIO config when the
-    plate's File COP is in OpenColorIO mode."""
-    extra: Tuple[str, ...] = ("--passthrough", "--channel", DEPTH_CHANNEL)
-    if _ocio_space(node) is not None:
-        extra += ("--ocio-config", hou.Color.ocio_configPath())
-    return extra
+def _job(plan: Plan, resume: bool = False) -> RenderJob:
+    """The versioned engine job, with the plate written beside the depth (both variants load it)."""
+    job = plan.settings.versioned_job(resume=resume)
+    job.extra_args = ("--passthrough", "--channel", DEPTH_CHANNEL)
+    return job
 
 
-class BackgroundRender:
-    """One render of one node, advanced a step at a time by :meth:`step` (from Houdini's idle event loop, or a
-    loop under an InterruptableOperation in hython): export upstream frames, start the engine, follow it."""
-
-    def __init__(self, node: hou.OpNode, work: NodeRender, export: Optional[UpstreamExport]) -> None:
-        self.node = node
-        self.work = work
-        self.export = export
-        self.started = False
-        self.cancelled = False
-        self.done = False
-        self.result: Optional[RenderResult] = None
-        self.message = "Starting"
-        self.fraction = 0.0
-
-    def cancel(self) -> None:
-        self.cancelled = True
-        if self.started:
-            self.work.cancel()
-
-    def step(self) -> None:
-        """One step; any exception ends the render with a one-line error and frees the node."""
-        try:
-            self._step()
-        except Exception as exc:  # noqa: BLE001  (a render must never stay stuck, whatever broke)
-            self._end_with_error(f"{type(exc).__name__}: {exc}" if not isinstance(exc, FlashDepthError) else str(exc))
-
-    def _step(self) -> None:
-        if self.export is not None and self.export.pending and not self.cancelled:
-            done = len(self.export.frames) - len(self.export.pending)
-            self._show(0.0, f"Exporting {self.export.source.name()}: frame {self.export.pending[0]} "
-                            f"({done + 1}/{len(self.export.frames)})")
-            self.export.step()
-            return
-        if self.cancelled and not self.started:
-            self._finish(None, "Cancelled before the engine started")
-            return
-        if not self.started:
-            self.started = True
-            self.work.start()
-            return
-        fraction, message = self.work.progress()
-        self._show(fraction or 0.0, message)
-        if _engine_running(self.work):
-            return
-        result = self.work.wait()
-        self._finish(result, summary(result))
-
-    def _show(self, fraction: float, message: str) -> None:
-        self.fraction, self.message = fraction, message
-        _parm(self.node, PROGRESS).set(int(round(100 * fraction)))  # also refreshes the status expression
-        if hou.isUIAvailable():
-            hou.ui.setStatusMessage(f"FlashDepth {self.node.name()}: {message}")
-
-    def _finish(self, result: Optional[RenderResult], message: str) -> None:
-        self.result, self.message = result, message
-        _end(self)
-        cached = self.work.cached(result) if result is not None else None
-        if cached is not None:
-            self.node.setUserData(RESULT_KEY, cached.to_json())
-            load_result(self.node, cached)
-        _parm(self.node, PROGRESS).set(100 if result is not None and result.ok else 0)
-        self.node.setUserData(LAST_KEY, message)
-        update_colour(self.node)
-
-    def _end_with_error(self, message: str) -> None:
-        self.message = f"Error: {message}"
-        if self.started:
-            self.work.cancel()
-        _end(self)
-        try:
-            self.node.setUserData(LAST_KEY, self.message)
-            _parm(self.node, PROGRESS).set(0)
-        except hou.Error:  # the node itself is gone
-            pass
+def _main_thread() -> Any:
+    """SideFX's ``hdefereval`` (graphical Houdini only): runs code in Houdini's main thread from a worker."""
+    return importlib.import_module("hdefereval")
 
 
-def _engine_running(work: NodeRender) -> bool:
-    return work._process.running  # noqa: SLF001  (until the shared runner says whether it is running)
-
-
-LAST_KEY = "flashdepth_last"  # user data: how the last render ended (shown until the settings change)
-_RUNNING: Dict[int, BackgroundRender] = {}
-_TICKS: Dict[int, Callable[[], None]] = {}
-
-
-def _end(task: BackgroundRender) -> None:
-    """Forget a finished render and stop its event loop callback."""
-    task.done = True
-    key = next((k for k, t in _RUNNING.items() if t is task), None)
-    if key is None:
-        return
-    del _RUNNING[key]
-    tick = _TICKS.pop(key, None)
-    if tick is not None and tick in hou.ui.eventLoopCallbacks():
-        hou.ui.removeEventLoopCallback(tick)
+_SLOTS = RenderSlots()
 
 
 def running(node: hou.OpNode) -> Optional[BackgroundRender]:
     """The render in progress for ``node``, if any."""
-    return _RUNNING.get(node.sessionId())
+    return _SLOTS.get(str(node.sessionId()))
 
 
-def render(node: hou.OpNode) -> Optional[BackgroundRender]:
-    """*Render depth*: start a background render (Houdini's UI stays live); in hython, render to the end under an
-    interruptable operation. Returns the render, or None when it could not start (the status says why)."""
+def render(node: hou.OpNode, resume: bool = False) -> Optional[BackgroundRender]:
+    """*Render depth* (``resume``: *Finish*): in graphical Houdini the render runs in a worker thread and the
+    UI stays live (HOM calls go to the main thread through ``hdefereval``: one exported frame at a time, the
+    progress, the result); in hython it runs to the end under an interruptable operation. Returns the render,
+    or None when it could not start (the status says why)."""
     if running(node) is not None:
         hou.ui.setStatusMessage(f"FlashDepth {node.name()} is already rendering: press Cancel to stop it")
         return None
     try:
-        settings, export = read_settings(node)
+        plan = read_settings(node)
         if not _text(node, OUTPUT).strip():
-            _parm(node, OUTPUT).set(settings.output_dir)  # keeps the fingerprint stable if the .hip moves
-        job = settings.job()
-        job.extra_args = _job_extra(node)
-        task = BackgroundRender(node, NodeRender(job), export)
+            _parm(node, OUTPUT).set(plan.settings.output_dir)  # keeps the version stable if the .hip moves
+        job = _job(plan, resume)
+        _parm(node, PROGRESS).set(0)
     except (FlashDepthError, hou.Error) as exc:
         node.setUserData(LAST_KEY, f"Error: {exc}")
         return None
-    key = node.sessionId()
-    _RUNNING[key] = task
-    if hou.isUIAvailable():
-        _TICKS[key] = task.step
-        hou.ui.addEventLoopCallback(task.step)
-    else:
-        _run_blocking(task)
+    graphical = hou.isUIAvailable()
+    in_main = _main_thread().executeInMainThreadWithResult if graphical else (lambda fn, *args: fn(*args))
+    shown = [""]
+    interrupt: List[Callable[[float], None]] = []  # hython: polls Houdini's interrupt at each report
+
+    def report(fraction: Optional[float], message: str) -> None:
+        for poll in interrupt:
+            poll(fraction if fraction is not None else -1.0)
+        if message != shown[0]:
+            shown[0] = message
+            if graphical:
+                _main_thread().executeDeferred(_show_progress, node, fraction, message)
+            else:
+                _show_progress(node, fraction, message)
+
+    def work(task: BackgroundRender) -> RenderResult:
+        if plan.export is not None and plan.export_from is not None:
+            todo = plan.export.missing(plan.frames)
+            for index, frame in enumerate(todo, start=1):
+                if task.cancelled:
+                    return RenderResult(CANCELLED_EXIT_CODE, True, None)
+                report(0.0, f"Exporting {plan.export_from.name()}: frame {frame} ({index}/{len(todo)})")
+                in_main(_export_frame, plan.export_from, plan.export, frame)
+                plan.export.mark_done([frame])
+        plan.settings.version().write_manifest(job)
+        return task.run_engine(job, report)
+
+    def done(task: BackgroundRender, result: Optional[RenderResult], message: str) -> None:
+        if graphical:
+            _main_thread().executeDeferred(_finished, node, plan, message)
+        else:
+            _finished(node, plan, message)
+
+    task = BackgroundRender(str(node.sessionId()), work, done, _SLOTS)
+    if graphical:
+        _SLOTS.start(task)
+        return task
+    # hython: no event loop to hand work to, so the render runs here, Esc / the dialog's button cancelling it
+    with hou.InterruptableOperation("FlashDepth depth render", open_interrupt_dialog=True) as operation:
+        def poll(fraction: float) -> None:
+            try:
+                operation.updateProgress(fraction)
+            except hou.OperationInterrupted:
+                task.cancel()
+
+        interrupt.append(poll)
+        task.run()
     return task
 
 
-def _run_blocking(task: BackgroundRender, poll: float = 0.05) -> None:
-    """hython: the same steps in a loop, with Houdini's interrupt (Esc / the dialog's button) as Cancel."""
-    with hou.InterruptableOperation("FlashDepth depth render", open_interrupt_dialog=True) as operation:
-        while not task.done:
-            task.step()
-            if not task.cancelled:
-                try:
-                    operation.updateProgress(task.fraction)
-                except hou.OperationInterrupted:
-                    task.cancel()
-            time.sleep(poll)
+def _export_frame(source: hou.Cop2Node, export: ExportCache, frame: int) -> None:
+    """(Main thread) write one frame of the upstream COP2 tree."""
+    os.makedirs(export.folder, exist_ok=True)
+    source.saveImage(frame_file(export.pattern, frame), (float(frame), float(frame)))
+
+
+def _show_progress(node: hou.OpNode, fraction: Optional[float], message: str) -> None:
+    """(Main thread) the node's progress bar and the status bar; the status line follows the progress."""
+    try:
+        _PROGRESS[str(node.sessionId())] = message
+        _parm(node, PROGRESS).set(int(round(100 * (fraction or 0.0))))
+        if hou.isUIAvailable():
+            hou.ui.setStatusMessage(f"FlashDepth {node.name()}: {message}")
+    except hou.Error:  # the node was deleted while it rendered: its render ends on its own
+        pass
+
+
+_PROGRESS: Dict[str, str] = {}
+
+
+def _finished(node: hou.OpNode, plan: Plan, message: str) -> None:
+    """(Main thread) a render ended: remember how, show the version its status says to show, reload."""
+    try:
+        _PROGRESS.pop(str(node.sessionId()), None)
+        node.setUserData(LAST_KEY, message)
+        try:
+            plan = read_settings(node)  # the frames on disk now
+        except FlashDepthError:
+            pass
+        status = _status(node, plan)
+        shown = DepthVersion.from_json(node.userData(SHOWN_KEY) or "")
+        if status.show is not None and status.show != shown:
+            node.setUserData(SHOWN_KEY, status.show.to_json())
+        if status.show is not None:
+            load_version(node, status.show)
+        _parm(node, PROGRESS).set(100 if status.state is DepthState.CURRENT else 0)
+        _set_colour(node, status)
+    except hou.Error:  # the node was deleted while it rendered
+        pass
 
 
 def cancel(node: hou.OpNode) -> None:
-    """*Cancel*: stop the node's render; frames already written are kept."""
+    """*Cancel*: stop the node's render (between exported frames, or the engine); finished frames are kept."""
     task = running(node)
     if task is not None:
         task.cancel()
 
 
-def load_result(node: hou.OpNode, cached: CachedRender) -> None:
-    """Point the node's File COP at the depth frames and make it reload them."""
+def finish(node: hou.OpNode) -> Optional[BackgroundRender]:
+    """*Finish*: render the frames a partial version lacks, with the engine's ``--resume``."""
+    return render(node, resume=True)
+
+
+def load_version(node: hou.OpNode, version: DepthVersion) -> None:
+    """Point the node's File COP at a depth version and make it reload its files."""
     parent = node.parent()
     kind = cop_kind(parent) if parent is not None else None
     loader = node.node(DEPTH_NODE) if kind == COP2 else node
     parm = loader.parm(FILE_PARM[kind]) if loader is not None and kind is not None else None
     if loader is None or parm is None:
         raise FlashDepthError(f"{node.path()} is missing its '{DEPTH_NODE}' File COP: create a new FlashDepth node")
-    parm.set(houdini_pattern(cached.output))
+    parm.set(houdini_pattern(version.pattern))
     reload = loader.parm("reload")
     if reload is not None:
         reload.pressButton()
 
 
-def _state(node: hou.OpNode) -> Tuple[CacheState, Optional[CachedRender], Optional[str]]:
-    """(state, stored record, error reading the settings) of the node's depth against its settings now."""
-    cached = CachedRender.from_json(node.userData(RESULT_KEY) or "")
-    try:
-        settings, _ = read_settings(node)
-    except FlashDepthError as exc:
-        return CacheState.NONE, cached, str(exc)
-    job = settings.job()
-    job.extra_args = _job_extra(node)
-    return cache_state(cached, job), cached, None
+def _status(node: hou.OpNode, plan: Plan) -> NodeStatus:
+    shown = DepthVersion.from_json(node.userData(SHOWN_KEY) or "")
+    return node_status(plan.settings.version(), plan.frames, shown)
 
 
 def status_text(node: hou.OpNode) -> str:
     """The status line (the Status parameter's expression): the running render's progress, else whether the
-    depth is current, stale or partial, and how the last render ended."""
+    depth is current, partial, stale or missing, after how the last render ended."""
     progress = node.parm(PROGRESS)
-    if progress is not None:
-        progress.eval()  # read, so that Houdini re-evaluates this line whenever the progress changes
-    task = running(node)
-    if task is not None:
-        return f"{int(round(100 * task.fraction))}% {task.message} (press Cancel to stop)"
-    state, cached, error = _state(node)
-    if error is not None:
-        return error
-    line = status_line(state, cached)
+    percent = progress.eval() if progress is not None else 0  # read, so the line refreshes with the progress
+    if running(node) is not None:
+        message = _PROGRESS.get(str(node.sessionId()), "Starting")
+        return f"{percent}% {message} (press Cancel to stop)"
+    try:
+        status = _status(node, read_settings(node))
+    except FlashDepthError as exc:
+        return str(exc)
+    line = status.line(RENDER_BUTTON, FINISH_BUTTON)
     last = node.userData(LAST_KEY) or ""
-    if last and state in (CacheState.FRESH, CacheState.PARTIAL, CacheState.NONE):
-        line = f"{last} | {line}" if not line.startswith(last) else line
-    return line
+    return f"{last} | {line}" if last and status.state is not DepthState.STALE else line
 
 
-def update_colour(node: hou.OpNode) -> None:
-    """Tile colour by state: green current, orange partial, red stale or missing (unchanged otherwise)."""
-    state, _, _ = _state(node)
-    rgb = _COLOURS.get(state)
-    if rgb is not None:
-        node.setColor(hou.Color(rgb))
+def _set_colour(node: hou.OpNode, status: NodeStatus) -> None:
+    rgba = status.colour
+    node.setColor(hou.Color(((rgba >> 24 & 255) / 255, (rgba >> 16 & 255) / 255, (rgba >> 8 & 255) / 255)))
 
 
 def parm_changed(node: hou.OpNode) -> None:
-    """Any FlashDepth parameter edited: the tile colour follows (the status line is an expression)."""
-    update_colour(node)
+    """Any FlashDepth parameter edited: the tile colour follows the status (the status line is an expression)."""
+    try:
+        _set_colour(node, _status(node, read_settings(node)))
+    except FlashDepthError:
+        pass
 
 
 def flashdepth_nodes() -> Tuple[hou.OpNode, ...]:

@@ -11,7 +11,7 @@ import importlib
 import os
 from typing import Any, Mapping, Optional
 
-from flashdepth_vfx.hosts.common import RESULT_FOLDER
+from flashdepth_vfx.hosts.paths import RESULT_FOLDER
 
 CACHE_ROOT_ENV = "FLASHDEPTH_VFX_CACHE"
 """A folder for all FlashDepth results (``<root>/<project>/<clip>``); unset: beside each clip's media."""

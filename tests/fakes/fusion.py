@@ -23,8 +23,19 @@ _FRAME = re.compile(r"(\d+)(\.[A-Za-z0-9]+)$")
 class Tool:
     def __init__(self, reg_id: str, name: str, **inputs: Any) -> None:
         self.attrs: Dict[str, Any] = {"TOOLS_RegID": reg_id, "TOOLS_Name": name}
-        self.inputs: Dict[str, Any] = dict(inputs)
+        self.inputs: Dict[str, Any] = {}
+        self.data: Dict[str, Any] = {}
         self.selected = False
+        self.TileColor: Optional[Dict[str, float]] = None  # Fusion: tool.TileColor = {"R": .., "G": .., "B": ..}
+        for key, value in inputs.items():
+            self.SetInput(key, value)
+
+    def SetData(self, name: str, value: Any) -> None:
+        """Custom data saved with the tool in the comp."""
+        self.data[name] = value
+
+    def GetData(self, name: str) -> Any:
+        return self.data.get(name)
 
     def GetAttrs(self) -> Dict[str, Any]:
         return dict(self.attrs)

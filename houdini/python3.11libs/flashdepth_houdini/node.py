@@ -7,10 +7,15 @@
   the node's outputs (SideFX: File Copernicus node), ready to wire downstream.
 
 The engine always writes the plate's RGBA beside ``depth.Z`` (``--passthrough``), so both variants carry the
-plate and the depth layer. Renders run in the background: Houdini's idle event loop
-(``hou.ui.addEventLoopCallback``) exports upstream COP2 frames one at a time and polls the engine, so the UI
-never blocks; the node's progress bar and status line follow it and its *Cancel* button stops it. In hython
-(no UI) the same steps run under ``hou.InterruptableOperation``.
+plate and the depth layer. Renders run in the background (the shared
+:class:`flashdepth_vfx.hosts.render.BackgroundRender` thread): every HOM call goes to Houdini's main thread
+through SideFX's ``hdefereval`` (one exported COP2 frame at a time, the progress, the result), so the UI never
+blocks; the node's progress bar and status line follow it and its *Cancel* button stops it. In hython (no UI)
+the same work runs in the calling thread under ``hou.InterruptableOperation``.
+
+Each settings combination renders into its own version folder (:mod:`flashdepth_vfx.hosts.versions`); the
+loader keeps the previous complete version until the new one is complete, the status line and tile colour say
+current / partial / stale / missing, and *Finish* completes a partial version with the engine's ``--resume``.
 
 Everything the node does lives in this module: the parameter callbacks and the status line's expression only
 import it, so an updated install reaches nodes in saved .hip files, and a machine without FlashDepth shows a

@@ -352,6 +352,9 @@ def test_any_exception_in_the_render_ends_it_and_frees_the_node(fd: Any, hou: Mo
         patch.setattr("flashdepth_vfx.hosts.render.NodeRender.progress", lambda self: 1 / 0)
         task = render(fd, hou, node)
     assert fd.running(node) is None and status(node).startswith("Error: unexpected ZeroDivisionError")
+    deadline = time.monotonic() + 10
+    while task.engine._process.running and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not task.engine._process.running  # the engine was stopped too
 
     monkeypatch.setenv("FAKE_ENGINE_MODE", "ok")
@@ -391,6 +394,9 @@ def test_a_cop2_tree_exports_only_the_frames_asked_once_per_content(fd: Any, hou
     blur.parm("size").set(3.0)
     render(fd, hou, node)  # the network changed: a new folder, exported again
     assert len(blur.saved) == 6 and Path(blur.saved[-1][0]).parent != exported
+    (tmp_path / "plates" / "shot.1003.exr").write_text("a new take")  # a file the File COP reads changed
+    render(fd, hou, node)
+    assert len(blur.saved) == 9
 
 
 def test_cancel_during_the_export_never_starts_the_engine(fd: Any, hou: ModuleType, tmp_path: Path) -> None:

@@ -231,7 +231,13 @@ class Parm:
         return text.expandString(value) if isinstance(value, str) else value
 
     def evalAtFrame(self, frame: float) -> Any:
+        if self._expression is None and isinstance(self._value, str) and re.search(r"\$F", self._value):
+            return re.sub(r"\$F(\d*)", lambda m: str(int(frame)).zfill(int(m.group(1) or 1)), self.eval())
         return self.eval()
+
+    def isTimeDependent(self) -> bool:
+        """True when the value depends on the frame (here: a $F variable in it)."""
+        return self._expression is None and isinstance(self._value, str) and "$F" in self._value
 
     def evalAsInt(self) -> int:
         return int(self._value)

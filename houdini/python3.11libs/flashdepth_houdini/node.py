@@ -269,8 +269,10 @@ def _file_frames(spec: str, default: Sequence[int]) -> List[int]:
 
 
 def content_parts(source: hou.OpNode, frames: Sequence[int]) -> List[str]:
-    """What shapes ``source``'s image at ``frames``, one string per upstream node (for :func:`content_key`): its
-    path, type and wiring, its parameter values at those frames, and the files those values name."""
+    """What shapes ``source``'s images over its whole sequence ``frames``, one string per upstream node (for
+    :func:`content_key`): its path, type and wiring, its parameter values at those frames, and the files those
+    values name. The key does not depend on which frames a render asks for, so asking for more exports only
+    the new ones."""
     parts: List[str] = []
     seen = set()
     todo = [source]
@@ -282,7 +284,11 @@ def content_parts(source: hou.OpNode, frames: Sequence[int]) -> List[str]:
         inputs = [n for n in node.inputs() if n is not None]
         lines = [f"{node.path()}|{node.type().name()}|{[n.path() for n in inputs]}"]
         for parm in node.parms():
-            values = sorted({str(parm.evalAtFrame(frame)) for frame in frames})
+            try:  # an animated parameter at every frame asked, any other once
+                at = frames if parm.isTimeDependent() else frames[:1]
+                values = sorted({str(parm.evalAtFrame(frame)) for frame in at})
+            except hou.Error as exc:  # a parameter that cannot evaluate still counts, by its error
+                values = [f"error: {exc}"]
             lines.append(f"{parm.name()}={values}")
             lines += [file_stamp(value) for value in values if os.path.isfile(value)]
         parts.append("\n".join(lines))
@@ -314,10 +320,11 @@ def read_settings(node: hou.OpNode) -> Plan:
         plate = _expand(file_parm.unexpandedString())
         frames = _file_frames(spec, sequence_frames(plate))
     elif not plate and isinstance(upstream, hou.Cop2Node):
-        whole = range(int(upstream.sequenceStartFrame()), int(upstream.sequenceEndFrame()) + 1)
+        whole = list(range(int(upstream.sequenceStartFrame()), int(upstream.sequenceEndFrame()) + 1))
         frames = _file_frames(spec, whole)
         export_from = upstream
-        export = ExportCache.for_network(output_dir, node.name(), content_key(content_parts(upstream, frames)))
+        key = content_key(content_parts(upstream, sorted(set(whole) | set(frames))))
+        export = ExportCache.for_network(output_dir, node.name(), key)
         plate = export.pattern
     elif not plate:
         raise FlashDepthError(f"{node.path()} has no plate: connect a File COP or set the Plate parameter")

@@ -11,6 +11,9 @@ the behaviour:
   frame, prints a ``cancelled`` event and exits 130.
 * ``stubborn``: like ``slow`` but ignores SIGTERM (has to be killed).
 
+``--resume`` skips the frames whose output file exists, as the engine skips frames already rendered with the
+same settings (the ``start`` event's ``total`` counts the frames left to write, as the engine's does).
+
 ``python fake_engine.py preview PLATE DEPTH -o OUT.png`` writes a small side-by-side PNG, or fails
 with :data:`PREVIEW_ERROR` on stderr when DEPTH does not exist.
 """
@@ -42,8 +45,11 @@ def emit(**event: Any) -> None:
 
 
 def parse_frames(spec: str) -> List[int]:
-    first, _, last = spec.partition("-")
-    return list(range(int(first), int(last or first) + 1))
+    frames: List[int] = []
+    for part in spec.split(","):
+        first, _, last = part.partition("-")
+        frames += range(int(first), int(last or first) + 1)
+    return frames
 
 
 def write_png(path: Path, width: int, height: int, colour: Callable[[int, int], Tuple[int, int, int]]) -> None:
@@ -90,13 +96,11 @@ def render(args: argparse.Namespace, argv: List[str]) -> int:
     if mode == "fail":
         emit(event="error", message=ERROR_MESSAGE)
         return 1
-    frames = parse_frames(args.frames or "1001-1005")
+    wanted = parse_frames(args.frames or "1001-1005")
     output = args.output or str(Path(args.plate).resolve().parent / "depth.####.exr")
     output = re.sub(r"#+", lambda run: f"%0{len(run.group())}d", output)  # events carry printf patterns
     Path(output).parent.mkdir(parents=True, exist_ok=True)
-    wanted = frames
-    if args.resume:  # like the engine: frames already rendered are skipped and not counted
-        frames = [frame for frame in frames if not Path(output % frame).is_file()]
+    frames = [f for f in wanted if not (args.resume and Path(output % f).is_file())]
     emit(event="start", plate=Path(args.plate).name, output=output, first=wanted[0], last=wanted[-1],
          total=len(frames), argv=argv)
     if mode == "ok":
@@ -133,13 +137,12 @@ def main(argv: List[str]) -> int:
     run = commands.add_parser("render")
     run.add_argument("plate")
     run.add_argument("-o", "--output")
-    for option in ("--frames", "--checkpoint", "--model", "--colorspace", "--mode", "--device", "--precision",
-                   "--progress", "--missing"):
+    for option in ("--frames", "--checkpoint", "--model", "--colorspace", "--ocio-config", "--mode", "--device",
+                   "--precision", "--progress", "--missing"):
         run.add_argument(option)
     run.add_argument("--half", action="store_true")
     run.add_argument("--channel")  # the host adapters' depth channel name
     run.add_argument("--passthrough", action="store_true")  # plate RGBA beside the depth (Houdini)
-    run.add_argument("--ocio-config")
     run.add_argument("--resume", action="store_true")
     show = commands.add_parser("preview")
     show.add_argument("plate")

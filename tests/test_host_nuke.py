@@ -5,19 +5,20 @@ from __future__ import annotations
 import json
 import runpy
 import shlex
+import struct
 import sys
-import types
 import threading
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, List
 
 import pytest
 
 import fake_engine
 from fakes import nuke as fake_nuke
-from flashdepth_vfx.hosts.common import CachedRender
+from flashdepth_vfx.hosts.colour import NUKE_DEFAULT_CONFIG
+from flashdepth_vfx.hosts.versions import STATE_COLOURS, DepthState, DepthVersion
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_ENGINE = f"{shlex.quote(sys.executable)} {shlex.quote(str(Path(fake_engine.__file__).resolve()))}"
@@ -34,28 +35,34 @@ def nuke(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setenv("FLASHDEPTH_VFX_BIN", FAKE_ENGINE)
     monkeypatch.delenv("FAKE_ENGINE_MODE", raising=False)
+    monkeypatch.delenv("OCIO", raising=False)
     return fake_nuke
 
 
 @pytest.fixture
 def fd(nuke: ModuleType) -> Any:
+    """The node module, with the callbacks the plugin's menu.py registers."""
     import flashdepth_nuke.node
 
+    flashdepth_nuke.node.register_callbacks()
     return flashdepth_nuke.node
 
 
 @pytest.fixture
 def read(nuke: ModuleType, tmp_path: Path) -> Any:
-    return nuke.nodes.Read(file=str(tmp_path / "plates" / "shot.%04d.exr"), first=1001, last=1005,
-                           colorspace="ACES - ACEScg")
+    return nuke.nodes.Read(file=str(tmp_path / "plates" / "shot.%04d.exr"), first=1001, last=1005, origfirst=1001,
+                           origlast=1005, colorspace="ACES - ACEScg")
 
 
 def finish(fd: Any, group: Any, timeout: float = 30.0) -> None:
-    """Wait for the node's worker thread, then run what it queued for Nuke's main thread."""
+    """Play Nuke's event loop until the node's worker thread ends, then run what it queued last."""
     worker = fd.running(group)
     assert worker is not None, group["status"].value()
-    worker.join(timeout)
-    assert not worker.is_alive()
+    deadline = time.monotonic() + timeout
+    while worker.is_alive():
+        assert time.monotonic() < deadline, "render timed out"
+        fake_nuke.run_main_thread()
+        worker.join(0.01)
     fake_nuke.run_main_thread()
 
 
@@ -63,25 +70,47 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "timed out"
+        fake_nuke.run_main_thread()
         time.sleep(0.01)
 
 
-def test_node_has_its_knobs_inner_graph_and_defaults_from_the_upstream_read(fd: Any, read: Any) -> None:
+def version_dir(tmp_path: Path, group: Any) -> Path:
+    """The version folder of the node's current settings."""
+    shown = DepthVersion.from_json(group["flashdepth_result"].value())
+    assert shown is not None, group["status"].value()
+    return Path(shown.folder)
+
+
+def args_of(worker: Any) -> List[str]:
+    assert worker.engine is not None
+    return list(worker.engine.job.to_args())
+
+
+def option(args: List[str], name: str) -> str:
+    return args[args.index(name) + 1]
+
+
+# --- the node ------------------------------------------------------------------------------------------------
+
+def test_node_has_its_knobs_inner_graph_and_defaults_from_the_upstream_read(fd: Any, nuke: ModuleType,
+                                                                            read: Any) -> None:
     group = fd.create_node(read)
     assert group.Class() == "Group" and group.name() == "FlashDepth1" and group.input(0) is read
     assert group["colorspace"].value() == "ACES - ACEScg"
     assert group["frames"].value() == "1001-1005"
-    assert [group[k].value() for k in ("model", "mode", "device", "precision", "output")] == [
-        "default", "depth", "auto", "default", ""]
-    assert group["render"].label() == "Render depth" and not group["cancel"].getFlag(fake_nuke.STARTLINE)
+    assert [group[k].value() for k in ("model", "mode", "device", "precision", "output", "use_proxy")] == [
+        "default", "depth", "auto", "default", "", False]
+    assert group["render"].label() == "Render depth" and group["finish"].label() == "Finish"
+    assert not group["cancel"].getFlag(nuke.STARTLINE) and not group["finish"].getFlag(nuke.STARTLINE)
     assert "upstream Read" in group["colorspace"].tooltip()
-    assert group["flashdepth_result"].getFlag(fake_nuke.INVISIBLE)
+    assert group["flashdepth_result"].getFlag(nuke.INVISIBLE)
     assert group["status"].value() == "Not rendered yet: press Render depth"
+    assert group["tile_color"].value() == STATE_COLOURS[DepthState.NONE] and group["label"].value() == "depth: none"
     plate, depth_read, copy = (group.node(n) for n in ("Plate", "DepthRead", "AddDepth"))
     assert (plate.Class(), depth_read.Class(), copy.Class()) == ("Input", "Read", "Copy")
     assert copy.input(0) is plate and copy.input(1) is depth_read
     assert (copy["from0"].value(), copy["to0"].value(), copy["disable"].value()) == ("depth.Z", "depth.Z", True)
-    assert depth_read["raw"].value() is True
+    assert depth_read["raw"].value() is True and depth_read["on_error"].value() == "black"
     output = next(n for n in group.nodes() if n.Class() == "Output")
     assert output.input(0) is copy
 
@@ -94,87 +123,192 @@ def test_defaults_from_a_node_tree_and_nuke_default_colourspace(fd: Any, nuke: M
     nuke.select(blur)
     group = fd.create_node()  # fed by the selection
     assert group.input(0) is blur and group.name() == "FlashDepth2"
-    assert (group["colorspace"].value(), group["frames"].value()) == ("scene_linear", "1001-1005")
+    assert (group["colorspace"].value(), group["frames"].value()) == ("linear", "1001-1005")  # Nuke's working space
+    nuke.root()["colorManagement"].setValue("OCIO")
+    nuke.root()["OCIO_config"].setValue("custom")
+    nuke.root()["customOCIOConfigPath"].setValue(NUKE_DEFAULT_CONFIG)
+    assert fd.create_node(blur)["colorspace"].value() == "scene_linear"  # the OCIO role
 
     nuke.select()
     later = fd.create_node()  # no input yet: nothing to default from
     assert (later["colorspace"].value(), later["frames"].value()) == ("", "")
-    assert later["status"].value() == "FlashDepth3 has no input: connect a Read or a node tree to it"
+    assert later["status"].value() == "FlashDepth4 has no input: connect a Read or a node tree to it"
     later.setInput(0, read)
-    nuke.knob_changed(later, "inputChange")
+    nuke.knob_changed(later, "inputChange")  # reaches the node through the registered knobChanged callback
     assert (later["colorspace"].value(), later["frames"].value()) == ("sRGB", "1001-1005")
     assert later["status"].value() == "Not rendered yet: press Render depth"
 
 
-def test_plugin_folder_adds_the_project_and_a_toolbar_entry(nuke: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plugin_folder_adds_the_project_icon_toolbar_entry_and_callbacks(nuke: ModuleType,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLASHDEPTH_VFX_PATH", str(ROOT))
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(ROOT)])
     runpy.run_path(str(ROOT / "nuke" / "init.py"))
     assert sys.path[0] == str(ROOT)
+    [icons] = nuke.plugin_paths
+    icon = Path(icons) / "FlashDepth.png"
+    data = icon.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", data[16:24]) == (24, 24)  # a toolbar icon
     panels: list[tuple[str, ...]] = []
-    nukescripts = types.SimpleNamespace(panels=types.SimpleNamespace(registerWidgetAsPanel=lambda *a: panels.append(a)))
+    nukescripts = type(sys)("nukescripts")
+    nukescripts.panels = type(sys)("panels")  # type: ignore[attr-defined]
+    nukescripts.panels.registerWidgetAsPanel = lambda *a: panels.append(a)  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "nukescripts", nukescripts)
     runpy.run_path(str(ROOT / "nuke" / "menu.py"))
     import flashdepth_nuke.node
 
-    assert nuke.toolbar("Nodes").items["FlashDepth"].items["FlashDepth"] is flashdepth_nuke.node.create_node
+    menu = nuke.menu("Nodes").items["FlashDepth"]
+    assert menu.icon == "FlashDepth.png" and menu.options["FlashDepth"]["icon"] == "FlashDepth.png"
+    assert menu.items["FlashDepth"] is flashdepth_nuke.node.create_node
     assert nuke.script_load_callbacks == [flashdepth_nuke.node.refresh_all]
+    assert [(c[0], c[3]) for c in nuke.knob_changed_callbacks] == [(flashdepth_nuke.node.knob_changed, "Group")]
     assert [p[1:] for p in panels] == [("FlashDepth", "com.flashdepth-vfx.DepthPanel")]  # the shared panel docks
 
 
-def test_render_button_runs_the_engine_in_a_worker_and_loads_depth(fd: Any, nuke: ModuleType, read: Any,
-                                                                    tmp_path: Path) -> None:
+def test_render_button_runs_the_engine_in_a_worker_and_loads_the_version(fd: Any, nuke: ModuleType, read: Any,
+                                                                        tmp_path: Path) -> None:
     group = fd.create_node(read)
     group["render"].execute()  # the button's own script
     worker = fd.running(group)
     assert group["status"].value() == "Starting the depth engine"
-    worker.join(30)
-    assert nuke.main_thread_queue, "status updates must go through executeInMainThread"
-    nuke.run_main_thread()
+    finish(fd, group)
 
     out_dir = tmp_path / "comp" / "flashdepth" / "FlashDepth1"
     assert group["output"].value() == str(out_dir)
-    args = worker.render.job.to_args()
-    assert args[:4] == ["render", str(tmp_path / "plates" / "shot.%04d.exr"), "-o", str(out_dir / "shot_depth.%04d.exr")]
-    assert args[args.index("--colorspace") + 1] == "ACES - ACEScg" and args[args.index("--frames") + 1] == "1001-1005"
+    version = version_dir(tmp_path, group)
+    assert version.parent == out_dir and len(version.name) == 16
+    args = args_of(worker)
+    assert args[:3] == ["render", "-o", str(version / "shot_depth.%04d.exr")]
+    assert args[-2:] == ["--", str(tmp_path / "plates" / "shot.%04d.exr")]
+    assert option(args, "--colorspace") == "ACES - ACEScg" and option(args, "--frames") == "1001-1005"
+    assert "--ocio-config" not in args and "--resume" not in args  # no OCIO config: ACEScg is the engine's own
 
     [task] = nuke.progress_tasks
     assert task.thread is worker and task.progress[-1] == 100 and task.progress == sorted(task.progress)
     assert task.messages[-1].startswith("Frame 1005 (5/5)")
     assert group["status"].value().startswith("Done: 5 frames in ")
     assert "1 warnings" in group["status"].value()
+    assert group["tile_color"].value() == STATE_COLOURS[DepthState.CURRENT] and group["label"].value() == "depth: current"
 
     depth_read, copy = group.node("DepthRead"), group.node("AddDepth")
-    assert depth_read["file"].value() == str(out_dir / "shot_depth.%04d.exr")
+    assert depth_read["file"].value() == str(version / "shot_depth.%04d.exr")
     assert [depth_read[k].value() for k in ("first", "last", "origfirst", "origlast")] == [1001, 1005, 1001, 1005]
-    assert copy["disable"].value() is False
-    assert sorted(p.name for p in out_dir.iterdir()) == [f"shot_depth.{f}.exr" for f in range(1001, 1006)]
-    stored = CachedRender.from_json(group["flashdepth_result"].value())
-    assert stored is not None and stored.fingerprint == worker.render.job.fingerprint() and stored.written == 5
+    assert depth_read["reload"].executed == 1 and copy["disable"].value() is False
+    assert sorted(p.name for p in version.iterdir()) == ["flashdepth_version.json"] + [
+        f"shot_depth.{f}.exr" for f in range(1001, 1006)]
+    manifest = json.loads((version / "flashdepth_version.json").read_text())
+    assert manifest["key"] == version.name and manifest["settings"]["mode"] == "depth"
     assert fd.running(group) is None
 
 
-def test_changed_knob_marks_the_result_stale_and_reopening_finds_it(fd: Any, nuke: ModuleType, read: Any,
-                                                                     tmp_path: Path) -> None:
+@pytest.mark.parametrize(("mode", "value", "before", "after"), [
+    ("start at", "1001", "hold", "hold"),
+    ("offset", "1000", "loop", "bounce"),
+    ("expression", "frame-1000", "black", "hold"),
+    ("start at", "1001", "bounce", "black"),
+])
+def test_depth_lines_up_with_the_plate_in_every_read_frame_mode(fd: Any, nuke: ModuleType, tmp_path: Path,
+                                                                mode: str, value: str, before: str, after: str) -> None:
+    plates = tmp_path / "plates"
+    plates.mkdir()
+    for frame in range(1, 13):
+        (plates / f"shot.{frame:04d}.exr").write_text("plate")
+    read = nuke.nodes.Read(file=str(plates / "shot.####.exr"), first=1, last=12, origfirst=1, origlast=12,
+                           frame_mode=mode, frame=value, before=before, after=after)
+    group = fd.create_node(read)
+    if mode == "expression":  # Nuke cannot invert an expression: the artist gives the script frames
+        group["frames"].setValue("1001-1012")
+    assert group["frames"].value() == "1001-1012"  # the artist's frames: script time
+    worker = fd.render(group)
+    finish(fd, group)
+    assert option(args_of(worker), "--frames") == "1-12"  # the engine's: file frames
+    assert group["status"].value().startswith("Done: 12 frames")
+    depth_read = group.node("DepthRead")
+    for knob in ("first", "last", "frame_mode", "frame", "before", "after"):
+        assert depth_read[knob].value() == read[knob].value(), knob
+    for script_frame in range(990, 1030):  # before, through and after the shot
+        assert depth_read.metadata("input/frame", script_frame) == read.metadata("input/frame", script_frame)
+    assert depth_read.metadata("input/frame", 1001) == 1 and depth_read.metadata("input/frame", 1012) == 12
+
+    group["frames"].setValue("1005-1008")  # a sub-range of script frames
+    nuke.knob_changed(group, "frames")
+    assert group["status"].value().startswith("Current: 4 frames")
+    worker = fd.render(group)
+    finish(fd, group)
+    assert option(args_of(worker), "--frames") == "5-8"
+
+
+def test_changed_knob_marks_stale_keeps_the_shown_version_and_reopening_finds_it(fd: Any, nuke: ModuleType,
+                                                                                  read: Any, tmp_path: Path) -> None:
     group = fd.create_node(read)
     fd.render(group)
     finish(fd, group)
+    first = group["flashdepth_result"].value()
     group["mode"].setValue("disparity")
-    nuke.knob_changed(group, "mode")  # runs the node's knobChanged script
-    assert group["status"].value() == "Stale: settings changed since the last render; press Render depth"
+    nuke.knob_changed(group, "mode")
+    assert group["status"].value() == "Stale: the depth shown was rendered with other settings; press Render depth"
+    assert group["flashdepth_result"].value() == first  # the loader keeps the depth it has
+    assert (group["tile_color"].value(), group["label"].value()) == (STATE_COLOURS[DepthState.STALE], "depth: stale")
     group["mode"].setValue("depth")
     nuke.knob_changed(group, "mode")
-    assert group["status"].value().startswith("Up to date: 5 frames (1001-1005)")
+    assert group["status"].value().startswith("Current: 5 frames rendered with these settings")
 
-    saved = json.loads(group["flashdepth_result"].value())
     group["status"].setValue("")
-    nuke.script_load_callbacks.append(fd.refresh_all)  # what menu.py registers
     nuke.load_script(str(tmp_path / "comp" / "shot.nk"))
-    assert group["status"].value().startswith("Up to date: 5 frames")
+    assert group["status"].value().startswith("Current: 5 frames")
+    assert not nuke.root().modified(), "opening a script must not mark it modified"
+    shown = DepthVersion.from_json(first)
+    assert shown is not None
     for frame in range(1001, 1006):
-        Path(saved["output"] % frame).unlink()
+        Path(shown.frame_file(frame)).unlink()
     nuke.load_script(str(tmp_path / "comp" / "shot.nk"))
-    assert group["status"].value().startswith("Depth files missing")
+    assert group["status"].value() == f"Missing: the depth files are gone from {shown.folder}; press Render depth"
+    assert group.node("AddDepth")["disable"].value() is True and not nuke.root().modified()
+
+
+def test_a_rerender_keeps_the_previous_version_until_it_completes_then_finish_resumes(
+        fd: Any, nuke: ModuleType, read: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    group = fd.create_node(read)
+    read["last"].setValue(1040)
+    group["frames"].setValue("1001-1040")
+    fd.render(group)
+    finish(fd, group)
+    depth_version = version_dir(Path(), group)
+    before = {p.name: p.read_text() for p in depth_version.iterdir()}
+
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "slow")
+    monkeypatch.setenv("FAKE_ENGINE_DELAY", "0.03")
+    group["mode"].setValue("disparity")
+    fd.render(group)
+    wait_for(lambda: any(m.startswith("Frame") for m in nuke.progress_tasks[-1].messages))
+    group["cancel"].execute()
+    assert group["status"].value() == "Cancelling..."
+    finish(fd, group)
+    status = group["status"].value()
+    assert status.startswith("Cancelled: ") and "press Finish to render the rest; showing the previous version" in status
+    assert version_dir(Path(), group) == depth_version  # still the complete depth version
+    assert {p.name: p.read_text() for p in depth_version.iterdir()} == before
+    assert group["tile_color"].value() == STATE_COLOURS[DepthState.PARTIAL]
+    assert group["label"].value().startswith("depth: partial ")
+    group["show_partial"].execute()  # the artist chooses the unfinished render over the previous one
+    partial = version_dir(Path(), group)
+    assert partial != depth_version and group.node("DepthRead")["file"].value() == str(partial / "shot_depth.%04d.exr")
+    assert group["status"].value().endswith("press Finish to render the rest")
+    nuke.knob_changed(group, "mode")
+    assert version_dir(Path(), group) == partial  # the choice holds
+
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "ok")
+    worker = fd.finish(group)
+    finish(fd, group)
+    args = args_of(worker)
+    assert "--resume" in args and option(args, "--mode") == "disparity"
+    disparity_version = version_dir(Path(), group)
+    assert disparity_version == partial  # complete now
+    assert group.node("DepthRead")["file"].value() == str(disparity_version / "shot_depth.%04d.exr")
+    assert group.node("DepthRead")["reload"].executed >= 2
+    assert group["status"].value().startswith("Done: ") and group["label"].value() == "depth: current"
+    written = [e for e in worker.result.written]
+    assert 0 < len(written) < 40  # finish rendered only what the cancelled render left out
 
 
 @pytest.mark.parametrize("how", ["progress task", "cancel button"])
@@ -193,28 +327,130 @@ def test_cancel_stops_the_engine_and_keeps_finished_frames(fd: Any, nuke: Module
         assert group["status"].value() == "Cancelling..."
     finish(fd, group)
     status = group["status"].value()
-    assert status.startswith("Cancelled: ") and status.endswith(" frames kept"), status
-    stored = CachedRender.from_json(group["flashdepth_result"].value())
-    assert stored is not None and 1 <= stored.written < 100 and stored.total == 100
+    kept = len(list(version_dir(Path(), group).glob("shot_depth.*.exr")))
+    assert 1 <= kept < 100
+    assert status == (f"Cancelled: {kept} frames kept. Partial: {kept} of 100 frames rendered with these settings; "
+                      "press Finish to render the rest")
+    assert group.node("AddDepth")["disable"].value() is False  # nothing older: the partial depth shows
+
+
+# --- colour, proxy ---------------------------------------------------------------------------------------------
+
+def test_colour_is_resolved_against_the_scripts_colour_management(fd: Any, nuke: ModuleType, read: Any,
+                                                                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    read["colorspace"].setValue("default (Cineon)")
+    group = fd.create_node(read)
+    job = fd.read_source(group).settings.versioned_job()
+    assert (job.colorspace, job.ocio_config) == ("Cineon", NUKE_DEFAULT_CONFIG)  # Nuke's own Cineon curve
+
+    root = nuke.root()
+    root["colorManagement"].setValue("OCIO")
+    root["OCIO_config"].setValue("custom")
+    root["customOCIOConfigPath"].setValue(str(tmp_path / "show" / "config.ocio"))
+    group["colorspace"].setValue("ACES - ACEScct")
+    job = fd.read_source(group).settings.versioned_job()
+    assert (job.colorspace, job.ocio_config) == ("ACES - ACEScct", str(tmp_path / "show" / "config.ocio"))
+
+    configs = tmp_path / "Nuke15.1v1" / "plugins" / "OCIOConfigs" / "configs" / "aces_1.2"
+    configs.mkdir(parents=True)
+    (configs / "config.ocio").write_text("ocio_profile_version: 1\n")
+    monkeypatch.setattr(nuke, "EXE_PATH", str(tmp_path / "Nuke15.1v1" / "Nuke15.1"))
+    root["OCIO_config"].setValue("aces_1.2")
+    assert fd.read_source(group).settings.ocio_config == str(configs / "config.ocio")
+    root["OCIO_config"].setValue("fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1")
+    assert fd.read_source(group).settings.ocio_config == "ocio://cg-config-v1.0.0_aces-v1.3_ocio-v2.1"
+    monkeypatch.setenv("OCIO", "/studio/ocio/config.ocio")
+    assert fd.read_source(group).settings.ocio_config == "/studio/ocio/config.ocio"  # $OCIO wins, as in Nuke
+    monkeypatch.delenv("OCIO")
+    root["OCIO_config"].setValue("custom")
+    root["customOCIOConfigPath"].setValue("")
     fd.refresh_status(group)
-    assert group["status"].value() == f"Partial: {stored.written} of 100 frames rendered; press Render depth to finish"
+    assert group["status"].value() == "Project Settings use a custom OCIO config but its path is empty: set the path"
 
 
-def test_a_node_tree_input_is_written_to_temporary_exrs_first(fd: Any, nuke: ModuleType, read: Any,
-                                                               tmp_path: Path) -> None:
-    blur = nuke.nodes.Blur()
-    blur.setInput(0, read)
-    group = fd.create_node(blur)
-    group["frames"].setValue("")  # empty: the input's whole range is written
+def test_proxy_mode_never_changes_what_is_rendered(fd: Any, nuke: ModuleType, read: Any, tmp_path: Path) -> None:
+    read["proxy"].setValue(str(tmp_path / "proxy" / "shot_half.%04d.exr"))
+    group = fd.create_node(read)
+    fd.render(group)
+    finish(fd, group)
+    nuke.root()["proxy"].setValue(True)  # the artist turns proxy mode on
+    assert nuke.filename(read) == str(tmp_path / "proxy" / "shot_half.%04d.exr")
+    nuke.knob_changed(group, "mode")
+    assert group["status"].value().startswith("Current: 5 frames")
     worker = fd.render(group)
     finish(fd, group)
-    source = tmp_path / "comp" / "flashdepth" / "FlashDepth1" / "source" / "FlashDepth1.%04d.exr"
-    assert nuke.executed == [("FlashDepth1.Write1", [1001, 1002, 1003, 1004, 1005])]
-    assert all(Path(str(source) % f).is_file() for f in range(1001, 1006))
-    assert not [n for n in group.nodes() if n.Class() == "Write"], "the temporary Write must be deleted"
-    assert worker.render.job.plate == str(source) and worker.render.job.colorspace == "scene_linear"
-    assert group["status"].value().startswith("Done: 5 frames")
+    assert args_of(worker)[-1] == str(tmp_path / "plates" / "shot.%04d.exr")  # the full-resolution plate
+    assert "--resume" not in args_of(worker)
 
+    group["use_proxy"].setValue(True)  # deliberately from the proxy
+    nuke.knob_changed(group, "use_proxy")
+    assert group["status"].value().startswith("Stale")
+    worker = fd.render(group)
+    finish(fd, group)
+    assert args_of(worker)[-1] == str(tmp_path / "proxy" / "shot_half.%04d.exr")
+
+
+# --- inputs that are not a Read -------------------------------------------------------------------------------
+
+def test_pass_through_nodes_lead_to_the_read(fd: Any, nuke: ModuleType, read: Any, tmp_path: Path) -> None:
+    dot = nuke.nodes.Dot()
+    dot.setInput(0, read)
+    noop = nuke.nodes.NoOp()
+    noop.setInput(0, dot)
+    blur = nuke.nodes.Blur(disable=True)
+    blur.setInput(0, noop)
+    grade = nuke.nodes.Grade()
+    grade.setInput(0, read)
+    switch = nuke.nodes.Switch(which=1)
+    switch.setInput(0, grade)
+    switch.setInput(1, blur)
+    group = fd.create_node(switch)
+    assert group["colorspace"].value() == "ACES - ACEScg"  # the Read's, through the chain
+    worker = fd.render(group)
+    finish(fd, group)
+    assert args_of(worker)[-1] == str(tmp_path / "plates" / "shot.%04d.exr") and nuke.executed == []
+
+    switch["which"].setExpression("frame > 1003")  # animated: it processes, so it is exported
+    nuke.knob_changed(group, "inputChange")
+    worker = fd.render(group)
+    finish(fd, group)
+    assert "/source/" in args_of(worker)[-1] and len(nuke.executed) == 5
+
+
+def test_a_node_tree_is_exported_in_the_background_once_per_content_and_only_the_frames_asked(
+        fd: Any, nuke: ModuleType, read: Any, tmp_path: Path) -> None:
+    blur = nuke.nodes.Blur(size=3.0)
+    blur.setInput(0, read)
+    group = fd.create_node(blur)
+    group["frames"].setValue("1002-1004")
+    worker = fd.render(group)
+    assert nuke.executed == [] and group["status"].value() == "Exporting the input"  # the main thread is free
+    finish(fd, group)
+    assert nuke.executed == [("FlashDepth1.FlashDepthExport", [f]) for f in (1002, 1003, 1004)]
+    plate = args_of(worker)[-1]
+    source = Path(plate).parent
+    assert source.parent == tmp_path / "comp" / "flashdepth" / "FlashDepth1" / "source"
+    assert plate == str(source / "FlashDepth1.%04d.exr") and option(args_of(worker), "--frames") == "1002-1004"
+    assert option(args_of(worker), "--colorspace") == "linear"
+    assert sorted(p.name for p in source.glob("*.exr")) == [f"FlashDepth1.{f}.exr" for f in (1002, 1003, 1004)]
+    assert not [n for n in group.nodes() if n.Class() == "Write"], "the export Write must be deleted"
+    assert any(m.startswith("Exporting the input: frame 1004 (3/3)") for m in nuke.progress_tasks[0].messages)
+    depth_read = group.node("DepthRead")
+    assert [depth_read[k].value() for k in ("first", "last", "before", "after")] == [1002, 1004, "black", "black"]
+    assert group["status"].value().startswith("Done: 3 frames")
+
+    fd.render(group)  # same network: nothing exported again
+    finish(fd, group)
+    assert len(nuke.executed) == 3
+    blur["size"].setValue(5.0)  # the network changed: a new export
+    nuke.knob_changed(group, "inputChange")
+    assert group["status"].value().startswith("Stale")
+    worker = fd.render(group)
+    finish(fd, group)
+    assert len(nuke.executed) == 6 and Path(args_of(worker)[-1]).parent != source
+
+
+# --- errors and robustness -------------------------------------------------------------------------------------
 
 def test_engine_error_and_missing_input_become_one_status_line(fd: Any, nuke: ModuleType, read: Any,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
@@ -226,13 +462,27 @@ def test_engine_error_and_missing_input_become_one_status_line(fd: Any, nuke: Mo
     group = fd.create_node(read)
     fd.render(group)
     finish(fd, group)
-    assert group["status"].value() == f"Error: {fake_engine.ERROR_MESSAGE}"
+    assert group["status"].value() == f"Error: {fake_engine.ERROR_MESSAGE}. Not rendered yet: press Render depth"
     assert group.node("DepthRead")["file"].value() == "" and group.node("AddDepth")["disable"].value() is True
 
     monkeypatch.setenv("FLASHDEPTH_VFX_BIN", "/nowhere/flashdepth-vfx")
     fd.render(group)
     finish(fd, group)
     assert group["status"].value().startswith("Error: $FLASHDEPTH_VFX_BIN points at '/nowhere/flashdepth-vfx'")
+
+
+def test_any_exception_in_the_worker_ends_the_render_and_frees_the_node(fd: Any, nuke: ModuleType,
+                                                                        read: Any) -> None:
+    nuke.failures["ProgressTask.setMessage"] = RuntimeError("progress bar gone")  # a host failure, not ours
+    group = fd.create_node(read)
+    fd.render(group)
+    finish(fd, group)
+    assert group["status"].value().startswith("Error: unexpected RuntimeError: progress bar gone")
+    assert fd.running(group) is None
+    nuke.failures.clear()
+    assert fd.render(group) is not None  # not "Already rendering"
+    finish(fd, group)
+    assert group["status"].value().startswith("Done: 5 frames")
 
 
 def test_second_render_while_running_is_refused(fd: Any, nuke: ModuleType, read: Any,
@@ -246,3 +496,39 @@ def test_second_render_while_running_is_refused(fd: Any, nuke: ModuleType, read:
     assert threading.active_count() >= 2 and first.is_alive()
     finish(fd, group)
     assert group["status"].value().startswith("Done: 5 frames")
+
+
+# --- the script keeps no code ----------------------------------------------------------------------------------
+
+def test_the_script_stores_no_behaviour_and_opens_cleanly_without_the_plugin(fd: Any, nuke: ModuleType, read: Any,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    group = fd.create_node(read)
+    assert group["knobChanged"].value() == "" and group["onCreate"].value() == ""
+    for button in ("render", "finish", "show_partial", "cancel"):
+        command = group[button].command()
+        assert f"fd.{button}(nuke.thisNode())" in command and len(command.splitlines()) <= 7
+
+    monkeypatch.setitem(sys.modules, "flashdepth_nuke", None)  # a machine without the plugin
+    monkeypatch.setitem(sys.modules, "flashdepth_nuke.node", None)
+    nuke.knob_changed_callbacks.clear()  # nothing registered there either
+    nuke.knob_changed(group, "mode")  # no error
+    group["render"].execute()
+    assert nuke.messages == [fd.PLUGIN_MISSING] and "not installed on this machine" in fd.PLUGIN_MISSING
+
+
+def test_nodes_of_the_first_release_are_upgraded_on_load_without_marking_the_script_modified(
+        fd: Any, nuke: ModuleType, read: Any, tmp_path: Path) -> None:
+    group = fd.create_node(read)
+    fd.render(group)
+    finish(fd, group)
+    version = DepthVersion.from_json(group["flashdepth_result"].value())
+    assert version is not None
+    # What the first release saved: a knobChanged script, one-line buttons, a CachedRender record.
+    group["knobChanged"].setValue("import flashdepth_nuke.node as fd; fd.knob_changed()")
+    group["render"].setValue("import nuke, flashdepth_nuke.node as fd; fd.render(nuke.thisNode())")
+    group["flashdepth_result"].setValue(json.dumps({"fingerprint": "0123456789abcdef", "output": version.pattern,
+                                                    "first": 1001, "last": 1005, "written": 5, "total": 5}))
+    nuke.load_script(str(tmp_path / "comp" / "shot.nk"))
+    assert not nuke.root().modified()
+    assert group["knobChanged"].value() == "" and group["render"].command() == fd.button_command("render")
+    assert group["status"].value().startswith("Current: 5 frames")  # the same files, found by their settings

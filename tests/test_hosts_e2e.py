@@ -26,14 +26,14 @@ from PySide6.QtWidgets import QLineEdit
 from pytestqt.qtbot import QtBot
 
 from engine_helpers import PIXEL_ASPECT, PLATE_SIZE, read_channel, write_plates, write_tiny_checkpoint
-from flashdepth_vfx.bridge import RenderJob, RenderResult
+from flashdepth_vfx.bridge import RenderJob, RenderProcess, RenderResult
 from flashdepth_vfx.engine import QuietEvents, Render, RenderSettings
 from flashdepth_vfx.engine.preview import write_preview
 from flashdepth_vfx.engine.settings import OutputMode
 from flashdepth_vfx.hosts.common import MODES
 from flashdepth_vfx.ui.panel import DepthPanel
 from test_host_houdini import hou, plate_cop  # noqa: F401  (hou: fixture)
-from test_host_nuke import finish, nuke, read  # noqa: F401  (nuke, read: fixtures)
+from test_host_nuke import finish, nuke, read, wait_for  # noqa: F401  (nuke, read: fixtures)
 from test_host_resolve import (  # noqa: F401  (host: autouse fixture)
     ROOT,
     TIMELINE_SCRIPT,
@@ -87,12 +87,14 @@ def test_nuke_node_loads_the_real_engines_depth(nuke: ModuleType, read: Any, pla
     import flashdepth_nuke.node as fd  # the nuke fixture put the plugin folder on sys.path
 
     read["last"].setValue(FRAMES[-1])
+    read["origlast"].setValue(FRAMES[-1])
     group = fd.create_node(read)
     group["checkpoint"].setValue(str(checkpoint))
     group["render"].execute()
     finish(fd, group, timeout=RENDER_TIMEOUT_MS / 1000)
 
-    out = tmp_path / "comp" / "flashdepth" / "FlashDepth1" / "shot_depth.%04d.exr"
+    out = Path(fd.read_source(group).settings.version().pattern)
+    assert out.parent.parent == tmp_path / "comp" / "flashdepth" / "FlashDepth1"
     assert group["status"].value() == f"Done: {len(FRAMES)} frames in {out}"
     depth_read = group.node("DepthRead")
     assert depth_read["file"].value() == str(out)
@@ -100,6 +102,91 @@ def test_nuke_node_loads_the_real_engines_depth(nuke: ModuleType, read: Any, pla
     assert group.node("AddDepth")["disable"].value() is False
     assert nuke.progress_tasks[0].progress[-1] == 100
     assert_library_depth([Path(str(out) % f) for f in FRAMES], plates, checkpoint, group["mode"].value(), tmp_path)
+
+
+def _nuke_plate_at_1001(nuke: ModuleType, tmp_path: Path, count: int) -> Any:
+    """A Read of a plate numbered 1..count, set to start at 1001 (the way shots are usually conformed)."""
+    pattern = write_plates(tmp_path / "plates_1", range(1, count + 1))
+    return nuke.nodes.Read(file=pattern, first=1, last=count, origfirst=1, origlast=count,
+                           frame_mode="start at", frame="1001", colorspace="ACES - ACEScg")
+
+
+def _depth_files(pattern: str) -> dict:
+    """frame -> (mtime_ns, size) of the depth files of a printf pattern."""
+    folder = Path(pattern).parent
+    prefix = Path(pattern).name.split("%")[0]
+    return {int(p.name[len(prefix):].split(".")[0]): (p.stat().st_mtime_ns, p.stat().st_size)
+            for p in folder.glob(prefix + "*.exr")}
+
+
+def test_nuke_plate_starting_at_1001_gets_aligned_depth_and_a_rerender_is_versioned(
+        nuke: ModuleType, checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_real_engine(monkeypatch)
+    import flashdepth_nuke.node as fd
+
+    fd.register_callbacks()  # as the plugin's menu.py does
+    read = _nuke_plate_at_1001(nuke, tmp_path, 12)
+    group = fd.create_node(read)
+    group["checkpoint"].setValue(str(checkpoint))
+    assert group["frames"].value() == "1001-1012"
+    fd.render(group)
+    finish(fd, group, timeout=RENDER_TIMEOUT_MS / 1000)
+    assert group["status"].value().startswith("Done: 12 frames"), group["status"].value()
+    first = fd.read_source(group).settings.version()
+    depth_read = group.node("DepthRead")
+    assert depth_read["file"].value() == first.pattern
+    for script_frame in range(1001, 1013):  # depth frame for frame with the plate
+        assert depth_read.metadata("input/frame", script_frame) == read.metadata("input/frame", script_frame) \
+            == script_frame - 1000
+    assert sorted(_depth_files(first.pattern)) == list(range(1, 13))
+    assert_library_depth([Path(first.frame_file(f)) for f in range(1, 13)], read["file"].getEvaluatedValue(),
+                         checkpoint, "depth", tmp_path)
+    kept = _depth_files(first.pattern)
+
+    group["mode"].setValue("disparity")  # other settings: a new version, the first one stays shown meanwhile
+    nuke.knob_changed(group, "mode")
+    assert group["status"].value().startswith("Stale") and depth_read["file"].value() == first.pattern
+    fd.render(group)
+    assert depth_read["file"].value() == first.pattern
+    finish(fd, group, timeout=RENDER_TIMEOUT_MS / 1000)
+    second = fd.read_source(group).settings.version()
+    assert second != first and depth_read["file"].value() == second.pattern  # complete: the loader switched
+    assert _depth_files(first.pattern) == kept  # the first version untouched
+    assert sorted(_depth_files(second.pattern)) == list(range(1, 13))
+
+
+def test_nuke_cancel_then_finish_resumes_without_rendering_finished_frames_again(
+        nuke: ModuleType, checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    use_real_engine(monkeypatch)
+    import flashdepth_nuke.node as fd
+
+    read = _nuke_plate_at_1001(nuke, tmp_path, 40)
+    group = fd.create_node(read)
+    group["checkpoint"].setValue(str(checkpoint))
+    worker = fd.render(group)
+    deadline = RENDER_TIMEOUT_MS / 1000
+    wait_for(lambda: worker.engine is not None and (worker.engine.progress()[0] or 0) > 0, timeout=deadline)
+    fd.cancel(group)
+    finish(fd, group, timeout=deadline)
+    version = fd.read_source(group).settings.version()
+    kept = _depth_files(version.pattern)
+    assert group["status"].value().startswith("Cancelled: "), group["status"].value()
+    assert 1 <= len(kept) < 40 and "press Finish" in group["status"].value()
+
+    worker = fd.finish(group)
+    finish(fd, group, timeout=deadline)
+    assert "--resume" in worker.engine.job.to_args()
+    done = _depth_files(version.pattern)
+    assert sorted(done) == list(range(1, 41)) and group["status"].value().startswith("Done: ")
+    assert {f: done[f] for f in kept} == kept  # the finished frames were not rendered again
+    assert len(worker.result.written) == 40 - len(kept)
+    assert group["label"].value() == "depth: current"
+
+
+def test_engine_reads_a_plate_named_like_an_option_as_a_plate(tmp_path: Path) -> None:
+    plate = "--help"  # before `--` ended the options: the render command's help, "ok" with 0 frames
+    result = RenderProcess(RenderJob(plate=plate, output=str(tmp_path / "d.%04d.exr")), engine=REAL_ENGINE).run()
+    assert not result.ok and result.error == f"Plate not found: {plate}", result.error
 
 
 def test_houdini_node_loads_the_real_engines_depth(hou: ModuleType, plates: str, checkpoint: Path, tmp_path: Path,

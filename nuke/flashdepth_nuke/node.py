@@ -1,35 +1,41 @@
 """The FlashDepth node for Nuke: a Group whose output is its input plus ``depth.Z`` rendered by the
 flashdepth-vfx engine.
 
-Inside: ``Plate`` (Input) -> ``AddDepth`` (Copy depth.Z from ``DepthRead``) -> ``Output``. *Render depth*
-runs the engine in a worker thread with a ``nuke.ProgressTask``; knob and status updates go back to the main
-thread through ``nuke.executeInMainThread``. The job fingerprint of the last render is kept in a hidden knob,
-so a re-opened script finds its result and a changed setting marks it stale.
+Inside: ``Plate`` (Input) -> ``AddDepth`` (Copy depth.Z from ``DepthRead``) -> ``Output``. The saved script holds
+only knob values and the inner nodes: the node's behaviour lives in this module. Its buttons call this module
+(and say so clearly on a machine without the plugin); knob changes reach :func:`knob_changed` through
+``nuke.addKnobChanged`` registered by the plugin (:func:`register_callbacks`), so a script opens without errors
+anywhere and its depth still shows.
+
+*Render depth* runs in a :class:`flashdepth_vfx.hosts.render.BackgroundRender` thread: an upstream export if the
+input is processing rather than a Read (once per upstream content hash, only the frames asked, a frame at a
+time on the main thread), then the engine, with a ``nuke.ProgressTask``. Each settings combination renders into
+its own version folder; the ``DepthRead`` keeps showing the previous version until the new one is complete,
+then switches and reloads. The tile colour, label and status line say whether the depth is current, partial
+(*Finish* completes it with the engine's ``--resume``), stale or missing.
 """
 from __future__ import annotations
 
 import os
-import threading
-from typing import Dict, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Callable, List, Optional, cast
 
 import nuke
 
-from flashdepth_vfx.bridge import RenderResult
+from flashdepth_vfx.bridge import RenderJob, RenderResult
 from flashdepth_vfx.errors import FlashDepthError
-from flashdepth_vfx.hosts.common import (
-    DEVICES,
-    MODELS,
-    MODES,
-    PRECISIONS,
-    RENDER_BUTTON,
-    CachedRender,
-    NodeRender,
-    NodeSettings,
-    cache_state,
-    default_output_dir,
-    status_line,
-    summary,
+from flashdepth_vfx.hosts.cached import CachedRender
+from flashdepth_vfx.hosts.colour import engine_colour, menu_colorspace
+from flashdepth_vfx.hosts.export import ExportCache
+from flashdepth_vfx.hosts.frames import format_frames, script_frames
+from flashdepth_vfx.hosts.paths import default_output_dir
+from flashdepth_vfx.hosts.render import BackgroundRender, RenderSlots, Report
+from flashdepth_vfx.hosts.settings import (
+    DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, RENDER_BUTTON, NodeSettings,
 )
+from flashdepth_vfx.hosts.versions import DepthState, DepthVersion, NodeStatus, node_status
+
+from . import upstream as up
 
 # Knobs on the Group.
 CHECKPOINT = "checkpoint"
@@ -39,22 +45,49 @@ MODE = "mode"
 FRAMES = "frames"
 DEVICE = "device"
 PRECISION = "precision"
+USE_PROXY = "use_proxy"
 OUTPUT = "output"
 RENDER = "render"
+FINISH = "finish"
+SHOW_PARTIAL = "show_partial"
 CANCEL = "cancel"
 STATUS = "status"
-RESULT = "flashdepth_result"  # hidden: CachedRender JSON
-SETTING_KNOBS = (CHECKPOINT, MODEL, COLORSPACE, MODE, FRAMES, DEVICE, PRECISION, OUTPUT)
+RESULT = "flashdepth_result"  # hidden: the DepthVersion the DepthRead shows (JSON)
+TEXT_KNOBS = (CHECKPOINT, MODEL, COLORSPACE, MODE, FRAMES, DEVICE, PRECISION)
+SETTING_KNOBS = TEXT_KNOBS + (USE_PROXY, OUTPUT)
 
 # Nodes inside the Group.
 INPUT_NODE = "Plate"
 READ_NODE = "DepthRead"
 COPY_NODE = "AddDepth"
 DEPTH_CHANNEL = "depth.Z"  # Nuke's name for the EXR channel "Z" that the engine writes
-WORKING_SPACE = "scene_linear"  # what a temporary EXR of a node tree holds
+EXPORT_NODE = "FlashDepthExport"
 
-_KNOB_SCRIPT = "import nuke, flashdepth_nuke.node as fd; fd.{}(nuke.thisNode())"
-_ACTIVE: Dict[str, "RenderWorker"] = {}  # node full name -> its running render (main thread only)
+PLUGIN_MISSING = ("FlashDepth: the flashdepth-vfx Nuke plugin is not installed on this machine, so this node cannot "
+                  "render (the depth it rendered before still shows). Install it with `flashdepth-vfx hosts install "
+                  "nuke` or add its nuke/ folder to NUKE_PATH, then restart Nuke.")
+# What a button stores in the script: a call into this module, with a clear message where it is missing.
+_BUTTON = ("import nuke\ntry:\n    import flashdepth_nuke.node as fd\nexcept ImportError:\n"
+           "    nuke.message({missing!r})\nelse:\n    fd.{action}(nuke.thisNode())\n")
+_SLOTS = RenderSlots()  # one render per node
+# Runs a call on Nuke's main thread and waits for it (the stubs leave it untyped).
+_in_main_thread = cast(Callable[..., Any], nuke.executeInMainThreadWithResult)
+
+
+def button_command(action: str) -> str:
+    """The script of a button that calls ``flashdepth_nuke.node.<action>(node)``."""
+    return _BUTTON.format(missing=PLUGIN_MISSING, action=action)
+
+
+def register_callbacks() -> None:
+    """What the plugin's menu.py registers: knob changes of FlashDepth nodes, and a status check of every
+    FlashDepth node when a script opens."""
+    nuke.addKnobChanged(knob_changed, nodeClass="Group")
+    nuke.addOnScriptLoad(refresh_all)
+
+
+def is_flashdepth(node: Optional[nuke.Node]) -> bool:
+    return isinstance(node, nuke.Group) and node.knob(RESULT) is not None
 
 
 def create_node(upstream: Optional[nuke.Node] = None) -> nuke.Group:
@@ -91,45 +124,55 @@ def _add_knobs(group: nuke.Group) -> None:
         nuke.String_Knob(FRAMES, "frame range"),
         nuke.Enumeration_Knob(DEVICE, "device", list(DEVICES)),
         nuke.Enumeration_Knob(PRECISION, "precision", list(PRECISIONS)),
+        nuke.Boolean_Knob(USE_PROXY, "render from proxy"),
         nuke.File_Knob(OUTPUT, "output folder"),
-        nuke.PyScript_Knob(RENDER, RENDER_BUTTON, _KNOB_SCRIPT.format("render")),
-        nuke.PyScript_Knob(CANCEL, "Cancel", _KNOB_SCRIPT.format("cancel")),
+        nuke.PyScript_Knob(RENDER, RENDER_BUTTON, button_command("render")),
+        nuke.PyScript_Knob(FINISH, FINISH_BUTTON, button_command("finish")),
+        nuke.PyScript_Knob(SHOW_PARTIAL, "Show partial", button_command("show_partial")),
+        nuke.PyScript_Knob(CANCEL, "Cancel", button_command("cancel")),
         nuke.Text_Knob(STATUS, "status", ""),
-        nuke.String_Knob(RESULT, "result"),
+        nuke.String_Knob(RESULT, "shown version"),
     ]
     tips = {
         CHECKPOINT: "A FlashDepth checkpoint file; when set it wins over the model menu.",
-        COLORSPACE: "OCIO colour space of the plate; defaults to the upstream Read's.",
-        FRAMES: "Frames to render, e.g. 1001-1100; defaults to the input's range.",
-        OUTPUT: "Folder for the depth EXRs; empty: <script folder>/flashdepth/<node name>.",
+        COLORSPACE: "Colour space of the plate, in the script's colour management; defaults to the upstream Read's.",
+        FRAMES: "Script frames to render, e.g. 1001-1100; defaults to the input's range. The depth lines up "
+                "with the plate in every Read frame mode.",
+        USE_PROXY: "Render from the Read's proxy files instead of the full-resolution plate. Nuke's proxy "
+                   "mode itself never changes what is rendered.",
+        OUTPUT: "Folder for the depth EXRs (one sub-folder per settings version); empty: "
+                "<script folder>/flashdepth/<node name>.",
+        FINISH: "Render the frames a cancelled or failed render left out, keeping the finished ones (--resume).",
+        SHOW_PARTIAL: "Show the unfinished render of these settings now, instead of the previous complete version.",
     }
     for knob in knobs:
         if knob.name() in tips:
             knob.setTooltip(tips[knob.name()])
         group.addKnob(knob)
-    group[CANCEL].clearFlag(nuke.STARTLINE)
+    for name in (FINISH, SHOW_PARTIAL, CANCEL):
+        group[name].clearFlag(nuke.STARTLINE)
     group[RESULT].setFlag(nuke.INVISIBLE)
-    group["knobChanged"].setValue("import flashdepth_nuke.node as fd; fd.knob_changed()")
 
 
-def _upstream_colorspace(upstream: nuke.Node) -> str:
-    """The colour space a Read declares (Nuke shows its default as ``default (name)``); a node tree
-    is written to the temporary EXRs in the working space."""
-    if upstream.Class() != "Read":
-        return WORKING_SPACE
-    value = str(upstream["colorspace"].value())
-    if value.startswith("default"):
-        return value[value.find("(") + 1 : value.rfind(")")] if "(" in value else ""
-    return value
+def _working_space() -> str:
+    """What an exported node tree holds: the working space (Nuke's ``linear``; the OCIO ``scene_linear`` role)."""
+    return "linear" if up.active_ocio_config() is None else "scene_linear"
+
+
+def _upstream_colorspace(source: nuke.Node) -> str:
+    if source.Class() != "Read":
+        return _working_space()
+    return menu_colorspace(str(source["colorspace"].value()))
 
 
 def apply_input_defaults(group: nuke.Group, force: bool = False) -> None:
     """Fill the colour space and frame range from the input (only empty knobs, unless ``force``)."""
     upstream = group.input(0)
-    if upstream is None:
+    source = up.follow(upstream)
+    if upstream is None or source is None:
         return
     defaults = {
-        COLORSPACE: _upstream_colorspace(upstream),
+        COLORSPACE: _upstream_colorspace(source),
         FRAMES: f"{upstream.firstFrame()}-{upstream.lastFrame()}",
     }
     for name, value in defaults.items():
@@ -142,112 +185,207 @@ def _script_dir() -> Optional[str]:
     return os.path.dirname(script) if script else None
 
 
-def _plate(group: nuke.Group, output_dir: str) -> Tuple[str, bool]:
-    """(plate spec, whether the input must first be written to it): a Read's own files, else a
-    temporary EXR sequence in the output folder."""
+@dataclass
+class Source:
+    """What a node renders from: its settings, the script frames asked and the file frames they read,
+    the plate Read (None for an exported node tree) and the export cache of a node tree."""
+
+    settings: NodeSettings
+    script_frames: List[int]
+    file_frames: List[int]
+    read: Optional[nuke.Node]
+    export: Optional[ExportCache]
+
+
+def read_source(group: nuke.Group) -> Source:
+    """Everything a render or a status check needs from the node and its input (FlashDepthError when the node
+    cannot render)."""
     upstream = group.input(0)
-    if upstream is None:
+    source = up.follow(upstream)
+    if upstream is None or source is None:
         raise FlashDepthError(f"{group.name()} has no input: connect a Read or a node tree to it")
-    if upstream.Class() == "Read":
-        return nuke.filename(upstream) or str(upstream["file"].value()), False
-    return os.path.join(output_dir, "source", f"{group.name()}.%04d.exr"), True
-
-
-def read_settings(group: nuke.Group) -> Tuple[NodeSettings, bool]:
-    """The node's settings (an empty output folder means the default one) and whether the input is a
-    node tree that has to be written out first."""
     output_dir = str(group[OUTPUT].value()).strip() or default_output_dir(_script_dir(), group.name())
-    plate, needs_export = _plate(group, output_dir)
-    settings = NodeSettings(
-        plate=plate,
-        output_dir=output_dir,
-        **{name: str(group[name].value()) for name in SETTING_KNOBS if name != OUTPUT},
-    )
-    return settings, needs_export
+    frames = script_frames(str(group[FRAMES].value()), range(upstream.firstFrame(), upstream.lastFrame() + 1))
+    knobs = {name: str(group[name].value()) for name in TEXT_KNOBS}
+    colour = engine_colour(knobs.pop(COLORSPACE), up.active_ocio_config())
+    knobs.pop(FRAMES)
+    export: Optional[ExportCache] = None
+    read: Optional[nuke.Node] = None
+    if source.Class() == "Read":
+        read = source
+        plate = up.read_file(source, bool(group[USE_PROXY].value()))
+        files = up.file_frames(source, frames)
+    else:
+        export = ExportCache.for_network(output_dir, group.name(), up.network_key(source, frames))
+        plate, files = export.pattern, list(frames)
+    if not files:
+        raise FlashDepthError(f"frames {format_frames(frames)} of {group.name()} show no plate frame: "
+                              "check the frame range and the Read's before/after settings")
+    settings = NodeSettings(plate=plate, output_dir=output_dir, frames=format_frames(files),
+                            colorspace=colour.colorspace or "", ocio_config=colour.ocio_config or "", **knobs)
+    return Source(settings, list(frames), files, read, export)
 
 
-def _export_input(group: nuke.Group, plate: str, frames: str) -> None:
-    """Write the group's input to ``plate`` (EXR) with a temporary Write node: ``frames``, or the
-    input's whole range when that is empty."""
-    upstream = group.input(0)
-    if not frames.strip() and upstream is not None:
-        frames = f"{upstream.firstFrame()}-{upstream.lastFrame()}"
-    os.makedirs(os.path.dirname(plate), exist_ok=True)
-    with group:
-        write = nuke.nodes.Write(file=plate, file_type="exr", channels="rgba")
-        inner_input = group.node(INPUT_NODE)
-        write.setInput(0, inner_input)
+def _shown(group: nuke.Group) -> Optional[DepthVersion]:
+    """The version the DepthRead shows (a record of the first release counts as an unversioned one)."""
+    text = str(group[RESULT].value())
+    version = DepthVersion.from_json(text)
+    if version is None:
+        old = CachedRender.from_json(text)
+        version = DepthVersion(old.fingerprint, old.output) if old is not None else None
+    return version
+
+
+def _inner(group: nuke.Group, name: str) -> nuke.Node:
+    node = group.node(name)
+    if node is None:
+        raise FlashDepthError(f"{group.name()} is missing its {name} node: create a new FlashDepth node")
+    return node
+
+
+def load_version(group: nuke.Group, version: Optional[DepthVersion], source: Source, reload: bool = False) -> None:
+    """Point the DepthRead at ``version`` (None: no depth), timed like the plate, and remember it."""
+    read, copy = _inner(group, READ_NODE), _inner(group, COPY_NODE)
+    if version is None:
+        read["file"].setValue("")
+        copy["disable"].setValue(True)
+        group[RESULT].setValue("")
+        return
+    changed = str(read["file"].value()) != version.pattern
+    read["file"].setValue(version.pattern)
+    if source.read is not None:
+        up.copy_timing(source.read, read)
+    else:
+        up.set_timing(read, min(source.file_frames), max(source.file_frames))
+    copy["disable"].setValue(False)
+    group[RESULT].setValue(version.to_json())
+    if changed or reload:
+        reload_knob = read.knob("reload")
+        if isinstance(reload_knob, nuke.PyScript_Knob):
+            reload_knob.execute()
+
+
+def _show(group: nuke.Group, status: NodeStatus, message: Optional[str] = None) -> None:
+    """Status line (``message`` first: how a render ended), tile colour and label."""
+    line = status.line(RENDER_BUTTON, FINISH_BUTTON)
+    if message is None:
+        text = line
+    elif status.state is DepthState.CURRENT:
+        text = message
+    else:
+        text = f"{message}. {line}"
+    group[STATUS].setValue(text)
+    group["tile_color"].setValue(status.colour)
+    group["label"].setValue(f"depth: {status.label}")
+
+
+def refresh_status(group: nuke.Group, message: Optional[str] = None, reload: bool = False) -> Optional[NodeStatus]:
+    """Compare the depth on disk with the node's settings, show the version that should be shown, and say
+    how things stand (not while the node renders). ``message`` (how a render ended) leads the status line."""
+    if _SLOTS.get(group.fullName()) is not None:
+        return None
     try:
-        nuke.execute(write, nuke.FrameRanges(frames.replace(",", " ")))
-    except RuntimeError as exc:
-        raise FlashDepthError(f"cannot write the input to {plate} ({exc}): check the folder and the input") from None
-    finally:
-        nuke.delete(write)
+        source = read_source(group)
+    except FlashDepthError as exc:
+        group[STATUS].setValue(f"{message}. {exc}" if message else str(exc))
+        return None
+    status = node_status(source.settings.version(), source.file_frames, _shown(group))
+    if status.show != _shown(group) or reload:
+        load_version(group, status.show, source, reload=reload)
+    _show(group, status, message)
+    return status
 
 
-class RenderWorker(threading.Thread):
-    """Runs one render off the main thread, reporting to a ``nuke.ProgressTask`` and the status knob."""
+# --- rendering -----------------------------------------------------------------------------------------------
 
-    def __init__(self, node_name: str, render: NodeRender) -> None:
-        super().__init__(name=f"FlashDepth {node_name}", daemon=True)
-        self.node_name = node_name
-        self.render = render
-        self._last_message = ""
-
-    def run(self) -> None:
-        task = nuke.ProgressTask(f"FlashDepth: {self.node_name}")
-
-        def report(fraction: Optional[float], message: str) -> None:
-            task.setProgress(int(round(100 * (fraction or 0.0))))
-            task.setMessage(message)
-            if message != self._last_message:
-                self._last_message = message
-                nuke.executeInMainThread(_show_status, args=(self.node_name, message))
-
-        try:
-            result = self.render.run(report, task.isCancelled)
-        except FlashDepthError as exc:
-            nuke.executeInMainThread(_finish, args=(self.node_name, self, None, f"Error: {exc}"))
-        else:
-            nuke.executeInMainThread(_finish, args=(self.node_name, self, result, summary(result)))
-
-
-def render(group: nuke.Group) -> Optional[RenderWorker]:
-    """*Render depth*: start rendering in a worker thread (returned), or say in the status line why not."""
+def render(group: nuke.Group, resume: bool = False) -> Optional[BackgroundRender]:
+    """*Render depth* (*Finish* with ``resume``): start the render in the background (returned), or say in the
+    status line why not."""
     name = group.fullName()
-    if name in _ACTIVE:
+    if _SLOTS.get(name) is not None:
         group[STATUS].setValue("Already rendering: press Cancel to stop")
         return None
     try:
-        settings, needs_export = read_settings(group)
+        source = read_source(group)
         if not str(group[OUTPUT].value()).strip():
-            group[OUTPUT].setValue(settings.output_dir)  # keeps the fingerprint stable if the script moves
-        if needs_export:
-            group[STATUS].setValue(f"Writing the input to {settings.plate}")
-            _export_input(group, settings.plate, settings.frames)
+            group[OUTPUT].setValue(source.settings.output_dir)  # keeps the versions where they are if the script moves
+        job = source.settings.versioned_job(resume=resume)
     except FlashDepthError as exc:
         group[STATUS].setValue(f"Error: {exc}")
         return None
-    worker = RenderWorker(name, NodeRender(settings.job()))
-    _ACTIVE[name] = worker
-    group[STATUS].setValue("Starting the depth engine")
-    worker.start()
+
+    def work(task: BackgroundRender) -> RenderResult:
+        return _work(task, name, source, job)
+
+    def done(task: BackgroundRender, result: Optional[RenderResult], message: str) -> None:
+        nuke.executeInMainThread(_finish, args=(name, message))
+
+    worker = BackgroundRender(name, work, done, _SLOTS)
+    group[STATUS].setValue("Exporting the input" if source.export is not None else "Starting the depth engine")
+    _SLOTS.start(worker)
     return worker
 
 
-def running(group: nuke.Group) -> Optional[RenderWorker]:
-    """The node's render in progress, if any."""
-    return _ACTIVE.get(group.fullName())
+def finish(group: nuke.Group) -> Optional[BackgroundRender]:
+    """*Finish*: render the frames a cancelled or failed render left out (``--resume``)."""
+    return render(group, resume=True)
 
 
-def cancel(group: nuke.Group) -> None:
-    """*Cancel*: stop this node's render; frames already written are kept."""
-    worker = _ACTIVE.get(group.fullName())
-    if worker is None:
-        group[STATUS].setValue("Nothing to cancel")
+def show_partial(group: nuke.Group) -> None:
+    """*Show partial*: the artist chooses the unfinished version of the current settings over the previous one."""
+    try:
+        source = read_source(group)
+    except FlashDepthError as exc:
+        group[STATUS].setValue(f"Error: {exc}")
         return
-    worker.render.cancel()
-    group[STATUS].setValue("Cancelling...")
+    wanted = source.settings.version()
+    if not wanted.frames_on_disk(source.file_frames):
+        group[STATUS].setValue("Nothing rendered with these settings yet: press Render depth")
+        return
+    load_version(group, wanted, source, reload=True)
+    refresh_status(group)
+
+
+def _work(task: BackgroundRender, name: str, source: Source, job: RenderJob) -> RenderResult:
+    """The worker: export the input if needed, then run the engine; progress to a ProgressTask and the status."""
+    progress = nuke.ProgressTask(f"FlashDepth: {name}")
+    last = [""]
+
+    def report(fraction: Optional[float], message: str) -> None:
+        if progress.isCancelled():
+            task.cancel()
+        progress.setProgress(int(round(100 * (fraction or 0.0))))
+        progress.setMessage(message)
+        if message != last[0]:
+            last[0] = message
+            nuke.executeInMainThread(_show_progress, args=(name, message))
+
+    if source.export is not None:
+        _export(task, name, source.export, source.script_frames, report)
+        if task.cancelled:
+            return RenderResult(130, True, None)
+    source.settings.version().write_manifest(job)
+    return task.run_engine(job, report)
+
+
+def _export(task: BackgroundRender, name: str, cache: ExportCache, frames: List[int],
+            report: Report) -> None:
+    """Write the frames of the node's input that the export cache lacks, one frame at a time on the main
+    thread (Nuke renders there), stopping between frames when cancelled."""
+    missing = cache.missing(frames)
+    if not missing:
+        return
+    os.makedirs(cache.folder, exist_ok=True)
+    _in_main_thread(_export_begin, args=(name, cache.pattern))
+    try:
+        for index, frame in enumerate(missing, start=1):
+            if task.cancelled:
+                return
+            report(None, f"Exporting the input: frame {frame} ({index}/{len(missing)})")
+            _in_main_thread(_export_frame, args=(name, frame))
+            cache.mark_done([frame])
+    finally:
+        _in_main_thread(_export_end, args=(name,))
 
 
 def _group(name: str) -> Optional[nuke.Group]:
@@ -255,56 +393,68 @@ def _group(name: str) -> Optional[nuke.Group]:
     return node if isinstance(node, nuke.Group) else None
 
 
-def _show_status(name: str, message: str) -> None:
+def _export_begin(name: str, pattern: str) -> None:
     group = _group(name)
-    if group is not None and name in _ACTIVE:
+    if group is None:
+        raise FlashDepthError(f"{name} was deleted while exporting its input")
+    with group:
+        write = nuke.nodes.Write(name=EXPORT_NODE, file=pattern, file_type="exr", channels="rgba")
+        write.setInput(0, _inner(group, INPUT_NODE))
+
+
+def _export_frame(name: str, frame: int) -> None:
+    group = _group(name)
+    write = group.node(EXPORT_NODE) if group is not None else None
+    if write is None:
+        raise FlashDepthError(f"{name} was deleted while exporting its input")
+    try:
+        nuke.execute(write, nuke.FrameRanges(f"{frame}-{frame}"))
+    except RuntimeError as exc:
+        raise FlashDepthError(f"cannot write frame {frame} of {name}'s input ({exc}): check the input and the folder") from None
+
+
+def _export_end(name: str) -> None:
+    group = _group(name)
+    write = group.node(EXPORT_NODE) if group is not None else None
+    if write is not None:
+        nuke.delete(write)
+
+
+def running(group: nuke.Group) -> Optional[BackgroundRender]:
+    """The node's render in progress, if any."""
+    return _SLOTS.get(group.fullName())
+
+
+def cancel(group: nuke.Group) -> None:
+    """*Cancel*: stop this node's render; frames already written are kept."""
+    worker = _SLOTS.get(group.fullName())
+    if worker is None:
+        group[STATUS].setValue("Nothing to cancel")
+        return
+    worker.cancel()
+    group[STATUS].setValue("Cancelling...")
+
+
+def _show_progress(name: str, message: str) -> None:
+    group = _group(name)
+    if group is not None and _SLOTS.get(name) is not None:
         group[STATUS].setValue(message)
 
 
-def _finish(name: str, worker: RenderWorker, result: Optional[RenderResult], message: str) -> None:
-    """Main thread, after a render: store the result, point the internal Read at it, show how it ended."""
-    if _ACTIVE.get(name) is worker:
-        del _ACTIVE[name]
+def _finish(name: str, message: str) -> None:
+    """Main thread, after a render: show the version that should now be shown (reloaded) and how it ended."""
     group = _group(name)
-    if group is None:  # deleted while rendering
-        return
-    cached = worker.render.cached(result) if result is not None else None
-    if cached is not None:
-        group[RESULT].setValue(cached.to_json())
-        load_result(group, cached)
-    group[STATUS].setValue(message)
+    if group is not None:  # None: deleted while rendering
+        refresh_status(group, message, reload=True)
 
 
-def load_result(group: nuke.Group, cached: CachedRender) -> None:
-    """Point the internal Read at the depth frames and switch the depth copy on."""
-    read = group.node(READ_NODE)
-    copy = group.node(COPY_NODE)
-    if read is None or copy is None:
-        raise FlashDepthError(f"{group.name()} is missing its {READ_NODE}/{COPY_NODE} node: create a new FlashDepth node")
-    read["file"].setValue(cached.output)
-    for knob, value in (("first", cached.first), ("last", cached.last),
-                        ("origfirst", cached.first), ("origlast", cached.last)):
-        read[knob].setValue(value)
-    copy["disable"].setValue(False)
-
-
-def refresh_status(group: nuke.Group) -> None:
-    """Show whether the stored result still matches the node's settings (not while it renders)."""
-    if group.fullName() in _ACTIVE:
-        return
-    cached = CachedRender.from_json(str(group[RESULT].value()))
-    try:
-        settings, _ = read_settings(group)
-    except FlashDepthError as exc:
-        group[STATUS].setValue(str(exc))
-        return
-    group[STATUS].setValue(status_line(cache_state(cached, settings.job()), cached))
-
+# --- callbacks -----------------------------------------------------------------------------------------------
 
 def knob_changed() -> None:
-    """The Group's knobChanged: a new input fills empty defaults; any setting re-checks the cache."""
+    """knobChanged of FlashDepth nodes (registered for Groups): a new input fills empty defaults; a setting
+    re-checks the status."""
     group = nuke.thisNode()
-    if not isinstance(group, nuke.Group):
+    if not is_flashdepth(group) or not isinstance(group, nuke.Group):
         return
     knob = nuke.thisKnob().name()
     if knob == "inputChange":
@@ -313,8 +463,31 @@ def knob_changed() -> None:
         refresh_status(group)
 
 
+def upgrade(group: nuke.Group) -> None:
+    """Bring a node saved by an earlier release up to date: no stored knobChanged script, the buttons of this
+    release (knobs it lacks are added)."""
+    if "flashdepth_nuke" in str(group["knobChanged"].value()):
+        group["knobChanged"].setValue("")
+    if group.knob(USE_PROXY) is None:
+        group.addKnob(nuke.Boolean_Knob(USE_PROXY, "render from proxy"))
+    for action, label in ((FINISH, FINISH_BUTTON), (SHOW_PARTIAL, "Show partial")):
+        if group.knob(action) is None:
+            group.addKnob(nuke.PyScript_Knob(action, label, button_command(action)))
+    for action in (RENDER, FINISH, SHOW_PARTIAL, CANCEL):
+        knob = group.knob(action)
+        if isinstance(knob, nuke.PyScript_Knob) and knob.value() != button_command(action):
+            knob.setValue(button_command(action))
+
+
 def refresh_all() -> None:
-    """After a script opens: re-check every FlashDepth node's cached result."""
-    for node in nuke.allNodes("Group", recurseGroups=True):
-        if isinstance(node, nuke.Group) and RESULT in node.knobs():
-            refresh_status(node)
+    """After a script opens: upgrade and re-check every FlashDepth node against the disk, without marking the
+    script modified."""
+    root = nuke.root()
+    was_modified = root.modified()
+    try:
+        for node in nuke.allNodes("Group", recurseGroups=True):
+            if is_flashdepth(node) and isinstance(node, nuke.Group):
+                upgrade(node)
+                refresh_status(node)
+    finally:
+        root.setModified(was_modified)

@@ -1,32 +1,36 @@
-"""A fake of Nuke's ``nuke`` module, just wide enough for the FlashDepth Group node.
+"""A fake of Nuke's ``nuke`` module, wide enough for the FlashDepth Group node, modelling the documented behaviour
+the node relies on (Foundry's Python reference and user guide):
 
-Nodes keep knobs (only the knobs their class has: a wrong knob name raises NameError as in Nuke), inputs,
-positions and their parent group. ``nuke.execute`` on a Write writes one small file per frame.
-``executeInMainThread`` queues calls; :func:`run_main_thread` runs them, as Nuke's event loop would.
+* Nodes keep knobs (only the knobs their class has: a wrong knob name raises NameError as in Nuke), inputs,
+  positions and their parent group. Every knob change marks the script modified (``Root.modified()``), as
+  Nuke does; ``Root.setModified`` clears it.
+* A Read maps script frames to file frames: ``first``/``last`` (file frames), ``frame_mode`` ("expression",
+  "start at", "offset") with its ``frame`` value, and ``before``/``after`` ("hold", "loop", "bounce",
+  "black"). ``firstFrame()``/``lastFrame()`` are script frames; ``metadata("input/frame", t)`` is the file
+  frame read at script frame ``t`` (None when that file does not exist).
+* Proxy: with the Root's ``proxy`` on, ``nuke.filename`` returns a Read's ``proxy`` file when it has one;
+  ``File_Knob.getEvaluatedValue()`` is the knob's own file (``####`` normalised to ``%04d``).
+* Colour management: the Root's ``colorManagement`` ("Nuke" / "OCIO"), ``OCIO_config`` and
+  ``customOCIOConfigPath``; ``nuke.EXE_PATH`` locates Nuke's own configs (``plugins/OCIOConfigs/configs``).
+* Callbacks: ``addKnobChanged`` (per node class), ``addOnScriptLoad``; :func:`knob_changed` plays an artist's
+  knob change (the node's own knobChanged script, then the registered callbacks, with thisNode/thisKnob set).
+* ``nuke.execute`` on a Write writes one small file per frame. ``executeInMainThread`` queues calls and
+  ``executeInMainThreadWithResult`` queues and waits; :func:`run_main_thread` runs them, as Nuke's event
+  loop would. ``message`` records what an artist would see in a dialog.
+
 Call :func:`reset` before each test.
 """
 from __future__ import annotations
 
+import os
 import re
 import threading
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 STARTLINE = 0x1000
 INVISIBLE = 0x400
-
-# Knobs (name -> default) each node class has, besides the ones every node has.
-_COMMON_KNOBS: Dict[str, Any] = {"name": "", "knobChanged": "", "onCreate": "", "disable": False, "label": ""}
-_CLASS_KNOBS: Dict[str, Dict[str, Any]] = {
-    "Read": {"file": "", "first": 1, "last": 1, "origfirst": 1, "origlast": 1,
-             "colorspace": "default (linear)", "raw": False, "on_error": "error"},
-    "Write": {"file": "", "file_type": "", "channels": "rgb", "colorspace": "default (linear)"},
-    "Copy": {"from0": "none", "to0": "none"},
-    "Blur": {"size": 0.0},
-    "Input": {"number": 0},
-    "Output": {},
-    "Group": {},
-    "Root": {"first_frame": 1, "last_frame": 100},
-}
+EXE_PATH = "/opt/Nuke15.1v1/Nuke15.1"
+NUKE_VERSION_MAJOR = 15
 
 
 class Knob:
@@ -35,6 +39,7 @@ class Knob:
         self._label = label if label is not None else name
         self._value = value
         self._tooltip = ""
+        self._expression: Optional[str] = None
         self.flags = 0
         self.owner: Optional[Node] = None
 
@@ -44,12 +49,33 @@ class Knob:
     def label(self) -> str:
         return self._label
 
+    def node(self) -> Optional["Node"]:
+        return self.owner
+
     def value(self) -> Any:
+        return self._value
+
+    def getValue(self) -> Any:
         return self._value
 
     def setValue(self, value: Any) -> bool:
         self._value = value
+        _mark_modified(self)
         return True
+
+    def setExpression(self, expression: str) -> bool:
+        self._expression = expression
+        _mark_modified(self)
+        return True
+
+    def hasExpression(self) -> bool:
+        return self._expression is not None
+
+    def isAnimated(self) -> bool:
+        return self._expression is not None
+
+    def toScript(self) -> str:
+        return f"{{{self._expression}}}" if self._expression is not None else str(self._value)
 
     def setFlag(self, flag: int) -> None:
         self.flags |= flag
@@ -72,8 +98,14 @@ class String_Knob(Knob):
         super().__init__(name, label, value)
 
 
-class File_Knob(String_Knob):
+class EvalString_Knob(String_Knob):
     pass
+
+
+class File_Knob(EvalString_Knob):
+    def getEvaluatedValue(self) -> str:
+        """The file with TCL evaluated and a #### sequence written as %04d ("technical notation")."""
+        return re.sub(r"#+", lambda run: f"%0{len(run.group())}d", str(self._value))
 
 
 class Tab_Knob(Knob):
@@ -83,6 +115,26 @@ class Tab_Knob(Knob):
 class Text_Knob(Knob):
     def __init__(self, name: str, label: Optional[str] = None, text: str = "") -> None:
         super().__init__(name, label, text)
+
+
+class Boolean_Knob(Knob):
+    def __init__(self, name: str, label: Optional[str] = None, value: bool = False) -> None:
+        super().__init__(name, label, bool(value))
+
+    def setValue(self, value: Any) -> bool:
+        return super().setValue(bool(value))
+
+
+class Int_Knob(Knob):
+    def __init__(self, name: str, label: Optional[str] = None, value: int = 0) -> None:
+        super().__init__(name, label, int(value))
+
+    def setValue(self, value: Any) -> bool:
+        return super().setValue(int(value))
+
+
+class ColorChip_Knob(Int_Knob):
+    pass
 
 
 class Enumeration_Knob(Knob):
@@ -95,13 +147,16 @@ class Enumeration_Knob(Knob):
             value = self._values[value]
         if value not in self._values:
             raise ValueError(f"{value!r} is not one of {self._values}")
-        self._value = value
-        return True
+        return super().setValue(value)
+
+    def values(self) -> List[str]:
+        return list(self._values)
 
 
 class PyScript_Knob(Knob):
     def __init__(self, name: str, label: Optional[str] = None, command: str = "") -> None:
         super().__init__(name, label, command)
+        self.executed = 0
 
     def command(self) -> str:
         return str(self._value)
@@ -109,18 +164,67 @@ class PyScript_Knob(Knob):
     def execute(self) -> None:
         """Run the button's script as Nuke does: with thisNode()/thisKnob() set to its node and knob."""
         assert self.owner is not None
+        self.executed += 1
         with _this(self.owner, self):
             exec(self.command(), {"__name__": "__main__"})
+
+
+def _enum(*values: str) -> Callable[[str], Knob]:
+    return lambda name: Enumeration_Knob(name, name, list(values))
+
+
+def _file(name: str) -> Knob:
+    return File_Knob(name)
+
+
+def _plain(default: Any) -> Callable[[str], Knob]:
+    return lambda name: Knob(name, value=default)
+
+
+def _int(default: int) -> Callable[[str], Knob]:
+    return lambda name: Int_Knob(name, value=default)
+
+
+def _bool(default: bool) -> Callable[[str], Knob]:
+    return lambda name: Boolean_Knob(name, value=default)
+
+
+# Knobs (name -> maker) each node class has, besides the ones every node has.
+_COMMON_KNOBS: Dict[str, Callable[[str], Knob]] = {
+    "name": _plain(""), "knobChanged": _plain(""), "onCreate": _plain(""), "disable": _bool(False),
+    "label": _plain(""), "tile_color": lambda name: ColorChip_Knob(name, value=0), "xpos": _int(0), "ypos": _int(0),
+}
+_CLASS_KNOBS: Dict[str, Dict[str, Callable[[str], Knob]]] = {
+    "Read": {"file": _file, "proxy": _file, "first": _int(1), "last": _int(1), "origfirst": _int(1),
+             "origlast": _int(1), "frame_mode": _enum("expression", "start at", "offset"),
+             "frame": lambda name: String_Knob(name), "before": _enum("hold", "loop", "bounce", "black"),
+             "after": _enum("hold", "loop", "bounce", "black"), "colorspace": _plain("default (linear)"),
+             "raw": _bool(False), "on_error": _enum("error", "black", "checkerboard", "nearest frame"),
+             "reload": lambda name: PyScript_Knob(name)},
+    "Write": {"file": _file, "file_type": _plain(""), "channels": _plain("rgb"), "colorspace": _plain("default (linear)")},
+    "Copy": {"from0": _plain("none"), "to0": _plain("none")},
+    "Blur": {"size": _plain(0.0)},
+    "Grade": {"white": _plain(1.0)},
+    "Dot": {},
+    "NoOp": {},
+    "Switch": {"which": _plain(0)},
+    "Input": {"number": _int(0)},
+    "Output": {},
+    "Group": {},
+    "Root": {"first_frame": _int(1), "last_frame": _int(100), "proxy": _bool(False),
+             "colorManagement": _enum("Nuke", "OCIO"),
+             "OCIO_config": _enum("nuke-default", "aces_1.2", "fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1", "custom"),
+             "customOCIOConfigPath": _file},
+}
 
 
 class Node:
     def __init__(self, node_class: str, parent: Optional["Group"]) -> None:
         self._class = node_class
         self._knobs: Dict[str, Knob] = {}
-        for name, default in {**_COMMON_KNOBS, **_CLASS_KNOBS.get(node_class, {})}.items():
-            self._add(Knob(name, value=default))
+        for name, make in {**_COMMON_KNOBS, **_CLASS_KNOBS.get(node_class, {})}.items():
+            self._add(make(name))
         self._inputs: Dict[int, Node] = {}
-        self._xy = (0, 0)
         self._parent = parent
 
     def _add(self, knob: Knob) -> None:
@@ -161,9 +265,13 @@ class Node:
         if knob.name() in self._knobs:
             raise ValueError(f"{self.name()} already has a knob named {knob.name()}")
         self._add(knob)
+        _mark_modified(knob)
 
     def input(self, index: int) -> Optional["Node"]:
         return self._inputs.get(index)
+
+    def inputs(self) -> int:
+        return max(self._inputs) + 1 if self._inputs else 0
 
     def setInput(self, index: int, node: Optional["Node"]) -> bool:
         if node is None:
@@ -173,26 +281,71 @@ class Node:
         return True
 
     def xpos(self) -> int:
-        return self._xy[0]
+        return int(self["xpos"].value())
 
     def ypos(self) -> int:
-        return self._xy[1]
+        return int(self["ypos"].value())
 
     def setXYpos(self, x: int, y: int) -> None:
-        self._xy = (x, y)
+        self["xpos"].setValue(x)
+        self["ypos"].setValue(y)
 
     def parent(self) -> Optional["Group"]:
         return self._parent
 
+    # --- time: a Read maps script frames to file frames; other nodes pass their input's range on ----------
+    def _read_shift(self) -> int:
+        """script frame - file frame of a Read in start at / offset mode."""
+        mode, value = self["frame_mode"].value(), str(self["frame"].value()).strip()
+        if mode == "start at" and value:
+            return int(value) - int(self["first"].value())
+        if mode == "offset" and value:
+            return int(value)
+        return 0
+
+    def _read_file_frame(self, script_frame: int) -> Optional[int]:
+        first, last = int(self["first"].value()), int(self["last"].value())
+        expression = str(self["frame"].value()).strip()
+        if self["frame_mode"].value() == "expression" and expression:
+            frame = int(eval(expression, {"__builtins__": {}}, {"frame": script_frame, "x": script_frame}))
+        else:
+            frame = script_frame - self._read_shift()
+        span = last - first + 1
+        for edge, outside in (("before", frame < first), ("after", frame > last)):
+            if not outside:
+                continue
+            how = self[edge].value()
+            if how == "hold":
+                frame = first if frame < first else last
+            elif how == "loop":
+                frame = first + (frame - first) % span
+            elif how == "bounce":
+                phase = (frame - first) % (2 * span)
+                frame = first + phase if phase < span else last - (phase - span)
+            else:
+                return None
+        return frame
+
+    def metadata(self, key: str, time: Optional[float] = None) -> Any:
+        """Only ``input/frame`` of a Read: the file frame read at script frame ``time``."""
+        if self._class != "Read" or key != "input/frame":
+            return None
+        frame = self._read_file_frame(int(time if time is not None else root()["first_frame"].value()))
+        if frame is None:
+            return None
+        path = str(self["file"].value())
+        path = re.sub(r"#+", lambda run: f"%0{len(run.group())}d", path)
+        return frame if os.path.isfile(path % frame if "%" in path else path) else None
+
     def firstFrame(self) -> int:
         if self._class == "Read":
-            return int(self["first"].value())
+            return int(self["first"].value()) + self._read_shift()
         upstream = self.input(0)
         return upstream.firstFrame() if upstream is not None else int(root()["first_frame"].value())
 
     def lastFrame(self) -> int:
         if self._class == "Read":
-            return int(self["last"].value())
+            return int(self["last"].value()) + self._read_shift()
         upstream = self.input(0)
         return upstream.lastFrame() if upstream is not None else int(root()["last_frame"].value())
 
@@ -225,7 +378,24 @@ class Group(Node):
 
 class Root(Group):
     def __init__(self) -> None:
+        self._modified = False
         super().__init__("Root", None)
+        self._modified = False
+
+    def modified(self) -> bool:
+        return self._modified
+
+    def setModified(self, modified: bool) -> None:
+        self._modified = bool(modified)
+
+    def proxy(self) -> bool:
+        return bool(self["proxy"].value())
+
+
+def _mark_modified(knob: Knob) -> None:
+    """Any knob change of a node in the script (or of the Root) marks the script modified."""
+    if "_root" in globals():
+        _root._modified = True
 
 
 class FrameRanges:
@@ -254,6 +424,8 @@ class ProgressTask:
         self.progress.append(value)
 
     def setMessage(self, message: str) -> None:
+        if failures.get("ProgressTask.setMessage"):
+            raise failures["ProgressTask.setMessage"]
         self.messages.append(message)
 
     def isCancelled(self) -> bool:
@@ -261,16 +433,19 @@ class ProgressTask:
 
 
 class _Menu:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, icon: str = "") -> None:
         self._name = name
+        self.icon = icon
         self.items: Dict[str, Any] = {}
+        self.options: Dict[str, Dict[str, Any]] = {}
 
-    def addMenu(self, name: str, **kwargs: Any) -> "_Menu":
-        menu = self.items.setdefault(name, _Menu(name))
+    def addMenu(self, name: str, icon: str = "", **kwargs: Any) -> "_Menu":
+        menu = self.items.setdefault(name, _Menu(name, icon))
         return menu  # type: ignore[no-any-return]
 
-    def addCommand(self, name: str, command: Any = None, *args: Any, **kwargs: Any) -> None:
+    def addCommand(self, name: str, command: Any = None, shortcut: str = "", icon: str = "", **kwargs: Any) -> None:
         self.items[name] = command
+        self.options[name] = {"shortcut": shortcut, "icon": icon, **kwargs}
 
 
 class _Nodes:
@@ -296,9 +471,14 @@ _this_stack: List[Tuple[Node, Optional[Knob]]] = []
 _selected: List[Node] = []
 progress_tasks: List[ProgressTask] = []
 executed: List[Tuple[str, List[int]]] = []
-main_thread_queue: List[Tuple[Callable[..., Any], Tuple[Any, ...], Dict[str, Any]]] = []
+main_thread_queue: List[Tuple[Callable[..., Any], Tuple[Any, ...], Dict[str, Any], Optional[Dict[str, Any]]]] = []
 script_load_callbacks: List[Callable[[], Any]] = []
+knob_changed_callbacks: List[Tuple[Callable[..., Any], Tuple[Any, ...], Dict[str, Any], str]] = []
 toolbars: Dict[str, _Menu] = {}
+plugin_paths: List[str] = []
+messages: List[str] = []
+failures: Dict[str, BaseException] = {}
+"""Set ``failures["ProgressTask.setMessage"] = SomeError()`` to make that call raise (a host failure)."""
 _lock = threading.Lock()
 
 
@@ -308,13 +488,18 @@ def reset() -> None:
     _root = Root()
     _context[:] = [_root]
     for registry in (_this_stack, _selected, progress_tasks, executed, main_thread_queue,
-                     script_load_callbacks):
+                     script_load_callbacks, knob_changed_callbacks, plugin_paths, messages):
         registry.clear()
     toolbars.clear()
+    failures.clear()
 
 
 def root() -> Root:
     return _root
+
+
+def modified() -> bool:
+    return _root.modified()
 
 
 class _this:
@@ -336,11 +521,22 @@ def thisKnob() -> Optional[Knob]:
     return _this_stack[-1][1]
 
 
+def addKnobChanged(call: Callable[..., Any], args: Tuple[Any, ...] = (), kwargs: Optional[Dict[str, Any]] = None,
+                   nodeClass: str = "*", node: Optional[Node] = None) -> None:
+    knob_changed_callbacks.append((call, tuple(args), dict(kwargs or {}), nodeClass))
+
+
 def knob_changed(node: Node, knob_name: str) -> None:
-    """Play Nuke's knobChanged: run the node's knobChanged script with thisNode/thisKnob set."""
+    """Play an artist's knob change: the node's knobChanged script, then the knobChanged callbacks registered
+    for its class, with thisNode/thisKnob set."""
     knob = node.knob(knob_name) or Knob(knob_name)
     with _this(node, knob):
-        exec(str(node["knobChanged"].value()), {"__name__": "__main__"})
+        script = str(node["knobChanged"].value())
+        if script:
+            exec(script, {"__name__": "__main__"})
+        for call, args, kwargs, node_class in list(knob_changed_callbacks):
+            if node_class in ("*", node.Class()):
+                call(*args, **kwargs)
 
 
 def select(*selection: Node) -> None:
@@ -370,10 +566,19 @@ def delete(node: Node) -> None:
     parent = node.parent()
     if parent is not None:
         parent._children.remove(node)
+        _root._modified = True
 
 
 def filename(node: Node) -> Optional[str]:
+    """The file a node works with: its proxy file when the Root is in proxy mode and it has one."""
+    proxy = node.knob("proxy")
+    if _root.proxy() and proxy is not None and str(proxy.value()):
+        return str(proxy.value())
     return str(node["file"].value()) or None
+
+
+def message(prompt: str) -> None:
+    messages.append(prompt)
 
 
 def execute(node: Node, frames: FrameRanges, *args: Any, **kwargs: Any) -> None:
@@ -391,7 +596,19 @@ def execute(node: Node, frames: FrameRanges, *args: Any, **kwargs: Any) -> None:
 
 def executeInMainThread(call: Callable[..., Any], args: Tuple[Any, ...] = (), kwargs: Optional[Dict[str, Any]] = None) -> None:
     with _lock:
-        main_thread_queue.append((call, tuple(args), dict(kwargs or {})))
+        main_thread_queue.append((call, tuple(args), dict(kwargs or {}), None))
+
+
+def executeInMainThreadWithResult(call: Callable[..., Any], args: Tuple[Any, ...] = (),
+                                  kwargs: Optional[Dict[str, Any]] = None) -> Any:
+    """Queue ``call`` for the main thread and wait until it has run there; its exception is raised here."""
+    box: Dict[str, Any] = {"done": threading.Event()}
+    with _lock:
+        main_thread_queue.append((call, tuple(args), dict(kwargs or {}), box))
+    box["done"].wait()
+    if "error" in box:
+        raise box["error"]
+    return box.get("result")
 
 
 def run_main_thread() -> int:
@@ -399,8 +616,16 @@ def run_main_thread() -> int:
     with _lock:
         calls = list(main_thread_queue)
         main_thread_queue.clear()
-    for call, args, kwargs in calls:
-        call(*args, **kwargs)
+    for call, args, kwargs, box in calls:
+        if box is None:
+            call(*args, **kwargs)
+            continue
+        try:
+            box["result"] = call(*args, **kwargs)
+        except BaseException as exc:  # handed back to the waiting thread
+            box["error"] = exc
+        finally:
+            box["done"].set()
     return len(calls)
 
 
@@ -408,13 +633,22 @@ def toolbar(name: str, create: bool = True) -> Optional[_Menu]:
     return toolbars.setdefault(name, _Menu(name)) if create else toolbars.get(name)
 
 
+def menu(name: str) -> _Menu:
+    return toolbars.setdefault(name, _Menu(name))
+
+
+def pluginAddPath(path: str, addToSysPath: bool = True) -> None:
+    plugin_paths.append(path)
+
+
 def addOnScriptLoad(call: Callable[[], Any], *args: Any, **kwargs: Any) -> None:
     script_load_callbacks.append(call)
 
 
 def load_script(path: str) -> None:
-    """Pretend a script at ``path`` finished loading: set the root name and run onScriptLoad callbacks."""
+    """Pretend a script at ``path`` finished loading: set the root name, run onScriptLoad callbacks; a freshly
+    loaded script is unmodified until something changes a knob."""
     _root["name"].setValue(path)
+    _root.setModified(False)
     for call in script_load_callbacks:
         call()
-

@@ -225,12 +225,12 @@ def test_comp_script_finds_the_comp_through_fusion_and_reads_path_maps(tmp_path:
 
 def test_comp_script_accepts_a_mediain_and_reads_its_resolve_clip(tmp_path: Path, host: List[RenderJob]) -> None:
     comp = Comp("")  # the Fusion page: the comp lives in the Resolve project, it has no file
-    media_in = comp.add(Tool("MediaIn", "MediaIn1", GlobalIn=0.0, ClipTimeStart=0.0, ClipTimeEnd=4.0), x=1.0, y=1.0)
+    media_in = comp.add(Tool("MediaIn", "MediaIn1", GlobalIn=0.0), x=1.0, y=1.0)  # no trims set: the whole clip
     comp.ActiveTool = media_in
     resolve_with_clip(tmp_path, str(tmp_path / "plates" / "shot.[1001-1005].exr"))
     run_comp_script(comp, fusion=Fusion(comp, fake_resolve.app))
     [job] = host
-    assert job.plate == str(tmp_path / "plates" / "shot.%04d.exr")
+    assert (job.plate, job.frames) == (str(tmp_path / "plates" / "shot.%04d.exr"), "1001-1005")
     depth = comp.tools[-1]
     out_dir = Path(job.output).parent
     assert out_dir.parent == tmp_path / "plates" / "flashdepth" / "MediaIn1"  # beside the media, never a temp folder

@@ -94,6 +94,9 @@ def loader_timing(tool: Any, clip: str, frames: Optional[str]) -> Optional[Loade
     if clip_first is None:
         return None
     global_in, trim_in, trim_out, hold_first, hold_last = (int(tool.GetInput(name) or 0) for name in _TIMING_INPUTS)
+    if tool.GetInput("ClipTimeEnd") is None and frames:  # no trims to read: the whole clip
+        first, _, last = frames.partition("-")
+        trim_in, trim_out = 0, int(last or first) - int(first)
     return LoaderTiming(clip_first, global_in, trim_in, trim_out, hold_first, hold_last)
 
 

@@ -15,6 +15,8 @@ from typing import List
 import pytest
 
 import fake_engine
+from flashdepth_vfx.bridge import engine as bridge_engine
+from flashdepth_vfx.bridge import preview as bridge_preview
 from flashdepth_vfx.bridge import runner
 from flashdepth_vfx.bridge import (
     EngineNotFound,
@@ -270,7 +272,7 @@ class _WindowsPopen(subprocess.Popen):  # type: ignore[type-arg]
 @pytest.mark.parametrize("send_fails", [True, False], ids=["send fails", "send lost"])
 def test_windows_cancel_ends_the_engine_after_the_grace_period(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                 send_fails: bool) -> None:
-    monkeypatch.setattr(runner, "WINDOWS", True)
+    monkeypatch.setattr(bridge_engine, "WINDOWS", True)
     monkeypatch.setattr(_WindowsPopen, "created", [])
     monkeypatch.setattr(_WindowsPopen, "send_fails", send_fails)
     monkeypatch.setattr(runner.subprocess, "Popen", _WindowsPopen)
@@ -284,6 +286,23 @@ def test_windows_cancel_ends_the_engine_after_the_grace_period(tmp_path: Path, m
     assert 0.25 < time.monotonic() - asked < 5
     assert result.returncode == -signal.SIGKILL and result.cancelled and result.error is None
     assert len(result.written) >= 1 and all(Path(path).is_file() for path in result.written)
+
+
+def test_windows_preview_opens_no_console_window(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: List[dict] = []
+    real_run = subprocess.run
+
+    def run(*args: object, creationflags: int = 0, **kwargs: object) -> object:
+        calls.append({"creationflags": creationflags})
+        return real_run(*args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(bridge_engine, "WINDOWS", True)
+    monkeypatch.setattr(bridge_preview.subprocess, "run", run)
+    plate, depth = tmp_path / "shot.1001.exr", tmp_path / "depth.1001.exr"
+    plate.write_text("plate")
+    depth.write_text("depth")
+    make_preview(plate, depth, tmp_path / "preview.png", engine=FAKE_ENGINE)
+    assert calls == [{"creationflags": 0x08000000}]  # CREATE_NO_WINDOW
 
 
 def test_callback_error_is_raised_from_wait_without_blocking_the_engine(tmp_path: Path) -> None:

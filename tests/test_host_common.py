@@ -2,6 +2,7 @@
 the export cache, and renders driving the fake engine (tests/fake_engine.py) as a real subprocess."""
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 import os
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import fake_engine
 from flashdepth_vfx.bridge import RenderResult
@@ -265,6 +268,42 @@ def test_loader_timing_for_a_depth_clip_of_a_sub_range() -> None:
     assert plate.for_clip([2000]) is None and plate.for_clip([]) is None
 
 
+@given(st.lists(st.integers(-50, 5000), min_size=1, max_size=40))
+def test_format_then_parse_frames_round_trips(frames: List[int]) -> None:
+    assert parse_frames(format_frames(frames)) == sorted(set(frames))
+
+
+@given(first=st.integers(-100, 2000), length=st.integers(1, 60), mode=st.sampled_from([START_AT, OFFSET, ""]),
+       value=st.integers(-3000, 3000), before=st.sampled_from([HOLD, LOOP, BOUNCE, BLACK]),
+       after=st.sampled_from([HOLD, LOOP, BOUNCE, BLACK]), probe=st.integers(-5000, 5000))
+def test_read_timing_maps_its_script_range_onto_its_files_and_never_outside(
+        first: int, length: int, mode: str, value: int, before: str, after: str, probe: int) -> None:
+    timing = ReadTiming(first, first + length - 1, mode, str(value), before, after)
+    range_ = timing.script_range()
+    assert range_ is not None and range_[1] - range_[0] == length - 1
+    shown = [timing.file_frame(t) for t in range(range_[0], range_[1] + 1)]
+    assert shown == list(range(first, first + length))  # frame for frame, in order
+    anywhere = timing.file_frame(probe)
+    outside = probe < range_[0] and before == BLACK or probe > range_[1] and after == BLACK
+    assert (anywhere is None) == outside
+    assert anywhere is None or first <= anywhere <= first + length - 1
+
+
+@given(clip_first=st.integers(0, 2000), global_in=st.integers(-100, 2000), trim_in=st.integers(0, 30),
+       shown=st.integers(1, 40), hold_first=st.integers(0, 5), hold_last=st.integers(0, 5),
+       depth_start=st.integers(-10, 80), depth_length=st.integers(1, 80))
+def test_a_depth_loader_shows_the_same_file_frame_as_the_plate_loader_wherever_it_has_one(
+        clip_first: int, global_in: int, trim_in: int, shown: int, hold_first: int, hold_last: int,
+        depth_start: int, depth_length: int) -> None:
+    plate = LoaderTiming(clip_first, global_in, trim_in, trim_in + shown - 1, hold_first, hold_last)
+    rendered = range(clip_first + depth_start, clip_first + depth_start + depth_length)
+    depth = plate.for_clip(rendered)
+    for comp_frame in range(plate.global_in - 2, plate.global_out + 3):
+        plate_frame = plate.file_frame(comp_frame)
+        depth_frame = depth.file_frame(comp_frame) if depth is not None else None
+        assert depth_frame == (plate_frame if plate_frame in rendered else None)
+
+
 # --- colour --------------------------------------------------------------------------------------------------
 
 def test_engine_colour_passes_the_hosts_config_or_maps_nuke_default_names() -> None:
@@ -430,3 +469,13 @@ def test_a_failing_done_callback_still_frees_the_node_and_cancel_before_the_engi
     render.join(10)
     assert slots.get("n") is None and render.result is not None and render.result.cancelled
     assert render.message == "Cancelled: 0 frames kept" and render.engine is None
+
+
+def test_host_side_code_is_python_3_9_syntax() -> None:
+    """Nuke 14 runs Python 3.9: the shared host logic, the bridge and the Nuke plugin must parse there."""
+    root = Path(__file__).resolve().parent.parent
+    files = [*(root / "flashdepth_vfx" / "hosts").glob("*.py"), *(root / "flashdepth_vfx" / "bridge").glob("*.py"),
+             *(root / "nuke").rglob("*.py")]
+    assert len(files) > 15
+    for path in files:
+        ast.parse(path.read_text(encoding="utf-8"), filename=str(path), feature_version=(3, 9))

@@ -264,6 +264,8 @@ def test_changed_knob_marks_stale_keeps_the_shown_version_and_reopening_finds_it
     nuke.load_script(str(tmp_path / "comp" / "shot.nk"))
     assert group["status"].value() == f"Missing: the depth files are gone from {shown.folder}; press Render depth"
     assert group.node("AddDepth")["disable"].value() is True and not nuke.root().modified()
+    nuke.knob_changed(group, "device")
+    assert group["status"].value().startswith("Missing: ")  # still says what went missing
 
 
 def test_a_rerender_keeps_the_previous_version_until_it_completes_then_finish_resumes(

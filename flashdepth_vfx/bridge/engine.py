@@ -5,14 +5,20 @@ import json
 import os
 import shlex
 import shutil
+import sys
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from ..errors import FlashDepthError
 
 ENGINE_ENV_VAR = "FLASHDEPTH_VFX_BIN"
 CONFIG_ENV_VAR = "FLASHDEPTH_VFX_CONFIG"
 ENGINE_NAME = "flashdepth-vfx"
+WINDOWS = sys.platform == "win32"
+"""Whether engines start and stop the Windows way (tests flip it to simulate Windows)."""
+# Windows process-creation flags (spelled out: the subprocess names exist only there).
+CREATE_NEW_PROCESS_GROUP = 0x00000200
+CREATE_NO_WINDOW = 0x08000000
 # Host applications (Nuke, Houdini, ...) point these at their own Python; an engine
 # running on another interpreter must not inherit them.
 _HOST_PYTHON_VARS = ("PYTHONHOME", "PYTHONPATH")
@@ -104,3 +110,12 @@ def engine_environment(extra: Optional[Mapping[str, str]] = None) -> Dict[str, s
     if extra:
         env.update(extra)
     return env
+
+
+def engine_process_flags(new_group: bool = False) -> Dict[str, Any]:
+    """Extra ``subprocess`` arguments for an engine process: on Windows no console window (GUI hosts have no
+    console, and one must not pop up), and with ``new_group`` its own process group, so that Ctrl-Break
+    reaches the engine and not the host."""
+    if not WINDOWS:
+        return {}
+    return {"creationflags": CREATE_NO_WINDOW | (CREATE_NEW_PROCESS_GROUP if new_group else 0)}

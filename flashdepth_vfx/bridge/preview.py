@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Mapping, Optional, Sequence, Union
 
 from ..errors import FlashDepthError
-from .engine import EngineNotFound, engine_environment, find_engine
+from .engine import EngineNotFound, engine_environment, engine_process_flags, find_engine
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -41,6 +41,7 @@ def make_preview(
             errors="replace",
             env=engine_environment(env),
             timeout=timeout,
+            **engine_process_flags(),
         )
     except OSError as exc:
         raise EngineNotFound(

@@ -5,23 +5,19 @@ import collections
 import json
 import signal
 import subprocess
-import sys
 import threading
 import types
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence
+from typing import IO, Any, Callable, Deque, List, Mapping, Optional, Sequence
 
-from .engine import EngineNotFound, engine_environment, find_engine
+from . import engine
+from .engine import EngineNotFound, engine_environment, engine_process_flags, find_engine
 from .job import RenderJob
 
 CANCELLED_EXIT_CODE = 130
 STDERR_TAIL_LINES = 20
-WINDOWS = sys.platform == "win32"
-"""Whether to start and stop the engine the Windows way (tests flip it to simulate Windows)."""
-# Windows process-creation flags and console event (spelled out: the subprocess/signal names exist only there).
-CREATE_NEW_PROCESS_GROUP = 0x00000200
-CREATE_NO_WINDOW = 0x08000000
 CTRL_BREAK_EVENT = 1
+"""Windows' console Ctrl-Break event (``signal.CTRL_BREAK_EVENT`` exists only there)."""
 
 
 def _as_int(value: Any) -> Optional[int]:
@@ -158,11 +154,6 @@ class RenderProcess:
         if self._proc is not None:
             raise RuntimeError("this render was already started; make a new RenderProcess")
         argv = self.argv
-        kwargs: Dict[str, Any] = {}
-        if WINDOWS:
-            # Its own process group (so Ctrl-Break reaches the engine and not the host), and no console window
-            # popping up from a GUI host.
-            kwargs["creationflags"] = CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW
         try:
             self._proc = subprocess.Popen(
                 argv,
@@ -172,7 +163,7 @@ class RenderProcess:
                 env=engine_environment(self.env),
                 encoding="utf-8",
                 errors="replace",
-                **kwargs,
+                **engine_process_flags(new_group=True),
             )
         except OSError as exc:
             raise EngineNotFound(
@@ -261,7 +252,7 @@ class RenderProcess:
             return
         self._cancel_requested = True
         try:
-            proc.send_signal(CTRL_BREAK_EVENT if WINDOWS else signal.SIGTERM)
+            proc.send_signal(CTRL_BREAK_EVENT if engine.WINDOWS else signal.SIGTERM)
         except OSError:  # not delivered (no shared console) or already gone: the kill below still ends it
             pass
         threading.Thread(target=self._kill_after, args=(proc, grace), name="flashdepth-kill-after", daemon=True).start()

@@ -23,6 +23,7 @@ from typing import Any, Callable, List, Optional, cast
 import nuke
 
 from flashdepth_vfx.bridge import RenderJob, RenderResult
+from flashdepth_vfx.bridge.runner import CANCELLED_EXIT_CODE
 from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts.cached import CachedRender
 from flashdepth_vfx.hosts.colour import engine_colour, menu_colorspace
@@ -64,8 +65,8 @@ DEPTH_CHANNEL = "depth.Z"  # Nuke's name for the EXR channel "Z" that the engine
 EXPORT_NODE = "FlashDepthExport"
 
 PLUGIN_MISSING = ("FlashDepth: the flashdepth-vfx Nuke plugin is not installed on this machine, so this node cannot "
-                  "render (the depth it rendered before still shows). Install it with `flashdepth-vfx hosts install "
-                  "nuke` or add its nuke/ folder to NUKE_PATH, then restart Nuke.")
+                  "render (the depth it rendered before still shows). Add the plugin's nuke/ folder to NUKE_PATH "
+                  "(see its README) and restart Nuke.")
 # What a button stores in the script: a call into this module, with a clear message where it is missing.
 _BUTTON = ("import nuke\ntry:\n    import flashdepth_nuke.node as fd\nexcept ImportError:\n"
            "    nuke.message({missing!r})\nelse:\n    fd.{action}(nuke.thisNode())\n")
@@ -246,10 +247,9 @@ def _inner(group: nuke.Group, name: str) -> nuke.Node:
 def load_version(group: nuke.Group, version: Optional[DepthVersion], source: Source, reload: bool = False) -> None:
     """Point the DepthRead at ``version`` (None: no depth), timed like the plate, and remember it."""
     read, copy = _inner(group, READ_NODE), _inner(group, COPY_NODE)
-    if version is None:
+    if version is None:  # the record stays: the status keeps saying which depth went missing
         read["file"].setValue("")
         copy["disable"].setValue(True)
-        group[RESULT].setValue("")
         return
     changed = str(read["file"].value()) != version.pattern
     read["file"].setValue(version.pattern)
@@ -261,7 +261,7 @@ def load_version(group: nuke.Group, version: Optional[DepthVersion], source: Sou
     group[RESULT].setValue(version.to_json())
     if changed or reload:
         reload_knob = read.knob("reload")
-        if isinstance(reload_knob, nuke.PyScript_Knob):
+        if isinstance(reload_knob, nuke.Script_Knob):
             reload_knob.execute()
 
 
@@ -363,7 +363,7 @@ def _work(task: BackgroundRender, name: str, source: Source, job: RenderJob) -> 
     if source.export is not None:
         _export(task, name, source.export, source.script_frames, report)
         if task.cancelled:
-            return RenderResult(130, True, None)
+            return RenderResult(CANCELLED_EXIT_CODE, True, None)
     source.settings.version().write_manifest(job)
     return task.run_engine(job, report)
 

@@ -5,7 +5,6 @@ The logic itself lives in :mod:`flashdepth_vfx.hosts`; this module only asks Nuk
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Iterator, List, Optional, Set
 
 import nuke

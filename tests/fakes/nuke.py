@@ -153,11 +153,18 @@ class Enumeration_Knob(Knob):
         return list(self._values)
 
 
-class PyScript_Knob(Knob):
+class Script_Knob(Knob):
+    """A button (a Read's ``reload`` is one); ``executed`` counts presses."""
+
     def __init__(self, name: str, label: Optional[str] = None, command: str = "") -> None:
         super().__init__(name, label, command)
         self.executed = 0
 
+    def execute(self) -> None:
+        self.executed += 1
+
+
+class PyScript_Knob(Script_Knob):
     def command(self) -> str:
         return str(self._value)
 
@@ -200,7 +207,7 @@ _CLASS_KNOBS: Dict[str, Dict[str, Callable[[str], Knob]]] = {
              "frame": lambda name: String_Knob(name), "before": _enum("hold", "loop", "bounce", "black"),
              "after": _enum("hold", "loop", "bounce", "black"), "colorspace": _plain("default (linear)"),
              "raw": _bool(False), "on_error": _enum("error", "black", "checkerboard", "nearest frame"),
-             "reload": lambda name: PyScript_Knob(name)},
+             "reload": lambda name: Script_Knob(name)},
     "Write": {"file": _file, "file_type": _plain(""), "channels": _plain("rgb"), "colorspace": _plain("default (linear)")},
     "Copy": {"from0": _plain("none"), "to0": _plain("none")},
     "Blur": {"size": _plain(0.0)},

@@ -195,6 +195,18 @@ def test_houdini_19_5_without_hou_opnode(hou: ModuleType, tmp_path: Path) -> Non
     assert fd.flashdepth_nodes() == (created, node)
 
 
+def test_houdini_code_is_python_3_9_syntax() -> None:
+    """Houdini 19.5 runs Python 3.9: the package's Python and the shelf / panel scripts must parse there."""
+    import ast
+
+    files = {path: path.read_text(encoding="utf-8") for path in PYTHON_LIBS.rglob("*.py")}
+    assert len(files) >= 4
+    scripts = [SHELF_SCRIPT, ElementTree.parse(HOUDINI / "python_panels" / "flashdepth_vfx.pypanel").getroot()
+               .findtext("interface/script") or ""]
+    for name, code in [*((str(p), c) for p, c in files.items()), *(("script", s) for s in scripts)]:
+        ast.parse(code, filename=name, feature_version=(3, 9))
+
+
 def test_package_points_houdini_and_python_at_the_project(hou: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
     package = json.loads((HOUDINI / "packages" / "flashdepth_vfx.json").read_text())
     paths = [entry["PYTHONPATH"]["value"] for entry in package["env"] if "PYTHONPATH" in entry]

@@ -322,3 +322,13 @@ def test_any_exception_is_one_console_line(tmp_path: Path, monkeypatch: pytest.M
     assert "Traceback" not in captured.out + captured.err
     assert captured.out.splitlines()[-1] == ("FlashDepth: Error: unexpected KeyError: 'broken' (details in the "
                                              "script editor / console)")
+
+
+def test_resolve_code_is_python_3_9_syntax() -> None:
+    """Resolve and Fusion use the Python 3 the user installed, often an older one: parse as 3.9."""
+    import ast
+
+    files = list((ROOT / "resolve").rglob("*.py"))
+    assert len(files) >= 6
+    for path in files:
+        ast.parse(path.read_text(encoding="utf-8"), filename=str(path), feature_version=(3, 9))

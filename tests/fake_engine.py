@@ -141,6 +141,8 @@ def main(argv: List[str]) -> int:
                    "--precision", "--progress", "--missing"):
         run.add_argument(option)
     run.add_argument("--half", action="store_true")
+    run.add_argument("--channel")  # the host adapters' depth channel name
+    run.add_argument("--passthrough", action="store_true")  # plate RGBA beside the depth (Houdini)
     run.add_argument("--resume", action="store_true")
     show = commands.add_parser("preview")
     show.add_argument("plate")

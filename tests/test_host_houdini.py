@@ -1,40 +1,50 @@
 """The Houdini package (houdini/) against tests/fakes/hou.py, rendering with the fake engine
-(tests/fake_engine.py) as a real subprocess under hou.InterruptableOperation."""
+(tests/fake_engine.py) as a real subprocess, in the background from Houdini's (fake) idle event loop."""
 from __future__ import annotations
 
+import importlib
 import json
 import runpy
 import shlex
 import sys
+import time
+import types
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Tuple
+from typing import Any, Dict, Tuple
 
 import pytest
 
 import fake_engine
+from fakes import hdefereval as fake_hdefereval
 from fakes import hou as fake_hou
 from flashdepth_vfx.errors import FlashDepthError
-from flashdepth_vfx.hosts.common import MODELS, CachedRender
+from flashdepth_vfx.hosts.common import MODELS, STATE_COLOURS, DepthState, DepthVersion
 
 ROOT = Path(__file__).resolve().parent.parent
 HOUDINI = ROOT / "houdini"
 PYTHON_LIBS = HOUDINI / "python3.11libs"
 FAKE_ENGINE = f"{shlex.quote(sys.executable)} {shlex.quote(str(Path(fake_engine.__file__).resolve()))}"
+SHELF = ElementTree.parse(HOUDINI / "toolbar" / "flashdepth.shelf").getroot()
+SHELF_SCRIPT = SHELF.find("tool[@name='flashdepth_create']/script").text  # type: ignore[union-attr]
 
 
 @pytest.fixture
 def hou(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
     """The fake ``hou`` module with a scene saved as tmp/fx/shot.hip."""
     fake_hou.reset()
+    fake_hdefereval.reset()
     fake_hou.hipFile.file_path = str(tmp_path / "fx" / "shot.hip")
+    (tmp_path / "fx").mkdir()
     monkeypatch.setitem(sys.modules, "hou", fake_hou)
+    monkeypatch.setitem(sys.modules, "hdefereval", fake_hdefereval)
     monkeypatch.syspath_prepend(str(PYTHON_LIBS))
     for name in [m for m in sys.modules if m.startswith("flashdepth_houdini")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setenv("FLASHDEPTH_VFX_BIN", FAKE_ENGINE)
     monkeypatch.delenv("FAKE_ENGINE_MODE", raising=False)
+    monkeypatch.delenv("OCIO", raising=False)
     return fake_hou
 
 
@@ -46,11 +56,18 @@ def fd(hou: ModuleType) -> Any:
 
 
 def plate_cop(hou: ModuleType, tmp_path: Path, network_type: str = "cop2net") -> Tuple[Any, Any]:
-    """A COP network with a File COP reading $HIP/../plates/shot.$F4.exr (frames 1001-1005)."""
+    """A COP network with a File COP reading $HIP/../plates/shot.$F4.exr (frames 1001-1005; stand-in files
+    unless the test wrote real ones), in OCIO mode."""
+    plates = tmp_path / "plates"
+    plates.mkdir(exist_ok=True)
+    if not list(plates.glob("shot.*.exr")):
+        for frame in range(1001, 1006):
+            (plates / f"shot.{frame}.exr").write_text("plate")
     network = hou.node("/img").createNode(network_type, "comp")
     plate = network.createNode("file", "plate")
     if network_type == "cop2net":
         plate.parm("filename1").set("$HIP/../plates/shot.$F4.exr")
+        plate.parm("colorspace").set("ocio")  # entry 3: OpenColorIO
         plate.parm("ocio_space").set("ACES - ACEScg")
         plate.frame_range = (1001.0, 1005.0)
     else:
@@ -58,39 +75,94 @@ def plate_cop(hou: ModuleType, tmp_path: Path, network_type: str = "cop2net") ->
     return network, plate
 
 
+def status(node: Any) -> str:
+    return str(node.parm("fd_status").evalAsString())
+
+
+def wait(fd: Any, hou: ModuleType, node: Any) -> None:
+    """Let Houdini idle until the node's render is over and its results are shown."""
+    hou.run_event_loop(until=lambda: fd.running(node) is None)
+
+
+def render(fd: Any, hou: ModuleType, node: Any, resume: bool = False) -> Any:
+    """Start a render (as the button does) and let Houdini idle until it is over; the render object."""
+    task = fd.render(node, resume=resume)
+    wait(fd, hou, node)
+    return task
+
+
+def colour(state: DepthState) -> Any:
+    rgba = STATE_COLOURS[state]
+    return fake_hou.Color(((rgba >> 24 & 255) / 255, (rgba >> 16 & 255) / 255, (rgba >> 8 & 255) / 255))
+
+
+def version_dir(node: Any) -> Path:
+    version = DepthVersion.from_json(node.userData("flashdepth_shown"))
+    assert version is not None
+    return Path(version.folder)
+
+
 def test_node_is_a_subnet_with_spare_parms_defaults_and_a_file_cop(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
     network, plate = plate_cop(hou, tmp_path)
     node = fd.create_node(network, plate)
     assert node.type().name() == "subnet" and node.path() == "/img/comp/flashdepth1" and node.input(0) is plate
     assert [t.name() for t in node.parmTemplateGroup().entries()] == [
-        "plate", "checkpoint", "model", "colorspace", "mode", "frames", "device", "precision", "output", "render",
-        "status"]
+        "fd_plate", "fd_checkpoint", "fd_model", "fd_colorspace", "fd_mode", "fd_frames", "fd_device",
+        "fd_precision", "fd_output", "fd_render", "fd_finish", "fd_cancel", "fd_progress", "fd_status"]
     entries = {t.name(): t for t in node.parmTemplateGroup().entries()}
-    assert isinstance(entries["model"], hou.MenuParmTemplate) and entries["model"].menuItems() == MODELS
-    assert isinstance(entries["render"], hou.ButtonParmTemplate) and entries["render"].label() == "Render depth"
-    assert entries["render"].scriptCallbackLanguage() is hou.scriptLanguage.Python
-    assert entries["output"].options["file_type"] is hou.fileType.Directory
-    assert node.parm("colorspace").evalAsString() == "ACES - ACEScg"
-    assert node.parm("frames").evalAsString() == "1001-1005"
-    assert [node.parm(p).evalAsString() for p in ("mode", "device", "precision", "plate")] == [
+    assert isinstance(entries["fd_model"], hou.MenuParmTemplate) and entries["fd_model"].menuItems() == MODELS
+    assert isinstance(entries["fd_render"], hou.ButtonParmTemplate) and entries["fd_render"].label() == "Render depth"
+    assert entries["fd_render"].scriptCallbackLanguage() is hou.scriptLanguage.Python
+    assert entries["fd_output"].options["file_type"] is hou.fileType.Directory
+    assert node.parm("fd_colorspace").evalAsString() == "ACES - ACEScg"
+    assert node.parm("fd_frames").evalAsString() == "1001-1005"
+    assert [node.parm(p).evalAsString() for p in ("fd_mode", "fd_device", "fd_precision", "fd_plate")] == [
         "depth", "auto", "default", ""]
     depth = node.node("depth")
     assert depth.type().name() == "file" and depth.display and depth.render
-    assert node.parm("status").evalAsString() == "Not rendered yet: press Render depth"
+    assert status(node) == "Not rendered yet: press Render depth"
     assert node.userData("flashdepth") == "1"
     with pytest.raises(FlashDepthError, match="/obj is not a COP network"):
         fd.create_node(hou.node("/obj"))
 
 
-def test_shelf_tool_creates_the_node_after_the_selected_cop_or_in_a_new_network(
+def test_hip_stores_only_calls_into_the_module(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+    """Callbacks and the status expression import flashdepth_houdini and call it: an updated install reaches
+    saved nodes. Without the plugin they say so in one line."""
+    network, plate = plate_cop(hou, tmp_path)
+    node = fd.create_node(network, plate)
+    stored = [t.scriptCallback() for t in node.parmTemplateGroup().entries()] + [node.parm("fd_status").expression()]
+    code = "\n".join(stored)
+    assert "def " not in code and "subprocess" not in code and "from flashdepth_houdini import node as fd" in code
+
+    real_import = __import__
+
+    def no_plugin(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.startswith("flashdepth_houdini"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    import builtins
+
+    builtins_import = builtins.__import__
+    builtins.__import__ = no_plugin
+    try:
+        assert status(node) == fd.NOT_INSTALLED
+        node.parm("fd_render").press()
+    finally:
+        builtins.__import__ = builtins_import
+    assert hou.ui.status_messages == [fd.NOT_INSTALLED] and hou.ui.callbacks == []
+
+
+def test_shelf_tool_and_tab_menu_create_the_node_after_the_selected_cop_or_in_a_new_network(
         hou: ModuleType, tmp_path: Path) -> None:
-    shelf = ElementTree.parse(HOUDINI / "toolbar" / "flashdepth.shelf").getroot()
-    assert shelf.find("toolshelf/memberTool").get("name") == "flashdepth_create"
-    script = shelf.find("tool[@name='flashdepth_create']/script")
-    assert script.get("scriptType") == "python"
+    assert SHELF.find("toolshelf/memberTool").get("name") == "flashdepth_create"  # type: ignore[union-attr]
+    contexts = SHELF.findall("tool[@name='flashdepth_create']/toolMenuContext[@name='network']/contextNetType")
+    assert sorted(c.text for c in contexts) == ["COP", "COP2"]  # the Tab menu of both COP network kinds
+    assert SHELF.find("tool[@name='flashdepth_create']/toolSubmenu").text == "FlashDepth"  # type: ignore[union-attr]
     network, plate = plate_cop(hou, tmp_path)
     plate.setSelected(True)
-    exec(script.text, {})
+    exec(SHELF_SCRIPT, {"hou": hou, "kwargs": {}})
     [created] = [n for n in network.children() if n.type().name() == "subnet"]
     assert created.input(0) is plate and created.selected and not plate.selected
 
@@ -98,120 +170,304 @@ def test_shelf_tool_creates_the_node_after_the_selected_cop_or_in_a_new_network(
         for node in hou.selectedNodes():
             node.setSelected(False)
         hou.version = version
-        exec(script.text, {})
+        exec(SHELF_SCRIPT, {"hou": hou, "kwargs": {}})
         [created] = [n for n in hou.selectedNodes()]
         assert created.parent().type().name() == network_type and created.parent().parent() is hou.node("/img")
-        assert created.input(0) is None
+
+    copernicus = hou.node("/img").createNode("copnet", "cops")  # Tab in a network editor showing this network
+    exec(SHELF_SCRIPT, {"hou": hou, "kwargs": {"pane": types.SimpleNamespace(pwd=lambda: copernicus)}})
+    [created] = copernicus.children()
+    assert created.selected and created.type().name() == "file"
 
 
-def test_package_points_houdini_and_python_at_the_project(hou: ModuleType) -> None:
+def test_houdini_19_5_without_hou_opnode(hou: ModuleType, tmp_path: Path) -> None:
+    hou.as_houdini_19_5()
+    assert not hasattr(hou, "OpNode")
+    exec(SHELF_SCRIPT, {"hou": hou, "kwargs": {}})
+    [created] = hou.selectedNodes()
+    assert created.parent().type().name() == "cop2net"
+    from flashdepth_houdini import node as fd
+
+    network, plate = plate_cop(hou, tmp_path)
+    node = fd.create_node(network, plate)
+    render(fd, hou, node)
+    assert status(node).startswith("Done: 5 frames")
+    assert fd.flashdepth_nodes() == (created, node)
+
+
+def test_houdini_code_is_python_3_9_syntax() -> None:
+    """Houdini 19.5 runs Python 3.9: the package's Python and the shelf / panel scripts must parse there."""
+    import ast
+
+    files = {path: path.read_text(encoding="utf-8") for path in PYTHON_LIBS.rglob("*.py")}
+    assert len(files) >= 4
+    scripts = [SHELF_SCRIPT, ElementTree.parse(HOUDINI / "python_panels" / "flashdepth_vfx.pypanel").getroot()
+               .findtext("interface/script") or ""]
+    for name, code in [*((str(p), c) for p, c in files.items()), *(("script", s) for s in scripts)]:
+        ast.parse(code, filename=name, feature_version=(3, 9))
+
+
+def test_package_points_houdini_and_python_at_the_project(hou: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:
     package = json.loads((HOUDINI / "packages" / "flashdepth_vfx.json").read_text())
-    env = {k: v for entry in package["env"] for k, v in entry.items()}
-    assert "FLASHDEPTH_VFX" in env
-    assert env["PYTHONPATH"] == {"value": "$FLASHDEPTH_VFX", "method": "append"}
+    paths = [entry["PYTHONPATH"]["value"] for entry in package["env"] if "PYTHONPATH" in entry]
+    assert paths == ["$FLASHDEPTH_VFX", "$FLASHDEPTH_VFX/houdini/python3.11libs"]  # any Houdini Python finds it
     assert package["hpath"] == "$FLASHDEPTH_VFX/houdini"
-    assert (HOUDINI / "python3.11libs" / "flashdepth_houdini" / "node.py").is_file()
     runpy.run_path(str(PYTHON_LIBS / "pythonrc.py"))
-    import flashdepth_houdini.node
-
-    assert hou.hipFile.callbacks == [flashdepth_houdini.node.on_hip_event]
+    assert capsys.readouterr().out == ""  # installed right: silent, and nothing registered that edits scenes
 
 
-def test_render_button_renders_under_an_interruptable_operation_and_loads_depth(
-        fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+def test_pythonrc_with_a_wrong_package_path_prints_one_line(hou: ModuleType, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    for name in [m for m in sys.modules if m.startswith("flashdepth_vfx")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "flashdepth_vfx", None)  # $FLASHDEPTH_VFX points at the wrong folder
+    runpy.run_path(str(PYTHON_LIBS / "pythonrc.py"))
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    [line] = captured.out.splitlines()
+    assert line.startswith("FlashDepth: not loaded (") and "FLASHDEPTH_VFX in packages/flashdepth_vfx.json" in line
+
+
+def test_python_panel_on_a_pyside2_houdini_shows_a_message(hou: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    class QLabel:
+        def __init__(self, text: str) -> None:
+            self.text, self.wrap = text, False
+
+        def setWordWrap(self, on: bool) -> None:
+            self.wrap = on
+
+    pyside2 = types.ModuleType("PySide2")
+    widgets = types.ModuleType("PySide2.QtWidgets")
+    widgets.QLabel = QLabel  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "PySide2", pyside2)
+    monkeypatch.setitem(sys.modules, "PySide2.QtWidgets", widgets)
+    monkeypatch.setitem(sys.modules, "PySide6.QtWidgets", None)  # Houdini 19.5-20.5 ship PySide2 only
+    panel_xml = ElementTree.parse(HOUDINI / "python_panels" / "flashdepth_vfx.pypanel").getroot()
+    namespace: Dict[str, Any] = {}
+    exec(panel_xml.find("interface/script").text, namespace)  # type: ignore[union-attr]
+    label = namespace["onCreateInterface"]()
+    assert isinstance(label, QLabel) and label.wrap and "Houdini 21" in label.text
+
+
+def test_render_runs_in_the_background_and_loads_plate_and_depth(fd: Any, hou: ModuleType, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "slow")
+    monkeypatch.setenv("FAKE_ENGINE_DELAY", "0.1")
     network, plate = plate_cop(hou, tmp_path)
     node = fd.create_node(network, plate)
-    node.parm("render").press()
-    [operation] = hou.operations
-    assert operation.open_interrupt_dialog and operation.progress and not operation.active
-    assert operation.progress[-1] == 1.0 and operation.progress == sorted(operation.progress)
-    out_dir = tmp_path / "fx" / "flashdepth" / "flashdepth1"
-    assert node.parm("output").evalAsString() == str(out_dir)
-    assert node.node("depth").parm("filename1").evalAsString() == str(out_dir / "shot_depth.$F4.exr")
-    assert sorted(p.name for p in out_dir.iterdir()) == [f"shot_depth.{f}.exr" for f in range(1001, 1006)]
-    status = node.parm("status").evalAsString()
-    assert status.startswith("Done: 5 frames in ") and "1 warnings" in status
-    stored = CachedRender.from_json(node.userData("flashdepth_result"))
-    expected_plate = str(tmp_path / "fx" / ".." / "plates" / "shot.####.exr")
-    settings, _ = fd.read_settings(node)
-    assert settings.plate == expected_plate and settings.colorspace == "ACES - ACEScg"
-    assert stored is not None and stored.fingerprint == settings.job().fingerprint()
-    assert (stored.first, stored.last, stored.written) == (1001, 1005, 5)
+    started = time.monotonic()
+    node.parm("fd_render").press()
+    assert time.monotonic() - started < 0.5  # the button returns at once: the UI thread is free
+    task = fd.running(node)
+    assert task is not None and task.is_alive()  # the render's own thread
+    node.parm("fd_render").press()  # a second press while it runs starts nothing
+    assert fd.running(node) is task and "already rendering" in hou.ui.status_messages[-1]
+    seen: list = []
+    hou.run_event_loop(until=lambda: seen.append(status(node)) or fd.running(node) is None)
+    percents = [int(s.split("%")[0]) for s in seen if "% Frame" in s]  # the status line followed the frames
+    assert len(set(percents)) >= 2 and percents == sorted(percents), seen
+    assert any("(press Cancel to stop)" in s for s in seen)
+    version = version_dir(node)
+    assert version.parent == tmp_path / "fx" / "flashdepth" / "flashdepth1"  # a folder per settings
+    loader = node.node("depth")
+    assert loader.parm("filename1").evalAsString() == str(version / "shot_depth.$F4.exr")
+    assert loader.parm("reload").pressed == 1  # the loader re-reads the new files
+    assert sorted(p.name for p in version.glob("*.exr")) == [f"shot_depth.{f}.exr" for f in range(1001, 1006)]
+    assert status(node).startswith("Done: 5 frames in ") and "Current: 5 frames" in status(node)
+    assert node.color == colour(DepthState.CURRENT) and node.parm("fd_progress").eval() == 100
+    args = task.engine.job.to_args()  # the plate travels beside the depth; the File COP's OCIO config is passed
+    assert "--passthrough" in args and args[args.index("--channel") + 1] == "depth.Z"
+    assert args[args.index("--ocio-config") + 1] == hou.Color.ocio_configPath()
+    assert args[args.index("--colorspace") + 1] == "ACES - ACEScg"
+    plan = fd.read_settings(node)
+    assert plan.settings.plate == str(tmp_path / "fx" / ".." / "plates" / "shot.####.exr")
+    assert plan.frames == list(range(1001, 1006))
 
 
-def test_copernicus_network_uses_its_file_cop(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
-    network, plate = plate_cop(hou, tmp_path, "copnet")
-    node = fd.create_node(network, plate)
-    assert node.parm("frames").evalAsString() == ""  # Copernicus has no sequence range: the engine's whole sequence
-    fd.render(node)
-    out = tmp_path / "fx" / "flashdepth" / "flashdepth1" / "shot_depth.$F4.exr"
-    assert node.node("depth").parm("filename").evalAsString() == str(out)
-    assert node.parm("status").evalAsString().startswith("Done: 5 frames")
-
-
-def test_changed_parm_marks_stale_and_loading_the_hip_rechecks(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+def test_colour_settings_pass_only_when_the_file_cop_is_in_ocio_mode(fd: Any, hou: ModuleType,
+                                                                    tmp_path: Path) -> None:
     network, plate = plate_cop(hou, tmp_path)
+    plate.parm("colorspace").set("auto")  # Automatic: Houdini picks by file type, ocio_space is not used
     node = fd.create_node(network, plate)
-    fd.render(node)
-    node.parm("precision").set("fp16")
-    node.parm("precision").press()  # the parm's own callback
-    assert node.parm("status").evalAsString() == "Stale: settings changed since the last render; press Render depth"
-    node.parm("precision").set("default")
-    node.parm("precision").press()
-    assert node.parm("status").evalAsString().startswith("Up to date: 5 frames (1001-1005)")
-
-    node.parm("status").set("")
-    runpy.run_path(str(PYTHON_LIBS / "pythonrc.py"))
-    hou.hipFile.load(hou.hipFile.path())
-    assert node.parm("status").evalAsString().startswith("Up to date: 5 frames")
+    assert node.parm("fd_colorspace").evalAsString() == ""
+    args = render(fd, hou, node).engine.job.to_args()
+    assert "--colorspace" not in args and "--ocio-config" not in args
 
 
-def test_interrupt_cancels_the_engine_and_keeps_finished_frames(fd: Any, hou: ModuleType, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_versions_stale_partial_and_finish_with_resume(fd: Any, hou: ModuleType, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    network, plate = plate_cop(hou, tmp_path)
+    plate.frame_range = (1001.0, 1040.0)
+    node = fd.create_node(network, plate)
+    render(fd, hou, node)
+    first = version_dir(node)
+    assert status(node).endswith(f"Current: 40 frames rendered with these settings, in {first}")
+
+    node.parm("fd_precision").set("fp16")
+    node.parm("fd_precision").press()  # the parm's own callback: the tile colour follows
+    assert status(node) == "Stale: the depth shown was rendered with other settings; press Render depth"
+    assert node.color == colour(DepthState.STALE)
+
     monkeypatch.setenv("FAKE_ENGINE_MODE", "slow")
     monkeypatch.setenv("FAKE_ENGINE_DELAY", "0.05")
+    node.parm("fd_render").press()
+    hou.run_event_loop(until=lambda: node.parm("fd_progress").eval() >= 10)
+    node.parm("fd_cancel").press()
+    task = fd.running(node)
+    wait(fd, hou, node)
+    kept = len(task.result.written)
+    assert task.result.cancelled and 1 <= kept < 40
+    assert status(node).startswith(f"Cancelled: {kept} frames kept | Partial: {kept} of 40 frames")
+    assert status(node).endswith("press Finish to render the rest; showing the previous version until then")
+    assert version_dir(node) == first and node.color == colour(DepthState.PARTIAL)  # the old depth stays shown
+    assert len(list(first.glob("*.exr"))) == 40
+
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "ok")
+    node.parm("fd_finish").press()
+    task = fd.running(node)
+    wait(fd, hou, node)
+    assert "--resume" in task.engine.job.to_args() and len(task.result.written) == 40 - kept  # only the rest
+    second = version_dir(node)
+    assert second != first and status(node).endswith(f"Current: 40 frames rendered with these settings, in {second}")
+    assert node.node("depth").parm("filename1").evalAsString() == str(second / "shot_depth.$F4.exr")
+    assert len(list(first.glob("*.exr"))) == 40  # the first version is still there to go back to
+
+
+def test_hython_renders_under_an_interruptable_operation(fd: Any, hou: ModuleType, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "slow")
+    monkeypatch.setenv("FAKE_ENGINE_DELAY", "0.05")
+    hou.ui_available = False
+    monkeypatch.setitem(sys.modules, "hdefereval", None)  # hython has no event loop to defer to
     network, plate = plate_cop(hou, tmp_path)
     plate.frame_range = (1001.0, 1100.0)
     node = fd.create_node(network, plate)
-    hou.interrupt = lambda fraction: fraction > 0  # the artist presses Esc once a frame is done
-    result = fd.render(node)
-    assert result.cancelled and 1 <= len(result.written) < 100
-    status = node.parm("status").evalAsString()
-    assert status == f"Cancelled: {len(result.written)} frames kept", status
-    fd.refresh_status(node)
-    assert node.parm("status").evalAsString() == (
-        f"Partial: {len(result.written)} of 100 frames rendered; press Render depth to finish")
+    hou.interrupt = lambda fraction: fraction > 0  # Esc once a frame is done
+    task = fd.render(node)
+    [operation] = hou.operations
+    assert task.result.cancelled and 1 <= len(task.result.written) < 100 and fd.running(node) is None
+    assert operation.open_interrupt_dialog and not operation.active
+    assert status(node).startswith(f"Cancelled: {len(task.result.written)} frames kept | Partial")
 
 
-def test_a_cop2_node_tree_is_saved_to_temporary_exrs_first(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+def test_any_exception_in_the_render_ends_it_and_frees_the_node(fd: Any, hou: ModuleType, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    network, plate = plate_cop(hou, tmp_path)
+    node = fd.create_node(network, plate)
+    with monkeypatch.context() as patch:  # a bug while preparing the version folder
+        patch.setattr(DepthVersion, "write_manifest", lambda self, job: 1 / 0)
+        render(fd, hou, node)
+    assert status(node).startswith("Error: unexpected ZeroDivisionError: division by zero")
+
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "slow")
+    with monkeypatch.context() as patch:  # a failure while following the engine
+        patch.setattr("flashdepth_vfx.hosts.render.NodeRender.progress", lambda self: 1 / 0)
+        task = render(fd, hou, node)
+    assert fd.running(node) is None and status(node).startswith("Error: unexpected ZeroDivisionError")
+    deadline = time.monotonic() + 10
+    while task.engine._process.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not task.engine._process.running  # the engine was stopped too
+
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "ok")
+    render(fd, hou, node)  # the node renders again
+    assert status(node).startswith("Done: 5 frames")
+
+    deleted = fd.create_node(network, plate)  # a node deleted while it renders
+    deleted.parm("fd_render").press()
+    deleted.destroy()
+    wait(fd, hou, deleted)
+    assert fd.running(deleted) is None
+
+
+def test_a_cop2_tree_exports_only_the_frames_asked_once_per_content(fd: Any, hou: ModuleType,
+                                                                    tmp_path: Path) -> None:
     network, plate = plate_cop(hou, tmp_path)
     blur = network.createNode("blur")
     blur.setInput(0, plate)
     blur.frame_range = (1001.0, 1005.0)
     node = fd.create_node(network, blur)
-    fd.render(node)
-    source = tmp_path / "fx" / "flashdepth" / "flashdepth1" / "source" / "flashdepth1.$F4.exr"
-    assert blur.saved == [(str(source), (1001.0, 1005.0))]
-    assert (source.parent / "flashdepth1.1003.exr").is_file()
-    settings, export_from = fd.read_settings(node)
-    assert settings.plate == str(source) and export_from is blur
-    assert node.parm("status").evalAsString().startswith("Done: 5 frames")
+    node.parm("fd_frames").set("1002-1003")
+    task = render(fd, hou, node)
+    folder = tmp_path / "fx" / "flashdepth" / "flashdepth1" / "source"
+    [exported] = [p for p in folder.iterdir()]
+    assert blur.saved == [(str(exported / "flashdepth1.1002.exr"), (1002.0, 1002.0)),
+                          (str(exported / "flashdepth1.1003.exr"), (1003.0, 1003.0))]
+    assert fake_hdefereval.ran.count("_export_frame") == 2  # each frame a main-thread call of its own
+    assert task.engine.job.plate == str(exported / "flashdepth1.%04d.exr")
+    assert status(node).startswith("Done: 2 frames")
+
+    node.parm("fd_precision").set("fp16")
+    render(fd, hou, node)  # same upstream content: no new export
+    assert len(blur.saved) == 2
+    node.parm("fd_frames").set("1002-1004")
+    render(fd, hou, node)  # one more frame: only that one
+    assert [frame for _, frame in blur.saved[2:]] == [(1004.0, 1004.0)]
+    blur.parm("size").set(3.0)
+    render(fd, hou, node)  # the network changed: a new folder, exported again
+    assert len(blur.saved) == 6 and Path(blur.saved[-1][0]).parent != exported
+    (tmp_path / "plates" / "shot.1003.exr").write_text("a new take")  # a file the File COP reads changed
+    render(fd, hou, node)
+    assert len(blur.saved) == 9
+
+
+def test_cancel_during_the_export_never_starts_the_engine(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+    network, plate = plate_cop(hou, tmp_path)
+    blur = network.createNode("blur")
+    blur.setInput(0, plate)
+    blur.frame_range = (1001.0, 1005.0)
+    node = fd.create_node(network, blur)
+    node.parm("fd_render").press()
+    task = fd.running(node)
+    hou.run_event_loop(until=lambda: len(blur.saved) == 2)
+    node.parm("fd_cancel").press()
+    wait(fd, hou, node)
+    assert len(blur.saved) <= 3 and task.engine is None and task.result.cancelled
+
+
+def test_copernicus_node_outputs_the_plate_and_the_depth_aovs(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+    network, plate = plate_cop(hou, tmp_path, "copnet")
+    node = fd.create_node(network, plate)
+    assert node.type().name() == "file" and node.parent() is network  # the node is the Copernicus File COP
+    assert node.parm("aovs").eval() == 2 and (node.parm("aov1").eval(), node.parm("aov2").eval()) == ("C", "depth")
+    assert node.parm("fd_source").evalAsString() == "../plate" and node.parm("fd_frames").evalAsString() == ""
+    task = render(fd, hou, node)
+    assert status(node).startswith("Done: 5 frames"), status(node)
+    assert node.parm("filename").evalAsString() == str(version_dir(node) / "shot_depth.$F4.exr")
+    assert node.parm("reload").pressed == 1
+    assert "--passthrough" in task.engine.job.to_args()  # C is the plate the engine copied into the depth files
+    assert status(node).startswith("Done: 5 frames")
+
+
+def test_loading_the_hip_computes_the_status_without_modifying_the_scene(fd: Any, hou: ModuleType,
+                                                                        tmp_path: Path) -> None:
+    network, plate = plate_cop(hou, tmp_path)
+    node = fd.create_node(network, plate)
+    render(fd, hou, node)
+    hou.hipFile.load(hou.hipFile.path())
+    assert "Current: 5 frames" in status(node)
+    for path in version_dir(node).glob("*.exr"):
+        path.unlink()  # the files went away while the scene was closed
+    hou.hipFile.load(hou.hipFile.path())
+    assert status(node).endswith(f"Missing: the depth files are gone from {version_dir(node)}; press Render depth")
+    assert not hou.hipFile.hasUnsavedChanges()
 
 
 def test_errors_become_one_status_line(fd: Any, hou: ModuleType, tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    network, plate = plate_cop(hou, tmp_path, "copnet")
+    network = hou.node("/img").createNode("copnet", "comp")
     lonely = fd.create_node(network)
-    assert lonely.parm("status").evalAsString() == (
-        "/img/comp/flashdepth1 has no plate: connect a File COP or set the Plate parameter")
-    assert fd.render(lonely) is None
-    assert lonely.parm("status").evalAsString().startswith("Error: /img/comp/flashdepth1 has no plate")
+    assert status(lonely) == "/img/comp/flashdepth1 has no plate: connect a File COP or set the Plate parameter"
+    assert fd.render(lonely) is None and fd.running(lonely) is None
+    assert lonely.userData("flashdepth_last").startswith("Error: /img/comp/flashdepth1 has no plate")
 
-    lonely.parm("plate").set(str(tmp_path / "plates" / "shot.####.exr"))  # an explicit plate needs no input
+    plate_cop(hou, tmp_path, "cop2net")  # writes the stand-in plate files
+    lonely.parm("fd_plate").set(str(tmp_path / "plates" / "shot.####.exr"))  # an explicit plate needs no input
     monkeypatch.setenv("FAKE_ENGINE_MODE", "fail")
-    assert fd.render(lonely).error == fake_engine.ERROR_MESSAGE
-    assert lonely.parm("status").evalAsString() == f"Error: {fake_engine.ERROR_MESSAGE}"
-    assert lonely.node("depth").parm("filename").evalAsString() == ""
+    assert render(fd, hou, lonely).result.error == fake_engine.ERROR_MESSAGE
+    assert status(lonely).startswith(f"Error: {fake_engine.ERROR_MESSAGE}")
+    assert lonely.parm("filename").evalAsString() == ""
     monkeypatch.setenv("FLASHDEPTH_VFX_BIN", "/nowhere/flashdepth-vfx")
-    assert fd.render(lonely) is None
-    assert lonely.parm("status").evalAsString().startswith("Error: $FLASHDEPTH_VFX_BIN points at")
+    render(fd, hou, lonely)
+    assert status(lonely).startswith("Error: $FLASHDEPTH_VFX_BIN points at")
+    assert importlib.import_module("flashdepth_houdini.node") is fd

@@ -5,6 +5,7 @@ from __future__ import annotations
 import runpy
 import shlex
 import sys
+import types
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -12,7 +13,7 @@ import pytest
 
 import fake_engine
 from fakes import DaVinciResolveScript as fake_resolve
-from fakes.fusion import Comp, Tool
+from fakes.fusion import Comp, Fusion, Tool
 from flashdepth_vfx.bridge import RenderJob
 from flashdepth_vfx.hosts.common import MODES, NodeRender
 
@@ -34,6 +35,7 @@ def host(monkeypatch: pytest.MonkeyPatch) -> List[RenderJob]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "DaVinciResolveScript", fake_resolve)
     monkeypatch.setattr(fake_resolve, "app", None)
+    monkeypatch.delenv("FLASHDEPTH_VFX_CACHE", raising=False)
     jobs: List[RenderJob] = []
 
     class RecordingRender(NodeRender):
@@ -41,11 +43,23 @@ def host(monkeypatch: pytest.MonkeyPatch) -> List[RenderJob]:
             jobs.append(job)
             super().__init__(job, engine)
 
-    monkeypatch.setattr("flashdepth_vfx.hosts.common.NodeRender", RecordingRender)
+    monkeypatch.setattr("flashdepth_vfx.hosts.render.NodeRender", RecordingRender)
     return jobs
 
 
+def write_plates(tmp_path: Path, frames: Any = range(1001, 1006)) -> None:
+    """Stand-in plate files tmp/plates/shot.####.exr (unless the test wrote real ones): Fusion's Loader finds
+    its sequence on disk."""
+    plates = tmp_path / "plates"
+    plates.mkdir(exist_ok=True)
+    if not list(plates.glob("shot.*.exr")):
+        for frame in frames:
+            (plates / f"shot.{frame}.exr").write_text("plate")
+
+
 def comp_with_plate(tmp_path: Path) -> Comp:
+    """A comp with a Loader "Plate" on tmp/plates/shot.1001.exr (frames 1001-1005) at Global In 1001."""
+    write_plates(tmp_path)
     comp = Comp(str(tmp_path / "comp" / "shot.comp"))
     plate = comp.add(Tool("Loader", "Plate", Clip=str(tmp_path / "plates" / "shot.1001.exr"), GlobalIn=1001.0),
                      x=3.0, y=5.0)
@@ -54,8 +68,9 @@ def comp_with_plate(tmp_path: Path) -> Comp:
     return comp
 
 
-def run_comp_script(comp: Comp) -> None:
-    runpy.run_path(str(COMP_SCRIPT), init_globals={"comp": comp})
+def run_comp_script(comp: Comp, **host: Any) -> None:
+    """Run the comp script as Fusion does: ``comp`` (and ``fusion``) are globals."""
+    runpy.run_path(str(COMP_SCRIPT), init_globals={"comp": comp, **host})
 
 
 def test_comp_script_renders_the_selected_loader_and_adds_a_depth_loader(
@@ -66,11 +81,15 @@ def test_comp_script_renders_the_selected_loader_and_adds_a_depth_loader(
 
     [(title, controls)] = comp.dialogs
     assert title == "FlashDepth"
-    out_dir = tmp_path / "comp" / "flashdepth" / "Plate"
-    assert {c[1]: c["Default"] for c in controls.values()}["output"] == str(out_dir)
+    out_dir = tmp_path / "plates" / "flashdepth" / "Plate"  # beside the plate's media
+    defaults = {c[1]: c["Default"] for c in controls.values()}
+    assert (defaults["output"], defaults["frames"]) == (str(out_dir), "1001-1005")
     [job] = host
     assert (job.plate, job.mode, job.colorspace) == (str(tmp_path / "plates" / "shot.####.exr"), "disparity",
                                                      "ACES - ACEScg")
+    assert job.extra_args == ("--channel", "Z")  # Fusion's Loader reads an EXR channel Z as its depth channel
+    out_dir = Path(job.output).parent
+    assert out_dir.parent == tmp_path / "plates" / "flashdepth" / "Plate"  # a version folder per settings
     depth = comp.tools[-1]
     assert depth.GetAttrs()["TOOLS_Name"] == "Plate_depth" and depth.GetAttrs()["TOOLS_RegID"] == "Loader"
     assert depth.GetInput("Clip") == str(out_dir / "shot_depth.1001.exr")
@@ -101,7 +120,8 @@ def test_comp_script_cancelled_dialog_renders_nothing(tmp_path: Path, host: List
 @pytest.mark.parametrize(
     ("setup", "message"),
     [
-        ("no loader", "FlashDepth: no Loader selected: select the plate's Loader in the Flow view and run FlashDepth again"),
+        ("no loader", "FlashDepth: no Loader or MediaIn selected: select the plate's Loader or MediaIn in the Flow "
+                      "view and run FlashDepth again"),
         ("empty loader", "FlashDepth: Plate has no clip: load the plate sequence into it first"),
         ("engine error", f"FlashDepth: Error: {fake_engine.ERROR_MESSAGE}"),
     ],
@@ -133,10 +153,12 @@ def resolve_with_clip(tmp_path: Path, file_path: str) -> Any:
 def test_timeline_script_renders_the_current_clip_and_imports_the_depth(
         tmp_path: Path, host: List[RenderJob], capsys: pytest.CaptureFixture[str]) -> None:
     project = resolve_with_clip(tmp_path, str(tmp_path / "plates" / "shot.[1001-1005].exr"))
-    runpy.run_path(str(TIMELINE_SCRIPT))
+    runpy.run_path(str(TIMELINE_SCRIPT))  # run from outside Resolve: DaVinciResolveScript reaches it
     [job] = host
     assert (job.plate, job.frames) == (str(tmp_path / "plates" / "shot.%04d.exr"), "1001-1005")
-    out = tmp_path / "plates" / "flashdepth" / "shot" / "shot_depth.%04d.exr"
+    assert (job.mode, job.extra_args) == ("normalized", ("--channel", "Y"))  # a 0-1 matte for Resolve
+    out = Path(job.output)
+    assert out.parent.parent == tmp_path / "plates" / "flashdepth" / "shot" and out.name == "shot_depth.%04d.exr"
     assert project.media_pool.imports == [[{"FilePath": str(out), "StartIndex": 1001, "EndIndex": 1005}]]
     assert Path(str(out) % 1003).is_file()
     assert capsys.readouterr().out.splitlines()[-1].startswith("FlashDepth: Done: 5 frames")
@@ -175,5 +197,138 @@ def test_timeline_script_problems_are_one_console_line(tmp_path: Path, capsys: p
     else:
         project.media_pool.accept = False
     runpy.run_path(str(TIMELINE_SCRIPT))
-    out = tmp_path / "plates" / "flashdepth" / "shot" / "shot_depth.%04d.exr"
+    versions = [p.parent for p in (tmp_path / "plates" / "flashdepth" / "shot").glob("*/flashdepth_version.json")]
+    out = (versions or [Path("none")])[0] / "shot_depth.%04d.exr"
     assert capsys.readouterr().out.splitlines()[-1] == message.format(out=out)
+
+
+@pytest.mark.parametrize("injected", ["resolve", "fusion", "bmd"])
+def test_timeline_script_uses_the_objects_resolve_injects(tmp_path: Path, host: List[RenderJob],
+                                                           monkeypatch: pytest.MonkeyPatch, injected: str) -> None:
+    resolve_with_clip(tmp_path, str(tmp_path / "plates" / "shot.[1001-1005].exr"))
+    app = fake_resolve.app
+    monkeypatch.setattr(fake_resolve, "app", None)  # nothing to reach from outside ...
+    monkeypatch.setitem(sys.modules, "DaVinciResolveScript", None)  # ... and the module does not even import
+    objects = {"resolve": app, "fusion": Fusion(None, app), "bmd": types.SimpleNamespace(scriptapp=lambda name: app)}
+    runpy.run_path(str(TIMELINE_SCRIPT), init_globals={injected: objects[injected]})
+    assert len(host) == 1 and app.project_manager.project.media_pool.imports
+
+
+def test_comp_script_finds_the_comp_through_fusion_and_reads_path_maps(tmp_path: Path, host: List[RenderJob]) -> None:
+    comp = comp_with_plate(tmp_path)
+    comp.path_maps["Plates:"] = str(tmp_path / "plates")
+    comp.tools[0].SetInput("Clip", "Plates:shot.1001.exr")
+    runpy.run_path(str(COMP_SCRIPT), init_globals={"fusion": Fusion(comp)})  # no `comp` global
+    [job] = host
+    assert job.plate == str(tmp_path / "plates" / "shot.####.exr")  # mapped, as Fusion itself reads it
+
+
+def test_comp_script_accepts_a_mediain_and_reads_its_resolve_clip(tmp_path: Path, host: List[RenderJob]) -> None:
+    comp = Comp("")  # the Fusion page: the comp lives in the Resolve project, it has no file
+    media_in = comp.add(Tool("MediaIn", "MediaIn1", GlobalIn=0.0), x=1.0, y=1.0)  # no trims set: the whole clip
+    comp.ActiveTool = media_in
+    resolve_with_clip(tmp_path, str(tmp_path / "plates" / "shot.[1001-1005].exr"))
+    run_comp_script(comp, fusion=Fusion(comp, fake_resolve.app))
+    [job] = host
+    assert (job.plate, job.frames) == (str(tmp_path / "plates" / "shot.%04d.exr"), "1001-1005")
+    depth = comp.tools[-1]
+    out_dir = Path(job.output).parent
+    assert out_dir.parent == tmp_path / "plates" / "flashdepth" / "MediaIn1"  # beside the media, never a temp folder
+    assert depth.GetAttrs()["TOOLS_Name"] == "MediaIn1_depth" and depth.GetInput("Clip") == str(
+        out_dir / "shot_depth.1001.exr")
+
+
+def test_a_configured_cache_root_holds_the_results(tmp_path: Path, host: List[RenderJob],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLASHDEPTH_VFX_CACHE", str(tmp_path / "cache"))
+    run_comp_script(comp_with_plate(tmp_path))
+    project = resolve_with_clip(tmp_path, str(tmp_path / "plates" / "shot.[1001-1005].exr"))
+    runpy.run_path(str(TIMELINE_SCRIPT))
+    assert [Path(job.output).parent.parent for job in host] == [tmp_path / "cache" / "shot" / "Plate",
+                                                                tmp_path / "cache" / project.GetName() / "shot"]
+
+
+def test_depth_loader_shows_the_plates_file_frame_at_every_comp_frame(tmp_path: Path, host: List[RenderJob]) -> None:
+    """A trimmed plate Loader with held frames, rendered whole and as a sub-range: the depth Loader shows the same
+    file frame as the plate wherever it shows one (Fusion starts a new Loader at its first file)."""
+    write_plates(tmp_path, range(1001, 1011))
+    comp = comp_with_plate(tmp_path)
+    plate = comp.tools[0]
+    for name, value in (("GlobalIn", 1001.0), ("ClipTimeStart", 2.0), ("ClipTimeEnd", 7.0), ("HoldFirstFrame", 3.0),
+                        ("HoldLastFrame", 2.0)):
+        plate.SetInput(name, value)
+    run_comp_script(comp)
+    assert host[-1].frames == "1003-1008"  # the frames the Loader shows, not the whole sequence
+    depth = comp.tools[-1]
+    for t in range(990, 1030):
+        assert depth.shown_file_frame(t) == plate.shown_file_frame(t), t
+
+    comp.answers = {"frames": "1005-1006", "precision": 1.0}  # a sub-range, other settings: a new version
+    run_comp_script(comp)
+    assert comp.tools[-1] is depth and len(comp.tools) == 2  # the same depth Loader, re-pointed
+    shown = {t: depth.shown_file_frame(t) for t in range(990, 1030)}
+    assert {t for t, f in shown.items() if f is not None} == {t for t in shown if plate.shown_file_frame(t) in (1005, 1006)}
+    assert all(f == plate.shown_file_frame(t) for t, f in shown.items() if f is not None)
+
+
+def test_versions_status_and_finish_in_fusion(tmp_path: Path, host: List[RenderJob],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    comp = comp_with_plate(tmp_path)
+    run_comp_script(comp)
+    depth = comp.tools[-1]
+    first = Path(host[-1].output).parent
+    assert depth.GetInput("Comments").startswith("FlashDepth: Current: 5 frames rendered with these settings")
+    assert depth.TileColor == {"R": 0x3E / 255, "G": 0x8E / 255, "B": 0x4E / 255}
+
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "crash")  # other settings; the engine dies after one frame
+    comp.answers = {"mode": float(MODES.index("normalized"))}
+    run_comp_script(comp)
+    second = Path(host[-1].output).parent
+    assert second != first and depth.GetInput("Clip") == str(first / "shot_depth.1001.exr")  # the old depth stays
+    assert depth.GetInput("Comments") == ("FlashDepth: Partial: 1 of 5 frames rendered with these settings; press "
+                                          "Finish to render the rest; showing the previous version until then")
+
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "ok")
+    run_comp_script(comp)  # the dialog's Finish box is on: --resume renders the other four
+    assert host[-1].resume and Path(host[-1].output).parent == second
+    assert depth.GetInput("Clip") == str(second / "shot_depth.1001.exr") and len(comp.tools) == 2
+    assert depth.GetInput("Comments").startswith("FlashDepth: Current: 5 frames")
+    assert len(list(first.glob("*.exr"))) == 5  # the first version is kept
+
+
+def test_timeline_script_finishes_a_partial_render(tmp_path: Path, host: List[RenderJob],
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    project = resolve_with_clip(tmp_path, str(tmp_path / "plates" / "shot.[1001-1005].exr"))
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "crash")
+    runpy.run_path(str(TIMELINE_SCRIPT))
+    assert project.media_pool.imports == [] and "Partial: 1 of 5 frames" in capsys.readouterr().out
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "ok")
+    runpy.run_path(str(TIMELINE_SCRIPT))
+    assert host[-1].resume and len(project.media_pool.imports) == 1
+    assert "1 of 5 frames already rendered with these settings: finishing" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("script", ["comp", "timeline"])
+def test_any_exception_is_one_console_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str], script: str) -> None:
+    monkeypatch.setattr("flashdepth_vfx.hosts.render.NodeRender.run", lambda *args, **kwargs: {}["broken"])
+    if script == "comp":
+        run_comp_script(comp_with_plate(tmp_path))
+    else:
+        resolve_with_clip(tmp_path, str(tmp_path / "plates" / "shot.[1001-1005].exr"))
+        runpy.run_path(str(TIMELINE_SCRIPT))
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    assert captured.out.splitlines()[-1] == ("FlashDepth: Error: unexpected KeyError: 'broken' (details in the "
+                                             "script editor / console)")
+
+
+def test_resolve_code_is_python_3_9_syntax() -> None:
+    """Resolve and Fusion use the Python 3 the user installed, often an older one: parse as 3.9."""
+    import ast
+
+    files = list((ROOT / "resolve").rglob("*.py"))
+    assert len(files) >= 6
+    for path in files:
+        ast.parse(path.read_text(encoding="utf-8"), filename=str(path), feature_version=(3, 9))

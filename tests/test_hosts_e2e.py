@@ -69,13 +69,14 @@ def use_real_engine(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def assert_library_depth(files: Sequence[Path], plate: str, checkpoint: Path, mode: OutputMode,
-                         tmp_path: Path) -> None:
-    """``files`` (one per frame of FRAMES) hold the depth that a direct library render of ``plate`` gives."""
+                         tmp_path: Path, channel: str = DEPTH_CHANNEL) -> None:
+    """``files`` (one per frame of FRAMES) hold in ``channel`` the depth that a direct library render of ``plate``
+    gives."""
     output = str(tmp_path / "library" / "ref.####.exr")
     settings = RenderSettings(plate=plate, checkpoint=str(checkpoint), output=output, mode=mode)
     reference = Render(settings, QuietEvents()).run()
     for got, expected in zip(files, reference.written, strict=True):
-        depth = read_channel(got, DEPTH_CHANNEL)
+        depth = read_channel(got, channel)
         assert depth.shape == PLATE_SIZE and np.isfinite(depth).all() and np.ptp(depth) > 0, got
         np.testing.assert_allclose(depth, read_channel(expected, DEPTH_CHANNEL), rtol=1e-5, atol=1e-5, err_msg=str(got))
 
@@ -194,18 +195,22 @@ def test_houdini_node_loads_the_real_engines_depth(hou: ModuleType, plates: str,
     import flashdepth_houdini.node as fd  # the hou fixture put python3.11libs on sys.path
 
     network, plate = plate_cop(hou, tmp_path)  # reads $HIP/../plates/shot.$F4.exr
+    plate.parm("colorspace").set("auto")  # the plates carry their colour space in the file
     plate.frame_range = (float(FRAMES[0]), float(FRAMES[-1]))
     node = fd.create_node(network, plate)
-    node.parm("checkpoint").set(str(checkpoint))
-    node.parm("mode").set("disparity")
-    node.parm("render").press()
+    node.parm("fd_checkpoint").set(str(checkpoint))
+    node.parm("fd_mode").set("disparity")
+    node.parm("fd_render").press()  # Houdini idles while the engine renders
+    hou.run_event_loop(until=lambda: fd.running(node) is None, timeout=RENDER_TIMEOUT_MS / 1000)
 
-    out = tmp_path / "fx" / "flashdepth" / "flashdepth1" / "shot_depth.$F4.exr"
-    assert node.parm("status").evalAsString().startswith(f"Done: {len(FRAMES)} frames in ")
+    version = fd.read_settings(node).settings.version()
+    out = Path(version.folder) / "shot_depth.$F4.exr"
+    assert node.parm("fd_status").evalAsString().startswith(f"Done: {len(FRAMES)} frames in ")
     assert node.node("depth").parm("filename1").evalAsString() == str(out)
-    assert hou.operations[0].progress[-1] == 1.0
     files = [Path(str(out).replace("$F4", f"{f:04d}")) for f in FRAMES]
     assert_library_depth(files, plates, checkpoint, "disparity", tmp_path)
+    plate_channels = [read_channel(files[0], c) for c in ("R", "G", "B")]  # the plate rides along for the subnet
+    assert all(c.shape == PLATE_SIZE and np.ptp(c) > 0 for c in plate_channels)
 
 
 def test_fusion_comp_script_adds_a_loader_for_the_real_engines_depth(
@@ -219,12 +224,13 @@ def test_fusion_comp_script_adds_a_loader_for_the_real_engines_depth(
     assert capsys.readouterr().out.splitlines()[-1].startswith(f"FlashDepth: Done: {len(FRAMES)} frames in ")
     [job] = host
     assert (job.checkpoint, job.mode) == (str(checkpoint), "normalized")
-    out_dir = tmp_path / "comp" / "flashdepth" / "Plate"
+    out_dir = Path(job.output).parent  # the version folder beside the plates
+    assert out_dir.parent == tmp_path / "plates" / "flashdepth" / "Plate"
     depth = comp.tools[-1]
     assert (depth.GetAttrs()["TOOLS_RegID"], depth.GetAttrs()["TOOLS_Name"]) == ("Loader", "Plate_depth")
     assert depth.GetInput("Clip") == str(out_dir / f"shot_depth.{FRAMES[0]}.exr")
     files = [out_dir / f"shot_depth.{f}.exr" for f in FRAMES]
-    assert_library_depth(files, plates, checkpoint, "normalized", tmp_path)
+    assert_library_depth(files, plates, checkpoint, "normalized", tmp_path, channel="Z")  # Fusion's depth channel
 
 
 def test_resolve_timeline_script_imports_the_real_engines_depth(
@@ -239,11 +245,13 @@ def test_resolve_timeline_script_imports_the_real_engines_depth(
     runpy.run_path(str(TIMELINE_SCRIPT))
 
     assert capsys.readouterr().out.splitlines()[-1].startswith(f"FlashDepth: Done: {len(FRAMES)} frames in ")
-    out = tmp_path / "plates" / "flashdepth" / "shot" / "shot_depth.%04d.exr"
-    assert project.media_pool.imports == [[{"FilePath": str(out), "StartIndex": FRAMES[0], "EndIndex": FRAMES[-1]}]]
     [job] = host
-    assert (job.checkpoint, job.mode) == (str(checkpoint), "depth")  # no dialog: the adapters' default mode
-    assert_library_depth([Path(str(out) % f) for f in FRAMES], plates, checkpoint, "depth", tmp_path)
+    out = Path(job.output)
+    assert out.parent.parent == tmp_path / "plates" / "flashdepth" / "shot"
+    assert project.media_pool.imports == [[{"FilePath": str(out), "StartIndex": FRAMES[0], "EndIndex": FRAMES[-1]}]]
+    assert (job.checkpoint, job.mode) == (str(checkpoint), "normalized")  # a 0-1 matte for Resolve
+    assert_library_depth([Path(str(out) % f) for f in FRAMES], plates, checkpoint, "normalized", tmp_path,
+                         channel="Y")
 
 
 @pytest.fixture

@@ -194,6 +194,7 @@ def test_dock_helpers_register_with_the_hosts(qtbot, monkeypatch: pytest.MonkeyP
 
     hou = types.SimpleNamespace(qt=types.SimpleNamespace(styleSheet=lambda: "QWidget { background: #3a3a3a; }"))
     monkeypatch.setitem(sys.modules, "hou", hou)
+    monkeypatch.syspath_prepend(str(ROOT / "houdini" / "python3.11libs"))  # the Houdini package's Python path
     pypanel = ElementTree.parse(ROOT / "houdini" / "python_panels" / "flashdepth_vfx.pypanel")
     interface = pypanel.getroot().find("interface")
     assert interface is not None and interface.get("label") == "FlashDepth"

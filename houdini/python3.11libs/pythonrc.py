@@ -1,7 +1,13 @@
-"""FlashDepth package startup (Houdini runs every pythonrc.py on its path): re-check FlashDepth nodes'
-cached results whenever a .hip file is loaded."""
-import hou
+"""FlashDepth package start-up check (Houdini runs every pythonrc.py on its path): when the package points at
+the wrong folder, say so in one line instead of failing later with a traceback."""
 
-import flashdepth_houdini.node
 
-hou.hipFile.addEventCallback(flashdepth_houdini.node.on_hip_event)
+def _check_install() -> None:
+    try:
+        import flashdepth_houdini.node  # noqa: F401  (imports flashdepth_vfx.bridge: the package path is right)
+    except Exception as exc:  # noqa: BLE001  (start-up must never show a traceback)
+        print(f"FlashDepth: not loaded ({type(exc).__name__}: {exc}); set FLASHDEPTH_VFX in "
+              "packages/flashdepth_vfx.json to the flashdepth-vfx folder and restart Houdini")
+
+
+_check_install()

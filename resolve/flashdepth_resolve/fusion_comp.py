@@ -1,54 +1,106 @@
 """FlashDepth in Fusion (Fusion Studio, or the Fusion page of DaVinci Resolve): render depth for the selected
-Loader's clip through the bridge, then add a Loader for the depth sequence next to it in the flow.
+Loader's or MediaIn's clip through the bridge, then show it in a depth Loader beside it that shows the same
+file frame at every comp frame (Global In, trims and holds mapped with :class:`LoaderTiming`).
+
+Each settings combination renders into its own version folder; the depth Loader keeps showing the previous
+complete version until the new one is complete, says in its comment whether its depth is current, partial
+or stale (and takes the state's tile colour), and running the script again on a partial render offers to
+finish it with the engine's ``--resume``.
 
 Fusion's scripting objects are duck-typed here (``comp`` and its tools); nothing is imported from Fusion.
 """
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional
+import re
+from typing import Any, Dict, List, Mapping, Optional
 
 from flashdepth_vfx.errors import FlashDepthError
-from flashdepth_vfx.hosts.common import (
-    DEVICES,
-    MODELS,
-    MODES,
-    PRECISIONS,
-    CachedRender,
-    NodeRender,
-    NodeSettings,
-    default_output_dir,
-    sequence_from_frame_file,
-    summary,
-)
+from flashdepth_vfx.hosts.colour import engine_colour
+from flashdepth_vfx.hosts.frames import LoaderTiming, script_frames
+from flashdepth_vfx.hosts.render import NodeRender, error_line, summary
+from flashdepth_vfx.hosts.settings import DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, RENDER_BUTTON, NodeSettings
+from flashdepth_vfx.hosts.versions import DepthVersion, NodeStatus, node_status
 
 from .console import console_report
+from .host import find_comp, find_resolve, result_dir
+from .timeline import media_plate
 
 LOADER = "Loader"
+MEDIA_IN = "MediaIn"
+SOURCES = (LOADER, MEDIA_IN)
 TITLE = "FlashDepth"
+DEPTH_CHANNEL = "Z"
+"""Fusion's Loader puts an EXR channel named Z into its Z (depth) channel, which Fusion's depth tools read."""
+DEPTH_SUFFIX = "_depth"
+VERSION_KEY = "FlashDepthVersion"
+"""Tool data on the depth Loader: the DepthVersion it shows (JSON)."""
 _MENUS = {"model": MODELS, "mode": MODES, "device": DEVICES, "precision": PRECISIONS}
+_TIMING_INPUTS = ("GlobalIn", "ClipTimeStart", "ClipTimeEnd", "HoldFirstFrame", "HoldLastFrame")
+_NUMBER = re.compile(r"(\d+)(?:\.[A-Za-z0-9]+)$")
 
 
-def selected_loader(comp: Any) -> Any:
-    """The active tool if it is a Loader, else the first selected Loader."""
+def _reg_id(tool: Any) -> str:
+    return str(tool.GetAttrs()["TOOLS_RegID"])
+
+
+def _name(tool: Any) -> str:
+    return str(tool.GetAttrs()["TOOLS_Name"])
+
+
+def selected_source(comp: Any) -> Any:
+    """The active tool if it is a Loader or MediaIn, else the first selected one."""
     active = comp.ActiveTool
-    if active is not None and active.GetAttrs()["TOOLS_RegID"] == LOADER:
+    if active is not None and _reg_id(active) in SOURCES:
         return active
-    loaders = comp.GetToolList(True, LOADER) or {}
-    if not loaders:
-        raise FlashDepthError("no Loader selected: select the plate's Loader in the Flow view and run FlashDepth again")
-    return loaders[min(loaders)]
+    for reg_id in SOURCES:
+        tools = comp.GetToolList(True, reg_id) or {}
+        if tools:
+            return tools[min(tools)]
+    raise FlashDepthError("no Loader or MediaIn selected: select the plate's Loader or MediaIn in the Flow view "
+                          "and run FlashDepth again")
 
 
-def loader_clip(comp: Any, loader: Any) -> str:
-    """The file the Loader reads at the current time (for a sequence: one of its frames)."""
-    clip = loader.GetInput("Clip", comp.CurrentTime)
+def _media_in_file(tool: Any, resolve: Any) -> str:
+    """A MediaIn's file: its clip attribute where Fusion gives one, else the Resolve clip it shows."""
+    names = tool.GetAttrs().get("TOOLST_Clip_Name")
+    if isinstance(names, dict) and names:
+        return str(names[min(names)])
+    project = resolve.GetProjectManager().GetCurrentProject() if resolve is not None else None
+    timeline = project.GetCurrentTimeline() if project else None
+    item = timeline.GetCurrentVideoItem() if timeline else None
+    media = item.GetMediaPoolItem() if item else None
+    return str(media.GetClipProperty("File Path") or "") if media else ""
+
+
+def source_clip(comp: Any, tool: Any, resolve: Any = None) -> str:
+    """The file the tool reads (for a sequence: one of its frames), with Fusion's path maps expanded."""
+    clip = tool.GetInput("Clip", comp.CurrentTime) if _reg_id(tool) == LOADER else _media_in_file(tool, resolve)
     if not clip:
-        raise FlashDepthError(f"{loader.GetAttrs()['TOOLS_Name']} has no clip: load the plate sequence into it first")
-    return str(clip)
+        raise FlashDepthError(f"{_name(tool)} has no clip: load the plate sequence into it first")
+    return str(comp.MapPath(str(clip)))
 
 
-def ask_settings(comp: Any, plate: str, output_dir: str) -> Optional[NodeSettings]:
+def loader_timing(tool: Any, clip: str, frames: Optional[str]) -> Optional[LoaderTiming]:
+    """How the tool maps comp frames to file frames; None for a single image or a movie (no frame numbers)."""
+    initial = tool.GetAttrs().get("TOOLIT_Clip_InitialFrame")
+    if isinstance(initial, dict) and initial:
+        clip_first: Optional[int] = int(initial[min(initial)])
+    elif frames:
+        clip_first = int(frames.split("-")[0])
+    else:
+        match = _NUMBER.search(os.path.basename(clip))
+        clip_first = int(match.group(1)) if match else None
+    if clip_first is None:
+        return None
+    global_in, trim_in, trim_out, hold_first, hold_last = (int(tool.GetInput(name) or 0) for name in _TIMING_INPUTS)
+    if tool.GetInput("ClipTimeEnd") is None and frames:  # no trims to read: the whole clip
+        first, _, last = frames.partition("-")
+        trim_in, trim_out = 0, int(last or first) - int(first)
+    return LoaderTiming(clip_first, global_in, trim_in, trim_out, hold_first, hold_last)
+
+
+def ask_settings(comp: Any, plate: str, output_dir: str, default_frames: str) -> Optional[Dict[str, Any]]:
     """Fusion's AskUser dialog for the render settings; None when the artist cancels."""
     def dropdown(name: str, label: str) -> Dict[Any, Any]:
         options = {i + 1: value for i, value in enumerate(_MENUS[name])}
@@ -58,65 +110,119 @@ def ask_settings(comp: Any, plate: str, output_dir: str) -> Optional[NodeSetting
         1: {1: "checkpoint", 2: "FileBrowse", "Name": "Checkpoint (wins over Model)", "Default": ""},
         2: dropdown("model", "Model"),
         3: {1: "colorspace", 2: "Text", "Name": "Colour space (empty: from the file)", "Default": ""},
-        4: dropdown("mode", "Output mode"),
-        5: {1: "frames", 2: "Text", "Name": "Frame range (empty: the whole sequence)", "Default": ""},
+        4: dropdown("mode", "Output mode (Z channel; normalized: a 0-1 matte)"),
+        5: {1: "frames", 2: "Text", "Name": "File frames (default: those the tool shows)", "Default": default_frames},
         6: dropdown("device", "Device"),
         7: dropdown("precision", "Precision"),
         8: {1: "output", 2: "PathBrowse", "Name": "Output folder", "Default": output_dir},
+        9: {1: "finish", 2: "Checkbox", "Name": f"{FINISH_BUTTON} a partial render (--resume)", "Default": 1},
     }
     answer = comp.AskUser(TITLE, controls)
-    if answer is None:
-        return None
+    return dict(answer) if answer is not None else None
+
+
+def _settings(answer: Mapping[str, Any], plate: str, output_dir: str) -> NodeSettings:
     menus = {name: values[int(answer[name])] for name, values in _MENUS.items()}
+    colour = engine_colour(str(answer["colorspace"]), os.environ.get("OCIO") or None)
     return NodeSettings(
         plate=plate,
         output_dir=str(answer["output"]).strip() or output_dir,
         checkpoint=str(answer["checkpoint"]),
-        colorspace=str(answer["colorspace"]),
-        frames=str(answer["frames"]),
+        colorspace=colour.colorspace or "",
+        ocio_config=colour.ocio_config or "",
+        frames=str(answer["frames"]).strip(),
         **menus,
     )
 
 
-def add_depth_loader(comp: Any, loader: Any, cached: CachedRender) -> Any:
-    """A Loader for the depth frames, placed right of ``loader`` and starting at the same global frame."""
-    position = comp.CurrentFrame.FlowView.GetPosTable(loader)  # {1: x, 2: y}
-    x, y = position[1], position[2]
+def depth_loader(comp: Any, source: Any) -> Optional[Any]:
+    """The depth Loader this script made for ``source`` before, if it is still in the comp."""
+    for tool in (comp.GetToolList(False, LOADER) or {}).values():
+        if _name(tool) == f"{_name(source)}{DEPTH_SUFFIX}":
+            return tool
+    return None
+
+
+def show_version(comp: Any, source: Any, version: DepthVersion, timing: Optional[LoaderTiming],
+                 status: NodeStatus) -> Any:
+    """Point the depth Loader (made right of ``source`` the first time) at ``version``, timed so that every comp
+    frame shows the same file frame as ``source``, and show the status in its comment and tile colour."""
+    frames = version.on_disk()
     comp.Lock()
     comp.StartUndo("FlashDepth")
     try:
-        depth = comp.AddTool(LOADER, int(x) + 1, int(y))
-        depth.SetInput("Clip", cached.frame_file(cached.first))
-        depth.SetInput("GlobalIn", loader.GetInput("GlobalIn"))
-        depth.SetAttrs({"TOOLS_Name": f"{loader.GetAttrs()['TOOLS_Name']}_depth"})
+        depth = depth_loader(comp, source)
+        if depth is None:
+            position = comp.CurrentFrame.FlowView.GetPosTable(source)  # {1: x, 2: y}
+            depth = comp.AddTool(LOADER, int(position[1]) + 1, int(position[2]))
+            depth.SetAttrs({"TOOLS_Name": f"{_name(source)}{DEPTH_SUFFIX}"})
+        depth.SetInput("Clip", version.frame_file(frames[0]))  # Fusion re-reads the clip it is given
+        aligned = timing.for_clip(frames) if timing is not None else None
+        if aligned is not None:
+            for name, value in zip(_TIMING_INPUTS, (aligned.global_in, aligned.trim_in, aligned.trim_out,
+                                                    aligned.hold_first, aligned.hold_last)):
+                depth.SetInput(name, value)
+        else:
+            depth.SetInput("GlobalIn", source.GetInput("GlobalIn"))
+        depth.SetData(VERSION_KEY, version.to_json())
+        _show_status(depth, status)
     finally:
         comp.EndUndo(True)
         comp.Unlock()
     return depth
 
 
-def render_selected_loader(comp: Any) -> Optional[Any]:
-    """Ask for settings, render the selected Loader's sequence and return the new depth Loader
-    (None when the artist cancelled the dialog or no frame was written)."""
-    loader = selected_loader(comp)
-    plate = sequence_from_frame_file(loader_clip(comp, loader))
-    comp_dir = os.path.dirname(str(comp.GetAttrs()["COMPS_FileName"] or "")) or None
-    settings = ask_settings(comp, plate, default_output_dir(comp_dir, loader.GetAttrs()["TOOLS_Name"]))
-    if settings is None:
+def _show_status(depth: Any, status: NodeStatus) -> None:
+    rgba = status.colour
+    depth.TileColor = {"R": (rgba >> 24 & 255) / 255, "G": (rgba >> 16 & 255) / 255, "B": (rgba >> 8 & 255) / 255}
+    depth.SetInput("Comments", f"FlashDepth: {status.line(RENDER_BUTTON, FINISH_BUTTON)}")
+
+
+def _output_dir(comp: Any, tool: Any, plate: str, resolve: Any) -> str:
+    project = resolve.GetProjectManager().GetCurrentProject() if resolve is not None else None
+    project_name = str(project.GetName()) if project is not None else None
+    comp_name = os.path.splitext(os.path.basename(str(comp.GetAttrs().get("COMPS_FileName") or "")))[0]
+    return result_dir(os.path.dirname(plate), _name(tool), project_name or comp_name or None)
+
+
+def render_selected(comp: Any, resolve: Any = None) -> Optional[Any]:
+    """Ask for settings, render the selected Loader's or MediaIn's clip and return the depth Loader (None when
+    the artist cancelled the dialog or nothing can be shown yet)."""
+    tool = selected_source(comp)
+    clip = source_clip(comp, tool, resolve)
+    plate, clip_frames = media_plate(clip)  # shot.1001.exr -> shot.####.exr; Resolve's shot.[1001-1100].exr
+    timing = loader_timing(tool, clip, clip_frames)
+    shows = timing.file_frames() if timing is not None else []
+    default_frames = f"{shows[0]}-{shows[-1]}" if shows else (clip_frames or "")
+    answer = ask_settings(comp, plate, _output_dir(comp, tool, plate, resolve), default_frames)
+    if answer is None:
         return None
-    work = NodeRender(settings.job())
-    result = work.run(console_report(TITLE))
+    settings = _settings(answer, plate, _output_dir(comp, tool, plate, resolve))
+    frames: List[int] = script_frames(settings.frames, shows)
+    previous = depth_loader(comp, tool)
+    shown = DepthVersion.from_json(str(previous.GetData(VERSION_KEY) or "")) if previous is not None else None
+    wanted = settings.version()
+    before = node_status(wanted, frames, shown)
+    job = settings.versioned_job(resume=before.can_finish and bool(answer.get("finish")))
+    job.extra_args = ("--channel", DEPTH_CHANNEL)
+    wanted.write_manifest(job)
+    result = NodeRender(job).run(console_report(TITLE))
     print(f"{TITLE}: {summary(result)}")
-    cached = work.cached(result)
-    return add_depth_loader(comp, loader, cached) if cached is not None else None
+    status = node_status(wanted, frames, shown)
+    if status.show is None:
+        return previous
+    return show_version(comp, tool, status.show, timing, status)
 
 
-def main(comp: Optional[Any]) -> None:
-    """Entry point of the comp script; errors become one console line."""
+def main(namespace: Mapping[str, Any]) -> None:
+    """Entry point of the comp script, given the script's globals; any error becomes one console line."""
+    comp = find_comp(namespace)
     if comp is None:
         print(f"{TITLE}: run this from Fusion's Script menu (no composition is open)")
         return
     try:
-        render_selected_loader(comp)
+        render_selected(comp, find_resolve(namespace, external=False))
     except FlashDepthError as exc:
         print(f"{TITLE}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - the artist gets one line, never a traceback
+        print(f"{TITLE}: {error_line(exc)}")

@@ -1,29 +1,33 @@
 """FlashDepth in DaVinci Resolve: render depth for the media of the clip under the playhead on the current
-timeline, then import the depth sequence into the media pool.
+timeline, then import the depth sequence into the media pool as a 0-1 matte.
 
-Resolve's scripting objects are duck-typed here; ``DaVinciResolveScript`` is imported only by :func:`main`.
+Resolve's scripting objects are duck-typed here; :func:`main` takes the ones Resolve injects (see :mod:`.host`).
 """
 from __future__ import annotations
 
 import os
 import re
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Mapping, Optional, Tuple
 
 from flashdepth_vfx.errors import FlashDepthError
-from flashdepth_vfx.hosts.common import (
-    NodeRender,
-    NodeSettings,
-    default_output_dir,
-    sequence_from_frame_file,
-    summary,
-)
+from flashdepth_vfx.hosts.colour import engine_colour
+from flashdepth_vfx.hosts.frames import parse_frames
+from flashdepth_vfx.hosts.paths import sequence_frames, sequence_from_frame_file
+from flashdepth_vfx.hosts.render import NodeRender, error_line, summary
+from flashdepth_vfx.hosts.settings import NodeSettings
+from flashdepth_vfx.hosts.versions import DepthState, node_status
 
 from .console import console_report
+from .host import find_resolve, result_dir
 
 TITLE = "FlashDepth"
 CHECKPOINT_ENV = "FLASHDEPTH_VFX_CHECKPOINT"
 """The timeline script has no settings dialog: a checkpoint file for it comes from this variable (unset: the
 engine's default model)."""
+MATTE_MODE = "normalized"
+"""Resolve uses depth as a matte: values 0-1 over the shot."""
+MATTE_CHANNEL = "Y"
+"""The matte's one channel: OpenEXR's luminance, which readers show as a grey image."""
 # Resolve names an image sequence clip by its frame range: /plates/shot.[1001-1100].exr
 _FRAME_RANGE = re.compile(r"\[(\d+)-(\d+)\]")
 
@@ -56,35 +60,44 @@ def current_clip(resolve: Any) -> Tuple[Any, Any]:
 
 
 def render_current_clip(resolve: Any) -> List[Any]:
-    """Render the current clip's media with default settings (the checkpoint from ``$FLASHDEPTH_VFX_CHECKPOINT``
-    when set) into ``<media folder>/flashdepth/<clip>`` and return the media pool items imported for it (none
-    when no frame was written)."""
+    """Render the current clip's media as a 0-1 matte with default settings (the checkpoint from
+    ``$FLASHDEPTH_VFX_CHECKPOINT`` when set) into its version folder under ``<media folder>/flashdepth/<clip>``
+    (or the configured cache root), finishing a partial render of the same settings with ``--resume``, and
+    return the media pool items imported for it (none until every frame is rendered)."""
     project, media = current_clip(resolve)
     file_path = str(media.GetClipProperty("File Path") or "")
     if not file_path:
         raise FlashDepthError(f"{media.GetName()} has no file on disk: relink the clip's media")
     plate, frames = media_plate(file_path)
-    output_dir = default_output_dir(os.path.dirname(file_path), media.GetName())
+    output_dir = result_dir(os.path.dirname(file_path), media.GetName(), str(project.GetName()))
     checkpoint = os.environ.get(CHECKPOINT_ENV, "")
-    settings = NodeSettings(plate=plate, output_dir=output_dir, frames=frames or "", checkpoint=checkpoint)
-    work = NodeRender(settings.job())
-    result = work.run(console_report(TITLE))
+    colour = engine_colour("", os.environ.get("OCIO") or None)
+    settings = NodeSettings(plate=plate, output_dir=output_dir, frames=frames or "", checkpoint=checkpoint,
+                            mode=MATTE_MODE, ocio_config=colour.ocio_config or "")
+    wanted = settings.version()
+    file_frames = parse_frames(frames) if frames else sequence_frames(plate)
+    before = node_status(wanted, file_frames, None)
+    if before.can_finish:
+        print(f"{TITLE}: {before.done} of {before.total} frames already rendered with these settings: finishing")
+    job = settings.versioned_job(resume=before.can_finish)
+    job.extra_args = ("--channel", MATTE_CHANNEL)
+    wanted.write_manifest(job)
+    result = NodeRender(job).run(console_report(TITLE))
     print(f"{TITLE}: {summary(result)}")
-    cached = work.cached(result)
-    if cached is None:
+    after = node_status(wanted, file_frames, None)
+    if after.state is not DepthState.CURRENT:
+        print(f"{TITLE}: {after.line('FlashDepth Timeline Clip', 'FlashDepth Timeline Clip')}")
         return []
-    clip_info = {"FilePath": cached.output, "StartIndex": cached.first, "EndIndex": cached.last}
+    clip_info = {"FilePath": wanted.pattern, "StartIndex": file_frames[0], "EndIndex": file_frames[-1]}
     imported = project.GetMediaPool().ImportMedia([clip_info])
     if not imported:
-        raise FlashDepthError(f"Resolve did not import {cached.output}: import the depth frames from the Media page")
+        raise FlashDepthError(f"Resolve did not import {wanted.pattern}: import the depth frames from the Media page")
     return list(imported)
 
 
-def main() -> None:
-    """Entry point of the Resolve script; errors become one console line."""
-    import DaVinciResolveScript
-
-    resolve = DaVinciResolveScript.scriptapp("Resolve")
+def main(namespace: Mapping[str, Any]) -> None:
+    """Entry point of the Resolve script, given the script's globals; any error becomes one console line."""
+    resolve = find_resolve(namespace)
     if resolve is None:
         print(f"{TITLE}: cannot reach DaVinci Resolve: start it and allow scripting (Preferences > General)")
         return
@@ -92,3 +105,5 @@ def main() -> None:
         render_current_clip(resolve)
     except FlashDepthError as exc:
         print(f"{TITLE}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - the artist gets one line, never a traceback
+        print(f"{TITLE}: {error_line(exc)}")

@@ -1,5 +1,9 @@
 """A fake of Resolve's ``DaVinciResolveScript`` module: ``scriptapp("Resolve")`` returns :data:`app`,
-a project with one timeline whose current video item a test sets up, and a media pool that records imports."""
+a project with one timeline whose current video item a test sets up, and a media pool that records imports.
+
+Inside Resolve, scripts get the ``resolve``, ``fusion`` and ``bmd`` objects as globals and the module is often
+not importable (it is for external scripting); tests put :data:`app` in a script's globals and make the import
+fail to play that."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
@@ -50,9 +54,13 @@ class MediaPool:
 
 
 class Project:
-    def __init__(self, timeline: Optional[Timeline]) -> None:
+    def __init__(self, timeline: Optional[Timeline], name: str = "Show") -> None:
         self.timeline = timeline
         self.media_pool = MediaPool()
+        self.name = name
+
+    def GetName(self) -> str:
+        return self.name
 
     def GetCurrentTimeline(self) -> Optional[Timeline]:
         return self.timeline
@@ -72,6 +80,10 @@ class ProjectManager:
 class Resolve:
     def __init__(self, project: Optional[Project]) -> None:
         self.project_manager = ProjectManager(project)
+        self.fusion: Any = None
+
+    def Fusion(self) -> Any:
+        return self.fusion
 
     def GetProjectManager(self) -> ProjectManager:
         return self.project_manager

@@ -1,15 +1,41 @@
 """A fake Fusion composition (the ``comp`` a Fusion comp script gets) with Loader-like tools, a flow view,
-and an AskUser dialog whose answers a test sets: ``comp.answers = None`` plays the artist pressing Cancel."""
+and an AskUser dialog whose answers a test sets: ``comp.answers = None`` plays the artist pressing Cancel.
+
+Modelled as Fusion documents it:
+* A Loader (and the Fusion page's MediaIn) shows clip frames ``ClipTimeStart``..``ClipTimeEnd`` (counted from 0 at
+  the clip's file) from comp frame ``GlobalIn`` on, holding the first and last ``HoldFirstFrame`` /
+  ``HoldLastFrame`` times. Setting a Loader's ``Clip`` resets the trims to the whole sequence found on disk from
+  that file on, so a new Loader starts at its own first file: :meth:`Tool.shown_file_frame` says which file
+  frame a Loader shows at a comp frame.
+* ``comp.MapPath`` expands path maps (``Comp:`` is the comp's folder; :attr:`Comp.path_maps` adds others).
+* A MediaIn has the Loader's timing inputs but no ``Clip`` input: its media comes from the Resolve clip.
+* :class:`Fusion` is the ``fusion`` / ``app`` object scripts get (``GetCurrentComp``, ``GetResolve``).
+"""
 from __future__ import annotations
 
+import os
+import re
 from typing import Any, Dict, List, Optional, Tuple
+
+_FRAME = re.compile(r"(\d+)(\.[A-Za-z0-9]+)$")
 
 
 class Tool:
     def __init__(self, reg_id: str, name: str, **inputs: Any) -> None:
         self.attrs: Dict[str, Any] = {"TOOLS_RegID": reg_id, "TOOLS_Name": name}
-        self.inputs: Dict[str, Any] = dict(inputs)
+        self.inputs: Dict[str, Any] = {}
+        self.data: Dict[str, Any] = {}
         self.selected = False
+        self.TileColor: Optional[Dict[str, float]] = None  # Fusion: tool.TileColor = {"R": .., "G": .., "B": ..}
+        for key, value in inputs.items():
+            self.SetInput(key, value)
+
+    def SetData(self, name: str, value: Any) -> None:
+        """Custom data saved with the tool in the comp."""
+        self.data[name] = value
+
+    def GetData(self, name: str) -> Any:
+        return self.data.get(name)
 
     def GetAttrs(self) -> Dict[str, Any]:
         return dict(self.attrs)
@@ -22,6 +48,38 @@ class Tool:
 
     def SetInput(self, name: str, value: Any, time: Optional[float] = None) -> None:
         self.inputs[name] = value
+        if name == "Clip" and self.attrs["TOOLS_RegID"] == "Loader":
+            length = len(sequence_frames(str(value)))
+            self.inputs.update(ClipTimeStart=0.0, ClipTimeEnd=float(max(length - 1, 0)), HoldFirstFrame=0.0,
+                               HoldLastFrame=0.0)
+            self.inputs.setdefault("GlobalIn", 0.0)
+
+    def shown_file_frame(self, comp_frame: int, clip_first: Optional[int] = None) -> Optional[int]:
+        """The file frame this Loader shows at ``comp_frame`` (None outside its Global In/Out)."""
+        if clip_first is None:
+            match = _FRAME.search(os.path.basename(str(self.inputs["Clip"])))
+            assert match is not None, self.inputs["Clip"]
+            clip_first = int(match.group(1))
+        global_in, trim_in, trim_out, hold_first, hold_last = (int(self.inputs.get(k, 0)) for k in (
+            "GlobalIn", "ClipTimeStart", "ClipTimeEnd", "HoldFirstFrame", "HoldLastFrame"))
+        global_out = global_in + hold_first + (trim_out - trim_in) + hold_last
+        if not global_in <= comp_frame <= global_out:
+            return None
+        index = min(max(comp_frame - global_in - hold_first, 0), trim_out - trim_in)
+        return clip_first + trim_in + index
+
+
+def sequence_frames(file_name: str) -> List[int]:
+    """The frames of the sequence on disk that starts at ``file_name`` (consecutive numbers, same padding)."""
+    match = _FRAME.search(file_name)
+    if match is None:
+        return [0] if os.path.isfile(file_name) else []
+    digits, frames = match.group(1), []
+    frame = int(digits)
+    while os.path.isfile(f"{file_name[:match.start()]}{frame:0{len(digits)}d}{match.group(2)}"):
+        frames.append(frame)
+        frame += 1
+    return frames
 
 
 class FlowView:
@@ -44,6 +102,7 @@ class _Frame:
 class Comp:
     def __init__(self, file_name: str = "") -> None:
         self.file_name = file_name
+        self.path_maps: Dict[str, str] = {}
         self.tools: List[Tool] = []
         self.ActiveTool: Optional[Tool] = None
         self.CurrentTime = 1001.0
@@ -71,6 +130,14 @@ class Comp:
     def GetAttrs(self) -> Dict[str, Any]:
         return {"COMPS_FileName": self.file_name}
 
+    def MapPath(self, path: str) -> str:
+        """Expand a path map at the start of ``path`` (``Comp:``: the comp's folder); other paths unchanged."""
+        maps = {"Comp:": os.path.dirname(self.file_name) + "/", **self.path_maps}
+        for prefix, folder in maps.items():
+            if path.startswith(prefix):
+                return folder.rstrip("/\\") + "/" + path[len(prefix):].lstrip("/\\")
+        return path
+
     def AskUser(self, title: str, controls: Dict[int, Dict[Any, Any]]) -> Optional[Dict[str, Any]]:
         """Fusion returns every control's value by name (dropdowns as a float index), or None on Cancel."""
         self.dialogs.append((title, controls))
@@ -91,3 +158,17 @@ class Comp:
 
     def EndUndo(self, keep: bool) -> None:
         self.undo.append(f"end {keep}")
+
+
+class Fusion:
+    """The ``fusion`` object (``app`` in Lua): the current comp, and the Resolve it runs in (None in Fusion Studio)."""
+
+    def __init__(self, comp: Optional[Comp], resolve: Any = None) -> None:
+        self.comp = comp
+        self.resolve = resolve
+
+    def GetCurrentComp(self) -> Optional[Comp]:
+        return self.comp
+
+    def GetResolve(self) -> Any:
+        return self.resolve

@@ -1,9 +1,21 @@
-"""A fake of Houdini's ``hou`` module, just wide enough for the FlashDepth COP subnet.
+"""A fake of Houdini's ``hou`` module, just wide enough for the FlashDepth node.
 
 Nodes live in a path tree (``/img/comp/file1``) with a child category per network type (COP2 "Cop2",
 Copernicus "Cop"); spare parameters come from ParmTemplateGroups; parameter callbacks run as Houdini runs
-them (``exec`` with ``kwargs``) through :meth:`Parm.press`. ``InterruptableOperation`` records progress and
-raises ``OperationInterrupted`` once :data:`interrupt` says so. Call :func:`reset` before each test.
+them (``exec`` with ``kwargs``) through :meth:`Parm.press`, and Python parameter expressions are evaluated
+with ``hou.pwd()`` as the node (a multi-line expression is a function body). ``InterruptableOperation``
+records progress and raises ``OperationInterrupted`` once :data:`interrupt` says so.
+
+What the adapters rely on, modelled as documented:
+* ``hou.ui.addEventLoopCallback`` callbacks run only when the UI's event loop is idle: :func:`run_event_loop`
+  plays that loop; ``hou.isUIAvailable()`` is False in hython (:data:`ui_available`).
+* Any parameter change, user data or colour change marks the scene modified
+  (``hou.hipFile.hasUnsavedChanges``); loading a .hip clears it before the load callbacks run.
+* The COP2 File COP: ``filename1``, ``colorspace`` (a menu; entry 3 is OpenColorIO), ``ocio_space``,
+  ``reload``. The Copernicus File COP: ``filename``, the AOV multiparm ``aovs`` with ``aov#`` (its AOVs
+  become the node's outputs), ``reload``.
+* :func:`as_houdini_19_5` removes ``hou.OpNode`` (added in Houdini 20.0; 19.5 has only ``hou.Node``).
+Call :func:`reset` before each test.
 """
 from __future__ import annotations
 
@@ -32,6 +44,7 @@ class scriptLanguage:
 class stringParmType:
     Regular = EnumValue("Regular")
     FileReference = EnumValue("FileReference")
+    NodeReference = EnumValue("NodeReference")
 
 
 class fileType:
@@ -43,6 +56,33 @@ class hipFileEventType:
     AfterLoad = EnumValue("AfterLoad")
 
 
+class exprLanguage:
+    Python = EnumValue("Python")
+    Hscript = EnumValue("Hscript")
+
+
+class severityType:
+    Message = EnumValue("Message")
+    Warning = EnumValue("Warning")
+    Error = EnumValue("Error")
+
+
+class Color:
+    def __init__(self, rgb: Sequence[float] = (0.0, 0.0, 0.0)) -> None:
+        self._rgb = tuple(float(c) for c in rgb)
+
+    def rgb(self) -> Tuple[float, ...]:
+        return self._rgb
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Color) and other._rgb == self._rgb
+
+    @staticmethod
+    def ocio_configPath() -> str:
+        """Houdini's active OCIO config: $OCIO, else the one Houdini ships."""
+        return os.environ.get("OCIO") or "/opt/hfs/packages/ocio/houdini-config-v2.ocio"
+
+
 class Error(Exception):
     pass
 
@@ -52,6 +92,10 @@ class OperationFailed(Error):
 
 
 class OperationInterrupted(Error):
+    pass
+
+
+class ObjectWasDeleted(Error):
     pass
 
 
@@ -97,6 +141,12 @@ class MenuParmTemplate(ParmTemplate):
         return self._items
 
 
+class IntParmTemplate(ParmTemplate):
+    def __init__(self, name: str, label: str, num_components: int, default_value: Sequence[int] = (),
+                 min: int = 0, max: int = 10, **options: Any) -> None:
+        super().__init__(name, label, default_value[0] if default_value else 0, **options)
+
+
 class ButtonParmTemplate(ParmTemplate):
     def __init__(self, name: str, label: str, **options: Any) -> None:
         super().__init__(name, label, None, **options)
@@ -118,25 +168,98 @@ class Parm:
         self._node = node
         self._template = template
         self._value: Any = template.defaultValue()
+        self._expression: Optional[str] = None
+        self.pressed = 0
+
+    def name(self) -> str:
+        return self._template.name()
+
+    def node(self) -> "OpNode":
+        return self._node
+
+    def parmTemplate(self) -> ParmTemplate:
+        return self._template
 
     def set(self, value: Any) -> None:
+        self._node._check_alive()
         if isinstance(self._template, MenuParmTemplate) and isinstance(value, str):
             value = self._template.menuItems().index(value)
+        if value != self._value or self._expression is not None:
+            hipFile.modified = True
         self._value = value
+        self._expression = None
+        if self._template.name() == "aovs":  # the Copernicus File COP's AOV multiparm
+            self._node._resize_multiparm("aov", int(value))
+
+    def setExpression(self, expression: str, language: Optional[EnumValue] = None,
+                      replace_expression: bool = True) -> None:
+        self._expression = expression
+        self._language = language or exprLanguage.Hscript
+        hipFile.modified = True
+
+    def expression(self) -> str:
+        if self._expression is None:
+            raise OperationFailed("parameter has no expression")
+        return self._expression
+
+    def _evaluate(self) -> Any:
+        if self._expression is None:
+            return self._value
+        assert self._language is exprLanguage.Python, "the fake evaluates Python expressions only"
+        global _pwd
+        previous, _pwd = _pwd, self._node
+        try:
+            namespace: Dict[str, Any] = {"hou": sys.modules[__name__]}
+            if "\n" not in self._expression.strip():
+                return eval(self._expression, namespace)
+            body = "\n".join("    " + line for line in self._expression.splitlines())
+            exec(f"def _expression():\n{body}\n", namespace)
+            return namespace["_expression"]()
+        finally:
+            _pwd = previous
+
+    def rawValue(self) -> str:
+        return self._expression if self._expression is not None else str(self._value)
 
     def unexpandedString(self) -> str:
-        return str(self._value)
+        return str(self._value) if self._expression is None else str(self._evaluate())
+
+    def eval(self) -> Any:
+        if isinstance(self._template, MenuParmTemplate):
+            return int(self._value)
+        value = self._evaluate()
+        return text.expandString(value) if isinstance(value, str) else value
+
+    def evalAtFrame(self, frame: float) -> Any:
+        if self._expression is None and isinstance(self._value, str) and re.search(r"\$F", self._value):
+            return re.sub(r"\$F(\d*)", lambda m: str(int(frame)).zfill(int(m.group(1) or 1)), self.eval())
+        return self.eval()
+
+    def isTimeDependent(self) -> bool:
+        """True when the value depends on the frame (here: a $F variable in it)."""
+        return self._expression is None and isinstance(self._value, str) and "$F" in self._value
+
+    def evalAsInt(self) -> int:
+        return int(self._value)
 
     def evalAsString(self) -> str:
         if isinstance(self._template, MenuParmTemplate):
             return self._template.menuItems()[int(self._value)]
+        if self._expression is not None:  # an expression's result is used as it is
+            return str(self._evaluate())
         return text.expandString(str(self._value))
+
+    def pressButton(self) -> None:
+        self.pressed += 1
 
     def press(self) -> None:
         """What the UI does when a button is pressed or a value is edited: run the Python callback."""
         script = self._template.scriptCallback()
         assert self._template.scriptCallbackLanguage() is scriptLanguage.Python, script
         exec(script, {"hou": sys.modules[__name__], "kwargs": {"node": self._node, "parm": self}})
+
+    def menuItems(self) -> Tuple[str, ...]:
+        return self._template.menuItems() if isinstance(self._template, MenuParmTemplate) else ()
 
 
 class NodeTypeCategory:
@@ -163,13 +286,19 @@ class NodeType:
 _CHILD_CATEGORY = {"root": "Manager", "img": "CopNet", "obj": "Object", "cop2net": "Cop2", "copnet": "Cop"}
 # (category, type) -> parameters it is created with.
 _TYPE_PARMS: Dict[Tuple[str, str], Dict[str, Any]] = {
-    ("Cop2", "file"): {"filename1": "", "ocio_space": ""},
-    ("Cop", "file"): {"filename": ""},
+    ("Cop2", "file"): {"filename1": "", "colorspace": 0, "ocio_space": "", "reload": None},
+    ("Cop", "file"): {"filename": "", "aovs": 0, "reload": None},
     ("Cop2", "blur"): {"size": 0.0},
 }
+COP2_FILE_COLORSPACES = ("auto", "linear", "srgb", "ocio")
+"""The COP2 File COP's Color Space menu (entry 3, OpenColorIO, reads the ``ocio_space`` parameter)."""
 
 
-class OpNode:
+class Node:
+    """``hou.Node``: the base class every Houdini version has (``hou.OpNode`` derives from it since 20.0)."""
+
+
+class OpNode(Node):
     def __init__(self, type_name: str, name: str, parent: Optional["OpNode"], category: str) -> None:
         self._type = NodeType(type_name, category)
         self._name = name
@@ -181,8 +310,51 @@ class OpNode:
         self._parms: Dict[str, Parm] = {}
         self.selected = False
         self.moved = False
+        self.color = Color((0.8, 0.8, 0.8))
+        self.destroyed = False
         for parm_name, default in _TYPE_PARMS.get((category, type_name), {}).items():
-            self._parms[parm_name] = Parm(self, StringParmTemplate(parm_name, parm_name, 1, (default,)))
+            template: ParmTemplate
+            if parm_name == "colorspace":
+                template = MenuParmTemplate(parm_name, parm_name, COP2_FILE_COLORSPACES)
+            elif parm_name == "reload":
+                template = ButtonParmTemplate(parm_name, "Reload")
+            elif isinstance(default, int):
+                template = IntParmTemplate(parm_name, parm_name, 1, (default,))
+            else:
+                template = StringParmTemplate(parm_name, parm_name, 1, (default,))
+            self._parms[parm_name] = Parm(self, template)
+
+    def _check_alive(self) -> None:
+        if self.destroyed:
+            raise ObjectWasDeleted("Attempt to access an object that no longer exists in Houdini.")
+
+    def _resize_multiparm(self, prefix: str, count: int) -> None:
+        for index in range(1, max(count, 0) + 1):
+            name = f"{prefix}{index}"
+            if name not in self._parms:
+                self._parms[name] = Parm(self, StringParmTemplate(name, name, 1))
+        for name in [n for n in self._parms if re.fullmatch(rf"{prefix}(\d+)", n) and int(n[len(prefix):]) > count]:
+            del self._parms[name]
+
+    def parms(self) -> Tuple[Parm, ...]:
+        return tuple(self._parms.values())
+
+    def inputs(self) -> Tuple["OpNode", ...]:
+        return tuple(self._inputs[i] for i in sorted(self._inputs))
+
+    def sessionId(self) -> int:
+        return id(self)
+
+    def setColor(self, color: Color) -> None:
+        self._check_alive()
+        if color != self.color:
+            hipFile.modified = True
+        self.color = color
+
+    def destroy(self) -> None:
+        self.destroyed = True
+        if self._parent is not None:
+            self._parent._children.pop(self._name, None)
 
     def name(self) -> str:
         return self._name
@@ -194,6 +366,9 @@ class OpNode:
 
     def type(self) -> NodeType:
         return self._type
+
+    def relativePathTo(self, base_item: "OpNode") -> str:
+        return os.path.relpath(base_item.path(), self.path())
 
     def parent(self) -> Optional["OpNode"]:
         return self._parent
@@ -216,7 +391,10 @@ class OpNode:
     def node(self, relative: str) -> Optional["OpNode"]:
         current: Optional[OpNode] = self
         for part in relative.strip("/").split("/"):
-            current = current._children.get(part) if current is not None else None
+            if current is not None and part == "..":
+                current = current._parent
+            elif current is not None and part not in ("", "."):
+                current = current._children.get(part)
         return current
 
     def createNode(self, type_name: str, node_name: Optional[str] = None, **kwargs: Any) -> "OpNode":
@@ -227,9 +405,10 @@ class OpNode:
         while name in self._children:
             head, number = re.match(r"(.*?)(\d*)$", name).groups()  # type: ignore[union-attr]
             name = f"{head}{int(number or 0) + 1}"
-        node_class = {"Cop2": Cop2Node, "Cop": CopNode}.get(category.name(), OpNode)
+        node_class = {"Cop2": Cop2Node, "Cop": CopNode}.get(category.name(), _OP_NODE)
         node = node_class(type_name, name, self, category.name())
         self._children[name] = node
+        hipFile.modified = True
         return node
 
     def setInput(self, index: int, node: Optional["OpNode"], output_index: int = 0) -> None:
@@ -254,6 +433,9 @@ class OpNode:
                 self._parms[template.name()] = Parm(self, template)
 
     def setUserData(self, name: str, value: str) -> None:
+        self._check_alive()
+        if self._user_data.get(name) != value:
+            hipFile.modified = True
         self._user_data[name] = value
 
     def userData(self, name: str) -> Optional[str]:
@@ -293,6 +475,7 @@ class Cop2Node(OpNode):
 
     def saveImage(self, file_name: str, frame_range: Sequence[float] = ()) -> None:
         """Writes ``frame <n>`` for each frame into ``file_name`` with $F/$F4 replaced."""
+        self._check_alive()
         self.saved.append((file_name, tuple(frame_range)))
         first, last = (int(f) for f in frame_range[:2])
         for frame in range(first, last + 1):
@@ -332,6 +515,10 @@ class _HipFile:
     def __init__(self) -> None:
         self.file_path = "untitled.hip"
         self.callbacks: List[Callable[[EnumValue], None]] = []
+        self.modified = False
+
+    def hasUnsavedChanges(self) -> bool:
+        return self.modified
 
     def path(self) -> str:
         return self.file_path
@@ -343,8 +530,9 @@ class _HipFile:
         self.callbacks.append(callback)
 
     def load(self, file_path: str) -> None:
-        """Pretend ``file_path`` was opened: tell the event callbacks."""
+        """Pretend ``file_path`` was opened (a freshly loaded scene is unmodified): tell the event callbacks."""
         self.file_path = file_path
+        self.modified = False
         for callback in self.callbacks:
             callback(hipFileEventType.AfterLoad)
 
@@ -361,20 +549,100 @@ class _Text:
         return re.sub(r"(\\)?\$\{?(\w+)\}?", expand, value)
 
 
+class _Ui:
+    """``hou.ui``: event loop callbacks (run by :func:`run_event_loop`), status bar messages, message boxes."""
+
+    def __init__(self) -> None:
+        self.callbacks: List[Callable[[], None]] = []
+        self.status_messages: List[str] = []
+        self.messages: List[str] = []
+
+    def addEventLoopCallback(self, callback: Callable[[], None]) -> None:
+        self.callbacks.append(callback)
+
+    def removeEventLoopCallback(self, callback: Callable[[], None]) -> None:
+        if callback not in self.callbacks:
+            raise OperationFailed("callback was not registered")
+        self.callbacks.remove(callback)
+
+    def eventLoopCallbacks(self) -> Tuple[Callable[[], None], ...]:
+        return tuple(self.callbacks)
+
+    def setStatusMessage(self, message: str, severity: EnumValue = severityType.Message) -> None:
+        self.status_messages.append(message)
+
+    def displayMessage(self, text: str, *args: Any, **kwargs: Any) -> int:
+        self.messages.append(text)
+        return 0
+
+
+def run_event_loop(until: Callable[[], bool], timeout: float = 30.0, tick: float = 0.02) -> int:
+    """Play Houdini's idle event loop in this (main) thread until ``until()``: every ``tick`` seconds run the
+    calls ``hdefereval`` queued and the registered event loop callbacks. Returns the number of rounds; fails
+    the test after ``timeout``."""
+    import time
+
+    from . import hdefereval
+
+    deadline = time.monotonic() + timeout
+    rounds = 0
+    while not until():
+        assert time.monotonic() < deadline, "the event loop did not get there before the timeout"
+        hdefereval.run_pending()
+        for callback in list(ui.callbacks):
+            callback()
+        rounds += 1
+        time.sleep(tick)
+    hdefereval.run_pending()
+    return rounds
+
+
+def isUIAvailable() -> bool:
+    return ui_available
+
+
+def pwd() -> Node:
+    assert _pwd is not None, "hou.pwd() outside a parameter evaluation"
+    return _pwd
+
+
+def as_houdini_19_5() -> None:
+    """Play Houdini 19.5: no ``hou.OpNode`` (nodes are ``hou.Node``s), version 19.5."""
+    global version
+    version = (19, 5, 805)
+    if "OpNode" in globals():
+        del globals()["OpNode"]
+
+
+_OP_NODE = OpNode
 hipFile = _HipFile()
 text = _Text()
+ui = _Ui()
+ui_available = True
+_pwd: Optional[OpNode] = None
 operations: List[InterruptableOperation] = []
 interrupt: Optional[Callable[[float], bool]] = None
 version: Tuple[int, int, int] = (20, 5, 0)
 _root = OpNode("root", "", None, "Director")
 
 
+class _Qt:
+    def styleSheet(self) -> str:
+        return "QWidget { background: #3a3a3a; }"
+
+
+qt = _Qt()
+
+
 def reset() -> None:
-    """A fresh scene: /, /img and /obj; a new, unsaved .hip."""
-    global _root, interrupt, version, hipFile
-    _root = OpNode("root", "", None, "Director")
+    """A fresh scene: /, /img and /obj; a new, unsaved .hip; a UI with no callbacks; Houdini 20.5."""
+    global _root, interrupt, version, hipFile, ui, ui_available, OpNode
+    OpNode = _OP_NODE
+    ui = _Ui()
+    ui_available = True
+    _root = _OP_NODE("root", "", None, "Director")
     for manager in ("img", "obj"):
-        _root._children[manager] = OpNode(manager, manager, _root, "Manager")
+        _root._children[manager] = _OP_NODE(manager, manager, _root, "Manager")
     hipFile = _HipFile()
     operations.clear()
     interrupt = None

@@ -1,130 +1,196 @@
-"""The FlashDepth node for Houdini: a subnet in a COP network (COP2 ``cop2net`` or Copernicus ``copnet``)
-with spare parameters, a *Render depth* button and a File COP inside that loads the rendered depth.
+"""The FlashDepth node for Houdini, in either kind of COP network:
 
-The render runs in Houdini's main thread under ``hou.InterruptableOperation`` (Esc or the dialog's
-Cancel stops it; frames already written are kept). The fingerprint of the last render is kept in the node's
-user data, so a re-opened .hip finds its result and a changed parameter marks it stale.
+* COP2 (``cop2net``, Houdini 19.5+): a ``subnet`` fed by the plate's COP, holding a File COP ``depth`` with the
+  render flag, so the subnet outputs the plate (C, A) and the ``depth`` plane of the rendered files.
+* Copernicus (``copnet``, Houdini 20.5+): a Copernicus File COP with FlashDepth's parameters added as spare
+  parameters. Its AOV multiparm loads ``C`` (the plate) and ``depth`` from the rendered files, and its AOVs are
+  the node's outputs (SideFX: File Copernicus node), ready to wire downstream.
+
+The engine always writes the plate's RGBA beside ``depth.Z`` (``--passthrough``), so both variants carry the
+plate and the depth layer. Renders run in the background (the shared
+:class:`flashdepth_vfx.hosts.render.BackgroundRender` thread): every HOM call goes to Houdini's main thread
+through SideFX's ``hdefereval`` (one exported COP2 frame at a time, the progress, the result), so the UI never
+blocks; the node's progress bar and status line follow it and its *Cancel* button stops it. In hython (no UI)
+the same work runs in the calling thread under ``hou.InterruptableOperation``.
+
+Each settings combination renders into its own version folder (:mod:`flashdepth_vfx.hosts.versions`); the
+loader keeps the previous complete version until the new one is complete, the status line and tile colour say
+current / partial / stale / missing, and *Finish* completes a partial version with the engine's ``--resume``.
+
+Everything the node does lives in this module: the parameter callbacks and the status line's expression only
+import it, so an updated install reaches nodes in saved .hip files, and a machine without FlashDepth shows a
+one-line message instead of errors. The status line is an expression, so opening a .hip computes it without
+modifying the scene.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import re
-from typing import Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import hou
 
-from flashdepth_vfx.bridge import RenderResult
+from flashdepth_vfx.bridge import RenderJob, RenderResult
+from flashdepth_vfx.bridge.runner import CANCELLED_EXIT_CODE
 from flashdepth_vfx.errors import FlashDepthError
-from flashdepth_vfx.hosts.common import (
+from flashdepth_vfx.hosts.export import ExportCache, content_key, file_stamp
+from flashdepth_vfx.hosts.frames import format_frames, script_frames
+from flashdepth_vfx.hosts.paths import default_output_dir, frame_file, houdini_pattern, sequence_frames
+from flashdepth_vfx.hosts.render import BackgroundRender, RenderSlots
+from flashdepth_vfx.hosts.settings import (
     DEVICES,
+    FINISH_BUTTON,
     MODELS,
     MODES,
     PRECISIONS,
     RENDER_BUTTON,
-    CachedRender,
-    NodeRender,
     NodeSettings,
-    cache_state,
-    default_output_dir,
-    houdini_pattern,
-    status_line,
-    summary,
 )
+from flashdepth_vfx.hosts.versions import DepthState, DepthVersion, NodeStatus, node_status
+
+_NODE_CLASS: Any = getattr(hou, "OpNode", None) or hou.Node
+"""``hou.OpNode`` (Houdini 20.0+), or ``hou.Node`` on Houdini 19.5, which has no OpNode class."""
 
 COP2 = "Cop2"        # child category of a "cop2net" (COP Network - Old)
 COPERNICUS = "Cop"   # child category of a Copernicus "copnet" (Houdini 20.5+)
 FILE_PARM = {COP2: "filename1", COPERNICUS: "filename"}  # the File COP's file name parameter
-MARK_KEY = "flashdepth"                # user data marking FlashDepth subnets
-RESULT_KEY = "flashdepth_result"       # user data: CachedRender JSON
-DEPTH_NODE = "depth"                   # the File COP inside the subnet
+COP2_OCIO_MODE = 3   # the COP2 File COP's Color Space menu: entry 3 is OpenColorIO (then ocio_space applies)
+COPERNICUS_AOVS = ("C", "depth")  # the AOVs the Copernicus node loads from the rendered files: plate, depth
+MARK_KEY = "flashdepth"                # user data marking FlashDepth nodes
+SHOWN_KEY = "flashdepth_shown"         # user data: the DepthVersion the loader shows (JSON)
+LAST_KEY = "flashdepth_last"           # user data: how the last render ended
+DEPTH_NODE = "depth"                   # the File COP inside the COP2 subnet
+DEPTH_CHANNEL = "depth.Z"              # the depth channel in the files: Houdini names the layer "depth"
 
-# Parameters of the subnet.
-PLATE = "plate"
-CHECKPOINT = "checkpoint"
-MODEL = "model"
-COLORSPACE = "colorspace"
-MODE = "mode"
-FRAMES = "frames"
-DEVICE = "device"
-PRECISION = "precision"
-OUTPUT = "output"
-RENDER = "render"
-STATUS = "status"
+# Parameters FlashDepth adds ("fd_" keeps them apart from the File COP's own parameters).
+PLATE = "fd_plate"
+SOURCE = "fd_source"
+CHECKPOINT = "fd_checkpoint"
+MODEL = "fd_model"
+COLORSPACE = "fd_colorspace"
+MODE = "fd_mode"
+FRAMES = "fd_frames"
+DEVICE = "fd_device"
+PRECISION = "fd_precision"
+OUTPUT = "fd_output"
+RENDER = "fd_render"
+FINISH = "fd_finish"
+CANCEL = "fd_cancel"
+PROGRESS = "fd_progress"
+STATUS = "fd_status"
+NOT_INSTALLED = ("FlashDepth is not installed on this machine: install it (flashdepth-vfx houdini/README.md) "
+                 "to render or update this node")
 
-_CALLBACK = "import flashdepth_houdini.node as fd; fd.{}(kwargs['node'])"
+# Code stored in the .hip: it only imports this module, and says so in one line where it is missing.
+_IMPORT = "try:\n    from flashdepth_houdini import node as fd\nexcept ImportError:\n    fd = None\n"
+_CALLBACK = _IMPORT + "if fd is None:\n    hou.ui.setStatusMessage({missing!r})\nelse:\n    fd.{name}(kwargs['node'])\n"
+_STATUS_EXPRESSION = _IMPORT + "if fd is None:\n    return {missing!r}\nreturn fd.status_text(hou.pwd())"
 
 
 def cop_kind(network: hou.Node) -> Optional[str]:
-    """COP2 or COPERNICUS for a COP network, None for any other network."""
+    """COP2 or COPERNICUS for a COP network (or a node inside one, for subnets), None for any other network."""
     category = network.childTypeCategory()
     name = category.name() if category is not None else None
     return name if name in (COP2, COPERNICUS) else None
 
 
-def _parm_templates() -> Tuple[hou.ParmTemplate, ...]:
+def _callback(name: str) -> str:
+    return _CALLBACK.format(missing=NOT_INSTALLED, name=name)
+
+
+def _parm_templates(kind: str) -> Tuple[hou.ParmTemplate, ...]:
     python = hou.scriptLanguage.Python
-    refresh = _CALLBACK.format("refresh_status")
+    changed = _callback("parm_changed")
 
     def text(name: str, label: str, tip: str, string_type: hou.EnumValue = hou.stringParmType.Regular,
              file_type: hou.EnumValue = hou.fileType.Any) -> hou.StringParmTemplate:
         return hou.StringParmTemplate(name, label, 1, string_type=string_type, file_type=file_type, help=tip,
-                                      script_callback=refresh, script_callback_language=python)
+                                      script_callback=changed, script_callback_language=python)
 
     def menu(name: str, label: str, items: Tuple[str, ...]) -> hou.MenuParmTemplate:
-        return hou.MenuParmTemplate(name, label, items, script_callback=refresh, script_callback_language=python)
+        return hou.MenuParmTemplate(name, label, items, script_callback=changed, script_callback_language=python)
+
+    def button(name: str, label: str, action: str) -> hou.ButtonParmTemplate:
+        return hou.ButtonParmTemplate(name, label, script_callback=_callback(action), script_callback_language=python)
 
     files = hou.stringParmType.FileReference
+    source: Tuple[hou.ParmTemplate, ...] = ()
+    if kind == COPERNICUS:  # a Copernicus File COP has no input to wire the plate into
+        source = (text(SOURCE, "Plate COP", "The File COP that reads the plate (used when Plate is empty).",
+                       hou.stringParmType.NodeReference),)
     return (
-        text(PLATE, "Plate", "Plate sequence (shot.####.exr); empty: the File COP connected to the input.", files),
+        text(PLATE, "Plate", "Plate sequence (shot.####.exr); empty: the plate COP's files.", files),
+        *source,
         text(CHECKPOINT, "Checkpoint", "A FlashDepth checkpoint file; when set it wins over Model.", files),
         menu(MODEL, "Model", MODELS),
-        text(COLORSPACE, "Colour Space", "OCIO colour space of the plate; defaults to the input File COP's."),
+        text(COLORSPACE, "Colour Space", "OCIO colour space of the plate; defaults to the File COP's when it "
+                                         "is in OpenColorIO mode."),
         menu(MODE, "Output Mode", MODES),
         text(FRAMES, "Frame Range", "Frames to render, e.g. 1001-1100; empty: the whole sequence."),
         menu(DEVICE, "Device", DEVICES),
         menu(PRECISION, "Precision", PRECISIONS),
         text(OUTPUT, "Output Folder", "Folder for the depth EXRs; empty: $HIP/flashdepth/<node name>.",
              files, hou.fileType.Directory),
-        hou.ButtonParmTemplate(RENDER, RENDER_BUTTON, script_callback=_CALLBACK.format("render"),
-                               script_callback_language=python),
-        hou.StringParmTemplate(STATUS, "Status", 1, help="Set by FlashDepth."),
+        button(RENDER, RENDER_BUTTON, "render"),
+        button(FINISH, FINISH_BUTTON, "finish"),
+        button(CANCEL, "Cancel", "cancel"),
+        hou.IntParmTemplate(PROGRESS, "Progress", 1, min=0, max=100, help="Percent of the running render."),
+        hou.StringParmTemplate(STATUS, "Status", 1, help="Whether the depth is current, stale or partial."),
     )
 
 
 def create_node(network: hou.OpNode, plate_node: Optional[hou.OpNode] = None) -> hou.OpNode:
-    """Make a FlashDepth subnet in ``network`` (a COP2 or Copernicus network), fed by ``plate_node``."""
+    """Make a FlashDepth node in ``network`` (a COP2 or Copernicus network), reading ``plate_node``'s plate."""
     kind = cop_kind(network)
     if kind is None:
         raise FlashDepthError(f"{network.path()} is not a COP network: create FlashDepth inside a cop2net or copnet")
-    node = network.createNode("subnet", "flashdepth1")
-    if plate_node is not None:
-        node.setInput(0, plate_node)
+    if kind == COP2:
+        node = network.createNode("subnet", "flashdepth1")
+        if plate_node is not None:
+            node.setInput(0, plate_node)
+    else:
+        node = network.createNode("file", "flashdepth1")
     group = node.parmTemplateGroup()
-    for template in _parm_templates():
+    for template in _parm_templates(kind):
         group.append(template)
     node.setParmTemplateGroup(group)
-    depth = node.createNode("file", DEPTH_NODE)
-    if isinstance(depth, hou.Cop2Node):
-        depth.setDisplayFlag(True)
-        depth.setRenderFlag(True)
+    _parm(node, STATUS).setExpression(_STATUS_EXPRESSION.format(missing=NOT_INSTALLED), hou.exprLanguage.Python)
+    if kind == COP2:
+        depth = node.createNode("file", DEPTH_NODE)
+        if isinstance(depth, hou.Cop2Node):
+            depth.setDisplayFlag(True)
+            depth.setRenderFlag(True)
+    else:
+        if plate_node is not None:
+            _parm(node, SOURCE).set(node.relativePathTo(plate_node))
+        _parm(node, "aovs").set(len(COPERNICUS_AOVS))
+        for index, aov in enumerate(COPERNICUS_AOVS, start=1):
+            _parm(node, f"aov{index}").set(aov)
     node.setUserData(MARK_KEY, "1")
     apply_input_defaults(node)
-    refresh_status(node)
     node.moveToGoodPosition()
     return node
 
 
-def create_from_selection() -> hou.OpNode:
-    """Shelf tool: a FlashDepth node after the selected COP, or in a new COP network under /img."""
-    selected = [n for n in hou.selectedNodes() if isinstance(n, hou.OpNode)]
+def create_from_selection(kwargs: Optional[Dict[str, Any]] = None) -> hou.OpNode:
+    """Shelf and Tab menu tool: a FlashDepth node after the selected COP, in the network editor's COP network
+    (Tab menu), or in a new COP network under /img."""
+    pane = (kwargs or {}).get("pane")
+    here = pane.pwd() if pane is not None and hasattr(pane, "pwd") else None
+    selected = [n for n in hou.selectedNodes() if isinstance(n, _NODE_CLASS)]
     plate_node = selected[0] if selected else None
     parent = plate_node.parent() if plate_node is not None else None
-    if isinstance(parent, hou.OpNode) and cop_kind(parent) is not None:
+    if isinstance(here, _NODE_CLASS) and cop_kind(here) is not None:
+        network = here
+        plate_node = plate_node if parent is here else None
+    elif isinstance(parent, _NODE_CLASS) and cop_kind(parent) is not None:
         network = parent
     else:
         plate_node = None
         img = hou.node("/img")
-        if not isinstance(img, hou.OpNode):
+        if not isinstance(img, _NODE_CLASS):
             raise FlashDepthError("no /img network in this scene: select a COP node and run FlashDepth again")
         copernicus = hou.applicationVersion() >= (20, 5, 0)
         network = img.createNode("copnet" if copernicus else "cop2net", "flashdepth")
@@ -133,14 +199,33 @@ def create_from_selection() -> hou.OpNode:
     return node
 
 
-def _input_file_parm(node: hou.OpNode) -> Optional[hou.Parm]:
-    """The file name parameter of the File COP connected to the node's input, if it is one."""
+def _upstream(node: hou.OpNode) -> Optional[hou.OpNode]:
+    """The node the plate comes from: the COP2 subnet's input, or the Copernicus node's Plate COP parameter."""
     upstream = node.input(0)
+    source = node.parm(SOURCE)
+    if upstream is None and source is not None and source.evalAsString().strip():
+        found = node.node(source.evalAsString().strip())
+        upstream = found if isinstance(found, _NODE_CLASS) else None
+    return upstream
+
+
+def _input_file_parm(node: hou.OpNode) -> Optional[hou.Parm]:
+    """The file name parameter of the File COP the plate comes from, if it is one."""
+    upstream = _upstream(node)
     if upstream is None or upstream.type().name() != "file":
         return None
     parent = upstream.parent()
     kind = cop_kind(parent) if parent is not None else None
     return upstream.parm(FILE_PARM[kind]) if kind is not None else None
+
+
+def _ocio_space(node: hou.OpNode) -> Optional[str]:
+    """The plate File COP's OCIO colour space, only when its Color Space menu is set to OpenColorIO."""
+    upstream = _upstream(node)
+    mode, space = (upstream.parm("colorspace"), upstream.parm("ocio_space")) if upstream is not None else (None, None)
+    if mode is None or space is None or mode.evalAsInt() != COP2_OCIO_MODE:
+        return None
+    return space.evalAsString().strip() or None
 
 
 def _expand(path: str) -> str:
@@ -151,13 +236,10 @@ def _expand(path: str) -> str:
 
 def apply_input_defaults(node: hou.OpNode, force: bool = False) -> None:
     """Fill the colour space and frame range from the input (only empty parameters, unless ``force``)."""
-    upstream = node.input(0)
+    upstream = _upstream(node)
     if upstream is None:
         return
-    defaults = {}
-    ocio = upstream.parm("ocio_space")
-    if ocio is not None:
-        defaults[COLORSPACE] = ocio.evalAsString()
+    defaults = {COLORSPACE: _ocio_space(node) or ""}
     if isinstance(upstream, hou.Cop2Node):
         defaults[FRAMES] = f"{int(upstream.sequenceStartFrame())}-{int(upstream.sequenceEndFrame())}"
     for name, value in defaults.items():
@@ -181,96 +263,275 @@ def _base_dir() -> Optional[str]:
     return None if hou.hipFile.isNewFile() else os.path.dirname(hou.hipFile.path())
 
 
-def read_settings(node: hou.OpNode) -> Tuple[NodeSettings, Optional[hou.Cop2Node]]:
-    """The node's settings, and the COP2 node whose image must first be written to the plate path when
-    the input is a node tree rather than a File COP."""
-    output_dir = _text(node, OUTPUT).strip() or default_output_dir(_base_dir(), node.name())
+def _file_frames(spec: str, default: Sequence[int]) -> List[int]:
+    """The file frames to render: the Frame Range text, else ``default``."""
+    return script_frames(spec, default)
+
+
+def content_parts(source: hou.OpNode, frames: Sequence[int]) -> List[str]:
+    """What shapes ``source``'s images over its whole sequence ``frames``, one string per upstream node (for
+    :func:`content_key`): its path, type and wiring, its parameter values at those frames, and the files those
+    values name. The key does not depend on which frames a render asks for, so asking for more exports only
+    the new ones."""
+    parts: List[str] = []
+    seen = set()
+    todo = [source]
+    while todo:
+        node = todo.pop()
+        if node.path() in seen:
+            continue
+        seen.add(node.path())
+        inputs = [n for n in node.inputs() if n is not None]
+        lines = [f"{node.path()}|{node.type().name()}|{[n.path() for n in inputs]}"]
+        for parm in node.parms():
+            try:  # an animated parameter at every frame asked, any other once
+                at = frames if parm.isTimeDependent() else frames[:1]
+                values = sorted({str(parm.evalAtFrame(frame)) for frame in at})
+            except hou.Error as exc:  # a parameter that cannot evaluate still counts, by its error
+                values = [f"error: {exc}"]
+            lines.append(f"{parm.name()}={values}")
+            lines += [file_stamp(value) for value in values if os.path.isfile(value)]
+        parts.append("\n".join(lines))
+        todo += inputs
+    return parts
+
+
+@dataclass
+class Plan:
+    """What a render of a node does: the settings, the file frames, and the COP2 tree to export first."""
+
+    settings: NodeSettings
+    frames: List[int]
     export_from: Optional[hou.Cop2Node] = None
+    export: Optional[ExportCache] = None
+
+
+def read_settings(node: hou.OpNode) -> Plan:
+    """The node's settings and frames, and the export to run first when the plate is a COP2 node tree (a File
+    COP's files are read directly)."""
+    output_dir = _text(node, OUTPUT).strip() or default_output_dir(_base_dir(), node.name())
     plate = _expand(_parm(node, PLATE).unexpandedString()).strip()  # an explicit plate wins over the input
     file_parm = _input_file_parm(node)
-    upstream = node.input(0)
+    upstream = _upstream(node)
+    spec = _text(node, FRAMES)
+    export_from: Optional[hou.Cop2Node] = None
+    export: Optional[ExportCache] = None
     if not plate and file_parm is not None:
         plate = _expand(file_parm.unexpandedString())
+        frames = _file_frames(spec, sequence_frames(plate))
     elif not plate and isinstance(upstream, hou.Cop2Node):
-        plate, export_from = os.path.join(output_dir, "source", f"{node.name()}.$F4.exr"), upstream
+        whole = list(range(int(upstream.sequenceStartFrame()), int(upstream.sequenceEndFrame()) + 1))
+        frames = _file_frames(spec, whole)
+        export_from = upstream
+        key = content_key(content_parts(upstream, sorted(set(whole) | set(frames))))
+        export = ExportCache.for_network(output_dir, node.name(), key)
+        plate = export.pattern
     elif not plate:
         raise FlashDepthError(f"{node.path()} has no plate: connect a File COP or set the Plate parameter")
-    names = (CHECKPOINT, MODEL, COLORSPACE, MODE, FRAMES, DEVICE, PRECISION)
-    settings = NodeSettings(plate=plate, output_dir=output_dir, **{name: _text(node, name) for name in names})
-    return settings, export_from
+    else:
+        frames = _file_frames(spec, sequence_frames(plate))
+    ocio_space = _ocio_space(node)
+    settings = NodeSettings(
+        plate=plate, output_dir=output_dir, checkpoint=_text(node, CHECKPOINT), model=_text(node, MODEL),
+        colorspace=_text(node, COLORSPACE), mode=_text(node, MODE), frames=format_frames(frames) if spec else "",
+        device=_text(node, DEVICE), precision=_text(node, PRECISION),
+        ocio_config=hou.Color.ocio_configPath() if ocio_space is not None else "",
+    )
+    return Plan(settings, frames, export_from, export)
 
 
-def _set_status(node: hou.OpNode, message: str) -> None:
-    parm = node.parm(STATUS)
-    if parm is not None:
-        parm.set(message.replace("$", "\\$"))  # shown as written, not expanded like $HIP
+def _job(plan: Plan, resume: bool = False) -> RenderJob:
+    """The versioned engine job, with the plate written beside the depth (both variants load it)."""
+    job = plan.settings.versioned_job(resume=resume)
+    job.extra_args = ("--passthrough", "--channel", DEPTH_CHANNEL)
+    return job
 
 
-def render(node: hou.OpNode) -> Optional[RenderResult]:
-    """*Render depth*: render under an interruptable operation, then load the result into the File COP."""
-    try:
-        settings, export_from = read_settings(node)
-        if not _text(node, OUTPUT).strip():
-            _parm(node, OUTPUT).set(settings.output_dir)  # keeps the fingerprint stable if the .hip moves
-        if export_from is not None:
-            os.makedirs(os.path.dirname(settings.plate), exist_ok=True)
-            export_from.saveImage(settings.plate, (export_from.sequenceStartFrame(), export_from.sequenceEndFrame()))
-        work = NodeRender(settings.job())
-        try:
-            with hou.InterruptableOperation("FlashDepth depth render", open_interrupt_dialog=True) as operation:
-                shown = [""]
+def _main_thread() -> Any:
+    """SideFX's ``hdefereval`` (graphical Houdini only): runs code in Houdini's main thread from a worker."""
+    return importlib.import_module("hdefereval")
 
-                def report(fraction: Optional[float], message: str) -> None:
-                    operation.updateProgress(fraction if fraction is not None else -1.0)  # raises on Esc
-                    if message != shown[0]:
-                        shown[0] = message
-                        _set_status(node, message)
 
-                result = work.run(report)
-        except hou.OperationInterrupted:
-            result = work.wait()
-    except (FlashDepthError, hou.OperationFailed) as exc:
-        _set_status(node, f"Error: {exc}")
+_SLOTS = RenderSlots()
+
+
+def running(node: hou.OpNode) -> Optional[BackgroundRender]:
+    """The render in progress for ``node``, if any."""
+    return _SLOTS.get(str(node.sessionId()))
+
+
+def render(node: hou.OpNode, resume: bool = False) -> Optional[BackgroundRender]:
+    """*Render depth* (``resume``: *Finish*): in graphical Houdini the render runs in a worker thread and the
+    UI stays live (HOM calls go to the main thread through ``hdefereval``: one exported frame at a time, the
+    progress, the result); in hython it runs to the end under an interruptable operation. Returns the render,
+    or None when it could not start (the status says why)."""
+    if running(node) is not None:
+        hou.ui.setStatusMessage(f"FlashDepth {node.name()} is already rendering: press Cancel to stop it")
         return None
-    cached = work.cached(result)
-    if cached is not None:
-        node.setUserData(RESULT_KEY, cached.to_json())
-        load_result(node, cached)
-    _set_status(node, summary(result))
-    return result
-
-
-def load_result(node: hou.OpNode, cached: CachedRender) -> None:
-    """Point the File COP inside the subnet at the depth frames."""
-    depth = node.node(DEPTH_NODE)
-    kind = cop_kind(node)
-    parm = depth.parm(FILE_PARM[kind]) if depth is not None and kind is not None else None
-    if parm is None:
-        raise FlashDepthError(f"{node.path()} is missing its '{DEPTH_NODE}' File COP: create a new FlashDepth node")
-    parm.set(houdini_pattern(cached.output))
-
-
-def refresh_status(node: hou.OpNode) -> None:
-    """Show whether the stored result still matches the node's parameters."""
-    cached = CachedRender.from_json(node.userData(RESULT_KEY) or "")
     try:
-        settings, _ = read_settings(node)
+        plan = read_settings(node)
+        if not _text(node, OUTPUT).strip():
+            _parm(node, OUTPUT).set(plan.settings.output_dir)  # keeps the version stable if the .hip moves
+        job = _job(plan, resume)
+        _parm(node, PROGRESS).set(0)
+    except (FlashDepthError, hou.Error) as exc:
+        node.setUserData(LAST_KEY, f"Error: {exc}")
+        return None
+    graphical = hou.isUIAvailable()
+    in_main = _main_thread().executeInMainThreadWithResult if graphical else (lambda fn, *args: fn(*args))
+    shown = [""]
+    interrupt: List[Callable[[float], None]] = []  # hython: polls Houdini's interrupt at each report
+
+    def report(fraction: Optional[float], message: str) -> None:
+        for poll in interrupt:
+            poll(fraction if fraction is not None else -1.0)
+        if message != shown[0]:
+            shown[0] = message
+            if graphical:
+                _main_thread().executeDeferred(_show_progress, node, fraction, message)
+            else:
+                _show_progress(node, fraction, message)
+
+    def work(task: BackgroundRender) -> RenderResult:
+        if plan.export is not None and plan.export_from is not None:
+            todo = plan.export.missing(plan.frames)
+            for index, frame in enumerate(todo, start=1):
+                if task.cancelled:
+                    return RenderResult(CANCELLED_EXIT_CODE, True, None)
+                report(0.0, f"Exporting {plan.export_from.name()}: frame {frame} ({index}/{len(todo)})")
+                in_main(_export_frame, plan.export_from, plan.export, frame)
+                plan.export.mark_done([frame])
+        plan.settings.version().write_manifest(job)
+        return task.run_engine(job, report)
+
+    def done(task: BackgroundRender, result: Optional[RenderResult], message: str) -> None:
+        if graphical:
+            _main_thread().executeDeferred(_finished, node, plan, message)
+        else:
+            _finished(node, plan, message)
+
+    task = BackgroundRender(str(node.sessionId()), work, done, _SLOTS)
+    if graphical:
+        _SLOTS.start(task)
+        return task
+    # hython: no event loop to hand work to, so the render runs here, Esc / the dialog's button cancelling it
+    with hou.InterruptableOperation("FlashDepth depth render", open_interrupt_dialog=True) as operation:
+        def poll(fraction: float) -> None:
+            try:
+                operation.updateProgress(fraction)
+            except hou.OperationInterrupted:
+                task.cancel()
+
+        interrupt.append(poll)
+        task.run()
+    return task
+
+
+def _export_frame(source: hou.Cop2Node, export: ExportCache, frame: int) -> None:
+    """(Main thread) write one frame of the upstream COP2 tree."""
+    os.makedirs(export.folder, exist_ok=True)
+    source.saveImage(frame_file(export.pattern, frame), (float(frame), float(frame)))
+
+
+def _show_progress(node: hou.OpNode, fraction: Optional[float], message: str) -> None:
+    """(Main thread) the node's progress bar and the status bar; the status line follows the progress."""
+    try:
+        _PROGRESS[str(node.sessionId())] = message
+        _parm(node, PROGRESS).set(int(round(100 * (fraction or 0.0))))
+        if hou.isUIAvailable():
+            hou.ui.setStatusMessage(f"FlashDepth {node.name()}: {message}")
+    except hou.Error:  # the node was deleted while it rendered: its render ends on its own
+        pass
+
+
+_PROGRESS: Dict[str, str] = {}
+
+
+def _finished(node: hou.OpNode, plan: Plan, message: str) -> None:
+    """(Main thread) a render ended: remember how, show the version its status says to show, reload."""
+    try:
+        _PROGRESS.pop(str(node.sessionId()), None)
+        node.setUserData(LAST_KEY, message)
+        try:
+            plan = read_settings(node)  # the frames on disk now
+        except FlashDepthError:
+            pass
+        status = _status(node, plan)
+        shown = DepthVersion.from_json(node.userData(SHOWN_KEY) or "")
+        if status.show is not None and status.show != shown:
+            node.setUserData(SHOWN_KEY, status.show.to_json())
+        if status.show is not None:
+            load_version(node, status.show)
+        _parm(node, PROGRESS).set(100 if status.state is DepthState.CURRENT else 0)
+        _set_colour(node, status)
+    except hou.Error:  # the node was deleted while it rendered
+        pass
+
+
+def cancel(node: hou.OpNode) -> None:
+    """*Cancel*: stop the node's render (between exported frames, or the engine); finished frames are kept."""
+    task = running(node)
+    if task is not None:
+        task.cancel()
+
+
+def finish(node: hou.OpNode) -> Optional[BackgroundRender]:
+    """*Finish*: render the frames a partial version lacks, with the engine's ``--resume``."""
+    return render(node, resume=True)
+
+
+def load_version(node: hou.OpNode, version: DepthVersion) -> None:
+    """Point the node's File COP at a depth version and make it reload its files."""
+    parent = node.parent()
+    kind = cop_kind(parent) if parent is not None else None
+    loader = node.node(DEPTH_NODE) if kind == COP2 else node
+    parm = loader.parm(FILE_PARM[kind]) if loader is not None and kind is not None else None
+    if loader is None or parm is None:
+        raise FlashDepthError(f"{node.path()} is missing its '{DEPTH_NODE}' File COP: create a new FlashDepth node")
+    parm.set(houdini_pattern(version.pattern))
+    reload = loader.parm("reload")
+    if reload is not None:
+        reload.pressButton()
+
+
+def _status(node: hou.OpNode, plan: Plan) -> NodeStatus:
+    shown = DepthVersion.from_json(node.userData(SHOWN_KEY) or "")
+    return node_status(plan.settings.version(), plan.frames, shown)
+
+
+def status_text(node: hou.OpNode) -> str:
+    """The status line (the Status parameter's expression): the running render's progress, else whether the
+    depth is current, partial, stale or missing, after how the last render ended."""
+    progress = node.parm(PROGRESS)
+    percent = progress.eval() if progress is not None else 0  # read, so the line refreshes with the progress
+    if running(node) is not None:
+        message = _PROGRESS.get(str(node.sessionId()), "Starting")
+        return f"{percent}% {message} (press Cancel to stop)"
+    try:
+        status = _status(node, read_settings(node))
     except FlashDepthError as exc:
-        _set_status(node, str(exc))
-        return
-    _set_status(node, status_line(cache_state(cached, settings.job()), cached))
+        return str(exc)
+    line = status.line(RENDER_BUTTON, FINISH_BUTTON)
+    last = node.userData(LAST_KEY) or ""
+    return f"{last} | {line}" if last and status.state is not DepthState.STALE else line
+
+
+def _set_colour(node: hou.OpNode, status: NodeStatus) -> None:
+    rgba = status.colour
+    node.setColor(hou.Color(((rgba >> 24 & 255) / 255, (rgba >> 16 & 255) / 255, (rgba >> 8 & 255) / 255)))
+
+
+def parm_changed(node: hou.OpNode) -> None:
+    """Any FlashDepth parameter edited: the tile colour follows the status (the status line is an expression)."""
+    try:
+        _set_colour(node, _status(node, read_settings(node)))
+    except FlashDepthError:
+        pass
 
 
 def flashdepth_nodes() -> Tuple[hou.OpNode, ...]:
-    """Every FlashDepth subnet in the scene."""
+    """Every FlashDepth node in the scene."""
     root = hou.node("/")
     if root is None:
         return ()
-    return tuple(n for n in root.allSubChildren() if isinstance(n, hou.OpNode) and n.userData(MARK_KEY))
-
-
-def on_hip_event(event_type: hou.EnumValue) -> None:
-    """hipFile event callback (registered by pythonrc.py): after a .hip loads, re-check every result."""
-    if event_type == hou.hipFileEventType.AfterLoad:
-        for node in flashdepth_nodes():
-            refresh_status(node)
+    return tuple(n for n in root.allSubChildren() if isinstance(n, _NODE_CLASS) and n.userData(MARK_KEY))

@@ -1,5 +1,5 @@
-"""Fusion comp script: render depth for the selected Loader with flashdepth-vfx, then add a Loader for the
-depth sequence beside it. Needs FLASHDEPTH_VFX_PATH = the flashdepth-vfx folder (see resolve/README.md)."""
+"""Fusion comp script: render depth for the selected Loader or MediaIn with flashdepth-vfx, then add a Loader for
+the depth beside it. Needs FLASHDEPTH_VFX_PATH = the flashdepth-vfx folder (see resolve/README.md)."""
 import os
 import sys
 
@@ -8,6 +8,9 @@ for _path in (_root, os.path.join(_root, "resolve")):
     if _root and _path not in sys.path:
         sys.path.insert(0, _path)
 
-from flashdepth_resolve import fusion_comp  # noqa: E402  (needs the path above)
-
-fusion_comp.main(globals().get("comp"))  # Fusion defines `comp` for comp scripts
+try:
+    from flashdepth_resolve import fusion_comp
+except ImportError as _exc:
+    print(f"FlashDepth: cannot load flashdepth-vfx ({_exc}): set FLASHDEPTH_VFX_PATH to its folder (resolve/README.md)")
+else:
+    fusion_comp.main(globals())  # Fusion defines comp, fusion and bmd for comp scripts (resolve on the Fusion page)

@@ -9,6 +9,9 @@ for _path in (_root, os.path.join(_root, "resolve")):
     if _root and _path not in sys.path:
         sys.path.insert(0, _path)
 
-from flashdepth_resolve import timeline  # noqa: E402  (needs the path above)
-
-timeline.main()
+try:
+    from flashdepth_resolve import timeline
+except ImportError as _exc:
+    print(f"FlashDepth: cannot load flashdepth-vfx ({_exc}): set FLASHDEPTH_VFX_PATH to its folder (resolve/README.md)")
+else:
+    timeline.main(globals())  # Resolve defines resolve, fusion and bmd for its scripts

@@ -373,3 +373,31 @@ def test_nuke_send_to_farm_refuses_a_node_tree(nuke: ModuleType, read: Any) -> N
     group = fd.create_node(blur)
     assert fd.send_to_farm(group) is None
     assert group["status"].value().startswith("Error: Send to farm needs a Read input")
+
+
+def test_houdini_send_to_farm_writes_the_job_with_the_nodes_settings(hou: ModuleType, plates: str, checkpoint: Path,
+                                                                      tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml  # type: ignore[import-untyped]
+
+    use_real_engine(monkeypatch)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no Deadline client: the bundle is written, not submitted
+    import flashdepth_houdini.node as fd
+
+    network, plate = plate_cop(hou, tmp_path)
+    plate.parm("colorspace").set("auto")
+    plate.frame_range = (float(FRAMES[0]), float(FRAMES[-1]))
+    node = fd.create_node(network, plate)
+    node.parm("fd_checkpoint").set(str(checkpoint))
+    node.parm("fd_frames").set(f"{FRAMES[1]}-{FRAMES[-1]}")
+    thread = fd.send_to_farm(node)
+    assert thread is not None  # graphical Houdini: the UI thread is free while the engine writes the job
+    hou.run_event_loop(until=lambda: not thread.is_alive() and
+                       node.userData("flashdepth_last").startswith("Farm job written"), timeout=120)
+    settings = fd.read_settings(node).settings
+    template = Path(settings.output_dir) / "farm" / settings.key() / "template.yaml"
+    job = yaml.safe_load(template.read_text())
+    args = job["steps"][0]["script"]["actions"]["onRun"]["args"]
+    assert args[args.index("--frames") + 1] == f"{FRAMES[1]}-{FRAMES[-1]}"
+    params = {p["name"]: p.get("default") for p in job["parameterDefinitions"]}
+    assert "--passthrough" in args and params["Channel"] == DEPTH_CHANNEL  # the files the node's loaders expect

@@ -37,13 +37,14 @@ class FarmSubmission:
 
 
 def farm_args(job: RenderJob, bundle_dir: str) -> List[str]:
-    """Engine arguments writing the job bundle for ``job`` into ``bundle_dir`` (options end with ``--``)."""
+    """Engine arguments writing the job bundle for ``job`` into ``bundle_dir`` (options end with ``--``); the job's
+    ``extra_args`` (render options a host always passes, such as ``--passthrough``) go to every task too."""
     args = ["farm", "submit-template", "-o", os.path.join(bundle_dir, TEMPLATE_NAME)]
     for name in _FARM_FIELDS:
         value = getattr(job, name, None)
         if value is not None:
             args += [f"--{name.replace('_', '-')}", str(value)]
-    return args + ["--", job.plate]
+    return args + list(job.extra_args) + ["--", job.plate]
 
 
 def _last_line(text: str) -> str:

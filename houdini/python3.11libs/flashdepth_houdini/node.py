@@ -24,9 +24,11 @@ modifying the scene.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -35,10 +37,12 @@ import hou
 from flashdepth_vfx.bridge import RenderJob, RenderResult
 from flashdepth_vfx.bridge.runner import CANCELLED_EXIT_CODE
 from flashdepth_vfx.errors import FlashDepthError
+from flashdepth_vfx.hosts import farm
 from flashdepth_vfx.hosts.export import ExportCache, content_key, file_stamp
+from flashdepth_vfx.hosts.farm import FARM_BUTTON
 from flashdepth_vfx.hosts.frames import format_frames, script_frames
 from flashdepth_vfx.hosts.paths import default_output_dir, frame_file, houdini_pattern, sequence_frames
-from flashdepth_vfx.hosts.render import BackgroundRender, RenderSlots
+from flashdepth_vfx.hosts.render import BackgroundRender, RenderSlots, error_line
 from flashdepth_vfx.hosts.settings import (
     DEVICES,
     FINISH_BUTTON,
@@ -78,6 +82,7 @@ OUTPUT = "fd_output"
 RENDER = "fd_render"
 FINISH = "fd_finish"
 CANCEL = "fd_cancel"
+FARM = "fd_farm"
 PROGRESS = "fd_progress"
 STATUS = "fd_status"
 NOT_INSTALLED = ("FlashDepth is not installed on this machine: install it (flashdepth-vfx houdini/README.md) "
@@ -136,6 +141,7 @@ def _parm_templates(kind: str) -> Tuple[hou.ParmTemplate, ...]:
         button(RENDER, RENDER_BUTTON, "render"),
         button(FINISH, FINISH_BUTTON, "finish"),
         button(CANCEL, "Cancel", "cancel"),
+        button(FARM, FARM_BUTTON, "send_to_farm"),
         hou.IntParmTemplate(PROGRESS, "Progress", 1, min=0, max=100, help="Percent of the running render."),
         hou.StringParmTemplate(STATUS, "Status", 1, help="Whether the depth is current, stale or partial."),
     )
@@ -473,6 +479,43 @@ def cancel(node: hou.OpNode) -> None:
     task = running(node)
     if task is not None:
         task.cancel()
+
+
+def send_to_farm(node: hou.OpNode) -> Optional[threading.Thread]:
+    """*Send to farm*: write the farm job for the node's settings and frames into its output folder's ``farm``
+    folder and submit it where the Deadline Cloud client is installed; in a worker thread in graphical Houdini
+    (returned), to the end in hython. How it went becomes the status line."""
+    try:
+        plan = read_settings(node)
+        if plan.export is not None:
+            raise FlashDepthError("Send to farm needs a File COP or a Plate: farm machines render files, not this "
+                                  "COP network (render it locally, or write it to files and read them)")
+        if not _text(node, OUTPUT).strip():
+            _parm(node, OUTPUT).set(plan.settings.output_dir)
+        job = dataclasses.replace(_job(plan), frames=f"{min(plan.frames)}-{max(plan.frames)}")
+    except (FlashDepthError, hou.Error) as exc:
+        node.setUserData(LAST_KEY, f"Error: {exc}")
+        return None
+    bundle = os.path.join(plan.settings.output_dir, "farm", plan.settings.key())
+
+    def work() -> None:
+        try:
+            message = farm.send_to_farm(job, bundle).message
+        except Exception as exc:  # noqa: BLE001 - every failure ends as the status line
+            message = error_line(exc)
+        if graphical:
+            _main_thread().executeDeferred(node.setUserData, LAST_KEY, message)
+        else:
+            node.setUserData(LAST_KEY, message)
+
+    graphical = hou.isUIAvailable()
+    node.setUserData(LAST_KEY, "Writing the farm job")
+    if not graphical:
+        work()
+        return None
+    thread = threading.Thread(target=work, name=f"FlashDepth farm {node.path()}", daemon=True)
+    thread.start()
+    return thread
 
 
 def finish(node: hou.OpNode) -> Optional[BackgroundRender]:

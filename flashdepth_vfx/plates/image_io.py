@@ -106,6 +106,8 @@ def readable_extensions() -> frozenset[str]:
 def _open_input(path: Path) -> Iterator[Any]:
     """An open ImageInput (closed afterwards); PlateError when the file is missing or not an image."""
     if not path.is_file():
+        if path.is_symlink():
+            raise PlateError(f"{path} is a symbolic link that cannot be followed (it loops or points to nothing); fix or remove it")
         raise PlateError(f"Plate not found: {path}")
     handle = _checked(oiio.ImageInput.open(str(path)), None, f"Cannot read {path} (damaged or not an image)")
     try:

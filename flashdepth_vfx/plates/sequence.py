@@ -59,9 +59,7 @@ def parse_frame_range(spec: str, within: tuple[int, int] | None = None, name: st
     runs = _frame_runs(spec)
     lowest, highest = min(run[0] for run in runs), max(run[1] for run in runs)
     if within is not None and (lowest < within[0] or highest > within[1]):
-        asked = str(lowest) if lowest == highest else f"{lowest}-{highest}"
-        raise PlateError(f"--frames {spec[:80]} asks for frames {asked} but {name} has frames {within[0]}-{within[1]}; "
-                         "check --frames")
+        raise PlateError(f"--frames {spec[:80]}: {name} has frames {within[0]}-{within[1]} only; check --frames")
     if sum((last - first) // step + 1 for first, last, step in runs) > MAX_RANGE_FRAMES:
         raise PlateError(f"Bad frame range {spec[:80]!r}: more than {MAX_RANGE_FRAMES} frames; check --frames")
     frames: set[int] = set()
@@ -280,12 +278,20 @@ def _list_folder(folder: Path) -> list[os.DirEntry[str]]:
         raise PlateError(f"Cannot list the plate folder {folder}: {exc.strerror}") from None
 
 
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    """Whether a folder entry is a file, links followed; one that cannot be followed (a link to itself) is a PlateError."""
+    try:
+        return entry.is_file()
+    except OSError as exc:
+        raise PlateError(f"{entry.path} cannot be opened ({exc.strerror}: e.g. a symbolic link to itself); fix or remove it") from None
+
+
 def _scan(pattern: _Pattern) -> dict[int, Path]:
     """Existing files of a pattern, by frame."""
     files: dict[int, Path] = {}
     for entry in _list_folder(pattern.directory):
         frame = pattern.frame_of(entry.name)
-        if frame is not None and entry.is_file():
+        if frame is not None and _is_file(entry):
             files[frame] = Path(entry.path)
     return files
 
@@ -298,7 +304,7 @@ def _pattern_in_folder(folder: Path) -> _Pattern:
         match = _NUMBERED.match(entry.name)
         if match is None or entry.name.startswith(".") or match.group("ext")[1:].lower() not in extensions:
             continue
-        if entry.is_file():
+        if _is_file(entry):
             groups.setdefault((match.group("head"), match.group("ext")), []).append(match.group("digits"))
     if not groups:
         raise PlateError(f"No numbered image files in folder {folder}; point at a pattern like shot.####.exr")

@@ -58,7 +58,7 @@ class RenderSettings:
         for option in ("output", "frames", "part", "layer", "checkpoint", "model", "colorspace", "ocio_config",
                        "display", "view"):
             value = getattr(self, option)
-            if value is not None and not value.strip():
+            if isinstance(value, str) and not value.strip():
                 raise OptionError(f"--{option.replace('_', '-')} is empty: give a value or leave the option out")
         _choice("--missing", self.missing, get_args(MissingPolicy))
         _choice("--mode", self.mode, get_args(OutputMode))

@@ -45,8 +45,8 @@ def run_eval(
     if isinstance(max_depth, bool) or not isinstance(max_depth, (int, float)) or not math.isfinite(max_depth) \
             or max_depth <= 0:
         raise OptionError(f"--max-depth {max_depth}: use a finite depth above 0 metres (default 70)")
-    outputs: list[tuple[str | os.PathLike[str], OutputKind]] = [
-        (path, kind) for path, kind in ((json_path, "eval"), (plot_path, "eval-plot")) if path is not None]
+    planned: tuple[tuple[str | os.PathLike[str] | None, OutputKind], ...] = ((json_path, "eval"), (plot_path, "eval-plot"))
+    outputs = [(path, kind) for path, kind in planned if path is not None]
     if outputs:
         check_outputs(outputs, [*find_frames(pred_spec), *find_frames(gt_spec)], overwrite)
     pred = load_frames(pred_spec, pred_channel, png_scale)
@@ -70,11 +70,16 @@ def run_eval(
 
 
 def _write_text(path: Path, text: str) -> None:
+    """Write beside ``path`` and rename into place: a failure never leaves a half file."""
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        temp.write_text(text, encoding="utf-8")
+        os.replace(temp, path)
     except OSError as exc:
         raise OutputError(f"Cannot write {path}: {exc.strerror}; choose a writable location") from None
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def _cell(value: float, digits: int = 4) -> str:

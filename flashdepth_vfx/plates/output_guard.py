@@ -64,6 +64,8 @@ def written_kind(path: str | os.PathLike[str]) -> str | None:
 
 def _identity(path: Path) -> tuple[str, tuple[int, int] | None]:
     """(real path, (device, inode) when it exists): two paths are one file when either matches."""
+    if "\0" in os.fspath(path):
+        raise OutputError(f"{os.fspath(path)!r} is not a usable file name (it holds a NUL character)")
     real = os.path.realpath(path)
     try:
         stat = os.stat(path)

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
@@ -109,7 +110,7 @@ def _printf_regex(pattern: str) -> re.Pattern[str]:
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory):
     checkpoint = write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors")
-    return load_model(str(checkpoint), None, __import__("torch").device("cpu"))
+    return load_model(str(checkpoint), None, torch.device("cpu"))
 
 
 OUTPUT_FOLDERS = ["plates", "alias", "out", "plates/sub"]  # alias: a symlink to plates

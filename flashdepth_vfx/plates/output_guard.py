@@ -1,7 +1,7 @@
 """What a command may write over: never one of its own inputs, and never a file the project did not write.
 
-Every command that writes files (``render``, ``preview``, ``eval``, ``weights convert``) calls :func:`check_outputs`
-with its planned outputs and its inputs before it writes anything:
+Every command that writes files (``render``, ``preview``, ``eval``, ``weights convert``; ``farm`` for the plates its
+tasks will render) calls :func:`check_outputs` with its planned outputs and its inputs before it writes anything:
 
 - an output that is an input (same real path, or the same file through a hard link) is always refused;
 - two outputs that are one file are refused;

@@ -1,7 +1,8 @@
 """The ``flashdepth-vfx`` command line: thin click commands over the library.
 
 Exit codes: 0 success; 1 error (bad input, output or checkpoint: one line on stderr, or an ``error`` event
-with ``--progress json``); 2 usage error; 130 cancelled (Ctrl-C / SIGTERM: finished frames are kept).
+with ``--progress json``); 2 usage error (a bad option value: one line too); 130 cancelled (Ctrl-C / SIGTERM at
+any time, start-up included: finished frames are kept).
 """
 from __future__ import annotations
 
@@ -14,19 +15,21 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import FlashDepthError
+from .errors import FlashDepthError, OptionError
 from .farm.command import farm
 from .hosts.command import hosts
 
 EXIT_ERROR = 1
+EXIT_USAGE = 2
 EXIT_CANCELLED = 130
+OVERWRITE_HELP = "Replace existing output files that flashdepth-vfx did not write (an input is never replaced)."
 
 
-def _fail(message: str, json_events: Any = None) -> None:
+def _fail(message: str, json_events: Any = None, code: int = EXIT_ERROR) -> None:
     if json_events is not None:
         json_events.error(message)
     click.echo(f"error: {message}", err=True)
-    sys.exit(EXIT_ERROR)
+    sys.exit(code)
 
 
 def _guarded(debug: bool, body: Callable[[], Any], json_events: Any = None) -> Any:
@@ -36,7 +39,7 @@ def _guarded(debug: bool, body: Callable[[], Any], json_events: Any = None) -> A
     except FlashDepthError as exc:
         if debug:
             raise
-        _fail(str(exc), json_events)
+        _fail(str(exc), json_events, EXIT_USAGE if isinstance(exc, OptionError) else EXIT_ERROR)
     except KeyboardInterrupt:
         click.echo("cancelled", err=True)
         sys.exit(EXIT_CANCELLED)
@@ -48,9 +51,24 @@ def _guarded(debug: bool, body: Callable[[], Any], json_events: Any = None) -> A
 
 
 class _LazyGroup(click.Group):
-    """A group whose heavy subcommands (importing torch) load only when used or listed."""
+    """A group whose heavy subcommands (importing torch) load only when used or listed.
+
+    Usage errors are one line (``error: ...``, exit 2) like every other error, and Ctrl-C while a command starts
+    (importing torch, loading a model) is a cancel (exit 130), not click's ``Aborted!`` (exit 1).
+    """
 
     lazy = {"train": "flashdepth_vfx.train.command:train_command"}
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo("cancelled", err=True)
+            sys.exit(EXIT_CANCELLED)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            click.echo(f"error: {exc.format_message()} (see: {where} --help)", err=True)
+            sys.exit(exc.exit_code)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*super().list_commands(ctx), *self.lazy])
@@ -100,6 +118,7 @@ def main() -> None:
               help="CPU threads for inference (default: one per core); fewer for a shared machine or farm slot.")
 @click.option("--snapshot-every", type=int, default=25, show_default=True, help="Save the temporal state every N frames.")
 @click.option("--resume", is_flag=True, help="Skip frames already rendered with the same settings; continue from a snapshot.")
+@click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 @click.option("--reset-on-cut", is_flag=True, help="Restart the temporal state at hard cuts.")
 @click.option("--warmup", type=int, help="Start cold this many frames before the first frame (farm chunks) instead of at the shot start.")
 @click.option("--progress", type=click.Choice(["bar", "json", "none"]), default="bar", show_default=True)
@@ -112,7 +131,7 @@ def render(plate: tuple[str, ...], model_name: str | None, progress: str, quiet:
     json_events = JsonEvents() if progress == "json" else None
     events = json_events or (QuietEvents() if quiet or progress == "none" else RichProgress())
     spec: str | tuple[str, ...] = plate[0] if len(plate) == 1 else plate
-    settings = RenderSettings(plate=spec, model=model_name, **options)
+    settings = _guarded(debug, lambda: RenderSettings(plate=spec, model=model_name, **options), json_events)
     cancel = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -168,14 +187,15 @@ def info(plate: tuple[str, ...], part: str | None, layer: str | None, ocio_confi
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="PNG to write.")
 @click.option("--colorspace")
 @click.option("--ocio-config")
-@click.option("--height", type=int, default=360, show_default=True)
+@click.option("--height", type=int, default=360, show_default=True, help="Height of the sheet in pixels (8-4320).")
+@click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 @click.option("--debug", is_flag=True)
 def preview(plate_file: str, depth_file: str, output: str, colorspace: str | None, ocio_config: str | None,
-            height: int, debug: bool) -> None:
+            height: int, overwrite: bool, debug: bool) -> None:
     """Side-by-side PNG: the plate as the model sees it | its depth, colour-mapped."""
     from .engine.preview import write_preview
 
-    _guarded(debug, lambda: write_preview(plate_file, depth_file, output, colorspace, ocio_config, height))
+    _guarded(debug, lambda: write_preview(plate_file, depth_file, output, colorspace, ocio_config, height, overwrite))
 
 
 @main.group()
@@ -208,12 +228,18 @@ def weights_download(names: tuple[str, ...], debug: bool) -> None:
 @weights.command("convert")
 @click.argument("source", type=click.Path(dir_okay=False))
 @click.argument("target", type=click.Path(dir_okay=False))
+@click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 @click.option("--debug", is_flag=True)
-def weights_convert(source: str, target: str, debug: bool) -> None:
+def weights_convert(source: str, target: str, overwrite: bool, debug: bool) -> None:
     """Rewrite a .pth checkpoint as .safetensors (same keys; loads without pickle)."""
     from .model import convert_to_safetensors
+    from .plates.output_guard import check_outputs
 
-    name = _guarded(debug, lambda: convert_to_safetensors(source, target))
+    def body() -> str:
+        check_outputs([(target, "checkpoint")], [source], overwrite)
+        return convert_to_safetensors(source, target)
+
+    name = _guarded(debug, body)
     click.echo(f"{target}: {name}")
 
 
@@ -228,14 +254,15 @@ def weights_convert(source: str, target: str, debug: bool) -> None:
 @click.option("--max-depth", type=float, default=70.0, show_default=True, help="Ground truth is clipped to this (metres).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the metrics as JSON.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a PNG of per-frame metrics.")
+@click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 @click.option("--debug", is_flag=True)
 def eval_command(pred: str, gt: str, pred_kind: str, gt_kind: str, pred_channel: str | None, gt_channel: str | None,
-                 max_depth: float, json_path: str | None, plot_path: str | None, debug: bool) -> None:
+                 max_depth: float, json_path: str | None, plot_path: str | None, overwrite: bool, debug: bool) -> None:
     """Evaluate predictions against ground truth as the FlashDepth paper does (AbsRel, delta1, boundary F1, temporal)."""
     from .eval import format_table, run_eval
 
     result = _guarded(debug, lambda: run_eval(pred, gt, pred_kind, gt_kind, max_depth, json_path, plot_path,
-                                               pred_channel=pred_channel, gt_channel=gt_channel))
+                                               pred_channel=pred_channel, gt_channel=gt_channel, overwrite=overwrite))
     click.echo(format_table(result))
 
 

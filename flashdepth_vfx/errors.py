@@ -20,3 +20,7 @@ class CheckpointError(FlashDepthError):
 
 class OutputError(FlashDepthError):
     """An output file or folder cannot be written."""
+
+
+class OptionError(FlashDepthError):
+    """An option's value is out of range or clashes with another: a usage error (the command line exits 2)."""

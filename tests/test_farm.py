@@ -246,3 +246,13 @@ def test_chained_job_is_exactly_the_single_pass(root, single_pass) -> None:
     for shot, frames in SHOTS.items():
         for f in frames:
             np.testing.assert_array_equal(depth(out, shot, f), single_pass[shot][f], err_msg=f"{shot} {f}")
+
+
+def test_an_output_onto_the_plates_is_refused_in_any_spelling(tmp_path) -> None:
+    """Issue 11 item 1 at template time: the plates reached through a symlinked folder or another token spelling."""
+    plates = write_plates(tmp_path / "sh030", range(1, 3), "sh030")
+    (tmp_path / "alias").symlink_to(tmp_path / "sh030")
+    for output in (str(tmp_path / "alias" / "sh030.$F4.exr"), str(tmp_path / "sh030" / "sh030.%04d.exr")):
+        result = CliRunner().invoke(farm, ["submit-template", plates, "-o", str(tmp_path / "job.yaml"), "--output", output])
+        assert result.exit_code == 1 and "is also an input" in result.output, result.output
+        assert not (tmp_path / "job.yaml").exists()

@@ -105,3 +105,33 @@ def test_download_uses_hub_into_cache(monkeypatch, official_pth: Path, tmp_path:
     assert load_checkpoint(path).cfg.name == "flashdepth-s"
     with pytest.raises(CheckpointError, match="no released checkpoint named 'nope'"):
         download_checkpoint("nope")
+
+
+class _RunsCode:
+    """Unpickling this would call os.system: the shape of a malicious checkpoint."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_malicious_pickle_is_refused_without_suggesting_weights_only_false(tmp_path: Path) -> None:
+    """Issue 11 item 12: name what the file holds and how to convert a trusted one; never torch's weights_only hint."""
+    marker, path = tmp_path / "code-ran", tmp_path / "evil.pth"
+    torch.save({"model": {"w": torch.zeros(1)}, "extra": _RunsCode(marker)}, path)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(path)
+    msg = str(err.value)
+    assert "\n" not in msg and str(path) in msg
+    assert "not a plain checkpoint" in msg and "system" in msg and "weights convert" in msg
+    assert "weights_only" not in msg and "trusted source" not in msg
+    assert not marker.exists()
+    garbage = tmp_path / "garbage.pth"
+    garbage.write_bytes(b"garbage" * 10)  # an unpickler error that is not a blocked object: damaged, still no hint
+    with pytest.raises(CheckpointError, match="damaged or not a checkpoint file") as err:
+        load_checkpoint(garbage)
+    assert "weights_only" not in str(err.value)

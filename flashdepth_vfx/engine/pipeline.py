@@ -22,7 +22,6 @@ from ..plates import (
     DisplayConverter,
     FrameSequence,
     PlateInfo,
-    compact_frames,
     find_sequence,
     frame_path,
     guess_colorspace,
@@ -37,6 +36,7 @@ from ..plates import (
     write_exr,
 )
 from ..plates.image_io import read_channels
+from ..plates.output_guard import check_outputs
 from . import cuts
 from .events import EventSink
 from .loading import LoadedModel, cpu_threads, load_model, resolve_device
@@ -108,19 +108,14 @@ class Render:
             if not movie.is_file():
                 raise PlateError(f"{movie}: movie file not found")
             shot = list(range(1, movie_frame_count(movie) + 1))
-            wanted = parse_frame_range(s.frames) if s.frames else shot
-            bad = sorted(set(wanted) - set(shot))
-            if bad:
-                raise PlateError(f"{movie.name} has frames 1-{len(shot)}; {compact_frames(bad)} do not exist; check --frames")
+            wanted = parse_frame_range(s.frames, (1, len(shot)), movie.name) if s.frames else shot
             return None, movie, shot, wanted
         if s.frames:
             everything = find_sequence(spec, missing="black")
-            wanted = parse_frame_range(s.frames)
+            bounds = (min(everything.files), max(everything.files)) if s.missing == "error" else None
+            wanted = parse_frame_range(s.frames, bounds, everything.display_name)
             first = min(everything.frames[0], wanted[0])
             seq = find_sequence(spec, frames=f"{first}-{max(wanted)}", missing=s.missing)
-            outside = sorted(set(wanted) - set(seq.frames))
-            if outside:
-                raise PlateError(f"{seq.display_name}: frames {compact_frames(outside)} are not in the sequence; check --frames")
         else:
             seq = find_sequence(spec, missing=s.missing)
             wanted = list(seq.frames)
@@ -290,6 +285,8 @@ class Render:
         s = self.settings
         seq, movie, shot, wanted = self._sequence()
         pattern = self._output_pattern(seq, movie)
+        plates = [movie] if movie is not None else seq.plate_paths(wanted) if seq is not None else []
+        check_outputs([(frame_path(pattern, f), "depth") for f in wanted], [*plates, s.checkpoint, s.ocio_config], s.overwrite)
         device = resolve_device(s.device)
         loaded = self._loaded or load_model(s.checkpoint, s.model, device, s.precision,
                                                 s.teacher_resolution, s.compile)
@@ -324,7 +321,7 @@ class Render:
         frames = shot[start_index: shot.index(to_write[-1]) + 1]
 
         cfg = loaded.model.cfg
-        max_side = s.max_size or cfg.max_side
+        max_side = s.max_side(cfg.min_side, cfg.max_side)
 
         def model_size(h: int, w: int) -> tuple[int, int]:
             return inference_size(h, w, max_side, cfg.min_side, loaded.model.patch_size)

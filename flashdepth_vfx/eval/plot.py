@@ -14,6 +14,7 @@ import OpenImageIO as oiio
 from flashdepth_vfx.errors import OutputError
 from flashdepth_vfx.eval.metrics import EvalResult
 from flashdepth_vfx.plates.image_io import write_image
+from flashdepth_vfx.plates.output_guard import image_marker
 
 SERIES_COLOURS = {  # display RGB in [0, 1]
     "AbsRel": (0.85, 0.33, 0.10),
@@ -81,4 +82,4 @@ def plot_metrics(result: EvalResult, path: str | os.PathLike[str], width: int = 
     pixels = canvas.get_pixels(oiio.FLOAT)
     if pixels is None:
         raise OutputError(f"Cannot draw chart {target}: {canvas.geterror() or 'unknown error'}")
-    write_image(target, pixels)
+    write_image(target, pixels, image_marker("eval-plot"))

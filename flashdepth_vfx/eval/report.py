@@ -11,10 +11,11 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from flashdepth_vfx.errors import OutputError, PlateError
-from flashdepth_vfx.eval.io import PNG_SCALE, load_frames
+from flashdepth_vfx.errors import OptionError, OutputError, PlateError
+from flashdepth_vfx.eval.io import PNG_SCALE, find_frames, load_frames
 from flashdepth_vfx.eval.metrics import EvalResult, evaluate_sequence
 from flashdepth_vfx.eval.plot import plot_metrics
+from flashdepth_vfx.plates.output_guard import KIND_KEY, OutputKind, check_outputs
 
 GT_KINDS = ("depth", "disparity")
 
@@ -31,14 +32,23 @@ def run_eval(
     pred_channel: str | None = None,
     gt_channel: str | None = None,
     png_scale: float = PNG_SCALE,
+    overwrite: bool = False,
 ) -> EvalResult:
     """Load both sequences (see :func:`~flashdepth_vfx.eval.io.load_frames`), pair frames in order, evaluate.
 
     ``gt_kind="disparity"`` ground truth is inverted to depth (non-positive values become invalid). Writes the
-    result as JSON to ``json_path`` and a per-frame chart to ``plot_path`` when given.
+    result as JSON to ``json_path`` and a per-frame chart to ``plot_path`` when given; neither replaces an input
+    frame, nor (without ``overwrite``) a file that is not the project's own JSON / chart.
     """
     if gt_kind not in GT_KINDS:
         raise ValueError(f"gt_kind must be one of {GT_KINDS}, got {gt_kind!r}")
+    if isinstance(max_depth, bool) or not isinstance(max_depth, (int, float)) or not math.isfinite(max_depth) \
+            or max_depth <= 0:
+        raise OptionError(f"--max-depth {max_depth}: use a finite depth above 0 metres (default 70)")
+    planned: tuple[tuple[str | os.PathLike[str] | None, OutputKind], ...] = ((json_path, "eval"), (plot_path, "eval-plot"))
+    outputs = [(path, kind) for path, kind in planned if path is not None]
+    if outputs:
+        check_outputs(outputs, [*find_frames(pred_spec), *find_frames(gt_spec)], overwrite)
     pred = load_frames(pred_spec, pred_channel, png_scale)
     gt = load_frames(gt_spec, gt_channel, png_scale)
     if len(pred) != len(gt):
@@ -51,7 +61,8 @@ def run_eval(
             gt = np.where(gt > 0, 1.0 / gt, 0.0).astype(np.float32)
     result = evaluate_sequence(pred, gt, pred_kind, max_depth)
     if json_path is not None:
-        payload = {"pred": os.fspath(pred_spec), "gt": os.fspath(gt_spec), "gt_kind": gt_kind, **result.to_dict()}
+        payload = {KIND_KEY: "eval", "pred": os.fspath(pred_spec), "gt": os.fspath(gt_spec), "gt_kind": gt_kind,
+                   **result.to_dict()}
         _write_text(Path(json_path), json.dumps(payload, indent=2) + "\n")
     if plot_path is not None:
         plot_metrics(result, plot_path)
@@ -59,11 +70,16 @@ def run_eval(
 
 
 def _write_text(path: Path, text: str) -> None:
+    """Write beside ``path`` and rename into place: a failure never leaves a half file."""
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        temp.write_text(text, encoding="utf-8")
+        os.replace(temp, path)
     except OSError as exc:
         raise OutputError(f"Cannot write {path}: {exc.strerror}; choose a writable location") from None
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 def _cell(value: float, digits: int = 4) -> str:

@@ -53,6 +53,7 @@ def farm() -> None:
 @click.option("--reset-on-cut", is_flag=True, help="Restart the temporal state at hard cuts.")
 @click.option("--compile", is_flag=True, help="torch.compile the network (pays off on long chunks on a GPU).")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads per task (default: one per core of the worker).")
+@click.option("--overwrite", is_flag=True, help="Tasks replace existing files that flashdepth-vfx did not write.")
 def submit_template(shots: tuple[str, ...], job_file: str, chunk_size: int | None, warmup: int | None,
                     frames: str | None, chain: bool, engine_command: str, name: str | None,
                     **render_options: Any) -> None:

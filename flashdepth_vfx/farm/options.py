@@ -42,5 +42,6 @@ RENDER_OPTIONS: dict[str, RenderOption] = {
     "reset_on_cut": RenderOption("--reset-on-cut"),
     "compile": RenderOption("--compile"),
     "threads": RenderOption("--threads", "Threads", "INT", label="CPU threads per task"),
+    "overwrite": RenderOption("--overwrite"),
 }
 """The ``render`` options a farm job carries, by RenderSettings field name (``output`` is handled per shot)."""

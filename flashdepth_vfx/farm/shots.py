@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import OutputError, PlateError
-from ..plates import FrameSequence, find_sequence, is_movie, output_pattern
+from ..plates import FrameSequence, find_sequence, frame_path, is_movie, output_pattern
+from ..plates.output_guard import check_outputs
 
 SHOT_PLACEHOLDER = "{shot}"
 """In ``--output``, replaced by each shot's name: ``depth/{shot}_depth.####.exr``."""
@@ -85,8 +86,9 @@ def find_shots(patterns: Sequence[str], output: str | None = None, missing: str 
             raise PlateError(f"{pattern} and {clash.plate} would both be shot {name!r}; give each shot once")
         target = output.replace(SHOT_PLACEHOLDER, name) if output is not None else None
         depth = output_pattern(sequence, target)
-        if Path(depth) == Path(pattern):
-            raise OutputError(f"--output {output!r} would overwrite the plates of {name}; choose another output")
+        # Only inputs are refused now (any spelling, links followed); the tasks' renders check the files they replace.
+        check_outputs([(frame_path(depth, f), "depth") for f in sequence.frames], sequence.plate_paths(sequence.frames),
+                      overwrite=True)
         shared = next((shot for shot in shots if shot.output == depth), None)
         if shared is not None:
             raise OutputError(f"Shots {shared.name} and {name} would both write {depth}; "

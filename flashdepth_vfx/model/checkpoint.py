@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
+import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -67,13 +70,28 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         else:
             data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle, zip and safetensors errors all mean the same to an artist
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: cannot read checkpoint (damaged or not a checkpoint file): {reason[:200]}") from None
+        raise _unreadable(path, exc) from None
     if isinstance(data, Mapping) and isinstance(data.get("model"), Mapping):
         data = data["model"]
     if not isinstance(data, Mapping) or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise CheckpointError(f"{path}: not a model checkpoint (expected a state dict or {{'model': state_dict}})")
     return dict(data)
+
+
+def _unreadable(path: Path, exc: Exception) -> CheckpointError:
+    """One line for a checkpoint that failed to load; never torch's hint to load it with ``weights_only=False``."""
+    text = str(exc)
+    blocked = re.search(r"GLOBAL ([\w.]+)", text)
+    if isinstance(exc, pickle.UnpicklingError) and blocked:
+        return CheckpointError(
+            f"{path}: not a plain checkpoint: it holds Python objects ({blocked.group(1)}), which are never loaded "
+            "because loading them can run code; if you trust its source, save just its tensors "
+            "(torch.save(model.state_dict(), 'plain.pth')) where it was made, then `flashdepth-vfx weights convert` it"
+        )
+    lines = [line.strip() for line in text.splitlines() if line.strip() and "weights_only" not in line
+             and not line.startswith(("Please file an issue", "Check the documentation"))]
+    reason = lines[0] if lines else type(exc).__name__
+    return CheckpointError(f"{path}: cannot read checkpoint (damaged or not a checkpoint file): {reason[:200]}")
 
 
 @lru_cache(maxsize=None)
@@ -135,12 +153,29 @@ def load_checkpoint(
 
 
 def convert_to_safetensors(src: str | Path, dst: str | Path) -> str:
-    """Rewrite a checkpoint as .safetensors (same keys, no pickle); returns the detected model name."""
+    """Rewrite a checkpoint as .safetensors (same keys, no pickle); returns the detected model name.
+
+    ``dst`` must end in ``.safetensors``; it is written beside itself and renamed into place, so a failure never
+    leaves a half file. Its metadata marks it as the project's (``flashdepth:kind`` = ``checkpoint``).
+    """
     from safetensors.torch import save_file
 
+    from ..plates.output_guard import KIND_KEY
+
+    target = Path(dst)
+    if target.suffix != ".safetensors":
+        raise CheckpointError(f"{target}: name the converted checkpoint *.safetensors (it is read by its extension)")
     sd = read_state_dict(src)
     name = detect_model(sd, str(src))
-    save_file({k: v.contiguous() for k, v in sd.items()}, str(dst), metadata={"model": name})
+    temp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        save_file({k: v.contiguous() for k, v in sd.items()}, str(temp), metadata={"model": name, KIND_KEY: "checkpoint"})
+        os.replace(temp, target)
+    except Exception as exc:  # OSError or SafetensorError (a full disk): one line either way
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).split("\n")[0][:200]
+        raise CheckpointError(f"cannot write {target}: {reason}; check the folder is writable and has space") from None
+    finally:
+        temp.unlink(missing_ok=True)
     return name
 
 

@@ -106,6 +106,8 @@ def readable_extensions() -> frozenset[str]:
 def _open_input(path: Path) -> Iterator[Any]:
     """An open ImageInput (closed afterwards); PlateError when the file is missing or not an image."""
     if not path.is_file():
+        if path.is_symlink():
+            raise PlateError(f"{path} is a symbolic link that cannot be followed (it loops or points to nothing); fix or remove it")
         raise PlateError(f"Plate not found: {path}")
     handle = _checked(oiio.ImageInput.open(str(path)), None, f"Cannot read {path} (damaged or not an image)")
     try:
@@ -148,10 +150,12 @@ def _candidate_parts(specs: list[Any], path: Path, part: int | str | None) -> li
             raise PlateError(f"{path} has {len(specs)} part(s) (0-{len(specs) - 1}); part {part} does not exist")
         return [part]
     names = [_part_name(spec) for spec in specs]
-    if part not in names:
-        listed = ", ".join(repr(n) for n in names if n) or "none named"
-        raise PlateError(f"{path} has no part named {part!r}; its parts: {listed}")
-    return [names.index(part)]
+    if part in names:
+        return [names.index(part)]
+    if part.strip().isdecimal():  # "--part 0" on the command line: an index, unless a part has that name
+        return _candidate_parts(specs, path, int(part))
+    listed = ", ".join(repr(n) for n in names if n) or "none named"
+    raise PlateError(f"{path} has no part named {part!r}; its parts: {listed} (or give an index, 0-{len(specs) - 1})")
 
 
 def _select_part(specs: list[Any], path: Path, part: int | str | None, layer: str | None) -> tuple[int, tuple[str, ...], str | None]:
@@ -361,14 +365,17 @@ def write_exr(
 
 
 
-def write_image(path: PathLike, rgb: np.ndarray) -> None:
-    """Write display-referred RGB (H, W, 3) in [0, 1] as an 8-bit image (PNG, JPEG, ... by extension), atomically."""
+def write_image(path: PathLike, rgb: np.ndarray, metadata: Mapping[str, str] | None = None) -> None:
+    """Write display-referred RGB (H, W, 3) in [0, 1] as an 8-bit image (PNG, JPEG, ... by extension), atomically,
+    with string ``metadata`` attributes."""
     target = Path(path).absolute()
     pixels = np.ascontiguousarray(np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5, dtype=np.float32).astype(np.uint8)
     tmp = target.with_name(f".{target.stem}.tmp-{os.getpid()}-{secrets.token_hex(4)}{target.suffix}")
     try:
         out = _checked(oiio.ImageOutput.create(str(tmp)), None, f"Cannot write {target}", OutputError)
         spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], pixels.shape[2], oiio.UINT8)
+        for name, value in (metadata or {}).items():
+            spec.attribute(name, value)
         _checked(out.open(str(tmp), spec), out, f"Cannot write {target}", OutputError)
         ok = out.write_image(pixels)
         out.close()

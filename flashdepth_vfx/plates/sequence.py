@@ -26,22 +26,44 @@ _ARTIST_TOKEN = re.compile(r"#+|@+|\$F(\d*)|%(0?\d*)d")
 _PRINTF_TOKEN = re.compile(r"%%|%(0?\d*)d")
 # A concrete frame file: head, frame digits, extension ("shot.1001.exr", "shot_1001.tif").
 _NUMBERED = re.compile(r"^(?P<head>.*?)(?P<digits>\d+)(?P<ext>\.[A-Za-z0-9]+)$")
-_RANGE_PART = re.compile(r"^(-?\d+)(?:-(-?\d+)(?:x(\d+))?)?$")
+_RANGE_PART = re.compile(r"^(-?\d{1,9})(?:-(-?\d{1,9})(?:x(\d{1,9}))?)?$")  # frame numbers up to 9 digits
 _MAX_LISTED_RUNS = 8
+MAX_RANGE_FRAMES = 1_000_000
+"""The most frames one ``--frames`` value may name (about 11 hours at 24 fps)."""
 
 
-def parse_frame_range(spec: str) -> list[int]:
-    """``"1001-1100"``, ``"1001-1100x2"``, ``"1001"``, ``"1001,1005,1010-1020"`` -> ascending unique frames."""
-    frames: set[int] = set()
+def _frame_runs(spec: str) -> list[tuple[int, int, int]]:
+    """``"1-10x3,20"`` -> [(1, 10, 3), (20, 20, 1)]: (first, last frame actually reached, step), nothing expanded."""
+    runs = []
     for part in spec.replace(" ", "").split(","):
         match = _RANGE_PART.match(part)
         if match is None:
-            raise PlateError(f"Bad frame range {spec!r}: write it like 1001-1100, 1001-1100x2 or 1001,1005,1010-1020")
+            raise PlateError(f"Bad frame range {spec[:80]!r}: write it like 1001-1100, 1001-1100x2 or 1001,1005,1010-1020 "
+                             "(frame numbers of up to 9 digits)")
         first = int(match.group(1))
         last = int(match.group(2)) if match.group(2) is not None else first
         step = int(match.group(3)) if match.group(3) is not None else 1
         if last < first or step < 1:
-            raise PlateError(f"Bad frame range {spec!r}: the first frame must not come after the last, and the step must be 1 or more")
+            raise PlateError(f"Bad frame range {spec[:80]!r}: the first frame must not come after the last, and the step must be 1 or more")
+        runs.append((first, first + (last - first) // step * step, step))
+    return runs
+
+
+def parse_frame_range(spec: str, within: tuple[int, int] | None = None, name: str = "the plates") -> list[int]:
+    """``"1001-1100"``, ``"1001-1100x2"``, ``"1001"``, ``"1001,1005,1010-1020"`` -> ascending unique frames.
+
+    ``within`` (first, last) bounds the request to a shot (``name`` in messages): a frame outside it is a
+    PlateError, found without expanding the range, so ``1-999999999`` costs nothing. A range of more than
+    :data:`MAX_RANGE_FRAMES` frames is refused before it is expanded.
+    """
+    runs = _frame_runs(spec)
+    lowest, highest = min(run[0] for run in runs), max(run[1] for run in runs)
+    if within is not None and (lowest < within[0] or highest > within[1]):
+        raise PlateError(f"--frames {spec[:80]}: {name} has frames {within[0]}-{within[1]} only; check --frames")
+    if sum((last - first) // step + 1 for first, last, step in runs) > MAX_RANGE_FRAMES:
+        raise PlateError(f"Bad frame range {spec[:80]!r}: more than {MAX_RANGE_FRAMES} frames; check --frames")
+    frames: set[int] = set()
+    for first, last, step in runs:
         frames.update(range(first, last + 1, step))
     return sorted(frames)
 
@@ -170,6 +192,11 @@ class FrameSequence:
             return self.files[self._existing[earlier - 1] if earlier else self._existing[0]]
         raise PlateError(f"{self.display_name}: frame {frame} is missing; pass --missing hold|black to render past it")
 
+    def plate_paths(self, frames: Sequence[int]) -> list[Path]:
+        """Every plate file, and for a pattern the names ``frames`` have in it (a missing frame's name too)."""
+        named = [frame_path(self.pattern, frame) for frame in frames] if self.pattern is not None else []
+        return [*self.files.values(), *named]
+
     def missing(self) -> list[int]:
         """Frames to render that have no file of their own."""
         return [frame for frame in self.frames if frame not in self.files]
@@ -212,7 +239,9 @@ def find_sequence(
     else:
         files = _explicit_files(paths)
         default = sorted(files)
-    wanted = default if frames is None else parse_frame_range(frames)
+    bounds = (min(files), max(files)) if missing == "error" else None  # hold / black may pad past the plates
+    name = pattern.display_name if pattern is not None else "the plate files"
+    wanted = default if frames is None else parse_frame_range(frames, bounds, name)
     sequence = FrameSequence(pattern.printf if pattern else None, tuple(wanted), MappingProxyType(files), missing)
     gaps = sequence.missing()
     if len(gaps) == len(wanted):
@@ -249,12 +278,20 @@ def _list_folder(folder: Path) -> list[os.DirEntry[str]]:
         raise PlateError(f"Cannot list the plate folder {folder}: {exc.strerror}") from None
 
 
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    """Whether a folder entry is a file, links followed; one that cannot be followed (a link to itself) is a PlateError."""
+    try:
+        return entry.is_file()
+    except OSError as exc:
+        raise PlateError(f"{entry.path} cannot be opened ({exc.strerror}: e.g. a symbolic link to itself); fix or remove it") from None
+
+
 def _scan(pattern: _Pattern) -> dict[int, Path]:
     """Existing files of a pattern, by frame."""
     files: dict[int, Path] = {}
     for entry in _list_folder(pattern.directory):
         frame = pattern.frame_of(entry.name)
-        if frame is not None and entry.is_file():
+        if frame is not None and _is_file(entry):
             files[frame] = Path(entry.path)
     return files
 
@@ -267,7 +304,7 @@ def _pattern_in_folder(folder: Path) -> _Pattern:
         match = _NUMBERED.match(entry.name)
         if match is None or entry.name.startswith(".") or match.group("ext")[1:].lower() not in extensions:
             continue
-        if entry.is_file():
+        if _is_file(entry):
             groups.setdefault((match.group("head"), match.group("ext")), []).append(match.group("digits"))
     if not groups:
         raise PlateError(f"No numbered image files in folder {folder}; point at a pattern like shot.####.exr")

@@ -65,6 +65,20 @@ class RenderSettings:
         }
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
+    def output_key(self, state_key: str) -> str:
+        """Identifies the output files a render writes: its state key plus everything that changes the written
+        values or layout. ``--resume`` keeps a frame only when its file carries the same output key."""
+        relevant = {
+            "state": state_key,
+            "mode": self.mode,
+            "depth_scale": self.depth_scale if self.mode == "depth" else None,
+            "channel": self.channel,
+            "half": self.half,
+            "passthrough": self.passthrough,
+            "warmup": self.warmup,
+        }
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
     def to_metadata(self) -> str:
         """The settings as compact JSON, stored in every output file."""
         return json.dumps({k: v for k, v in asdict(self).items() if v not in (None, False)}, sort_keys=True)

@@ -298,7 +298,8 @@ class Render:
         device = resolve_device(s.device)
         loaded = self._loaded or load_model(s.checkpoint, s.model, device, s.precision,
                                                 s.teacher_resolution, s.compile)
-        key = s.state_key(loaded.identity, f"{_source_id(seq, movie)}@{shot[0]}")
+        colour_id = config.getCacheID() if config is not None else ""
+        key = s.state_key(loaded.identity, f"{_source_id(seq, movie)}@{shot[0]}", colour_id)
         output_key = s.output_key(key)
         chain = resume.source_chain(seq, movie, shot[: shot.index(wanted[-1]) + 1])
         store = SnapshotStore(Path(pattern).parent, key, self.events.warning)

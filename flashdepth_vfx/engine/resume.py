@@ -109,7 +109,7 @@ def remove_stale_temporaries(pattern: str) -> list[Path]:
     """Delete ``.<frame file>.tmp-<pid>-<hex>.exr`` files of this output pattern left by killed renders."""
     folder = Path(pattern).parent
     own = re.compile(_pattern_regex(Path(pattern).name))
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:

@@ -42,15 +42,17 @@ class RenderSettings:
     compile: bool = False
     threads: int | None = None  # torch CPU threads for inference (None: torch's default, one per core)
 
-    def state_key(self, model_id: str, source_id: str) -> str:
+    def state_key(self, model_id: str, source_id: str, colour_id: str = "") -> str:
         """Identifies the temporal states a render produces: same key, same states (snapshots are shared by it).
 
         ``source_id`` names the resolved plates (absolute pattern and first frame), so relative and absolute
-        spellings of one shot share snapshots. Only what changes the model's input or arithmetic counts.
+        spellings of one shot share snapshots; ``colour_id`` the OCIO config in use (its cache ID, so that a
+        different ``$OCIO`` or an edited config counts). Only what changes the model's input or arithmetic counts.
         """
         relevant = {
             "model": model_id,
             "source": source_id,
+            "colour": colour_id,
             "missing": self.missing,
             "part": self.part,
             "layer": self.layer,

@@ -120,7 +120,10 @@ def remove_stale_temporaries(pattern: str) -> list[Path]:
             continue
         path = Path(entry.path)
         if is_stale(path, int(match.group("pid"))):
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                continue  # not ours to remove (permissions): leave it
             removed.append(path)
     return removed
 

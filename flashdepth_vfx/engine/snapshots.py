@@ -78,9 +78,11 @@ class SnapshotStore:
 
     def frames(self) -> list[int]:
         """Frames that have a snapshot, ascending."""
-        if not self.folder.is_dir():
+        try:
+            names = [entry.name for entry in os.scandir(self.folder)]
+        except OSError:  # no snapshots yet, or a folder that cannot be listed: start from the shot start
             return []
-        return sorted(int(m.group(1)) for p in self.folder.iterdir() if (m := _NAME.match(p.name)))
+        return sorted(int(m.group(1)) for name in names if (m := _NAME.match(name)))
 
     def save(self, frame: int, state: StreamState, source: str, cut_signature: np.ndarray | None = None) -> None:
         """Store atomically (a half-written snapshot is never picked up); a full disk is a one-line OutputError."""
@@ -163,12 +165,17 @@ class SnapshotStore:
 
     def remove_stale_temporaries(self) -> None:
         """Delete temporaries of snapshots that killed renders left behind."""
-        if not self.folder.is_dir():
+        try:
+            paths = [Path(entry.path) for entry in os.scandir(self.folder)]
+        except OSError:
             return
-        for path in self.folder.iterdir():
+        for path in paths:
             match = _TEMP.match(path.name)
             if match is not None and is_stale(path, int(match.group(1))):
-                path.unlink(missing_ok=True)
+                try:
+                    path.unlink(missing_ok=True)
+                except OSError:
+                    pass  # not ours to remove (permissions): leave it
 
 
 class _StalePlates(InvalidSnapshot):

@@ -40,6 +40,14 @@ def plates(tmp_path) -> str:
     return write_plates(tmp_path / "plates", range(1001, 1007))
 
 
+@pytest.fixture(scope="module")
+def full(tmp_path_factory, checkpoint) -> dict[str, np.ndarray]:
+    """Depth of an uninterrupted render of the ``plates`` shot (the plates are the same in every test)."""
+    folder = tmp_path_factory.mktemp("full")
+    _render(write_plates(folder / "plates", range(1001, 1007)), folder / "out", checkpoint)
+    return _depth(folder / "out")
+
+
 class Recorder(QuietEvents):
     """Keeps every event."""
 
@@ -308,7 +316,7 @@ def _damage(path: Path, how: str, good: Path) -> None:
 
 @pytest.mark.parametrize("how", ["truncated", "garbage", "empty", "directory", "wrong shape", "nan", "flipped value",
                                  "mislabelled"])
-def test_a_bad_snapshot_is_named_and_an_earlier_one_used(plates, tmp_path, checkpoint, how) -> None:
+def test_a_bad_snapshot_is_named_and_an_earlier_one_used(plates, tmp_path, checkpoint, full, how) -> None:
     out = tmp_path / "out"
     _render(plates, out, checkpoint, frames="1001-1004", snapshot_every=2)
     folder = next((out / ".flashdepth").iterdir())
@@ -317,19 +325,17 @@ def test_a_bad_snapshot_is_named_and_an_earlier_one_used(plates, tmp_path, check
     _, events = _render(plates, out, checkpoint, frames="1005-1006", snapshot_every=2)
     bad = [w for w in events.warnings() if "state.1004.safetensors" in w and "unusable" in w]
     assert len(bad) == 1, events.warnings()
-    _render(plates, tmp_path / "full", checkpoint)
-    _assert_same(_depth(out), _depth(tmp_path / "full"))
+    _assert_same(_depth(out), full)
 
 
-def test_every_snapshot_bad_falls_back_to_the_shot_start(plates, tmp_path, checkpoint) -> None:
+def test_every_snapshot_bad_falls_back_to_the_shot_start(plates, tmp_path, checkpoint, full) -> None:
     out = tmp_path / "out"
     _render(plates, out, checkpoint, frames="1001-1004", snapshot_every=2)
     for path in next((out / ".flashdepth").iterdir()).iterdir():
         path.write_bytes(b"\0" * 100)
     _, events = _render(plates, out, checkpoint, frames="1005-1006")
     assert len(events.warnings()) == 2
-    _render(plates, tmp_path / "full", checkpoint)
-    _assert_same(_depth(out), _depth(tmp_path / "full"))
+    _assert_same(_depth(out), full)
 
 
 def test_snapshots_of_changed_plates_are_not_used(plates, tmp_path, checkpoint) -> None:
@@ -411,12 +417,11 @@ def test_a_full_disk_while_saving_a_snapshot_is_one_clean_line(plates, tmp_path,
     assert not (folder / "state.1004.safetensors").exists()
 
 
-def test_a_single_file_output_for_one_frame_of_a_sequence(plates, tmp_path, checkpoint) -> None:
+def test_a_single_file_output_for_one_frame_of_a_sequence(plates, tmp_path, checkpoint, full) -> None:
     single = tmp_path / "single.exr"
     summary, _ = _render(plates, tmp_path, checkpoint, output=str(single), frames="1003")
     assert summary.written == [single]
-    _render(plates, tmp_path / "full", checkpoint, frames="1001-1003")
-    np.testing.assert_array_equal(read_channel(single, "depth.Z"), _depth(tmp_path / "full")["shot_depth.1003.exr"])
+    np.testing.assert_array_equal(read_channel(single, "depth.Z"), full["shot_depth.1003.exr"])
     with pytest.raises(OutputError, match="but 2 frames will be written"):
         _render(plates, tmp_path, checkpoint, output=str(single), frames="1003-1004")
 

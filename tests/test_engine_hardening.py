@@ -198,6 +198,29 @@ def test_sigterm_works_while_a_stage_is_stuck(plates, tmp_path, checkpoint) -> N
     assert events[-1]["event"] == "cancelled" and events[-1]["written"] == 3
 
 
+def test_ctrl_c_while_resume_checks_finished_frames_stops_at_once(plates, tmp_path, checkpoint, monkeypatch) -> None:
+    from flashdepth_vfx.engine import resume
+
+    out = tmp_path / "out"
+    _render(plates, out, checkpoint)
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("shot_depth.*.exr")}
+    cancel = threading.Event()
+    decoded: list[Path] = []
+    real = resume.read_channels
+
+    def decode(path, *args, **kwargs):
+        decoded.append(path)
+        cancel.set()  # Ctrl-C while the first finished frame is being decoded
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(resume, "read_channels", decode)
+    settings = RenderSettings(plate=plates, output=str(out / "shot_depth.####.exr"), checkpoint=str(checkpoint),
+                              resume=True)
+    summary = Render(settings, Recorder(), cancel).run()
+    assert len(decoded) == 1 and summary.cancelled and summary.written == []
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("shot_depth.*.exr")} == before
+
+
 # ---------------------------------------------------------------- 3: what resume counts as done
 @pytest.mark.parametrize("first, second", [
     ({"mode": "disparity"}, {"mode": "depth"}),

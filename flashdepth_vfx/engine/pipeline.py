@@ -307,7 +307,7 @@ class Render:
         store.remove_stale_temporaries()
         summary = RenderSummary(pattern)
 
-        done = resume.finished_frames(pattern, wanted, output_key, chain, s.channel) if s.resume else set()
+        done = resume.finished_frames(pattern, wanted, output_key, chain, s.channel, self.cancel) if s.resume else set()
         summary.skipped = sorted(done)
         to_write = [f for f in wanted if f not in done]
         name = seq.display_name if seq is not None else (movie.name if movie else "")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -64,10 +65,16 @@ def source_chain(seq: FrameSequence | None, movie: Path | None, frames: Iterable
     return chain
 
 
-def finished_frames(pattern: str, wanted: Iterable[int], output_key: str, chain: Mapping[int, str], channel: str) -> set[int]:
-    """Requested frames whose output exists, decodes, and was written from the same plates with the same settings."""
-    done = set()
+def finished_frames(pattern: str, wanted: Iterable[int], output_key: str, chain: Mapping[int, str], channel: str,
+                    stop: threading.Event | None = None) -> set[int]:
+    """Requested frames whose output exists, decodes, and was written from the same plates with the same settings.
+
+    Decoding a long shot takes a while: when ``stop`` is set (Ctrl-C) the frames checked so far come back.
+    """
+    done: set[int] = set()
     for frame in wanted:
+        if stop is not None and stop.is_set():
+            break
         path = frame_path(pattern, frame)
         if not path.is_file():
             continue

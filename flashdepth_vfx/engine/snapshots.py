@@ -123,7 +123,9 @@ class SnapshotStore:
         except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types for damaged files
             raise InvalidSnapshot(f"not a readable snapshot ({' '.join(str(exc).split())[:120] or type(exc).__name__})") from None
         checksum = meta.pop("checksum", None)
-        if checksum is None or checksum != _checksum(tensors, meta):
+        if checksum is None:
+            raise InvalidSnapshot("it has no checksum (written by an older version?)")
+        if checksum != _checksum(tensors, meta):
             raise InvalidSnapshot("its checksum does not match its contents")
         if meta.get("frame") != str(frame):
             raise InvalidSnapshot(f"it holds the state after frame {meta.get('frame')}, not {frame}")

@@ -53,6 +53,10 @@ class InvalidSnapshot(Exception):
     """Why a snapshot file cannot be used (a short reason)."""
 
 
+class _StalePlates(InvalidSnapshot):
+    """The snapshot was made from other plates (re-delivered since): out of date, not damaged."""
+
+
 def _checksum(tensors: Mapping[str, torch.Tensor], fields: Mapping[str, str]) -> str:
     digest = hashlib.sha256(json.dumps(dict(fields), sort_keys=True).encode())
     for name in sorted(tensors):
@@ -179,6 +183,3 @@ class SnapshotStore:
                 except OSError:
                     pass  # not ours to remove (permissions): leave it
 
-
-class _StalePlates(InvalidSnapshot):
-    """The snapshot was made from other plates (re-delivered since)."""

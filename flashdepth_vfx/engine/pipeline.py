@@ -2,6 +2,7 @@
 depth files are written behind, each stage in its own thread with bounded queues (memory stays flat)."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue
 import threading
@@ -37,15 +38,19 @@ from ..plates import (
 )
 from ..plates.image_io import read_channels
 from ..plates.output_guard import check_outputs
-from . import cuts
+from . import cuts, resume
 from .events import EventSink
 from .loading import LoadedModel, cpu_threads, load_model, resolve_device
 from .outputs import normalize, to_depth
 from .settings import RenderSettings
-from .snapshots import SnapshotStore
+from .snapshots import SnapshotCheck, SnapshotStore
 
 QUEUE_DEPTH = 3
 """Frames decoded ahead of, and waiting to be written behind, the model."""
+POLL_S = 0.1
+"""How often a waiting stage checks whether the render was cancelled or another stage failed."""
+READER_GRACE_S = 1.0
+"""How long a stopped render waits for a reader stuck in a plate read before leaving it behind (a daemon thread)."""
 
 
 @dataclass
@@ -72,6 +77,7 @@ class _Frame:
     cut: bool = False
     warnings: list[str] = field(default_factory=list)
     disparity: np.ndarray | None = None
+    signature: np.ndarray | None = None  # the cut detector's, with --reset-on-cut
 
 
 class _Stop(Exception):
@@ -121,10 +127,11 @@ class Render:
             wanted = list(seq.frames)
         return seq, None, list(seq.frames), wanted
 
-    def _output_pattern(self, seq: FrameSequence | None, movie: Path | None) -> str:
+    def _output_pattern(self, seq: FrameSequence | None, movie: Path | None, wanted: list[int]) -> str:
         if seq is None:
             assert movie is not None
             seq = FrameSequence(str(movie.with_name(movie.stem + ".%04d.exr")), (1,), {}, "error")
+        seq = dataclasses.replace(seq, frames=tuple(wanted))  # a single output file is fine for a single frame
         pattern = output_pattern(seq, self.settings.output)
         folder = Path(pattern).parent
         try:
@@ -136,28 +143,13 @@ class Render:
             raise OutputError(f"cannot write to output folder {folder}: {exc.strerror or exc}; choose another --output") from None
         return pattern
 
-    def _done_frames(self, pattern: str, wanted: list[int], key: str) -> set[int]:
-        """Requested frames whose output already exists from a render with the same state key."""
-        done = set()
-        for f in wanted:
-            path = frame_path(pattern, f)
-            if path.is_file():
-                try:
-                    meta = probe(path).metadata
-                except PlateError:
-                    continue  # damaged: render it again
-                if meta.get("flashdepth:state_key") == key:
-                    done.add(f)
-        return done
-
     # ------------------------------------------------------------------ stages
     def _reader(self, seq: FrameSequence | None, movie: Path | None, frames: list[int], write: set[int],
-                model_size: Callable[[int, int], tuple[int, int]], out: queue.Queue) -> None:
+                model_size: Callable[[int, int], tuple[int, int]], out: queue.Queue, config: Any,
+                previous_sig: np.ndarray | None) -> None:
         s = self.settings
-        config = load_config(s.ocio_config) if seq is not None else None
         converters: dict[str, DisplayConverter] = {}
         template: PlateInfo | None = None
-        previous_sig = None
 
         def plates() -> Iterator[tuple[int, np.ndarray, np.ndarray | None, PlateInfo | None, list[str]]]:
             nonlocal template
@@ -205,11 +197,12 @@ class Render:
                 if size != (h, w):
                     x = F.interpolate(x, size=size, mode="bicubic", align_corners=False).clamp_(0, 1)
                 cut = False
+                sig = None
                 if s.reset_on_cut:
                     sig = cuts.signature(display)
                     cut = previous_sig is not None and cuts.is_cut(previous_sig, sig)
                     previous_sig = sig
-                item = _Frame(f, f in write, x, info, (h, w), raw, cut, notes)
+                item = _Frame(f, f in write, x, info, (h, w), raw, cut, notes, signature=sig)
                 self._put(out, item)
         except _Stop:
             pass
@@ -219,7 +212,7 @@ class Render:
             self._put(out, None, force=True)
 
     def _writer(self, pattern: str, loaded: LoadedModel, key: str, total: int, inbox: queue.Queue,
-                summary: RenderSummary) -> None:
+                summary: RenderSummary, output_key: str, chain: dict[int, str]) -> None:
         s = self.settings
         index = 0
         try:
@@ -245,6 +238,8 @@ class Render:
                     "flashdepth:checkpoint_sha256": loaded.sha,
                     "flashdepth:settings": s.to_metadata(),
                     "flashdepth:state_key": key,
+                    "flashdepth:output_key": output_key,
+                    "flashdepth:source": chain[item.frame],
                     "flashdepth:mode": "disparity" if s.mode == "normalized" else s.mode,
                     "flashdepth:disparity_min": float(item.disparity.min()),
                     "flashdepth:disparity_max": float(item.disparity.max()),
@@ -264,11 +259,20 @@ class Render:
     def _stopping(self) -> bool:
         return self.cancel.is_set() or self._halt.is_set() or self._failure is not None
 
+    def _next(self, q: queue.Queue) -> Any:
+        """The next item, or None as soon as the render stops (a stage that died never blocks the others)."""
+        while True:
+            try:
+                return q.get(timeout=POLL_S)
+            except queue.Empty:
+                if self._stopping():
+                    return None
+
     def _put(self, q: queue.Queue, item: Any, force: bool = False) -> None:
         """Put, giving up when the render stops (unless ``force``: the end-of-stream marker always goes in)."""
         while True:
             try:
-                q.put(item, timeout=0.1)
+                q.put(item, timeout=POLL_S)
                 return
             except queue.Full:
                 if not force and self._stopping():
@@ -284,40 +288,49 @@ class Render:
         t0 = time.perf_counter()
         s = self.settings
         seq, movie, shot, wanted = self._sequence()
-        pattern = self._output_pattern(seq, movie)
+        pattern = self._output_pattern(seq, movie, wanted)
         plates = [movie] if movie is not None else seq.plate_paths(wanted) if seq is not None else []
         check_outputs([(frame_path(pattern, f), "depth") for f in wanted], [*plates, s.checkpoint, s.ocio_config], s.overwrite)
+        config = load_config(s.ocio_config) if seq is not None else None  # a bad config fails here, before any work
         device = resolve_device(s.device)
         loaded = self._loaded or load_model(s.checkpoint, s.model, device, s.precision,
                                                 s.teacher_resolution, s.compile)
-        key = s.state_key(loaded.identity, f"{_source_id(seq, movie)}@{shot[0]}")
-        store = SnapshotStore(Path(pattern).parent, key)
+        colour_id = config.getCacheID() if config is not None else ""
+        key = s.state_key(loaded.identity, f"{_source_id(seq, movie)}@{shot[0]}", colour_id)
+        output_key = s.output_key(key)
+        chain = resume.source_chain(seq, movie, shot[: shot.index(wanted[-1]) + 1])
+        store = SnapshotStore(Path(pattern).parent, key, self.events.warning)
+        resume.remove_stale_temporaries(pattern)
+        store.remove_stale_temporaries()
         summary = RenderSummary(pattern)
 
-        done = self._done_frames(pattern, wanted, key) if s.resume else set()
+        done = resume.finished_frames(pattern, wanted, output_key, chain, s.channel, self.cancel) if s.resume else set()
         summary.skipped = sorted(done)
         to_write = [f for f in wanted if f not in done]
         name = seq.display_name if seq is not None else (movie.name if movie else "")
         self.events.start(name, pattern, wanted[0], wanted[-1], len(to_write))
         if not to_write:
-            self._finish_normalized(pattern, wanted)
+            self._finish_normalized(pattern, wanted, output_key)
             self.events.done(0, pattern)
             summary.seconds = time.perf_counter() - t0
             return summary
 
-        # Where the stream starts: the shot start, the latest snapshot before the first frame to write, or
+        # Where the stream starts: the shot start, the latest good snapshot before the first frame to write, or
         # (farm chunks) a cold start `warmup` frames early.
         first = to_write[0]
         stream = loaded.model.stream()
         start_index = 0
         save_snapshots = s.warmup is None
+        previous_sig = None
         if s.warmup is not None:
             start_index = max(0, shot.index(first) - s.warmup)
         else:
-            snap_frame = store.nearest_before(first)
-            if snap_frame is not None and snap_frame in shot:
-                stream.restore(store.load(snap_frame))
-                start_index = shot.index(snap_frame) + 1
+            check = SnapshotCheck(stream.state_shapes(), chain, {f: i + 1 for i, f in enumerate(chain)}, s.reset_on_cut)
+            snap = store.restore_point(first, check)
+            if snap is not None:
+                stream.restore(snap.state)
+                previous_sig = snap.cut_signature
+                start_index = shot.index(snap.frame) + 1
         frames = shot[start_index: shot.index(to_write[-1]) + 1]
 
         cfg = loaded.model.cfg
@@ -328,17 +341,18 @@ class Render:
 
         inbox: queue.Queue = queue.Queue(QUEUE_DEPTH)
         outbox: queue.Queue = queue.Queue(QUEUE_DEPTH)
-        reader = threading.Thread(target=self._reader, name="flashdepth-read",
-                                  args=(seq, movie, frames, set(to_write), model_size, inbox), daemon=True)
-        writer = threading.Thread(target=self._writer, name="flashdepth-write",
-                                  args=(pattern, loaded, key, len(to_write), outbox, summary), daemon=True)
+        reader = threading.Thread(target=self._reader, name="flashdepth-read", daemon=True,
+                                  args=(seq, movie, frames, set(to_write), model_size, inbox, config, previous_sig))
+        writer = threading.Thread(target=self._writer, name="flashdepth-write", daemon=True,
+                                  args=(pattern, loaded, key, len(to_write), outbox, summary, output_key, chain))
         reader.start()
         writer.start()
         last_frame: int | None = None
+        last_sig: np.ndarray | None = previous_sig
         try:
             with torch.inference_mode():
                 while True:
-                    item: _Frame | None = inbox.get()
+                    item: _Frame | None = self._next(inbox)
                     if item is None or self.cancel.is_set() or self._failure is not None:
                         break
                     if item.cut and stream.frames_seen:
@@ -350,23 +364,27 @@ class Render:
                             out = F.interpolate(out[:, None], size=item.size, mode="bilinear", align_corners=False)[:, 0]
                         item.disparity = out[0].float().cpu().numpy()
                     item.tensor = torch.empty(0)
-                    last_frame = item.frame
+                    last_frame, last_sig = item.frame, item.signature
                     if save_snapshots and (shot.index(item.frame) + 1) % max(s.snapshot_every, 1) == 0:
-                        store.save(item.frame, stream.snapshot())
+                        store.save(item.frame, stream.snapshot(), chain[item.frame], last_sig)
                     self._put(outbox, item)
         except _Stop:
             pass
+        except Exception as exc:  # noqa: BLE001 - raised below, after the other stages have stopped
+            self._failure = self._failure or exc
         finally:
             self._halt.set()  # the reader stops at its next frame
             self._put(outbox, None, force=True)
             writer.join()
-            while reader.is_alive():  # unblock a reader waiting on a full queue
+            deadline = time.monotonic() + READER_GRACE_S
+            while reader.is_alive() and time.monotonic() < deadline:  # unblock a reader waiting on a full queue
                 try:
-                    inbox.get(timeout=0.1)
+                    inbox.get(timeout=POLL_S)
                 except queue.Empty:
                     pass
-            if save_snapshots and last_frame is not None and self._failure is None:
-                store.save(last_frame, stream.snapshot())  # the hand-over point for resume and chained chunks
+        if save_snapshots and last_frame is not None and self._failure is None:
+            # the hand-over point for resume and chained chunks
+            store.save(last_frame, stream.snapshot(), chain[last_frame], last_sig)
         if self._failure is not None:
             raise self._failure
         summary.seconds = time.perf_counter() - t0
@@ -376,24 +394,41 @@ class Render:
             at = f" at frame {last_frame}" if last_frame is not None else ""
             self.events.cancelled(kept, f"Cancelled{at}; {kept} frames written, finished frames kept")
             return summary
-        self._finish_normalized(pattern, wanted)
+        self._finish_normalized(pattern, wanted, output_key)
         self.events.done(len(summary.written), pattern)
         return summary
 
-    def _finish_normalized(self, pattern: str, wanted: list[int]) -> None:
-        """Second pass of ``--mode normalized``: rescale every frame of the shot to the shot's disparity range."""
+    def _finish_normalized(self, pattern: str, wanted: list[int], output_key: str) -> None:
+        """Second pass of ``--mode normalized``: rescale every frame of the shot to the shot's disparity range.
+
+        The shot is every output frame of this pattern written with the same output key, not only the frames of
+        this run: a partial rerun (``--frames``, ``--resume``) keeps the shot's range, or widens it for all frames.
+        """
         s = self.settings
         if s.mode != "normalized":
             return
-        infos = [(f, probe(frame_path(pattern, f))) for f in wanted]
+        frames = set(wanted)
+        if frame_path(pattern, 0) != frame_path(pattern, 1):  # a frame pattern: the shot's other frames too
+            try:
+                frames.update(find_sequence(pattern, missing="black").files)
+            except PlateError:
+                pass
+        infos = []
+        for f in sorted(frames):
+            try:
+                info = probe(frame_path(pattern, f))
+            except PlateError:
+                continue
+            if info.metadata.get("flashdepth:output_key") == output_key:
+                infos.append((f, info))
         lo = min(float(i.metadata["flashdepth:disparity_min"]) for _, i in infos)
         hi = max(float(i.metadata["flashdepth:disparity_max"]) for _, i in infos)
         for f, info in infos:
             path = frame_path(pattern, f)
-            channels = read_channels(path)
             if info.metadata.get("flashdepth:mode") == "normalized" and info.metadata.get("flashdepth:range_min") == lo \
                     and info.metadata.get("flashdepth:range_max") == hi:
                 continue
+            channels = read_channels(path)
             disparity = channels[s.channel]
             if info.metadata.get("flashdepth:mode") == "normalized":
                 disparity = disparity * (float(info.metadata["flashdepth:range_max"]) - float(info.metadata["flashdepth:range_min"])) \

@@ -87,15 +87,17 @@ class RenderSettings:
                               f"use {model_min_side} or more")
         return self.max_size
 
-    def state_key(self, model_id: str, source_id: str) -> str:
+    def state_key(self, model_id: str, source_id: str, colour_id: str = "") -> str:
         """Identifies the temporal states a render produces: same key, same states (snapshots are shared by it).
 
         ``source_id`` names the resolved plates (absolute pattern and first frame), so relative and absolute
-        spellings of one shot share snapshots. Only what changes the model's input or arithmetic counts.
+        spellings of one shot share snapshots; ``colour_id`` the OCIO config in use (its cache ID, so that a
+        different ``$OCIO`` or an edited config counts). Only what changes the model's input or arithmetic counts.
         """
         relevant = {
             "model": model_id,
             "source": source_id,
+            "colour": colour_id,
             "missing": self.missing,
             "part": self.part,
             "layer": self.layer,
@@ -107,6 +109,20 @@ class RenderSettings:
             "max_size": self.max_size,
             "precision": self.precision,
             "reset_on_cut": self.reset_on_cut,
+        }
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
+    def output_key(self, state_key: str) -> str:
+        """Identifies the output files a render writes: its state key plus everything that changes the written
+        values or layout. ``--resume`` keeps a frame only when its file carries the same output key."""
+        relevant = {
+            "state": state_key,
+            "mode": self.mode,
+            "depth_scale": self.depth_scale if self.mode == "depth" else None,
+            "channel": self.channel,
+            "half": self.half,
+            "passthrough": self.passthrough,
+            "warmup": self.warmup,
         }
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 

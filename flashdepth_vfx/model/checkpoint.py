@@ -124,6 +124,16 @@ def check_state_dict(sd: Mapping[str, torch.Tensor], name: str) -> list[str]:
     return problems
 
 
+def check_finite(sd: Mapping[str, torch.Tensor], source: str = "checkpoint") -> None:
+    """Refuse weights holding NaN or Inf (they would render all-NaN depth), naming the tensors."""
+    bad = [k for k, v in sd.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(
+            f"{source}: {len(bad)} tensors hold NaN or Inf values ({_summarise(bad)}); the file is damaged or came from "
+            "a diverged training run: download or export it again"
+        )
+
+
 def detect_model(sd: Mapping[str, torch.Tensor], source: str = "checkpoint") -> str:
     """The registered configuration whose keys and shapes the state dict matches exactly."""
     report = {name: check_state_dict(sd, name) for name in list_models()}
@@ -146,6 +156,7 @@ def load_checkpoint(
     """Build the right FlashDepth variant for a checkpoint and load it (strict, official key names), in eval mode."""
     sd = read_state_dict(path)
     name = detect_model(sd, str(path))
+    check_finite(sd, str(path))
     overrides = {} if teacher_resolution is None else {"teacher_resolution": teacher_resolution}
     model = FlashDepth(get_config(name, **overrides))
     model.load_state_dict(sd, strict=True)
@@ -167,6 +178,7 @@ def convert_to_safetensors(src: str | Path, dst: str | Path) -> str:
         raise CheckpointError(f"{target}: name the converted checkpoint *.safetensors (it is read by its extension)")
     sd = read_state_dict(src)
     name = detect_model(sd, str(src))
+    check_finite(sd, str(src))
     temp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         save_file({k: v.contiguous() for k, v in sd.items()}, str(temp), metadata={"model": name, KIND_KEY: "checkpoint"})

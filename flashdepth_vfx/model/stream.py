@@ -122,6 +122,10 @@ class DepthStream:
         self._state = [s.to(self.device) for s in snap.states] or None
         self.frames_seen = snap.frames_seen
 
+    def state_shapes(self) -> list[tuple[int, ...]]:
+        """Shapes of the temporal state's tensors (one per Mamba2 layer), as :meth:`snapshot` holds them."""
+        return [tuple(block.mamba.state_shape(1)) for block in self.model.mamba.blocks[0]]
+
     def reset(self) -> None:
         """Start a new sequence (forget the temporal state)."""
         self._state = None

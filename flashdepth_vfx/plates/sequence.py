@@ -16,7 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from flashdepth_vfx.errors import OutputError, PlateError
-from flashdepth_vfx.plates.image_io import readable_extensions
+from flashdepth_vfx.plates.image_io import probe, readable_extensions
 
 MISSING_POLICIES = ("error", "hold", "black")
 
@@ -296,19 +296,35 @@ def _scan(pattern: _Pattern) -> dict[int, Path]:
     return files
 
 
+def _written_by_flashdepth(path: Path) -> bool:
+    """Whether an image file is one of this project's outputs (its header carries ``flashdepth:`` metadata)."""
+    try:
+        return "flashdepth:version" in probe(path).metadata
+    except PlateError:
+        return False
+
+
 def _pattern_in_folder(folder: Path) -> _Pattern:
-    """The one image sequence in a folder (hidden files and files OpenImageIO cannot read are ignored)."""
+    """The one image sequence in a folder. Hidden files, files OpenImageIO cannot read and this project's own
+    outputs (depth rendered beside the plates) are ignored."""
     extensions = readable_extensions()
     groups: dict[tuple[str, str], list[str]] = {}
+    first_files: dict[tuple[str, str], Path] = {}
     for entry in _list_folder(folder):
         match = _NUMBERED.match(entry.name)
         if match is None or entry.name.startswith(".") or match.group("ext")[1:].lower() not in extensions:
             continue
         if _is_file(entry):
-            groups.setdefault((match.group("head"), match.group("ext")), []).append(match.group("digits"))
+            group = (match.group("head"), match.group("ext"))
+            groups.setdefault(group, []).append(match.group("digits"))
+            first_files.setdefault(group, Path(entry.path))
     if not groups:
         raise PlateError(f"No numbered image files in folder {folder}; point at a pattern like shot.####.exr")
-    patterns = [_Pattern(folder.absolute(), head, _padding(digits), ext) for (head, ext), digits in sorted(groups.items())]
+    outputs = {group for group, path in first_files.items() if _written_by_flashdepth(path)}
+    if outputs == set(groups):
+        raise PlateError(f"Folder {folder} holds only depth files written by flashdepth-vfx; point at the plates")
+    patterns = [_Pattern(folder.absolute(), head, _padding(digits), ext)
+                for (head, ext), digits in sorted(groups.items()) if (head, ext) not in outputs]
     if len(patterns) > 1:
         names = ", ".join(p.display_name for p in patterns)
         raise PlateError(f"Folder {folder} holds {len(patterns)} sequences ({names}); name one, e.g. {folder / patterns[0].display_name}")

@@ -1,0 +1,141 @@
+"""What a render may keep from earlier ones: which output frames are finished, which plates they came from, and
+the temporaries that killed renders left behind.
+
+A frame counts as finished only when its file decodes, was written with the same output key (model, checkpoint,
+colour, plate settings *and* output settings: see ``RenderSettings.output_key``) and carries the same *source
+chain*: a running hash of the fingerprints of every plate from the shot's first frame to its own. The temporal
+state carries each plate into every later frame, so a re-delivered plate makes its own frame and all later frames
+stale, and the snapshots taken after it too.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from ..errors import PlateError
+from ..plates import FrameSequence, frame_path, probe, read_channels
+
+SAMPLE_BYTES = 64 * 1024
+SAMPLES = 8
+"""A plate's fingerprint hashes ``SAMPLES`` evenly spaced blocks of ``SAMPLE_BYTES`` (first and last included)."""
+
+STALE_AFTER_S = 300.0
+"""A temporary file is stale when its process is gone and it has not changed for this long: a render on another
+machine writing into the same folder (a farm) has a PID that means nothing here, but it keeps its file fresh."""
+
+_TEMP = re.compile(r"^\.(?P<name>.+)\.tmp-(?P<pid>\d+)-[0-9a-f]+\.exr$")
+
+
+def file_fingerprint(path: Path) -> str:
+    """Size, modification time (ns) and a hash of sampled blocks of a file: cheap, and changes when it is replaced."""
+    try:
+        stat = path.stat()
+        digest = hashlib.blake2b(f"{stat.st_size}:{stat.st_mtime_ns}:".encode(), digest_size=16)
+        with open(path, "rb") as handle:
+            if stat.st_size <= SAMPLE_BYTES * SAMPLES:
+                digest.update(handle.read())
+            else:
+                step = (stat.st_size - SAMPLE_BYTES) / (SAMPLES - 1)
+                for index in range(SAMPLES):
+                    handle.seek(int(index * step))
+                    digest.update(handle.read(SAMPLE_BYTES))
+    except OSError as exc:
+        raise PlateError(f"Cannot read {path}: {exc.strerror or exc}") from None
+    return digest.hexdigest()
+
+
+def source_chain(seq: FrameSequence | None, movie: Path | None, frames: Iterable[int]) -> dict[int, str]:
+    """For each frame (in stream order from the shot start), the hash of every plate fed to the model up to it."""
+    running = hashlib.blake2b(digest_size=16)
+    movie_print = file_fingerprint(movie) if movie is not None else ""
+    chain: dict[int, str] = {}
+    for frame in frames:
+        if seq is not None:
+            source = seq.source(frame)
+            fingerprint = file_fingerprint(source) if source is not None else "black"
+        else:
+            fingerprint = movie_print
+        running.update(f"{frame}:{fingerprint};".encode())
+        chain[frame] = running.hexdigest()
+    return chain
+
+
+def finished_frames(pattern: str, wanted: Iterable[int], output_key: str, chain: Mapping[int, str], channel: str,
+                    stop: threading.Event | None = None) -> set[int]:
+    """Requested frames whose output exists, decodes, and was written from the same plates with the same settings.
+
+    Decoding a long shot takes a while: when ``stop`` is set (Ctrl-C) the frames checked so far come back.
+    """
+    done: set[int] = set()
+    for frame in wanted:
+        if stop is not None and stop.is_set():
+            break
+        path = frame_path(pattern, frame)
+        if not path.is_file():
+            continue
+        try:
+            meta = probe(path).metadata
+            if (meta.get("flashdepth:output_key") != output_key or meta.get("flashdepth:source") != chain.get(frame)
+                    or meta.get("flashdepth:frame") != frame):
+                continue
+            if channel in read_channels(path):  # every pixel decodes: truncated or damaged files are rendered again
+                done.add(frame)
+        except PlateError:
+            continue
+    return done
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (unknown counts as alive)."""
+    if os.name == "nt" or pid <= 0:  # os.kill(pid, 0) would terminate it on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def is_stale(path: Path, pid: int, now: float | None = None) -> bool:
+    """A temporary of a process that is gone, untouched for ``STALE_AFTER_S``."""
+    try:
+        old = path.lstat().st_mtime < (now or time.time()) - STALE_AFTER_S
+    except OSError:
+        return False
+    return old and not process_alive(pid)
+
+
+def remove_stale_temporaries(pattern: str) -> list[Path]:
+    """Delete ``.<frame file>.tmp-<pid>-<hex>.exr`` files of this output pattern left by killed renders."""
+    folder = Path(pattern).parent
+    own = re.compile(_pattern_regex(Path(pattern).name))
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP.match(entry.name)
+        if match is None or not own.fullmatch(match.group("name")):
+            continue
+        path = Path(entry.path)
+        if is_stale(path, int(match.group("pid"))):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                continue  # not ours to remove (permissions): leave it
+            removed.append(path)
+    return removed
+
+
+def _pattern_regex(name: str) -> str:
+    """A printf file name (``shot_depth.%04d.exr``) as a regular expression for its frame files."""
+    parts = re.split(r"(%%|%0?\d*d)", name)
+    return "".join("%" if p == "%%" else r"-?\d+" if p.startswith("%") else re.escape(p) for p in parts)

@@ -292,8 +292,8 @@ class Render:
         pattern = self._output_pattern(seq, movie)
         device = resolve_device(s.device)
         loaded = self._loaded or load_model(s.checkpoint, s.model, device, s.precision,
-                                                s.teacher_resolution, s.compile)
-        key = s.state_key(loaded.identity, f"{_source_id(seq, movie)}@{shot[0]}")
+                                                s.teacher_resolution, s.compile, s.cuda_graphs)
+        key = s.state_key(loaded.identity, f"{_source_id(seq, movie)}@{shot[0]}", loaded.precision)
         store = SnapshotStore(Path(pattern).parent, key)
         summary = RenderSummary(pattern)
 
@@ -311,7 +311,7 @@ class Render:
         # Where the stream starts: the shot start, the latest snapshot before the first frame to write, or
         # (farm chunks) a cold start `warmup` frames early.
         first = to_write[0]
-        stream = loaded.model.stream()
+        stream = loaded.stream()
         start_index = 0
         save_snapshots = s.warmup is None
         if s.warmup is not None:

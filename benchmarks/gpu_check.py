@@ -123,7 +123,7 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_frames(step: Callable[[int], Any], frames: int, warmup: int, device: str) -> dict[str, float]:
+def time_frames(step: Callable[[int], Any], frames: int, warmup: int, device: str) -> dict[str, Any]:
     """Per-call milliseconds of ``step(i)``: CUDA events around each call on a GPU, wall clock on CPU."""
     import torch
 

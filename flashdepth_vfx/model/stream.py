@@ -168,7 +168,7 @@ class GraphedDepthStream(DepthStream):
         if not self._buffers or self._buffers[0].shape[0] != shape[0]:
             if self._has_state:
                 raise ValueError(f"batch of {shape[0]} frames: this stream carries a state for {self._buffers[0].shape[0]}")
-            self._buffers = [_static(b.mamba.state_shape(shape[0]), self.device) for b in self.model.mamba.blocks[0]]
+            self._buffers = [_static(s, self.device) for s in self.model.mamba.state_shapes(shape[0])]
             self._runners.clear()
         runner = self._runners.get(shape)
         if runner is None:

@@ -24,6 +24,7 @@ import datetime as dt
 import importlib
 import importlib.util
 import json
+import math
 import os
 import platform
 import shutil
@@ -146,7 +147,7 @@ def time_frames(step: Callable[[int], Any], frames: int, warmup: int, device: st
             times.append((time.perf_counter() - t0) * 1e3)
     ordered = sorted(times)
     median = statistics.median(times)
-    return {"median_ms": round(median, 3), "p90_ms": round(ordered[int(0.9 * (len(ordered) - 1))], 3),
+    return {"median_ms": round(median, 3), "p90_ms": round(ordered[math.ceil(0.9 * len(ordered)) - 1], 3),
             "fps": round(1e3 / median, 2), "frames": frames}
 
 
@@ -398,6 +399,21 @@ STEPS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], None]] = {
 }
 
 
+def timings_table(report: dict[str, Any]) -> str:
+    """The timings step as a Markdown table (for the README), with the GPU and the run's date."""
+    env = report["steps"].get("environment", {}).get("result", {})
+    rows = ["| model | size | mode | median ms | p90 ms | frames/s | peak GiB |", "|---|---|---|---|---|---|---|"]
+    for model, entry in report["steps"].get("timings", {}).get("result", {}).items():
+        if not isinstance(entry, dict) or "size" not in entry:
+            continue
+        for mode, timing in entry.items():
+            if isinstance(timing, dict):
+                cells = [str(timing.get(k, timing.get("error", "")))[:60] for k in ("median_ms", "p90_ms", "fps")]
+                rows.append(f"| {model} | {entry['size']} | {mode} | " + " | ".join(cells) + f" | {timing.get('peak_gib', '')} |")
+    where = f"{env.get('gpu', report['device'])}, torch {env.get('torch', '?')}, {report['started'][:10]}"
+    return f"Measured by benchmarks/gpu_check.sh on {where}:\n\n" + "\n".join(rows) + "\n"
+
+
 # ---------------------------------------------------------------------------------------------- prepare
 def prepare() -> None:
     """Copy the golden reference data and the pure-Python test dependencies into benchmarks/gpu_check_data."""
@@ -473,9 +489,15 @@ def main(argv: list[str] | None = None) -> int:
         report.record(name, entry)
         print(f"  {name:<12} {entry['status']:<8} {entry['seconds']:>6.1f} s  {entry.get('reason', '')}"[:300], flush=True)
     report.finish()
+    if "timings" in steps:
+        table = timings_table(report.data)
+        out.with_suffix(".md").write_text(table)
+        print(table)
     copy_to = os.environ.get("OUT")  # a device machine hands back what is under $OUT
-    if copy_to and Path(copy_to).is_dir() and not (Path(copy_to) / out.name).exists():
-        shutil.copy2(out, Path(copy_to) / out.name)
+    if copy_to and Path(copy_to).is_dir():
+        for path in (out, out.with_suffix(".md")):
+            if path.is_file() and not (Path(copy_to) / path.name).exists():
+                shutil.copy2(path, Path(copy_to) / path.name)
     failed = [n for n, e in report.data["steps"].items() if e["status"] in ("failed", "timeout")]
     if report.data["skipped"]:
         print("skipped: " + "; ".join(report.data["skipped"]))

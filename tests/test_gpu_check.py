@@ -53,6 +53,8 @@ def test_tiny_cpu_run_reports_every_step(tmp_path) -> None:
     render = steps["render_2k"]["result"]
     assert render["fps"] > 0 and render["plates"].startswith("4 half ACEScg EXR")
     assert json.loads((tmp_path / "handed_back" / out.name).read_text()) == report  # a device machine hands back $OUT
+    table = (tmp_path / "handed_back" / "report.md").read_text()  # the README table
+    assert "| flashdepth-tiny-hybrid | 112x70 | fp32_graphed |" in table and table == out.with_suffix(".md").read_text()
 
 
 def test_a_step_past_its_limit_is_cut_keeps_what_it_measured_and_the_run_goes_on(tmp_path, monkeypatch) -> None:

@@ -88,6 +88,18 @@ def test_graphed_stream_takes_any_size_and_refuses_capture_off_cuda(hybrid, clip
         GraphedDepthStream(hybrid, capture=True)
 
 
+@torch.inference_mode()
+def test_a_failed_capture_is_one_clear_error_and_keeps_the_state(hybrid, clip) -> None:
+    graphed = GraphedDepthStream(hybrid, capture=False)
+    graphed.step(clip[0])
+    before = graphed.snapshot()
+    graphed.capture = True  # on this CPU the capture cannot even make its CUDA stream
+    with pytest.raises(FlashDepthError, match=r"CUDA graph capture failed for 70x84 frames .*without --cuda-graphs"):
+        graphed.step(clip[1][..., :70, :84])
+    after = graphed.snapshot()
+    assert after.frames_seen == 1 and all(torch.equal(a, b) for a, b in zip(after.states, before.states))
+
+
 def test_the_compiled_region_of_the_hybrid_model_is_one_graph(hybrid, clip) -> None:
     """Position-embedding caches are looked up outside ``core``: dynamo sees one graph, no breaks."""
     torch._dynamo.reset()

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..errors import FlashDepthError
 from .config import OFFICIAL_MAX_SIDE
 from .flashdepth import FlashDepth
 from .temporal import TemporalState
@@ -229,17 +230,23 @@ class _FrameRunner:
 
     def _capture(self, stream: GraphedDepthStream) -> None:
         saved = [b.clone() for b in stream._buffers]
-        side = torch.cuda.Stream(stream.device)
-        side.wait_stream(torch.cuda.current_stream(stream.device))
-        with torch.cuda.stream(side):  # warm-up: lazy initialisation and caches happen outside the capture
-            for _ in range(stream.warmup):
-                self._step()
-        torch.cuda.current_stream(stream.device).wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self.output = self._step()
-        for buffer, state in zip(stream._buffers, saved):  # the warm-up advanced the state: put it back
-            buffer.copy_(state)
+        try:
+            side = torch.cuda.Stream(stream.device)
+            side.wait_stream(torch.cuda.current_stream(stream.device))
+            with torch.cuda.stream(side):  # warm-up: lazy initialisation and caches happen outside the capture
+                for _ in range(stream.warmup):
+                    self._step()
+            torch.cuda.current_stream(stream.device).wait_stream(side)
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph):
+                self.output = self._step()
+        except Exception as exc:  # noqa: BLE001 - whatever stops the capture, the render gets one clear line
+            size = "x".join(map(str, self.input.shape[-2:]))
+            raise FlashDepthError(f"CUDA graph capture failed for {size} frames ({str(exc).splitlines()[0]}); "
+                                  "render without --cuda-graphs") from exc
+        finally:
+            for buffer, state in zip(stream._buffers, saved):  # the warm-up advanced the state: put it back
+                buffer.copy_(state)
 
     def run(self) -> torch.Tensor:
         """One step over the current input buffer; the output tensor is reused by the next run."""

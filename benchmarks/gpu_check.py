@@ -207,7 +207,8 @@ def step_cuda_tests(args: argparse.Namespace, result: dict[str, Any]) -> None:
                    "benchmarks/gpu_check_data to this machine")
     with tempfile.TemporaryDirectory() as tmp:
         junit = Path(tmp) / "junit.xml"
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", f"--junitxml={junit}",
+        quiet_plugins = ["-p", "no:cacheprovider", "-p", "no:pytestqt", "-p", "no:hypothesispytest"]  # not needed here
+        cmd = [sys.executable, "-m", "pytest", "-q", *quiet_plugins, "-rs", f"--junitxml={junit}",
                "tests/test_model_cuda.py", "tests/test_model_stream.py::test_cuda_stream_matches_cpu"]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         try:

@@ -112,8 +112,11 @@ def main() -> None:
 @click.option("--max-size", type=int,
               help="Cap the long side of the model input (default: the model's own, 2044 official, 224 embedded).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True)
+@click.option("--precision", type=click.Choice(["auto", "fp32", "fp16", "bf16"]), default="auto", show_default=True,
+              help="auto: bf16 on CUDA, fp32 elsewhere. fp32 on CUDA uses TF32 tensor cores.")
 @click.option("--compile", is_flag=True, help="torch.compile the network (slow first frame, faster after; mostly for GPUs).")
+@click.option("--cuda-graphs", is_flag=True,
+              help="CUDA only: replay one captured CUDA graph per frame size (less per-frame overhead; not with --compile).")
 @click.option("--threads", type=click.IntRange(min=1),
               help="CPU threads for inference (default: one per core); fewer for a shared machine or farm slot.")
 @click.option("--snapshot-every", type=int, default=25, show_default=True, help="Save the temporal state every N frames.")

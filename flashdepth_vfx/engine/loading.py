@@ -10,10 +10,13 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError, FlashDepthError
-from ..model import FlashDepth, file_hash, load_checkpoint
+from ..model import DepthStream, FlashDepth, file_hash, load_checkpoint
+from ..model.stream import GraphedDepthStream
 from ..model.checkpoint import KNOWN_CHECKPOINTS, cached_checkpoint
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+PRECISION_CHOICES = ("auto", *PRECISIONS)
+"""What ``--precision`` accepts: ``auto`` is bf16 on a CUDA device that supports it, fp32 elsewhere."""
 EMBEDDED_MODEL = "flashdepth-tiny.safetensors"
 
 
@@ -28,6 +31,25 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name == "mps" and not has_mps:
         raise FlashDepthError("--device mps: Apple Metal is not available here; use --device auto or cpu")
     return torch.device(name)
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """The precision a render runs in: ``auto`` -> ``bf16`` on CUDA (where the GPU has bf16), else ``fp32``."""
+    if name == "auto":
+        return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+    if name not in PRECISIONS:
+        raise FlashDepthError(f"--precision {name}: unknown; choose one of {', '.join(PRECISION_CHOICES)}")
+    return name
+
+
+def enable_tf32(device: torch.device) -> None:
+    """On CUDA, let float32 matmuls and convolutions use TF32 tensor cores (the FlashDepth paper's setting).
+
+    Process-wide; relative error ~1e-3 in a float32 network. Nothing changes on CPU or MPS.
+    """
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
 
 
 @contextmanager
@@ -58,22 +80,39 @@ class LoadedModel:
     model: FlashDepth
     path: Path
     sha: str
+    precision: str = "fp32"  # resolved: fp32, fp16 or bf16
+    cuda_graphs: bool = False
 
     @property
     def identity(self) -> str:
         """Model name and checkpoint hash, e.g. ``flashdepth-s@3f2a...``."""
         return f"{self.model.cfg.name}@{self.sha}"
 
+    def stream(self) -> DepthStream:
+        """A fresh streaming session: replaying CUDA graphs when asked for (and on CUDA), else eager."""
+        if self.cuda_graphs:
+            return GraphedDepthStream(self.model)
+        return self.model.stream()
+
 
 def load_model(
     checkpoint: str | None,
     model: str | None,
     device: torch.device,
-    precision: str = "fp32",
+    precision: str = "auto",
     teacher_resolution: int | None = None,
     compile: bool = False,
+    cuda_graphs: bool = False,
 ) -> LoadedModel:
-    """The checkpoint given, else a downloaded official model by name, else the embedded default model."""
+    """The checkpoint given, else a downloaded official model by name, else the embedded default model.
+
+    ``precision``: see :func:`resolve_precision`; float32 on CUDA runs with TF32. ``cuda_graphs``: streams
+    replay one CUDA graph per frame size (CUDA only; not with ``compile``).
+    """
+    if cuda_graphs and device.type != "cuda":
+        raise FlashDepthError(f"--cuda-graphs needs a CUDA device; this render runs on {device.type}")
+    if cuda_graphs and compile:
+        raise FlashDepthError("--cuda-graphs and --compile exclude each other; use one")
     if checkpoint:
         path = Path(checkpoint).expanduser()
     elif model:
@@ -88,6 +127,8 @@ def load_model(
         if embedded is None:
             raise CheckpointError("no checkpoint given and no embedded model installed: pass --checkpoint PATH or --model NAME")
         path = embedded
-    dtype = PRECISIONS[precision]
-    net = load_checkpoint(path, device=device, dtype=dtype, teacher_resolution=teacher_resolution)
-    return LoadedModel(net.optimize_for_inference(compile=compile), path, file_hash(path))
+    resolved = resolve_precision(precision, device)
+    if resolved == "fp32":
+        enable_tf32(device)
+    net = load_checkpoint(path, device=device, dtype=PRECISIONS[resolved], teacher_resolution=teacher_resolution)
+    return LoadedModel(net.optimize_for_inference(compile=compile), path, file_hash(path), resolved, cuda_graphs)

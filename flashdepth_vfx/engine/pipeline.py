@@ -294,9 +294,10 @@ class Render:
         config = load_config(s.ocio_config) if seq is not None else None  # a bad config fails here, before any work
         device = resolve_device(s.device)
         loaded = self._loaded or load_model(s.checkpoint, s.model, device, s.precision,
-                                                s.teacher_resolution, s.compile)
+                                                s.teacher_resolution, s.compile, s.cuda_graphs)
         colour_id = config.getCacheID() if config is not None else ""
-        key = s.state_key(loaded.identity, f"{_source_id(seq, movie)}@{shot[0]}", colour_id)
+        key = s.state_key(loaded.identity, f"{_source_id(seq, movie)}@{shot[0]}", colour_id,
+                          loaded.precision)
         output_key = s.output_key(key)
         chain = resume.source_chain(seq, movie, shot[: shot.index(wanted[-1]) + 1])
         store = SnapshotStore(Path(pattern).parent, key, self.events.warning)
@@ -318,7 +319,7 @@ class Render:
         # Where the stream starts: the shot start, the latest good snapshot before the first frame to write, or
         # (farm chunks) a cold start `warmup` frames early.
         first = to_write[0]
-        stream = loaded.model.stream()
+        stream = loaded.stream()
         start_index = 0
         save_snapshots = s.warmup is None
         previous_sig = None

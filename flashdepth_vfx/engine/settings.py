@@ -41,12 +41,13 @@ class RenderSettings:
     passthrough: bool = False
     max_size: int | None = None
     device: str = "auto"
-    precision: str = "fp32"
+    precision: str = "auto"  # auto: bf16 on CUDA, fp32 elsewhere (engine.loading.resolve_precision)
     snapshot_every: int = 25
     resume: bool = False
     reset_on_cut: bool = False
     warmup: int | None = None
     compile: bool = False
+    cuda_graphs: bool = False  # replay one CUDA graph per frame size (CUDA only)
     threads: int | None = None  # torch CPU threads for inference (None: torch's default, one per core)
     overwrite: bool = False  # replace existing output files the project did not write
 
@@ -87,12 +88,13 @@ class RenderSettings:
                               f"use {model_min_side} or more")
         return self.max_size
 
-    def state_key(self, model_id: str, source_id: str, colour_id: str = "") -> str:
+    def state_key(self, model_id: str, source_id: str, colour_id: str = "", precision: str | None = None) -> str:
         """Identifies the temporal states a render produces: same key, same states (snapshots are shared by it).
 
         ``source_id`` names the resolved plates (absolute pattern and first frame), so relative and absolute
         spellings of one shot share snapshots; ``colour_id`` the OCIO config in use (its cache ID, so that a
         different ``$OCIO`` or an edited config counts). Only what changes the model's input or arithmetic counts.
+        ``precision``: the one the render resolved ``auto`` to (a CUDA bf16 state is not a CPU fp32 one).
         """
         relevant = {
             "model": model_id,
@@ -107,7 +109,7 @@ class RenderSettings:
             "display": self.display,
             "view": self.view,
             "max_size": self.max_size,
-            "precision": self.precision,
+            "precision": precision or self.precision,
             "reset_on_cut": self.reset_on_cut,
         }
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]

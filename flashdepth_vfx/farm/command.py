@@ -36,7 +36,7 @@ def farm() -> None:
 @click.option("--model", help="Official model by name (downloaded on the workers).")
 @click.option("--teacher-resolution", type=int, help="Hybrid model: height of the teacher's input.")
 @click.option("--device", type=_choice("device"), default="auto", show_default=True)
-@click.option("--precision", type=_choice("precision"), default="fp32", show_default=True)
+@click.option("--precision", type=_choice("precision"), default="auto", show_default=True)
 @click.option("--mode", type=_choice("mode"), default="depth", show_default=True)
 @click.option("--depth-scale", type=float, help="depth = scale / disparity (render's default: 100).")
 @click.option("--max-size", type=int, help="Cap the long side of the model's input.")
@@ -52,6 +52,7 @@ def farm() -> None:
 @click.option("--passthrough", is_flag=True, help="Also write the plate's RGBA.")
 @click.option("--reset-on-cut", is_flag=True, help="Restart the temporal state at hard cuts.")
 @click.option("--compile", is_flag=True, help="torch.compile the network (pays off on long chunks on a GPU).")
+@click.option("--cuda-graphs", is_flag=True, help="Replay CUDA graphs per frame size (CUDA workers only).")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads per task (default: one per core of the worker).")
 @click.option("--overwrite", is_flag=True, help="Tasks replace existing files that flashdepth-vfx did not write.")
 def submit_template(shots: tuple[str, ...], job_file: str, chunk_size: int | None, warmup: int | None,

@@ -25,7 +25,7 @@ RENDER_OPTIONS: dict[str, RenderOption] = {
     "model": RenderOption("--model", "Model", label="Official model"),
     "teacher_resolution": RenderOption("--teacher-resolution", "TeacherResolution", "INT", label="Teacher resolution"),
     "device": RenderOption("--device", "Device", choices=("auto", "cpu", "cuda", "mps"), label="Device"),
-    "precision": RenderOption("--precision", "Precision", choices=("fp32", "fp16", "bf16"), label="Precision"),
+    "precision": RenderOption("--precision", "Precision", choices=("auto", "fp32", "fp16", "bf16"), label="Precision"),
     "mode": RenderOption("--mode", "Mode", choices=("depth", "disparity", "normalized"), label="Output mode"),
     "depth_scale": RenderOption("--depth-scale", "DepthScale", "FLOAT", label="Depth scale"),
     "max_size": RenderOption("--max-size", "MaxSize", "INT", label="Model input long side"),
@@ -41,6 +41,7 @@ RENDER_OPTIONS: dict[str, RenderOption] = {
     "passthrough": RenderOption("--passthrough"),
     "reset_on_cut": RenderOption("--reset-on-cut"),
     "compile": RenderOption("--compile"),
+    "cuda_graphs": RenderOption("--cuda-graphs"),
     "threads": RenderOption("--threads", "Threads", "INT", label="CPU threads per task"),
     "overwrite": RenderOption("--overwrite"),
 }

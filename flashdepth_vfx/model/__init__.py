@@ -22,7 +22,7 @@ from .checkpoint import (
 )
 from .config import FlashDepthConfig, get_config, list_models
 from .flashdepth import FlashDepth
-from .stream import DepthStream, StreamState, inference_size
+from .stream import DepthStream, GraphedDepthStream, StreamState, inference_size
 
 
 def build_model(
@@ -45,6 +45,7 @@ __all__ = [
     "DepthStream",
     "FlashDepth",
     "FlashDepthConfig",
+    "GraphedDepthStream",
     "StreamState",
     "build_model",
     "convert_to_safetensors",

@@ -127,13 +127,17 @@ class DinoVisionTransformer(nn.Module):
             self._pos_cache[key] = out
         return out
 
-    def get_intermediate_layers(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Normalised patch tokens (B, N, dim) after each block in ``cfg.intermediate_layers``."""
+    def get_intermediate_layers(self, x: torch.Tensor, pos: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Normalised patch tokens (B, N, dim) after each block in ``cfg.intermediate_layers``.
+
+        ``pos``: the position embedding of this input size (:meth:`position_embedding`), when the caller
+        looked it up already (outside a compiled region: the cache lookup is plain Python).
+        """
         b, _, h, w = x.shape
         p = self.cfg.patch_size
         tokens = self.patch_embed(x)
         tokens = torch.cat([self.cls_token.expand(b, -1, -1).to(tokens.dtype), tokens], dim=1)
-        tokens = tokens + self.position_embedding(h // p, w // p, tokens.dtype)
+        tokens = tokens + (self.position_embedding(h // p, w // p, tokens.dtype) if pos is None else pos.to(tokens.dtype))
         wanted = set(self.cfg.intermediate_layers)
         outputs = []
         for i, block in enumerate(self.blocks):

@@ -2,11 +2,14 @@
 
 The temporal module scans the tokens of one frame, then hands the final SSM state to the next frame.
 The depthwise causal convolution restarts from zeros on every frame (as in the official streaming code).
-mamba-ssm's fused Triton scan is used only when it is installed and the tensors are on CUDA.
+mamba-ssm's fused Triton scan is used when it is installed, the tensors are on CUDA and the switch
+(:func:`use_fused_scan`, or ``FLASHDEPTH_FUSED_SCAN=0`` in the environment) allows it. Either path scans in
+float32 and carries the state between frames in float32, whatever the network's precision.
 """
 from __future__ import annotations
 
 import math
+import os
 
 import torch
 import torch.nn.functional as F
@@ -18,21 +21,47 @@ try:  # optional accelerator: `pip install flashdepth-vfx[cuda]`
 except Exception:  # ImportError, or a CUDA extension that fails to load
     _fused_scan = None
 
+_fused_enabled = os.environ.get("FLASHDEPTH_FUSED_SCAN", "1").strip().lower() not in ("0", "false", "no", "off")
+
 
 def fused_scan_available() -> bool:
     """Whether mamba-ssm's fused scan kernel can be imported."""
     return _fused_scan is not None
 
 
+def use_fused_scan(enabled: bool) -> bool:
+    """Allow (True) or forbid (False: always the pure PyTorch scan) the fused kernel; returns the previous setting."""
+    global _fused_enabled
+    previous, _fused_enabled = _fused_enabled, bool(enabled)
+    return previous
+
+
+_MASKS: dict[tuple[int, torch.device], tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _upper_masks(q: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Boolean (q, q) masks of the upper triangle with and without the diagonal, cached per size and device.
+
+    Inside ``torch.compile`` they are built inline (constants to the compiler; a cache lookup would break the graph).
+    """
+    if torch.compiler.is_compiling():
+        ones = torch.ones(q, q, dtype=torch.bool, device=device)
+        return torch.triu(ones), torch.triu(ones, diagonal=1)
+    key = (q, device)
+    masks = _MASKS.get(key)
+    if masks is None:
+        with torch.inference_mode(False):  # normal tensors: autograd may save them in a later training step
+            ones = torch.ones(q, q, dtype=torch.bool, device=device)
+            masks = _MASKS[key] = (torch.triu(ones), torch.triu(ones, diagonal=1))
+    return masks
+
+
 def _segsum(x: torch.Tensor) -> torch.Tensor:
     """Stable segment sums: out[..., i, j] = sum(x[..., j+1 : i+1]) for j <= i, -inf above the diagonal."""
     q = x.shape[-1]
-    x = x[..., None].expand(*x.shape, q)
-    mask = torch.tril(torch.ones(q, q, dtype=torch.bool, device=x.device), diagonal=-1)
-    x = x.masked_fill(~mask, 0)
-    out = torch.cumsum(x, dim=-2)
-    keep = torch.tril(torch.ones(q, q, dtype=torch.bool, device=x.device))
-    return out.masked_fill(~keep, -math.inf)
+    upper, strictly_upper = _upper_masks(q, x.device)
+    x = x[..., None].expand(*x.shape, q).masked_fill(upper, 0)
+    return torch.cumsum(x, dim=-2).masked_fill(strictly_upper, -math.inf)
 
 
 def ssd_scan(
@@ -139,12 +168,14 @@ class Mamba2(nn.Module):
         x = rearrange(x, "b l (h p) -> b l h p", p=self.headdim)
         dt = F.softplus(dt + self.dt_bias)
         a = -torch.exp(self.A_log.float())
-        if _fused_scan is not None and u.is_cuda:
+        if _fused_scan is not None and _fused_enabled and u.is_cuda:
+            # float32 operands: the kernel returns the final state in C's dtype, and the state must not be
+            # rounded to bf16 every frame. The scan sees a pooled grid of a few hundred tokens: fp32 is cheap.
             y, state = _fused_scan(
-                x, dt, a, b[:, :, None], c[:, :, None], chunk_size=256,
-                initial_states=None if state is None else state.to(x.dtype), return_final_states=True,
+                x.float(), dt.float(), a, b.float()[:, :, None], c.float()[:, :, None], chunk_size=256,
+                initial_states=None if state is None else state.float(), return_final_states=True,
             )
-            state = state.float()
+            y, state = y.to(x.dtype), state.float()
         else:
             y, state = ssd_scan(x, dt, a, b, c, state, self.chunk)
         y = y + x * self.D[:, None].to(x.dtype)

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..errors import FlashDepthError
 from .config import OFFICIAL_MAX_SIDE
 from .flashdepth import FlashDepth
 from .temporal import TemporalState
@@ -64,7 +65,8 @@ class StreamState:
 class DepthStream:
     """Feeds frames through one FlashDepth network strictly in order, carrying the temporal state.
 
-    ``step`` takes RGB in [0, 1] (display-referred sRGB) and does the ImageNet normalisation itself.
+    ``step`` takes RGB in [0, 1] (display-referred sRGB) and does the ImageNet normalisation itself, in float32
+    whatever the network's precision; the normalised frame is then cast to the network's dtype.
     """
 
     def __init__(self, model: FlashDepth) -> None:
@@ -72,13 +74,18 @@ class DepthStream:
         self._state: TemporalState | None = None
         self.frames_seen = 0
         param = next(model.parameters())
-        self._mean = torch.tensor(IMAGENET_MEAN, device=param.device, dtype=param.dtype).view(1, 3, 1, 1)
-        self._std = torch.tensor(IMAGENET_STD, device=param.device, dtype=param.dtype).view(1, 3, 1, 1)
+        self.dtype = param.dtype
+        self._mean = torch.tensor(IMAGENET_MEAN, device=param.device, dtype=torch.float32).view(1, 3, 1, 1)
+        self._std = torch.tensor(IMAGENET_STD, device=param.device, dtype=torch.float32).view(1, 3, 1, 1)
 
     @property
     def device(self) -> torch.device:
         """Where the network runs."""
         return self._mean.device
+
+    def normalise(self, frame: torch.Tensor) -> torch.Tensor:
+        """RGB in [0, 1] -> the network's input: ImageNet mean/std in float32, then the network's dtype."""
+        return ((frame.to(self._mean) - self._mean) / self._std).to(self.dtype)
 
     def step(self, frame: torch.Tensor) -> torch.Tensor:
         """One frame (1, 3, H, W) or (3, H, W), sides multiples of 14 -> output (1, H, W) float32."""
@@ -87,13 +94,17 @@ class DepthStream:
         p = self.model.patch_size
         if frame.shape[-2] % p or frame.shape[-1] % p:
             raise ValueError(f"frame size {tuple(frame.shape[-2:])} is not a multiple of {p}; use step_any_size()")
-        x = (frame.to(self._mean) - self._mean) / self._std
-        out, self._state = self.model(x, self._state)
+        out = self._forward(frame)
         self.frames_seen += 1
+        return out
+
+    def _forward(self, frame: torch.Tensor) -> torch.Tensor:
+        """The network on one checked frame, advancing the state; output float32 (a tensor the caller owns)."""
+        out, self._state = self.model(self.normalise(frame), self._state)
         return out.float()
 
     def step_any_size(self, frame: torch.Tensor, max_side: int | None = None) -> torch.Tensor:
-        """A frame of any size: resized (bicubic) to the model resolution, output resized back (bilinear).
+        """A frame of any size: resized (bicubic, float32) to the model resolution, output resized back (bilinear).
 
         ``max_side`` caps the model input's long side (default: the model's own cap, ``cfg.max_side``).
         """
@@ -116,11 +127,14 @@ class DepthStream:
 
     def restore(self, snap: StreamState) -> None:
         """Continue from a snapshot (taken from a stream of the same model)."""
+        self._check(snap)
+        self._state = [s.to(self.device) for s in snap.states] or None
+        self.frames_seen = snap.frames_seen
+
+    def _check(self, snap: StreamState) -> None:
         expected = self.model.cfg.temporal.num_blocks
         if snap.states and len(snap.states) != expected:
             raise ValueError(f"snapshot holds {len(snap.states)} layer states, this model has {expected}")
-        self._state = [s.to(self.device) for s in snap.states] or None
-        self.frames_seen = snap.frames_seen
 
     def state_shapes(self) -> list[tuple[int, ...]]:
         """Shapes of the temporal state's tensors (one per Mamba2 layer), as :meth:`snapshot` holds them."""
@@ -130,3 +144,118 @@ class DepthStream:
         """Start a new sequence (forget the temporal state)."""
         self._state = None
         self.frames_seen = 0
+
+
+class GraphedDepthStream(DepthStream):
+    """A :class:`DepthStream` replaying one CUDA graph per frame size: no Python or kernel-launch cost per frame.
+
+    The network reads its frame from a static input buffer and its temporal state from static float32 state
+    buffers, and writes the new state back into them in place; a reset zeroes them (a zero state is exactly
+    the empty state of a fresh stream). On the first frame of each size the step is warmed up on a side stream
+    (the state is put back afterwards) and captured; later frames of that size only copy in and replay.
+
+    Capturing is the only CUDA-specific part: with ``capture=False`` (the default off CUDA) the same buffer
+    logic runs eagerly, which is how it is tested without a GPU.
+    """
+
+    def __init__(self, model: FlashDepth, *, capture: bool | None = None, warmup: int = 2) -> None:
+        super().__init__(model)
+        self.capture = self.device.type == "cuda" if capture is None else capture
+        if self.capture and self.device.type != "cuda":
+            raise ValueError(f"CUDA graphs need a CUDA device; the network is on {self.device}")
+        self.warmup = warmup
+        self._buffers: list[torch.Tensor] = []  # one float32 SSM state per Mamba2 layer, updated in place
+        self._has_state = False
+        self._runners: dict[tuple[int, ...], _FrameRunner] = {}
+
+    def _forward(self, frame: torch.Tensor) -> torch.Tensor:
+        shape = tuple(frame.shape)
+        if not self._buffers or self._buffers[0].shape[0] != shape[0]:
+            if self._has_state:
+                raise ValueError(f"batch of {shape[0]} frames: this stream carries a state for {self._buffers[0].shape[0]}")
+            self._buffers = [_static(s, self.device) for s in self.model.mamba.state_shapes(shape[0])]
+            self._runners.clear()
+        runner = self._runners.get(shape)
+        if runner is None:
+            runner = self._runners[shape] = _FrameRunner(self, shape)
+        runner.input.copy_(frame)
+        out = runner.run()
+        self._has_state = True
+        return out.to(torch.float32, copy=True)  # the static output is overwritten by the next frame
+
+    def _advance(self, frame: torch.Tensor) -> torch.Tensor:
+        """The captured step: the network from the state buffers, the new state written back into them."""
+        with torch.no_grad():
+            out, new_state = self.model(self.normalise(frame), self._buffers)
+            for buffer, state in zip(self._buffers, new_state):
+                buffer.copy_(state)
+        return out
+
+    def snapshot(self) -> StreamState:
+        states = [b.detach().clone() for b in self._buffers] if self._has_state else []
+        return StreamState(states, self.frames_seen, {"model": self.model.cfg.name})
+
+    def restore(self, snap: StreamState) -> None:
+        self._check(snap)
+        if not snap.states:
+            self.reset()
+        else:
+            if not self._buffers or self._buffers[0].shape != snap.states[0].shape:
+                self._buffers = [_static(s.shape, self.device) for s in snap.states]
+                self._runners.clear()
+            for buffer, state in zip(self._buffers, snap.states):
+                buffer.copy_(state)
+            self._has_state = True
+        self.frames_seen = snap.frames_seen
+
+    def reset(self) -> None:
+        for buffer in self._buffers:
+            buffer.zero_()
+        self._has_state = False
+        self.frames_seen = 0
+
+
+def _static(shape: tuple[int, ...] | torch.Size, device: torch.device) -> torch.Tensor:
+    """A zeroed float32 buffer, a normal tensor even under inference mode (it is updated in place in any mode)."""
+    with torch.inference_mode(False):
+        return torch.zeros(shape, device=device, dtype=torch.float32)
+
+
+class _FrameRunner:
+    """The static input buffer of one frame shape and the step over it: a captured CUDA graph, or eager."""
+
+    def __init__(self, stream: GraphedDepthStream, shape: tuple[int, ...]) -> None:
+        self.input = _static(shape, stream.device)
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self._step = lambda: stream._advance(self.input)
+        self.output: torch.Tensor | None = None
+        if stream.capture:
+            self._capture(stream)
+
+    def _capture(self, stream: GraphedDepthStream) -> None:
+        saved = [b.clone() for b in stream._buffers]
+        try:
+            side = torch.cuda.Stream(stream.device)
+            side.wait_stream(torch.cuda.current_stream(stream.device))
+            with torch.cuda.stream(side):  # warm-up: lazy initialisation and caches happen outside the capture
+                for _ in range(stream.warmup):
+                    self._step()
+            torch.cuda.current_stream(stream.device).wait_stream(side)
+            self.graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.graph):
+                self.output = self._step()
+        except Exception as exc:  # noqa: BLE001 - whatever stops the capture, the render gets one clear line
+            size = "x".join(map(str, self.input.shape[-2:]))
+            raise FlashDepthError(f"CUDA graph capture failed for {size} frames ({str(exc).splitlines()[0]}); "
+                                  "render without --cuda-graphs") from exc
+        finally:
+            for buffer, state in zip(stream._buffers, saved):  # the warm-up advanced the state: put it back
+                buffer.copy_(state)
+
+    def run(self) -> torch.Tensor:
+        """One step over the current input buffer; the output tensor is reused by the next run."""
+        if self.graph is None:
+            return self._step()
+        self.graph.replay()
+        assert self.output is not None
+        return self.output

@@ -43,6 +43,10 @@ class TemporalModule(nn.Module):
         self.blocks = nn.ModuleList([nn.ModuleList(MambaBlock(dim, cfg) for _ in range(cfg.num_blocks))])
         self.final_layer = nn.Sequential(nn.GELU(), nn.Linear(dim, dim))
 
+    def state_shapes(self, batch: int) -> list[tuple[int, int, int, int]]:
+        """Shapes of the SSM states carried between frames, one per Mamba2 layer."""
+        return [m.state_shape(batch) for m in self.modules() if isinstance(m, Mamba2)]
+
     def pooled_size(self, h: int, w: int) -> tuple[int, int]:
         """The token grid scanned for an (h, w) feature map."""
         return int(h * self.cfg.downsample), int(w * self.cfg.downsample)

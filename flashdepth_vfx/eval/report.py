@@ -1,6 +1,7 @@
 """Evaluate prediction files against ground-truth files and report: table, JSON, chart (``flashdepth-vfx eval``)."""
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -79,7 +80,8 @@ def _write_text(path: Path, text: str) -> None:
     except OSError as exc:
         raise OutputError(f"Cannot write {path}: {exc.strerror}; choose a writable location") from None
     finally:
-        temp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # e.g. the parent is a file: there is no temporary to remove
+            temp.unlink(missing_ok=True)
 
 
 def _cell(value: float, digits: int = 4) -> str:

@@ -11,7 +11,10 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import torch
 
 DISPARITY_EPSILON = 1e-2
 
@@ -32,3 +35,42 @@ def normalize(disparity: np.ndarray, lo: float, hi: float) -> np.ndarray:
 def denormalize(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Inverse of :func:`normalize` (within the stored range)."""
     return (values * (hi - lo) + lo).astype(np.float32)
+
+
+@dataclass
+class PendingOutput:
+    """One frame's output values and disparity range on their way back from the device.
+
+    On CUDA the copy runs asynchronously into pinned host memory after the frame's kernels; :meth:`result`
+    waits for it (in an encode worker), so the model loop never waits for a copy.
+    """
+
+    values: torch.Tensor  # (H, W) host, the output precision (float32, or float16 for --half)
+    stats: torch.Tensor  # (2,) host float32: disparity min, max
+    copied: torch.cuda.Event | None = None
+
+    def result(self) -> tuple[np.ndarray, float, float]:
+        """(values, disparity min, disparity max), once the copy has landed."""
+        if self.copied is not None:
+            self.copied.synchronize()
+        low, high = self.stats.tolist()
+        return self.values.numpy(), float(low), float(high)
+
+
+def device_output(disparity: torch.Tensor, mode: str, scale: float, half: bool) -> PendingOutput:
+    """The values written for ``mode`` (``depth``: :func:`to_depth`, else disparity), and the disparity range for
+    ``normalized``, computed where ``disparity`` (H, W) lives and copied back in the output precision."""
+    disparity = disparity.float()
+    values = scale / disparity.clamp(min=DISPARITY_EPSILON) if mode == "depth" else disparity
+    if half:
+        values = values.half()
+    stats = torch.stack([disparity.min(), disparity.max()])
+    if disparity.device.type != "cuda":
+        return PendingOutput(values.cpu(), stats.cpu())
+    host_values = torch.empty(values.shape, dtype=values.dtype, pin_memory=True)
+    host_stats = torch.empty(2, dtype=torch.float32, pin_memory=True)
+    host_values.copy_(values, non_blocking=True)
+    host_stats.copy_(stats, non_blocking=True)
+    copied = torch.cuda.Event()
+    copied.record()
+    return PendingOutput(host_values, host_stats, copied)

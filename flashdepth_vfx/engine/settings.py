@@ -40,7 +40,10 @@ class RenderSettings:
     reset_on_cut: bool = False
     warmup: int | None = None
     compile: bool = False
-    threads: int | None = None  # torch CPU threads for inference (None: torch's default, one per core)
+    threads: int | None = None  # torch CPU threads for inference (None: what the I/O workers leave, see pipeline)
+    io_workers: int | None = None  # decode and encode workers each (None: one per core, at least 2)
+    compression: str = "auto"  # EXR compression of the outputs (auto: zip for --half, none for float32)
+    exact_colour: bool = False  # OCIO's CPU processor for the plates' colour, also on a GPU
 
     def state_key(self, model_id: str, source_id: str) -> str:
         """Identifies the temporal states a render produces: same key, same states (snapshots are shared by it).
@@ -62,6 +65,7 @@ class RenderSettings:
             "max_size": self.max_size,
             "precision": self.precision,
             "reset_on_cut": self.reset_on_cut,
+            "exact_colour": self.exact_colour,
         }
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -1,0 +1,127 @@
+"""The render's I/O stages end to end: worker pools (order, one failing frame, worker count), EXR compression,
+and the device colour path (run on the CPU here)."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import OpenImageIO as oiio
+import pytest
+
+from engine_helpers import read_channel, write_plates, write_tiny_checkpoint
+from flashdepth_vfx.engine import QuietEvents, Render, RenderSettings, decode, encode
+from flashdepth_vfx.errors import OutputError, PlateError
+
+FRAMES = range(1001, 1013)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors")
+
+
+@pytest.fixture()
+def plates(tmp_path) -> str:
+    return write_plates(tmp_path / "plates", FRAMES)
+
+
+class Frames(QuietEvents):
+    def __init__(self) -> None:
+        self.frames: list[tuple[int, int]] = []
+
+    def frame(self, frame, index, total, path) -> None:
+        self.frames.append((frame, index))
+
+
+def _render(plates: str, out: Path, checkpoint: Path, events: QuietEvents | None = None, **options):
+    settings = RenderSettings(plate=plates, output=str(out / "d.####.exr"), checkpoint=str(checkpoint), **options)
+    return Render(settings, events or QuietEvents(), threading.Event()).run()
+
+
+def _files(folder: Path) -> dict[str, np.ndarray]:
+    return {p.name: read_channel(p, "depth.Z") for p in sorted(folder.glob("d.*.exr"))}
+
+
+def test_worker_count_changes_nothing_but_speed_and_events_stay_in_order(plates, tmp_path, checkpoint) -> None:
+    one, many = Frames(), Frames()
+    _render(plates, tmp_path / "one", checkpoint, one, io_workers=1)
+    _render(plates, tmp_path / "many", checkpoint, many, io_workers=4)
+    assert one.frames == many.frames == [(f, i) for i, f in enumerate(FRAMES, 1)]
+    a, b = _files(tmp_path / "one"), _files(tmp_path / "many")
+    assert list(a) == [f"d.{f}.exr" for f in FRAMES]
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_a_damaged_plate_ends_the_render_with_one_line_keeping_the_frames_before(plates, tmp_path, checkpoint,
+                                                                                monkeypatch) -> None:
+    folder = Path(plates).parent
+    damaged = folder / "shot.1005.exr"
+    damaged.write_bytes(damaged.read_bytes()[:400])  # truncated: the header opens, the pixels do not
+    read: list[int] = []
+    real_decode = decode.PlateDecoder.decode
+
+    def counting(self, frame):
+        read.append(frame)
+        return real_decode(self, frame)
+
+    monkeypatch.setattr(decode.PlateDecoder, "decode", counting)
+    with pytest.raises(PlateError) as failure:
+        _render(plates, tmp_path / "out", checkpoint, io_workers=2)
+    message = str(failure.value)
+    assert "shot.1005.exr" in message and "\n" not in message
+    written = sorted(_files(tmp_path / "out"))
+    assert written == [f"d.{f}.exr" for f in range(1001, 1001 + len(written))] and len(written) < 5  # finished frames kept
+    assert max(read) <= 1005 + 3  # the stream stopped at the failure: workers + ahead at most past it
+    assert not list((tmp_path / "out").glob(".*tmp*"))
+
+
+def test_a_failed_write_ends_the_render_and_leaves_no_partial_file(plates, tmp_path, checkpoint, monkeypatch) -> None:
+    real_write = encode.write_exr
+
+    def failing(path, channels, **kwargs):
+        if Path(path).name == "d.1004.exr":
+            raise OutputError(f"Cannot write {Path(path).name}: disk full")
+        real_write(path, channels, **kwargs)
+
+    monkeypatch.setattr(encode, "write_exr", failing)
+    events = Frames()
+    with pytest.raises(OutputError, match="Cannot write d.1004.exr: disk full"):
+        _render(plates, tmp_path / "out", checkpoint, events, io_workers=2)
+    written = sorted(_files(tmp_path / "out"))
+    assert written[:3] == ["d.1001.exr", "d.1002.exr", "d.1003.exr"] and "d.1004.exr" not in written
+    assert len(written) <= 3 + 3  # writes already running when it failed may finish; nothing after
+    assert [f for f, _ in events.frames] == [1001, 1002, 1003]  # progress is reported in order, up to the failure
+    assert not list((tmp_path / "out").glob(".*tmp*"))
+
+
+@pytest.mark.parametrize(("half", "asked", "stored"), [(False, "auto", "none"), (True, "auto", "zip"), (False, "piz", "piz"),
+                                                       (True, "zips", "zips")])
+def test_compression(plates, tmp_path, checkpoint, half, asked, stored) -> None:
+    _render(plates, tmp_path / "out", checkpoint, frames="1001-1002", half=half, compression=asked)
+    spec = oiio.ImageInput.open(str(tmp_path / "out" / "d.1002.exr")).spec()
+    assert spec.get_string_attribute("compression") == stored
+    assert str(spec.format) == ("half" if half else "float")
+
+
+def test_colour_on_the_device_matches_the_cpu_processor(plates, tmp_path, checkpoint, monkeypatch) -> None:
+    """The GPU path (half upload, torch colour, resize) run on the CPU: depth close to OCIO's CPU processor's."""
+    _render(plates, tmp_path / "cpu", checkpoint, exact_colour=True, mode="disparity", reset_on_cut=True)
+    monkeypatch.setattr(decode, "colour_on_device", lambda settings, device: not settings.exact_colour)
+    seen: list[str] = []
+    real = decode.DeviceDisplayConverter.__call__
+
+    def watched(self, x):
+        seen.append(str(x.dtype))
+        return real(self, x)
+
+    monkeypatch.setattr(decode.DeviceDisplayConverter, "__call__", watched)
+    _render(plates, tmp_path / "device", checkpoint, mode="disparity", reset_on_cut=True)
+    assert seen == ["torch.float16"] * len(FRAMES)  # uploaded as read: half floats
+    cpu, device = _files(tmp_path / "cpu"), _files(tmp_path / "device")
+    assert list(cpu) == list(device)
+    for name in cpu:
+        scale = np.abs(cpu[name]).max()
+        assert np.abs(device[name] - cpu[name]).max() < 0.02 * scale, name
+        assert not np.array_equal(device[name], cpu[name])  # really another path

@@ -1,6 +1,7 @@
 """End-to-end render speed against the model alone, and memory over a long shot.
 
     python benchmarks/bench_render.py [--model flashdepth-s] [--size 252x448] [--frames 30] [--long 500]
+    python benchmarks/bench_render.py --io [--io-frames 16]   # the I/O path at 2K, before/after (bench_io.py)
 
 1. Throughput: ``render`` (decode + colour + inference + encode, threaded) frames/s against model-only
    ``stream.step`` frames/s on the same frames, measured in the same run (model-only before and after,
@@ -83,7 +84,14 @@ def main() -> None:
     parser.add_argument("--size", default="252x448")
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--long", type=int, default=500)
+    parser.add_argument("--io", action="store_true", help="Only the I/O path at 2K (bench_io.py), before and after.")
+    parser.add_argument("--io-frames", type=int, default=16)
     args = parser.parse_args()
+    if args.io:
+        import bench_io
+
+        bench_io.main(args.io_frames)
+        return
     h, w = map(int, args.size.split("x"))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -12,6 +12,7 @@ import pytest
 from engine_helpers import read_channel, write_plates, write_tiny_checkpoint
 from flashdepth_vfx.engine import QuietEvents, Render, RenderSettings, decode, encode
 from flashdepth_vfx.errors import OutputError, PlateError
+from flashdepth_vfx.plates import write_exr
 
 FRAMES = range(1001, 1013)
 
@@ -125,3 +126,31 @@ def test_colour_on_the_device_matches_the_cpu_processor(plates, tmp_path, checkp
         scale = np.abs(cpu[name]).max()
         assert np.abs(device[name] - cpu[name]).max() < 0.02 * scale, name
         assert not np.array_equal(device[name], cpu[name])  # really another path
+
+
+def test_converting_only_the_pixels_the_resize_reads_changes_nothing(tmp_path, checkpoint, monkeypatch) -> None:
+    """Plates much larger than the model's input: colour only on the bicubic taps gives bit-identical depth."""
+    folder = tmp_path / "big"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    base = rng.random((900, 1600, 3), dtype=np.float32) * 2
+    for f in (1, 2, 3):
+        write_exr(folder / f"big.{f:04d}.exr", {c: np.roll(base, 40 * f, axis=1)[..., i] for i, c in enumerate("RGB")}, half=True)
+    plates = str(folder / "big.####.exr")
+    converted: list[int] = []
+    real = decode.DisplayConverter.__call__
+
+    def counting(self, rgb):
+        converted.append(rgb.shape[0] * rgb.shape[1])
+        return real(self, rgb)
+
+    monkeypatch.setattr(decode.DisplayConverter, "__call__", counting)
+    _render(plates, tmp_path / "sparse", checkpoint, reset_on_cut=True)
+    assert all(n < 0.4 * 900 * 1600 for n in converted) and len(converted) == 3
+    monkeypatch.setattr(decode, "SPARSE_COLOUR_BELOW", 0.0)
+    _render(plates, tmp_path / "full", checkpoint, reset_on_cut=True)
+    assert converted[3:] == [900 * 1600] * 3
+    sparse, full = _files(tmp_path / "sparse"), _files(tmp_path / "full")
+    assert list(sparse) == ["d.0001.exr", "d.0002.exr", "d.0003.exr"]
+    for name in sparse:
+        np.testing.assert_array_equal(sparse[name], full[name], err_msg=name)

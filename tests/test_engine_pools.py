@@ -1,4 +1,5 @@
-"""The ordered worker pool of the decode and encode stages: order, bounded look-ahead, cancellation, one failure."""
+"""The ordered worker pool of the decode and encode stages (order, bounded look-ahead, cancellation, one failure),
+and the decode stage's bicubic tap set."""
 from __future__ import annotations
 
 import random
@@ -112,3 +113,16 @@ def test_default_workers() -> None:
     assert default_io_workers() >= 2
     with pytest.raises(ValueError):
         OrderedPool(abs, workers=0)
+
+
+@pytest.mark.parametrize(("n_in", "n_out"), [(1152, 126), (2048, 224), (1080, 518), (100, 99), (84, 126), (7, 3)])
+def test_bicubic_taps_are_exactly_the_pixels_the_resize_reads(n_in, n_out) -> None:
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from flashdepth_vfx.engine.decode import bicubic_taps
+
+    probe = torch.eye(n_in).reshape(n_in, 1, n_in, 1)  # one one-hot column per input row
+    read = F.interpolate(probe, size=(n_out, 1), mode="bicubic", align_corners=False).abs().sum(dim=(1, 2, 3)) > 0
+    np.testing.assert_array_equal(bicubic_taps(n_in, n_out), np.flatnonzero(read.numpy()))

@@ -158,7 +158,7 @@ class Render:
                 model_size: Callable[[int, int], tuple[int, int]], out: queue.Queue) -> None:
         previous_sig = None
         try:
-            for plate in decoder.plates(frames, self._stopping):
+            for plate in decoder.plates(frames, self._stopping, model_size):
                 if self._stopping():
                     raise _Stop
                 x = decoder.model_input(plate, model_size(*plate.size))

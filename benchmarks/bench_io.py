@@ -129,6 +129,54 @@ def per_frame(fn: Callable[[int], object], frames: int) -> tuple[float, float]:
     return (time.perf_counter() - t0) / frames * 1e3, (time.process_time() - c0) / frames * 1e3
 
 
+_STEP_TIMER = """
+import sys, time, torch
+from flashdepth_vfx.engine.loading import embedded_checkpoint
+from flashdepth_vfx.model import build_model, load_checkpoint
+name, h, w, threads, frames = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+model = (load_checkpoint(embedded_checkpoint()) if name == "embedded" else build_model(name)).optimize_for_inference()
+x = torch.rand(1, 3, h, w)
+with torch.inference_mode():
+    stream = model.stream()
+    for _ in range(3):
+        stream.step(x)
+    t = time.perf_counter()
+    for _ in range(frames):
+        stream.step(x)
+print((time.perf_counter() - t) / frames * 1e3)
+"""
+
+
+def thread_budget(frames: int = 20, timeout: float = 90.0) -> None:
+    """ms per model step, in fresh processes: all cores with OpenMP's default busy-waiting (the engine before),
+    with passive waiting (the CLI's default now), and one thread; alone and beside two busy-looping processes."""
+    cores = len(os.sched_getaffinity(0))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    env.pop("OMP_WAIT_POLICY", None)
+    configs = [("all cores, busy-wait", cores, None), ("all cores, passive (default)", cores, "PASSIVE"),
+               ("--threads 1", 1, "PASSIVE")]
+    print(f"thread budget: ms per model step ({frames} steps, fresh process each; '>' = cut at {timeout:.0f} s)")
+    for label, name, (h, w) in (("embedded", "embedded", (126, 224)), ("flashdepth-s", "flashdepth-s", (252, 448))):
+        for load in (False, True):
+            hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)] if load else []
+            try:
+                cells = []
+                for text, threads, policy in configs:
+                    run_env = dict(env, **({"OMP_WAIT_POLICY": policy} if policy else {}))
+                    try:
+                        out = subprocess.run([sys.executable, "-c", _STEP_TIMER, name, str(h), str(w), str(threads), str(frames)],
+                                             env=run_env, capture_output=True, text=True, timeout=timeout, check=True)
+                        cells.append(f"{text} {float(out.stdout.split()[-1]):7.0f}")
+                    except subprocess.TimeoutExpired:
+                        cells.append(f"{text} >{timeout * 1e3 / frames:6.0f}")
+            finally:
+                for hog in hogs:
+                    hog.kill()
+            print(f"  {label:12s} {w}x{h} {'2 busy processes beside' if load else 'no added load':24s} " + " | ".join(cells))
+
+
 def main(frames: int = 16) -> None:
     cores = len(os.sched_getaffinity(0))
     carrots = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "exr" / "basic" / "Carrots.exr"
@@ -204,7 +252,7 @@ def main(frames: int = 16) -> None:
         if rows[1][1] is not None:
             print(f"embedded-model render after / before: x{tiny_after / rows[1][1].fps:4.2f} (goal x3)")
 
-        host = stages["read (half, for a GPU)"][0] + stages["write float32 none"][0]
+        host = stages["read (half, for a GPU)"][1] + stages["write float32 none"][1]
         print(f"16 cores at 48 FPS: a GPU render leaves the host reading half plates and writing float32 depth "
               f"(colour, resize and depth on the GPU): {host:.0f} core-ms per frame here, so 48 FPS needs "
               f"{48 * host / 1e3:.1f} cores of this machine's speed ({'within' if 48 * host / 1e3 <= 16 else 'beyond'} 16)")

@@ -86,11 +86,16 @@ def main() -> None:
     parser.add_argument("--long", type=int, default=500)
     parser.add_argument("--io", action="store_true", help="Only the I/O path at 2K (bench_io.py), before and after.")
     parser.add_argument("--io-frames", type=int, default=16)
+    parser.add_argument("--threads-check", action="store_true",
+                        help="Only the thread budget: model steps with busy-wait / passive OpenMP / one thread, with and without load.")
     args = parser.parse_args()
-    if args.io:
+    if args.io or args.threads_check:
         import bench_io
 
-        bench_io.main(args.io_frames)
+        if args.io:
+            bench_io.main(args.io_frames)
+        if args.threads_check:
+            bench_io.thread_budget()
         return
     h, w = map(int, args.size.split("x"))
     with tempfile.TemporaryDirectory() as tmp:

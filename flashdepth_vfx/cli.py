@@ -5,6 +5,7 @@ with ``--progress json``); 2 usage error; 130 cancelled (Ctrl-C / SIGTERM: finis
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -16,6 +17,12 @@ import click
 from . import __version__
 from .errors import FlashDepthError
 from .farm.command import farm
+
+# Torch's OpenMP threads busy-wait between ops by default: they starve the decode/encode threads and, on a machine
+# shared with other work, spin while a descheduled peer holds every op up (measured in benchmarks/bench_io.py:
+# the embedded model 20x slower with two threads than with one). Passive waiting must be chosen before torch is
+# first imported, which this module never does; an explicit setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 EXIT_ERROR = 1
 EXIT_CANCELLED = 130

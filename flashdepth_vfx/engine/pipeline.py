@@ -157,8 +157,9 @@ class Render:
     def _reader(self, decoder: PlateDecoder, frames: list[int], write: set[int],
                 model_size: Callable[[int, int], tuple[int, int]], out: queue.Queue) -> None:
         previous_sig = None
+        plates = decoder.plates(frames, self._stopping, model_size)
         try:
-            for plate in decoder.plates(frames, self._stopping, model_size):
+            for plate in plates:
                 if self._stopping():
                     raise _Stop
                 x = decoder.model_input(plate, model_size(*plate.size))
@@ -173,6 +174,7 @@ class Render:
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             self._failure = self._failure or exc
         finally:
+            plates.close()  # drops the frames not started, waits for the decodes running
             self._put(out, None, force=True)
 
     def _writer(self, writer: FrameWriter, total: int, inbox: queue.Queue, summary: RenderSummary) -> None:

@@ -232,8 +232,8 @@ def probe(path: PathLike, part: int | str | None = None, layer: str | None = Non
 
 
 def read_plate(path: PathLike, part: int | str | None = None, layer: str | None = None, half: bool = False) -> Plate:
-    """Read a plate's RGB (grey replicated, integers normalised to [0, 1]) and alpha as float32 (``half``: float16,
-    half the bytes to upload to a GPU; values beyond the half range become infinite and are then replaced by 0).
+    """Read a plate's RGB (grey replicated, integers normalised to [0, 1]) and alpha as float32 (``half``: half-float
+    files as float16, as stored, half the bytes to upload to a GPU).
 
     Non-finite values are replaced by 0 and counted in ``Plate.nonfinite``. Refuses (PlateError
     naming the file) missing files, non-images, deep data, files without colour channels and
@@ -249,7 +249,7 @@ def read_plate(path: PathLike, part: int | str | None = None, layer: str | None 
         wanted = [info.channels.index(name) for name in info.rgb_channels + ((info.alpha_channel,) if info.alpha_channel else ())]
         first, last = min(wanted), max(wanted) + 1
         pixels = _checked(
-            handle.read_image(info.part_index, 0, first, last, "half" if half else "float"), handle,
+            handle.read_image(info.part_index, 0, first, last, "half" if half and info.pixel_type == "half" else "float"), handle,
             f"Cannot read the pixels of {file} (truncated or damaged)",
         )
     planes = pixels.reshape(info.height, info.width, last - first)

@@ -207,8 +207,7 @@ def main(frames: int = 16) -> None:
         small = display[:, 1, : model_size[0], : model_size[1]].contiguous()
 
         def output(f: int) -> None:
-            up = F.interpolate(small[:, None], size=SIZE, mode="bilinear", align_corners=False)[:, 0]
-            device_output(up[0], "depth", 100.0, False).result()
+            device_output(small[0], SIZE, "depth", 100.0, False).result()
 
         stages["output: resize back, depth, stats"] = per_frame(output, frames)
         depth = 100.0 / np.maximum(display[0, 1].numpy(), 0.01)

@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..errors import OutputError, PlateError
 from ..model import inference_size
@@ -281,9 +280,7 @@ class Render:
                         item.warnings.append(f"hard cut before frame {item.frame}: temporal state restarted")
                     out = stream.step(item.tensor.to(stream.device))
                     if item.write:
-                        if out.shape[-2:] != item.size:
-                            out = F.interpolate(out[:, None], size=item.size, mode="bilinear", align_corners=False)[:, 0]
-                        item.output = device_output(out[0], s.mode, s.depth_scale, s.half)
+                        item.output = device_output(out[0], item.size, s.mode, s.depth_scale, s.half)
                     item.tensor = torch.empty(0)
                     last_frame = item.frame
                     if save_snapshots and (shot.index(item.frame) + 1) % max(s.snapshot_every, 1) == 0:

@@ -177,7 +177,7 @@ def thread_budget(frames: int = 20, timeout: float = 90.0) -> None:
             print(f"  {label:12s} {w}x{h} {'2 busy processes beside' if load else 'no added load':24s} " + " | ".join(cells))
 
 
-def main(frames: int = 16) -> None:
+def main(frames: int = 16, repeats: int = 3) -> None:
     cores = len(os.sched_getaffinity(0))
     carrots = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "exr" / "basic" / "Carrots.exr"
     with tempfile.TemporaryDirectory() as tmp:
@@ -198,6 +198,9 @@ def main(frames: int = 16) -> None:
             "read (half, for a GPU)": per_frame(lambda f: read_plate(path % f, half=True), frames),
             "colour, OCIO CPU (baked LUT)": per_frame(lambda f: convert(plates[f].rgb), frames),
         }
+        half_plate = np.ascontiguousarray(read_plate(path % 1, half=True).rgb.transpose(2, 0, 1))
+        staging = torch.empty(half_plate.shape, dtype=torch.float16)
+        stages["copy into the upload buffer (half)"] = per_frame(lambda f: staging.copy_(torch.from_numpy(half_plate)), frames)
         device_convert = DeviceDisplayConverter(config, "ACEScg", device="cpu")
         tensors = {f: torch.from_numpy(plates[f].rgb.transpose(2, 0, 1).copy())[None] for f in (1, 2)}
         stages["colour, torch on the CPU"] = per_frame(lambda f: device_convert(tensors[1 + f % 2]), 2)
@@ -226,32 +229,37 @@ def main(frames: int = 16) -> None:
             pixels = read_plate(path % f).rgb
             write_exr(root / "one.exr", {"depth.Z": pixels[..., 1]}, compression="zip")
 
-        wall, _ = per_frame(one_thread, frames)
-        one_fps = 1e3 / wall
-
         before_module = load_before(Path(__file__).resolve().parents[1])
         tiny = load_model(str(embedded_checkpoint()), None, torch.device("cpu"))
-        rows: list[tuple[str, Timed | None, Timed]] = []
-        for label, loaded in (("no-op network", no_op_model()), ("embedded model (224x126)", tiny)):
-            def settings(out: str, **extra: object) -> RenderSettings:
-                return RenderSettings(plate=pattern, output=str(root / out / "d.####.exr"), snapshot_every=10**6, **extra)
-
-            before = render(before_module.Render, settings(f"before{label[:3]}"), loaded) if before_module else None
-            after = render(Render, settings(f"after{label[:3]}"), loaded)
-            rows.append((label, before, after))
-        print(f"render frames/s at 2K (engine at {BEFORE} = before; this one = after, defaults: "
-              f"{default_io_workers()} decode + {default_io_workers()} encode workers, float32 depth uncompressed)")
-        for label, before, after in rows:
-            gain = f"  x{after.fps / before.fps:4.2f}" if before else ""
+        models = (("no-op network", no_op_model()), ("embedded model (224x126)", tiny))
+        best: dict[tuple[str, str], Timed] = {}
+        one_fps = 0.0
+        for rep in range(repeats):  # alternated, best of each: the machine is shared, its load comes and goes
+            one_fps = max(one_fps, 1e3 / per_frame(one_thread, frames)[0])
+            for label, loaded in models:
+                runs = [("after", Render)] + ([("before", before_module.Render)] if before_module else [])
+                for which, render_class in runs if rep % 2 else runs[::-1]:
+                    settings = RenderSettings(plate=pattern, output=str(root / f"{which}{label[:3]}{rep}" / "d.####.exr"),
+                                              snapshot_every=10**6)
+                    timed = render(render_class, settings, loaded)
+                    key = (label, which)
+                    if key not in best or timed.fps > best[key].fps:
+                        best[key] = timed
+        print(f"render frames/s at 2K, best of {repeats} alternated runs (engine at {BEFORE} = before; this one = after, "
+              f"defaults: {default_io_workers()} decode + {default_io_workers()} encode workers, float32 depth uncompressed)")
+        for label, _ in models:
+            after, before = best[(label, "after")], best.get((label, "before"))
+            gain = f"  x{after.fps / before.fps:4.2f} fps, x{before.cpu_ms / after.cpu_ms:4.2f} less CPU" if before else ""
             was = f"{before.fps:6.2f} fps {before.cpu_ms:6.0f} core-ms/frame" if before else "(no git: skipped)"
             print(f"  {label:26s} before {was}   after {after.fps:6.2f} fps {after.cpu_ms:6.0f} core-ms/frame{gain}")
-        tiny_after = rows[1][2].fps
-        print(f"one thread, OIIO read + float32 ZIP write only: {one_fps:5.2f} fps; the embedded-model render after: "
-              f"x{tiny_after / one_fps:4.2f} of it (goal x1.5)")
-        if rows[1][1] is not None:
-            print(f"embedded-model render after / before: x{tiny_after / rows[1][1].fps:4.2f} (goal x3)")
+        tiny_after = best[(models[1][0], "after")].fps
+        print(f"one thread, OIIO read + float32 ZIP write only: {one_fps:5.2f} fps (best of {repeats}); the embedded-model "
+              f"render after: x{tiny_after / one_fps:4.2f} of it (goal x1.5)")
+        if before_module:
+            print(f"embedded-model render after / before: x{tiny_after / best[(models[1][0], 'before')].fps:4.2f} (goal x3)")
 
-        host = stages["read (half, for a GPU)"][1] + stages["write float32 none"][1]
-        print(f"16 cores at 48 FPS: a GPU render leaves the host reading half plates and writing float32 depth "
-              f"(colour, resize and depth on the GPU): {host:.0f} core-ms per frame here, so 48 FPS needs "
+        gpu_host = ("read (half, for a GPU)", "copy into the upload buffer (half)", "write float32 none")
+        host = sum(stages[name][1] for name in gpu_host)
+        print(f"16 cores at 48 FPS: a GPU render leaves the host reading half plates, filling the pinned upload buffer "
+              f"and writing float32 depth (colour, resize and depth on the GPU): {host:.0f} core-ms per frame here, so 48 FPS needs "
               f"{48 * host / 1e3:.1f} cores of this machine's speed ({'within' if 48 * host / 1e3 <= 16 else 'beyond'} 16)")

@@ -18,9 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-from safetensors.torch import save_file
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI sets it, before torch is imported
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from safetensors.torch import save_file  # noqa: E402
 
 from flashdepth_vfx.data import SceneConfig, render_sequence, write_plate_sequence
 from flashdepth_vfx.engine import QuietEvents, Render, RenderSettings

@@ -154,3 +154,19 @@ def test_converting_only_the_pixels_the_resize_reads_changes_nothing(tmp_path, c
     assert list(sparse) == ["d.0001.exr", "d.0002.exr", "d.0003.exr"]
     for name in sparse:
         np.testing.assert_array_equal(sparse[name], full[name], err_msg=name)
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_the_cli_makes_openmp_wait_passively_unless_told_otherwise(given, expected) -> None:
+    """Busy-waiting OpenMP threads starve the I/O workers (bench_render.py --threads-check): the CLI chooses passive
+    waiting before torch is imported; an explicit OMP_WAIT_POLICY wins."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    code = "import os, sys, flashdepth_vfx.cli; print(os.environ['OMP_WAIT_POLICY'], 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert out == [expected, "False"]

@@ -13,7 +13,7 @@ Where the colour conversion runs:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -189,7 +189,7 @@ class PlateDecoder:
 
     # ----------------------------------------------------------- in the reader
     def plates(self, frames: list[int], stopping: Callable[[], bool],
-               model_size: Callable[[int, int], tuple[int, int]]) -> Iterator[DecodedPlate]:
+               model_size: Callable[[int, int], tuple[int, int]]) -> Generator[DecodedPlate, None, None]:
         """The decoded plates of ``frames``, in order, for a model input of ``model_size(h, w)``; stops taking new
         frames once ``stopping()``."""
         self._model_size = model_size

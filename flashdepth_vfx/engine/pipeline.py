@@ -32,7 +32,7 @@ from ..plates import (
 from ..plates.image_io import read_channels
 from . import cuts
 from .decode import PlateDecoder
-from .encode import FrameWriter
+from .encode import FrameWriter, exr_compression
 from .events import EventSink
 from .loading import LoadedModel, cpu_threads, load_model, resolve_device
 from .outputs import PendingOutput, device_output, normalize
@@ -333,4 +333,4 @@ class Render:
             channels[s.channel] = normalize(disparity, lo, hi)
             meta = dict(info.metadata)
             meta.update({"flashdepth:mode": "normalized", "flashdepth:range_min": lo, "flashdepth:range_max": hi})
-            write_exr(path, channels, like=info, metadata=meta, half=s.half)
+            write_exr(path, channels, like=info, metadata=meta, half=s.half, compression=exr_compression(s))

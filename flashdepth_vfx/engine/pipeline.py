@@ -1,5 +1,6 @@
-"""The render: plates are read and colour-converted ahead, the model steps through them in order, and
-depth files are written behind, each stage in its own thread with bounded queues (memory stays flat)."""
+"""The render: plates are read and colour-converted ahead (a pool of decode workers, :mod:`.decode`), the model
+steps through them in order, and depth files are written behind (a pool of encode workers, :mod:`.encode`), every
+stage bounded and in frame order (memory stays flat)."""
 from __future__ import annotations
 
 import os

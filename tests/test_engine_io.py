@@ -170,3 +170,25 @@ def test_the_cli_makes_openmp_wait_passively_unless_told_otherwise(given, expect
     code = "import os, sys, flashdepth_vfx.cli; print(os.environ['OMP_WAIT_POLICY'], 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
     assert out == [expected, "False"]
+
+
+def test_cancel_with_several_workers_keeps_a_prefix_of_whole_frames(plates, tmp_path, checkpoint) -> None:
+    """Cancelled after two written frames with four workers a side: writes already running finish, none start after,
+    and every frame reported is on disk, whole."""
+    cancel = threading.Event()
+
+    class CancelAfterTwo(Frames):
+        def frame(self, frame, index, total, path) -> None:
+            super().frame(frame, index, total, path)
+            if index == 2:
+                cancel.set()
+
+    events = CancelAfterTwo()
+    settings = RenderSettings(plate=plates, output=str(tmp_path / "out" / "d.####.exr"), checkpoint=str(checkpoint),
+                              io_workers=4)
+    summary = Render(settings, events, cancel).run()
+    assert summary.cancelled
+    written = sorted(_files(tmp_path / "out"))
+    assert written == [f"d.{f}.exr" for f in range(1001, 1001 + len(written))] and 2 <= len(written) < len(FRAMES)
+    assert [f for f, _ in events.frames] == list(range(1001, 1001 + len(written)))  # each file reported, in order
+    assert not list((tmp_path / "out").glob(".*tmp*"))

@@ -1,6 +1,7 @@
 """End-to-end render speed against the model alone, and memory over a long shot.
 
     python benchmarks/bench_render.py [--model flashdepth-s] [--size 252x448] [--frames 30] [--long 500]
+    python benchmarks/bench_render.py --io [--io-frames 16]   # the I/O path at 2K, before/after (bench_io.py)
 
 1. Throughput: ``render`` (decode + colour + inference + encode, threaded) frames/s against model-only
    ``stream.step`` frames/s on the same frames, measured in the same run (model-only before and after,
@@ -17,9 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-from safetensors.torch import save_file
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI sets it, before torch is imported
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from safetensors.torch import save_file  # noqa: E402
 
 from flashdepth_vfx.data import SceneConfig, render_sequence, write_plate_sequence
 from flashdepth_vfx.engine import QuietEvents, Render, RenderSettings
@@ -83,7 +86,19 @@ def main() -> None:
     parser.add_argument("--size", default="252x448")
     parser.add_argument("--frames", type=int, default=30)
     parser.add_argument("--long", type=int, default=500)
+    parser.add_argument("--io", action="store_true", help="Only the I/O path at 2K (bench_io.py), before and after.")
+    parser.add_argument("--io-frames", type=int, default=16)
+    parser.add_argument("--threads-check", action="store_true",
+                        help="Only the thread budget: model steps with busy-wait / passive OpenMP / one thread, with and without load.")
     args = parser.parse_args()
+    if args.io or args.threads_check:
+        import bench_io
+
+        if args.io:
+            bench_io.main(args.io_frames)
+        if args.threads_check:
+            bench_io.thread_budget()
+        return
     h, w = map(int, args.size.split("x"))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

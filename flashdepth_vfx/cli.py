@@ -6,6 +6,7 @@ any time, start-up included: finished frames are kept).
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -18,6 +19,12 @@ from . import __version__
 from .errors import FlashDepthError, OptionError
 from .farm.command import farm
 from .hosts.command import hosts
+
+# Torch's OpenMP threads busy-wait between ops by default: they starve the decode/encode threads and, on a machine
+# shared with other work, spin while a descheduled peer holds every op up (measured in benchmarks/bench_io.py:
+# the embedded model 20x slower with two threads than with one). Passive waiting must be chosen before torch is
+# first imported, which this module never does; an explicit setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -119,6 +126,12 @@ def main() -> None:
               help="CUDA only: replay one captured CUDA graph per frame size (less per-frame overhead; not with --compile).")
 @click.option("--threads", type=click.IntRange(min=1),
               help="CPU threads for inference (default: one per core); fewer for a shared machine or farm slot.")
+@click.option("--io-workers", type=click.IntRange(min=1),
+              help="Threads decoding plates, and threads writing depth files (default: one per core, at least 2).")
+@click.option("--compression", type=click.Choice(["auto", "none", "zip", "zips", "piz", "rle"]), default="auto",
+              show_default=True, help="EXR compression of the depth files; auto: zip for --half, none for float32.")
+@click.option("--exact-colour", is_flag=True,
+              help="Convert plate colour with OpenColorIO's CPU processor (the CPU numerics) also on a GPU, instead of converting there.")
 @click.option("--snapshot-every", type=int, default=25, show_default=True, help="Save the temporal state every N frames.")
 @click.option("--resume", is_flag=True, help="Skip frames already rendered with the same settings; continue from a snapshot.")
 @click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)

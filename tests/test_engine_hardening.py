@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from engine_helpers import plate_pixels, read_channel, write_plates, write_tiny_checkpoint
 from flashdepth_vfx.engine import QuietEvents, Render, RenderSettings
-from flashdepth_vfx.engine import pipeline
+from flashdepth_vfx.engine import decode, encode, pipeline
 from flashdepth_vfx.errors import CheckpointError, ColourError, OutputError, PlateError
 from flashdepth_vfx.model import load_checkpoint
 from flashdepth_vfx.plates import find_sequence
@@ -119,8 +119,9 @@ def test_a_failing_stage_ends_the_render_within_a_second(plates, tmp_path, check
             return real(*args, **kwargs)
         return call
 
-    target = {"colour config": "load_config", "plate read": "read_plate", "frame write": "write_exr"}[stage]
-    monkeypatch.setattr(pipeline, target, failing(getattr(pipeline, target)))
+    module, target = {"colour config": (pipeline, "load_config"), "plate read": (decode, "read_plate"),
+                      "frame write": (encode, "write_exr")}[stage]
+    monkeypatch.setattr(module, target, failing(getattr(module, target)))
     outcome: list[BaseException] = []
 
     def body() -> None:
@@ -163,13 +164,13 @@ def test_a_bad_colour_config_is_one_line_and_an_error_event(plates, tmp_path, ch
 
 STUCK_READER = """
 import sys, time
-from flashdepth_vfx.engine import pipeline
-real = pipeline.read_plate
+from flashdepth_vfx.engine import decode
+real = decode.read_plate
 def stuck(path, *args, **kwargs):
     if str(path).endswith("1004.exr"):
         time.sleep(600)  # a plate on a dead network mount
     return real(path, *args, **kwargs)
-pipeline.read_plate = stuck
+decode.read_plate = stuck
 from flashdepth_vfx.cli import main
 sys.argv = ["flashdepth-vfx", *sys.argv[1:]]
 main()

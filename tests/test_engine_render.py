@@ -141,17 +141,19 @@ def test_normalized_mode_spans_the_shot_and_stores_its_range(plates, tmp_path, c
         np.testing.assert_allclose(values * (rmax - rmin) + rmin, disp[name], rtol=1e-4, atol=1e-4)
 
 
-def test_interrupt_then_resume_gives_identical_files(plates, tmp_path, checkpoint) -> None:
+def test_interrupt_then_resume_gives_identical_files(tmp_path, checkpoint) -> None:
+    # Long enough that the frames already decoded ahead and queued behind the model cannot be the whole shot.
+    plates = write_plates(tmp_path / "plates", range(1001, 1021))
     _render(plates, tmp_path / "straight", checkpoint, snapshot_every=2)
-    summary, events = _render(plates, tmp_path / "resumed", checkpoint, snapshot_every=2, cancel_after=3)
+    summary, events = _render(plates, tmp_path / "resumed", checkpoint, snapshot_every=2, cancel_after=3, io_workers=1)
     assert summary.cancelled
     kept = sorted(p.name for p in (tmp_path / "resumed").glob("shot_depth.*.exr"))
-    assert 3 <= len(kept) < 6
+    assert 3 <= len(kept) < 20
     assert events.events[-1][0] == "cancelled"
     summary, events = _render(plates, tmp_path / "resumed", checkpoint, snapshot_every=2, resume=True)
     assert summary.skipped == [int(n.split(".")[1]) for n in kept]
     straight, resumed = _depth_files(tmp_path / "straight"), _depth_files(tmp_path / "resumed")
-    assert straight.keys() == resumed.keys() and len(straight) == 6
+    assert straight.keys() == resumed.keys() and len(straight) == 20
     for name in straight:
         np.testing.assert_array_equal(resumed[name], straight[name], err_msg=name)
 

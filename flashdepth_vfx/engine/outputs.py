@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 DISPARITY_EPSILON = 1e-2
 
@@ -32,3 +34,55 @@ def normalize(disparity: np.ndarray, lo: float, hi: float) -> np.ndarray:
 def denormalize(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Inverse of :func:`normalize` (within the stored range)."""
     return (values * (hi - lo) + lo).astype(np.float32)
+
+
+class PendingOutput:
+    """One frame's output values and disparity range on their way back from the device.
+
+    On CUDA they are computed there and copied asynchronously into pinned host memory after the frame's kernels;
+    on a CPU their computation itself is left to whoever asks (an encode worker), off the model's thread.
+    :meth:`result` waits for either, so the model loop never waits for a copy.
+    """
+
+    def __init__(self, disparity: torch.Tensor, size: tuple[int, int], mode: str, scale: float, half: bool) -> None:
+        self._args = (size, mode, scale, half)
+        self._disparity: torch.Tensor | None = disparity
+        self._copied: torch.cuda.Event | None = None
+        if disparity.device.type == "cuda":
+            values, stats = self._compute()
+            self._values = torch.empty(values.shape, dtype=values.dtype, pin_memory=True)
+            self._stats = torch.empty(2, dtype=torch.float32, pin_memory=True)
+            self._values.copy_(values, non_blocking=True)
+            self._stats.copy_(stats, non_blocking=True)
+            self._copied = torch.cuda.Event()
+            self._copied.record()
+            self._disparity = None
+
+    def _compute(self) -> tuple[torch.Tensor, torch.Tensor]:
+        size, mode, scale, half = self._args
+        assert self._disparity is not None
+        with torch.inference_mode():
+            disparity = self._disparity.float()
+            if disparity.shape != size:
+                disparity = F.interpolate(disparity[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]
+            values = scale / disparity.clamp(min=DISPARITY_EPSILON) if mode == "depth" else disparity
+            if half:
+                values = values.half()
+            return values, torch.stack([disparity.min(), disparity.max()])
+
+    def result(self) -> tuple[np.ndarray, float, float]:
+        """(values, disparity min, disparity max), once computed and copied back."""
+        if self._copied is not None:
+            self._copied.synchronize()
+            values, stats = self._values, self._stats
+        else:
+            values, stats = self._compute()
+        low, high = stats.tolist()
+        return values.numpy(), float(low), float(high)
+
+
+def device_output(disparity: torch.Tensor, size: tuple[int, int], mode: str, scale: float, half: bool) -> PendingOutput:
+    """The values written for ``mode`` (``depth``: :func:`to_depth`, else disparity) at the plate's ``size`` (bilinear
+    from the model's output ``disparity`` (h, w)), and the disparity range for ``normalized``, computed where
+    ``disparity`` lives and handed back in the output precision."""
+    return PendingOutput(disparity, size, mode, scale, half)

@@ -1,5 +1,6 @@
-"""The render: plates are read and colour-converted ahead, the model steps through them in order, and
-depth files are written behind, each stage in its own thread with bounded queues (memory stays flat)."""
+"""The render: plates are read and colour-converted ahead (a pool of decode workers, :mod:`.decode`), the model
+steps through them in order, and depth files are written behind (a pool of encode workers, :mod:`.encode`), every
+stage bounded and in frame order (memory stays flat)."""
 from __future__ import annotations
 
 import dataclasses
@@ -14,34 +15,31 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .. import __version__
 from ..errors import OutputError, PlateError
 from ..model import inference_size
 from ..plates import (
-    DisplayConverter,
     FrameSequence,
     PlateInfo,
     find_sequence,
     frame_path,
-    guess_colorspace,
     is_movie,
     load_config,
     movie_frame_count,
     output_pattern,
     parse_frame_range,
     probe,
-    read_movie,
-    read_plate,
     write_exr,
 )
 from ..plates.image_io import read_channels
 from ..plates.output_guard import check_outputs
 from . import cuts, resume
+from .decode import PlateDecoder
+from .encode import FrameWriter, exr_compression
 from .events import EventSink
 from .loading import LoadedModel, cpu_threads, load_model, resolve_device
-from .outputs import normalize, to_depth
+from .outputs import PendingOutput, device_output, normalize
+from .pools import OrderedPool, default_io_workers
 from .settings import RenderSettings
 from .snapshots import SnapshotCheck, SnapshotStore
 
@@ -76,7 +74,7 @@ class _Frame:
     raw: np.ndarray | None = None  # plate RGBA as read, for --passthrough
     cut: bool = False
     warnings: list[str] = field(default_factory=list)
-    disparity: np.ndarray | None = None
+    output: PendingOutput | None = None  # what is written, on its way back from the device
     signature: np.ndarray | None = None  # the cut detector's, with --reset-on-cut
 
 
@@ -103,6 +101,7 @@ class Render:
         self._loaded = loaded
         self._failure: BaseException | None = None
         self._halt = threading.Event()
+        self.io_workers = settings.io_workers or default_io_workers()
 
     # ----------------------------------------------------------------- planning
     def _sequence(self) -> tuple[FrameSequence | None, Path | None, list[int], list[int]]:
@@ -144,113 +143,41 @@ class Render:
         return pattern
 
     # ------------------------------------------------------------------ stages
-    def _reader(self, seq: FrameSequence | None, movie: Path | None, frames: list[int], write: set[int],
-                model_size: Callable[[int, int], tuple[int, int]], out: queue.Queue, config: Any,
+    def _reader(self, decoder: PlateDecoder, frames: list[int], write: set[int],
+                model_size: Callable[[int, int], tuple[int, int]], out: queue.Queue,
                 previous_sig: np.ndarray | None) -> None:
-        s = self.settings
-        converters: dict[str, DisplayConverter] = {}
-        template: PlateInfo | None = None
-
-        def plates() -> Iterator[tuple[int, np.ndarray, np.ndarray | None, PlateInfo | None, list[str]]]:
-            nonlocal template
-            if movie is not None:
-                wanted = set(frames)
-                for number, rgb in read_movie(movie):
-                    if number > frames[-1]:
-                        return
-                    if number in wanted:
-                        yield number, rgb, None, None, []
-                return
-            assert seq is not None and config is not None
-            for f in frames:
-                source = seq.source(f)
-                notes = []
-                if source is None:  # --missing black
-                    if template is None:
-                        template = probe(next(iter(seq.files.values())), s.part, s.layer)
-                    rgb = np.zeros((template.height, template.width, 3), np.float32)
-                    yield f, rgb, None, template, [f"frame {f} is missing: rendered from a black frame"]
-                    continue
-                plate = read_plate(source, s.part, s.layer)
-                template = template or plate.info
-                if source != seq.files.get(f):
-                    notes.append(f"frame {f} is missing: holding {source.name}")
-                if plate.nonfinite:
-                    notes.append(f"frame {f}: {plate.nonfinite} non-finite pixel values (NaN/Inf) replaced by 0")
-                space = guess_colorspace(config, plate.info, s.colorspace)
-                if space not in converters:
-                    converters[space] = DisplayConverter(config, space, s.display, s.view)
-                display = converters[space](plate.rgb)
-                raw = None
-                if s.passthrough:
-                    alpha = plate.alpha if plate.alpha is not None else np.ones(plate.rgb.shape[:2], np.float32)
-                    raw = np.dstack([plate.rgb, alpha])
-                yield f, display, raw, plate.info, notes
-
+        plates = decoder.plates(frames, self._stopping, model_size)
         try:
-            for f, display, raw, info, notes in plates():
+            for plate in plates:
                 if self._stopping():
                     raise _Stop
-                h, w = display.shape[:2]
-                x = torch.from_numpy(np.ascontiguousarray(display.transpose(2, 0, 1)))[None]
-                size = model_size(h, w)
-                if size != (h, w):
-                    x = F.interpolate(x, size=size, mode="bicubic", align_corners=False).clamp_(0, 1)
+                x = decoder.model_input(plate, model_size(*plate.size))
                 cut = False
-                sig = None
-                if s.reset_on_cut:
-                    sig = cuts.signature(display)
-                    cut = previous_sig is not None and cuts.is_cut(previous_sig, sig)
-                    previous_sig = sig
-                item = _Frame(f, f in write, x, info, (h, w), raw, cut, notes, signature=sig)
+                if plate.signature is not None:
+                    cut = previous_sig is not None and cuts.is_cut(previous_sig, plate.signature)
+                    previous_sig = plate.signature
+                item = _Frame(plate.frame, plate.frame in write, x, plate.info, plate.size, plate.raw, cut, plate.notes,
+                              signature=plate.signature)
                 self._put(out, item)
         except _Stop:
             pass
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             self._failure = self._failure or exc
         finally:
+            plates.close()  # drops the frames not started, waits for the decodes running
             self._put(out, None, force=True)
 
-    def _writer(self, pattern: str, loaded: LoadedModel, key: str, total: int, inbox: queue.Queue,
-                summary: RenderSummary, output_key: str, chain: dict[int, str]) -> None:
-        s = self.settings
+    def _writer(self, writer: FrameWriter, total: int, inbox: queue.Queue, summary: RenderSummary) -> None:
+        pool: OrderedPool[_Frame, Path | None] = OrderedPool(writer, self.io_workers, ahead=1, name="flashdepth-write")
         index = 0
         try:
-            while True:
-                item: _Frame | None = inbox.get()
-                if item is None:
-                    return
+            for item, path in pool.map_queue(inbox):
                 for note in item.warnings:
                     self.events.warning(note, item.frame)
-                if not item.write:
-                    continue
-                assert item.disparity is not None
-                path = frame_path(pattern, item.frame)
-                values = item.disparity if s.mode != "depth" else to_depth(item.disparity, s.depth_scale)
-                channels: dict[str, np.ndarray] = {}
-                if item.raw is not None:
-                    channels.update({c: item.raw[..., i] for i, c in enumerate("RGBA")})
-                channels[s.channel] = values
-                meta = {
-                    "flashdepth:version": __version__,
-                    "flashdepth:model": loaded.model.cfg.name,
-                    "flashdepth:checkpoint": loaded.path.name,
-                    "flashdepth:checkpoint_sha256": loaded.sha,
-                    "flashdepth:settings": s.to_metadata(),
-                    "flashdepth:state_key": key,
-                    "flashdepth:output_key": output_key,
-                    "flashdepth:source": chain[item.frame],
-                    "flashdepth:mode": "disparity" if s.mode == "normalized" else s.mode,
-                    "flashdepth:disparity_min": float(item.disparity.min()),
-                    "flashdepth:disparity_max": float(item.disparity.max()),
-                    "flashdepth:frame": item.frame,
-                }
-                if s.mode == "depth":
-                    meta["flashdepth:depth_scale"] = s.depth_scale
-                write_exr(path, channels, like=item.info, metadata=meta, half=s.half)
-                summary.written.append(path)
-                index += 1
-                self.events.frame(item.frame, index, total, str(path))
+                if path is not None:
+                    summary.written.append(path)
+                    index += 1
+                    self.events.frame(item.frame, index, total, str(path))
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             self._failure = self._failure or exc
             while inbox.get() is not None:  # drain so the model thread never blocks
@@ -342,10 +269,12 @@ class Render:
 
         inbox: queue.Queue = queue.Queue(QUEUE_DEPTH)
         outbox: queue.Queue = queue.Queue(QUEUE_DEPTH)
+        decoder = PlateDecoder(s, seq, movie, stream.device, self.io_workers, config)
         reader = threading.Thread(target=self._reader, name="flashdepth-read", daemon=True,
-                                  args=(seq, movie, frames, set(to_write), model_size, inbox, config, previous_sig))
+                                  args=(decoder, frames, set(to_write), model_size, inbox, previous_sig))
         writer = threading.Thread(target=self._writer, name="flashdepth-write", daemon=True,
-                                  args=(pattern, loaded, key, len(to_write), outbox, summary, output_key, chain))
+                                  args=(FrameWriter(s, pattern, loaded, key, output_key, chain), len(to_write), outbox,
+                                        summary))
         reader.start()
         writer.start()
         last_frame: int | None = None
@@ -361,9 +290,7 @@ class Render:
                         item.warnings.append(f"hard cut before frame {item.frame}: temporal state restarted")
                     out = stream.step(item.tensor.to(stream.device))
                     if item.write:
-                        if out.shape[-2:] != item.size:
-                            out = F.interpolate(out[:, None], size=item.size, mode="bilinear", align_corners=False)[:, 0]
-                        item.disparity = out[0].float().cpu().numpy()
+                        item.output = device_output(out[0], item.size, s.mode, s.depth_scale, s.half)
                     item.tensor = torch.empty(0)
                     last_frame, last_sig = item.frame, item.signature
                     if save_snapshots and (shot.index(item.frame) + 1) % max(s.snapshot_every, 1) == 0:
@@ -437,4 +364,4 @@ class Render:
             channels[s.channel] = normalize(disparity, lo, hi)
             meta = dict(info.metadata)
             meta.update({"flashdepth:mode": "normalized", "flashdepth:range_min": lo, "flashdepth:range_max": hi})
-            write_exr(path, channels, like=info, metadata=meta, half=s.half)
+            write_exr(path, channels, like=info, metadata=meta, half=s.half, compression=exr_compression(s))

@@ -48,7 +48,10 @@ class RenderSettings:
     warmup: int | None = None
     compile: bool = False
     cuda_graphs: bool = False  # replay one CUDA graph per frame size (CUDA only)
-    threads: int | None = None  # torch CPU threads for inference (None: torch's default, one per core)
+    threads: int | None = None  # torch CPU threads for inference (None: what the I/O workers leave, see pipeline)
+    io_workers: int | None = None  # decode and encode workers each (None: one per core, at least 2)
+    compression: str = "auto"  # EXR compression of the outputs (auto: zip for --half, none for float32)
+    exact_colour: bool = False  # OCIO's CPU processor for the plates' colour, also on a GPU
     overwrite: bool = False  # replace existing output files the project did not write
 
     def __post_init__(self) -> None:
@@ -111,6 +114,7 @@ class RenderSettings:
             "max_size": self.max_size,
             "precision": precision or self.precision,
             "reset_on_cut": self.reset_on_cut,
+            "exact_colour": self.exact_colour,
         }
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -28,7 +28,7 @@ _SRGB_NAMES = ("srgb_tx", "sRGB - Texture", "Utility - sRGB - Texture", "sRGB", 
 _SLOW_TRANSFORMS = (OCIO.FixedFunctionTransform,)
 _OCIO_ERRORS = (OCIO.Exception, OCIO.ExceptionMissingFile)  # the second is not a subclass of the first
 LUT_SIZE = 65
-_SHAPER_LOG2_RANGE = (-12.0, 8.0)  # scene-linear 0 .. 256 through a log2 shaper (offset 2^-12 keeps 0 exact)
+SHAPER_LOG2_RANGE = (-12.0, 8.0)  # scene-linear 0 .. 256 through a log2 shaper (offset 2^-12 keeps 0 exact)
 
 _processors: dict[tuple[str, str, str, str, bool], tuple[OCIO.CPUProcessor, bool]] = {}
 _processors_lock = threading.Lock()
@@ -87,20 +87,54 @@ def guess_colorspace(config: OCIO.Config, info: PlateInfo, override: str | None 
     return name
 
 
+def resolve_display_view(config: OCIO.Config, colorspace: str, display: str | None = None,
+                         view: str | None = None) -> tuple[str, str, str]:
+    """(colour space, display, view) as the config names them: the config's default display, the view its
+    viewing rules pick for the colour space; ColourError naming the alternatives for unknown names."""
+    colorspace = _resolve_colorspace(config, colorspace)
+    display = display or config.getDefaultDisplay()
+    displays = list(config.getDisplays())
+    if display not in displays:
+        raise ColourError(f"Unknown display {display!r} in {_config_label(config)}; it has: {', '.join(displays)}")
+    view = view or config.getDefaultView(display, colorspace)
+    if not config.hasView(display, view):
+        views = ", ".join(config.getViews(display))
+        raise ColourError(f"Unknown view {view!r} for display {display!r}; it has: {views}")
+    return colorspace, display, view
+
+
+def display_steps(config: OCIO.Config, colorspace: str, display: str, view: str) -> list[OCIO.Transform]:
+    """The optimised steps (matrices, curves, fixed functions, LUTs) of a display/view conversion, in order."""
+    try:
+        processor = config.getProcessor(OCIO.DisplayViewTransform(src=colorspace, display=display, view=view))
+        return list(processor.getOptimizedProcessor(OCIO.OPTIMIZATION_DEFAULT).createGroupTransform())
+    except _OCIO_ERRORS as exc:
+        raise ColourError(f"Cannot build the colour conversion {colorspace!r} -> {display!r}/{view!r}: {_one_line(exc)}") from None
+
+
+def is_slow(step: OCIO.Transform) -> bool:
+    """Whether a step is one OCIO evaluates slowly on a CPU (the ACES 2.0 output transform), and is baked."""
+    return isinstance(step, _SLOW_TRANSFORMS)
+
+
+def shaped_lut(config: OCIO.Config, steps: list[OCIO.Transform], size: int = LUT_SIZE) -> np.ndarray:
+    """``steps`` sampled on a ``size``³ grid behind the log2 shaper (:data:`SHAPER_LOG2_RANGE`, offset 2^low):
+    float32 (size, size, size, 3) indexed [red, green, blue] in shaper space."""
+    low, high = SHAPER_LOG2_RANGE
+    axis = np.linspace(0.0, 1.0, size, dtype=np.float32)
+    grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3).copy()  # red index slowest
+    unshape = OCIO.AllocationTransform(OCIO.ALLOCATION_LG2, [low, high, 2.0 ** low], OCIO.TRANSFORM_DIR_INVERSE)
+    config.getProcessor(unshape).getDefaultCPUProcessor().applyRGB(grid)
+    config.getProcessor(OCIO.GroupTransform(steps)).getDefaultCPUProcessor().applyRGB(grid)
+    return grid.reshape(size, size, size, 3)
+
+
 class DisplayConverter:
     """Converts plate pixels from a colour space to display-referred sRGB in [0, 1] (what the model was trained on)."""
 
     def __init__(self, config: OCIO.Config, colorspace: str, display: str | None = None,
                  view: str | None = None, exact: bool = False) -> None:
-        self.colorspace = _resolve_colorspace(config, colorspace)
-        self.display = display or config.getDefaultDisplay()
-        displays = list(config.getDisplays())
-        if self.display not in displays:
-            raise ColourError(f"Unknown display {self.display!r} in {_config_label(config)}; it has: {', '.join(displays)}")
-        self.view = view or config.getDefaultView(self.display, self.colorspace)
-        if not config.hasView(self.display, self.view):
-            views = ", ".join(config.getViews(self.display))
-            raise ColourError(f"Unknown view {self.view!r} for display {self.display!r}; it has: {views}")
+        self.colorspace, self.display, self.view = resolve_display_view(config, colorspace, display, view)
         self._processor, self.uses_lut = _cpu_processor(config, self.colorspace, self.display, self.view, exact)
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
@@ -119,10 +153,10 @@ def _cpu_processor(config: OCIO.Config, colorspace: str, display: str, view: str
         cached = _processors.get(key)
     if cached is not None:
         return cached
+    steps = display_steps(config, colorspace, display, view)
     try:
         processor = config.getProcessor(OCIO.DisplayViewTransform(src=colorspace, display=display, view=view))
-        steps = list(processor.getOptimizedProcessor(OCIO.OPTIMIZATION_DEFAULT).createGroupTransform())
-        slow = next((i for i, step in enumerate(steps) if isinstance(step, _SLOW_TRANSFORMS)), None)
+        slow = next((i for i, step in enumerate(steps) if is_slow(step)), None)
         if exact or slow is None:
             built = (processor.getOptimizedCPUProcessor(OCIO.BIT_DEPTH_F32, OCIO.BIT_DEPTH_F32, OCIO.OPTIMIZATION_DEFAULT), False)
         else:
@@ -136,15 +170,9 @@ def _cpu_processor(config: OCIO.Config, colorspace: str, display: str, view: str
 
 def _bake(config: OCIO.Config, steps: list[OCIO.Transform], split: int) -> OCIO.CPUProcessor:
     """Exact ``steps[:split]``, then ``steps[split:]`` sampled into a 3D LUT over a log2 shaper (scene-linear input)."""
-    low, high = _SHAPER_LOG2_RANGE
-    shaper_vars = [low, high, 2.0 ** low]
-    axis = np.linspace(0.0, 1.0, LUT_SIZE, dtype=np.float32)
-    grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), axis=-1).reshape(-1, 3).copy()  # red index slowest
-    unshape = OCIO.AllocationTransform(OCIO.ALLOCATION_LG2, shaper_vars, OCIO.TRANSFORM_DIR_INVERSE)
-    config.getProcessor(unshape).getDefaultCPUProcessor().applyRGB(grid)
-    config.getProcessor(OCIO.GroupTransform(steps[split:])).getDefaultCPUProcessor().applyRGB(grid)
+    low, high = SHAPER_LOG2_RANGE
     lut = OCIO.Lut3DTransform(gridSize=LUT_SIZE, interpolation=OCIO.INTERP_TETRAHEDRAL)
-    lut.setData(grid.ravel())
-    shaper = OCIO.AllocationTransform(OCIO.ALLOCATION_LG2, shaper_vars)
+    lut.setData(shaped_lut(config, steps[split:]).ravel())
+    shaper = OCIO.AllocationTransform(OCIO.ALLOCATION_LG2, [low, high, 2.0 ** low])
     baked = OCIO.GroupTransform(steps[:split] + [shaper, lut])
     return config.getProcessor(baked).getOptimizedCPUProcessor(OCIO.BIT_DEPTH_F32, OCIO.BIT_DEPTH_F32, OCIO.OPTIMIZATION_DEFAULT)

@@ -235,8 +235,9 @@ def probe(path: PathLike, part: int | str | None = None, layer: str | None = Non
         return _info(handle, file, part, layer)
 
 
-def read_plate(path: PathLike, part: int | str | None = None, layer: str | None = None) -> Plate:
-    """Read a plate's RGB (grey replicated, integers normalised to [0, 1]) and alpha as float32.
+def read_plate(path: PathLike, part: int | str | None = None, layer: str | None = None, half: bool = False) -> Plate:
+    """Read a plate's RGB (grey replicated, integers normalised to [0, 1]) and alpha as float32 (``half``: half-float
+    files as float16, as stored, half the bytes to upload to a GPU).
 
     Non-finite values are replaced by 0 and counted in ``Plate.nonfinite``. Refuses (PlateError
     naming the file) missing files, non-images, deep data, files without colour channels and
@@ -252,13 +253,16 @@ def read_plate(path: PathLike, part: int | str | None = None, layer: str | None 
         wanted = [info.channels.index(name) for name in info.rgb_channels + ((info.alpha_channel,) if info.alpha_channel else ())]
         first, last = min(wanted), max(wanted) + 1
         pixels = _checked(
-            handle.read_image(info.part_index, 0, first, last, "float"), handle,
+            handle.read_image(info.part_index, 0, first, last, "half" if half and info.pixel_type == "half" else "float"), handle,
             f"Cannot read the pixels of {file} (truncated or damaged)",
         )
-    selected = np.ascontiguousarray(pixels.reshape(info.height, info.width, last - first)[..., [i - first for i in wanted]], dtype=np.float32)
-    finite = np.isfinite(selected)
-    nonfinite = int(selected.size - np.count_nonzero(finite))
-    if nonfinite:
+    planes = pixels.reshape(info.height, info.width, last - first)
+    order = [i - first for i in wanted]
+    selected = planes if order == list(range(last - first)) else np.ascontiguousarray(planes[..., order])
+    nonfinite = 0
+    if not np.isfinite(selected.sum(dtype=np.float64)):  # a float64 sum of float32/16 values cannot overflow
+        finite = np.isfinite(selected)
+        nonfinite = int(selected.size - np.count_nonzero(finite))
         selected[~finite] = 0.0
     colour = selected[..., : len(info.rgb_channels)]
     rgb = np.repeat(colour, 3, axis=2) if colour.shape[2] == 1 else np.ascontiguousarray(colour)
@@ -338,7 +342,9 @@ def write_exr(
     names = list(channels)
     if not names:
         raise OutputError(f"Cannot write {target}: no channels given")
-    arrays = [np.asarray(channels[name], dtype=np.float32) for name in names]
+    given = [np.asarray(channels[name]) for name in names]
+    as_half = half and all(array.dtype == np.float16 for array in given)  # already rounded: handed over as they are
+    arrays = [array if as_half else array.astype(np.float32, copy=False) for array in given]
     height, width = (like.height, like.width) if like is not None else arrays[0].shape[:2]
     for name, array in zip(names, arrays):
         if array.shape != (height, width):

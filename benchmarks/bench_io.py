@@ -1,0 +1,265 @@
+"""The render's I/O path at 2K (``bench_render.py --io``): ACEScg half EXR plates through an ACES view, float32
+depth out, the network replaced by a no-op of the same output size; before (the engine at ``BEFORE``) and after
+in one run. See :func:`main` for what is printed."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import OpenImageIO as oiio
+import torch
+import torch.nn.functional as F
+
+from flashdepth_vfx.engine import QuietEvents, Render, RenderSettings
+from flashdepth_vfx.engine.device_colour import DeviceDisplayConverter
+from flashdepth_vfx.engine.loading import LoadedModel, embedded_checkpoint, load_model
+from flashdepth_vfx.engine.outputs import device_output
+from flashdepth_vfx.engine.pools import default_io_workers
+from flashdepth_vfx.model import inference_size
+from flashdepth_vfx.model.config import OFFICIAL_MAX_SIDE, get_config
+from flashdepth_vfx.model.stream import StreamState
+from flashdepth_vfx.plates import DisplayConverter, load_config, read_plate, write_exr
+
+BEFORE = "cefe584"
+"""The commit whose engine (one reader and one writer thread, OCIO and resize in the reader, ZIP) is "before"."""
+SIZE = (1152, 2048)
+
+
+class _NoOpStream:
+    """Stands in for DepthStream: returns the input's green channel, the model's output size, at no cost."""
+
+    def __init__(self) -> None:
+        self.frames_seen = 0
+        self.device = torch.device("cpu")
+
+    def step(self, frame: torch.Tensor) -> torch.Tensor:
+        self.frames_seen += 1
+        return frame[:, 1].float()
+
+    def snapshot(self) -> StreamState:
+        return StreamState([], self.frames_seen, {})
+
+    def restore(self, snap: StreamState) -> None:
+        self.frames_seen = snap.frames_seen
+
+    def reset(self) -> None:
+        self.frames_seen = 0
+
+
+class _NoOpNet:
+    """A network of ``name``'s configuration (its input and output sizes) that computes nothing."""
+
+    patch_size = 14
+
+    def __init__(self, name: str) -> None:
+        self.cfg = get_config(name)
+
+    def stream(self) -> _NoOpStream:
+        return _NoOpStream()
+
+
+def no_op_model(name: str = "flashdepth") -> LoadedModel:
+    return LoadedModel(_NoOpNet(name), Path("no-op.safetensors"), "0" * 12)  # type: ignore[arg-type]
+
+
+def write_plates(folder: Path, frames: int, carrots: Path) -> str:
+    """2K ACEScg half-float ZIP plates: a real photo scaled up, moving a little each frame, with grain."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rgb = torch.from_numpy(read_plate(carrots).rgb.transpose(2, 0, 1).copy())[None]
+    big = F.interpolate(rgb, size=SIZE, mode="bicubic", align_corners=False).clamp(0, None)[0].numpy()
+    rng = np.random.default_rng(0)
+    for f in range(1, frames + 1):
+        pixels = np.roll(big, 8 * f, axis=2) * (1 + rng.normal(0, 0.01, big.shape).astype(np.float32))
+        write_exr(folder / f"plate.{f:04d}.exr", {c: pixels[i] for i, c in enumerate("RGB")}, half=True,
+                  metadata={"oiio:ColorSpace": "ACEScg"})
+    return str(folder / "plate.####.exr")
+
+
+def load_before(root: Path) -> ModuleType | None:
+    """The engine's pipeline module as it was at ``BEFORE`` (from git), run against today's plates package."""
+    try:
+        source = subprocess.run(["git", "show", f"{BEFORE}:flashdepth_vfx/engine/pipeline.py"], cwd=root,
+                                capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    spec = importlib.util.spec_from_loader("flashdepth_vfx.engine._pipeline_before", loader=None)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    module.__package__ = "flashdepth_vfx.engine"
+    sys.modules[spec.name] = module
+    exec(compile(source, f"{BEFORE}:pipeline.py", "exec"), module.__dict__)  # noqa: S102 - our own history
+    return module
+
+
+@dataclass
+class Timed:
+    fps: float
+    cpu_ms: float  # process CPU time per frame, all threads
+
+
+def render(render_class: type, settings: RenderSettings, loaded: LoadedModel) -> Timed:
+    """Frames/s from the first written frame to the last, and process CPU ms per frame over the same span."""
+    marks: list[tuple[float, float]] = []
+
+    class Clock(QuietEvents):
+        def frame(self, frame, index, total, path) -> None:  # noqa: ANN001
+            marks.append((time.perf_counter(), time.process_time()))
+
+    render_class(settings, Clock(), loaded=loaded).run()
+    (t0, c0), (t1, c1) = marks[0], marks[-1]
+    n = len(marks) - 1
+    return Timed(n / (t1 - t0), (c1 - c0) / n * 1e3)
+
+
+def per_frame(fn: Callable[[int], object], frames: int) -> tuple[float, float]:
+    """(wall ms, process CPU ms) per call of ``fn(frame)``, one call at a time."""
+    fn(1)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for f in range(1, frames + 1):
+        fn(f)
+    return (time.perf_counter() - t0) / frames * 1e3, (time.process_time() - c0) / frames * 1e3
+
+
+_STEP_TIMER = """
+import sys, time, torch
+from flashdepth_vfx.engine.loading import embedded_checkpoint
+from flashdepth_vfx.model import build_model, load_checkpoint
+name, h, w, threads, frames = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+model = (load_checkpoint(embedded_checkpoint()) if name == "embedded" else build_model(name)).optimize_for_inference()
+x = torch.rand(1, 3, h, w)
+with torch.inference_mode():
+    stream = model.stream()
+    for _ in range(3):
+        stream.step(x)
+    t = time.perf_counter()
+    for _ in range(frames):
+        stream.step(x)
+print((time.perf_counter() - t) / frames * 1e3)
+"""
+
+
+def thread_budget(frames: int = 20, timeout: float = 90.0) -> None:
+    """ms per model step, in fresh processes: all cores with OpenMP's default busy-waiting (the engine before),
+    with passive waiting (the CLI's default now), and one thread; alone and beside two busy-looping processes."""
+    cores = len(os.sched_getaffinity(0))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    env.pop("OMP_WAIT_POLICY", None)
+    configs = [("all cores, busy-wait", cores, None), ("all cores, passive (default)", cores, "PASSIVE"),
+               ("--threads 1", 1, "PASSIVE")]
+    print(f"thread budget: ms per model step ({frames} steps, fresh process each; '>' = cut at {timeout:.0f} s)")
+    for label, name, (h, w) in (("embedded", "embedded", (126, 224)), ("flashdepth-s", "flashdepth-s", (252, 448))):
+        for load in (False, True):
+            hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)] if load else []
+            try:
+                cells = []
+                for text, threads, policy in configs:
+                    run_env = dict(env, **({"OMP_WAIT_POLICY": policy} if policy else {}))
+                    try:
+                        out = subprocess.run([sys.executable, "-c", _STEP_TIMER, name, str(h), str(w), str(threads), str(frames)],
+                                             env=run_env, capture_output=True, text=True, timeout=timeout, check=True)
+                        cells.append(f"{text} {float(out.stdout.split()[-1]):7.0f}")
+                    except subprocess.TimeoutExpired:
+                        cells.append(f"{text} >{timeout * 1e3 / frames:6.0f}")
+            finally:
+                for hog in hogs:
+                    hog.kill()
+            print(f"  {label:12s} {w}x{h} {'2 busy processes beside' if load else 'no added load':24s} " + " | ".join(cells))
+
+
+def main(frames: int = 16, repeats: int = 3) -> None:
+    cores = len(os.sched_getaffinity(0))
+    carrots = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "exr" / "basic" / "Carrots.exr"
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        pattern = write_plates(root / "plates", frames, carrots)
+        path = pattern.replace("####", "%04d")
+        config = load_config()
+        convert = DisplayConverter(config, "ACEScg")
+        model_size = inference_size(*SIZE, OFFICIAL_MAX_SIDE, 70, 14)
+        print(f"I/O path at {SIZE[1]}x{SIZE[0]}: ACEScg half ZIP plates -> {convert.view} -> no-op network "
+              f"({model_size[1]}x{model_size[0]}, the official models' size) -> float32 depth; {frames} frames, "
+              f"{cores} cores, torch {torch.get_num_threads()} threads, OIIO {oiio.get_int_attribute('threads')} threads")
+
+        print("core-ms per frame and stage (one call at a time; process CPU time, wall in brackets)")
+        plates = {f: read_plate(path % f) for f in range(1, frames + 1)}
+        stages: dict[str, tuple[float, float]] = {
+            "read (float32)": per_frame(lambda f: read_plate(path % f), frames),
+            "read (half, for a GPU)": per_frame(lambda f: read_plate(path % f, half=True), frames),
+            "colour, OCIO CPU (baked LUT)": per_frame(lambda f: convert(plates[f].rgb), frames),
+        }
+        half_plate = np.ascontiguousarray(read_plate(path % 1, half=True).rgb.transpose(2, 0, 1))
+        staging = torch.empty(half_plate.shape, dtype=torch.float16)
+        stages["copy into the upload buffer (half)"] = per_frame(lambda f: staging.copy_(torch.from_numpy(half_plate)), frames)
+        device_convert = DeviceDisplayConverter(config, "ACEScg", device="cpu")
+        tensors = {f: torch.from_numpy(plates[f].rgb.transpose(2, 0, 1).copy())[None] for f in (1, 2)}
+        stages["colour, torch on the CPU"] = per_frame(lambda f: device_convert(tensors[1 + f % 2]), 2)
+        display = torch.from_numpy(convert(plates[1].rgb).transpose(2, 0, 1).copy())[None]
+        stages["resize to the model (bicubic)"] = per_frame(
+            lambda f: F.interpolate(display, size=model_size, mode="bicubic", align_corners=False), frames)
+        small = display[:, 1, : model_size[0], : model_size[1]].contiguous()
+
+        def output(f: int) -> None:
+            device_output(small[0], SIZE, "depth", 100.0, False).result()
+
+        stages["output: resize back, depth, stats"] = per_frame(output, frames)
+        depth = 100.0 / np.maximum(display[0, 1].numpy(), 0.01)
+        sizes: dict[str, float] = {}
+        for half in (False, True):
+            for compression in ("none", "zip", "zips", "piz", "rle"):
+                name = f"write {'half' if half else 'float32'} {compression}"
+                out = root / f"{compression}{half}.exr"
+                stages[name] = per_frame(lambda f: write_exr(out, {"depth.Z": depth}, half=half, compression=compression), 4)
+                sizes[name] = out.stat().st_size / 2**20
+        for name, (wall, cpu) in stages.items():
+            size = f"  {sizes[name]:5.2f} MiB" if name in sizes else ""
+            print(f"  {name:36s} {cpu:7.1f} ({wall:6.1f}){size}")
+
+        def one_thread(f: int) -> None:
+            pixels = read_plate(path % f).rgb
+            write_exr(root / "one.exr", {"depth.Z": pixels[..., 1]}, compression="zip")
+
+        before_module = load_before(Path(__file__).resolve().parents[1])
+        tiny = load_model(str(embedded_checkpoint()), None, torch.device("cpu"))
+        models = (("no-op network", no_op_model()), ("embedded model (224x126)", tiny))
+        best: dict[tuple[str, str], Timed] = {}
+        one_fps = 0.0
+        for rep in range(repeats):  # alternated, best of each: the machine is shared, its load comes and goes
+            one_fps = max(one_fps, 1e3 / per_frame(one_thread, frames)[0])
+            for label, loaded in models:
+                runs = [("after", Render)] + ([("before", before_module.Render)] if before_module else [])
+                for which, render_class in runs if rep % 2 else runs[::-1]:
+                    settings = RenderSettings(plate=pattern, output=str(root / f"{which}{label[:3]}{rep}" / "d.####.exr"),
+                                              snapshot_every=10**6)
+                    timed = render(render_class, settings, loaded)
+                    key = (label, which)
+                    if key not in best or timed.fps > best[key].fps:
+                        best[key] = timed
+        print(f"render frames/s at 2K, best of {repeats} alternated runs (engine at {BEFORE} = before; this one = after, "
+              f"defaults: {default_io_workers()} decode + {default_io_workers()} encode workers, float32 depth uncompressed)")
+        for label, _ in models:
+            after, before = best[(label, "after")], best.get((label, "before"))
+            gain = f"  x{after.fps / before.fps:4.2f} fps, x{before.cpu_ms / after.cpu_ms:4.2f} less CPU" if before else ""
+            was = f"{before.fps:6.2f} fps {before.cpu_ms:6.0f} core-ms/frame" if before else "(no git: skipped)"
+            print(f"  {label:26s} before {was}   after {after.fps:6.2f} fps {after.cpu_ms:6.0f} core-ms/frame{gain}")
+        tiny_after = best[(models[1][0], "after")].fps
+        print(f"one thread, OIIO read + float32 ZIP write only: {one_fps:5.2f} fps (best of {repeats}); the embedded-model "
+              f"render after: x{tiny_after / one_fps:4.2f} of it (goal x1.5)")
+        if before_module:
+            print(f"embedded-model render after / before: x{tiny_after / best[(models[1][0], 'before')].fps:4.2f} (goal x3)")
+
+        gpu_host = ("read (half, for a GPU)", "copy into the upload buffer (half)", "write float32 none")
+        host = sum(stages[name][1] for name in gpu_host)
+        print(f"16 cores at 48 FPS: a GPU render leaves the host reading half plates, filling the pinned upload buffer "
+              f"and writing float32 depth (colour, resize and depth on the GPU): {host:.0f} core-ms per frame here, so 48 FPS needs "
+              f"{48 * host / 1e3:.1f} cores of this machine's speed ({'within' if 48 * host / 1e3 <= 16 else 'beyond'} 16)")

@@ -1,0 +1,222 @@
+"""The render's decode stage: plates read (and, on a CPU device, colour-converted) by an ordered pool of workers,
+then turned into the model's input: uploaded, colour-converted on a GPU device, resized.
+
+Where the colour conversion runs:
+
+- ``--exact-colour``, movies, and CPU devices: OpenColorIO's CPU processor (:class:`DisplayConverter`) in the
+  decode workers, in parallel. On a CPU the torch version is several times slower than OCIO's SIMD code
+  (measured at 2K on one core: ~100 ms for OCIO's baked ACES 2.0 LUT against ~600 ms for matrix + shaper +
+  ``grid_sample``), so "the device" there is OCIO in the workers.
+- CUDA / MPS: the plate is read as half floats, uploaded through two pinned staging buffers, and converted by
+  :class:`~flashdepth_vfx.engine.device_colour.DeviceDisplayConverter` on the device.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..plates import (
+    DisplayConverter,
+    FrameSequence,
+    PlateInfo,
+    guess_colorspace,
+    load_config,
+    probe,
+    read_movie,
+    read_plate,
+)
+from . import cuts
+from .device_colour import DeviceDisplayConverter
+from .pools import OrderedPool
+from .settings import RenderSettings
+
+
+SPARSE_COLOUR_BELOW = 0.6
+"""Convert only the pixels the resize reads when they are fewer than this share of the plate."""
+
+
+def bicubic_taps(n_in: int, n_out: int) -> np.ndarray:
+    """The input indices that bicubic resampling from ``n_in`` to ``n_out`` samples (half-pixel centres, four taps,
+    clamped at the edges: what ``F.interpolate(mode="bicubic", align_corners=False)`` reads), ascending."""
+    centres = n_in / n_out * (np.arange(n_out) + 0.5) - 0.5
+    low = np.floor(centres - 1e-3).astype(np.int64) - 1  # a tap more where rounding could move the floor
+    high = np.floor(centres + 1e-3).astype(np.int64) + 2
+    taps = np.concatenate([np.arange(a, b + 1) for a, b in zip(low, high)])
+    return np.unique(np.clip(taps, 0, n_in - 1))
+
+
+@dataclass
+class DecodedPlate:
+    """One plate out of the decode workers."""
+
+    frame: int
+    pixels: np.ndarray  # (3, H, W): display sRGB in [0, 1] (float32), or source-space values for ``device_colour``
+    info: PlateInfo | None
+    raw: np.ndarray | None = None  # plate RGBA as read, for --passthrough
+    notes: list[str] = field(default_factory=list)
+    signature: np.ndarray | None = None  # cut-detection histogram (display values), with --reset-on-cut
+    device_colour: DeviceDisplayConverter | None = None  # colour still to apply on the device
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Plate data window (height, width)."""
+        return self.pixels.shape[1], self.pixels.shape[2]
+
+
+def colour_on_device(settings: RenderSettings, device: torch.device) -> bool:
+    """Whether plates are colour-converted on the device (GPUs, unless ``--exact-colour``) or by OCIO in the workers."""
+    return device.type in ("cuda", "mps") and not settings.exact_colour
+
+
+class HostToDevice:
+    """Copies host arrays to the device: on CUDA through two pinned staging buffers used in turn (one fills while
+    the other's copy runs), without waiting for the copy; elsewhere a plain ``to``."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self._buffers: list[torch.Tensor | None] = [None, None]
+        self._copied: list[torch.cuda.Event | None] = [None, None]
+        self._next = 0
+
+    def __call__(self, array: np.ndarray) -> torch.Tensor:
+        host = torch.from_numpy(array)
+        if self.device.type != "cuda":
+            return host.to(self.device)
+        slot, self._next = self._next, 1 - self._next
+        buffer, copied = self._buffers[slot], self._copied[slot]
+        if buffer is None or buffer.shape != host.shape or buffer.dtype != host.dtype:
+            buffer = self._buffers[slot] = torch.empty(host.shape, dtype=host.dtype, pin_memory=True)
+        elif copied is not None:
+            copied.synchronize()  # this buffer's previous upload (two frames ago) has left it
+        buffer.copy_(host)
+        on_device = buffer.to(self.device, non_blocking=True)
+        event = torch.cuda.Event()
+        event.record()
+        self._copied[slot] = event
+        return on_device
+
+
+class PlateDecoder:
+    """Reads a shot's plates in order through ``workers`` threads and makes the model's inputs."""
+
+    def __init__(self, settings: RenderSettings, seq: FrameSequence | None, movie: Path | None,
+                 device: torch.device, workers: int, config: Any = None) -> None:
+        self.settings = settings
+        self.seq = seq
+        self.movie = movie
+        self.device = device
+        self.workers = workers
+        self.on_device = colour_on_device(settings, device) and seq is not None
+        # The render loads the OCIO config up front (a bad one fails before any work) and hands it over.
+        self._config = config if config is not None or seq is None else load_config(settings.ocio_config)
+        self._converters: dict[str, DisplayConverter | DeviceDisplayConverter] = {}
+        self._template: PlateInfo | None = None
+        self._lock = threading.Lock()
+        self._upload = HostToDevice(device)
+        self._model_size: Callable[[int, int], tuple[int, int]] = lambda h, w: (h, w)
+
+    # ------------------------------------------------------------- in the workers
+    def _converter(self, space: str) -> DisplayConverter | DeviceDisplayConverter:
+        with self._lock:
+            if space not in self._converters:
+                s = self.settings
+                self._converters[space] = (
+                    DeviceDisplayConverter(self._config, space, s.display, s.view, self.device) if self.on_device
+                    else DisplayConverter(self._config, space, s.display, s.view)
+                )
+            return self._converters[space]
+
+    def _black(self, frame: int) -> DecodedPlate:
+        assert self.seq is not None
+        with self._lock:
+            if self._template is None:
+                self._template = probe(next(iter(self.seq.files.values())), self.settings.part, self.settings.layer)
+            template = self._template
+        pixels = np.zeros((3, template.height, template.width), np.float32)
+        plate = DecodedPlate(frame, pixels, template, notes=[f"frame {frame} is missing: rendered from a black frame"])
+        if self.settings.reset_on_cut:
+            plate.signature = cuts.signature(pixels.transpose(1, 2, 0))
+        return plate
+
+    def decode(self, frame: int) -> DecodedPlate:
+        """Read one plate (a worker's job): pixels, notes, and its display conversion unless that runs on the device."""
+        s = self.settings
+        assert self.seq is not None and self._config is not None
+        source = self.seq.source(frame)
+        if source is None:  # --missing black
+            return self._black(frame)
+        plate = read_plate(source, s.part, s.layer, half=self.on_device)
+        with self._lock:
+            self._template = self._template or plate.info
+        notes = []
+        if source != self.seq.files.get(frame):
+            notes.append(f"frame {frame} is missing: holding {source.name}")
+        if plate.nonfinite:
+            notes.append(f"frame {frame}: {plate.nonfinite} non-finite pixel values (NaN/Inf) replaced by 0")
+        raw = None
+        if s.passthrough:
+            alpha = plate.alpha if plate.alpha is not None else np.ones(plate.rgb.shape[:2], plate.rgb.dtype)
+            raw = np.dstack([plate.rgb, alpha]).astype(np.float32)
+        converter = self._converter(guess_colorspace(self._config, plate.info, s.colorspace))
+        if isinstance(converter, DeviceDisplayConverter):
+            pixels = np.ascontiguousarray(plate.rgb.transpose(2, 0, 1))
+            return DecodedPlate(frame, pixels, plate.info, raw, notes, device_colour=converter)
+        pixels = self._display(converter, plate.rgb)
+        signature = cuts.signature(pixels.transpose(1, 2, 0)) if s.reset_on_cut else None
+        return DecodedPlate(frame, pixels, plate.info, raw, notes, signature)
+
+    def _display(self, converter: DisplayConverter, rgb: np.ndarray) -> np.ndarray:
+        """(3, H, W) display values of the pixels that are used: when the model's input is much smaller than the
+        plate, only those the bicubic resize samples (and the cut detector's grid) are converted, the rest left 0 and
+        never read, so the model's input is the same as converting every pixel, at a fraction of the cost."""
+        h, w = rgb.shape[:2]
+        size = self._model_size(h, w)
+        if size != (h, w):
+            rows, cols = bicubic_taps(h, size[0]), bicubic_taps(w, size[1])
+            if len(rows) * len(cols) < SPARSE_COLOUR_BELOW * h * w:
+                if self.settings.reset_on_cut:
+                    step = max(1, min(h, w) // 64)  # cuts.signature's grid
+                    rows, cols = np.union1d(rows, np.arange(0, h, step)), np.union1d(cols, np.arange(0, w, step))
+                display = np.zeros((3, h, w), np.float32)
+                display[:, rows[:, None], cols] = converter(rgb[np.ix_(rows, cols)]).transpose(2, 0, 1)
+                return display
+        return np.ascontiguousarray(converter(rgb).transpose(2, 0, 1))
+
+    # ----------------------------------------------------------- in the reader
+    def plates(self, frames: list[int], stopping: Callable[[], bool],
+               model_size: Callable[[int, int], tuple[int, int]]) -> Generator[DecodedPlate, None, None]:
+        """The decoded plates of ``frames``, in order, for a model input of ``model_size(h, w)``; stops taking new
+        frames once ``stopping()``."""
+        self._model_size = model_size
+        if self.movie is not None:
+            wanted = set(frames)
+            for number, rgb in read_movie(self.movie):
+                if number > frames[-1] or stopping():
+                    return
+                if number in wanted:
+                    signature = cuts.signature(rgb) if self.settings.reset_on_cut else None
+                    yield DecodedPlate(number, np.ascontiguousarray(rgb.transpose(2, 0, 1)), None, signature=signature)
+            return
+        pool = OrderedPool(self.decode, self.workers, ahead=1, name="flashdepth-read")
+        for _, plate in pool.map(frames, stopping):
+            yield plate
+
+    def model_input(self, plate: DecodedPlate, size: tuple[int, int]) -> torch.Tensor:
+        """(1, 3, h, w) display sRGB in [0, 1] at the model's ``size``, on the device (colour converted there if due)."""
+        x = self._upload(plate.pixels)[None]
+        if plate.device_colour is not None:
+            x = plate.device_colour(x)
+            if self.settings.reset_on_cut:
+                h, w = plate.size
+                step = max(1, min(h, w) // 64)
+                plate.signature = cuts.signature(x[0, :, ::step, ::step].permute(1, 2, 0).float().cpu().numpy())
+        if x.shape[-2:] != size:
+            x = F.interpolate(x, size=size, mode="bicubic", align_corners=False).clamp_(0, 1)
+        return x

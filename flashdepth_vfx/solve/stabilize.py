@@ -36,11 +36,24 @@ DEFAULT_PERIOD = 12.0
 """Frames: path wiggles faster than this are removed as drift, slower ones kept as motion (half a second at 24 fps)."""
 MIN_MATCHES = 200
 """A frame pair needs at least this many trusted correspondences agreeing on its disparity relation."""
+MIN_AGREEMENT = 0.5
+"""... and at least this share of them: a pair whose disparities disagree more (a flash frame the model saw
+differently, a cut) tells nothing reliable about the drift."""
+MIN_COVERAGE = 0.05
+"""A frame pair is only related when at least this share of the frame's pixels has a trusted correspondence."""
+MAX_SCATTER = 0.03
+"""... and when the robust spread of the corresponding disparities about the fitted line is at most this share of
+the disparity range (10th to 90th percentile)."""
 MAX_SAMPLES = 8000
 """Correspondences used per frame pair (a random subset of the trusted ones; plenty for two parameters)."""
 EDGE_TOLERANCE = 0.05
 """Correspondences are dropped where the disparity varies by more than this share of the frame's disparity range
 within 3x3 pixels (depth edges, where flow and resampling mix foreground and background)."""
+PATH_NOISE_FLOOR = 1e-3
+"""Least uncertainty assumed for a relation (log scale; shifts: this share of the centre disparity)."""
+DEADBAND = 2.0
+"""Corrections are shrunk by this many times the path's uncertainty (the spread of the disagreement between
+relations that overlap, e.g. frame 0 to 2 against 0 to 1 to 2), so measurement noise is not applied as drift."""
 TUKEY_C = 4.685
 """Tukey biweight tuning constant, in robust standard deviations of the residuals."""
 
@@ -99,19 +112,20 @@ def hp_lambda(period: float) -> float:
     return 1.0 / (4.0 * (1.0 - math.cos(2.0 * math.pi / period)) ** 2)
 
 
-def trend_filter(values: np.ndarray, period: float = DEFAULT_PERIOD) -> np.ndarray:
-    """Hodrick-Prescott trend of a 1-D series: ``argmin |x - values|^2 + lam |D2 x|^2``, ``lam = hp_lambda(period)``.
+def trend_filter(values: np.ndarray, period: float = DEFAULT_PERIOD, weights: np.ndarray | None = None) -> np.ndarray:
+    """Hodrick-Prescott trend of a 1-D series: ``argmin sum w (x - values)^2 + lam |D2 x|^2``, ``lam = hp_lambda(period)``.
 
-    Lines (and constants) are returned unchanged; fewer than 3 values are returned as they are. Solved as a banded
-    (pentadiagonal) system in O(n).
+    Lines (and constants) are returned unchanged; fewer than 3 values are returned as they are. ``weights``
+    (default 1) of 0 mark missing values, which the trend interpolates. Solved as a banded system in O(n).
     """
     y = np.asarray(values, np.float64)
     n = len(y)
+    w = np.ones(n) if weights is None else np.asarray(weights, np.float64)
     if n < 3:
         return y.copy()
     lam = hp_lambda(period)
-    # Bands of I + lam * D2^T D2, where every row of D2 is (1, -2, 1).
-    diag = np.ones(n)
+    # Bands of W + lam * D2^T D2, where every row of D2 is (1, -2, 1).
+    diag = w.copy()
     off1, off2 = np.zeros(n - 1), np.zeros(n - 2)
     coeffs = (1.0, -2.0, 1.0)
     rows = np.arange(n - 2)
@@ -120,7 +134,7 @@ def trend_filter(values: np.ndarray, period: float = DEFAULT_PERIOD) -> np.ndarr
         if k < 2:
             np.add.at(off1, rows + k, lam * ck * coeffs[k + 1])
     off2 += lam * coeffs[0] * coeffs[2]
-    return _solve_pentadiagonal(diag, off1, off2, y)
+    return _solve_pentadiagonal(diag, off1, off2, w * np.where(w > 0, y, 0.0))
 
 
 def _solve_pentadiagonal(diag: np.ndarray, off1: np.ndarray, off2: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -178,7 +192,7 @@ def fit_relation(x: np.ndarray, y: np.ndarray, rng: np.random.Generator | None =
         if converged:
             break
     inliers = int(np.count_nonzero(weights))
-    if inliers < MIN_MATCHES:
+    if inliers < max(MIN_MATCHES, MIN_AGREEMENT * len(x)) or sigma > MAX_SCATTER * spread:
         return None
     return PairFit(scale, shift, inliers, sigma)
 
@@ -223,13 +237,18 @@ class _Frame:
     smooth: np.ndarray
 
 
-def _prepare_disparity(disparity: np.ndarray, size: tuple[int, int], index: int) -> tuple[np.ndarray, np.ndarray]:
-    """Disparity resampled to ``size`` (NaN kept where it was) and the mask of pixels away from depth edges."""
+def _as_disparity(disparity: np.ndarray, index: int) -> np.ndarray:
+    """One disparity frame as a float32 (H, W) array; (H, W, 1) is accepted."""
     d = np.asarray(disparity, np.float32)
     if d.ndim == 3 and d.shape[2] == 1:
         d = d[..., 0]
     if d.ndim != 2:
         raise PlateError(f"Disparity frame {index} has shape {d.shape}; expected one channel (height, width)")
+    return d
+
+
+def _prepare_disparity(d: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Disparity resampled to ``size`` (NaN kept where it was) and the mask of pixels away from depth edges."""
     if d.shape != size:
         interpolation = cv2.INTER_AREA if d.shape[0] >= size[0] else cv2.INTER_LINEAR
         d = cv2.resize(d, (size[1], size[0]), interpolation=interpolation)
@@ -247,7 +266,8 @@ def _prepare_disparity(disparity: np.ndarray, size: tuple[int, int], index: int)
 def _pair_samples(
     a: _Frame, b: _Frame, matcher: FlowMatcher, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Disparities of ``a`` and ``b`` at trusted corresponding pixels (at most :data:`MAX_SAMPLES`)."""
+    """Disparities of ``a`` and ``b`` at trusted corresponding pixels (at most :data:`MAX_SAMPLES`); none when
+    fewer than :data:`MIN_COVERAGE` of the frame's pixels can be trusted."""
     matches = matcher.match(a.grey, b.grey, rng)
     if len(matches) == 0:
         return np.empty(0), np.empty(0)
@@ -259,6 +279,8 @@ def _pair_samples(
                          cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)[:, 0] > 0
     keep = a.smooth[sy, sx] & smooth_b & np.isfinite(x) & np.isfinite(y)
     x, y = x[keep], y[keep]
+    if len(x) < MIN_COVERAGE * a.grey.size:
+        return np.empty(0), np.empty(0)
     pick = _balanced_subset(x, MAX_SAMPLES, rng)
     return x[pick], y[pick]
 
@@ -300,10 +322,22 @@ def _water_fill(sizes: np.ndarray, count: int) -> np.ndarray:
     return quota
 
 
-def _stretches(num_frames: int, cuts: Collection[int], links: list[PairFit | None]) -> list[tuple[int, int]]:
-    """Frame ranges ``(first, end)`` joined by fitted relations; cuts and failed links end them."""
-    starts = sorted({0, *cuts} | {i for i in range(1, num_frames) if links[i] is None})
-    return [(s, e) for s, e in zip(starts, [*starts[1:], num_frames])]
+def _components(num_frames: int, cuts: set[int], links: dict[tuple[int, int], PairFit]) -> list[list[int]]:
+    """Frames joined by fitted relations (never across a cut), each component in frame order."""
+    parent = list(range(num_frames))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in links:
+        parent[root(j)] = root(i)
+    groups: dict[int, list[int]] = {}
+    for frame in range(num_frames):
+        groups.setdefault(root(frame), []).append(frame)
+    return sorted(groups.values())
 
 
 def stabilize(
@@ -313,6 +347,7 @@ def stabilize(
     *,
     period: float = DEFAULT_PERIOD,
     flow: FlowSettings = FlowSettings(),
+    hops: int = 2,
     seed: int = 0,
 ) -> Stabilization:
     """Stabilise a disparity sequence against its plates (see the module docstring).
@@ -320,7 +355,9 @@ def stabilize(
     ``disparity``: frames (H, W) of relative disparity (near is large), NaN where unknown. ``plates``: the same
     frames as display-referred RGB in [0, 1], any size (the flow runs at the disparity's size, at most
     ``flow.max_side``). ``cuts``: indices of frames that start a new shot (0 is implied). ``period``: in frames,
-    see :func:`trend_filter`. ``seed`` fixes the random subsets, so a run repeats exactly.
+    see :func:`trend_filter`. ``hops``: every frame is related to the ``hops`` frames before it (1 or 2; 2 lets the
+    path step over a frame that cannot be related, such as a flash). ``seed`` fixes the random subsets, so a run
+    repeats exactly. Frames are read once, in order; only ``hops + 1`` are held at a time.
     """
     num_frames = len(disparity)
     if num_frames == 0:
@@ -331,28 +368,35 @@ def stabilize(
     bad_cuts = sorted(c for c in cuts if not 0 <= c < num_frames)
     if bad_cuts:
         raise ValueError(f"cut frames {bad_cuts} are outside the sequence's {num_frames} frames")
+    if hops not in (1, 2):
+        raise ValueError(f"hops must be 1 or 2, got {hops}")
     hp_lambda(period)  # validate before the work
     size: tuple[int, int] | None = None
     matcher = FlowMatcher(flow)
     rng = np.random.default_rng(seed)
     cut_set = set(cuts)
+    shot_start = 0
 
-    links: list[PairFit | None] = [None] * num_frames
+    links: dict[tuple[int, int], PairFit] = {}
     centres = np.full(num_frames, np.nan)
-    previous: _Frame | None = None
+    recent: list[tuple[int, _Frame]] = []
     for index in range(num_frames):
-        raw = np.asarray(disparity[index])
+        raw = _as_disparity(disparity[index], index)
         if size is None:  # the flow's working size: the first frame's, at most flow.max_side
             size = working_size(raw.shape[0], raw.shape[1], flow.max_side)
-        d, smooth = _prepare_disparity(raw, size, index)
+        d, smooth = _prepare_disparity(raw, size)
         frame = _Frame(prepare_plate(plates[index], size), d, smooth)
         finite = d[np.isfinite(d)]
         centres[index] = float(np.median(finite)) if finite.size else np.nan
-        if previous is not None and index not in cut_set:
-            x, y = _pair_samples(previous, frame, matcher, rng)
-            fit = fit_relation(x, y, rng)
-            links[index] = fit if fit is not None and fit.scale > 0 else None
-        previous = frame
+        if index in cut_set:
+            shot_start = index
+        for earlier, previous in recent:
+            if earlier >= shot_start:
+                x, y = _pair_samples(previous, frame, matcher, rng)
+                fit = fit_relation(x, y, rng)
+                if fit is not None and fit.scale > 0:
+                    links[earlier, index] = fit
+        recent = [*recent, (index, frame)][-hops:]
 
     result = Stabilization(
         scale=np.ones(num_frames), shift=np.zeros(num_frames), correspondences=np.zeros(num_frames, np.int64),
@@ -360,48 +404,98 @@ def stabilize(
         raw_log_scale=np.zeros(num_frames), raw_shift=np.zeros(num_frames),
         smooth_log_scale=np.zeros(num_frames), smooth_shift=np.zeros(num_frames), centre=np.full(num_frames, np.nan),
     )
-    for index, fit in enumerate(links):
-        if fit is not None:
-            result.correspondences[index] = fit.inliers
-            result.pair_scale[index], result.pair_shift[index] = fit.scale, fit.shift
-    broken = [i for i in range(1, num_frames) if i not in cut_set and links[i] is None]
+    for (i, j), fit in links.items():
+        if j == i + 1:
+            result.correspondences[j] = fit.inliers
+            result.pair_scale[j], result.pair_shift[j] = fit.scale, fit.shift
+    broken = [i for i in range(1, num_frames) if i not in cut_set and (i - 1, i) not in links]
     if broken:
-        _warn(result, f"Stabilise: too few trusted correspondences between frames "
-                      f"{', '.join(f'{i - 1}-{i}' for i in broken)} (no texture, a flash or an unflagged cut?); "
-                      "the path restarts there")
-    short = []
-    for first_frame, end in _stretches(num_frames, cut_set, links):
-        result.segments.append((first_frame, end))
-        if end - first_frame < 3 or not np.isfinite(centres[first_frame]):
-            short.extend(range(first_frame, end))
+        _warn(result, f"Stabilise: too few trusted correspondences agreeing on one disparity relation between frames "
+                      f"{', '.join(f'{i - 1}-{i}' for i in broken)} (no texture, a flash or an unflagged cut?)")
+    alone = []
+    for component in _components(num_frames, cut_set, links):
+        if len(component) < 3 or not np.isfinite(centres[component[0]]):
+            alone.extend(component)
             continue
-        _solve_stretch(result, links, float(centres[first_frame]), first_frame, end, period)
-    if short:
-        _warn(result, f"Stabilise: frames {_ranges(short)} are in stretches of fewer than 3 linked frames "
+        result.segments.append((component[0], component[-1] + 1))
+        _solve_component(result, links, float(centres[component[0]]), component, period)
+    if alone:
+        _warn(result, f"Stabilise: frames {_ranges(sorted(alone))} are related to fewer than 2 other frames "
                       "(or have no finite disparity) and are left as they are (scale 1, shift 0)")
     return result
 
 
-def _solve_stretch(
-    result: Stabilization, links: list[PairFit | None], centre: float, first: int, end: int, period: float
+def _robust_chain(
+    frames: list[int], equations: list[tuple[int, int, float, float, float]], floor: float
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Least squares ``x[j] - a * x[i] = b`` over ``equations`` (i, j, a, b, weight), ``x[frames[0]] = 0``,
+    reweighted with Tukey's biweight so a relation that disagrees with the others drops out. Returns the values
+    per position in ``frames``, the final weight of every equation and the robust spread of the residuals (at
+    least ``floor``): how well the relations agree where they overlap, i.e. how precisely the path is known."""
+    position = {frame: k for k, frame in enumerate(frames)}
+    n = len(frames)
+    base = np.array([e[4] for e in equations])
+    weights = base.copy()
+    x, sigma = np.zeros(n), floor
+    for _ in range(10):
+        diag, off1, off2, rhs = np.zeros(n), np.zeros(max(n - 1, 0)), np.zeros(max(n - 2, 0)), np.zeros(n)
+        diag[0] += 1e6 * max(float(base.max()), 1.0)  # the gauge: the first frame is the path's origin
+        for (i, j, a, b, _), w in zip(equations, weights):
+            p, q = position[i], position[j]
+            diag[q] += w
+            diag[p] += w * a * a
+            (off1 if q - p == 1 else off2)[p] -= w * a
+            rhs[q] += w * b
+            rhs[p] -= w * a * b
+        diag += 1e-12 * max(float(diag.max()), 1.0)
+        x = _solve_pentadiagonal(diag, off1, off2, rhs)
+        residual = np.array([x[position[j]] - a * x[position[i]] - b for i, j, a, b, _ in equations])
+        sigma = max(1.4826 * float(np.median(np.abs(residual))), floor)
+        u = residual / (TUKEY_C * sigma)
+        updated = base * np.where(np.abs(u) < 1.0, (1.0 - u * u) ** 2, 0.0)
+        if np.allclose(updated, weights):
+            break
+        weights = updated
+    return x, weights, sigma
+
+
+def _solve_component(
+    result: Stabilization, links: dict[tuple[int, int], PairFit], centre: float, frames: list[int], period: float
 ) -> None:
-    """Path, smoothed path and corrections of frames ``first .. end - 1``, linked by ``links[first + 1 .. end - 1]``."""
-    n = end - first
-    log_scale, shift = np.zeros(n), np.zeros(n)
-    for k in range(1, n):
-        fit = links[first + k]
-        assert fit is not None
-        # y - c = s (x - c) + (t + (s - 1) c): the relation about the centre disparity c.
-        log_scale[k] = log_scale[k - 1] + math.log(fit.scale)
-        shift[k] = fit.scale * shift[k - 1] + fit.shift + (fit.scale - 1.0) * centre
-    smooth_log_scale, smooth_shift = trend_filter(log_scale, period), trend_filter(shift, period)
-    scale = np.exp(smooth_log_scale - log_scale)
-    frames = slice(first, end)
-    result.raw_log_scale[frames], result.raw_shift[frames] = log_scale, shift
-    result.smooth_log_scale[frames], result.smooth_shift[frames] = smooth_log_scale, smooth_shift
-    result.centre[frames] = centre
-    result.scale[frames] = scale
-    result.shift[frames] = centre + smooth_shift - scale * shift - scale * centre
+    """Path, smoothed path and corrections of the linked ``frames`` (sorted, at least 3)."""
+    members = set(frames)
+    fits = [(i, j, fit) for (i, j), fit in sorted(links.items()) if i in members]
+    # log S_j - log S_i = log s; T_j - s T_i = t + (s - 1) c: each relation about the centre disparity c.
+    log_scale, weights, scale_noise = _robust_chain(
+        frames, [(i, j, 1.0, math.log(f.scale), 1.0) for i, j, f in fits], PATH_NOISE_FLOOR
+    )
+    shift, _, shift_noise = _robust_chain(
+        frames, [(i, j, f.scale, f.shift + (f.scale - 1.0) * centre, w) for (i, j, f), w in zip(fits, weights)],
+        PATH_NOISE_FLOOR * abs(centre) + 1e-12,
+    )
+    span = np.arange(frames[0], frames[-1] + 1)
+    present = np.isin(span, frames).astype(np.float64)
+    full_log_scale, full_shift = np.zeros(len(span)), np.zeros(len(span))
+    full_log_scale[np.asarray(frames) - frames[0]] = log_scale
+    full_shift[np.asarray(frames) - frames[0]] = shift
+    smooth_log_scale = trend_filter(full_log_scale, period, present)[np.asarray(frames) - frames[0]]
+    smooth_shift = trend_filter(full_shift, period, present)[np.asarray(frames) - frames[0]]
+    # Corrections smaller than the path's own uncertainty would only add noise: shrink them by that much.
+    log_correction = _shrink(smooth_log_scale - log_scale, DEADBAND * scale_noise)
+    shift_correction = _shrink(smooth_shift - shift, DEADBAND * shift_noise)
+    smooth_log_scale, smooth_shift = log_scale + log_correction, shift + shift_correction
+    scale = np.exp(log_correction)
+    index = np.asarray(frames)
+    result.raw_log_scale[index], result.raw_shift[index] = log_scale, shift
+    result.smooth_log_scale[index], result.smooth_shift[index] = smooth_log_scale, smooth_shift
+    result.centre[index] = centre
+    result.scale[index] = scale
+    result.shift[index] = centre + smooth_shift - scale * shift - scale * centre
+
+
+def _shrink(values: np.ndarray, amount: float) -> np.ndarray:
+    """Soft threshold: every value moved towards 0 by ``amount``, and to 0 if it is nearer than that."""
+    return np.sign(values) * np.maximum(np.abs(values) - amount, 0.0)
 
 
 def _ranges(frames: list[int]) -> str:

@@ -32,7 +32,9 @@ class FlowSettings:
     a match is kept when the forward-backward round trip ends within ``fb_tolerance + fb_relative * |flow|``
     pixels of its start. ``epipolar_threshold``: largest Sampson distance (pixels) to the shot's rigid motion.
     ``still_motion``: below this median flow (pixels) the camera is taken as still and pixels moving by more than
-    ``epipolar_threshold`` from the median flow are dropped instead.
+    ``epipolar_threshold`` from the median flow are dropped instead. ``min_gradient``: pixels of A whose mean
+    brightness gradient over 5x5 pixels is below this (8-bit levels per pixel, after equalisation) have nothing
+    for the flow to lock on to and are not matched.
     """
 
     preset: str = "medium"
@@ -41,6 +43,7 @@ class FlowSettings:
     fb_relative: float = 0.05
     epipolar_threshold: float = 1.0
     still_motion: float = 0.5
+    min_gradient: float = 2.0
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -111,6 +114,7 @@ class FlowMatcher:
         with np.errstate(invalid="ignore"):
             keep = round_trip <= s.fb_tolerance + s.fb_relative * speed
         keep &= (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
+        keep &= texture(a) >= s.min_gradient
         y, x = np.nonzero(keep)
         source = np.stack([x, y], axis=1)
         target = np.stack([map_x[y, x], map_y[y, x]], axis=1)
@@ -131,6 +135,14 @@ class FlowMatcher:
         if fundamental is None or fundamental.shape != (3, 3):  # degenerate (e.g. a pure pan): no test possible
             return np.ones(len(source), bool)
         return _sampson(fundamental, source, target) <= threshold**2
+
+
+def texture(grey: np.ndarray) -> np.ndarray:
+    """Mean absolute brightness gradient (levels per pixel) over 5x5 pixels of an 8-bit image."""
+    image = grey.astype(np.float32)
+    gx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=1) * 0.5
+    gy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=1) * 0.5
+    return cv2.blur(np.abs(gx) + np.abs(gy), (5, 5))
 
 
 def _sampson(fundamental: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:

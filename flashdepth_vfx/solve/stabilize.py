@@ -39,7 +39,7 @@ MIN_MATCHES = 200
 MIN_AGREEMENT = 0.5
 """... and at least this share of them: a pair whose disparities disagree more (a flash frame the model saw
 differently, a cut) tells nothing reliable about the drift."""
-MIN_COVERAGE = 0.05
+MIN_COVERAGE = 0.2
 """A frame pair is only related when at least this share of the frame's pixels has a trusted correspondence."""
 MAX_SCATTER = 0.03
 """... and when the robust spread of the corresponding disparities about the fitted line is at most this share of
@@ -50,7 +50,10 @@ EDGE_TOLERANCE = 0.05
 """Correspondences are dropped where the disparity varies by more than this share of the frame's disparity range
 within 3x3 pixels (depth edges, where flow and resampling mix foreground and background)."""
 PATH_NOISE_FLOOR = 1e-3
-"""Least uncertainty assumed for a relation (log scale; shifts: this share of the centre disparity)."""
+"""Least uncertainty assumed for a relation's log scale."""
+SHIFT_NOISE_FLOOR = 1e-2
+"""Least uncertainty assumed for a relation's shift, as a share of the centre disparity (shifts matter most where
+disparity is small: far away, a shift is a large relative change of depth)."""
 DEADBAND = 2.0
 """Corrections are shrunk by this many times the path's uncertainty (the spread of the disagreement between
 relations that overlap, e.g. frame 0 to 2 against 0 to 1 to 2), so measurement noise is not applied as drift."""
@@ -471,7 +474,7 @@ def _solve_component(
     )
     shift, _, shift_noise = _robust_chain(
         frames, [(i, j, f.scale, f.shift + (f.scale - 1.0) * centre, w) for (i, j, f), w in zip(fits, weights)],
-        PATH_NOISE_FLOOR * abs(centre) + 1e-12,
+        SHIFT_NOISE_FLOOR * abs(centre) + 1e-12,
     )
     span = np.arange(frames[0], frames[-1] + 1)
     present = np.isin(span, frames).astype(np.float64)

@@ -73,7 +73,7 @@ def working_size(height: int, width: int, max_side: int) -> tuple[int, int]:
 def prepare_plate(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """A display-referred plate (H, W, 3) or (H, W) in [0, 1] as the flow's input: grey, resized to ``size``
     (height, width), 8-bit, histogram-equalised. NaN counts as black."""
-    image = np.asarray(rgb, np.float32)
+    image: np.ndarray = np.asarray(rgb, np.float32)
     if image.ndim == 3:
         if image.shape[2] not in (3, 4):
             raise PlateError(f"Plate has {image.shape[2]} channels; the stabiliser needs RGB (or grey) plates")
@@ -93,11 +93,11 @@ class FlowMatcher:
 
     def __init__(self, settings: FlowSettings = FlowSettings()) -> None:
         self.settings = settings
-        self._dis = cv2.DISOpticalFlow_create(PRESETS[settings.preset])
+        self._dis = cv2.DISOpticalFlow.create(PRESETS[settings.preset])
 
     def flow(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Flow (H, W, 2) float32 from ``a`` to ``b``: pixel ``p`` of ``a`` shows what ``p + flow[p]`` of ``b`` does."""
-        return self._dis.calc(a, b, None)
+        return self._dis.calc(a, b, None)  # type: ignore[call-overload]  # None: let OpenCV allocate the flow
 
     def match(self, a: np.ndarray, b: np.ndarray, rng: np.random.Generator | None = None) -> Matches:
         """Pixels of ``a`` with a trusted match in ``b`` (forward-backward consistent, inside ``b``, static)."""

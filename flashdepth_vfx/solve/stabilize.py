@@ -2,22 +2,27 @@
 
 Done the way video stabilisation smooths a camera path:
 
-1. **Relations.** For every pair of consecutive frames, trusted pixel correspondences come from optical flow on
-   the plates (:mod:`flashdepth_vfx.solve.flow`); away from depth edges, the disparities of corresponding pixels
-   are related by one affine map ``d_(i+1)(x') = s_i * d_i(x) + t_i``, fitted robustly (orthogonal regression,
-   Tukey weights, started from a least-median-of-squares line), so moving objects and bad matches do not count.
-2. **Path.** Composing the relations gives each frame's affine map from the first frame of its shot: a path of
-   log-scale and shift, like a camera path. The model's drift is a jitter on that path; a real dolly or zoom moves
-   it smoothly (objects get nearer, so the disparity of every static point grows from frame to frame, consistently).
-3. **Smoothing.** Each component of the path goes through an L2 trend filter (Hodrick-Prescott: least squares
-   to the path plus ``lam`` times the squared second differences). Straight lines pass through it unchanged, at the
-   ends too, so a steady dolly is kept exactly; wiggles faster than ``period`` frames are removed.
-4. **Correction.** Frame ``i`` gets the affine map from its raw place on the path to the smoothed one:
+1. **Relations.** Every frame is related to the one and the two frames before it: trusted pixel correspondences
+   from optical flow on the plates (:mod:`flashdepth_vfx.solve.flow`: forward-backward consistent, textured,
+   following the shot's rigid motion), kept away from depth edges; the disparities of corresponding pixels are
+   related by one affine map ``d_j(x') = s * d_i(x) + t``, fitted robustly (orthogonal regression, Tukey weights,
+   started from a least-median-of-squares line), so moving objects and bad matches do not count. A pair with too
+   few trusted correspondences, or whose disparities do not agree on one map, gives no relation.
+2. **Path.** The relations fix each frame's affine map from the first frame of its shot: a path of log-scale and
+   shift, like a camera path, solved by least squares over all relations with Tukey reweighting (a relation that
+   disagrees with the others, e.g. through a flash frame, drops out; the two-frame relations bridge a frame that
+   has none). The model's drift is a jitter on that path; a real dolly or zoom moves it smoothly and consistently
+   (objects get nearer: the disparity of every static point grows from frame to frame).
+3. **Smoothing.** The path goes through an L2 trend filter (Hodrick-Prescott: least squares to the path plus
+   ``lam`` times the squared second differences). Straight lines pass through it unchanged, at the ends too, so a
+   steady dolly is kept exactly; wiggles faster than ``period`` frames are removed.
+4. **Correction.** Frame ``i`` gets the affine map from its raw place on the path to the smoothed one, shrunk
+   towards no correction by twice the path's own uncertainty (so measurement noise is not applied as drift):
    ``stabilized_i = scale[i] * d_i + shift[i]``.
 
-Hard cuts restart the path. A pair without enough trusted correspondences (no texture, a flash frame, an unflagged
-cut) breaks the path there too, with a :class:`StabilizeWarning` naming the frames; a stretch of fewer than three
-frames cannot tell drift from motion and is left as it is (scale 1, shift 0).
+Hard cuts restart the path. Frames without relations (no texture, a flash, an unflagged cut) break it too, with a
+:class:`StabilizeWarning` naming the frames; a frame related to fewer than two others cannot tell drift from motion
+and is left as it is (scale 1, shift 0).
 """
 from __future__ import annotations
 
@@ -45,7 +50,7 @@ MAX_SCATTER = 0.03
 """... and when the robust spread of the corresponding disparities about the fitted line is at most this share of
 the disparity range (10th to 90th percentile)."""
 MAX_SAMPLES = 8000
-"""Correspondences used per frame pair (a random subset of the trusted ones; plenty for two parameters)."""
+"""Correspondences used per frame pair (a subset of the trusted ones spread over the disparity range)."""
 EDGE_TOLERANCE = 0.05
 """Correspondences are dropped where the disparity varies by more than this share of the frame's disparity range
 within 3x3 pixels (depth edges, where flow and resampling mix foreground and background)."""
@@ -84,10 +89,12 @@ class Stabilization:
     """Per-frame correction ``stabilized_i = scale[i] * d_i + shift[i]`` and how it was found.
 
     Per-frame diagnostics (index ``i``): ``correspondences[i]`` and ``pair_scale[i]``, ``pair_shift[i]``: the
-    inlier count and fitted relation linking frame ``i`` to frame ``i - 1`` (0 and NaN at the first frame of a
-    stretch); ``raw_log_scale``, ``raw_shift`` and ``smooth_log_scale``, ``smooth_shift``: the path before and after
-    smoothing, shifts measured at ``centre[i]`` (the disparity the stretch's affine maps are centred on). ``segments``
-    are the ``(first, end)`` frame ranges stabilised as one path; ``warnings`` the messages raised.
+    inlier count and fitted relation linking frame ``i`` to frame ``i - 1`` (0 and NaN where there is none);
+    ``raw_log_scale``, ``raw_shift``: the path; ``smooth_log_scale``, ``smooth_shift``: where the correction takes
+    it (the smoothed path, less the dead band); shifts are measured at ``centre[i]``, the disparity the path's affine
+    maps are centred on. ``segments``: the ``(first, end)`` frame ranges solved as one path (a frame inside one that
+    has no relation is left as it is); ``warnings``: the messages raised. Frames left as they are have scale 1,
+    shift 0 and a zero path.
     """
 
     scale: np.ndarray
@@ -325,8 +332,8 @@ def _water_fill(sizes: np.ndarray, count: int) -> np.ndarray:
     return quota
 
 
-def _components(num_frames: int, cuts: set[int], links: dict[tuple[int, int], PairFit]) -> list[list[int]]:
-    """Frames joined by fitted relations (never across a cut), each component in frame order."""
+def _components(num_frames: int, links: dict[tuple[int, int], PairFit]) -> list[list[int]]:
+    """Frames joined by fitted relations (which never cross a cut), each component in frame order."""
     parent = list(range(num_frames))
 
     def root(i: int) -> int:
@@ -416,7 +423,7 @@ def stabilize(
         _warn(result, f"Stabilise: too few trusted correspondences agreeing on one disparity relation between frames "
                       f"{', '.join(f'{i - 1}-{i}' for i in broken)} (no texture, a flash or an unflagged cut?)")
     alone = []
-    for component in _components(num_frames, cut_set, links):
+    for component in _components(num_frames, links):
         if len(component) < 3 or not np.isfinite(centres[component[0]]):
             alone.extend(component)
             continue
@@ -503,12 +510,13 @@ def _shrink(values: np.ndarray, amount: float) -> np.ndarray:
 
 def _ranges(frames: list[int]) -> str:
     """``[0, 1, 2, 5]`` as ``"0-2, 5"``."""
-    parts, start = [], frames[0]
-    for previous, current in zip(frames, [*frames[1:], None]):
-        if current != previous + 1:
-            parts.append(f"{start}" if start == previous else f"{start}-{previous}")
-            start = current
-    return ", ".join(parts)
+    runs: list[list[int]] = []
+    for frame in frames:
+        if runs and frame == runs[-1][-1] + 1:
+            runs[-1].append(frame)
+        else:
+            runs.append([frame])
+    return ", ".join(f"{run[0]}" if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs)
 
 
 def _warn(result: Stabilization, message: str) -> None:

@@ -26,11 +26,10 @@ import numpy as np
 
 from flashdepth_vfx.errors import SolveError
 from flashdepth_vfx.plates.sequence import compact_frames
+from flashdepth_vfx.solve.defaults import NUKE_ROTATION_ORDER
 
 NUKE_FILMBACK = (24.576, 18.672)
 """Nuke's default camera film back (horizontal, vertical aperture), millimetres."""
-NUKE_ROTATION_ORDER = "ZXY"
-"""Nuke's default Camera ``rot_order``: rotate about Z first, then X, then Y."""
 GL_TO_CV = np.diag([1.0, -1.0, -1.0, 1.0])
 """Flips camera axes between GL (y up, looking down -z: USD, Nuke, Houdini) and OpenCV (y down, looking down +z)."""
 

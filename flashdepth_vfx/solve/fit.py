@@ -21,10 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from flashdepth_vfx.solve.defaults import SMOOTHNESS
 from flashdepth_vfx.solve.observations import Observations
 
-SMOOTHNESS = 0.05
-"""Expected relative frame-to-frame change of the mapping (the prior's standard deviation)."""
 TUKEY_C = 4.685
 MAD_TO_SIGMA = 1.4826
 MIN_SIGMA = 1e-3

@@ -17,8 +17,8 @@ import numpy as np
 
 from flashdepth_vfx.errors import SolveError
 from flashdepth_vfx.solve.cameras import USD_SUFFIXES, _open_stage
+from flashdepth_vfx.solve.defaults import ANCHOR_ORIGINS
 
-ANCHOR_ORIGINS = ("top-left", "bottom-left")
 
 
 @dataclass(frozen=True)

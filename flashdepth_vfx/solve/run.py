@@ -24,8 +24,9 @@ from flashdepth_vfx import __version__
 from flashdepth_vfx.errors import PlateError, SolveError
 from flashdepth_vfx.plates.image_io import PlateInfo, probe, read_channels, write_exr
 from flashdepth_vfx.plates.sequence import FrameSequence, compact_frames, find_sequence, frame_path, output_pattern
-from flashdepth_vfx.solve.cameras import NUKE_ROTATION_ORDER, Camera, load_camera, parse_filmback
-from flashdepth_vfx.solve.fit import SMOOTHNESS, ShotFit, frames_without_references, solve_shot
+from flashdepth_vfx.solve.cameras import Camera, load_camera, parse_filmback
+from flashdepth_vfx.solve.defaults import DEFAULT_FAR, NUKE_ROTATION_ORDER, SMOOTHNESS
+from flashdepth_vfx.solve.fit import ShotFit, frames_without_references, solve_shot
 from flashdepth_vfx.solve.observations import Observations, anchor_observations, point_observations
 from flashdepth_vfx.solve.passes import (
     DEPTH_MODES, N_CHANNELS, P_CHANNELS, SPACES, camera_points, depth_channel, depth_from_inverse,
@@ -35,8 +36,6 @@ from flashdepth_vfx.solve.points import Anchors, read_anchors, read_points
 
 INPUT_CHANNELS = ("depth.Z", "Z", "depth.Y", "Y", "R")
 """Channels tried in order for the disparity when ``channel`` is not given."""
-DEFAULT_FAR = 1.0e4
-"""Depth (scene units) written where the solved inverse depth says 'further than this' (sky)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +65,7 @@ class SolveSettings:
     position: str | None = None  # None, "world" or "camera"
     normals: str | None = None
     out_channel: str = "depth.Z"
+    depth_scale: float = 100.0  # without references, --mode depth writes depth_scale / disparity (as render does)
     far: float = DEFAULT_FAR
     half: bool = False
     resume: bool = False
@@ -126,10 +126,13 @@ def read_disparity(path: Path, channel: str | None) -> np.ndarray:
 def _check_mode(settings: SolveSettings, metric: bool, camera: Camera | None) -> str:
     mode = settings.mode or ("depth" if metric else "disparity")
     if mode != "disparity" and mode not in DEPTH_MODES:
-        raise SolveError(f"Unknown --mode {mode!r}: use one of {', '.join(DEPTH_MODES)}")
-    if not metric and mode != "disparity":
+        raise SolveError(f"Unknown --mode {mode!r}: use one of {', '.join(DEPTH_MODES)} or disparity")
+    if metric and mode == "disparity":
+        raise SolveError("--mode disparity is the stabilised relative disparity; with references use --mode inverse "
+                         "(1/Z in scene units)")
+    if not metric and mode not in ("disparity", "depth"):
         raise SolveError(f"--mode {mode} needs scene units: give --camera with --points, or --anchors "
-                         "(--stabilize alone writes stabilised disparity)")
+                         "(--stabilize alone writes stabilised disparity, or depth_scale / disparity)")
     for name, space in (("--position", settings.position), ("--normals", settings.normals)):
         if space is None:
             continue
@@ -216,8 +219,6 @@ class ShotSolve:
 
     def _cuts(self, frames: list[int], read_plate: Callable[[int], np.ndarray] | None) -> list[int]:
         """Indices of frames that start a new shot: given (plate frame numbers) and detected on the plates."""
-        from flashdepth_vfx.engine import cuts as cut_detection
-
         given = set(self.settings.cuts)
         outside = sorted(given - set(frames))
         if outside:
@@ -225,6 +226,8 @@ class ShotSolve:
                              f"({compact_frames(frames)})")
         found = {frames.index(f) for f in given}
         if read_plate is not None and self.settings.detect_cuts:
+            from flashdepth_vfx.engine import cuts as cut_detection  # the engine's own detector (imports torch)
+
             previous = None
             for index, frame in enumerate(frames):
                 signature = cut_detection.signature(read_plate(frame))
@@ -381,7 +384,9 @@ class ShotSolve:
                 intrinsics: np.ndarray | None) -> dict[str, np.ndarray]:
         s = self.settings
         if fit is None:
-            return {s.out_channel: disparity.astype(np.float32)}
+            # render's depth mode (engine.outputs.to_depth, not imported: the engine package loads torch)
+            relative = s.depth_scale / np.maximum(disparity, 1e-2) if mode == "depth" else disparity
+            return {s.out_channel: relative.astype(np.float32)}
         z = depth_from_inverse(fit.scale[index] * disparity.astype(np.float64) + fit.shift[index], s.far)
         channels = {s.out_channel: depth_channel(z, mode, intrinsics)}
         if s.position is None and s.normals is None:

@@ -41,8 +41,12 @@ def _read_text(path: Path) -> str:
         raise SolveError(f"Cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
-def _csv_rows(path: Path, columns: tuple[str, ...]) -> tuple[list[str] | None, list[tuple[int, list[float]]]]:
-    """The header (lower-case names, or None) and the numeric rows (line number, values) of a CSV file."""
+def _csv_table(path: Path, names: tuple[str, ...]) -> tuple[list[str] | None, np.ndarray]:
+    """The header (lower-case names, or None) and the columns ``names`` as floats (N, len(names)).
+
+    With a header the columns are found by name (others, such as a track name, are ignored); without one they are
+    the first ``len(names)`` columns.
+    """
     rows = [(n, r) for n, r in enumerate(csv.reader(io.StringIO(_read_text(path))), 1) if r and "".join(r).strip()]
     rows = [(n, r) for n, r in rows if not r[0].lstrip().startswith("#")]
     header = None
@@ -52,35 +56,29 @@ def _csv_rows(path: Path, columns: tuple[str, ...]) -> tuple[list[str] | None, l
         except ValueError:
             header = [c.strip().lower() for c in rows[0][1]]
             rows = rows[1:]
-    parsed = []
-    for number, row in rows:
-        try:
-            parsed.append((number, [float(v) for v in row if v.strip()]))
-        except ValueError:
-            raise SolveError(f"{path} line {number}: not numbers; expected columns {','.join(columns)}") from None
-    if not parsed:
-        raise SolveError(f"{path} holds no rows; expected columns {','.join(columns)}")
-    return header, parsed
-
-
-def _pick(header: list[str] | None, names: tuple[str, ...], path: Path) -> list[int]:
-    """Column indices of ``names`` by header, or the first columns without a header."""
     if header is None:
-        return list(range(len(names)))
-    missing = [n for n in names if n not in header]
-    if missing:
-        raise SolveError(f"{path}: the header has no column {', '.join(missing)} (it has {', '.join(header)})")
-    return [header.index(n) for n in names]
+        columns = list(range(len(names)))
+    else:
+        missing = [n for n in names if n not in header]
+        if missing:
+            raise SolveError(f"{path}: the header has no column {', '.join(missing)} (it has {', '.join(header)})")
+        columns = [header.index(n) for n in names]
+    if not rows:
+        raise SolveError(f"{path} holds no rows; expected columns {','.join(names)}")
+    table = []
+    for number, row in rows:
+        if len(row) <= max(columns):
+            raise SolveError(f"{path} line {number}: fewer than {max(columns) + 1} columns; expected {','.join(names)}")
+        try:
+            table.append([float(row[c]) for c in columns])
+        except ValueError:
+            raise SolveError(f"{path} line {number}: not numbers; expected columns {','.join(names)}") from None
+    return header, np.asarray(table, np.float64)
 
 
 def read_points_csv(path: Path) -> np.ndarray:
     """``x,y,z`` rows (a header naming x, y, z may put them anywhere among other columns) -> (N, 3)."""
-    header, rows = _csv_rows(path, ("x", "y", "z"))
-    columns = _pick(header, ("x", "y", "z"), path)
-    short = [n for n, r in rows if len(r) <= max(columns)]
-    if short:
-        raise SolveError(f"{path} line {short[0]}: fewer than 3 numbers; expected x,y,z")
-    return np.array([[r[c] for c in columns] for _, r in rows], np.float64)
+    return _csv_table(path, ("x", "y", "z"))[1]
 
 
 def read_points_obj(path: Path) -> np.ndarray:
@@ -147,16 +145,13 @@ def read_anchors(path: str | os.PathLike[str], image_height: int | None = None,
     if origin not in ANCHOR_ORIGINS:
         raise SolveError(f"Unknown anchor origin {origin!r}: use {' or '.join(ANCHOR_ORIGINS)}")
     file = Path(path)
-    header, rows = _csv_rows(file, ("frame", "x", "y", "distance"))
-    kind = "z" if header is not None and "z" in header and "distance" not in header else "distance"
-    columns = _pick(header, ("frame", "x", "y", kind), file)
-    short = [n for n, r in rows if len(r) <= max(columns)]
-    if short:
-        raise SolveError(f"{file} line {short[0]}: fewer than 4 numbers; expected frame,x,y,{kind}")
-    data = np.array([[r[c] for c in columns] for _, r in rows], np.float64)
-    bad = [n for (n, _), v in zip(rows, data[:, 3]) if not (np.isfinite(v) and v > 0)]
-    if bad:
-        raise SolveError(f"{file} line {bad[0]}: the {kind} must be a positive number")
+    text = _read_text(file).lower()
+    first = text.lstrip().splitlines()[0] if text.strip() else ""
+    kind = "z" if "z" in [c.strip() for c in first.split(",")] and "distance" not in first else "distance"
+    _, data = _csv_table(file, ("frame", "x", "y", kind))
+    bad = np.flatnonzero(~(np.isfinite(data[:, 3]) & (data[:, 3] > 0)))
+    if bad.size:
+        raise SolveError(f"{file}: row {int(bad[0]) + 1} has a {kind} that is not a positive number")
     xy = data[:, 1:3].copy()
     if origin == "bottom-left":
         if image_height is None:

@@ -34,9 +34,12 @@ def test_one_frame_recovers_a_and_b_through_fifteen_percent_outliers() -> None:
 def test_least_median_fit_is_exact_on_clean_data() -> None:
     rng = np.random.default_rng(2)
     obs = _frame(2.0, -0.003, 10, rng, outliers=0.3)
-    rows = np.stack([obs.disparity / obs.inverse_depth, 1 / obs.inverse_depth], axis=1)
-    np.testing.assert_allclose(least_median_fit(rows, rng), [2.0, -0.003], rtol=1e-9, atol=1e-12)
-    assert least_median_fit(rows[:1], rng) is None
+    rows = np.stack([obs.disparity, np.ones(len(obs))], axis=1)
+    np.testing.assert_allclose(least_median_fit(rows, obs.inverse_depth, rng), [2.0, -0.003], rtol=1e-9, atol=1e-12)
+    assert least_median_fit(rows[:1], obs.inverse_depth[:1], rng) is None
+    # the disparity residual recovers the same line through the outliers
+    fit = solve_shot([obs], residual="disparity")
+    assert (fit.scale[0], fit.shift[0]) == (pytest.approx(2.0, rel=1e-6), pytest.approx(-0.003, abs=1e-8))
 
 
 def test_smoothing_fills_frames_without_points_from_their_neighbours() -> None:

@@ -12,7 +12,8 @@ smoothness prior: the frame-to-frame change of the mapped inverse depth at two r
 percentile of the references), relative, is expected to be about ``smoothness`` (5% by default). Frames with many
 points follow their data; frames with few or none borrow from their neighbours (linearly across a gap). Cuts split
 the shot into segments solved independently. Each segment is a block-tridiagonal (2x2 blocks) least-squares system,
-solved in O(frames).
+solved in O(frames). ``residual="disparity"`` fits absolute inverse-depth residuals instead (measured on the
+embedded model's held-out shots, relative residuals give the lower AbsRel and scale spread).
 """
 from __future__ import annotations
 
@@ -46,13 +47,21 @@ class ShotFit:
     segments: list[tuple[int, int]]  # [start, stop) frame indices solved together
 
 
-def _rows(obs: Observations) -> np.ndarray:
-    """Design rows (n, 2) with target 1: ``(d / y, 1 / y)``."""
-    return np.stack([obs.disparity / obs.inverse_depth, 1.0 / obs.inverse_depth], axis=1)
+RESIDUALS = ("relative", "disparity")
+"""relative: ``(a d + b) / y - 1`` (the default: near and far references count alike, as AbsRel does); disparity:
+``a d + b - y`` in inverse scene units (as the paper's least-squares alignment weighs pixels)."""
 
 
-def least_median_fit(rows: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
-    """Least-median-of-squares (a, b) from pairs of rows (``rows @ theta = 1``); None with fewer than 2 usable rows."""
+def _rows(obs: Observations, residual: str = "relative") -> tuple[np.ndarray, np.ndarray]:
+    """Design rows (n, 2) and targets (n,): ``(d, 1) -> y`` (disparity) or ``(d / y, 1 / y) -> 1`` (relative)."""
+    if residual == "relative":
+        return np.stack([obs.disparity / obs.inverse_depth, 1.0 / obs.inverse_depth], axis=1), np.ones(len(obs))
+    return np.stack([obs.disparity, np.ones(len(obs))], axis=1), np.asarray(obs.inverse_depth, np.float64)
+
+
+def least_median_fit(rows: np.ndarray, target: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """Least-median-of-squares (a, b) from pairs of rows (``rows @ theta = target``); None with fewer than 2 usable
+    rows."""
     n = len(rows)
     if n < 2:
         return None
@@ -68,18 +77,18 @@ def least_median_fit(rows: np.ndarray, rng: np.random.Generator) -> np.ndarray |
     if not ok.any():
         return None
     det, a11, a12, a21, a22 = det[ok], a11[ok], a12[ok], a21[ok], a22[ok]
-    thetas = np.stack([(a22 - a12) / det, (a11 - a21) / det], axis=1)  # solves [[a11 a12], [a21 a22]] theta = 1
-    medians = np.median(np.abs(rows @ thetas.T - 1.0), axis=0)
+    ti, tj = target[i][ok], target[j][ok]
+    thetas = np.stack([(a22 * ti - a12 * tj) / det, (a11 * tj - a21 * ti) / det], axis=1)  # Cramer's rule
+    medians = np.median(np.abs(rows @ thetas.T - target[:, None]), axis=0)
     return thetas[int(np.argmin(medians))]
 
 
-def fit_frame(obs: Observations, iterations: int = 10) -> tuple[np.ndarray, np.ndarray]:
+def fit_frame(obs: Observations, residual: str = "relative") -> tuple[np.ndarray, np.ndarray]:
     """Robust (a, b) of one frame alone and its inlier mask (least median of squares, then Tukey IRLS)."""
-    result = solve_shot([obs], iterations=iterations)
-    rows = _rows(obs)
+    result = solve_shot([obs], residual=residual)
+    rows, target = _rows(obs, residual)
     theta = np.array([result.scale[0], result.shift[0]])
-    residual = rows @ theta - 1.0
-    return theta, np.abs(residual) < TUKEY_C * result.sigma
+    return theta, np.abs(rows @ theta - target) < TUKEY_C * result.sigma
 
 
 def _segments(count: int, cuts: Collection[int]) -> list[tuple[int, int]]:
@@ -124,40 +133,45 @@ def _prior_matrix(obs: Sequence[Observations], pooled: np.ndarray, smoothness: f
 
 
 def solve_shot(observations: Sequence[Observations], cuts: Collection[int] = (), smoothness: float = SMOOTHNESS,
-               iterations: int = 10, seed: int = 0) -> ShotFit:
+               residual: str = "relative", iterations: int = 10, seed: int = 0) -> ShotFit:
     """Solve (a_t, b_t) for every frame (see the module docstring). ``cuts``: frame indices that start a new segment.
 
     Every segment needs at least one reference somewhere; the caller checks (see
     :func:`frames_without_references`) and raises a one-line error naming the frames.
     """
+    if residual not in RESIDUALS:
+        raise ValueError(f"residual must be one of {RESIDUALS}, got {residual!r}")
     count = len(observations)
     rng = np.random.default_rng(seed)
-    rows = [_rows(o) for o in observations]
+    systems = [_rows(o, residual) for o in observations]
     scale, shift = np.zeros(count), np.zeros(count)
-    weights = [np.ones(len(r)) for r in rows]
+    weights = [np.ones(len(o)) for o in observations]
     segments = _segments(count, cuts)
     sigma = MIN_SIGMA
     for start, stop in segments:
-        seg_rows = rows[start:stop]
-        pooled_rows = np.concatenate(seg_rows) if seg_rows else np.zeros((0, 2))
-        pooled = least_median_fit(pooled_rows, rng)
+        seg = systems[start:stop]
+        pooled_rows = np.concatenate([r for r, _ in seg])
+        pooled_target = np.concatenate([t for _, t in seg])
+        floor = MIN_SIGMA * (float(np.median(np.abs(pooled_target))) if len(pooled_target) else 1.0)
+        pooled = least_median_fit(pooled_rows, pooled_target, rng)
         if pooled is None:  # one reference (or all alike): scale only
-            pooled = np.array([1.0 / float(np.mean(pooled_rows[:, 0])), 0.0]) if len(pooled_rows) else np.array([1.0, 0.0])
-        init = [least_median_fit(r, rng) if len(r) >= 3 else None for r in seg_rows]
+            pooled = (np.array([float(np.mean(pooled_target / pooled_rows[:, 0])), 0.0]) if len(pooled_rows)
+                      else np.array([1.0, 0.0]))
+        init = [least_median_fit(r, t, rng) if len(r) >= 3 else None for r, t in seg]
         theta = np.stack([pooled if v is None else v for v in init]).astype(np.float64)
         prior = _prior_matrix(observations[start:stop], pooled, smoothness)
         for _ in range(iterations):
-            residuals = [r @ th - 1.0 for r, th in zip(seg_rows, theta)]
-            flat = np.abs(np.concatenate(residuals)) if residuals else np.zeros(0)
-            sigma = max(MAD_TO_SIGMA * float(np.median(flat)) if flat.size else MIN_SIGMA, MIN_SIGMA)
+            residuals = [r @ th - t for (r, t), th in zip(seg, theta)]
+            flat = np.abs(np.concatenate(residuals))
+            sigma = max(MAD_TO_SIGMA * float(np.median(flat)) if flat.size else floor, floor)
             limit = TUKEY_C * sigma
             seg_weights = [np.where(np.abs(res) < limit, (1.0 - (res / limit) ** 2) ** 2, 0.0) for res in residuals]
             diag = np.empty((stop - start, 2, 2))
             rhs = np.empty((stop - start, 2))
-            for k, (r, w) in enumerate(zip(seg_rows, seg_weights)):
+            for k, ((r, t), w) in enumerate(zip(seg, seg_weights)):
                 neighbours = (k > 0) + (k < stop - start - 1)
                 diag[k] = (r.T * w) @ r / sigma**2 + prior * (neighbours + RIDGE)
-                rhs[k] = (r.T @ w) / sigma**2 + RIDGE * prior @ pooled
+                rhs[k] = (r.T @ (w * t)) / sigma**2 + RIDGE * prior @ pooled
             new = _block_tridiagonal_solve(diag, -prior, rhs)
             converged = np.allclose(new, theta, rtol=1e-9, atol=1e-12)
             theta = new
@@ -166,11 +180,12 @@ def solve_shot(observations: Sequence[Observations], cuts: Collection[int] = (),
                 break
         scale[start:stop], shift[start:stop] = theta[:, 0], theta[:, 1]
     inliers = np.array([int(np.count_nonzero(w > 0)) for w in weights])
-    residual = np.full(count, np.nan)
-    for t, (r, w) in enumerate(zip(rows, weights)):
+    relative = np.full(count, np.nan)  # reported as relative error whatever the fitted residual
+    for t, (obs, w) in enumerate(zip(observations, weights)):
         if np.any(w > 0):
-            residual[t] = float(np.median(np.abs(r[w > 0] @ (scale[t], shift[t]) - 1.0)))
-    return ShotFit(scale, shift, np.array([len(o) for o in observations]), inliers, residual, sigma, segments)
+            mapped = scale[t] * obs.disparity[w > 0] + shift[t]
+            relative[t] = float(np.median(np.abs(mapped / obs.inverse_depth[w > 0] - 1.0)))
+    return ShotFit(scale, shift, np.array([len(o) for o in observations]), inliers, relative, sigma, segments)
 
 
 def frames_without_references(observations: Sequence[Observations], cuts: Collection[int] = ()) -> tuple[

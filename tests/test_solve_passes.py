@@ -42,7 +42,7 @@ def test_normals_do_not_smear_across_an_occluding_edge() -> None:
     facing = np.array([0.0, 0.0, -1.0])
     # fronto-parallel planes: every normal, right up to the edge on both sides, faces the camera
     angles = np.degrees(np.arccos(np.clip(normals @ facing, -1, 1)))
-    assert angles.max() < 1e-3
+    assert angles.max() < 0.05  # float32 rounding only
 
 
 def test_spaces() -> None:

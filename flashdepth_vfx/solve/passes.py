@@ -14,7 +14,6 @@ DEPTH_MODES = ("depth", "distance", "inverse")
 SPACES = ("world", "camera")
 P_CHANNELS = ("P.R", "P.G", "P.B")
 N_CHANNELS = ("N.R", "N.G", "N.B")
-CV_TO_GL = np.diag([1.0, -1.0, -1.0])
 
 
 def depth_from_inverse(inverse: np.ndarray, far: float) -> np.ndarray:
@@ -48,45 +47,56 @@ def depth_channel(z: np.ndarray, mode: str, intrinsics: np.ndarray | None) -> np
 
 
 def camera_points(z: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
-    """Camera-space positions (H, W, 3), OpenCV axes, of every pixel at depth ``z``."""
-    return pixel_rays(intrinsics, *z.shape) * z[..., None]
+    """Camera-space positions (H, W, 3) float32, OpenCV axes, of every pixel at depth ``z``."""
+    return pixel_rays(intrinsics, *z.shape) * z.astype(np.float32)[..., None]
+
+
+def _one_sided(points: np.ndarray, axis: int) -> np.ndarray:
+    """Tangent along ``axis`` (1: x, 0: y): the difference towards the neighbour closer in depth, so tangents (and
+    normals) do not cross occluding edges; at the border, the one neighbour there is."""
+    step = np.diff(points, axis=axis)  # step[i] = p[i + 1] - p[i]
+    tangent = np.empty_like(points)
+    inner = [slice(None)] * 3
+    inner[axis] = slice(1, -1)
+    before = [slice(None)] * 3
+    before[axis] = slice(None, -1)
+    after = [slice(None)] * 3
+    after[axis] = slice(1, None)
+    backward, forward = step[tuple(before)], step[tuple(after)]
+    use_forward = np.abs(forward[..., 2:3]) <= np.abs(backward[..., 2:3])
+    tangent[tuple(inner)] = np.where(use_forward, forward, backward)
+    first, last = [slice(None)] * 3, [slice(None)] * 3
+    first[axis], last[axis] = slice(0, 1), slice(-1, None)
+    tangent[tuple(first)] = step[tuple(first)]
+    tangent[tuple(last)] = step[tuple(last)]
+    return tangent
 
 
 def normals_from_points(points: np.ndarray) -> np.ndarray:
-    """Unit normals (H, W, 3) of a position map (OpenCV camera axes), facing the camera.
-
-    Tangents are one-sided differences, towards whichever neighbour is closer in depth, so normals do not smear
-    across occluding edges.
-    """
-    def tangent(axis: int) -> np.ndarray:
-        forward = np.diff(points, axis=axis, append=np.take(points, [-1], axis=axis))
-        backward = np.diff(points, axis=axis, prepend=np.take(points, [0], axis=axis))
-        use_forward = np.abs(forward[..., 2]) <= np.abs(backward[..., 2])
-        edge = np.zeros(points.shape[:2], bool)  # at the border only one side exists
-        index = [slice(None)] * 2
-        index[axis] = -1
-        edge[tuple(index)] = True
-        use_forward &= ~edge
-        index[axis] = 0
-        start = np.zeros_like(edge)
-        start[tuple(index)] = True
-        use_forward |= start
-        return np.where(use_forward[..., None], forward, backward)
-
-    normals = np.cross(tangent(1), tangent(0))
-    length = np.linalg.norm(normals, axis=-1, keepdims=True)
-    normals = np.divide(normals, length, out=np.zeros_like(normals), where=length > 0)
-    facing_away = np.sum(normals * points, axis=-1) > 0
-    normals[facing_away] *= -1
-    return normals.astype(np.float32)
+    """Unit normals (H, W, 3) float32 of a position map (OpenCV camera axes), facing the camera; tangents are
+    one-sided differences towards the neighbour closer in depth, so normals do not smear across occluding edges."""
+    if min(points.shape[:2]) < 2:
+        return np.zeros_like(points, dtype=np.float32)
+    u, v = _one_sided(points, 1), _one_sided(points, 0)
+    normals = np.empty_like(points, dtype=np.float32)
+    normals[..., 0] = u[..., 1] * v[..., 2] - u[..., 2] * v[..., 1]
+    normals[..., 1] = u[..., 2] * v[..., 0] - u[..., 0] * v[..., 2]
+    normals[..., 2] = u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
+    length = np.sqrt(np.einsum("...i,...i->...", normals, normals))
+    facing = np.einsum("...i,...i->...", normals, points)
+    factor = np.where(length > 0, np.where(facing > 0, -1.0, 1.0) / np.maximum(length, 1e-30), 0.0)
+    normals *= factor[..., None].astype(np.float32)
+    return normals
 
 
 def to_space(vectors: np.ndarray, camera_to_world: np.ndarray | None, space: str, points: bool) -> np.ndarray:
     """OpenCV camera-space ``vectors`` (H, W, 3) in the output ``space``: GL camera axes, or world (positions get the
-    camera's translation, directions only its rotation)."""
+    camera's translation, directions only its rotation). float32."""
+    vectors = vectors.astype(np.float32, copy=False)
     if space == "camera" or camera_to_world is None:
-        return (vectors @ CV_TO_GL).astype(np.float32)
-    out = vectors @ camera_to_world[:3, :3].T
+        return vectors * np.array([1.0, -1.0, -1.0], np.float32)
+    rotation = camera_to_world[:3, :3].astype(np.float32)
+    out = np.einsum("...j,ij->...i", vectors, rotation)  # einsum: no BLAS threads for these shapes (see geometry.py)
     if points:
-        out = out + camera_to_world[:3, 3]
-    return out.astype(np.float32)
+        out += camera_to_world[:3, 3].astype(np.float32)
+    return out

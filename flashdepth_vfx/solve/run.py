@@ -13,7 +13,9 @@ import json
 import math
 import os
 import warnings
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,10 @@ from flashdepth_vfx.solve.passes import (
 )
 from flashdepth_vfx.solve.points import Anchors, read_anchors, read_points
 
+CACHE_BYTES = 1 << 30
+"""Disparity frames read by the first pass are kept for the second up to this many bytes (1 GiB: ~100 2K frames)."""
+WRITERS, WRITES_AHEAD = 2, 4
+"""Solved frames are compressed and written by WRITERS threads, at most WRITES_AHEAD waiting (as the engine writes)."""
 INPUT_CHANNELS = ("depth.Z", "Z", "depth.Y", "Y", "R")
 """Channels tried in order for the disparity when ``channel`` is not given."""
 
@@ -285,9 +291,16 @@ class ShotSolve:
             stabilization = self._stabilize(frames, load, read_plate, cuts)
             summary.stabilization = stabilization
 
+        cache: dict[int, np.ndarray] = {}  # frames read by the first pass, kept for the second within CACHE_BYTES
+
         def disparity(index: int) -> np.ndarray:
+            if index in cache:
+                return cache.pop(index)
             frame = load(index)
-            return frame if stabilization is None else stabilization.apply(index, frame)
+            frame = frame if stabilization is None else stabilization.apply(index, frame)
+            if (len(cache) + 1) * frame.nbytes <= CACHE_BYTES:
+                cache[index] = frame
+            return frame
 
         fit = None
         if metric:
@@ -308,27 +321,33 @@ class ShotSolve:
         if camera is not None:
             meta_common.update({"flashdepth:camera": camera.source, "flashdepth:up_axis": camera.up_axis,
                                 "flashdepth:meters_per_unit": camera.meters_per_unit})
-        for index, frame in enumerate(frames):
-            if frame in done:
-                continue
-            channels = self._passes(disparity(index), index, fit, mode, camera, intrinsics(index))
-            meta = dict(meta_common, **{"flashdepth:frame": frame})
-            if fit is not None:
-                meta.update({
-                    "flashdepth:solve_a": float(fit.scale[index]), "flashdepth:solve_b": float(fit.shift[index]),
-                    "flashdepth:solve_points": int(fit.points[index]), "flashdepth:solve_inliers": int(fit.inliers[index]),
-                    "flashdepth:solve_residual": float(fit.residual[index]) if math.isfinite(fit.residual[index]) else -1.0,
-                })
-            if stabilization is not None:
-                meta.update({"flashdepth:stabilize_scale": float(stabilization.scale[index]),
-                             "flashdepth:stabilize_shift": float(stabilization.shift[index])})
-            raw = probe(files[index])
-            carried = {k: v for k, v in raw.metadata.items() if k != "flashdepth:state_key"}
-            target = frame_path(pattern, frame)
-            write_exr(target, channels, like=replace(raw, metadata=carried), metadata=meta, half=s.half)
-            summary.written.append(target)
-            if self._progress is not None:
-                self._progress(len(summary.written), len(frames) - len(done))
+        writes: deque[tuple[Path, Future[None]]] = deque()
+
+        def finish(block: bool) -> None:
+            """Collect finished writes in order (all of them with ``block``); a failed write raises here."""
+            while writes and (block or writes[0][1].done() or len(writes) > WRITES_AHEAD):
+                target, future = writes.popleft()
+                future.result()
+                summary.written.append(target)
+                if self._progress is not None:
+                    self._progress(len(summary.written), len(frames) - len(done))
+
+        pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="flashdepth-solve-write")
+        try:
+            for index, frame in enumerate(frames):
+                if frame in done:
+                    continue
+                channels = self._passes(disparity(index), index, fit, mode, camera, intrinsics(index))
+                meta = self._frame_metadata(meta_common, frame, index, fit, stabilization)
+                raw = probe(files[index])
+                carried = {k: v for k, v in raw.metadata.items() if k != "flashdepth:state_key"}
+                target = frame_path(pattern, frame)
+                writes.append((target, pool.submit(write_exr, target, channels, like=replace(raw, metadata=carried),
+                                                   metadata=meta, half=s.half)))
+                finish(block=False)
+            finish(block=True)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         summary.warnings = self._warnings
         summary.report = build_report(summary)
         if s.report is not None:
@@ -336,6 +355,22 @@ class ShotSolve:
 
             write_report(summary.report, s.report)
         return summary
+
+    @staticmethod
+    def _frame_metadata(common: dict[str, Any], frame: int, index: int, fit: ShotFit | None,
+                        stabilization: Any) -> dict[str, Any]:
+        """The shot-wide metadata plus this frame's solve (a, b, reference counts, residual) and stabilisation."""
+        meta = dict(common, **{"flashdepth:frame": frame})
+        if fit is not None:
+            meta.update({
+                "flashdepth:solve_a": float(fit.scale[index]), "flashdepth:solve_b": float(fit.shift[index]),
+                "flashdepth:solve_points": int(fit.points[index]), "flashdepth:solve_inliers": int(fit.inliers[index]),
+                "flashdepth:solve_residual": float(fit.residual[index]) if math.isfinite(fit.residual[index]) else -1.0,
+            })
+        if stabilization is not None:
+            meta.update({"flashdepth:stabilize_scale": float(stabilization.scale[index]),
+                         "flashdepth:stabilize_shift": float(stabilization.shift[index])})
+        return meta
 
     # ---------------------------------------------------------------------------------------------- stages
     def _stabilize(self, frames: list[int], load: Callable[[int], np.ndarray],

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from engine_helpers import write_plates, write_tiny_checkpoint
 from flashdepth_vfx.cli import main
-from flashdepth_vfx.data import SceneConfig, render_sequence
+from flashdepth_vfx.data import SceneConfig, render_sequence, write_plate_sequence
 from flashdepth_vfx.data.drift import inject_drift
 from flashdepth_vfx.data.matchmove import filmback, track_points, write_camera_chan, write_camera_usd, write_points_obj
 from flashdepth_vfx.plates import probe, read_channels, write_exr
@@ -75,8 +75,9 @@ def test_solve_writes_metric_depth_positions_normals_and_metadata(shot, tmp_path
 def test_chan_camera_distance_and_inverse_modes(shot, tmp_path) -> None:
     seq = shot["seq"]
     code, err = run("solve", shot["disparity"], "-o", str(tmp_path / "inv.####.exr"), "--camera", shot["chan"],
-                    "--filmback", shot["filmback"], "--points", shot["points"], "--mode", "inverse")
+                    "--filmback", shot["filmback"], "--points", shot["points"], "--mode", "inverse", "--cut", "1003")
     assert code == 0, err
+    assert json.loads(probe(tmp_path / "inv.1001.exr").metadata["flashdepth:solve_cuts"]) == [1003]
     inverse = read_channels(tmp_path / "inv.1004.exr")["depth.Z"]
     valid = seq.depth[3] < seq.config.far
     assert np.median(np.abs(inverse[valid] * seq.depth[3][valid] - 1)) < 0.01
@@ -172,3 +173,22 @@ def test_render_solves_after_the_stream(tmp_path) -> None:
     assert meta["flashdepth:mode"] == "depth" and meta["flashdepth:solve_points"] == 3
     assert probe(tmp_path / "out" / "shot_depth_raw.0001.exr").metadata["flashdepth:mode"] == "disparity"
     assert json.loads((tmp_path / "r.json").read_text())["fit"]["points"] == [3, 3, 3]
+
+
+def test_stabilize_alone_writes_steadier_disparity(tmp_path) -> None:
+    seq = render_sequence(SceneConfig(height=63, width=112, num_frames=10, seed=1_000_011, moving_objects=False))
+    plates = write_plate_sequence(seq, tmp_path, "plate", first_frame=FIRST)
+    drifted, drift = inject_drift(1.0 / seq.depth, seed=3, trend=0.0, shift_noise=0.0)
+    for index, frame in enumerate(drifted):
+        write_exr(tmp_path / f"disp.{FIRST + index:04d}.exr", {"depth.Z": frame})
+    code, err = run("solve", str(tmp_path / "disp.####.exr"), "--plates", plates, "--stabilize", "--no-detect-cuts",
+                    "-o", str(tmp_path / "out" / "st.####.exr"))
+    assert code == 0, err
+    files = sorted((tmp_path / "out").glob("st.*.exr"))
+    metas = [probe(f).metadata for f in files]
+    assert len(files) == 10 and all(m["flashdepth:mode"] == "disparity" for m in metas)
+    corrected = np.array([m["flashdepth:stabilize_scale"] for m in metas]) * drift.scale
+    assert np.std(corrected / corrected.mean()) < 0.5 * np.std(drift.scale / drift.scale.mean())
+    np.testing.assert_allclose(read_channels(files[3])["depth.Z"],
+                               metas[3]["flashdepth:stabilize_scale"] * drifted[3] + metas[3]["flashdepth:stabilize_shift"],
+                               rtol=1e-5)

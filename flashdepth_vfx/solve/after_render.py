@@ -37,7 +37,7 @@ def plan_solve(plate: str | tuple[str, ...], render_options: dict[str, Any],
         raise SolveError("--passthrough is not carried through the solve; copy the plate in comp")
     movie = isinstance(plate, str) and is_movie(plate)
     if movie:
-        stem = Path(plate)
+        stem = Path(str(plate))
         seq = FrameSequence(str(stem.with_name(stem.stem + ".%04d.exr")), (1,), {}, "error")
     else:
         seq = find_sequence(plate, missing="black")

@@ -181,10 +181,10 @@ def solve_shot(observations: Sequence[Observations], cuts: Collection[int] = (),
         scale[start:stop], shift[start:stop] = theta[:, 0], theta[:, 1]
     inliers = np.array([int(np.count_nonzero(w > 0)) for w in weights])
     relative = np.full(count, np.nan)  # reported as relative error whatever the fitted residual
-    for t, (obs, w) in enumerate(zip(observations, weights)):
+    for index, (obs, w) in enumerate(zip(observations, weights)):
         if np.any(w > 0):
-            mapped = scale[t] * obs.disparity[w > 0] + shift[t]
-            relative[t] = float(np.median(np.abs(mapped / obs.inverse_depth[w > 0] - 1.0)))
+            mapped = scale[index] * obs.disparity[w > 0] + shift[index]
+            relative[index] = float(np.median(np.abs(mapped / obs.inverse_depth[w > 0] - 1.0)))
     return ShotFit(scale, shift, np.array([len(o) for o in observations]), inliers, relative, sigma, segments)
 
 

@@ -310,7 +310,7 @@ class ShotSolve:
         key = self._key(files, pattern, mode)
         done = self._done(pattern, frames, key) if s.resume else set()
         summary.skipped = sorted(done)
-        meta_common = {
+        meta_common: dict[str, Any] = {
             "flashdepth:version": __version__,
             "flashdepth:solve_key": key,
             "flashdepth:solve_settings": json.dumps({k: v for k, v in asdict(s).items() if v not in (None, (), False)},
@@ -395,14 +395,15 @@ class ShotSolve:
             image = disparity(index)
             obs = Observations.empty()
             if points is not None:
-                assert camera is not None
-                found = point_observations(points, camera.world_to_camera(frame), intrinsics(index), image)
+                lens = intrinsics(index)
+                assert camera is not None and lens is not None
+                found = point_observations(points, camera.world_to_camera(frame), lens, image)
                 behind_everywhere &= found.behind == len(points)
                 obs = obs + found
             if anchors is not None:
                 obs = obs + anchor_observations(anchors, frame, image, intrinsics(index))
             observations.append(obs)
-        if behind_everywhere and anchors is None:
+        if behind_everywhere and anchors is None and points is not None:
             raise SolveError(f"All {len(points)} points are behind the camera in every frame: check the camera's "
                              "axes, units and --frame-offset")
         empty, dead = frames_without_references(observations, cuts)

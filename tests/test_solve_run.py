@@ -192,3 +192,13 @@ def test_stabilize_alone_writes_steadier_disparity(tmp_path) -> None:
     np.testing.assert_allclose(read_channels(files[3])["depth.Z"],
                                metas[3]["flashdepth:stabilize_scale"] * drifted[3] + metas[3]["flashdepth:stabilize_shift"],
                                rtol=1e-5)
+
+
+def test_render_checks_the_camera_before_rendering(tmp_path) -> None:
+    plates = write_plates(tmp_path / "plates", range(1, 4))
+    chan = tmp_path / "cam.chan"
+    chan.write_text("1001 0 0 0 0 0 0 40\n1002 0 0 0 0 0 0 40\n")
+    code, err = run("render", plates, "-o", str(tmp_path / "out" / "d.####.exr"), "--checkpoint", "missing.pth",
+                    "--camera", str(chan), "--points", str(chan))
+    assert code == 1 and "the camera is animated over 1001-1002" in err and "--frame-offset 1000" in err
+    assert not (tmp_path / "out").exists()  # failed before the stream started

@@ -13,7 +13,9 @@ from typing import Any
 
 from flashdepth_vfx.errors import SolveError
 from flashdepth_vfx.plates.movie import is_movie
-from flashdepth_vfx.plates.sequence import FrameSequence, find_sequence, output_pattern
+from flashdepth_vfx.plates.sequence import FrameSequence, find_sequence, output_pattern, parse_frame_range
+from flashdepth_vfx.solve.cameras import load_camera, parse_filmback
+from flashdepth_vfx.solve.points import read_anchors, read_points
 from flashdepth_vfx.solve.run import SolveSettings
 
 RAW_SUFFIX = "_raw"
@@ -64,4 +66,18 @@ def plan_solve(plate: str | tuple[str, ...], render_options: dict[str, Any],
         **{**solve_options, "points": tuple(solve_options.get("points") or ()),
            "cuts": tuple(solve_options.get("cuts") or ())},
     )
+    _preflight(settings, list(seq.frames) if not movie else None)
     return {**render_options, "output": raw, "mode": "disparity"}, settings
+
+
+def _preflight(settings: SolveSettings, frames: list[int] | None) -> None:
+    """Read the camera, points and anchors now, so a bad file fails before the render rather than after it."""
+    if frames is not None:
+        wanted = parse_frame_range(settings.frames) if settings.frames else frames
+        load_camera(settings.camera, wanted, prim_path=settings.camera_prim, frame_offset=settings.frame_offset,
+                    focal=settings.focal, filmback=parse_filmback(settings.filmback), fov=settings.fov,
+                    rotation_order=settings.rotation_order)
+    for path in settings.points:
+        read_points(path)
+    if settings.anchors:
+        read_anchors(settings.anchors)

@@ -50,6 +50,9 @@ def plan_solve(plate: str | tuple[str, ...], render_options: dict[str, Any],
         raise SolveError("--stabilize after a render needs the plates as one image sequence pattern; render first, "
                          "then run `flashdepth-vfx solve RAW --plates PLATES --stabilize`")
     references = bool(solve_options.get("points") or solve_options.get("anchors"))
+    if not references and not stabilize:
+        raise SolveError("A lens or camera alone gives nothing to solve against: add --points or --anchors "
+                         "(or --stabilize)")
     render_mode = render_options.get("mode", "depth")
     mode = ("inverse" if references else "disparity") if render_mode == "disparity" else "depth"
     settings = SolveSettings(

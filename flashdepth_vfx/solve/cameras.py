@@ -108,7 +108,8 @@ def _check_coverage(source: str, needed: list[int], covered: tuple[float, float]
 # ----------------------------------------------------------------------------------------------------------- USD
 
 
-def _open_stage(path: Path):  # noqa: ANN202 - pxr types
+def open_stage(path: Path):  # noqa: ANN201 - pxr types
+    """Open a USD stage; a one-line SolveError when usd-core is missing or the file is not USD."""
     try:
         from pxr import Usd
     except ImportError as exc:  # pragma: no cover - the solve extra is a dependency of the tests
@@ -160,7 +161,7 @@ def read_usd_camera(path: str | os.PathLike[str], frames: list[int], prim_path: 
     from pxr import Usd, UsdGeom
 
     file = Path(path)
-    stage = _open_stage(file)
+    stage = open_stage(file)
     prim = _find_camera_prim(stage, file, prim_path)
     animated = _animated_range(prim)
     if animated is not None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from flashdepth_vfx.errors import SolveError
-from flashdepth_vfx.solve.cameras import USD_SUFFIXES, _open_stage
+from flashdepth_vfx.solve.cameras import USD_SUFFIXES, open_stage
 from flashdepth_vfx.solve.defaults import ANCHOR_ORIGINS
 
 
@@ -102,7 +102,7 @@ def read_points_usd(path: Path, time: float | None = None) -> np.ndarray:
     """World positions of every ``UsdGeom.Points`` prim of the stage (at ``time``, default time otherwise)."""
     from pxr import Usd, UsdGeom
 
-    stage = _open_stage(path)
+    stage = open_stage(path)
     code = Usd.TimeCode.Default() if time is None else Usd.TimeCode(time)
     clouds = []
     for prim in stage.Traverse():

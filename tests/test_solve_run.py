@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from engine_helpers import write_plates, write_tiny_checkpoint
 from flashdepth_vfx.cli import main
-from flashdepth_vfx.data import SceneConfig, render_sequence, write_plate_sequence
+from flashdepth_vfx.data import SceneConfig, render_sequence, write_depth_sequence, write_plate_sequence
 from flashdepth_vfx.data.drift import inject_drift
 from flashdepth_vfx.data.matchmove import filmback, track_points, write_camera_chan, write_camera_usd, write_points_obj
 from flashdepth_vfx.plates import probe, read_channels, write_exr
@@ -202,3 +202,16 @@ def test_render_checks_the_camera_before_rendering(tmp_path) -> None:
                     "--camera", str(chan), "--points", str(chan))
     assert code == 1 and "the camera is animated over 1001-1002" in err and "--frame-offset 1000" in err
     assert not (tmp_path / "out").exists()  # failed before the stream started
+
+
+def test_eval_align_none_scores_the_solved_shot_in_metres(shot, tmp_path) -> None:
+    gt = write_depth_sequence(shot["seq"], tmp_path, "gt", first_frame=FIRST)
+    code, err = run("solve", shot["disparity"], "-o", str(tmp_path / "s.####.exr"), "--camera", shot["usd"],
+                    "--points", shot["points"])
+    assert code == 0, err
+    result = CliRunner().invoke(main, ["eval", "--pred", str(tmp_path / "s.####.exr"), "--pred-kind", "depth",
+                                       "--gt", gt, "--align", "none", "--json", str(tmp_path / "m.json")])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["alignment"] == {"align": "none", "scale": 1.0, "shift": 0.0, "pred_kind": "depth"}
+    assert metrics["abs_rel"] < 0.01 and "not aligned" in result.stdout

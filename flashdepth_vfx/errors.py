@@ -20,3 +20,7 @@ class CheckpointError(FlashDepthError):
 
 class OutputError(FlashDepthError):
     """An output file or folder cannot be written."""
+
+
+class SolveError(FlashDepthError):
+    """A shot solve cannot run: a camera, point or anchor file is unusable, or the inputs do not fit together."""

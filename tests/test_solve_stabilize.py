@@ -150,6 +150,9 @@ def test_nan_disparity_frames_are_left_alone_and_others_still_stabilised() -> No
     assert result.scale[3] == 1.0 and result.shift[3] == 0.0
     assert np.all(np.isfinite(result.scale)) and np.all(np.isfinite(result.shift))
     assert result.correspondences[5] > 0 and result.correspondences[6] > 0
+    assert result.segments == [(0, 3), (4, 8)]  # the broken frame splits the path
+    bridged = _quiet_stabilize(list(data), list(rgb), hops=2)  # two-frame relations step over the broken frame
+    assert bridged.segments == [(0, 8)] and bridged.scale[3] == 1.0
 
 
 def test_plates_at_another_size_are_resampled() -> None:

@@ -40,6 +40,9 @@ CACHE_BYTES = 1 << 30
 """Disparity frames read by the first pass are kept for the second up to this many bytes (1 GiB: ~100 2K frames)."""
 WRITERS, WRITES_AHEAD = 2, 4
 """Solved frames are compressed and written by WRITERS threads, at most WRITES_AHEAD waiting (as the engine writes)."""
+UNRELIABLE_SPREAD = 0.1
+"""Robust spread of the references' relative residuals above which the solve warns (10%: the disparity's shape is
+wrong, not only its scale)."""
 INPUT_CHANNELS = ("depth.Z", "Z", "depth.Y", "Y", "R")
 """Channels tried in order for the disparity when ``channel`` is not given."""
 
@@ -307,6 +310,9 @@ class ShotSolve:
             observations = self._observe(frames, disparity, camera, intrinsics, points, anchors, cuts)
             fit = solve_shot(observations, cuts, s.smoothness)
             summary.fit = fit
+            if fit.sigma > UNRELIABLE_SPREAD:
+                self._warn(f"the references disagree with the disparity by {100 * fit.sigma:.0f}% (robust spread): "
+                           "the depth is unreliable where no point constrains it; check the points and the camera")
         key = self._key(files, pattern, mode)
         done = self._done(pattern, frames, key) if s.resume else set()
         summary.skipped = sorted(done)

@@ -295,19 +295,21 @@ class ShotSolve:
             summary.stabilization = stabilization
 
         cache: dict[int, np.ndarray] = {}  # frames read by the first pass, kept for the second within CACHE_BYTES
+        first_pass = [metric]
 
         def disparity(index: int) -> np.ndarray:
             if index in cache:
                 return cache.pop(index)
             frame = load(index)
             frame = frame if stabilization is None else stabilization.apply(index, frame)
-            if (len(cache) + 1) * frame.nbytes <= CACHE_BYTES:
+            if first_pass[0] and (len(cache) + 1) * frame.nbytes <= CACHE_BYTES:
                 cache[index] = frame
             return frame
 
         fit = None
         if metric:
             observations = self._observe(frames, disparity, camera, intrinsics, points, anchors, cuts)
+            first_pass[0] = False
             fit = solve_shot(observations, cuts, s.smoothness)
             summary.fit = fit
             if fit.sigma > UNRELIABLE_SPREAD:

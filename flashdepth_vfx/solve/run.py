@@ -32,7 +32,7 @@ from flashdepth_vfx.solve.fit import ShotFit, frames_without_references, solve_s
 from flashdepth_vfx.solve.observations import Observations, anchor_observations, point_observations
 from flashdepth_vfx.solve.passes import (
     DEPTH_MODES, N_CHANNELS, P_CHANNELS, SPACES, camera_points, depth_channel, depth_from_inverse,
-    normals_from_points, to_space,
+    normals_from_depth, to_space,
 )
 from flashdepth_vfx.solve.points import Anchors, read_anchors, read_points
 
@@ -442,7 +442,7 @@ class ShotSolve:
             p = to_space(cam_points, pose, s.position, points=True)
             channels.update({name: p[..., i] for i, name in enumerate(P_CHANNELS)})
         if s.normals is not None:
-            n = to_space(normals_from_points(cam_points), pose, s.normals, points=False)
+            n = to_space(normals_from_depth(z, intrinsics), pose, s.normals, points=False)
             channels.update({name: n[..., i] for i, name in enumerate(N_CHANNELS)})
         return channels
 

@@ -18,8 +18,9 @@ N_CHANNELS = ("N.R", "N.G", "N.B")
 
 def depth_from_inverse(inverse: np.ndarray, far: float) -> np.ndarray:
     """Camera-space Z from inverse depth; ``far`` where the inverse depth is below ``1 / far`` (sky, or behind)."""
+    inverse = np.asarray(inverse, np.float32)
     with np.errstate(divide="ignore"):
-        return np.where(inverse > 1.0 / far, 1.0 / inverse, far).astype(np.float32)
+        return np.where(inverse > np.float32(1.0 / far), np.float32(1.0) / inverse, np.float32(far))
 
 
 def pixel_rays(intrinsics: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -40,6 +40,9 @@ CACHE_BYTES = 1 << 30
 """Disparity frames read by the first pass are kept for the second up to this many bytes (1 GiB: ~100 2K frames)."""
 WRITERS, WRITES_AHEAD = 2, 4
 """Solved frames are compressed and written by WRITERS threads, at most WRITES_AHEAD waiting (as the engine writes)."""
+RAW_ONLY = frozenset({"flashdepth:state_key", "flashdepth:disparity_min", "flashdepth:disparity_max",
+                      "flashdepth:range_min", "flashdepth:range_max", "flashdepth:depth_scale"})
+"""Raw-render metadata that would be wrong on a solved frame (resume key, value ranges); the rest is carried."""
 UNRELIABLE_SPREAD = 0.1
 """Robust spread of the references' relative residuals above which the solve warns (10%: the disparity's shape is
 wrong, not only its scale)."""
@@ -348,7 +351,7 @@ class ShotSolve:
                 channels = self._passes(disparity(index), index, fit, mode, camera, intrinsics(index))
                 meta = self._frame_metadata(meta_common, frame, index, fit, stabilization)
                 raw = probe(files[index])
-                carried = {k: v for k, v in raw.metadata.items() if k != "flashdepth:state_key"}
+                carried = {k: v for k, v in raw.metadata.items() if k not in RAW_ONLY}
                 target = frame_path(pattern, frame)
                 writes.append((target, pool.submit(write_exr, target, channels, like=replace(raw, metadata=carried),
                                                    metadata=meta, half=s.half)))
@@ -431,7 +434,7 @@ class ShotSolve:
             # render's depth mode (engine.outputs.to_depth, not imported: the engine package loads torch)
             relative = s.depth_scale / np.maximum(disparity, 1e-2) if mode == "depth" else disparity
             return {s.out_channel: relative.astype(np.float32)}
-        z = depth_from_inverse(fit.scale[index] * disparity.astype(np.float64) + fit.shift[index], s.far)
+        z = depth_from_inverse(np.float32(fit.scale[index]) * disparity + np.float32(fit.shift[index]), s.far)
         channels = {s.out_channel: depth_channel(z, mode, intrinsics)}
         if s.position is None and s.normals is None:
             return channels

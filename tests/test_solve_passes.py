@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from flashdepth_vfx.solve.passes import (
-    camera_points, depth_channel, depth_from_inverse, normals_from_points, pixel_rays, to_space,
+    camera_points, depth_channel, depth_from_inverse, normals_from_depth, pixel_rays, to_space,
 )
 
 K = np.array([[100.0, 0.0, 40.0], [0.0, 100.0, 30.0], [0.0, 0.0, 1.0]])
@@ -31,14 +31,14 @@ def test_normals_of_a_tilted_plane_face_the_camera() -> None:
     normal = np.array([0.3, -0.5, -1.0])
     normal /= np.linalg.norm(normal)
     z = _plane_depth(-normal, 5.0)  # the plane lies in front, its normal pointing back at the camera
-    normals = normals_from_points(camera_points(z, K))
+    normals = normals_from_depth(z, K)
     angles = np.degrees(np.arccos(np.clip(normals @ normal, -1, 1)))
     assert angles.max() < 0.05
 
 
 def test_normals_do_not_smear_across_an_occluding_edge() -> None:
     z = np.where(np.arange(W)[None, :] < 40, 2.0, 20.0).astype(np.float32) * np.ones((H, 1), np.float32)
-    normals = normals_from_points(camera_points(z, K))
+    normals = normals_from_depth(z, K)
     facing = np.array([0.0, 0.0, -1.0])
     # fronto-parallel planes: every normal, right up to the edge on both sides, faces the camera
     angles = np.degrees(np.arccos(np.clip(normals @ facing, -1, 1)))

@@ -215,3 +215,12 @@ def test_eval_align_none_scores_the_solved_shot_in_metres(shot, tmp_path) -> Non
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["alignment"] == {"align": "none", "scale": 1.0, "shift": 0.0, "pred_kind": "depth"}
     assert metrics["abs_rel"] < 0.01 and "not aligned" in result.stdout
+
+
+def test_disparity_that_disagrees_with_the_points_is_flagged(shot, tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    for index in range(FRAMES):
+        write_exr(tmp_path / f"n.{FIRST + index:04d}.exr", {"depth.Z": rng.uniform(0.01, 1.0, (63, 112)).astype(np.float32)})
+    code, err = run("solve", str(tmp_path / "n.####.exr"), "-o", str(tmp_path / "s.####.exr"), "--camera", shot["usd"],
+                    "--points", shot["points"])
+    assert code == 0 and "warning: the references disagree with the disparity by" in err

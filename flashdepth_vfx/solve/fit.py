@@ -31,7 +31,9 @@ MIN_SIGMA = 1e-3
 """Floor of the robust residual spread (0.1%): exact references must not make the prior vanish."""
 RIDGE = 1e-6
 """Weight, relative to the prior, pulling every frame towards its segment's pooled fit: keeps degenerate data solvable."""
-_MAX_PAIRS = 300
+_MAX_PAIRS = 100
+_MAX_SCORED = 500
+"""Least median of squares: candidate lines from at most _MAX_PAIRS pairs, scored on at most _MAX_SCORED rows."""
 
 
 @dataclass
@@ -79,7 +81,8 @@ def least_median_fit(rows: np.ndarray, target: np.ndarray, rng: np.random.Genera
     det, a11, a12, a21, a22 = det[ok], a11[ok], a12[ok], a21[ok], a22[ok]
     ti, tj = target[i][ok], target[j][ok]
     thetas = np.stack([(a22 * ti - a12 * tj) / det, (a11 * tj - a21 * ti) / det], axis=1)  # Cramer's rule
-    medians = np.median(np.abs(rows @ thetas.T - target[:, None]), axis=0)
+    scored = rng.choice(n, _MAX_SCORED, replace=False) if n > _MAX_SCORED else slice(None)
+    medians = np.median(np.abs(rows[scored] @ thetas.T - target[scored, None]), axis=0)
     return thetas[int(np.argmin(medians))]
 
 

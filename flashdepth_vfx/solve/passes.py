@@ -18,8 +18,9 @@ N_CHANNELS = ("N.R", "N.G", "N.B")
 
 def depth_from_inverse(inverse: np.ndarray, far: float) -> np.ndarray:
     """Camera-space Z from inverse depth; ``far`` where the inverse depth is below ``1 / far`` (sky, or behind)."""
+    inverse = np.asarray(inverse, np.float32)
     with np.errstate(divide="ignore"):
-        return np.where(inverse > 1.0 / far, 1.0 / inverse, far).astype(np.float32)
+        return np.where(inverse > np.float32(1.0 / far), np.float32(1.0) / inverse, np.float32(far))
 
 
 def pixel_rays(intrinsics: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -51,41 +52,47 @@ def camera_points(z: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
     return pixel_rays(intrinsics, *z.shape) * z.astype(np.float32)[..., None]
 
 
-def _one_sided(points: np.ndarray, axis: int) -> np.ndarray:
-    """Tangent along ``axis`` (1: x, 0: y): the difference towards the neighbour closer in depth, so tangents (and
-    normals) do not cross occluding edges; at the border, the one neighbour there is."""
-    step = np.diff(points, axis=axis)  # step[i] = p[i + 1] - p[i]
-    tangent = np.empty_like(points)
-    inner = [slice(None)] * 3
-    inner[axis] = slice(1, -1)
-    before = [slice(None)] * 3
-    before[axis] = slice(None, -1)
-    after = [slice(None)] * 3
-    after[axis] = slice(1, None)
-    backward, forward = step[tuple(before)], step[tuple(after)]
-    use_forward = np.abs(forward[..., 2:3]) <= np.abs(backward[..., 2:3])
-    tangent[tuple(inner)] = np.where(use_forward, forward, backward)
-    first, last = [slice(None)] * 3, [slice(None)] * 3
-    first[axis], last[axis] = slice(0, 1), slice(-1, None)
-    tangent[tuple(first)] = step[tuple(first)]
-    tangent[tuple(last)] = step[tuple(last)]
-    return tangent
+def _one_sided(z: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """The change of ``z`` to the neighbour along ``axis`` (1: x, 0: y) that is closer in depth, so it never crosses an
+    occluding edge, and which side that is (+1 the next pixel, -1 the previous; at the border, the one there is)."""
+    step = np.diff(z, axis=axis)  # step[i] = z[i + 1] - z[i]
+    if axis == 1:
+        backward, forward, first, last = step[:, :-1], step[:, 1:], step[:, :1], step[:, -1:]
+    else:
+        backward, forward, first, last = step[:-1], step[1:], step[:1], step[-1:]
+    use_forward = np.abs(forward) <= np.abs(backward)
+    change = np.concatenate([first, np.where(use_forward, forward, backward), last], axis=axis)
+    side = np.concatenate([np.ones_like(first), np.where(use_forward, 1.0, -1.0).astype(z.dtype), -np.ones_like(last)],
+                          axis=axis)
+    return change, side
 
 
-def normals_from_points(points: np.ndarray) -> np.ndarray:
-    """Unit normals (H, W, 3) float32 of a position map (OpenCV camera axes), facing the camera; tangents are
-    one-sided differences towards the neighbour closer in depth, so normals do not smear across occluding edges."""
-    if min(points.shape[:2]) < 2:
-        return np.zeros_like(points, dtype=np.float32)
-    u, v = _one_sided(points, 1), _one_sided(points, 0)
-    normals = np.empty_like(points, dtype=np.float32)
-    normals[..., 0] = u[..., 1] * v[..., 2] - u[..., 2] * v[..., 1]
-    normals[..., 1] = u[..., 2] * v[..., 0] - u[..., 0] * v[..., 2]
-    normals[..., 2] = u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
-    length = np.sqrt(np.einsum("...i,...i->...", normals, normals))
-    facing = np.einsum("...i,...i->...", normals, points)
-    factor = np.where(length > 0, np.where(facing > 0, -1.0, 1.0) / np.maximum(length, 1e-30), 0.0)
-    normals *= factor[..., None].astype(np.float32)
+def normals_from_depth(z: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
+    """Unit normals (H, W, 3) float32, OpenCV camera axes, facing the camera, of the surface at depth ``z`` (H, W).
+
+    The tangents are the exact differences to the neighbours closer in depth (so normals never cross an occluding
+    edge): with ``P = z r``, ``r = (x, y, 1)``, ``x = (u - cx) / fx``, the step to the pixel on side ``s`` is
+    ``dz r' + z e_x / fx`` with ``r'`` the neighbour's ray; their cross product is expanded per component, so the work
+    is on (H, W) planes, and a plane gets its exact normal.
+    """
+    if min(z.shape) < 2:
+        return np.zeros((*z.shape, 3), np.float32)
+    z = z.astype(np.float32)
+    fx, fy = np.float32(intrinsics[0, 0]), np.float32(intrinsics[1, 1])
+    rays = pixel_rays(intrinsics, *z.shape)
+    x, y = rays[..., 0], rays[..., 1]
+    a, sx = _one_sided(z, 1)
+    b, sy = _one_sided(z, 0)
+    x1, y1 = x + sx / fx, y + sy / fy  # the neighbours' rays: (x1, y, 1) and (x, y1, 1)
+    ab = a * b
+    normals = np.empty((*z.shape, 3), np.float32)
+    # (a r' + z/fx e_x) x (b r'' + z/fy e_y) with r' = (x1, y, 1), r'' = (x, y1, 1), component by component
+    normals[..., 0] = -ab * sy / fy - a * z / fy
+    normals[..., 1] = -ab * sx / fx - b * z / fx
+    normals[..., 2] = ab * (x1 * y1 - x * y) + a * z * x1 / fy + b * z * y1 / fx + z * z / (fx * fy)
+    facing_away = normals[..., 0] * x + normals[..., 1] * y + normals[..., 2] > 0
+    normals[facing_away] *= -1
+    normals /= np.maximum(np.sqrt(np.einsum("...i,...i->...", normals, normals)), 1e-30)[..., None]
     return normals
 
 

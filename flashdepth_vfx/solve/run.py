@@ -32,7 +32,7 @@ from flashdepth_vfx.solve.fit import ShotFit, frames_without_references, solve_s
 from flashdepth_vfx.solve.observations import Observations, anchor_observations, point_observations
 from flashdepth_vfx.solve.passes import (
     DEPTH_MODES, N_CHANNELS, P_CHANNELS, SPACES, camera_points, depth_channel, depth_from_inverse,
-    normals_from_points, to_space,
+    normals_from_depth, to_space,
 )
 from flashdepth_vfx.solve.points import Anchors, read_anchors, read_points
 
@@ -40,6 +40,12 @@ CACHE_BYTES = 1 << 30
 """Disparity frames read by the first pass are kept for the second up to this many bytes (1 GiB: ~100 2K frames)."""
 WRITERS, WRITES_AHEAD = 2, 4
 """Solved frames are compressed and written by WRITERS threads, at most WRITES_AHEAD waiting (as the engine writes)."""
+RAW_ONLY = frozenset({"flashdepth:state_key", "flashdepth:disparity_min", "flashdepth:disparity_max",
+                      "flashdepth:range_min", "flashdepth:range_max", "flashdepth:depth_scale"})
+"""Raw-render metadata that would be wrong on a solved frame (resume key, value ranges); the rest is carried."""
+UNRELIABLE_SPREAD = 0.1
+"""Robust spread of the references' relative residuals above which the solve warns (10%: the disparity's shape is
+wrong, not only its scale)."""
 INPUT_CHANNELS = ("depth.Z", "Z", "depth.Y", "Y", "R")
 """Channels tried in order for the disparity when ``channel`` is not given."""
 
@@ -292,21 +298,26 @@ class ShotSolve:
             summary.stabilization = stabilization
 
         cache: dict[int, np.ndarray] = {}  # frames read by the first pass, kept for the second within CACHE_BYTES
+        first_pass = [metric]
 
         def disparity(index: int) -> np.ndarray:
             if index in cache:
                 return cache.pop(index)
             frame = load(index)
             frame = frame if stabilization is None else stabilization.apply(index, frame)
-            if (len(cache) + 1) * frame.nbytes <= CACHE_BYTES:
+            if first_pass[0] and (len(cache) + 1) * frame.nbytes <= CACHE_BYTES:
                 cache[index] = frame
             return frame
 
         fit = None
         if metric:
             observations = self._observe(frames, disparity, camera, intrinsics, points, anchors, cuts)
+            first_pass[0] = False
             fit = solve_shot(observations, cuts, s.smoothness)
             summary.fit = fit
+            if fit.sigma > UNRELIABLE_SPREAD:
+                self._warn(f"the references disagree with the disparity by {100 * fit.sigma:.0f}% (robust spread): "
+                           "the depth is unreliable where no point constrains it; check the points and the camera")
         key = self._key(files, pattern, mode)
         done = self._done(pattern, frames, key) if s.resume else set()
         summary.skipped = sorted(done)
@@ -340,7 +351,7 @@ class ShotSolve:
                 channels = self._passes(disparity(index), index, fit, mode, camera, intrinsics(index))
                 meta = self._frame_metadata(meta_common, frame, index, fit, stabilization)
                 raw = probe(files[index])
-                carried = {k: v for k, v in raw.metadata.items() if k != "flashdepth:state_key"}
+                carried = {k: v for k, v in raw.metadata.items() if k not in RAW_ONLY}
                 target = frame_path(pattern, frame)
                 writes.append((target, pool.submit(write_exr, target, channels, like=replace(raw, metadata=carried),
                                                    metadata=meta, half=s.half)))
@@ -423,7 +434,7 @@ class ShotSolve:
             # render's depth mode (engine.outputs.to_depth, not imported: the engine package loads torch)
             relative = s.depth_scale / np.maximum(disparity, 1e-2) if mode == "depth" else disparity
             return {s.out_channel: relative.astype(np.float32)}
-        z = depth_from_inverse(fit.scale[index] * disparity.astype(np.float64) + fit.shift[index], s.far)
+        z = depth_from_inverse(np.float32(fit.scale[index]) * disparity + np.float32(fit.shift[index]), s.far)
         channels = {s.out_channel: depth_channel(z, mode, intrinsics)}
         if s.position is None and s.normals is None:
             return channels
@@ -434,7 +445,7 @@ class ShotSolve:
             p = to_space(cam_points, pose, s.position, points=True)
             channels.update({name: p[..., i] for i, name in enumerate(P_CHANNELS)})
         if s.normals is not None:
-            n = to_space(normals_from_points(cam_points), pose, s.normals, points=False)
+            n = to_space(normals_from_depth(z, intrinsics), pose, s.normals, points=False)
             channels.update({name: n[..., i] for i, name in enumerate(N_CHANNELS)})
         return channels
 

@@ -19,6 +19,8 @@ from . import __version__
 from .errors import FlashDepthError, OptionError
 from .farm.command import farm
 from .hosts.command import hosts
+from .solve.command import SHARED_NAMES as SOLVE_OPTIONS, echo_summary, run_solve, solve, wants_solve
+from .solve.command import shared_options as solve_options
 
 # Torch's OpenMP threads busy-wait between ops by default: they starve the decode/encode threads and, on a machine
 # shared with other work, spin while a descheduled peer holds every op up (measured in benchmarks/bench_io.py:
@@ -139,14 +141,24 @@ def main() -> None:
 @click.option("--warmup", type=int, help="Start cold this many frames before the first frame (farm chunks) instead of at the shot start.")
 @click.option("--progress", type=click.Choice(["bar", "json", "none"]), default="bar", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="Same as --progress none.")
+@solve_options
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def render(plate: tuple[str, ...], model_name: str | None, progress: str, quiet: bool, debug: bool, **options: Any) -> None:
-    """Render depth for PLATE: shot.####.exr, shot.%04d.exr, shot.$F4.exr, a folder, files, or a movie."""
+    """Render depth for PLATE: shot.####.exr, shot.%04d.exr, shot.$F4.exr, a folder, files, or a movie.
+
+    With --camera/--points/--anchors/--stabilize the stream writes raw disparity (NAME_raw.####.exr beside the
+    output) and the shot solve writes the output from it."""
     from .engine import JsonEvents, QuietEvents, Render, RenderSettings, RichProgress
 
     json_events = JsonEvents() if progress == "json" else None
     events = json_events or (QuietEvents() if quiet or progress == "none" else RichProgress())
     spec: str | tuple[str, ...] = plate[0] if len(plate) == 1 else plate
+    solve_settings = None
+    solve_choices = {name: options.pop(name) for name in SOLVE_OPTIONS}
+    if wants_solve(solve_choices):
+        from .solve.after_render import plan_solve
+
+        options, solve_settings = _guarded(debug, lambda: plan_solve(spec, options, solve_choices), json_events)
     settings = _guarded(debug, lambda: RenderSettings(plate=spec, model=model_name, **options), json_events)
     cancel = threading.Event()
 
@@ -161,6 +173,8 @@ def render(plate: tuple[str, ...], model_name: str | None, progress: str, quiet:
     summary = _guarded(debug, lambda: Render(settings, events, cancel).run(), json_events)
     if summary.cancelled:
         sys.exit(EXIT_CANCELLED)
+    if solve_settings is not None:
+        echo_summary(_guarded(debug, lambda: run_solve(solve_settings), json_events))
 
 
 @main.command()
@@ -268,22 +282,28 @@ def weights_convert(source: str, target: str, overwrite: bool, debug: bool) -> N
 @click.option("--pred-channel", help="EXR channel of the predictions (default: depth.Z, Z, Y, R, or the first).")
 @click.option("--gt-channel", help="EXR channel of the ground truth.")
 @click.option("--max-depth", type=float, default=70.0, show_default=True, help="Ground truth is clipped to this (metres).")
+@click.option("--align", type=click.Choice(["sequence", "none"]), default="sequence", show_default=True,
+              help="sequence: one least-squares scale and shift per sequence (the paper); none: score metric depth "
+                   "(e.g. `solve` output, --pred-kind depth) as it is.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the metrics as JSON.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a PNG of per-frame metrics.")
 @click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 @click.option("--debug", is_flag=True)
 def eval_command(pred: str, gt: str, pred_kind: str, gt_kind: str, pred_channel: str | None, gt_channel: str | None,
-                 max_depth: float, json_path: str | None, plot_path: str | None, overwrite: bool, debug: bool) -> None:
+                 max_depth: float, align: str, json_path: str | None, plot_path: str | None, overwrite: bool,
+                 debug: bool) -> None:
     """Evaluate predictions against ground truth as the FlashDepth paper does (AbsRel, delta1, boundary F1, temporal)."""
     from .eval import format_table, run_eval
 
     result = _guarded(debug, lambda: run_eval(pred, gt, pred_kind, gt_kind, max_depth, json_path, plot_path,
-                                               pred_channel=pred_channel, gt_channel=gt_channel, overwrite=overwrite))
+                                               pred_channel=pred_channel, gt_channel=gt_channel, overwrite=overwrite,
+                                               align=align))
     click.echo(format_table(result))
 
 
 main.add_command(farm)
 main.add_command(hosts)
+main.add_command(solve)
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

@@ -24,3 +24,7 @@ class OutputError(FlashDepthError):
 
 class OptionError(FlashDepthError):
     """An option's value is out of range or clashes with another: a usage error (the command line exits 2)."""
+
+
+class SolveError(FlashDepthError):
+    """A shot solve cannot run: a camera, point or anchor file is unusable, or the inputs do not fit together."""

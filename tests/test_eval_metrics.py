@@ -234,3 +234,16 @@ def test_metrics_rank_predictions_on_a_rendered_sequence() -> None:
     assert perfect.abs_rel < 1e-6 and perfect.boundary_f1 == pytest.approx(1.0) and perfect.flicker < 1e-6
     assert unstable.scale_spread == pytest.approx(0.08, rel=0.15) and unstable.flicker > 0.05
     assert soft.boundary_f1 < 0.8 and soft.scale_spread < 0.01
+
+
+def test_align_none_scores_metric_depth_as_it_is() -> None:
+    rng = np.random.default_rng(9)
+    gt = rng.uniform(2.0, 30.0, (3, 8, 10)).astype(np.float32)
+    exact = evaluate_sequence(gt.copy(), gt, "depth", align="none")
+    assert exact.abs_rel == pytest.approx(0.0, abs=1e-6) and (exact.scale, exact.shift) == (1.0, 0.0)
+    off = evaluate_sequence(gt * 1.1, gt, "depth", align="none")
+    assert off.abs_rel == pytest.approx(0.1, rel=1e-4)  # 10% too far stays 10% wrong
+    assert evaluate_sequence(gt * 1.1, gt, "depth").abs_rel == pytest.approx(0.0, abs=1e-5)  # aligned away
+    assert off.to_dict()["alignment"]["align"] == "none"
+    with pytest.raises(ValueError, match="align must be one of"):
+        evaluate_sequence(gt, gt, "depth", align="frame")

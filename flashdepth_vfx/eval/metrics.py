@@ -5,7 +5,8 @@ Protocol (:func:`evaluate_sequence`):
 1. Valid pixels: ground-truth depth finite and > 0 (and a finite prediction). Ground truth is clipped to
    ``max_depth`` (70 m by default, as in the paper's code); its disparity is ``1 / clip(depth, max=max_depth)``.
 2. Alignment: ONE least-squares scale and shift over all valid pixels of the whole sequence, fitted in disparity
-   space (a ``"depth"`` prediction is inverted first).
+   space (a ``"depth"`` prediction is inverted first). ``align="none"`` skips it: metric predictions (a solved
+   shot) are scored as they are.
 3. Aligned disparity -> depth: ``1 / max(disparity, DISPARITY_EPS)``, clipped to ``[MIN_DEPTH, max_depth]``.
 4. AbsRel = mean |d - d*| / d*, delta1 = fraction with max(d / d*, d* / d) < 1.25, both over all valid pixels of
    the sequence (and per frame); boundary F1 per frame (Depth Pro), averaged over frames.
@@ -30,6 +31,8 @@ DELTA1_THRESHOLD = 1.25
 STATIC_TOLERANCE = 0.01
 """A pixel is static between two frames when its ground-truth depth changes by less than this fraction."""
 PRED_KINDS = ("disparity", "depth")
+ALIGNMENTS = ("sequence", "none")
+"""sequence: one least-squares scale and shift per sequence (the paper); none: the prediction is metric as it is."""
 
 
 def valid_mask(gt_depth: np.ndarray) -> np.ndarray:
@@ -250,6 +253,7 @@ class EvalResult:
     per_frame_delta1: list[float] = field(default_factory=list)
     per_frame_boundary_f1: list[float] = field(default_factory=list)
     per_frame_flicker: list[float] = field(default_factory=list)  # frame t against t - 1; NaN for the first frame
+    align: str = "sequence"
 
     @property
     def num_frames(self) -> int:
@@ -269,7 +273,7 @@ class EvalResult:
             "delta1": _nan_to_none(self.delta1),
             "boundary_f1": _nan_to_none(self.boundary_f1),
             "temporal": {"scale_spread": _nan_to_none(self.scale_spread), "flicker": _nan_to_none(self.flicker)},
-            "alignment": {"scale": self.scale, "shift": self.shift, "pred_kind": self.pred_kind},
+            "alignment": {"align": self.align, "scale": self.scale, "shift": self.shift, "pred_kind": self.pred_kind},
             "max_depth": self.max_depth,
             "frames": self.num_frames,
             "per_frame": {name: [_nan_to_none(v) for v in values] for name, values in frames.items()},
@@ -294,15 +298,19 @@ def _weighted_mean(values: list[float], weights: list[int]) -> float:
 
 
 def evaluate_sequence(
-    pred: np.ndarray, gt: np.ndarray, pred_kind: str = "disparity", max_depth: float = 70.0
+    pred: np.ndarray, gt: np.ndarray, pred_kind: str = "disparity", max_depth: float = 70.0, align: str = "sequence"
 ) -> EvalResult:
     """Evaluate predictions (T, H, W) against ground-truth depth in metres (T, H, W); see the module docstring.
 
     ``pred_kind`` is ``"disparity"`` (the model's raw output, any scale and shift) or ``"depth"`` (inverted first;
-    non-positive values are ignored). Works frame by frame: memory beyond the inputs is a few frames.
+    non-positive values are ignored). ``align="none"`` skips step 2: the prediction is scored as metric depth (or
+    inverse metres) as it is; the scale spread still compares frame fits with the sequence's. Works frame by frame:
+    memory beyond the inputs is a few frames.
     """
     if pred_kind not in PRED_KINDS:
         raise ValueError(f"pred_kind must be one of {PRED_KINDS}, got {pred_kind!r}")
+    if align not in ALIGNMENTS:
+        raise ValueError(f"align must be one of {ALIGNMENTS}, got {align!r}")
     if pred.ndim != 3 or pred.shape != gt.shape:
         raise PlateError(
             f"Prediction frames {_describe(pred)} do not match ground-truth frames {_describe(gt)}; "
@@ -317,7 +325,8 @@ def evaluate_sequence(
         sequence_stats = sequence_stats.merge(stats)
     if sequence_stats.count == 0:
         raise PlateError("No pixel has both valid ground truth (finite, > 0) and a finite prediction")
-    scale, shift = sequence_stats.fit()
+    fitted_scale, fitted_shift = sequence_stats.fit()
+    scale, shift = (fitted_scale, fitted_shift) if align == "sequence" else (1.0, 0.0)
 
     abs_rels, delta1s, boundaries, counts, flickers = [], [], [], [], []
     flicker_total, flicker_count = 0.0, 0
@@ -343,7 +352,7 @@ def evaluate_sequence(
         abs_rel=_weighted_mean(abs_rels, counts),
         delta1=_weighted_mean(delta1s, counts),
         boundary_f1=float(np.mean(scored_boundaries)) if scored_boundaries else math.nan,
-        scale_spread=scale_spread([s.fit()[0] for s in frame_stats if s.count >= 2], scale),
+        scale_spread=scale_spread([s.fit()[0] for s in frame_stats if s.count >= 2], fitted_scale),
         flicker=flicker_total / flicker_count if flicker_count else math.nan,
         scale=scale,
         shift=shift,
@@ -353,6 +362,7 @@ def evaluate_sequence(
         per_frame_delta1=delta1s,
         per_frame_boundary_f1=boundaries,
         per_frame_flicker=flickers,
+        align=align,
     )
 
 

@@ -26,7 +26,7 @@ _LEFT, _RIGHT, _TOP, _BOTTOM = 56, 24, 40, 44  # margins around the plot area, p
 _FONT_SIZE = 14
 
 
-def _polyline(canvas: oiio.ImageBuf, xs: np.ndarray, ys: np.ndarray, colour: tuple[float, float, float]) -> None:
+def polyline(canvas: oiio.ImageBuf, xs: np.ndarray, ys: np.ndarray, colour: tuple[float, float, float]) -> None:
     """Join consecutive finite points; a NaN breaks the line; a lone point becomes a small square."""
     for i, (x, y) in enumerate(zip(xs, ys)):
         if math.isnan(y):
@@ -69,7 +69,7 @@ def plot_metrics(result: EvalResult, path: str | os.PathLike[str], width: int = 
     legend_x = x0
     for name, values in series.items():
         colour = SERIES_COLOURS[name]
-        _polyline(canvas, xs[: len(values)], y0 + (y1 - y0) * values, colour)
+        polyline(canvas, xs[: len(values)], y0 + (y1 - y0) * values, colour)
         oiio.ImageBufAlgo.render_box(canvas, legend_x, 12, legend_x + 14, 24, colour, fill=True)
         oiio.ImageBufAlgo.render_text(canvas, legend_x + 20, 24, name, _FONT_SIZE, "", _TEXT)
         legend_x += 40 + 9 * len(name)

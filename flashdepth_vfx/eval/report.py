@@ -34,12 +34,14 @@ def run_eval(
     gt_channel: str | None = None,
     png_scale: float = PNG_SCALE,
     overwrite: bool = False,
+    align: str = "sequence",
 ) -> EvalResult:
     """Load both sequences (see :func:`~flashdepth_vfx.eval.io.load_frames`), pair frames in order, evaluate.
 
-    ``gt_kind="disparity"`` ground truth is inverted to depth (non-positive values become invalid). Writes the
-    result as JSON to ``json_path`` and a per-frame chart to ``plot_path`` when given; neither replaces an input
-    frame, nor (without ``overwrite``) a file that is not the project's own JSON / chart.
+    ``gt_kind="disparity"`` ground truth is inverted to depth (non-positive values become invalid). ``align``: see
+    :func:`~flashdepth_vfx.eval.metrics.evaluate_sequence`. Writes the result as JSON to ``json_path`` and a
+    per-frame chart to ``plot_path`` when given; neither replaces an input frame, nor (without ``overwrite``) a file
+    that is not the project's own JSON / chart.
     """
     if gt_kind not in GT_KINDS:
         raise ValueError(f"gt_kind must be one of {GT_KINDS}, got {gt_kind!r}")
@@ -60,7 +62,7 @@ def run_eval(
     if gt_kind == "disparity":
         with np.errstate(divide="ignore"):
             gt = np.where(gt > 0, 1.0 / gt, 0.0).astype(np.float32)
-    result = evaluate_sequence(pred, gt, pred_kind, max_depth)
+    result = evaluate_sequence(pred, gt, pred_kind, max_depth, align)
     if json_path is not None:
         payload = {KIND_KEY: "eval", "pred": os.fspath(pred_spec), "gt": os.fspath(gt_spec), "gt_kind": gt_kind,
                    **result.to_dict()}
@@ -99,10 +101,9 @@ def format_table(result: EvalResult) -> str:
     table.add_row("Boundary F1", _cell(result.boundary_f1), "higher")
     table.add_row("Scale spread", _cell(result.scale_spread), "lower")
     table.add_row("Flicker", _cell(result.flicker), "lower")
-    table.caption = (
-        f"{result.pred_kind} aligned with one scale {result.scale:.4g} and shift {result.shift:.4g}; "
-        f"depth clipped at {result.max_depth:g} m"
-    )
+    aligned = (f"{result.pred_kind} aligned with one scale {result.scale:.4g} and shift {result.shift:.4g}"
+               if result.align == "sequence" else f"metric {result.pred_kind}, not aligned")
+    table.caption = f"{aligned}; depth clipped at {result.max_depth:g} m"
     buffer = io.StringIO()
     Console(file=buffer, width=88, color_system=None, force_terminal=False).print(table)
     return buffer.getvalue()

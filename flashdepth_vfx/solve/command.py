@@ -1,0 +1,99 @@
+"""``flashdepth-vfx solve``: a thin click layer over :class:`~flashdepth_vfx.solve.run.ShotSolve`, and the solve
+options ``render`` shares (``render --camera ... --points ...`` solves after the stream)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from flashdepth_vfx.solve.defaults import ANCHOR_ORIGINS, DEFAULT_FAR, NUKE_ROTATION_ORDER, SMOOTHNESS
+
+if TYPE_CHECKING:
+    from flashdepth_vfx.solve.run import SolveSettings, SolveSummary
+
+_SPACE = click.Choice(["world", "camera"])
+SHARED_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
+    click.option("--camera", type=click.Path(dir_okay=False), help="Matchmove camera: USD (.usd/.usda/.usdc/.usdz) or Nuke .chan."),
+    click.option("--camera-prim", help="USD camera prim path, when the stage holds several."),
+    click.option("--frame-offset", type=float, default=0.0, show_default=True,
+                 help="Camera time = plate frame + offset (when its time codes are not frame numbers)."),
+    click.option("--focal", type=float, help="Focal length (mm): overrides the camera's, or the lens of an untracked plate."),
+    click.option("--filmback", help="Film back WIDTHxHEIGHT mm (default Nuke's 24.576x18.672)."),
+    click.option("--fov", type=float, help="Horizontal field of view (degrees), instead of --focal/--filmback."),
+    click.option("--rotation-order", default=NUKE_ROTATION_ORDER, show_default=True, help=".chan rotation order."),
+    click.option("--points", multiple=True, type=click.Path(dir_okay=False),
+                 help="Tracked 3D points: USD Points, .obj vertices or CSV x,y,z (repeatable)."),
+    click.option("--anchors", type=click.Path(dir_okay=False), help="CSV frame,x,y,distance (plate pixels; or frame,x,y,z)."),
+    click.option("--anchor-origin", type=click.Choice(ANCHOR_ORIGINS), default="top-left", show_default=True,
+                 help="Where anchor pixel coordinates start (bottom-left: Nuke's y up)."),
+    click.option("--stabilize", is_flag=True, help="Remove frame-to-frame scale/shift jitter with optical flow on the plates."),
+    click.option("--cut", "cuts", multiple=True, type=int, help="A frame that starts a new shot (repeatable)."),
+    click.option("--smoothness", type=float, default=SMOOTHNESS, show_default=True,
+                 help="Expected relative frame-to-frame change of the solve (lower: steadier, slower to follow)."),
+    click.option("--position", type=_SPACE, help="Also write P (P.R/G/B) in world or camera space."),
+    click.option("--normals", type=_SPACE, help="Also write N (N.R/G/B) in world or camera space."),
+    click.option("--far", type=float, default=DEFAULT_FAR, show_default=True, help="Depth written for the sky (scene units)."),
+    click.option("--report", type=click.Path(dir_okay=False), help="Write the per-frame solve as JSON + a PNG chart beside it."),
+]
+SHARED_NAMES = ("camera", "camera_prim", "frame_offset", "focal", "filmback", "fov", "rotation_order", "points",
+                "anchors", "anchor_origin", "stabilize", "cuts", "smoothness", "position", "normals", "far", "report")
+
+
+def shared_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the solve options that ``solve`` and ``render`` share."""
+    for option in reversed(SHARED_OPTIONS):
+        command = option(command)
+    return command
+
+
+def wants_solve(options: dict[str, Any]) -> bool:
+    """Whether ``render`` options ask for a solve after the stream."""
+    return bool(options.get("camera") or options.get("points") or options.get("anchors") or options.get("stabilize")
+                or options.get("focal") or options.get("fov"))
+
+
+def echo_summary(summary: SolveSummary) -> None:
+    """One line per warning, then what was written."""
+    fit = summary.fit
+    if fit is not None:
+        seen = int(fit.points.sum())
+        click.echo(f"solve: {seen} references over {len(summary.frames)} frames, "
+                   f"{int(fit.inliers.sum())} kept, residual sigma {100 * fit.sigma:.2f}%", err=True)
+    skipped = f", {len(summary.skipped)} already solved" if summary.skipped else ""
+    click.echo(f"wrote {len(summary.written)} frames to {summary.output}{skipped}", err=True)
+
+
+def run_solve(settings: SolveSettings) -> SolveSummary:
+    """Run a solve, warnings to stderr as they come."""
+    from flashdepth_vfx.solve.run import ShotSolve
+
+    return ShotSolve(settings, warn=lambda m: click.echo(f"warning: {m}", err=True)).run()
+
+
+@click.command("solve")
+@click.argument("disparity")
+@click.option("-o", "--output", required=True, help="Solved frames: pattern (shot_solved.####.exr) or folder.")
+@click.option("--plates", help="The shot's plates (for --stabilize and hard-cut detection).")
+@click.option("--frames", help="Frames to solve: 1001-1100 (default: every disparity frame).")
+@click.option("--channel", help="Disparity channel (default: depth.Z, Z, depth.Y, Y or R).")
+@click.option("--mode", type=click.Choice(["depth", "distance", "inverse", "disparity"]),
+              help="depth: camera-space Z (default with references); distance: along the ray; inverse: 1/Z "
+                   "(Nuke far = 0); disparity: stabilised disparity (default with --stabilize alone).")
+@click.option("--out-channel", default="depth.Z", show_default=True, help="Output depth channel.")
+@click.option("--no-detect-cuts", is_flag=True, help="Do not look for hard cuts in the plates.")
+@click.option("--half", is_flag=True, help="Write half floats.")
+@click.option("--resume", is_flag=True, help="Skip frames already solved with the same settings and inputs.")
+@shared_options
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def solve(disparity: str, no_detect_cuts: bool, debug: bool, **options: Any) -> None:
+    """Turn relative DISPARITY frames (render --mode disparity) into depth in scene units from a matchmove camera and
+    tracked points or anchors, and/or steady them (--stabilize). The raw frames are kept."""
+    from flashdepth_vfx.cli import _guarded
+    from flashdepth_vfx.solve.run import SolveSettings
+
+    options["points"] = tuple(options["points"])
+    options["cuts"] = tuple(options["cuts"])
+    settings = SolveSettings(disparity=disparity, detect_cuts=not no_detect_cuts, **options)
+    summary = _guarded(debug, lambda: run_solve(settings))
+    echo_summary(summary)

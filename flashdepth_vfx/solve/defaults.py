@@ -1,0 +1,10 @@
+"""Defaults of the solve, importable without numpy (the command line reads them for its help)."""
+
+NUKE_ROTATION_ORDER = "ZXY"
+"""Nuke's default Camera ``rot_order``: rotate about Z first, then X, then Y."""
+SMOOTHNESS = 0.05
+"""Expected relative frame-to-frame change of the mapping (the smoothness prior's standard deviation)."""
+ANCHOR_ORIGINS = ("top-left", "bottom-left")
+"""Where anchor pixel coordinates start: image convention (y down) or Nuke's (y up)."""
+DEFAULT_FAR = 1.0e4
+"""Depth (scene units) written where the solved inverse depth says 'further than this' (sky)."""

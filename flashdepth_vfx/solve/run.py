@@ -1,0 +1,487 @@
+"""One shot solve, from files to files: read a disparity sequence (and plates, a camera, points, anchors), fit, write.
+
+Two passes over the disparity frames: the first samples them at the references (and checks every frame for NaN), the
+fit runs on the whole shot, the second writes the solved frames atomically (:func:`~flashdepth_vfx.plates.write_exr`)
+with the raw file's windows and metadata plus the per-frame solve. The raw files are never written. With
+``resume``, frames already solved with the same settings and inputs are skipped. Everything that can be wrong with
+the inputs is checked before the first frame is written.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import warnings
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flashdepth_vfx import __version__
+from flashdepth_vfx.errors import PlateError, SolveError
+from flashdepth_vfx.plates.image_io import PlateInfo, probe, read_channels, write_exr
+from flashdepth_vfx.plates.sequence import FrameSequence, compact_frames, find_sequence, frame_path, output_pattern
+from flashdepth_vfx.solve.cameras import Camera, load_camera, parse_filmback
+from flashdepth_vfx.solve.defaults import DEFAULT_FAR, NUKE_ROTATION_ORDER, SMOOTHNESS
+from flashdepth_vfx.solve.fit import ShotFit, frames_without_references, solve_shot
+from flashdepth_vfx.solve.observations import Observations, anchor_observations, point_observations
+from flashdepth_vfx.solve.passes import (
+    DEPTH_MODES, N_CHANNELS, P_CHANNELS, SPACES, camera_points, depth_channel, depth_from_inverse,
+    normals_from_depth, to_space,
+)
+from flashdepth_vfx.solve.points import Anchors, read_anchors, read_points
+
+CACHE_BYTES = 1 << 30
+"""Disparity frames read by the first pass are kept for the second up to this many bytes (1 GiB: ~100 2K frames)."""
+WRITERS, WRITES_AHEAD = 2, 4
+"""Solved frames are compressed and written by WRITERS threads, at most WRITES_AHEAD waiting (as the engine writes)."""
+RAW_ONLY = frozenset({"flashdepth:state_key", "flashdepth:disparity_min", "flashdepth:disparity_max",
+                      "flashdepth:range_min", "flashdepth:range_max", "flashdepth:depth_scale"})
+"""Raw-render metadata that would be wrong on a solved frame (resume key, value ranges); the rest is carried."""
+UNRELIABLE_SPREAD = 0.1
+"""Robust spread of the references' relative residuals above which the solve warns (10%: the disparity's shape is
+wrong, not only its scale)."""
+INPUT_CHANNELS = ("depth.Z", "Z", "depth.Y", "Y", "R")
+"""Channels tried in order for the disparity when ``channel`` is not given."""
+
+
+@dataclass(frozen=True)
+class SolveSettings:
+    """What ``flashdepth-vfx solve`` (or ``render --camera ...``) does. Paths are as the artist typed them."""
+
+    disparity: str
+    output: str | None = None
+    plates: str | None = None
+    frames: str | None = None
+    channel: str | None = None
+    camera: str | None = None
+    camera_prim: str | None = None
+    frame_offset: float = 0.0
+    focal: float | None = None
+    filmback: str | None = None
+    fov: float | None = None
+    rotation_order: str = NUKE_ROTATION_ORDER
+    points: tuple[str, ...] = ()
+    anchors: str | None = None
+    anchor_origin: str = "top-left"
+    stabilize: bool = False
+    cuts: tuple[int, ...] = ()
+    detect_cuts: bool = True
+    smoothness: float = SMOOTHNESS
+    mode: str | None = None  # depth / distance / inverse; None: depth when solving to scene units
+    position: str | None = None  # None, "world" or "camera"
+    normals: str | None = None
+    out_channel: str = "depth.Z"
+    depth_scale: float = 100.0  # without references, --mode depth writes depth_scale / disparity (as render does)
+    far: float = DEFAULT_FAR
+    half: bool = False
+    resume: bool = False
+    report: str | None = None
+
+
+@dataclass
+class SolveSummary:
+    """What a solve did."""
+
+    output: str
+    frames: list[int]
+    written: list[Path] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    fit: ShotFit | None = None
+    stabilization: Any = None
+    cuts: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+class _Frames(Sequence[np.ndarray]):
+    """A lazy sequence of frames read on access (the stabiliser walks it in order; nothing is held)."""
+
+    def __init__(self, count: int, read: Callable[[int], np.ndarray]) -> None:
+        self._count, self._read = count, read
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: int) -> np.ndarray:  # type: ignore[override]
+        if not -self._count <= index < self._count:
+            raise IndexError(index)
+        return self._read(index % self._count)
+
+
+def _pick_channel(channels: dict[str, np.ndarray], wanted: str | None, path: Path) -> np.ndarray:
+    if wanted is not None:
+        if wanted not in channels:
+            raise PlateError(f"{path} has no channel {wanted!r} (it has {', '.join(channels)}); check --channel")
+        return channels[wanted]
+    for name in INPUT_CHANNELS:
+        if name in channels:
+            return channels[name]
+    raise PlateError(f"{path} has none of the channels {', '.join(INPUT_CHANNELS)} (it has {', '.join(channels)}); "
+                     "name the disparity with --channel")
+
+
+def read_disparity(path: Path, channel: str | None) -> np.ndarray:
+    """One disparity frame; NaN or infinite values are a one-line error naming the file."""
+    frame = _pick_channel(read_channels(path), channel, path)
+    bad = int(frame.size - np.count_nonzero(np.isfinite(frame)))
+    if bad:
+        raise PlateError(f"{path}: {bad} NaN/infinite disparity values; re-render that frame before solving")
+    return frame
+
+
+def _check_mode(settings: SolveSettings, metric: bool, camera: Camera | None) -> str:
+    mode = settings.mode or ("depth" if metric else "disparity")
+    if mode != "disparity" and mode not in DEPTH_MODES:
+        raise SolveError(f"Unknown --mode {mode!r}: use one of {', '.join(DEPTH_MODES)} or disparity")
+    if metric and mode == "disparity":
+        raise SolveError("--mode disparity is the stabilised relative disparity; with references use --mode inverse "
+                         "(1/Z in scene units)")
+    if not metric and mode not in ("disparity", "depth"):
+        raise SolveError(f"--mode {mode} needs scene units: give --camera with --points, or --anchors "
+                         "(--stabilize alone writes stabilised disparity, or depth_scale / disparity)")
+    for name, space in (("--position", settings.position), ("--normals", settings.normals)):
+        if space is None:
+            continue
+        if space not in SPACES:
+            raise SolveError(f"Unknown {name} space {space!r}: use world or camera")
+        if not metric or camera is None:
+            raise SolveError(f"{name} needs scene units and a lens: --camera (or --focal / --fov) with references")
+        if space == "world" and camera.poses is None:
+            raise SolveError(f"{name} world needs a camera track (USD or .chan); use {name} camera with a bare lens")
+    if mode == "distance" and camera is None:
+        raise SolveError("--mode distance needs the lens: --camera, --focal or --fov")
+    return mode
+
+
+def _input_stamp(paths: Sequence[Path | str | None]) -> list[str]:
+    """Name, size and modification time of each input file: a changed input invalidates resumed frames."""
+    stamp = []
+    for path in paths:
+        if path is None:
+            continue
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        stamp.append(f"{Path(path).absolute()}:{info.st_size}:{info.st_mtime_ns}")
+    return stamp
+
+
+class ShotSolve:
+    """One solve. ``run()`` returns a :class:`SolveSummary` or raises a one-line FlashDepthError.
+
+    ``warn`` receives warnings (frames without references, stabiliser notes); ``progress`` (done, total) after every
+    written frame.
+    """
+
+    def __init__(self, settings: SolveSettings, warn: Callable[[str], None] | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> None:
+        self.settings = settings
+        self._warn_sink = warn
+        self._progress = progress
+        self._warnings: list[str] = []
+
+    def _warn(self, message: str) -> None:
+        self._warnings.append(message)
+        if self._warn_sink is not None:
+            self._warn_sink(message)
+
+    # ---------------------------------------------------------------------------------------------- inputs
+    def _sequence(self) -> tuple[FrameSequence, list[int], list[Path]]:
+        seq = find_sequence(self.settings.disparity, frames=self.settings.frames)
+        frames = list(seq.frames)
+        return seq, frames, [seq.files[f] for f in frames]
+
+    def _output(self, seq: FrameSequence, files: list[Path]) -> str:
+        pattern = output_pattern(seq, self.settings.output, suffix="_solved")
+        inputs = {p.absolute() for p in files}
+        if any(frame_path(pattern, f).absolute() in inputs for f in seq.frames):
+            raise SolveError(f"The output {pattern} would overwrite the disparity frames; the raw files are kept: "
+                             "choose another -o")
+        return pattern
+
+    def _plates(self, frames: list[int]) -> Callable[[int], np.ndarray] | None:
+        if self.settings.plates is None:
+            return None
+        from flashdepth_vfx.plates.colour import DisplayConverter, guess_colorspace, load_config
+        from flashdepth_vfx.plates.image_io import read_plate
+
+        plates = find_sequence(self.settings.plates, frames=f"{frames[0]}-{frames[-1]}")
+        missing = [f for f in frames if f not in plates.files]
+        if missing:
+            raise SolveError(f"{plates.display_name} has no plate for frames {compact_frames(missing)}; "
+                             "the plates must cover the disparity frames")
+        config = load_config(None)
+        converters: dict[str, DisplayConverter] = {}
+
+        def read(frame: int) -> np.ndarray:
+            plate = read_plate(plates.files[frame])
+            space = guess_colorspace(config, plate.info)
+            if space not in converters:
+                converters[space] = DisplayConverter(config, space)
+            return converters[space](plate.rgb)
+
+        return read
+
+    def _cuts(self, frames: list[int], read_plate: Callable[[int], np.ndarray] | None) -> list[int]:
+        """Indices of frames that start a new shot: given (plate frame numbers) and detected on the plates."""
+        given = set(self.settings.cuts)
+        outside = sorted(given - set(frames))
+        if outside:
+            raise SolveError(f"--cut frames {compact_frames(outside)} are not in the shot "
+                             f"({compact_frames(frames)})")
+        found = {frames.index(f) for f in given}
+        if read_plate is not None and self.settings.detect_cuts:
+            from flashdepth_vfx.engine import cuts as cut_detection  # the engine's own detector (imports torch)
+
+            previous = None
+            for index, frame in enumerate(frames):
+                signature = cut_detection.signature(read_plate(frame))
+                if previous is not None and cut_detection.is_cut(previous, signature):
+                    found.add(index)
+                previous = signature
+        return sorted(found - {0})
+
+    # ------------------------------------------------------------------------------------------------- run
+    def run(self) -> SolveSummary:
+        """Solve the shot and write it."""
+        s = self.settings
+        seq, frames, files = self._sequence()
+        pattern = self._output(seq, files)
+        summary = SolveSummary(pattern, frames)
+        info = probe(files[0])
+        height, width = info.height, info.width
+        origin = (info.x - info.full_x, info.y - info.full_y)
+
+        camera = load_camera(s.camera, frames, prim_path=s.camera_prim, frame_offset=s.frame_offset, focal=s.focal,
+                             filmback=parse_filmback(s.filmback), fov=s.fov, rotation_order=s.rotation_order)
+        points = np.concatenate([read_points(p) for p in s.points]) if s.points else None
+        anchors = read_anchors(s.anchors, info.full_height, s.anchor_origin) if s.anchors else None
+        if points is not None and (camera is None or camera.poses is None):
+            raise SolveError("--points need a camera track to project them: add --camera (USD or .chan)")
+        if anchors is not None and anchors.kind == "distance" and camera is None:
+            raise SolveError(f"{anchors.source} gives distances along the ray: the lens is needed (--camera, "
+                             "--focal or --fov), or name the column z for camera-space depth")
+        metric = points is not None or anchors is not None
+        if not metric and not s.stabilize:
+            raise SolveError("Nothing to solve against: give --camera with --points, --anchors, or --stabilize")
+        mode = _check_mode(s, metric, camera)
+
+        def intrinsics(index: int) -> np.ndarray | None:
+            if camera is None:
+                return None
+            return camera.lens.matrix(index, info.full_width, info.full_height, info.pixel_aspect, origin)
+
+        read_plate = self._plates(frames)
+        if s.stabilize and read_plate is None:
+            raise SolveError("--stabilize needs --plates: the optical flow runs on the plates")
+        cuts = self._cuts(frames, read_plate)
+        summary.cuts = [frames[c] for c in cuts]
+
+        def load(index: int) -> np.ndarray:
+            frame = read_disparity(files[index], s.channel)
+            if frame.shape != (height, width):
+                raise PlateError(f"{files[index]} is {frame.shape[1]}x{frame.shape[0]} but {files[0].name} is "
+                                 f"{width}x{height}; all frames of a shot must have one size")
+            return frame
+
+        stabilization = None
+        if s.stabilize:
+            assert read_plate is not None
+            stabilization = self._stabilize(frames, load, read_plate, cuts)
+            summary.stabilization = stabilization
+
+        cache: dict[int, np.ndarray] = {}  # frames read by the first pass, kept for the second within CACHE_BYTES
+        first_pass = [metric]
+
+        def disparity(index: int) -> np.ndarray:
+            if index in cache:
+                return cache.pop(index)
+            frame = load(index)
+            frame = frame if stabilization is None else stabilization.apply(index, frame)
+            if first_pass[0] and (len(cache) + 1) * frame.nbytes <= CACHE_BYTES:
+                cache[index] = frame
+            return frame
+
+        fit = None
+        if metric:
+            observations = self._observe(frames, disparity, camera, intrinsics, points, anchors, cuts)
+            first_pass[0] = False
+            fit = solve_shot(observations, cuts, s.smoothness)
+            summary.fit = fit
+            if fit.sigma > UNRELIABLE_SPREAD:
+                self._warn(f"the references disagree with the disparity by {100 * fit.sigma:.0f}% (robust spread): "
+                           "the depth is unreliable where no point constrains it; check the points and the camera")
+        key = self._key(files, pattern, mode)
+        done = self._done(pattern, frames, key) if s.resume else set()
+        summary.skipped = sorted(done)
+        meta_common: dict[str, Any] = {
+            "flashdepth:version": __version__,
+            "flashdepth:solve_key": key,
+            "flashdepth:solve_settings": json.dumps({k: v for k, v in asdict(s).items() if v not in (None, (), False)},
+                                                    sort_keys=True),
+            "flashdepth:mode": mode,
+            "flashdepth:solve_cuts": json.dumps(summary.cuts),
+        }
+        if camera is not None:
+            meta_common.update({"flashdepth:camera": camera.source, "flashdepth:up_axis": camera.up_axis,
+                                "flashdepth:meters_per_unit": camera.meters_per_unit})
+        writes: deque[tuple[Path, Future[None]]] = deque()
+
+        def finish(block: bool) -> None:
+            """Collect finished writes in order (all of them with ``block``); a failed write raises here."""
+            while writes and (block or writes[0][1].done() or len(writes) > WRITES_AHEAD):
+                target, future = writes.popleft()
+                future.result()
+                summary.written.append(target)
+                if self._progress is not None:
+                    self._progress(len(summary.written), len(frames) - len(done))
+
+        pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="flashdepth-solve-write")
+        try:
+            for index, frame in enumerate(frames):
+                if frame in done:
+                    continue
+                channels = self._passes(disparity(index), index, fit, mode, camera, intrinsics(index))
+                meta = self._frame_metadata(meta_common, frame, index, fit, stabilization)
+                raw = probe(files[index])
+                carried = {k: v for k, v in raw.metadata.items() if k not in RAW_ONLY}
+                target = frame_path(pattern, frame)
+                writes.append((target, pool.submit(write_exr, target, channels, like=replace(raw, metadata=carried),
+                                                   metadata=meta, half=s.half)))
+                finish(block=False)
+            finish(block=True)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        summary.warnings = self._warnings
+        summary.report = build_report(summary)
+        if s.report is not None:
+            from flashdepth_vfx.solve.report import write_report
+
+            write_report(summary.report, s.report)
+        return summary
+
+    @staticmethod
+    def _frame_metadata(common: dict[str, Any], frame: int, index: int, fit: ShotFit | None,
+                        stabilization: Any) -> dict[str, Any]:
+        """The shot-wide metadata plus this frame's solve (a, b, reference counts, residual) and stabilisation."""
+        meta = dict(common, **{"flashdepth:frame": frame})
+        if fit is not None:
+            meta.update({
+                "flashdepth:solve_a": float(fit.scale[index]), "flashdepth:solve_b": float(fit.shift[index]),
+                "flashdepth:solve_points": int(fit.points[index]), "flashdepth:solve_inliers": int(fit.inliers[index]),
+                "flashdepth:solve_residual": float(fit.residual[index]) if math.isfinite(fit.residual[index]) else -1.0,
+            })
+        if stabilization is not None:
+            meta.update({"flashdepth:stabilize_scale": float(stabilization.scale[index]),
+                         "flashdepth:stabilize_shift": float(stabilization.shift[index])})
+        return meta
+
+    # ---------------------------------------------------------------------------------------------- stages
+    def _stabilize(self, frames: list[int], load: Callable[[int], np.ndarray],
+                   read_plate: Callable[[int], np.ndarray], cuts: list[int]) -> Any:
+        try:
+            from flashdepth_vfx.solve.stabilize import stabilize
+        except ImportError as exc:
+            raise SolveError(f"--stabilize is not available: {exc}") from None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = stabilize(_Frames(len(frames), load), _Frames(len(frames), lambda i: read_plate(frames[i])), cuts)
+        for item in caught:
+            self._warn(str(item.message))
+        return result
+
+    def _observe(self, frames: list[int], disparity: Callable[[int], np.ndarray], camera: Camera | None,
+                 intrinsics: Callable[[int], np.ndarray | None], points: np.ndarray | None,
+                 anchors: Anchors | None, cuts: list[int]) -> list[Observations]:
+        observations = []
+        behind_everywhere = points is not None
+        for index, frame in enumerate(frames):
+            image = disparity(index)
+            obs = Observations.empty()
+            if points is not None:
+                lens = intrinsics(index)
+                assert camera is not None and lens is not None
+                found = point_observations(points, camera.world_to_camera(frame), lens, image)
+                behind_everywhere &= found.behind == len(points)
+                obs = obs + found
+            if anchors is not None:
+                obs = obs + anchor_observations(anchors, frame, image, intrinsics(index))
+            observations.append(obs)
+        if behind_everywhere and anchors is None and points is not None:
+            raise SolveError(f"All {len(points)} points are behind the camera in every frame: check the camera's "
+                             "axes, units and --frame-offset")
+        empty, dead = frames_without_references(observations, cuts)
+        if dead:
+            spans = ", ".join(compact_frames(frames[a:b]) for a, b in dead)
+            raise SolveError(f"No point or anchor is visible anywhere in frames {spans}: nothing ties them to the "
+                             "scene; add anchors there or check the camera and --frame-offset")
+        if empty:
+            self._warn(f"frames {compact_frames([frames[i] for i in empty])} have no visible point or anchor; "
+                       "their solve is interpolated from the neighbouring frames")
+        return observations
+
+    def _passes(self, disparity: np.ndarray, index: int, fit: ShotFit | None, mode: str, camera: Camera | None,
+                intrinsics: np.ndarray | None) -> dict[str, np.ndarray]:
+        s = self.settings
+        if fit is None:
+            # render's depth mode (engine.outputs.to_depth, not imported: the engine package loads torch)
+            relative = s.depth_scale / np.maximum(disparity, 1e-2) if mode == "depth" else disparity
+            return {s.out_channel: relative.astype(np.float32)}
+        z = depth_from_inverse(np.float32(fit.scale[index]) * disparity + np.float32(fit.shift[index]), s.far)
+        channels = {s.out_channel: depth_channel(z, mode, intrinsics)}
+        if s.position is None and s.normals is None:
+            return channels
+        assert camera is not None and intrinsics is not None
+        cam_points = camera_points(z, intrinsics)
+        pose = None if camera.poses is None else camera.poses[index]
+        if s.position is not None:
+            p = to_space(cam_points, pose, s.position, points=True)
+            channels.update({name: p[..., i] for i, name in enumerate(P_CHANNELS)})
+        if s.normals is not None:
+            n = to_space(normals_from_depth(z, intrinsics), pose, s.normals, points=False)
+            channels.update({name: n[..., i] for i, name in enumerate(N_CHANNELS)})
+        return channels
+
+    def _key(self, files: list[Path], pattern: str, mode: str) -> str:
+        s = self.settings
+        stamp = _input_stamp([*files, s.camera, *s.points, s.anchors])
+        payload = json.dumps({"settings": asdict(s) | {"resume": False, "report": None}, "inputs": stamp,
+                              "mode": mode, "version": __version__}, sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    @staticmethod
+    def _done(pattern: str, frames: list[int], key: str) -> set[int]:
+        done = set()
+        for frame in frames:
+            path = frame_path(pattern, frame)
+            if path.is_file():
+                try:
+                    if probe(path).metadata.get("flashdepth:solve_key") == key:
+                        done.add(frame)
+                except PlateError:
+                    continue  # damaged: solve it again
+        return done
+
+
+def build_report(summary: SolveSummary) -> dict[str, Any]:
+    """The per-frame solve as a JSON-ready dict (NaN as None)."""
+    def clean(values: Any) -> list[Any]:
+        return [None if isinstance(v, float) and not math.isfinite(v) else v for v in np.asarray(values).tolist()]
+
+    report: dict[str, Any] = {"output": summary.output, "frames": summary.frames, "cuts": summary.cuts,
+                              "warnings": summary.warnings}
+    if summary.fit is not None:
+        fit = summary.fit
+        report["fit"] = {"a": clean(fit.scale), "b": clean(fit.shift), "points": clean(fit.points),
+                         "inliers": clean(fit.inliers), "residual": clean(fit.residual), "sigma": fit.sigma}
+    if summary.stabilization is not None:
+        report["stabilize"] = {"scale": clean(summary.stabilization.scale), "shift": clean(summary.stabilization.shift)}
+    return report
+

@@ -64,3 +64,12 @@ def read_channel(path: Path, name: str) -> np.ndarray:
     pixels = buf.get_pixels(oiio.FLOAT)
     assert not buf.has_error, buf.geterror()
     return pixels[..., names.index(name)]
+
+
+def one_line_error(err: str, *needles: str) -> str:
+    """The single ``error: ...`` line a command printed on stderr (no traceback), holding each of ``needles``."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine_helpers import write_plates, write_tiny_checkpoint
+from engine_helpers import one_line_error, write_plates, write_tiny_checkpoint
 from flashdepth_vfx.cli import main
 from flashdepth_vfx.engine.settings import RenderSettings
 from flashdepth_vfx.errors import OptionError
@@ -24,12 +24,6 @@ from flashdepth_vfx.plates.image_io import write_exr
 def run(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, list(args), catch_exceptions=False)
     return result.exit_code, result.stderr
-
-
-def one_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -66,19 +60,19 @@ BAD_RENDER_OPTIONS = [
 def test_bad_render_options_are_usage_errors(plates: Path, checkpoint: Path, options: list[str], named: str) -> None:
     before = sorted(p.name for p in plates.iterdir())
     code, err = run("render", str(plates / "shot.####.exr"), "--checkpoint", str(checkpoint), "-q", *options)
-    assert code == 2 and named in one_line(err)
+    assert code == 2 and named in one_line_error(err)
     assert sorted(p.name for p in plates.iterdir()) == before  # nothing written
 
 
 def test_bad_eval_and_preview_values_are_usage_errors(plates: Path, tmp_path: Path) -> None:
     for value in ("nan", "0", "-3", "inf"):
         code, err = run("eval", "--pred", str(plates), "--gt", str(plates), "--max-depth", value)
-        assert code == 2 and "--max-depth" in one_line(err)
+        assert code == 2 and "--max-depth" in one_line_error(err)
     depth = tmp_path / "d.exr"
     write_exr(depth, {"depth.Z": np.ones((4, 4), np.float32)})
     for value in ("0", "-1", "100000"):
         code, err = run("preview", str(plates / "shot.0001.exr"), str(depth), "-o", str(tmp_path / "p.png"), "--height", value)
-        assert code == 2 and "--height" in one_line(err)
+        assert code == 2 and "--height" in one_line_error(err)
     assert not (tmp_path / "p.png").exists()
 
 
@@ -130,12 +124,12 @@ def test_settings_either_hold_usable_values_or_raise_option_error(values: dict) 
        values=st.lists(st.one_of(st.integers(-10**12, 10**12).map(str), st.sampled_from(["nan", "-inf", "", " ", "1e309",
                                                                                          "0x10", "R", "1-99999999999"])),
                        min_size=3, max_size=3))
-def test_the_render_command_never_fails_with_anything_but_one_line(tmp_path: Path, options: list[str], values: list[str]) -> None:
+def test_the_render_command_never_fails_with_anything_but_one_line_error(tmp_path: Path, options: list[str], values: list[str]) -> None:
     """Random option values on a plate that does not exist: exit 1 (the plate) or 2 (the value), one line, nothing written."""
     args = [x for pair in zip(options, values) for x in pair]
     code, err = run("render", str(tmp_path / "none.####.exr"), "-q", *args)
     assert code in (1, 2)
-    one_line(err)
+    one_line_error(err)
     assert not list(tmp_path.iterdir())
 
 
@@ -155,26 +149,26 @@ def test_preview_of_depth_with_nan(plates: Path, tmp_path: Path) -> None:
     assert right[40:].std() > 0.1  # the finite depth is still mapped
     write_exr(path, {"depth.Z": np.full((84, 126), np.nan, np.float32)})
     code, err = run("preview", str(plates / "shot.0001.exr"), str(path), "-o", str(png), "--overwrite")
-    assert code == 1 and "no finite values" in one_line(err)
+    assert code == 1 and "no finite values" in one_line_error(err)
 
 
-def test_a_frame_linked_to_itself_is_one_line(tmp_path: Path, checkpoint: Path) -> None:
+def test_a_frame_linked_to_itself_is_one_line_error(tmp_path: Path, checkpoint: Path) -> None:
     (tmp_path / "shot.0001.exr").symlink_to("shot.0001.exr")
     code, err = run("render", str(tmp_path / "shot.####.exr"), "--checkpoint", str(checkpoint), "-q")
-    line = one_line(err)
+    line = one_line_error(err)
     assert code == 1 and "shot.0001.exr" in line and "internal error" not in line
     code, err = run("preview", str(tmp_path / "shot.0001.exr"), str(tmp_path / "shot.0001.exr"), "-o", str(tmp_path / "p.png"))
-    assert code == 1 and "symbolic link" in one_line(err)
+    assert code == 1 and "symbolic link" in one_line_error(err)
 
 
 def test_frames_far_past_the_plates_are_refused_without_expanding(plates: Path, checkpoint: Path) -> None:
     for frames, needle in (("1-999999999", "frames 1-2 only"), ("99999999999999999999", "up to 9 digits"),
                            ("2-999999", "frames 1-2 only")):
         code, err = run("render", str(plates / "shot.####.exr"), "--frames", frames, "--checkpoint", str(checkpoint), "-q")
-        assert code == 1 and needle in one_line(err)
+        assert code == 1 and needle in one_line_error(err)
     code, err = run("render", str(plates / "shot.####.exr"), "--frames", "1-999999999", "--missing", "black", "-q",
                     "--checkpoint", str(checkpoint))
-    assert code == 1 and "more than 1000000 frames" in one_line(err)
+    assert code == 1 and "more than 1000000 frames" in one_line_error(err)
 
 
 def test_part_by_index(testdata_dir: Path) -> None:
@@ -185,7 +179,7 @@ def test_part_by_index(testdata_dir: Path) -> None:
     result = CliRunner().invoke(main, ["info", str(plate), "--part", "0"])
     assert result.exit_code == 0 and "part        0 of 10 (rgba_right)" in result.stdout
     code, err = run("info", str(plate), "--part", "10")
-    assert code == 1 and "part 10 does not exist" in one_line(err)
+    assert code == 1 and "part 10 does not exist" in one_line_error(err)
 
 
 # ------------------------------------------------------------------------------------------------ item 10

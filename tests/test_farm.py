@@ -20,6 +20,7 @@ from flashdepth_vfx.farm import DEFAULT_WARMUP, FarmError, build_template
 from flashdepth_vfx.farm.command import farm
 from flashdepth_vfx.farm.options import RENDER_OPTIONS
 from flashdepth_vfx.farm.shots import find_shots
+from flashdepth_vfx.solve.command import SHARED_NAMES as SOLVE_OPTIONS
 
 OPENJD = Path(sys.executable).with_name("openjd")
 SHOTS = {"sh010": range(1001, 1007), "sh020": range(1011, 1017)}  # different frames, different pictures
@@ -177,11 +178,13 @@ def test_options_mirror_render() -> None:
 
     render_params = {p.name: p for p in render.params}
     decided_by_the_farm = {"plate", "frames", "warmup", "resume", "snapshot_every", "progress", "quiet", "debug"}
+    # The shot solve fits the whole shot at once: it runs after the farm's chunks, as `flashdepth-vfx solve`.
+    decided_by_the_farm |= set(SOLVE_OPTIONS)
     render_options = {"model" if name == "model_name" else name for name in render_params} - decided_by_the_farm
     assert render_options == {*RENDER_OPTIONS, "output"}  # a new render option must be carried or decided here
     submit_params = {p.name: p for p in farm.commands["submit-template"].params}
     choices = {name: p.type.choices for name, p in submit_params.items() if isinstance(p.type, click.Choice)}
-    assert sorted(choices) == ["device", "missing", "mode", "precision"]
+    assert sorted(choices) == ["compression", "device", "missing", "mode", "precision"]
     for name, values in choices.items():
         render_type = render_params[name].type
         assert isinstance(render_type, click.Choice) and list(values) == list(render_type.choices), name

@@ -179,7 +179,8 @@ def test_precision_auto_is_fp32_off_cuda_and_keys_snapshots_by_the_resolved_prec
     assert type(loaded.stream()).__name__ == "DepthStream"
     settings = RenderSettings(plate="shot.####.exr")
     assert settings.precision == "auto"
-    keys = {settings.state_key("m", "s", p) for p in ("fp32", "bf16")}
-    assert len(keys) == 2 and settings.state_key("m", "s", "fp32") == RenderSettings("shot.####.exr", precision="fp32").state_key("m", "s")
+    keys = {settings.state_key("m", "s", precision=p) for p in ("fp32", "bf16")}
+    assert len(keys) == 2 and settings.state_key("m", "s", precision="fp32") == \
+        RenderSettings("shot.####.exr", precision="fp32").state_key("m", "s")
     with pytest.raises(FlashDepthError, match="--cuda-graphs needs a CUDA device"):
         load_model(str(ckpt), None, cpu, cuda_graphs=True)

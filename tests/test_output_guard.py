@@ -11,7 +11,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from engine_helpers import write_plates, write_tiny_checkpoint
+from engine_helpers import one_line_error, write_plates, write_tiny_checkpoint
 from flashdepth_vfx.cli import main
 from flashdepth_vfx.errors import OutputError
 from flashdepth_vfx.model import build_model
@@ -28,14 +28,6 @@ def digest(folder: Path) -> dict[str, str]:
 def run(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, list(args), catch_exceptions=False)
     return result.exit_code, result.stderr
-
-
-def one_line_error(err: str, *needles: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

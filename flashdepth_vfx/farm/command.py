@@ -54,6 +54,9 @@ def farm() -> None:
 @click.option("--compile", is_flag=True, help="torch.compile the network (pays off on long chunks on a GPU).")
 @click.option("--cuda-graphs", is_flag=True, help="Replay CUDA graphs per frame size (CUDA workers only).")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads per task (default: one per core of the worker).")
+@click.option("--io-workers", type=click.IntRange(min=1), help="Plate decode and depth write threads per task.")
+@click.option("--compression", type=_choice("compression"), help="EXR compression of the depth (render's default: auto).")
+@click.option("--exact-colour", is_flag=True, help="OpenColorIO's CPU processor for the plates' colour, also on a GPU.")
 @click.option("--overwrite", is_flag=True, help="Tasks replace existing files that flashdepth-vfx did not write.")
 def submit_template(shots: tuple[str, ...], job_file: str, chunk_size: int | None, warmup: int | None,
                     frames: str | None, chain: bool, engine_command: str, name: str | None,

@@ -43,6 +43,10 @@ RENDER_OPTIONS: dict[str, RenderOption] = {
     "compile": RenderOption("--compile"),
     "cuda_graphs": RenderOption("--cuda-graphs"),
     "threads": RenderOption("--threads", "Threads", "INT", label="CPU threads per task"),
+    "io_workers": RenderOption("--io-workers", "IoWorkers", "INT", label="Plate decode / depth write threads per task"),
+    "compression": RenderOption("--compression", "Compression", choices=("auto", "none", "zip", "zips", "piz", "rle"),
+                                label="EXR compression"),
+    "exact_colour": RenderOption("--exact-colour"),
     "overwrite": RenderOption("--overwrite"),
 }
 """The ``render`` options a farm job carries, by RenderSettings field name (``output`` is handled per shot)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Iterable, List, Optional, Sequence, Set, Tuple
 
 from flashdepth_vfx.errors import FlashDepthError
 
@@ -32,7 +32,7 @@ OUT_OF_RANGE = (HOLD, LOOP, BOUNCE, BLACK)
 def parse_frames(spec: str) -> List[int]:
     """``"1001-1100"``, ``"1001-1100x2"``, ``"1001, 1005 1010-1020"`` -> ascending unique frames (commas or spaces
     between parts). Raises :class:`FlashDepthError` with a one-line message on anything else."""
-    frames = set()
+    frames: Set[int] = set()
     parts = [part for part in re.split(r"[,\s]+", spec.strip()) if part]
     if not parts:
         raise FlashDepthError("empty frame range: write it like 1001-1100, 1001-1100x2 or 1001,1005,1010-1020")

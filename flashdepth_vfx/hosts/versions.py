@@ -163,7 +163,7 @@ class NodeStatus:
         """One word for a node label."""
         if self.state is DepthState.PARTIAL:
             return f"partial {self.done}/{self.total}"
-        return self.state.value
+        return str(self.state.value)
 
     @property
     def can_finish(self) -> bool:

@@ -145,3 +145,4 @@ def test_nuke_camera_problems_are_one_status_line(fd: Any, nuke: ModuleType, rea
     camera["rot_order"].setValue("XYZ")
     group.setInput(1, camera)
     assert option(fd.read_source(group).settings.job().to_args(), "--rotation-order") == "XYZ"
+

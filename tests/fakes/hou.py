@@ -430,7 +430,8 @@ class OpNode(Node):
         return tuple(found)
 
     def node(self, relative: str) -> Optional["OpNode"]:
-        current: Optional[OpNode] = self
+        """The node at a path relative to this one, or an absolute path (as HOM's ``Node.node``)."""
+        current: Optional[OpNode] = _root if relative.startswith("/") else self
         for part in relative.strip("/").split("/"):
             if current is not None and part == "..":
                 current = current._parent

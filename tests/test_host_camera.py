@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from flashdepth_vfx.errors import FlashDepthError
-from flashdepth_vfx.hosts.camera import CameraSample, camera_args, chan_text, pass_args, solve_args
+from flashdepth_vfx.hosts.camera import (
+    FARM_REFUSAL, CameraSample, SolveRequest, camera_args, chan_text, pass_args, solve_args,
+)
 from flashdepth_vfx.solve.cameras import GL_TO_CV, read_chan
 from test_host_nuke import args_of, finish, fd, nuke, option, read, version_dir  # noqa: F401 - fixtures
 
@@ -59,7 +61,13 @@ def test_pass_and_solve_arguments_and_their_errors(tmp_path: Path) -> None:
                      CameraSample(2, (0, 0, 0), (0, 0, 0), 50.0, 36.0, 24.0)]
     with pytest.raises(FlashDepthError, match="film back is animated \\(frame 2\\)"):
         solve_args(str(tmp_path), "Camera1", animated_back, "ZXY", "pts.obj", "off", "off")
-    assert solve_args(str(tmp_path), "", [], "ZXY", "", "off", "off") == ([], "")
+    assert solve_args(str(tmp_path), "", [], "ZXY", "", "off", "off") == SolveRequest()
+    request = solve_args(str(tmp_path), "Camera1", animated_back[:1], "ZXY", "pts.obj", "off", "world")
+    assert request.args == ("--camera", request.camera_file, "--filmback", "24.576x18.672", "--points", "pts.obj",
+                            "--normals", "world")
+    assert Path(request.camera_file).parent == tmp_path / "cameras" and request.camera_text.startswith("1 0 0 0 ")
+    request.write()
+    assert Path(request.camera_file).read_text() == request.camera_text
 
 
 # --- Nuke --------------------------------------------------------------------------------------------------------
@@ -145,4 +153,5 @@ def test_nuke_camera_problems_are_one_status_line(fd: Any, nuke: ModuleType, rea
     camera["rot_order"].setValue("XYZ")
     group.setInput(1, camera)
     assert option(fd.read_source(group).settings.job().to_args(), "--rotation-order") == "XYZ"
+    assert fd.send_to_farm(group) is None and group["status"].value() == f"Error: {FARM_REFUSAL}"
 

@@ -115,13 +115,31 @@ def pass_args(position: str, normals: str) -> List[str]:
     return args
 
 
-def solve_args(output_dir: str, camera: str, samples: Sequence[CameraSample], rotation_order: str, points: str,
-               position: str, normals: str) -> Tuple[List[str], str]:
-    """The shot-solve arguments of a node, and the .chan text to write before the render ("" when no camera).
 
-    ``camera`` names the host's camera ("" when none is connected); ``points`` is a tracked-points file (USD, .obj
-    or CSV) the solve fits the depth to. The passes need the camera.
-    """
+FARM_REFUSAL = ("Send to farm does not run the shot solve yet (the farm job template takes no camera): render "
+                "locally, or disconnect the camera and turn the passes off")
+"""What Send to farm says for a node with a camera (``flashdepth-vfx farm submit-template`` has no --camera)."""
+
+
+@dataclass(frozen=True)
+class SolveRequest:
+    """A node's shot-solve request: the engine arguments, and the .chan file they read with its text ("" and ""
+    without a camera). Write the file (:meth:`write`) before the engine starts."""
+
+    args: Tuple[str, ...] = ()
+    camera_file: str = ""
+    camera_text: str = ""
+
+    def write(self) -> None:
+        if self.camera_text:
+            write_camera_file(self.camera_file, self.camera_text)
+
+
+def solve_args(output_dir: str, camera: str, samples: Sequence[CameraSample], rotation_order: str, points: str,
+               position: str, normals: str) -> SolveRequest:
+    """The shot-solve request of a node: ``camera`` names the host's camera ("" when none is connected) and
+    ``samples`` are its frames; ``points`` is a tracked-points file (USD, .obj or CSV) the solve fits the depth to.
+    The passes need the camera, and the camera needs the points."""
     passes = pass_args(position, normals)
     if not camera:
         if passes:
@@ -129,11 +147,12 @@ def solve_args(output_dir: str, camera: str, samples: Sequence[CameraSample], ro
                                   "passes off")
         if points.strip():
             raise FlashDepthError("tracked points need the matchmove camera they were solved with: connect it")
-        return [], ""
+        return SolveRequest()
     if not points.strip():
         raise FlashDepthError(f"camera {camera}: the solve also needs the tracked points of that matchmove (scene "
                               "points: USD, .obj or CSV x,y,z)")
     check_samples(samples, camera)
     text = chan_text(samples)
     path = camera_file(output_dir, text)
-    return camera_args(path, samples, rotation_order) + ["--points", points.strip()] + passes, text
+    args = camera_args(path, samples, rotation_order) + ["--points", points.strip()] + passes
+    return SolveRequest(tuple(args), path, text)

@@ -30,7 +30,9 @@ from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts.cached import CachedRender
 from flashdepth_vfx.hosts.colour import engine_colour, menu_colorspace
 from flashdepth_vfx.hosts import farm
-from flashdepth_vfx.hosts.camera import NORMAL_CHANNELS, OFF, PASSES, POSITION_CHANNELS, solve_args, write_camera_file
+from flashdepth_vfx.hosts.camera import (
+    FARM_REFUSAL, NORMAL_CHANNELS, OFF, PASSES, POSITION_CHANNELS, SolveRequest, solve_args,
+)
 from flashdepth_vfx.hosts.farm import FARM_BUTTON
 from flashdepth_vfx.hosts.export import ExportCache
 from flashdepth_vfx.hosts.frames import format_frames, script_frames
@@ -240,8 +242,7 @@ class Source:
     file_frames: List[int]
     read: Optional[nuke.Node]
     export: Optional[ExportCache]
-    camera_file: str = ""
-    camera_text: str = ""
+    solve: SolveRequest = SolveRequest()
 
 
 def read_source(group: nuke.Group) -> Source:
@@ -268,11 +269,11 @@ def read_source(group: nuke.Group) -> Source:
     if not files:
         raise FlashDepthError(f"frames {format_frames(frames)} of {group.name()} show no plate frame: "
                               "check the frame range and the Read's before/after settings")
-    extra, camera_file, camera_text = _solve(group, output_dir, read, frames)
+    solve = _solve(group, output_dir, read, frames)
     settings = NodeSettings(plate=plate, output_dir=output_dir, frames=format_frames(files),
                             colorspace=colour.colorspace or "", ocio_config=colour.ocio_config or "",
-                            extra_args=tuple(extra), **knobs)
-    return Source(settings, list(frames), files, read, export, camera_file, camera_text)
+                            extra_args=solve.args, **knobs)
+    return Source(settings, list(frames), files, read, export, solve)
 
 
 def _knob_text(group: nuke.Group, name: str, default: str = "") -> str:
@@ -280,10 +281,9 @@ def _knob_text(group: nuke.Group, name: str, default: str = "") -> str:
     return str(knob.value()) if knob is not None else default
 
 
-def _solve(group: nuke.Group, output_dir: str, read: Optional[nuke.Node],
-           frames: List[int]) -> Tuple[List[str], str, str]:
-    """The shot-solve arguments of the node (its Camera input sampled at the rendered frames), the .chan file
-    they read and its text ("" without a camera)."""
+def _solve(group: nuke.Group, output_dir: str, read: Optional[nuke.Node], frames: List[int]) -> SolveRequest:
+    """The node's shot-solve request: its Camera input sampled at the script frames showing the rendered file
+    frames, the scene points and the passes."""
     camera = connected_camera(group)
     samples = []
     order = "ZXY"
@@ -291,10 +291,8 @@ def _solve(group: nuke.Group, output_dir: str, read: Optional[nuke.Node],
         pairs = up.frame_pairs(read, frames) if read is not None else [(frame, frame) for frame in frames]
         samples = sample_camera(camera, pairs)
         order = rotation_order(camera)
-    args, text = solve_args(output_dir, camera.name() if camera is not None else "", samples, order,
-                            _knob_text(group, POINTS), _knob_text(group, POSITION, OFF),
-                            _knob_text(group, NORMALS, OFF))
-    return args, (args[args.index("--camera") + 1] if text else ""), text
+    return solve_args(output_dir, camera.name() if camera is not None else "", samples, order,
+                      _knob_text(group, POINTS), _knob_text(group, POSITION, OFF), _knob_text(group, NORMALS, OFF))
 
 
 def _shown(group: nuke.Group) -> Optional[DepthVersion]:
@@ -431,6 +429,8 @@ def send_to_farm(group: nuke.Group) -> Optional[threading.Thread]:
         if source.export is not None:
             raise FlashDepthError("Send to farm needs a Read input: farm machines render files, not this node tree "
                                   "(render it locally, or write the tree to files and read them)")
+        if source.solve.args:
+            raise FlashDepthError(FARM_REFUSAL)
         if not str(group[OUTPUT].value()).strip():
             group[OUTPUT].setValue(source.settings.output_dir)
         job = dataclasses.replace(source.settings.versioned_job(),
@@ -478,8 +478,7 @@ def _work(task: BackgroundRender, name: str, source: Source, job: RenderJob) -> 
         _export(task, name, source.export, source.script_frames, report)
         if task.cancelled:
             return RenderResult(CANCELLED_EXIT_CODE, True, None)
-    if source.camera_text:
-        write_camera_file(source.camera_file, source.camera_text)
+    source.solve.write()
     source.settings.version().write_manifest(job)
     return task.run_engine(job, report)
 

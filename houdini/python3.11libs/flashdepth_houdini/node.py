@@ -38,7 +38,7 @@ from flashdepth_vfx.bridge import RenderJob, RenderResult
 from flashdepth_vfx.bridge.runner import CANCELLED_EXIT_CODE
 from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts import farm
-from flashdepth_vfx.hosts.camera import OFF, PASSES, solve_args, write_camera_file
+from flashdepth_vfx.hosts.camera import FARM_REFUSAL, OFF, PASSES, SolveRequest, solve_args
 from flashdepth_vfx.hosts.export import ExportCache, content_key, file_stamp
 from flashdepth_vfx.hosts.farm import FARM_BUTTON
 from flashdepth_vfx.hosts.frames import format_frames, script_frames
@@ -323,8 +323,7 @@ class Plan:
     frames: List[int]
     export_from: Optional[hou.Cop2Node] = None
     export: Optional[ExportCache] = None
-    camera_file: str = ""
-    camera_text: str = ""
+    solve: SolveRequest = SolveRequest()
 
 
 def read_settings(node: hou.OpNode) -> Plan:
@@ -354,17 +353,16 @@ def read_settings(node: hou.OpNode) -> Plan:
     ocio_space = _ocio_space(node)
     camera = camera_at(node, _optional_text(node, CAMERA))
     samples = sample_camera(camera, frames) if camera is not None else []
-    extra, camera_text = solve_args(output_dir, camera.path() if camera is not None else "", samples,
-                                    CHAN_ROTATION_ORDER, _optional_text(node, POINTS),
-                                    _optional_text(node, POSITION, OFF), _optional_text(node, NORMALS, OFF))
+    solve = solve_args(output_dir, camera.path() if camera is not None else "", samples,
+                       CHAN_ROTATION_ORDER, _optional_text(node, POINTS), _optional_text(node, POSITION, OFF),
+                       _optional_text(node, NORMALS, OFF))
     settings = NodeSettings(
         plate=plate, output_dir=output_dir, checkpoint=_text(node, CHECKPOINT), model=_text(node, MODEL),
         colorspace=_text(node, COLORSPACE), mode=_text(node, MODE), frames=format_frames(frames) if spec else "",
         device=_text(node, DEVICE), precision=_text(node, PRECISION),
-        ocio_config=hou.Color.ocio_configPath() if ocio_space is not None else "", extra_args=tuple(extra),
+        ocio_config=hou.Color.ocio_configPath() if ocio_space is not None else "", extra_args=solve.args,
     )
-    camera_file = extra[extra.index("--camera") + 1] if camera_text else ""
-    return Plan(settings, frames, export_from, export, camera_file, camera_text)
+    return Plan(settings, frames, export_from, export, solve)
 
 
 def _optional_text(node: hou.OpNode, name: str, default: str = "") -> str:
@@ -434,8 +432,7 @@ def render(node: hou.OpNode, resume: bool = False) -> Optional[BackgroundRender]
                 report(0.0, f"Exporting {plan.export_from.name()}: frame {frame} ({index}/{len(todo)})")
                 in_main(_export_frame, plan.export_from, plan.export, frame)
                 plan.export.mark_done([frame])
-        if plan.camera_text:
-            write_camera_file(plan.camera_file, plan.camera_text)
+        plan.solve.write()
         plan.settings.version().write_manifest(job)
         return task.run_engine(job, report)
 
@@ -519,6 +516,8 @@ def send_to_farm(node: hou.OpNode) -> Optional[threading.Thread]:
         if plan.export is not None:
             raise FlashDepthError("Send to farm needs a File COP or a Plate: farm machines render files, not this "
                                   "COP network (render it locally, or write it to files and read them)")
+        if plan.solve.args:
+            raise FlashDepthError(FARM_REFUSAL)
         if not _text(node, OUTPUT).strip():
             _parm(node, OUTPUT).set(plan.settings.output_dir)
         job = dataclasses.replace(_job(plan), frames=f"{min(plan.frames)}-{max(plan.frames)}")

@@ -155,3 +155,19 @@ def test_nuke_camera_problems_are_one_status_line(fd: Any, nuke: ModuleType, rea
     assert option(fd.read_source(group).settings.job().to_args(), "--rotation-order") == "XYZ"
     assert fd.send_to_farm(group) is None and group["status"].value() == f"Error: {FARM_REFUSAL}"
 
+
+
+def test_a_nuke_node_saved_before_the_solve_gets_its_camera_input_and_pass_copies_on_load(
+        fd: Any, nuke: ModuleType, read: Any, tmp_path: Path) -> None:
+    group = fd.create_node(read)
+    with group:  # what an earlier release saved: Plate -> AddDepth -> Output
+        for name in ("AddPosition", "AddNormals", "Camera"):
+            nuke.delete(group.node(name))
+    output = next(n for n in group.nodes() if n.Class() == "Output")
+    output.setInput(0, group.node("AddDepth"))
+    nuke.load_script(str(tmp_path / "comp" / "shot.nk"))
+    position, normals = group.node("AddPosition"), group.node("AddNormals")
+    assert group.node("Camera") is not None and group.node("Camera")["number"].value() == 1
+    assert output.input(0) is normals and normals.input(0) is position
+    assert position.input(0) is group.node("AddDepth") and position.input(1) is group.node("DepthRead")
+    assert not nuke.root().modified()

@@ -124,6 +124,7 @@ def test_nuke_camera_input_writes_the_chan_at_file_frames_and_passes_the_solve_a
     group["normal_pass"].setValue("off")
     nuke.knob_changed(group, "normal_pass")
     assert fd.read_source(group).settings.key() not in (shown.name, key_camera)
+    assert group.node("AddNormals")["disable"].value() is False  # the version still shown has N
     worker = fd.render(group)
     finish(fd, group)
     assert "--normals" not in args_of(worker) and group.node("AddNormals")["disable"].value() is True

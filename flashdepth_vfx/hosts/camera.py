@@ -14,7 +14,7 @@ import hashlib
 import math
 import os
 from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from flashdepth_vfx.errors import FlashDepthError
 
@@ -114,6 +114,15 @@ def pass_args(position: str, normals: str) -> List[str]:
             args += [option, value]
     return args
 
+
+
+def version_passes(manifest: Optional[Mapping[str, Any]]) -> Tuple[bool, bool]:
+    """Whether a depth version's files hold P and N, from its manifest (:meth:`.versions.DepthVersion.manifest`):
+    the loader shows the passes a version has, not the ones the knobs ask for now."""
+    settings = (manifest or {}).get("settings")
+    args = settings.get("extra_args") if isinstance(settings, dict) else None
+    args = list(args) if isinstance(args, list) else []
+    return "--position" in args, "--normals" in args
 
 
 FARM_REFUSAL = ("Send to farm does not run the shot solve yet (the farm job template takes no camera): render "

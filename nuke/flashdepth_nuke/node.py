@@ -1,7 +1,9 @@
 """The FlashDepth node for Nuke: a Group whose output is its input plus ``depth.Z`` rendered by the
 flashdepth-vfx engine.
 
-Inside: ``Plate`` (Input) -> ``AddDepth`` (Copy depth.Z from ``DepthRead``) -> ``Output``. The saved script holds
+Inside: ``Plate`` (Input) -> ``AddDepth`` (Copy depth.Z from ``DepthRead``) -> ``AddPosition`` / ``AddNormals``
+(Copy P / N, enabled when the version shown has them) -> ``Output``; a second Input, ``Camera``, takes an optional
+matchmove camera for the engine's shot solve (:mod:`.camera`). The saved script holds
 only knob values and the inner nodes: the node's behaviour lives in this module. Its buttons call this module
 (and say so clearly on a machine without the plugin); knob changes reach :func:`knob_changed` through
 ``nuke.addKnobChanged`` registered by the plugin (:func:`register_callbacks`), so a script opens without errors
@@ -31,7 +33,7 @@ from flashdepth_vfx.hosts.cached import CachedRender
 from flashdepth_vfx.hosts.colour import engine_colour, menu_colorspace
 from flashdepth_vfx.hosts import farm
 from flashdepth_vfx.hosts.camera import (
-    FARM_REFUSAL, NORMAL_CHANNELS, OFF, PASSES, POSITION_CHANNELS, SolveRequest, solve_args,
+    FARM_REFUSAL, NORMAL_CHANNELS, OFF, PASSES, POSITION_CHANNELS, SolveRequest, solve_args, version_passes,
 )
 from flashdepth_vfx.hosts.farm import FARM_BUTTON
 from flashdepth_vfx.hosts.export import ExportCache
@@ -328,10 +330,10 @@ def load_version(group: nuke.Group, version: Optional[DepthVersion], source: Sou
     else:
         up.set_timing(read, min(source.file_frames), max(source.file_frames))
     copy["disable"].setValue(False)
-    for knob, (node_name, _) in PASS_NODES.items():
+    for (node_name, _), present in zip(PASS_NODES.values(), version_passes(version.manifest())):
         pass_copy = group.node(node_name)
         if pass_copy is not None:
-            pass_copy["disable"].setValue(_knob_text(group, knob, OFF) == OFF)
+            pass_copy["disable"].setValue(not present)
     group[RESULT].setValue(version.to_json())
     if changed or reload:
         reload_knob = read.knob("reload")

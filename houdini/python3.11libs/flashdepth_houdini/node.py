@@ -38,7 +38,7 @@ from flashdepth_vfx.bridge import RenderJob, RenderResult
 from flashdepth_vfx.bridge.runner import CANCELLED_EXIT_CODE
 from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts import farm
-from flashdepth_vfx.hosts.camera import FARM_REFUSAL, OFF, PASSES, SolveRequest, solve_args
+from flashdepth_vfx.hosts.camera import FARM_REFUSAL, OFF, PASSES, SolveRequest, solve_args, version_passes
 from flashdepth_vfx.hosts.export import ExportCache, content_key, file_stamp
 from flashdepth_vfx.hosts.farm import FARM_BUTTON
 from flashdepth_vfx.hosts.frames import format_frames, script_frames
@@ -86,7 +86,7 @@ CAMERA = "fd_camera"
 POINTS = "fd_points"
 POSITION = "fd_position"
 NORMALS = "fd_normals"
-PASS_AOVS = ((POSITION, "P"), (NORMALS, "N"))  # pass parameter, the layer (Copernicus AOV) it writes
+PASS_AOVS = ("P", "N")  # the layers (Copernicus AOVs) the position / normal passes write
 RENDER = "fd_render"
 FINISH = "fd_finish"
 CANCEL = "fd_cancel"
@@ -561,7 +561,8 @@ def load_version(node: hou.OpNode, version: DepthVersion) -> None:
         raise FlashDepthError(f"{node.path()} is missing its '{DEPTH_NODE}' File COP: create a new FlashDepth node")
     parm.set(houdini_pattern(version.pattern))
     if kind == COPERNICUS:  # the AOVs the files hold: the plate, the depth and the passes asked
-        aovs = COPERNICUS_AOVS + tuple(aov for knob, aov in PASS_AOVS if _optional_text(node, knob, OFF) != OFF)
+        present = version_passes(version.manifest())
+        aovs = COPERNICUS_AOVS + tuple(aov for aov, shown in zip(PASS_AOVS, present) if shown)
         _parm(loader, "aovs").set(len(aovs))
         for index, aov in enumerate(aovs, start=1):
             _parm(loader, f"aov{index}").set(aov)

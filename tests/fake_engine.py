@@ -96,6 +96,9 @@ def render(args: argparse.Namespace, argv: List[str]) -> int:
     if mode == "fail":
         emit(event="error", message=ERROR_MESSAGE)
         return 1
+    if args.camera and not os.path.isfile(args.camera):
+        emit(event="error", message=f"Cannot read {args.camera}")
+        return 1
     wanted = parse_frames(args.frames or "1001-1005")
     output = args.output or str(Path(args.plate).resolve().parent / "depth.####.exr")
     output = re.sub(r"#+", lambda run: f"%0{len(run.group())}d", output)  # events carry printf patterns
@@ -144,6 +147,8 @@ def main(argv: List[str]) -> int:
     run.add_argument("--channel")  # the host adapters' depth channel name
     run.add_argument("--passthrough", action="store_true")  # plate RGBA beside the depth (Houdini)
     run.add_argument("--resume", action="store_true")
+    for option in ("--camera", "--filmback", "--rotation-order", "--points", "--position", "--normals"):
+        run.add_argument(option)  # the shot solve (the host adapters' Camera input and P / N passes)
     show = commands.add_parser("preview")
     show.add_argument("plate")
     show.add_argument("depth")

@@ -111,8 +111,15 @@ def test_node_has_its_knobs_inner_graph_and_defaults_from_the_upstream_read(fd: 
     assert copy.input(0) is plate and copy.input(1) is depth_read
     assert (copy["from0"].value(), copy["to0"].value(), copy["disable"].value()) == ("depth.Z", "depth.Z", True)
     assert depth_read["raw"].value() is True and depth_read["on_error"].value() == "black"
+    position, normals, camera = (group.node(n) for n in ("AddPosition", "AddNormals", "Camera"))
+    assert position.input(0) is copy and normals.input(0) is position
+    assert position.input(1) is depth_read and normals.input(1) is depth_read
+    assert [position[f"from{i}"].value() for i in range(3)] == ["P.red", "P.green", "P.blue"]
+    assert [normals[f"to{i}"].value() for i in range(3)] == ["N.red", "N.green", "N.blue"]
+    assert position["disable"].value() and normals["disable"].value()
+    assert (camera.Class(), camera["number"].value()) == ("Input", 1)
     output = next(n for n in group.nodes() if n.Class() == "Output")
-    assert output.input(0) is copy
+    assert output.input(0) is normals
 
 
 def test_defaults_from_a_node_tree_and_nuke_default_colourspace(fd: Any, nuke: ModuleType, read: Any) -> None:

@@ -401,3 +401,58 @@ def test_houdini_send_to_farm_writes_the_job_with_the_nodes_settings(hou: Module
     assert args[args.index("--frames") + 1] == f"{FRAMES[1]}-{FRAMES[-1]}"
     params = {p["name"]: p.get("default") for p in job["parameterDefinitions"]}
     assert "--passthrough" in args and params["Channel"] == DEPTH_CHANNEL  # the files the node's loaders expect
+
+
+def test_nuke_camera_input_gets_solved_depth_with_position_and_normals(
+        nuke: ModuleType, checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A procedural shot (exact camera) conformed to start at 1001, its camera keyed on a Nuke Camera connected to
+    the node, its tracked points given: the real engine writes depth.Z, P (world) and N (camera), and P is where
+    the TRUE camera sees the solved depth (so the camera reached the solve at the right frames and axes)."""
+    from flashdepth_vfx.data import SceneConfig, render_sequence, write_plate_sequence
+    from flashdepth_vfx.data.matchmove import filmback, track_points, write_points_obj
+    from flashdepth_vfx.solve.cameras import GL_TO_CV, euler_angles
+    from flashdepth_vfx.solve.passes import pixel_rays
+
+    use_real_engine(monkeypatch)
+    import flashdepth_nuke.node as fd
+
+    seq = render_sequence(SceneConfig(height=63, width=112, num_frames=3, seed=1_000_007, camera_motion="truck"))
+    pattern = write_plate_sequence(seq, tmp_path / "plates_cam", "shot", first_frame=1)
+    read = nuke.nodes.Read(file=pattern, first=1, last=3, origfirst=1, origlast=3, frame_mode="start at",
+                           frame="1001")
+    camera = nuke.nodes.Camera2(name="Matchmove")
+    h_ap, v_ap = filmback(seq)
+    camera["haperture"].setValue(h_ap)
+    camera["vaperture"].setValue(v_ap)
+    camera["focal"].setValue(float(seq.intrinsics[0, 0] / seq.config.width * h_ap))
+    for index, pose in enumerate(seq.poses):
+        gl = pose @ GL_TO_CV
+        for axis, (t, r) in enumerate(zip(gl[:3, 3], euler_angles(gl[:3, :3]))):
+            camera["translate"].setValueAt(float(t), 1001 + index, axis)
+            camera["rotate"].setValueAt(float(r), 1001 + index, axis)
+    group = fd.create_node(read)
+    group.setInput(1, camera)
+    group["checkpoint"].setValue(str(checkpoint))
+    group["scene_points"].setValue(str(write_points_obj(track_points(seq, 120, seed=2).positions,
+                                                        tmp_path / "tracks.obj")))
+    group["position_pass"].setValue("world")
+    group["normal_pass"].setValue("camera")
+    fd.render(group)
+    finish(fd, group, timeout=RENDER_TIMEOUT_MS / 1000)
+    assert group["status"].value().startswith("Done: 3 frames"), group["status"].value()
+
+    version = fd.read_source(group).settings.version()
+    assert group.node("DepthRead")["file"].value() == version.pattern
+    assert not group.node("AddPosition")["disable"].value() and not group.node("AddNormals")["disable"].value()
+    for index in range(3):
+        path = Path(version.frame_file(index + 1))  # file frames 1-3 of script frames 1001-1003
+        depth = read_channel(path, DEPTH_CHANNEL)
+        position = np.stack([read_channel(path, f"P.{c}") for c in "RGB"], axis=-1)
+        normal = np.stack([read_channel(path, f"N.{c}") for c in "RGB"], axis=-1)
+        solid = depth < 1000.0  # not sky
+        assert solid.mean() > 0.5 and np.all(depth[solid] > 0)
+        world_to_camera = np.linalg.inv(seq.poses[index])  # the true camera (OpenCV axes)
+        in_camera = position[solid] @ world_to_camera[:3, :3].T + world_to_camera[:3, 3]
+        seen = pixel_rays(seq.intrinsics, *depth.shape)[solid] * depth[solid][:, None]  # where that depth lies
+        np.testing.assert_allclose(in_camera, seen, rtol=1e-3, atol=1e-3)
+        np.testing.assert_allclose(np.linalg.norm(normal[solid], axis=-1), 1.0, atol=1e-3)

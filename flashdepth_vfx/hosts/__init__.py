@@ -4,7 +4,7 @@ Every name below is also importable from :mod:`flashdepth_vfx.hosts.common`.
 
 ``settings`` — a node's settings and the job they make
     ``NodeSettings(plate, output_dir, checkpoint, model, colorspace, mode, frames, device, precision,
-    ocio_config)``: ``.versioned_job(resume=False)`` the bridge job into the settings' version folder
+    ocio_config, extra_args)``: ``.versioned_job(resume=False)`` the bridge job into the settings' version folder
     (``--resume`` with ``resume``), ``.version()`` that :class:`DepthVersion`, ``.key()`` its settings key,
     ``.job(resume=False)`` the unversioned job (into ``output_dir`` itself). Menus: ``MODELS``, ``MODES``,
     ``DEVICES``, ``PRECISIONS``, ``DEFAULT``; button labels ``RENDER_BUTTON``, ``FINISH_BUTTON``.
@@ -46,6 +46,13 @@ Every name below is also importable from :mod:`flashdepth_vfx.hosts.common`.
 ``paths`` — file patterns
     ``output_pattern``, ``default_output_dir``, ``frame_file``, ``sequence_frames``,
     ``sequence_from_frame_file``, ``houdini_pattern``.
+
+``camera`` — a host's matchmove camera for the shot solve, and the P / N passes
+    ``CameraSample(frame, translate, rotate, focal, h_aperture, v_aperture)`` (file frames; degrees; mm);
+    ``chan_text(samples)`` (Nuke ``.chan``, vertical FOV column), ``camera_file(output_dir, text)`` (named by
+    content), ``camera_args``, ``pass_args(position, normals)`` (``PASSES``: off / camera / world);
+    ``solve_args(...) -> SolveRequest(args, camera_file, camera_text)`` (``.write()`` before the render);
+    ``FARM_REFUSAL``; Nuke's channel names ``POSITION_CHANNELS``, ``NORMAL_CHANNELS``.
 
 ``cached`` — the single-folder record of the first adapters (``CachedRender``, ``cache_state``,
 ``status_line``), kept until the Houdini and Resolve nodes move to ``versions``.

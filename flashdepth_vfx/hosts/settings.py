@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 from flashdepth_vfx.bridge import RenderJob
 
@@ -48,6 +48,9 @@ class NodeSettings:
     device: str = DEVICES[0]
     precision: str = DEFAULT
     ocio_config: str = ""
+    extra_args: Tuple[str, ...] = ()
+    """More engine options (the shot solve's camera, points and passes: :func:`.camera.solve_args`); part of the
+    settings key, so a changed camera or pass makes a new version."""
 
     def job(self, resume: bool = False) -> RenderJob:
         """The bridge job writing straight into ``output_dir`` (unversioned); a checkpoint file wins over a
@@ -65,6 +68,7 @@ class NodeSettings:
             device=_setting(self.device),
             precision=_setting(self.precision),
             resume=resume,
+            extra_args=tuple(self.extra_args),
         )
 
     def key(self) -> str:

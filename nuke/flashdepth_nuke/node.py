@@ -1,7 +1,9 @@
 """The FlashDepth node for Nuke: a Group whose output is its input plus ``depth.Z`` rendered by the
 flashdepth-vfx engine.
 
-Inside: ``Plate`` (Input) -> ``AddDepth`` (Copy depth.Z from ``DepthRead``) -> ``Output``. The saved script holds
+Inside: ``Plate`` (Input) -> ``AddDepth`` (Copy depth.Z from ``DepthRead``) -> ``AddPosition`` / ``AddNormals``
+(Copy P / N, enabled when the version shown has them) -> ``Output``; a second Input, ``Camera``, takes an optional
+matchmove camera for the engine's shot solve (:mod:`.camera`). The saved script holds
 only knob values and the inner nodes: the node's behaviour lives in this module. Its buttons call this module
 (and say so clearly on a machine without the plugin); knob changes reach :func:`knob_changed` through
 ``nuke.addKnobChanged`` registered by the plugin (:func:`register_callbacks`), so a script opens without errors
@@ -20,7 +22,7 @@ import dataclasses
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, cast
+from typing import Any, Callable, List, Optional, Tuple, cast
 
 import nuke
 
@@ -30,6 +32,9 @@ from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts.cached import CachedRender
 from flashdepth_vfx.hosts.colour import engine_colour, menu_colorspace
 from flashdepth_vfx.hosts import farm
+from flashdepth_vfx.hosts.camera import (
+    FARM_REFUSAL, NORMAL_CHANNELS, OFF, PASSES, POSITION_CHANNELS, SolveRequest, solve_args, version_passes,
+)
 from flashdepth_vfx.hosts.farm import FARM_BUTTON
 from flashdepth_vfx.hosts.export import ExportCache
 from flashdepth_vfx.hosts.frames import format_frames, script_frames
@@ -41,6 +46,7 @@ from flashdepth_vfx.hosts.settings import (
 from flashdepth_vfx.hosts.versions import DepthState, DepthVersion, NodeStatus, node_status
 
 from . import upstream as up
+from .camera import CAMERA_INPUT, connected_camera, rotation_order, sample_camera
 
 # Knobs on the Group.
 CHECKPOINT = "checkpoint"
@@ -57,15 +63,21 @@ FINISH = "finish"
 SHOW_PARTIAL = "show_partial"
 CANCEL = "cancel"
 FARM = "send_to_farm"
+POINTS = "scene_points"
+POSITION = "position_pass"
+NORMALS = "normal_pass"
 STATUS = "status"
 RESULT = "flashdepth_result"  # hidden: the DepthVersion the DepthRead shows (JSON)
 TEXT_KNOBS = (CHECKPOINT, MODEL, COLORSPACE, MODE, FRAMES, DEVICE, PRECISION)
-SETTING_KNOBS = TEXT_KNOBS + (USE_PROXY, OUTPUT)
+SOLVE_KNOBS = (POINTS, POSITION, NORMALS)
+SETTING_KNOBS = TEXT_KNOBS + (USE_PROXY, OUTPUT) + SOLVE_KNOBS
 
 # Nodes inside the Group.
 INPUT_NODE = "Plate"
+CAMERA_NODE = "Camera"  # the Group's second input (CAMERA_INPUT): an optional matchmove camera
 READ_NODE = "DepthRead"
 COPY_NODE = "AddDepth"
+PASS_NODES = {POSITION: ("AddPosition", POSITION_CHANNELS), NORMALS: ("AddNormals", NORMAL_CHANNELS)}
 DEPTH_CHANNEL = "depth.Z"  # Nuke's name for the EXR channel "Z" that the engine writes
 EXPORT_NODE = "FlashDepthExport"
 
@@ -110,7 +122,11 @@ def create_node(upstream: Optional[nuke.Node] = None) -> nuke.Group:
         copy = nuke.nodes.Copy(name=COPY_NODE, from0=DEPTH_CHANNEL, to0=DEPTH_CHANNEL, disable=True)
         copy.setInput(0, plate)
         copy.setInput(1, read)
-        nuke.nodes.Output().setInput(0, copy)
+        nuke.nodes.Input(name=CAMERA_NODE, number=CAMERA_INPUT)
+        last = copy
+        for node_name, channels in PASS_NODES.values():
+            last = _pass_copy(node_name, channels, last, read)
+        nuke.nodes.Output().setInput(0, last)
     _add_knobs(group)
     if upstream is not None:
         group.setInput(0, upstream)
@@ -118,6 +134,25 @@ def create_node(upstream: Optional[nuke.Node] = None) -> nuke.Group:
     apply_input_defaults(group)
     refresh_status(group)
     return group
+
+
+def _pass_copy(name: str, channels: Tuple[str, ...], source: nuke.Node, read: nuke.Node) -> nuke.Node:
+    """A Copy bringing a pass's three channels from the DepthRead (disabled until the pass is rendered)."""
+    knobs = {}
+    for index, channel in enumerate(channels):
+        knobs[f"from{index}"] = knobs[f"to{index}"] = channel
+    copy = nuke.nodes.Copy(name=name, disable=True, **knobs)
+    copy.setInput(0, source)
+    copy.setInput(1, read)
+    return copy
+
+
+def _solve_knobs() -> List[nuke.Knob]:
+    return [
+        nuke.File_Knob(POINTS, "scene points"),
+        nuke.Enumeration_Knob(POSITION, "position pass", list(PASSES)),
+        nuke.Enumeration_Knob(NORMALS, "normal pass", list(PASSES)),
+    ]
 
 
 def _add_knobs(group: nuke.Group) -> None:
@@ -132,6 +167,7 @@ def _add_knobs(group: nuke.Group) -> None:
         nuke.Enumeration_Knob(PRECISION, "precision", list(PRECISIONS)),
         nuke.Boolean_Knob(USE_PROXY, "render from proxy"),
         nuke.File_Knob(OUTPUT, "output folder"),
+        *_solve_knobs(),
         nuke.PyScript_Knob(RENDER, RENDER_BUTTON, button_command("render")),
         nuke.PyScript_Knob(FINISH, FINISH_BUTTON, button_command("finish")),
         nuke.PyScript_Knob(SHOW_PARTIAL, "Show partial", button_command("show_partial")),
@@ -151,6 +187,10 @@ def _add_knobs(group: nuke.Group) -> None:
                 "<script folder>/flashdepth/<node name>.",
         FINISH: "Render the frames a cancelled or failed render left out, keeping the finished ones (--resume).",
         SHOW_PARTIAL: "Show the unfinished render of these settings now, instead of the previous complete version.",
+        POINTS: "With a Camera connected: the tracked 3D points of its matchmove (USD, .obj or CSV x,y,z). The "
+                "shot solve fits the depth to them: depth.Z in scene units, steady over the shot.",
+        POSITION: "With a Camera: also write P (world or camera space), as PositionToPoints and Relight read it.",
+        NORMALS: "With a Camera: also write N (world or camera space) from the solved depth.",
         FARM: "Write a render-farm job (Open Job Description bundle) with these settings into <output folder>/farm, "
               "and submit it with AWS Deadline Cloud's `deadline` client where it is installed.",
     }
@@ -204,6 +244,7 @@ class Source:
     file_frames: List[int]
     read: Optional[nuke.Node]
     export: Optional[ExportCache]
+    solve: SolveRequest = SolveRequest()
 
 
 def read_source(group: nuke.Group) -> Source:
@@ -230,9 +271,30 @@ def read_source(group: nuke.Group) -> Source:
     if not files:
         raise FlashDepthError(f"frames {format_frames(frames)} of {group.name()} show no plate frame: "
                               "check the frame range and the Read's before/after settings")
+    solve = _solve(group, output_dir, read, frames)
     settings = NodeSettings(plate=plate, output_dir=output_dir, frames=format_frames(files),
-                            colorspace=colour.colorspace or "", ocio_config=colour.ocio_config or "", **knobs)
-    return Source(settings, list(frames), files, read, export)
+                            colorspace=colour.colorspace or "", ocio_config=colour.ocio_config or "",
+                            extra_args=solve.args, **knobs)
+    return Source(settings, list(frames), files, read, export, solve)
+
+
+def _knob_text(group: nuke.Group, name: str, default: str = "") -> str:
+    knob = group.knob(name)  # a node saved before the shot solve lacks its knobs
+    return str(knob.value()) if knob is not None else default
+
+
+def _solve(group: nuke.Group, output_dir: str, read: Optional[nuke.Node], frames: List[int]) -> SolveRequest:
+    """The node's shot-solve request: its Camera input sampled at the script frames showing the rendered file
+    frames, the scene points and the passes."""
+    camera = connected_camera(group)
+    samples = []
+    order = "ZXY"
+    if camera is not None:
+        pairs = up.frame_pairs(read, frames) if read is not None else [(frame, frame) for frame in frames]
+        samples = sample_camera(camera, pairs)
+        order = rotation_order(camera)
+    return solve_args(output_dir, camera.name() if camera is not None else "", samples, order,
+                      _knob_text(group, POINTS), _knob_text(group, POSITION, OFF), _knob_text(group, NORMALS, OFF))
 
 
 def _shown(group: nuke.Group) -> Optional[DepthVersion]:
@@ -257,7 +319,9 @@ def load_version(group: nuke.Group, version: Optional[DepthVersion], source: Sou
     read, copy = _inner(group, READ_NODE), _inner(group, COPY_NODE)
     if version is None:  # the record stays: the status keeps saying which depth went missing
         read["file"].setValue("")
-        copy["disable"].setValue(True)
+        for node in [copy] + [group.node(name) for name, _ in PASS_NODES.values()]:
+            if node is not None:
+                node["disable"].setValue(True)
         return
     changed = str(read["file"].value()) != version.pattern
     read["file"].setValue(version.pattern)
@@ -266,6 +330,10 @@ def load_version(group: nuke.Group, version: Optional[DepthVersion], source: Sou
     else:
         up.set_timing(read, min(source.file_frames), max(source.file_frames))
     copy["disable"].setValue(False)
+    for (node_name, _), present in zip(PASS_NODES.values(), version_passes(version.manifest())):
+        pass_copy = group.node(node_name)
+        if pass_copy is not None:
+            pass_copy["disable"].setValue(not present)
     group[RESULT].setValue(version.to_json())
     if changed or reload:
         reload_knob = read.knob("reload")
@@ -363,6 +431,8 @@ def send_to_farm(group: nuke.Group) -> Optional[threading.Thread]:
         if source.export is not None:
             raise FlashDepthError("Send to farm needs a Read input: farm machines render files, not this node tree "
                                   "(render it locally, or write the tree to files and read them)")
+        if source.solve.args:
+            raise FlashDepthError(FARM_REFUSAL)
         if not str(group[OUTPUT].value()).strip():
             group[OUTPUT].setValue(source.settings.output_dir)
         job = dataclasses.replace(source.settings.versioned_job(),
@@ -410,6 +480,7 @@ def _work(task: BackgroundRender, name: str, source: Source, job: RenderJob) -> 
         _export(task, name, source.export, source.script_frames, report)
         if task.cancelled:
             return RenderResult(CANCELLED_EXIT_CODE, True, None)
+    source.solve.write()
     source.settings.version().write_manifest(job)
     return task.run_engine(job, report)
 
@@ -516,6 +587,10 @@ def upgrade(group: nuke.Group) -> None:
         group["knobChanged"].setValue("")
     if group.knob(USE_PROXY) is None:
         group.addKnob(nuke.Boolean_Knob(USE_PROXY, "render from proxy"))
+    for solve_knob in _solve_knobs():
+        if group.knob(solve_knob.name()) is None:
+            group.addKnob(solve_knob)
+    _upgrade_inner(group)
     for action, label in ((FINISH, FINISH_BUTTON), (SHOW_PARTIAL, "Show partial"), (FARM, FARM_BUTTON)):
         if group.knob(action) is None:
             group.addKnob(nuke.PyScript_Knob(action, label, button_command(action)))
@@ -523,6 +598,21 @@ def upgrade(group: nuke.Group) -> None:
         knob = group.knob(action)
         if isinstance(knob, nuke.PyScript_Knob) and knob.value() != button_command(action):
             knob.setValue(button_command(action))
+
+
+def _upgrade_inner(group: nuke.Group) -> None:
+    """Give a node saved before the shot solve its Camera input and the P / N copies (before its Output)."""
+    if group.node(CAMERA_NODE) is not None:
+        return
+    read, last = group.node(READ_NODE), group.node(COPY_NODE)
+    outputs = [node for node in group.nodes() if node.Class() == "Output"]
+    if read is None or last is None or len(outputs) != 1:
+        return  # not a node this release made: leave it alone
+    with group:
+        nuke.nodes.Input(name=CAMERA_NODE, number=CAMERA_INPUT)
+        for node_name, channels in PASS_NODES.values():
+            last = _pass_copy(node_name, channels, last, read)
+        outputs[0].setInput(0, last)
 
 
 def refresh_all() -> None:

@@ -5,7 +5,7 @@ The logic itself lives in :mod:`flashdepth_vfx.hosts`; this module only asks Nuk
 from __future__ import annotations
 
 import os
-from typing import Iterator, List, Optional, Set
+from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 import nuke
 
@@ -91,6 +91,24 @@ def file_frames(read: nuke.Node, script_frames: List[int]) -> List[int]:
         return int(value)
 
     return read_timing(read).file_frames(script_frames, evaluate)
+
+
+def frame_pairs(read: nuke.Node, script_frames: List[int]) -> List[Tuple[int, int]]:
+    """(file frame, the first of ``script_frames`` showing it) for each file frame ``read`` shows there, ascending:
+    where a camera is sampled for each rendered file frame."""
+    def evaluate(frame: int) -> int:
+        value = read.metadata("input/frame", frame)
+        if value is None:
+            raise FlashDepthError(f"{read.name()} reads no file at frame {frame}: check its frame expression and files")
+        return int(value)
+
+    timing = read_timing(read)
+    pairs: Dict[int, int] = {}
+    for frame in script_frames:
+        file_frame = timing.file_frame(frame, evaluate)
+        if file_frame is not None:
+            pairs.setdefault(file_frame, frame)
+    return sorted(pairs.items())
 
 
 def copy_timing(plate: nuke.Node, depth: nuke.Node) -> None:

@@ -122,7 +122,7 @@ def ask_settings(comp: Any, plate: str, output_dir: str, default_frames: str) ->
 
 
 def _settings(answer: Mapping[str, Any], plate: str, output_dir: str) -> NodeSettings:
-    menus = {name: values[int(answer[name])] for name, values in _MENUS.items()}
+    menus: Dict[str, Any] = {name: values[int(answer[name])] for name, values in _MENUS.items()}
     colour = engine_colour(str(answer["colorspace"]), os.environ.get("OCIO") or None)
     return NodeSettings(
         plate=plate,

@@ -14,11 +14,20 @@ What the adapters rely on, modelled as documented:
 * The COP2 File COP: ``filename1``, ``colorspace`` (a menu; entry 3 is OpenColorIO), ``ocio_space``,
   ``reload``. The Copernicus File COP: ``filename``, the AOV multiparm ``aovs`` with ``aov#`` (its AOVs
   become the node's outputs), ``reload``.
+* Time: ``hou.fps()`` (24), ``hou.frameToTime(frame) = (frame - 1) / fps``. A parameter can hold keys
+  (:meth:`Parm.set_keys`, a test helper): ``evalAtFrame`` interpolates them linearly and holds the end keys.
+* An OBJ camera (``/obj`` type ``cam``, a :class:`ObjNode`): ``tx ty tz rx ry rz`` with the rotate order menu
+  ``rOrd`` (Houdini's default xyz: X applied first), input 0 its parent object; ``worldTransformAtTime(t)`` is
+  the local transform under the parent's world transform, a :class:`Matrix4` whose ``extractTranslates`` /
+  ``extractRotates(transform_order, rotate_order)`` decompose it. The lens: ``focal``, ``aperture``
+  (horizontal), ``resx`` / ``resy``, ``aspect`` (pixel aspect), ``winx`` / ``winy`` (screen window offset),
+  ``focalunits``.
 * :func:`as_houdini_19_5` removes ``hou.OpNode`` (added in Houdini 20.0; 19.5 has only ``hou.Node``).
 Call :func:`reset` before each test.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -147,6 +156,12 @@ class IntParmTemplate(ParmTemplate):
         super().__init__(name, label, default_value[0] if default_value else 0, **options)
 
 
+class FloatParmTemplate(ParmTemplate):
+    def __init__(self, name: str, label: str, num_components: int, default_value: Sequence[float] = (),
+                 **options: Any) -> None:
+        super().__init__(name, label, default_value[0] if default_value else 0.0, **options)
+
+
 class ButtonParmTemplate(ParmTemplate):
     def __init__(self, name: str, label: str, **options: Any) -> None:
         super().__init__(name, label, None, **options)
@@ -230,7 +245,22 @@ class Parm:
         value = self._evaluate()
         return text.expandString(value) if isinstance(value, str) else value
 
+    def set_keys(self, keys: Dict[float, float]) -> None:
+        """(Test helper) animate the parameter with keys at frames."""
+        self._keys = dict(keys)
+        hipFile.modified = True
+
     def evalAtFrame(self, frame: float) -> Any:
+        keys: Dict[float, float] = getattr(self, "_keys", {})
+        if keys:
+            times = sorted(keys)
+            if frame <= times[0] or frame >= times[-1]:
+                return keys[times[0] if frame <= times[0] else times[-1]]
+            before = max(t for t in times if t <= frame)
+            after = min(t for t in times if t >= frame)
+            if before == after:
+                return keys[before]
+            return keys[before] + (frame - before) / (after - before) * (keys[after] - keys[before])
         if self._expression is None and isinstance(self._value, str) and re.search(r"\$F", self._value):
             return re.sub(r"\$F(\d*)", lambda m: str(int(frame)).zfill(int(m.group(1) or 1)), self.eval())
         return self.eval()
@@ -289,7 +319,14 @@ _TYPE_PARMS: Dict[Tuple[str, str], Dict[str, Any]] = {
     ("Cop2", "file"): {"filename1": "", "colorspace": 0, "ocio_space": "", "reload": None},
     ("Cop", "file"): {"filename": "", "aovs": 0, "reload": None},
     ("Cop2", "blur"): {"size": 0.0},
+    ("Object", "cam"): {"tx": 0.0, "ty": 0.0, "tz": 0.0, "rx": 0.0, "ry": 0.0, "rz": 0.0, "rOrd": 0,
+                        "focal": 50.0, "aperture": 41.4214, "resx": 1920, "resy": 1080, "aspect": 1.0,
+                        "winx": 0.0, "winy": 0.0, "focalunits": 0},
+    ("Object", "null"): {"tx": 0.0, "ty": 0.0, "tz": 0.0, "rx": 0.0, "ry": 0.0, "rz": 0.0, "rOrd": 0},
 }
+ROTATE_ORDERS = ("xyz", "xzy", "yxz", "yzx", "zxy", "zyx")
+"""An object's Rotate Order menu (``rOrd``)."""
+FOCAL_UNITS = ("mm", "m", "nm", "in", "ft")
 COP2_FILE_COLORSPACES = ("auto", "linear", "srgb", "ocio")
 """The COP2 File COP's Color Space menu (entry 3, OpenColorIO, reads the ``ocio_space`` parameter)."""
 
@@ -316,6 +353,10 @@ class OpNode(Node):
             template: ParmTemplate
             if parm_name == "colorspace":
                 template = MenuParmTemplate(parm_name, parm_name, COP2_FILE_COLORSPACES)
+            elif parm_name in ("rOrd", "focalunits"):
+                template = MenuParmTemplate(parm_name, parm_name, ROTATE_ORDERS if parm_name == "rOrd" else FOCAL_UNITS)
+            elif isinstance(default, float):
+                template = FloatParmTemplate(parm_name, parm_name, 1, (default,))
             elif parm_name == "reload":
                 template = ButtonParmTemplate(parm_name, "Reload")
             elif isinstance(default, int):
@@ -389,7 +430,8 @@ class OpNode(Node):
         return tuple(found)
 
     def node(self, relative: str) -> Optional["OpNode"]:
-        current: Optional[OpNode] = self
+        """The node at a path relative to this one, or an absolute path (as HOM's ``Node.node``)."""
+        current: Optional[OpNode] = _root if relative.startswith("/") else self
         for part in relative.strip("/").split("/"):
             if current is not None and part == "..":
                 current = current._parent
@@ -405,7 +447,7 @@ class OpNode(Node):
         while name in self._children:
             head, number = re.match(r"(.*?)(\d*)$", name).groups()  # type: ignore[union-attr]
             name = f"{head}{int(number or 0) + 1}"
-        node_class = {"Cop2": Cop2Node, "Cop": CopNode}.get(category.name(), _OP_NODE)
+        node_class = {"Cop2": Cop2Node, "Cop": CopNode, "Object": ObjNode}.get(category.name(), _OP_NODE)
         node = node_class(type_name, name, self, category.name())
         self._children[name] = node
         hipFile.modified = True
@@ -486,6 +528,73 @@ class Cop2Node(OpNode):
 
 class CopNode(OpNode):
     """A Copernicus node (no sequence range or display-flag API used here)."""
+
+
+def _axis(axis: str, degrees: float) -> List[List[float]]:
+    c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    return {"x": [[1, 0, 0], [0, c, -s], [0, s, c]], "y": [[c, 0, s], [0, 1, 0], [-s, 0, c]],
+            "z": [[c, -s, 0], [s, c, 0], [0, 0, 1]]}[axis]
+
+
+def _mul(a: List[List[float]], b: List[List[float]]) -> List[List[float]]:
+    return [[sum(a[i][k] * b[k][j] for k in range(3)) for j in range(3)] for i in range(3)]
+
+
+class Matrix4:
+    """A rigid transform (rotation, as column vectors act on it, and translation); Houdini's row-vector layout is
+    not modelled, only the decompositions the adapters use."""
+
+    def __init__(self, rotation: List[List[float]], translation: Sequence[float]) -> None:
+        self.rotation = rotation
+        self.translation = list(translation)
+
+    def __mul__(self, parent: "Matrix4") -> "Matrix4":
+        """``child * parent`` as in Houdini: the child's transform, then the parent's."""
+        moved = [sum(parent.rotation[i][k] * self.translation[k] for k in range(3)) + parent.translation[i]
+                 for i in range(3)]
+        return Matrix4(_mul(parent.rotation, self.rotation), moved)
+
+    def extractTranslates(self, transform_order: str = "srt") -> Vector3:
+        assert transform_order == "srt", "the fake decomposes srt only"
+        return Vector3(self.translation)
+
+    def extractRotates(self, transform_order: str = "srt", rotate_order: str = "xyz") -> Vector3:
+        """Euler angles (degrees) rebuilding the rotation in ``rotate_order`` (the first axis applied first)."""
+        assert transform_order == "srt" and rotate_order == "zxy", "the fake decomposes srt / zxy only"
+        r = self.rotation  # = Ry Rx Rz
+        rx = math.degrees(math.asin(max(-1.0, min(1.0, -r[1][2]))))
+        return Vector3((rx, math.degrees(math.atan2(r[0][2], r[2][2])), math.degrees(math.atan2(r[1][0], r[1][1]))))
+
+
+class Vector3(tuple):  # type: ignore[type-arg]
+    def __new__(cls, values: Sequence[float]) -> "Vector3":
+        return super().__new__(cls, [float(v) for v in values])
+
+
+def fps() -> float:
+    return 24.0
+
+
+def frameToTime(frame: float) -> float:
+    return (frame - 1.0) / fps()
+
+
+def timeToFrame(time: float) -> float:
+    return time * fps() + 1.0
+
+
+class ObjNode(OpNode):
+    """An OBJ node: its local transform from ``tx``...``rz`` in its ``rOrd``, parented through input 0."""
+
+    def worldTransformAtTime(self, time: float) -> Matrix4:
+        frame = timeToFrame(time)
+        value = lambda name: float(self._parms[name].evalAtFrame(frame))  # noqa: E731
+        rotation = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+        for axis in ROTATE_ORDERS[int(self._parms["rOrd"].eval())]:
+            rotation = _mul(_axis(axis, value(f"r{axis}")), rotation)
+        local = Matrix4(rotation, [value("tx"), value("ty"), value("tz")])
+        parent = self.input(0)
+        return local * parent.worldTransformAtTime(time) if isinstance(parent, ObjNode) else local
 
 
 class InterruptableOperation:

@@ -176,6 +176,55 @@ class PyScript_Knob(Script_Knob):
             exec(self.command(), {"__name__": "__main__"})
 
 
+class Array_Knob(Knob):
+    """A knob of ``count`` numbers, each constant or animated with keys (``setValueAt``). Between keys the fake
+    interpolates linearly (Nuke's default curves are smooth; tests sample at keys); outside them it holds the end
+    keys, as Nuke's default extrapolation does. ``valueAt(time, index)`` is the value at a frame."""
+
+    def __init__(self, name: str, label: Optional[str] = None, value: Any = 0.0, count: int = 1) -> None:
+        super().__init__(name, label, value)
+        self._count = count
+        self._keys: Dict[int, Dict[float, float]] = {}
+
+    def _constant(self, index: int) -> float:
+        value = self._value
+        return float(value[index] if isinstance(value, (list, tuple)) else value)
+
+    def setValueAt(self, value: float, time: float, index: int = 0) -> bool:
+        self._keys.setdefault(index, {})[float(time)] = float(value)
+        _mark_modified(self)
+        return True
+
+    def isAnimated(self, index: Optional[int] = None) -> bool:
+        return bool(self._keys if index is None else self._keys.get(index))
+
+    def valueAt(self, time: float, index: int = 0) -> float:
+        keys = self._keys.get(index)
+        if not keys:
+            return self._constant(index)
+        times = sorted(keys)
+        if time <= times[0]:
+            return keys[times[0]]
+        if time >= times[-1]:
+            return keys[times[-1]]
+        after = next(t for t in times if t >= time)
+        before = max(t for t in times if t <= time)
+        if after == before:
+            return keys[after]
+        weight = (time - before) / (after - before)
+        return keys[before] + weight * (keys[after] - keys[before])
+
+    def value(self, index: Optional[int] = None) -> Any:
+        if index is None and self._count > 1:
+            return [self.valueAt(float(root()["first_frame"].value()), i) for i in range(self._count)]
+        return self.valueAt(float(root()["first_frame"].value()), index or 0)
+
+
+class XYZ_Knob(Array_Knob):
+    def __init__(self, name: str, label: Optional[str] = None, value: Any = (0.0, 0.0, 0.0)) -> None:
+        super().__init__(name, label, list(value), count=3)
+
+
 def _enum(*values: str) -> Callable[[str], Knob]:
     return lambda name: Enumeration_Knob(name, name, list(values))
 
@@ -196,6 +245,26 @@ def _bool(default: bool) -> Callable[[str], Knob]:
     return lambda name: Boolean_Knob(name, value=default)
 
 
+def _xyz(*default: float) -> Callable[[str], Knob]:
+    return lambda name: XYZ_Knob(name, value=default)
+
+
+def _double(default: float) -> Callable[[str], Knob]:
+    return lambda name: Array_Knob(name, value=default)
+
+
+# A Camera (Foundry's 3D reference: Camera node): translate / rotate / scaling / pivot (XYZ), uniform_scale,
+# xform_order (SRT default), rot_order (ZXY default), useMatrix, the lens focal / haperture / vaperture in mm
+# (defaults 50, 24.576, 18.672), win_translate (lens shift); its input 0 is an optional parent Axis.
+_CAMERA_KNOBS: Dict[str, Callable[[str], Knob]] = {
+    "translate": _xyz(0.0, 0.0, 0.0), "rotate": _xyz(0.0, 0.0, 0.0), "scaling": _xyz(1.0, 1.0, 1.0),
+    "pivot": _xyz(0.0, 0.0, 0.0), "uniform_scale": _double(1.0),
+    "xform_order": _enum("SRT", "STR", "RST", "RTS", "TSR", "TRS"),
+    "rot_order": _enum("ZXY", "XYZ", "XZY", "YXZ", "YZX", "ZYX"), "useMatrix": _bool(False),
+    "focal": _double(50.0), "haperture": _double(24.576), "vaperture": _double(18.672),
+    "win_translate": lambda name: Array_Knob(name, value=[0.0, 0.0], count=2),
+}
+
 # Knobs (name -> maker) each node class has, besides the ones every node has.
 _COMMON_KNOBS: Dict[str, Callable[[str], Knob]] = {
     "name": _plain(""), "knobChanged": _plain(""), "onCreate": _plain(""), "disable": _bool(False),
@@ -209,13 +278,15 @@ _CLASS_KNOBS: Dict[str, Dict[str, Callable[[str], Knob]]] = {
              "raw": _bool(False), "on_error": _enum("error", "black", "checkerboard", "nearest frame"),
              "reload": lambda name: Script_Knob(name)},
     "Write": {"file": _file, "file_type": _plain(""), "channels": _plain("rgb"), "colorspace": _plain("default (linear)")},
-    "Copy": {"from0": _plain("none"), "to0": _plain("none")},
+    "Copy": {f"{side}{index}": _plain("none") for side in ("from", "to") for index in range(4)},
     "Blur": {"size": _plain(0.0)},
     "Grade": {"white": _plain(1.0)},
     "Dot": {},
     "NoOp": {},
     "Switch": {"which": _plain(0)},
     "Input": {"number": _int(0)},
+    "Camera2": _CAMERA_KNOBS,
+    "Camera3": _CAMERA_KNOBS,
     "Output": {},
     "Group": {},
     "Root": {"first_frame": _int(1), "last_frame": _int(100), "proxy": _bool(False),

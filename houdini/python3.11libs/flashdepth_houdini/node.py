@@ -38,6 +38,7 @@ from flashdepth_vfx.bridge import RenderJob, RenderResult
 from flashdepth_vfx.bridge.runner import CANCELLED_EXIT_CODE
 from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts import farm
+from flashdepth_vfx.hosts.camera import FARM_REFUSAL, OFF, PASSES, SolveRequest, solve_args, version_passes
 from flashdepth_vfx.hosts.export import ExportCache, content_key, file_stamp
 from flashdepth_vfx.hosts.farm import FARM_BUTTON
 from flashdepth_vfx.hosts.frames import format_frames, script_frames
@@ -53,6 +54,8 @@ from flashdepth_vfx.hosts.settings import (
     NodeSettings,
 )
 from flashdepth_vfx.hosts.versions import DepthState, DepthVersion, NodeStatus, node_status
+
+from .camera import CHAN_ROTATION_ORDER, camera_at, sample_camera
 
 _NODE_CLASS: Any = getattr(hou, "OpNode", None) or hou.Node
 """``hou.OpNode`` (Houdini 20.0+), or ``hou.Node`` on Houdini 19.5, which has no OpNode class."""
@@ -79,6 +82,11 @@ FRAMES = "fd_frames"
 DEVICE = "fd_device"
 PRECISION = "fd_precision"
 OUTPUT = "fd_output"
+CAMERA = "fd_camera"
+POINTS = "fd_points"
+POSITION = "fd_position"
+NORMALS = "fd_normals"
+PASS_AOVS = ("P", "N")  # the layers (Copernicus AOVs) the position / normal passes write
 RENDER = "fd_render"
 FINISH = "fd_finish"
 CANCEL = "fd_cancel"
@@ -138,6 +146,11 @@ def _parm_templates(kind: str) -> Tuple[hou.ParmTemplate, ...]:
         menu(PRECISION, "Precision", PRECISIONS),
         text(OUTPUT, "Output Folder", "Folder for the depth EXRs; empty: $HIP/flashdepth/<node name>.",
              files, hou.fileType.Directory),
+        text(CAMERA, "Camera", "The matchmove's OBJ camera: the shot solve ties the depth to it (depth.Z in scene "
+                               "units, steady over the shot). Needs Scene Points.", hou.stringParmType.NodeReference),
+        text(POINTS, "Scene Points", "The tracked 3D points of that matchmove (USD, .obj or CSV x,y,z).", files),
+        menu(POSITION, "Position Pass", PASSES),
+        menu(NORMALS, "Normal Pass", PASSES),
         button(RENDER, RENDER_BUTTON, "render"),
         button(FINISH, FINISH_BUTTON, "finish"),
         button(CANCEL, "Cancel", "cancel"),
@@ -310,6 +323,7 @@ class Plan:
     frames: List[int]
     export_from: Optional[hou.Cop2Node] = None
     export: Optional[ExportCache] = None
+    solve: SolveRequest = SolveRequest()
 
 
 def read_settings(node: hou.OpNode) -> Plan:
@@ -337,19 +351,30 @@ def read_settings(node: hou.OpNode) -> Plan:
     else:
         frames = _file_frames(spec, sequence_frames(plate))
     ocio_space = _ocio_space(node)
+    camera = camera_at(node, _optional_text(node, CAMERA))
+    samples = sample_camera(camera, frames) if camera is not None else []
+    solve = solve_args(output_dir, camera.path() if camera is not None else "", samples,
+                       CHAN_ROTATION_ORDER, _optional_text(node, POINTS), _optional_text(node, POSITION, OFF),
+                       _optional_text(node, NORMALS, OFF))
     settings = NodeSettings(
         plate=plate, output_dir=output_dir, checkpoint=_text(node, CHECKPOINT), model=_text(node, MODEL),
         colorspace=_text(node, COLORSPACE), mode=_text(node, MODE), frames=format_frames(frames) if spec else "",
         device=_text(node, DEVICE), precision=_text(node, PRECISION),
-        ocio_config=hou.Color.ocio_configPath() if ocio_space is not None else "",
+        ocio_config=hou.Color.ocio_configPath() if ocio_space is not None else "", extra_args=solve.args,
     )
-    return Plan(settings, frames, export_from, export)
+    return Plan(settings, frames, export_from, export, solve)
+
+
+def _optional_text(node: hou.OpNode, name: str, default: str = "") -> str:
+    """A parameter a node saved by an earlier release may lack."""
+    parm = node.parm(name)
+    return parm.evalAsString() if parm is not None else default
 
 
 def _job(plan: Plan, resume: bool = False) -> RenderJob:
     """The versioned engine job, with the plate written beside the depth (both variants load it)."""
     job = plan.settings.versioned_job(resume=resume)
-    job.extra_args = ("--passthrough", "--channel", DEPTH_CHANNEL)
+    job.extra_args = tuple(job.extra_args) + ("--passthrough", "--channel", DEPTH_CHANNEL)
     return job
 
 
@@ -407,6 +432,7 @@ def render(node: hou.OpNode, resume: bool = False) -> Optional[BackgroundRender]
                 report(0.0, f"Exporting {plan.export_from.name()}: frame {frame} ({index}/{len(todo)})")
                 in_main(_export_frame, plan.export_from, plan.export, frame)
                 plan.export.mark_done([frame])
+        plan.solve.write()
         plan.settings.version().write_manifest(job)
         return task.run_engine(job, report)
 
@@ -490,6 +516,8 @@ def send_to_farm(node: hou.OpNode) -> Optional[threading.Thread]:
         if plan.export is not None:
             raise FlashDepthError("Send to farm needs a File COP or a Plate: farm machines render files, not this "
                                   "COP network (render it locally, or write it to files and read them)")
+        if plan.solve.args:
+            raise FlashDepthError(FARM_REFUSAL)
         if not _text(node, OUTPUT).strip():
             _parm(node, OUTPUT).set(plan.settings.output_dir)
         job = dataclasses.replace(_job(plan), frames=f"{min(plan.frames)}-{max(plan.frames)}")
@@ -532,6 +560,12 @@ def load_version(node: hou.OpNode, version: DepthVersion) -> None:
     if loader is None or parm is None:
         raise FlashDepthError(f"{node.path()} is missing its '{DEPTH_NODE}' File COP: create a new FlashDepth node")
     parm.set(houdini_pattern(version.pattern))
+    if kind == COPERNICUS:  # the AOVs the files hold: the plate, the depth and the passes asked
+        present = version_passes(version.manifest())
+        aovs = COPERNICUS_AOVS + tuple(aov for aov, shown in zip(PASS_AOVS, present) if shown)
+        _parm(loader, "aovs").set(len(aovs))
+        for index, aov in enumerate(aovs, start=1):
+            _parm(loader, f"aov{index}").set(aov)
     reload = loader.parm("reload")
     if reload is not None:
         reload.pressButton()

@@ -32,7 +32,7 @@ from ..plates import (
     read_movie,
     read_plate,
 )
-from . import cuts
+from ..plates import cuts
 from .device_colour import DeviceDisplayConverter
 from .pools import OrderedPool
 from .settings import RenderSettings

@@ -33,7 +33,8 @@ from ..plates import (
 )
 from ..plates.image_io import read_channels
 from ..plates.output_guard import check_outputs
-from . import cuts, resume
+from ..plates import cuts
+from . import resume
 from .decode import PlateDecoder
 from .encode import FrameWriter, exr_compression
 from .events import EventSink

@@ -24,6 +24,7 @@ import numpy as np
 
 from flashdepth_vfx import __version__
 from flashdepth_vfx.errors import PlateError, SolveError
+from flashdepth_vfx.plates import cuts as cut_detection  # the engine's own detector
 from flashdepth_vfx.plates.image_io import PlateInfo, probe, read_channels, write_exr
 from flashdepth_vfx.plates.sequence import FrameSequence, compact_frames, find_sequence, frame_path, output_pattern
 from flashdepth_vfx.solve.cameras import Camera, load_camera, parse_filmback
@@ -238,8 +239,6 @@ class ShotSolve:
                              f"({compact_frames(frames)})")
         found = {frames.index(f) for f in given}
         if read_plate is not None and self.settings.detect_cuts:
-            from flashdepth_vfx.engine import cuts as cut_detection  # the engine's own detector (imports torch)
-
             previous = None
             for index, frame in enumerate(frames):
                 signature = cut_detection.signature(read_plate(frame))

@@ -174,7 +174,7 @@ def render(plate: tuple[str, ...], model_name: str | None, progress: str, quiet:
     if summary.cancelled:
         sys.exit(EXIT_CANCELLED)
     if solve_settings is not None:
-        echo_summary(_guarded(debug, lambda: run_solve(solve_settings), json_events))
+        echo_summary(_guarded(debug, lambda: run_solve(solve_settings, json_events), json_events))
 
 
 @main.command()

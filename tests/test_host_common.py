@@ -479,3 +479,17 @@ def test_host_side_code_is_python_3_9_syntax() -> None:
     assert len(files) > 15
     for path in files:
         ast.parse(path.read_text(encoding="utf-8"), filename=str(path), feature_version=(3, 9))
+
+
+def test_node_render_reports_the_solve_after_the_stream() -> None:
+    from flashdepth_vfx.bridge import RenderEvent, RenderJob
+    from flashdepth_vfx.hosts.render import NodeRender
+
+    render = NodeRender(RenderJob(plate="shot.####.exr"), engine=["flashdepth-vfx"])
+    for line in ('{"event": "start", "plate": "shot.####.exr", "total": 3}',
+                 '{"event": "frame", "frame": 3, "index": 3, "total": 3, "path": "d.0003.exr"}',
+                 '{"event": "done", "written": 3, "output": "d.%04d.exr"}',
+                 '{"event": "solve", "index": 1, "total": 3}'):
+        render._on_event(RenderEvent.from_line(line))
+    fraction, message = render.progress()
+    assert fraction == pytest.approx(1 / 3) and message == "Solving to the camera: frame 1/3"

@@ -162,9 +162,14 @@ def test_render_solves_after_the_stream(tmp_path) -> None:
     anchors.write_text("frame,x,y,distance\n" + "".join(f"{f},{x},{y},{d}\n" for f in (1, 2, 3)
                                                           for x, y, d in ((10, 10, 4.0), (30, 40, 6.0), (60, 20, 9.0))))
     out = tmp_path / "out" / "shot_depth.####.exr"
-    code, err = run("render", plates, "-o", str(out), "--checkpoint", str(checkpoint), "-q", "--fov", "50",
-                    "--anchors", str(anchors), "--report", str(tmp_path / "r.json"))
-    assert code == 0, err
+    result = CliRunner().invoke(main, ["render", plates, "-o", str(out), "--checkpoint", str(checkpoint), "--progress",
+                                       "json", "--fov", "50", "--anchors", str(anchors), "--report",
+                                       str(tmp_path / "r.json")], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    kinds = [e["event"] for e in events]  # the hosts see the solve's progress after the stream's
+    assert kinds[kinds.index("done") + 1:] == ["solve"] * 3
+    assert [(e["index"], e["total"]) for e in events if e["event"] == "solve"] == [(1, 3), (2, 3), (3, 3)]
     raw = sorted(p.name for p in (tmp_path / "out").glob("shot_depth_raw.*.exr"))
     solved = sorted((tmp_path / "out").glob("shot_depth.*.exr"))
     assert raw == ["shot_depth_raw.0001.exr", "shot_depth_raw.0002.exr", "shot_depth_raw.0003.exr"]

@@ -22,6 +22,10 @@ class EventSink:
     def done(self, written: int, output: str) -> None:
         """All frames written."""
 
+    def solved(self, index: int, total: int) -> None:
+        """``render --camera/--points/--anchors/--stabilize``: the shot solve after the stream wrote its ``index``-th
+        frame of ``total``."""
+
     def cancelled(self, written: int, message: str) -> None:
         """Stopped by Ctrl-C / SIGTERM; ``written`` frames were kept."""
 
@@ -64,6 +68,9 @@ class JsonEvents(EventSink):
 
     def done(self, written: int, output: str) -> None:
         self._emit("done", written=written, output=output, seconds=self.clock.seconds())
+
+    def solved(self, index: int, total: int) -> None:
+        self._emit("solve", index=index, total=total)
 
     def cancelled(self, written: int, message: str) -> None:
         self._emit("cancelled", written=written, message=message)

@@ -67,6 +67,9 @@ class NodeRender:
                 fps = event.data.get("fps")
                 speed = f", {fps:.1f} fps" if isinstance(fps, (int, float)) else ""
                 self._message = f"Frame {event.frame} ({event.index}/{event.total}){speed}"
+            elif event.kind == "solve":
+                self._fraction = event.fraction
+                self._message = f"Solving to the camera: frame {event.index}/{event.total}"
             elif event.kind in ("warning", "cancelled", "error") and event.message:
                 prefix = "Warning: " if event.kind == "warning" else ""
                 self._message = prefix + event.message

@@ -64,11 +64,17 @@ def echo_summary(summary: SolveSummary) -> None:
     click.echo(f"wrote {len(summary.written)} frames to {summary.output}{skipped}", err=True)
 
 
-def run_solve(settings: SolveSettings) -> SolveSummary:
-    """Run a solve, warnings to stderr as they come."""
+def run_solve(settings: SolveSettings, events: Any = None) -> SolveSummary:
+    """Run a solve, warnings to stderr as they come; with ``events`` (a render's JSON event sink) warnings and
+    per-frame ``solve`` events go there too, so host nodes see the solve's progress."""
     from flashdepth_vfx.solve.run import ShotSolve
 
-    return ShotSolve(settings, warn=lambda m: click.echo(f"warning: {m}", err=True)).run()
+    def warn(message: str) -> None:
+        click.echo(f"warning: {message}", err=True)
+        if events is not None:
+            events.warning(message)
+
+    return ShotSolve(settings, warn=warn, progress=events.solved if events is not None else None).run()
 
 
 @click.command("solve")

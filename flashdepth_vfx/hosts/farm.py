@@ -8,12 +8,14 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 from ..bridge import RenderJob, find_engine
 from ..bridge.engine import engine_environment
 from ..errors import FlashDepthError
+from .render import error_line
 
 FARM_BUTTON = "Send to farm"
 """Label of the button that sends a node's render to the farm, on every host."""
@@ -84,3 +86,25 @@ def send_to_farm(job: RenderJob, bundle_dir: str, submit: Optional[bool] = None,
     if sent.returncode != 0:
         raise FarmError(f"farm job written to {bundle_dir}; deadline refused it: {_last_line(sent.stderr or sent.stdout)}")
     return FarmSubmission(template, True, f"Submitted to Deadline Cloud: {_last_line(sent.stdout)}")
+
+
+def bundle_folder(output_dir: str, key: str) -> str:
+    """Where a node's farm bundle for the settings ``key`` goes: ``<output folder>/farm/<key>``."""
+    return os.path.join(output_dir, "farm", key)
+
+
+def farm_outcome(job: RenderJob, bundle_dir: str) -> str:
+    """:func:`send_to_farm`, as the node's status line: how it went, any failure included (never raises)."""
+    try:
+        return send_to_farm(job, bundle_dir).message
+    except Exception as exc:  # noqa: BLE001 - every failure ends as the status line
+        return error_line(exc)
+
+
+def send_in_background(job: RenderJob, bundle_dir: str, report: Callable[[str], None], name: str) -> threading.Thread:
+    """:func:`farm_outcome` in a daemon thread (started, returned), handing the status line to ``report`` there
+    (hosts pass a call that moves it to their main thread)."""
+    thread = threading.Thread(target=lambda: report(farm_outcome(job, bundle_dir)), name=f"FlashDepth farm {name}",
+                              daemon=True)
+    thread.start()
+    return thread

@@ -39,7 +39,7 @@ from flashdepth_vfx.hosts.farm import FARM_BUTTON
 from flashdepth_vfx.hosts.export import ExportCache
 from flashdepth_vfx.hosts.frames import format_frames, script_frames
 from flashdepth_vfx.hosts.paths import default_output_dir
-from flashdepth_vfx.hosts.render import BackgroundRender, RenderSlots, Report, error_line
+from flashdepth_vfx.hosts.render import BackgroundRender, RenderSlots, Report
 from flashdepth_vfx.hosts.settings import (
     DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, RENDER_BUTTON, NodeSettings,
 )
@@ -440,20 +440,10 @@ def send_to_farm(group: nuke.Group) -> Optional[threading.Thread]:
     except FlashDepthError as exc:
         group[STATUS].setValue(f"Error: {exc}")
         return None
-    bundle = os.path.join(source.settings.output_dir, "farm", source.settings.key())
     name = group.fullName()
-
-    def work() -> None:
-        try:
-            message = farm.send_to_farm(job, bundle).message
-        except Exception as exc:  # noqa: BLE001 - every failure ends as the status line
-            message = error_line(exc)
-        nuke.executeInMainThread(_show_farm, args=(name, message))
-
     group[STATUS].setValue("Writing the farm job")
-    thread = threading.Thread(target=work, name=f"FlashDepth farm {name}", daemon=True)
-    thread.start()
-    return thread
+    return farm.send_in_background(job, farm.bundle_folder(source.settings.output_dir, source.settings.key()),
+                                   lambda message: nuke.executeInMainThread(_show_farm, args=(name, message)), name)
 
 
 def _show_farm(name: str, message: str) -> None:

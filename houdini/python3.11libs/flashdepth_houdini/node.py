@@ -43,7 +43,7 @@ from flashdepth_vfx.hosts.export import ExportCache, content_key, file_stamp
 from flashdepth_vfx.hosts.farm import FARM_BUTTON
 from flashdepth_vfx.hosts.frames import format_frames, script_frames
 from flashdepth_vfx.hosts.paths import default_output_dir, frame_file, houdini_pattern, sequence_frames
-from flashdepth_vfx.hosts.render import BackgroundRender, RenderSlots, error_line
+from flashdepth_vfx.hosts.render import BackgroundRender, RenderSlots
 from flashdepth_vfx.hosts.settings import (
     DEVICES,
     FINISH_BUTTON,
@@ -524,26 +524,13 @@ def send_to_farm(node: hou.OpNode) -> Optional[threading.Thread]:
     except (FlashDepthError, hou.Error) as exc:
         node.setUserData(LAST_KEY, f"Error: {exc}")
         return None
-    bundle = os.path.join(plan.settings.output_dir, "farm", plan.settings.key())
-
-    def work() -> None:
-        try:
-            message = farm.send_to_farm(job, bundle).message
-        except Exception as exc:  # noqa: BLE001 - every failure ends as the status line
-            message = error_line(exc)
-        if graphical:
-            _main_thread().executeDeferred(node.setUserData, LAST_KEY, message)
-        else:
-            node.setUserData(LAST_KEY, message)
-
-    graphical = hou.isUIAvailable()
+    bundle = farm.bundle_folder(plan.settings.output_dir, plan.settings.key())
     node.setUserData(LAST_KEY, "Writing the farm job")
-    if not graphical:
-        work()
+    if not hou.isUIAvailable():  # hython: no event loop to come back to
+        node.setUserData(LAST_KEY, farm.farm_outcome(job, bundle))
         return None
-    thread = threading.Thread(target=work, name=f"FlashDepth farm {node.path()}", daemon=True)
-    thread.start()
-    return thread
+    return farm.send_in_background(
+        job, bundle, lambda message: _main_thread().executeDeferred(node.setUserData, LAST_KEY, message), node.path())
 
 
 def finish(node: hou.OpNode) -> Optional[BackgroundRender]:

@@ -36,3 +36,11 @@ def reference_dir(shared_dir: Path) -> Path:
     if not path.is_dir():
         pytest.skip(f"reference data not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A flashdepth-tiny checkpoint with seeded random weights (read-only: shared by every test that renders)."""
+    from engine_helpers import write_tiny_checkpoint
+
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors")

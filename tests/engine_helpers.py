@@ -73,3 +73,13 @@ def one_line_error(err: str, *needles: str) -> str:
     for needle in needles:
         assert needle in lines[0], lines[0]
     return lines[0]
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    """The CLI in this process (click's runner): exit code and stderr."""
+    from click.testing import CliRunner
+
+    from flashdepth_vfx.cli import main
+
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.stderr

@@ -14,13 +14,8 @@ import OpenImageIO as oiio
 import pytest
 from click.testing import CliRunner
 
-from engine_helpers import read_channel, write_plates, write_tiny_checkpoint
+from engine_helpers import read_channel, write_plates
 from flashdepth_vfx.cli import main
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors")
 
 
 @pytest.fixture()

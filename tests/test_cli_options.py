@@ -14,21 +14,11 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine_helpers import one_line_error, write_plates, write_tiny_checkpoint
+from engine_helpers import one_line_error, run_cli as run, write_plates
 from flashdepth_vfx.cli import main
 from flashdepth_vfx.engine.settings import RenderSettings
 from flashdepth_vfx.errors import OptionError
 from flashdepth_vfx.plates.image_io import write_exr
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return result.exit_code, result.stderr
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors")
 
 
 @pytest.fixture()

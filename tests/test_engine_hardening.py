@@ -30,11 +30,6 @@ from flashdepth_vfx.plates import find_sequence
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors")
-
-
 @pytest.fixture()
 def plates(tmp_path) -> str:
     return write_plates(tmp_path / "plates", range(1001, 1007))

@@ -9,17 +9,12 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from engine_helpers import read_channel, write_plates, write_tiny_checkpoint
+from engine_helpers import read_channel, write_plates
 from flashdepth_vfx.engine import QuietEvents, Render, RenderSettings, decode, encode
 from flashdepth_vfx.errors import OutputError, PlateError
 from flashdepth_vfx.plates import write_exr
 
 FRAMES = range(1001, 1013)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors")
 
 
 @pytest.fixture()

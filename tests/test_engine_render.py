@@ -9,16 +9,11 @@ import OpenImageIO as oiio
 import pytest
 import torch
 
-from engine_helpers import DATA_ORIGIN, DISPLAY, PLATE_SIZE, read_channel, write_plates, write_tiny_checkpoint
+from engine_helpers import DATA_ORIGIN, DISPLAY, PLATE_SIZE, read_channel, write_plates
 from flashdepth_vfx.engine import QuietEvents, Render, RenderSettings
 from flashdepth_vfx.engine.outputs import DISPARITY_EPSILON
 from flashdepth_vfx.model import load_checkpoint
 from flashdepth_vfx.plates import DisplayConverter, load_config, read_plate
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors")
 
 
 @pytest.fixture()

@@ -9,10 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
-from engine_helpers import one_line_error, write_plates, write_tiny_checkpoint
-from flashdepth_vfx.cli import main
+from engine_helpers import one_line_error, run_cli as run, write_plates, write_tiny_checkpoint
 from flashdepth_vfx.errors import OutputError
 from flashdepth_vfx.model import build_model
 from flashdepth_vfx.plates.image_io import write_exr, write_image
@@ -23,16 +21,6 @@ def digest(folder: Path) -> dict[str, str]:
     """Content hash of every file under ``folder`` (links followed)."""
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    return result.exit_code, result.stderr
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    return write_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.safetensors")
 
 
 @pytest.fixture()

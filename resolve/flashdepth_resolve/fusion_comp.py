@@ -16,15 +16,16 @@ import re
 from typing import Any, Dict, List, Mapping, Optional
 
 from flashdepth_vfx.errors import FlashDepthError
-from flashdepth_vfx.hosts.colour import engine_colour
+from flashdepth_vfx.hosts.colour import EngineColour
 from flashdepth_vfx.hosts.frames import LoaderTiming, script_frames
 from flashdepth_vfx.hosts.render import NodeRender, error_line, summary
 from flashdepth_vfx.hosts.settings import DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, RENDER_BUTTON, NodeSettings
 from flashdepth_vfx.hosts.versions import DepthVersion, NodeStatus, node_status
 
+from .colour import dialog_colour, fusion_colour, ocio_tool, plate_source, resolve_colour
 from .console import console_report
 from .host import find_comp, find_resolve, result_dir
-from .timeline import media_plate
+from .timeline import current_clip, media_plate
 
 LOADER = "Loader"
 MEDIA_IN = "MediaIn"
@@ -49,10 +50,13 @@ def _name(tool: Any) -> str:
 
 
 def selected_source(comp: Any) -> Any:
-    """The active tool if it is a Loader or MediaIn, else the first selected one."""
+    """The active tool if it is a Loader or MediaIn (or an OCIO Color Space tool right after one: that one), else
+    the first selected one."""
     active = comp.ActiveTool
     if active is not None and _reg_id(active) in SOURCES:
         return active
+    if plate_source(active) is not None:
+        return plate_source(active)
     for reg_id in SOURCES:
         tools = comp.GetToolList(True, reg_id) or {}
         if tools:
@@ -100,7 +104,8 @@ def loader_timing(tool: Any, clip: str, frames: Optional[str]) -> Optional[Loade
     return LoaderTiming(clip_first, global_in, trim_in, trim_out, hold_first, hold_last)
 
 
-def ask_settings(comp: Any, plate: str, output_dir: str, default_frames: str) -> Optional[Dict[str, Any]]:
+def ask_settings(comp: Any, plate: str, output_dir: str, default_frames: str,
+                 colorspace: str = "") -> Optional[Dict[str, Any]]:
     """Fusion's AskUser dialog for the render settings; None when the artist cancels."""
     def dropdown(name: str, label: str) -> Dict[Any, Any]:
         options = {i + 1: value for i, value in enumerate(_MENUS[name])}
@@ -109,7 +114,7 @@ def ask_settings(comp: Any, plate: str, output_dir: str, default_frames: str) ->
     controls = {
         1: {1: "checkpoint", 2: "FileBrowse", "Name": "Checkpoint (wins over Model)", "Default": ""},
         2: dropdown("model", "Model"),
-        3: {1: "colorspace", 2: "Text", "Name": "Colour space (empty: from the file)", "Default": ""},
+        3: {1: "colorspace", 2: "Text", "Name": "Colour space (empty: from the file)", "Default": colorspace},
         4: dropdown("mode", "Output mode (Z channel; normalized: a 0-1 matte)"),
         5: {1: "frames", 2: "Text", "Name": "File frames (default: those the tool shows)", "Default": default_frames},
         6: dropdown("device", "Device"),
@@ -121,9 +126,20 @@ def ask_settings(comp: Any, plate: str, output_dir: str, default_frames: str) ->
     return dict(answer) if answer is not None else None
 
 
-def _settings(answer: Mapping[str, Any], plate: str, output_dir: str) -> NodeSettings:
+def source_colour(comp: Any, tool: Any, resolve: Any) -> EngineColour:
+    """What the plate holds: the OCIO Color Space tool converting it, else (a MediaIn in Resolve) the project's
+    colour management, else nothing known (the engine reads the file's own tag, in ``$OCIO``'s config)."""
+    converter = ocio_tool(tool, comp.ActiveTool)
+    if converter is not None:
+        return fusion_colour(comp, converter)
+    if resolve is not None and _reg_id(tool) == MEDIA_IN:
+        return resolve_colour(*current_clip(resolve))
+    return EngineColour(None, os.environ.get("OCIO") or None)
+
+
+def _settings(answer: Mapping[str, Any], plate: str, output_dir: str, found: EngineColour) -> NodeSettings:
     menus: Dict[str, Any] = {name: values[int(answer[name])] for name, values in _MENUS.items()}
-    colour = engine_colour(str(answer["colorspace"]), os.environ.get("OCIO") or None)
+    colour = dialog_colour(str(answer["colorspace"]), found)
     return NodeSettings(
         plate=plate,
         output_dir=str(answer["output"]).strip() or output_dir,
@@ -194,10 +210,11 @@ def render_selected(comp: Any, resolve: Any = None) -> Optional[Any]:
     timing = loader_timing(tool, clip, clip_frames)
     shows = timing.file_frames() if timing is not None else []
     default_frames = f"{shows[0]}-{shows[-1]}" if shows else (clip_frames or "")
-    answer = ask_settings(comp, plate, _output_dir(comp, tool, plate, resolve), default_frames)
+    found = source_colour(comp, tool, resolve)
+    answer = ask_settings(comp, plate, _output_dir(comp, tool, plate, resolve), default_frames, found.colorspace or "")
     if answer is None:
         return None
-    settings = _settings(answer, plate, _output_dir(comp, tool, plate, resolve))
+    settings = _settings(answer, plate, _output_dir(comp, tool, plate, resolve), found)
     frames: List[int] = script_frames(settings.frames, shows)
     previous = depth_loader(comp, tool)
     shown = DepthVersion.from_json(str(previous.GetData(VERSION_KEY) or "")) if previous is not None else None

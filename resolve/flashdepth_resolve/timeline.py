@@ -10,13 +10,13 @@ import re
 from typing import Any, List, Mapping, Optional, Tuple
 
 from flashdepth_vfx.errors import FlashDepthError
-from flashdepth_vfx.hosts.colour import engine_colour
 from flashdepth_vfx.hosts.frames import parse_frames
 from flashdepth_vfx.hosts.paths import sequence_frames, sequence_from_frame_file
 from flashdepth_vfx.hosts.render import NodeRender, error_line, summary
 from flashdepth_vfx.hosts.settings import NodeSettings
 from flashdepth_vfx.hosts.versions import DepthState, node_status
 
+from .colour import resolve_colour
 from .console import console_report
 from .host import find_resolve, result_dir
 
@@ -71,9 +71,9 @@ def render_current_clip(resolve: Any) -> List[Any]:
     plate, frames = media_plate(file_path)
     output_dir = result_dir(os.path.dirname(file_path), media.GetName(), str(project.GetName()))
     checkpoint = os.environ.get(CHECKPOINT_ENV, "")
-    colour = engine_colour("", os.environ.get("OCIO") or None)
+    colour = resolve_colour(project, media)
     settings = NodeSettings(plate=plate, output_dir=output_dir, frames=frames or "", checkpoint=checkpoint,
-                            mode=MATTE_MODE, ocio_config=colour.ocio_config or "")
+                            mode=MATTE_MODE, colorspace=colour.colorspace or "", ocio_config=colour.ocio_config or "")
     wanted = settings.version()
     file_frames = parse_frames(frames) if frames else sequence_frames(plate)
     before = node_status(wanted, file_frames, None)

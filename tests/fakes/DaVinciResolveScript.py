@@ -1,6 +1,12 @@
 """A fake of Resolve's ``DaVinciResolveScript`` module: ``scriptapp("Resolve")`` returns :data:`app`,
 a project with one timeline whose current video item a test sets up, and a media pool that records imports.
 
+Project settings as the scripting README documents ``Project:GetSetting``: a key returns its value as text, an
+unknown key a trivial result (""), no key a snapshot of all of them. :attr:`Project.settings` starts as a fresh
+project's colour management (``colorScienceMode`` "davinciYRGB": not colour managed); tests set the keys a
+colour-managed project reports (``colorSpaceInput``, ``separateColorSpaceAndGamma``, ``colorAcesIDT`` ...).
+A media pool item's clip properties include its own "Input Color Space" / "Input Gamma" tags ("" when untagged).
+
 Inside Resolve, scripts get the ``resolve``, ``fusion`` and ``bmd`` objects as globals and the module is often
 not importable (it is for external scripting); tests put :data:`app` in a script's globals and make the import
 fail to play that."""
@@ -58,9 +64,17 @@ class Project:
         self.timeline = timeline
         self.media_pool = MediaPool()
         self.name = name
+        self.settings: Dict[str, str] = {"colorScienceMode": "davinciYRGB", "separateColorSpaceAndGamma": "0",
+                                         "colorSpaceInput": "Rec.709 Gamma 2.4", "colorSpaceInputGamma": "",
+                                         "colorAcesIDT": "No Input Transform"}
 
     def GetName(self) -> str:
         return self.name
+
+    def GetSetting(self, name: Optional[str] = None) -> Any:
+        if not name:
+            return dict(self.settings)
+        return self.settings.get(name, "")
 
     def GetCurrentTimeline(self) -> Optional[Timeline]:
         return self.timeline

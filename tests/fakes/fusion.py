@@ -10,6 +10,12 @@ Modelled as Fusion documents it:
 * ``comp.MapPath`` expands path maps (``Comp:`` is the comp's folder; :attr:`Comp.path_maps` adds others).
 * A MediaIn has the Loader's timing inputs but no ``Clip`` input: its media comes from the Resolve clip.
 * :class:`Fusion` is the ``fusion`` / ``app`` object scripts get (``GetCurrentComp``, ``GetResolve``).
+* Flow connections as the Fusion 8 Scripting Guide describes them: ``tool.FindMainInput(1)`` /
+  ``tool.FindMainOutput(1)`` (None past the last), ``Input.GetConnectedOutput()`` (None when unconnected),
+  ``Output.GetConnectedInputs()`` (a 1-based table), and ``GetTool()`` on both (their parent class Link). Loaders
+  and MediaIns have no main input; :meth:`Comp.connect` wires one tool's output into another's main input.
+* An OCIOColorSpace tool holds its settings in the inputs ``OCIOConfig`` (a file path, "" when unset),
+  ``SourceSpace`` and ``OutputSpace`` (colour space names), as a comp saved by Resolve 18.6 stores them.
 """
 from __future__ import annotations
 
@@ -20,10 +26,53 @@ from typing import Any, Dict, List, Optional, Tuple
 _FRAME = re.compile(r"(\d+)(\.[A-Za-z0-9]+)$")
 
 
+SOURCE_TOOLS = ("Loader", "MediaIn")
+"""Tools that read media: no main (image) input."""
+
+
+class Link:
+    """What Fusion's Input and Output share: the tool they belong to."""
+
+    def __init__(self, tool: "Tool", name: str) -> None:
+        self.tool = tool
+        self.Name = name
+
+    def GetTool(self) -> "Tool":
+        return self.tool
+
+
+class Output(Link):
+    def __init__(self, tool: "Tool", name: str) -> None:
+        super().__init__(tool, name)
+        self.connected: List["Input"] = []
+
+    def GetConnectedInputs(self) -> Dict[int, "Input"]:
+        return {i + 1: inp for i, inp in enumerate(self.connected)}
+
+
+class Input(Link):
+    def __init__(self, tool: "Tool", name: str) -> None:
+        super().__init__(tool, name)
+        self.source: Optional[Output] = None
+
+    def GetConnectedOutput(self) -> Optional[Output]:
+        return self.source
+
+    def ConnectTo(self, output: Optional[Output] = None) -> bool:
+        if self.source is not None:
+            self.source.connected.remove(self)
+        self.source = output
+        if output is not None:
+            output.connected.append(self)
+        return True
+
+
 class Tool:
     def __init__(self, reg_id: str, name: str, **inputs: Any) -> None:
         self.attrs: Dict[str, Any] = {"TOOLS_RegID": reg_id, "TOOLS_Name": name}
         self.inputs: Dict[str, Any] = {}
+        self.main_input = None if reg_id in SOURCE_TOOLS else Input(self, "Input")
+        self.main_output = Output(self, "Output")
         self.data: Dict[str, Any] = {}
         self.selected = False
         self.TileColor: Optional[Dict[str, float]] = None  # Fusion: tool.TileColor = {"R": .., "G": .., "B": ..}
@@ -39,6 +88,12 @@ class Tool:
 
     def GetAttrs(self) -> Dict[str, Any]:
         return dict(self.attrs)
+
+    def FindMainInput(self, index: int) -> Optional[Input]:
+        return self.main_input if index == 1 else None
+
+    def FindMainOutput(self, index: int) -> Optional[Output]:
+        return self.main_output if index == 1 else None
 
     def SetAttrs(self, attrs: Dict[str, Any]) -> None:
         self.attrs.update(attrs)
@@ -117,6 +172,12 @@ class Comp:
         self.tools.append(tool)
         self.CurrentFrame.FlowView.SetPos(tool, x, y)
         return tool
+
+    def connect(self, source: Tool, target: Tool) -> Tool:
+        """Wire ``source``'s output into ``target``'s main input (test setup); returns ``target``."""
+        assert target.main_input is not None, f"{target.attrs['TOOLS_RegID']} has no main input"
+        target.main_input.ConnectTo(source.main_output)
+        return target
 
     def AddTool(self, reg_id: str, x: float = -32768, y: float = -32768) -> Tool:
         count = sum(t.attrs["TOOLS_RegID"] == reg_id for t in self.tools) + 1

@@ -124,6 +124,11 @@ def managed(project: Any, **settings: str) -> Any:
           "colorSpaceInput": "Rec.709", "colorSpaceInputGamma": "Linear"}, {}, "Linear Rec.709 (sRGB)"),
         ({"colorScienceMode": "davinciYRGBColorManagedv2", "colorSpaceInput": "Rec.709 Gamma 2.4"},
          {"Input Color Space": "S-Gamut3.Cine/S-Log3"}, "S-Log3 S-Gamut3.Cine"),  # the clip's tag wins
+        ({"colorScienceMode": "davinciYRGBColorManagedv2", "colorSpaceInput": "Same as Timeline",
+          "colorSpaceTimeline": "ARRI LogC3"}, {}, "ARRI LogC3 (EI800)"),
+        ({"colorScienceMode": "davinciYRGBColorManagedv2", "separateColorSpaceAndGamma": "1",
+          "colorSpaceInput": "Rec.709", "colorSpaceInputGamma": "Gamma 2.4"},
+         {"Input Color Space": "Panasonic V-Gamut", "Input Gamma": "Panasonic V-Log"}, "V-Log V-Gamut"),
         ({"colorScienceMode": "acescct", "colorAcesIDT": "ACEScg"}, {}, "ACEScg"),
         ({"colorScienceMode": "acescc", "colorAcesIDT": "No Input Transform"}, {}, "ACES2065-1"),
     ],
@@ -150,7 +155,7 @@ def test_an_unmanaged_project_leaves_the_colour_to_the_file(tmp_path: Path, host
     [
         ({"colorScienceMode": "davinciYRGBColorManagedv2", "colorSpaceInput": "Canon Cinema Gamut/Canon Log 3"},
          "FlashDepth: Resolve's Input Color Space (Project Settings > Color Management) "
-         "'Canon Cinema Gamut/Canon Log 3' has no colour space FlashDepth knows: pick one of ACEScc, ACEScct, "),
+         "'Canon Cinema Gamut/Canon Log 3' has no colour space FlashDepth knows: pick one of ACES, ACEScc, ACEScct, "),
         ({"colorScienceMode": "acescct", "colorAcesIDT": "Canon C300 Mk II CLog2"},
          "FlashDepth: Resolve's ACES Input Transform (Project Settings > Color Management) 'Canon C300 Mk II CLog2' "
          "has no colour space FlashDepth knows: pick one of ACEScc, ACEScct, ACEScg, No Input Transform there, or set "

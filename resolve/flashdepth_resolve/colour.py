@@ -44,7 +44,7 @@ RESOLVE_SPACES: Dict[str, str] = {
     "Rec.709 Gamma 2.2": "Gamma 2.2 Encoded Rec.709",
     "Rec.709 (Scene)": "Camera Rec.709",
     "sRGB": "sRGB Encoded Rec.709 (sRGB)",
-    "Linear": "Linear Rec.709 (sRGB)",
+    "ACES": "ACES2065-1",
     "ACEScct": "ACEScct",
     "ACEScc": "ACEScc",
     "ACEScg": "ACEScg",
@@ -52,8 +52,8 @@ RESOLVE_SPACES: Dict[str, str] = {
     "S-Gamut3.Cine/S-Log3": "S-Log3 S-Gamut3.Cine",
     "S-Gamut3/S-Log3": "S-Log3 S-Gamut3",
     "Panasonic V-Gamut/V-Log": "V-Log V-Gamut",
-    "ARRI Wide Gamut 3/LogC3": "ARRI LogC3 (EI800)",
-    "ARRI Wide Gamut 4/LogC4": "ARRI LogC4",
+    "ARRI LogC3": "ARRI LogC3 (EI800)",
+    "ARRI LogC4": "ARRI LogC4",
     "REDWideGamutRGB/Log3G10": "Log3G10 REDWideGamutRGB",
 }
 RESOLVE_SPACE_PAIRS: Dict[Tuple[str, str], str] = {
@@ -62,6 +62,8 @@ RESOLVE_SPACE_PAIRS: Dict[Tuple[str, str], str] = {
     ("Rec.709", "Rec.709"): "Camera Rec.709",
     ("Rec.709", "sRGB"): "sRGB Encoded Rec.709 (sRGB)",
     ("Rec.709", "Linear"): "Linear Rec.709 (sRGB)",
+    ("sRGB", "sRGB"): "sRGB Encoded Rec.709 (sRGB)",
+    ("sRGB", "Linear"): "Linear Rec.709 (sRGB)",
     ("Rec.2020", "Linear"): "Linear Rec.2020",
     ("P3-D65", "Linear"): "Linear P3-D65",
     ("DaVinci WG", "DaVinci Intermediate"): "DaVinci Intermediate WideGamut",
@@ -82,6 +84,8 @@ ACES_IDTS: Dict[str, str] = {
 UNMANAGED = "davinciYRGB"
 COLOR_MANAGED = "davinciYRGBColorManaged"  # v1 and "...v2"
 ACES_MODES = ("acescct", "acescc")
+SAME_AS_TIMELINE = "Same as Timeline"
+"""An Input Color Space choice: the input is in the timeline's colour space (``colorSpaceTimeline``)."""
 _SETTINGS = "Project Settings > Color Management"
 
 
@@ -180,10 +184,13 @@ def _managed_space(project: Any, media: Any) -> str:
         if clip_gamma and not clip_gamma.startswith("Project"):
             return _pair(clip_space, clip_gamma, f"clip {media.GetName()}'s Input Color Space / Input Gamma")
         return _single(clip_space, f"clip {media.GetName()}'s Input Color Space")
-    space = _setting(project, "colorSpaceInput")
+    stage = "Input"
+    if _setting(project, "colorSpaceInput") == SAME_AS_TIMELINE:
+        stage = "Timeline"
+    space = _setting(project, f"colorSpace{stage}")
     if _setting(project, "separateColorSpaceAndGamma") == "1":
-        return _pair(space, _setting(project, "colorSpaceInputGamma"), f"Input Color Space / Gamma ({_SETTINGS})")
-    return _single(space, f"Input Color Space ({_SETTINGS})")
+        return _pair(space, _setting(project, f"colorSpace{stage}Gamma"), f"{stage} Color Space / Gamma ({_SETTINGS})")
+    return _single(space, f"{stage} Color Space ({_SETTINGS})")
 
 
 def _single(space: str, what: str) -> str:

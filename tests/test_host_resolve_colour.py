@@ -13,9 +13,9 @@ import pytest
 from fakes import DaVinciResolveScript as fake_resolve
 from fakes.fusion import Comp, Fusion, Tool
 from flashdepth_vfx.bridge import RenderJob
-from test_host_resolve import ROOT, TIMELINE_SCRIPT, comp_with_plate, host, resolve_with_clip, run_comp_script
+from test_host_resolve import (  # noqa: F401  (host: the fixture recording the jobs rendered)
+    ROOT, TIMELINE_SCRIPT, comp_with_plate, host, resolve_with_clip, run_comp_script)
 
-__all__ = ["host"]  # the recording fixture, shared with test_host_resolve
 STUDIO = "ocio://studio-config-latest"
 
 

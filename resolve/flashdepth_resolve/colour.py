@@ -100,6 +100,11 @@ def _name(tool: Any) -> str:
     return str(tool.GetAttrs()["TOOLS_Name"])
 
 
+def _same(tool: Any, other: Any) -> bool:
+    """Whether two handles name one tool: each call hands back a new scripting proxy, so compare names."""
+    return tool is not None and other is not None and _name(tool) == _name(other)
+
+
 def upstream_tool(tool: Any) -> Optional[Any]:
     """The tool feeding ``tool``'s main image input (None for a Loader or an unconnected input)."""
     main = tool.FindMainInput(1)
@@ -126,7 +131,7 @@ def plate_source(tool: Any) -> Optional[Any]:
 def ocio_tool(source: Any, active: Any = None) -> Optional[Any]:
     """The OCIO Color Space tool converting ``source``'s image: ``active`` when it is one fed by ``source``,
     else the only one ``source`` feeds (several with different settings: FlashDepthError, select one)."""
-    if active is not None and _reg_id(active) == OCIO_COLOR_SPACE and upstream_tool(active) is source:
+    if active is not None and _reg_id(active) == OCIO_COLOR_SPACE and _same(upstream_tool(active), source):
         return active
     tools = [tool for tool in downstream_tools(source) if _reg_id(tool) == OCIO_COLOR_SPACE]
     settings = {(_input(tool, CONFIG_INPUT), _input(tool, SOURCE_INPUT)) for tool in tools}

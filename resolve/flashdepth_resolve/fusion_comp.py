@@ -55,8 +55,9 @@ def selected_source(comp: Any) -> Any:
     active = comp.ActiveTool
     if active is not None and _reg_id(active) in SOURCES:
         return active
-    if plate_source(active) is not None:
-        return plate_source(active)
+    source = plate_source(active)
+    if source is not None:
+        return source
     for reg_id in SOURCES:
         tools = comp.GetToolList(True, reg_id) or {}
         if tools:
@@ -114,7 +115,8 @@ def ask_settings(comp: Any, plate: str, output_dir: str, default_frames: str,
     controls = {
         1: {1: "checkpoint", 2: "FileBrowse", "Name": "Checkpoint (wins over Model)", "Default": ""},
         2: dropdown("model", "Model"),
-        3: {1: "colorspace", 2: "Text", "Name": "Colour space (empty: from the file)", "Default": colorspace},
+        3: {1: "colorspace", 2: "Text", "Name": "Colour space (empty: as found, else the file's)",
+            "Default": colorspace},
         4: dropdown("mode", "Output mode (Z channel; normalized: a 0-1 matte)"),
         5: {1: "frames", 2: "Text", "Name": "File frames (default: those the tool shows)", "Default": default_frames},
         6: dropdown("device", "Device"),

@@ -12,18 +12,22 @@ Modelled as Fusion documents it:
 * :class:`Fusion` is the ``fusion`` / ``app`` object scripts get (``GetCurrentComp``, ``GetResolve``).
 * Flow connections as the Fusion 8 Scripting Guide describes them: ``tool.FindMainInput(1)`` /
   ``tool.FindMainOutput(1)`` (None past the last), ``Input.GetConnectedOutput()`` (None when unconnected),
-  ``Output.GetConnectedInputs()`` (a 1-based table), and ``GetTool()`` on both (their parent class Link). Loaders
+  ``Output.GetConnectedInputs()`` (a 1-based table), and ``GetTool()`` on both (their parent class Link: a new
+  handle each call, like a scripting proxy). Loaders
   and MediaIns have no main input; :meth:`Comp.connect` wires one tool's output into another's main input.
 * An OCIOColorSpace tool holds its settings in the inputs ``OCIOConfig`` (a file path, "" when unset),
   ``SourceSpace`` and ``OutputSpace`` (colour space names), as a comp saved by Resolve 18.6 stores them.
 """
 from __future__ import annotations
 
+import copy
+import itertools
 import os
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
 _FRAME = re.compile(r"(\d+)(\.[A-Za-z0-9]+)$")
+_UIDS = itertools.count(1)
 
 
 SOURCE_TOOLS = ("Loader", "MediaIn")
@@ -38,7 +42,9 @@ class Link:
         self.Name = name
 
     def GetTool(self) -> "Tool":
-        return self.tool
+        """A new handle on the tool (sharing its inputs and attributes), as a scripting proxy is: code must not
+        compare tools by identity."""
+        return copy.copy(self.tool)
 
 
 class Output(Link):
@@ -69,6 +75,7 @@ class Input(Link):
 
 class Tool:
     def __init__(self, reg_id: str, name: str, **inputs: Any) -> None:
+        self.uid = next(_UIDS)  # the tool itself, whichever handle on it a script holds
         self.attrs: Dict[str, Any] = {"TOOLS_RegID": reg_id, "TOOLS_Name": name}
         self.inputs: Dict[str, Any] = {}
         self.main_input = None if reg_id in SOURCE_TOOLS else Input(self, "Input")
@@ -142,11 +149,11 @@ class FlowView:
         self.positions: Dict[int, Tuple[float, float]] = {}
 
     def GetPosTable(self, tool: Tool) -> Dict[int, float]:
-        x, y = self.positions[id(tool)]
+        x, y = self.positions[tool.uid]  # any handle on the tool
         return {1: x, 2: y}
 
     def SetPos(self, tool: Tool, x: float, y: float) -> None:
-        self.positions[id(tool)] = (x, y)
+        self.positions[tool.uid] = (x, y)
 
 
 class _Frame:

@@ -287,7 +287,8 @@ def test_solve_step_runs_once_per_shot_after_all_its_chunks(root, matchmove) -> 
     code, output = submit(root, "solve.yaml", "--chunk-size", "4", "--output", str(root / "depth" / "{shot}_z.####.exr"),
                           "--channel", "Z", "--camera", matchmove["camera"], "--points", matchmove["points"],
                           "--points", matchmove["points"], "--anchors", matchmove["anchors"], "--cut", "1013",
-                          "--position", "world", "--report", str(root / "depth" / "reports" / "{shot}.json"))
+                          "--position", "world", "--passthrough",
+                          "--report", str(root / "depth" / "reports" / "{shot}.json"))
     assert code == 0, output
     template = yaml.safe_load((root / "solve.yaml").read_text())
     steps = {s["name"]: s for s in template["steps"]}
@@ -313,6 +314,7 @@ def test_solve_step_runs_once_per_shot_after_all_its_chunks(root, matchmove) -> 
         assert [b for a, b in pairs if a == "--points"] == ["{{Param.Points}}", "{{Param.Points2}}"]
         assert ("--camera", "{{Param.Camera}}") in pairs and ("--anchors", "{{Param.Anchors}}") in pairs
         assert ("--report", f"{{{{Param.OutputDir}}}}/reports/{shot}.json") in pairs and "--resume" in solve
+        assert "--passthrough" in render and "--passthrough" in solve  # the solve carries the plate
         assert [b for a, b in pairs if a == "--cut"] == (["1013"] if shot == "sh020" else [])  # each shot its cuts
     assert template["description"].endswith("then the shot solve")
 
@@ -324,7 +326,6 @@ def test_solve_errors_are_one_line_before_anything_is_written(root, matchmove) -
     for options, message in [
         ([*solve, "--report", str(root / "r.json")], "put {shot} in --report"),
         (["--stabilize", "--cut", "1008"], "--cut 1008 is in none of the shots"),
-        ([*solve, "--passthrough"], "--passthrough is not carried through the solve"),
         ([*solve, "--mode", "normalized"], "--mode normalized cannot be solved"),
         (["--fov", "40"], "nothing to solve against"),
         (["--camera", str(short), "--points", matchmove["points"]], "short.chan"),  # does not cover sh020

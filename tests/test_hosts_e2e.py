@@ -504,3 +504,38 @@ def test_nuke_send_to_farm_carries_the_camera_and_the_solve(
     _assert_solved_where_the_true_camera_sees([Path(version.frame_file(f)) for f in (1, 2, 3)], seq)
     raw = sorted(p.name for p in Path(version.pattern).parent.glob("*_raw.*.exr"))
     assert raw == [Path(version.frame_file(f)).name.replace("_depth.", "_depth_raw.") for f in (1, 2, 3)]
+
+
+def test_houdini_send_to_farm_carries_the_camera_and_the_plate_through_the_solve(
+        hou: ModuleType, plates: str, checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Houdini node always has the engine write the plate beside the depth (--passthrough, its loaders read C
+    from the depth files): with a camera, the solve carries that plate into the solved frames, and the bundle
+    holds the exported camera."""
+    import yaml  # type: ignore[import-untyped]
+
+    from test_host_camera_houdini import _houdini_camera
+
+    use_real_engine(monkeypatch)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    import flashdepth_houdini.node as fd
+
+    network, plate = plate_cop(hou, tmp_path)
+    plate.frame_range = (float(FRAMES[0]), float(FRAMES[-1]))
+    node = fd.create_node(network, plate)
+    node.parm("fd_checkpoint").set(str(checkpoint))
+    node.parm("fd_camera").set(_houdini_camera(hou).path())
+    points = tmp_path / "track.csv"
+    points.write_text("x,y,z\n0,0,-5\n1,0.5,-7\n-1,-0.5,-6\n")
+    node.parm("fd_points").set(str(points))
+    thread = fd.send_to_farm(node)
+    assert thread is not None
+    hou.run_event_loop(until=lambda: not thread.is_alive() and
+                       node.userData("flashdepth_last").startswith(("Farm job written", "Error")), timeout=120)
+    assert node.userData("flashdepth_last").startswith("Farm job written"), node.userData("flashdepth_last")
+    settings = fd.read_settings(node).settings
+    template = Path(settings.output_dir) / "farm" / settings.key() / "template.yaml"
+    job = yaml.safe_load(template.read_text())
+    render, solve = (step["script"]["actions"]["onRun"]["args"] for step in job["steps"])
+    assert "--passthrough" in render and "--passthrough" in solve and solve[3] == "solve"
+    camera = next(p for p in job["parameterDefinitions"] if p["name"] == "Camera")
+    assert (template.parent / camera["default"]).is_file()

@@ -91,6 +91,8 @@ def run_solve(settings: SolveSettings, events: Any = None) -> SolveSummary:
               help="Without references, --mode depth writes depth-scale / disparity (as render --depth-scale).")
 @click.option("--no-detect-cuts", is_flag=True, help="Do not look for hard cuts in the plates.")
 @click.option("--half", is_flag=True, help="Write half floats.")
+@click.option("--passthrough", is_flag=True,
+              help="Also write the disparity files' other channels (the plate render --passthrough wrote).")
 @click.option("--resume", is_flag=True, help="Skip frames already solved with the same settings and inputs.")
 @shared_options
 @click.option("--debug", is_flag=True, help="Show tracebacks.")

@@ -2,6 +2,7 @@
 engine in every task; seams compared with a single-pass render."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from click.testing import CliRunner
 
 from engine_helpers import read_channel, run_cli, write_plates, write_tiny_checkpoint
 from flashdepth_vfx.engine import QuietEvents, Render, RenderSettings
+from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.farm import DEFAULT_WARMUP, FarmError, build_template
 from flashdepth_vfx.farm.command import farm
 from flashdepth_vfx.farm.options import RENDER_OPTIONS
@@ -406,3 +408,27 @@ def test_farm_solve_writes_what_a_local_render_writes_and_reruns_safely(root, ma
         assert path.stat().st_mtime_ns != before[path.name][0]
         for channel, values in all_channels(path).items():
             np.testing.assert_array_equal(values, all_channels(local / path.name)[channel], err_msg=path.name)
+
+
+def test_solve_settings_reach_the_solve_command_whole() -> None:
+    """Every solve setting (each away from its default here) goes through the `solve` command's own options and
+    parses back to the same settings; a setting the command cannot take is an error, not dropped."""
+    from flashdepth_vfx.farm.solve import solve_args
+    from flashdepth_vfx.solve.command import solve
+    from flashdepth_vfx.solve.run import SolveSettings
+
+    settings = SolveSettings(
+        disparity="d.%04d.exr", output="o.%04d.exr", plates="p.%04d.exr", frames="1-3", channel="Z", camera="c.usda",
+        camera_prim="/cam", frame_offset=1000.0, focal=35.0, filmback="36x24", rotation_order="XYZ",
+        points=("a.obj", "b.csv"), anchors="a.csv", anchor_origin="bottom-left", stabilize=True, cuts=(2, 3),
+        detect_cuts=False, smoothness=0.1, mode="distance", position="world", normals="camera", out_channel="depth.Y",
+        depth_scale=10.0, far=500.0, half=True, passthrough=True, resume=True, report="r.json")
+    untouched = {f.name for f in dataclasses.fields(SolveSettings)
+                 if getattr(settings, f.name) == getattr(SolveSettings(disparity=""), f.name)}
+    assert untouched == {"fov"}  # focal given instead
+    params = solve.make_context("solve", solve_args(settings, {})).params
+    assert params.pop("debug") is False
+    params["detect_cuts"] = not params.pop("no_detect_cuts")
+    assert SolveSettings(**{**params, "points": tuple(params["points"]), "cuts": tuple(params["cuts"])}) == settings
+    with pytest.raises(FlashDepthError, match="no option for bogus"):
+        solve_args(settings, {"bogus": "{{Param.Bogus}}"})

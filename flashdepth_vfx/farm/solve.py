@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from ..errors import FlashDepthError
+from ..errors import OptionError, OutputError
 from ..plates import frame_path
 from ..plates.output_guard import check_outputs
 from ..solve.after_render import plan_solve, raw_pattern
@@ -67,7 +67,7 @@ def plan_solves(shots: Sequence[Shot], render_options: Mapping[str, Any],
     file not written by flashdepth-vfx holds (without ``overwrite``), are refused now."""
     unknown = sorted(set(solve_options) - set(SHARED_NAMES))
     if unknown:
-        raise FlashDepthError(f"Farm jobs do not know the solve option(s) {', '.join(unknown)}")
+        raise OptionError(f"Farm jobs do not know the solve option(s) {', '.join(unknown)}")
     base = {key: value for key, value in solve_options.items() if value is not None}
     for key in ("camera", "anchors"):
         if base.get(key):
@@ -76,11 +76,11 @@ def plan_solves(shots: Sequence[Shot], render_options: Mapping[str, Any],
     cuts = set(base.pop("cuts", ()) or ())
     outside = sorted(c for c in cuts if not any(s.first <= c <= s.last for s in shots))
     if outside:
-        raise FlashDepthError(f"--cut {outside[0]} is in none of the shots "
+        raise OptionError(f"--cut {outside[0]} is in none of the shots "
                               f"({', '.join(f'{s.name} {s.first}-{s.last}' for s in shots)})")
     report = base.pop("report", None)
     if report and len(shots) > 1 and SHOT_PLACEHOLDER not in report:
-        raise FlashDepthError(f"Several shots would all write the solve report {report}; put {SHOT_PLACEHOLDER} in "
+        raise OutputError(f"Several shots would all write the solve report {report}; put {SHOT_PLACEHOLDER} in "
                               f"--report, e.g. solve/{SHOT_PLACEHOLDER}.json")
     render = {key: value for key, value in render_options.items() if value is not None and value is not False}
     plans: dict[str, SolveSettings] = {}
@@ -148,5 +148,5 @@ def solve_args(settings: SolveSettings, refs: Mapping[str, Any]) -> list[str]:
     defaults = SolveSettings(disparity="")
     left = sorted(name for name, value in values.items() if value != getattr(defaults, name, None))
     if left:
-        raise FlashDepthError(f"the solve command has no option for {', '.join(left)}: the farm cannot carry it")
+        raise OptionError(f"the solve command has no option for {', '.join(left)}: the farm cannot carry it")
     return args

@@ -14,6 +14,9 @@ Each task runs ``sh -c 'exec {{Param.EngineCommand}} "$@"' flashdepth-vfx render
 the shell only splits EngineCommand into words (``python -m flashdepth_vfx``); every other argument reaches the
 engine unchanged. The plates and outputs are addressed below two folder parameters, ``PlateDir`` and ``OutputDir``
 (the common folders of all shots' plates and outputs).
+
+With the shot solve's options, the render steps write raw disparity and one more step per shot, depending on all of
+its render steps, runs ``flashdepth-vfx solve`` over the whole shot (:mod:`flashdepth_vfx.farm.solve`).
 """
 from __future__ import annotations
 

@@ -46,7 +46,8 @@ class FarmSubmission:
 
 def farm_args(job: RenderJob, bundle_dir: str) -> List[str]:
     """Engine arguments writing the job bundle for ``job`` into ``bundle_dir`` (options end with ``--``); the job's
-    ``extra_args`` (render options a host always passes, such as ``--passthrough``) go to every task too."""
+    ``extra_args`` (render options a host always passes, such as ``--passthrough``, and the shot solve's camera,
+    points and passes) go to the template as they would go to a local render."""
     args = ["farm", "submit-template", "-o", os.path.join(bundle_dir, TEMPLATE_NAME)]
     for name in _FARM_FIELDS:
         value = getattr(job, name, None)

@@ -3,6 +3,7 @@ engine in every task; seams compared with a single-pass render."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -408,6 +409,19 @@ def test_farm_solve_writes_what_a_local_render_writes_and_reruns_safely(root, ma
         assert path.stat().st_mtime_ns != before[path.name][0]
         for channel, values in all_channels(path).items():
             np.testing.assert_array_equal(values, all_channels(local / path.name)[channel], err_msg=path.name)
+
+    # The camera is a PATH job parameter: OpenJD path mapping takes the solve to where a worker sees the file.
+    camera, moved = Path(matchmove["camera"]), root / "mapped" / "cam.chan"
+    moved.parent.mkdir(exist_ok=True)
+    camera.rename(moved)
+    try:
+        rule = {"source_path_format": "POSIX", "source_path": str(camera), "destination_path": str(moved)}
+        mapped = openjd("run", str(root / "solved.yaml"), "--step", "sh010 solve", "--path-mapping-rules",
+                        json.dumps({"version": "pathmapping-1.0", "path_mapping_rules": [rule]}))
+    finally:
+        moved.rename(camera)
+    assert mapped.returncode == 0 and "wrote 6 frames" in mapped.stdout, mapped.stdout[-3000:]
+    np.testing.assert_array_equal(read_channel(files[0], "depth.Z"), read_channel(local / files[0].name, "depth.Z"))
 
 
 def test_solve_settings_reach_the_solve_command_whole() -> None:

@@ -2,6 +2,8 @@
 engine in every task; seams compared with a single-pass render."""
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -14,12 +16,14 @@ import torch
 import yaml  # type: ignore[import-untyped]
 from click.testing import CliRunner
 
-from engine_helpers import read_channel, write_plates, write_tiny_checkpoint
+from engine_helpers import read_channel, run_cli, write_plates, write_tiny_checkpoint
 from flashdepth_vfx.engine import QuietEvents, Render, RenderSettings
+from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.farm import DEFAULT_WARMUP, FarmError, build_template
 from flashdepth_vfx.farm.command import farm
 from flashdepth_vfx.farm.options import RENDER_OPTIONS
 from flashdepth_vfx.farm.shots import find_shots
+from flashdepth_vfx.plates import probe, read_channels
 from flashdepth_vfx.solve.command import SHARED_NAMES as SOLVE_OPTIONS
 
 OPENJD = Path(sys.executable).with_name("openjd")
@@ -40,9 +44,24 @@ def plate(root: Path, shot: str) -> str:
     return str(root / "plates" / shot / f"{shot}.####.exr")
 
 
-def submit(root: Path, job: str, *options: str) -> tuple[int, str]:
-    """``farm submit-template`` for both shots, the engine run by this Python (no PATH needed)."""
-    args = ["submit-template", plate(root, "sh010"), plate(root, "sh020"), "-o", str(root / job),
+@pytest.fixture(scope="module")
+def matchmove(root: Path) -> dict[str, str]:
+    """A still .chan camera over both shots' frames and tracked points in front of it (CSV x,y,z), beside the job
+    templates, and anchors (frame,x,y,distance)."""
+    chan = root / "cam.chan"
+    chan.write_text("".join(f"{f} 0 0 0 0 0 0 40\n" for frames in SHOTS.values() for f in frames))
+    rng = np.random.default_rng(0)
+    xyz = np.column_stack([rng.uniform(-2, 2, 60), rng.uniform(-1.5, 1.5, 60), -rng.uniform(4, 10, 60)])
+    points = root / "tracks.csv"
+    points.write_text("x,y,z\n" + "".join(f"{x:.6f},{y:.6f},{z:.6f}\n" for x, y, z in xyz))
+    anchors = root / "anchors.csv"
+    anchors.write_text("frame,x,y,distance\n1001,60,50,7.5\n1012,40,30,6.0\n")
+    return {"camera": str(chan), "points": str(points), "anchors": str(anchors)}
+
+
+def submit(root: Path, job: str, *options: str, shots: tuple[str, ...] = tuple(SHOTS)) -> tuple[int, str]:
+    """``farm submit-template`` for the shots (both by default), the engine run by this Python (no PATH needed)."""
+    args = ["submit-template", *(plate(root, shot) for shot in shots), "-o", str(root / job),
             "--checkpoint", str(root / "tiny.safetensors"), "--device", "cpu",
             "--engine-command", f"{sys.executable} -m flashdepth_vfx", *options]
     result = CliRunner().invoke(farm, args)
@@ -178,13 +197,17 @@ def test_options_mirror_render() -> None:
 
     render_params = {p.name: p for p in render.params}
     decided_by_the_farm = {"plate", "frames", "warmup", "resume", "snapshot_every", "progress", "quiet", "debug"}
-    # The shot solve fits the whole shot at once: it runs after the farm's chunks, as `flashdepth-vfx solve`.
-    decided_by_the_farm |= set(SOLVE_OPTIONS)
     render_options = {"model" if name == "model_name" else name for name in render_params} - decided_by_the_farm
-    assert render_options == {*RENDER_OPTIONS, "output"}  # a new render option must be carried or decided here
+    # A new render option must be carried or decided here; the shot solve's are carried (a last step per shot).
+    assert render_options == {*RENDER_OPTIONS, "output", *SOLVE_OPTIONS}
     submit_params = {p.name: p for p in farm.commands["submit-template"].params}
+    for name in SOLVE_OPTIONS:  # the very options render takes
+        mine, theirs = submit_params[name], render_params[name]
+        assert (mine.opts, mine.default, mine.multiple, mine.is_flag) == (theirs.opts, theirs.default, theirs.multiple,
+                                                                          theirs.is_flag), name
     choices = {name: p.type.choices for name, p in submit_params.items() if isinstance(p.type, click.Choice)}
-    assert sorted(choices) == ["compression", "device", "missing", "mode", "precision"]
+    assert sorted(choices) == ["anchor_origin", "compression", "device", "missing", "mode", "normals", "position",
+                               "precision"]
     for name, values in choices.items():
         render_type = render_params[name].type
         assert isinstance(render_type, click.Choice) and list(values) == list(render_type.choices), name
@@ -259,3 +282,167 @@ def test_an_output_onto_the_plates_is_refused_in_any_spelling(tmp_path) -> None:
         result = CliRunner().invoke(farm, ["submit-template", plates, "-o", str(tmp_path / "job.yaml"), "--output", output])
         assert result.exit_code == 1 and "is also an input" in result.output, result.output
         assert not (tmp_path / "job.yaml").exists()
+
+
+# --- the shot solve ------------------------------------------------------------------------------------------------
+
+def test_solve_step_runs_once_per_shot_after_all_its_chunks(root, matchmove) -> None:
+    code, output = submit(root, "solve.yaml", "--chunk-size", "4", "--output", str(root / "depth" / "{shot}_z.####.exr"),
+                          "--channel", "Z", "--camera", matchmove["camera"], "--points", matchmove["points"],
+                          "--points", matchmove["points"], "--anchors", matchmove["anchors"], "--cut", "1013",
+                          "--position", "world", "--passthrough",
+                          "--report", str(root / "depth" / "reports" / "{shot}.json"))
+    assert code == 0, output
+    template = yaml.safe_load((root / "solve.yaml").read_text())
+    steps = {s["name"]: s for s in template["steps"]}
+    assert list(steps) == ["sh010", "sh010 solve", "sh020", "sh020 solve"]
+    params = {p["name"]: p for p in template["parameterDefinitions"]}
+    assert "Mode" not in params  # the render steps always stream disparity: the solve writes the mode asked
+    for name, default in (("Camera", "cam.chan"), ("Points", "tracks.csv"), ("Points2", "tracks.csv"),
+                          ("Anchors", "anchors.csv")):  # relative to the template: OpenJD path mapping reaches them
+        assert (params[name]["type"], params[name]["objectType"], params[name]["dataFlow"], params[name]["default"]) == (
+            "PATH", "FILE", "IN", default), name
+    for shot, frames in SHOTS.items():
+        render, solve = onrun_args(steps[shot]), onrun_args(steps[f"{shot} solve"])
+        assert render[render.index("--output") + 1] == f"{{{{Param.OutputDir}}}}/{shot}_z_raw.%04d.exr"
+        assert render[render.index("--mode") + 1] == "disparity" and render[render.index("--channel") + 1] == "{{Param.Channel}}"
+        assert steps[f"{shot} solve"]["dependencies"] == [{"dependsOn": shot}]  # the whole CHUNK step: every chunk
+        assert "amounts" not in steps[f"{shot} solve"]["hostRequirements"]
+        assert solve[3:8] == ["solve", f"{{{{Param.OutputDir}}}}/{shot}_z_raw.%04d.exr", "-o",
+                              f"{{{{Param.OutputDir}}}}/{shot}_z.%04d.exr", "--plates"]
+        assert solve[8] == f"{{{{Param.PlateDir}}}}/{shot}/{shot}.%04d.exr"
+        pairs = list(zip(solve[9::1], solve[10::1]))
+        assert ("--frames", f"{frames[0]}-{frames[-1]}") in pairs and ("--mode", "depth") in pairs
+        assert ("--channel", "{{Param.Channel}}") in pairs and ("--out-channel", "{{Param.Channel}}") in pairs
+        assert [b for a, b in pairs if a == "--points"] == ["{{Param.Points}}", "{{Param.Points2}}"]
+        assert ("--camera", "{{Param.Camera}}") in pairs and ("--anchors", "{{Param.Anchors}}") in pairs
+        assert ("--report", f"{{{{Param.OutputDir}}}}/reports/{shot}.json") in pairs and "--resume" in solve
+        assert "--passthrough" in render and "--passthrough" in solve  # the solve carries the plate
+        assert [b for a, b in pairs if a == "--cut"] == (["1013"] if shot == "sh020" else [])  # each shot its cuts
+    assert template["description"].endswith("then the shot solve")
+
+
+def test_solve_errors_are_one_line_before_anything_is_written(root, matchmove) -> None:
+    short = root / "short.chan"
+    short.write_text("".join(f"{f} 0 0 0 0 0 0 40\n" for f in SHOTS["sh010"]))
+    solve = ["--camera", matchmove["camera"], "--points", matchmove["points"]]
+    for options, message in [
+        ([*solve, "--report", str(root / "r.json")], "put {shot} in --report"),
+        (["--stabilize", "--cut", "1008"], "--cut 1008 is in none of the shots"),
+        ([*solve, "--mode", "normalized"], "--mode normalized cannot be solved"),
+        (["--fov", "40"], "nothing to solve against"),
+        (["--camera", str(short), "--points", matchmove["points"]], "short.chan"),  # does not cover sh020
+    ]:
+        code, output = submit(root, "bad.yaml", *options)
+        assert code == 1 and output.startswith("Error: ") and message in output and output.count("\n") == 1, output
+        assert not (root / "bad.yaml").exists()
+
+
+def test_the_output_guard_covers_the_raw_and_solved_frames(tmp_path, matchmove) -> None:
+    """The raw frames land beside the output as NAME_raw: never onto plates of that name; and the solve, which
+    replaces its frames without asking, never replaces a file flashdepth-vfx did not write."""
+    plates = write_plates(tmp_path / "plates", range(1001, 1004), "sh030_raw")
+    (tmp_path / "alias").symlink_to(tmp_path / "plates")
+    job = ["submit-template", plates, "-o", str(tmp_path / "job.yaml"), "--anchors", matchmove["anchors"], "--fov", "40"]
+    result = CliRunner().invoke(farm, [*job, "--output", str(tmp_path / "alias" / "sh030.####.exr")])
+    assert result.exit_code == 1 and "is also an input" in result.output and "sh030_raw.1001.exr" in result.output
+
+    out = tmp_path / "depth"
+    out.mkdir()
+    (out / "sh030_raw_depth.1002.exr").write_bytes((tmp_path / "plates" / "sh030_raw.1002.exr").read_bytes())
+    result = CliRunner().invoke(farm, [*job, "--output", str(out)])
+    assert result.exit_code == 1 and "was not written by flashdepth-vfx" in result.output, result.output
+    assert not (tmp_path / "job.yaml").exists()
+    result = CliRunner().invoke(farm, [*job, "--output", str(out), "--overwrite"])
+    assert result.exit_code == 0, result.output
+
+
+def all_channels(path: Path) -> dict[str, np.ndarray]:
+    return dict(read_channels(path))
+
+
+def test_farm_solve_writes_what_a_local_render_writes_and_reruns_safely(root, matchmove) -> None:
+    """Chained chunks give the single pass's raw disparity bit for bit, so the farm's solved frames (depth, P, N)
+    are the local `render --camera --points` ones bit for bit. The solve step reruns without harm: nothing to do
+    when done, nothing touched when it fails, everything redone from changed raw frames."""
+    solve = ["--camera", matchmove["camera"], "--points", matchmove["points"], "--position", "world", "--normals",
+             "camera", "--threads", "1"]
+    out, local = root / "farm_solved", root / "local_solved"
+    code, output = submit(root, "solved.yaml", "--chunk-size", "3", "--chain", "--output",
+                          str(out / "{shot}_depth.####.exr"), *solve, shots=("sh010",))
+    assert code == 0, output
+    ran = openjd("run", str(root / "solved.yaml"))
+    assert ran.returncode == 0 and "Chunks run: 3" in ran.stdout, ran.stdout[-3000:] + ran.stderr
+    order = [line.split("Running step ")[1] for line in ran.stdout.splitlines() if "Running step " in line]
+    assert order == ["'sh010 1001-1003'", "'sh010 1004-1006'", "'sh010 solve'"]
+    code, err = run_cli("render", plate(root, "sh010"), "-o", str(local / "sh010_depth.####.exr"), "--checkpoint",
+                        str(root / "tiny.safetensors"), "--device", "cpu", "--progress", "none", *solve)
+    assert code == 0, err
+    names = sorted(p.name for p in local.glob("*.exr"))
+    assert names == sorted(p.name for p in out.glob("*.exr")) and len(names) == 12  # raw and solved frames
+    for name in names:
+        farm_channels, local_channels = all_channels(out / name), all_channels(local / name)
+        assert sorted(farm_channels) == sorted(local_channels), name
+        for channel, values in local_channels.items():
+            np.testing.assert_array_equal(farm_channels[channel], values, err_msg=f"{name} {channel}")
+    solved = probe(out / "sh010_depth.1004.exr").metadata
+    assert sorted(all_channels(out / "sh010_depth.1004.exr")) == ["N.B", "N.G", "N.R", "P.B", "P.G", "P.R", "depth.Z"]
+    assert solved["flashdepth:solve_points"] > 0 and solved["flashdepth:mode"] == "depth"
+
+    files = sorted(out.glob("sh010_depth.*.exr"))
+    before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in files}
+    again = openjd("run", str(root / "solved.yaml"), "--step", "sh010 solve")
+    assert again.returncode == 0 and "6 already solved" in again.stdout, again.stdout[-3000:]
+    assert {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in files} == before
+
+    raw = out / "sh010_depth_raw.1004.exr"
+    good = raw.read_bytes()
+    raw.write_bytes(good[:500])  # a damaged raw frame: the solve fails before it writes anything
+    failed = openjd("run", str(root / "solved.yaml"), "--step", "sh010 solve")
+    assert failed.returncode != 0 and "sh010_depth_raw.1004.exr" in failed.stdout and "Traceback" not in failed.stdout
+    assert {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in files} == before
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".") and p.is_file()) == []  # no temporary file
+    raw.write_bytes(good)  # re-rendered: a new raw file, so every frame is solved again, to the same values
+    rerun = openjd("run", str(root / "solved.yaml"), "--step", "sh010 solve")
+    assert rerun.returncode == 0 and "wrote 6 frames" in rerun.stdout, rerun.stdout[-3000:]
+    for path in files:
+        assert path.stat().st_mtime_ns != before[path.name][0]
+        for channel, values in all_channels(path).items():
+            np.testing.assert_array_equal(values, all_channels(local / path.name)[channel], err_msg=path.name)
+
+    # The camera is a PATH job parameter: OpenJD path mapping takes the solve to where a worker sees the file.
+    camera, moved = Path(matchmove["camera"]), root / "mapped" / "cam.chan"
+    moved.parent.mkdir(exist_ok=True)
+    camera.rename(moved)
+    try:
+        rule = {"source_path_format": "POSIX", "source_path": str(camera), "destination_path": str(moved)}
+        mapped = openjd("run", str(root / "solved.yaml"), "--step", "sh010 solve", "--path-mapping-rules",
+                        json.dumps({"version": "pathmapping-1.0", "path_mapping_rules": [rule]}))
+    finally:
+        moved.rename(camera)
+    assert mapped.returncode == 0 and "wrote 6 frames" in mapped.stdout, mapped.stdout[-3000:]
+    np.testing.assert_array_equal(read_channel(files[0], "depth.Z"), read_channel(local / files[0].name, "depth.Z"))
+
+
+def test_solve_settings_reach_the_solve_command_whole() -> None:
+    """Every solve setting (each away from its default here) goes through the `solve` command's own options and
+    parses back to the same settings; a setting the command cannot take is an error, not dropped."""
+    from flashdepth_vfx.farm.solve import solve_args
+    from flashdepth_vfx.solve.command import solve
+    from flashdepth_vfx.solve.run import SolveSettings
+
+    settings = SolveSettings(
+        disparity="d.%04d.exr", output="o.%04d.exr", plates="p.%04d.exr", frames="1-3", channel="Z", camera="c.usda",
+        camera_prim="/cam", frame_offset=1000.0, focal=35.0, filmback="36x24", rotation_order="XYZ",
+        points=("a.obj", "b.csv"), anchors="a.csv", anchor_origin="bottom-left", stabilize=True, cuts=(2, 3),
+        detect_cuts=False, smoothness=0.1, mode="distance", position="world", normals="camera", out_channel="depth.Y",
+        depth_scale=10.0, far=500.0, half=True, passthrough=True, resume=True, report="r.json")
+    untouched = {f.name for f in dataclasses.fields(SolveSettings)
+                 if getattr(settings, f.name) == getattr(SolveSettings(disparity=""), f.name)}
+    assert untouched == {"fov"}  # focal given instead
+    params = solve.make_context("solve", solve_args(settings, {})).params
+    assert params.pop("debug") is False
+    params["detect_cuts"] = not params.pop("no_detect_cuts")
+    assert SolveSettings(**{**params, "points": tuple(params["points"]), "cuts": tuple(params["cuts"])}) == settings
+    with pytest.raises(FlashDepthError, match="no option for bogus"):
+        solve_args(settings, {"bogus": "{{Param.Bogus}}"})

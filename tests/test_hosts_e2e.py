@@ -13,6 +13,7 @@ import os
 import runpy
 import shlex
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -403,18 +404,12 @@ def test_houdini_send_to_farm_writes_the_job_with_the_nodes_settings(hou: Module
     assert "--passthrough" in args and params["Channel"] == DEPTH_CHANNEL  # the files the node's loaders expect
 
 
-def test_nuke_camera_input_gets_solved_depth_with_position_and_normals(
-        nuke: ModuleType, checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _nuke_matchmove_node(nuke: ModuleType, fd: Any, checkpoint: Path, tmp_path: Path) -> tuple[Any, Any]:
     """A procedural shot (exact camera) conformed to start at 1001, its camera keyed on a Nuke Camera connected to
-    the node, its tracked points given: the real engine writes depth.Z, P (world) and N (camera), and P is where
-    the TRUE camera sees the solved depth (so the camera reached the solve at the right frames and axes)."""
+    a new node, its tracked points given, P (world) and N (camera) asked: (the node, the generator's sequence)."""
     from flashdepth_vfx.data import SceneConfig, render_sequence, write_plate_sequence
     from flashdepth_vfx.data.matchmove import filmback, track_points, write_points_obj
     from flashdepth_vfx.solve.cameras import GL_TO_CV, euler_angles
-    from flashdepth_vfx.solve.passes import pixel_rays
-
-    use_real_engine(monkeypatch)
-    import flashdepth_nuke.node as fd
 
     seq = render_sequence(SceneConfig(height=63, width=112, num_frames=3, seed=1_000_007, camera_motion="truck"))
     pattern = write_plate_sequence(seq, tmp_path / "plates_cam", "shot", first_frame=1)
@@ -437,15 +432,15 @@ def test_nuke_camera_input_gets_solved_depth_with_position_and_normals(
                                                         tmp_path / "tracks.obj")))
     group["position_pass"].setValue("world")
     group["normal_pass"].setValue("camera")
-    fd.render(group)
-    finish(fd, group, timeout=RENDER_TIMEOUT_MS / 1000)
-    assert group["status"].value().startswith("Done: 3 frames"), group["status"].value()
+    return group, seq
 
-    version = fd.read_source(group).settings.version()
-    assert group.node("DepthRead")["file"].value() == version.pattern
-    assert not group.node("AddPosition")["disable"].value() and not group.node("AddNormals")["disable"].value()
-    for index in range(3):
-        path = Path(version.frame_file(index + 1))  # file frames 1-3 of script frames 1001-1003
+
+def _assert_solved_where_the_true_camera_sees(files: Sequence[Path], seq: Any) -> None:
+    """depth.Z, P (world) and N (camera) of each file: P is where the TRUE camera sees the solved depth (so the
+    camera reached the solve at the right frames and axes), N has unit length."""
+    from flashdepth_vfx.solve.passes import pixel_rays
+
+    for index, path in enumerate(files):
         depth = read_channel(path, DEPTH_CHANNEL)
         position = np.stack([read_channel(path, f"P.{c}") for c in "RGB"], axis=-1)
         normal = np.stack([read_channel(path, f"N.{c}") for c in "RGB"], axis=-1)
@@ -456,3 +451,91 @@ def test_nuke_camera_input_gets_solved_depth_with_position_and_normals(
         seen = pixel_rays(seq.intrinsics, *depth.shape)[solid] * depth[solid][:, None]  # where that depth lies
         np.testing.assert_allclose(in_camera, seen, rtol=1e-3, atol=1e-3)
         np.testing.assert_allclose(np.linalg.norm(normal[solid], axis=-1), 1.0, atol=1e-3)
+
+
+def test_nuke_camera_input_gets_solved_depth_with_position_and_normals(
+        nuke: ModuleType, checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The node's Camera input and points reach the real engine's shot solve."""
+    use_real_engine(monkeypatch)
+    import flashdepth_nuke.node as fd
+
+    group, seq = _nuke_matchmove_node(nuke, fd, checkpoint, tmp_path)
+    fd.render(group)
+    finish(fd, group, timeout=RENDER_TIMEOUT_MS / 1000)
+    assert group["status"].value().startswith("Done: 3 frames"), group["status"].value()
+
+    version = fd.read_source(group).settings.version()
+    assert group.node("DepthRead")["file"].value() == version.pattern
+    assert not group.node("AddPosition")["disable"].value() and not group.node("AddNormals")["disable"].value()
+    # file frames 1-3 of script frames 1001-1003
+    _assert_solved_where_the_true_camera_sees([Path(version.frame_file(f)) for f in (1, 2, 3)], seq)
+
+
+def test_nuke_send_to_farm_carries_the_camera_and_the_solve(
+        nuke: ModuleType, checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Send to farm on a node with a Camera: the bundle holds the exported camera (a PATH parameter relative to the
+    template, so the bundle carries it) and a solve step; run with openjd, the job writes into the node's version
+    the solved depth, P and N where the true camera sees them, and the raw disparity beside them."""
+    import yaml  # type: ignore[import-untyped]
+
+    use_real_engine(monkeypatch)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no Deadline client: the bundle is written, not submitted
+    import flashdepth_nuke.node as fd
+
+    group, seq = _nuke_matchmove_node(nuke, fd, checkpoint, tmp_path)
+    thread = fd.send_to_farm(group)
+    assert thread is not None
+    wait_for(lambda: not thread.is_alive() and group["status"].value().startswith("Farm job written"), timeout=120)
+    source = fd.read_source(group)
+    template = Path(source.settings.output_dir) / "farm" / source.settings.key() / "template.yaml"
+    job = yaml.safe_load(template.read_text())
+    params = {p["name"]: p for p in job["parameterDefinitions"]}
+    assert params["Camera"]["type"] == "PATH" and params["Camera"]["default"] == Path(source.solve.camera_file).name
+    assert (template.parent / params["Camera"]["default"]).read_text() == source.solve.camera_text
+    solve = job["steps"][-1]["script"]["actions"]["onRun"]["args"]
+    assert solve[3] == "solve" and solve[solve.index("--camera") + 1] == "{{Param.Camera}}"
+    assert solve[solve.index("--position") + 1] == "world" and solve[solve.index("--normals") + 1] == "camera"
+
+    ran = subprocess.run([str(Path(sys.executable).with_name("openjd")), "run", str(template),
+                          "--job-param", f"EngineCommand={shlex.join(REAL_ENGINE)}"],
+                         capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr
+    version = source.settings.version()
+    _assert_solved_where_the_true_camera_sees([Path(version.frame_file(f)) for f in (1, 2, 3)], seq)
+    raw = sorted(p.name for p in Path(version.pattern).parent.glob("*_raw.*.exr"))
+    assert raw == [Path(version.frame_file(f)).name.replace("_depth.", "_depth_raw.") for f in (1, 2, 3)]
+
+
+def test_houdini_send_to_farm_carries_the_camera_and_the_plate_through_the_solve(
+        hou: ModuleType, plates: str, checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Houdini node always has the engine write the plate beside the depth (--passthrough, its loaders read C
+    from the depth files): with a camera, the solve carries that plate into the solved frames, and the bundle
+    holds the exported camera."""
+    import yaml  # type: ignore[import-untyped]
+
+    from test_host_camera_houdini import _houdini_camera
+
+    use_real_engine(monkeypatch)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    import flashdepth_houdini.node as fd
+
+    network, plate = plate_cop(hou, tmp_path)
+    plate.frame_range = (float(FRAMES[0]), float(FRAMES[-1]))
+    node = fd.create_node(network, plate)
+    node.parm("fd_checkpoint").set(str(checkpoint))
+    node.parm("fd_camera").set(_houdini_camera(hou).path())
+    points = tmp_path / "track.csv"
+    points.write_text("x,y,z\n0,0,-5\n1,0.5,-7\n-1,-0.5,-6\n")
+    node.parm("fd_points").set(str(points))
+    thread = fd.send_to_farm(node)
+    assert thread is not None
+    hou.run_event_loop(until=lambda: not thread.is_alive() and
+                       node.userData("flashdepth_last").startswith(("Farm job written", "Error")), timeout=120)
+    assert node.userData("flashdepth_last").startswith("Farm job written"), node.userData("flashdepth_last")
+    settings = fd.read_settings(node).settings
+    template = Path(settings.output_dir) / "farm" / settings.key() / "template.yaml"
+    job = yaml.safe_load(template.read_text())
+    render, solve = (step["script"]["actions"]["onRun"]["args"] for step in job["steps"])
+    assert "--passthrough" in render and "--passthrough" in solve and solve[3] == "solve"
+    camera = next(p for p in job["parameterDefinitions"] if p["name"] == "Camera")
+    assert (template.parent / camera["default"]).is_file()

@@ -14,7 +14,9 @@ from engine_helpers import write_plates, write_tiny_checkpoint
 from flashdepth_vfx.bridge import RenderJob
 from flashdepth_vfx.farm import FarmError as TemplateError
 from flashdepth_vfx.farm import build_template
-from flashdepth_vfx.hosts.farm import FarmError, farm_args, send_to_farm
+from flashdepth_vfx.hosts.camera import CameraSample, SolveRequest, solve_args
+from flashdepth_vfx.hosts.farm import FarmError, carry_solve, farm_args, send_to_farm
+from test_host_nuke import option
 
 ENGINE = [sys.executable, "-m", "flashdepth_vfx"]
 
@@ -81,3 +83,33 @@ def test_send_to_farm_errors_are_one_line(shot, tmp_path, monkeypatch) -> None:
     assert "\n" not in str(info.value) and "nothing" in str(info.value)
     with pytest.raises(FarmError, match="not on PATH"):
         send_to_farm(RenderJob(plate=plates), str(tmp_path / "b2"), submit=True, engine=ENGINE)
+
+
+def test_the_nodes_camera_goes_into_the_bundle(shot, tmp_path, monkeypatch) -> None:
+    """A node's solve request: the bundle gets the camera the node exported and the job reads it there; the
+    template refers to it relative to itself (a PATH parameter: the bundle carries it) and ends with the solve."""
+    root, plates = shot
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    samples = [CameraSample(f, (0.0, 0.0, 0.0), (0.0, 0.0, 0.0), 40.0, 24.576, 18.672) for f in range(1001, 1009)]
+    points = root / "tracks.csv"
+    points.write_text("x,y,z\n0,0,-5\n1,0.5,-7\n-1,-0.5,-6\n")
+    request = solve_args(str(tmp_path / "node"), "Camera1", samples, "ZXY", str(points), "world", "off")
+    job = RenderJob(plate=plates, checkpoint=str(root / "tiny.safetensors"), extra_args=request.args,
+                    output=str(tmp_path / "depth" / "sh010_depth.####.exr"))
+    bundle = tmp_path / "bundle"
+    carried = carry_solve(job, request, str(bundle))
+    assert option(list(carried.extra_args), "--camera") == str(bundle / Path(request.camera_file).name)
+    assert Path(option(list(carried.extra_args), "--camera")).read_text() == request.camera_text
+    assert not Path(request.camera_file).exists()  # the node's own copy is written by its renders, not here
+    assert carry_solve(job, SolveRequest(), str(bundle)) is job
+    with pytest.raises(FarmError, match="does not read the node's camera"):
+        carry_solve(RenderJob(plate=plates), request, str(bundle))
+
+    result = send_to_farm(job, str(bundle), engine=ENGINE, solve=request)
+    template = yaml.safe_load(Path(result.template).read_text())
+    params = {p["name"]: p for p in template["parameterDefinitions"]}
+    assert (params["Camera"]["type"], params["Camera"]["default"]) == ("PATH", Path(request.camera_file).name)
+    assert [s["name"] for s in template["steps"]] == ["sh010", "sh010 solve"]
+    solve = onrun(template, 1)
+    assert option(solve, "--camera") == "{{Param.Camera}}" and option(solve, "--position") == "world"
+    assert option(solve, "--points") == "{{Param.Points}}" and "--normals" not in solve

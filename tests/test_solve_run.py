@@ -229,3 +229,23 @@ def test_disparity_that_disagrees_with_the_points_is_flagged(shot, tmp_path) -> 
     code, err = run("solve", str(tmp_path / "n.####.exr"), "-o", str(tmp_path / "s.####.exr"), "--camera", shot["usd"],
                     "--points", shot["points"])
     assert code == 0 and "warning: the references disagree with the disparity by" in err
+
+
+def test_render_passthrough_carries_the_plate_through_the_solve(tmp_path) -> None:
+    """render --passthrough with a solve: the solved frames hold the plate's RGBA, as the raw ones do (the Houdini
+    node reads its plate from the depth files)."""
+    plates = write_plates(tmp_path / "plates", range(1, 3))
+    checkpoint = write_tiny_checkpoint(tmp_path / "tiny.safetensors")
+    anchors = tmp_path / "anchors.csv"
+    anchors.write_text("frame,x,y,distance\n" + "".join(f"{f},{x},{y},{d}\n" for f in (1, 2)
+                                                          for x, y, d in ((10, 10, 4.0), (30, 40, 6.0), (60, 20, 9.0))))
+    out = tmp_path / "out"
+    code, err = run("render", plates, "-o", str(out / "shot_depth.####.exr"), "--checkpoint", str(checkpoint),
+                    "--progress", "none", "--fov", "50", "--anchors", str(anchors), "--passthrough")
+    assert code == 0, err
+    for frame in (1, 2):
+        raw, solved = (read_channels(out / f"shot_depth{kind}.{frame:04d}.exr") for kind in ("_raw", ""))
+        assert sorted(solved) == ["A", "B", "G", "R", "depth.Z"] and sorted(raw) == sorted(solved)
+        for channel in "RGBA":
+            np.testing.assert_array_equal(solved[channel], raw[channel])
+        assert not np.array_equal(solved["depth.Z"], raw["depth.Z"])  # the depth is solved, the plate carried

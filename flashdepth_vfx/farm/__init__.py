@@ -1,7 +1,8 @@
 """Render-farm jobs: Open Job Description templates that split shots into state-coherent chunks.
 
 ``build_template`` / ``write_template`` live in :mod:`flashdepth_vfx.farm.template` (they need the ``farm``
-extra: openjd-model, PyYAML); the ``flashdepth-vfx farm`` command in :mod:`flashdepth_vfx.farm.command`.
+extra: openjd-model, PyYAML); the shot solve's last step per shot in :mod:`flashdepth_vfx.farm.solve`; the
+``flashdepth-vfx farm`` command in :mod:`flashdepth_vfx.farm.command`.
 Importing this package stays light: the template names load on first use.
 """
 from __future__ import annotations

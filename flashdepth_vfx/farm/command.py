@@ -7,6 +7,8 @@ from typing import Any
 import click
 
 from ..errors import FlashDepthError
+from ..solve.command import SHARED_NAMES as SOLVE_OPTIONS
+from ..solve.command import shared_options as solve_options
 from .options import DEFAULT_ENGINE, DEFAULT_WARMUP, RENDER_OPTIONS
 
 
@@ -58,10 +60,15 @@ def farm() -> None:
 @click.option("--compression", type=_choice("compression"), help="EXR compression of the depth (render's default: auto).")
 @click.option("--exact-colour", is_flag=True, help="OpenColorIO's CPU processor for the plates' colour, also on a GPU.")
 @click.option("--overwrite", is_flag=True, help="Tasks replace existing files that flashdepth-vfx did not write.")
+@solve_options
 def submit_template(shots: tuple[str, ...], job_file: str, chunk_size: int | None, warmup: int | None,
                     frames: str | None, chain: bool, engine_command: str, name: str | None,
                     **render_options: Any) -> None:
     """Write a job template rendering every SHOT_PATTERN (a plate as `render` takes it; wildcards in folders).
+
+    With --camera/--points/--anchors/--stabilize, as `render` takes them, the render tasks write raw disparity
+    (NAME_raw.####.exr beside the output) and a last step per shot, once all its chunks finished, runs
+    `flashdepth-vfx solve` over the whole shot and writes the output: the files a local `render --camera ...` writes.
 
     Check it with `openjd check JOB`, run it here with `openjd run JOB`, or submit it to AWS Deadline Cloud as a
     job bundle (template.yaml [+ parameter_values.yaml]) with `deadline bundle submit`.
@@ -70,10 +77,11 @@ def submit_template(shots: tuple[str, ...], job_file: str, chunk_size: int | Non
         from .template import build_template, write_template
     except ImportError as exc:
         raise click.ClickException(f"farm templates need the farm extra: pip install 'flashdepth-vfx[farm]' ({exc})") from None
+    solve = {key: render_options.pop(key) for key in SOLVE_OPTIONS}
     try:
         template = build_template(list(shots), chunk_size, warmup, chain, render_options, engine_command=engine_command,
                                   name=name, template_dir=Path(job_file).expanduser().absolute().parent,
-                                  frames=frames)
+                                  frames=frames, solve_options=solve)
         path = write_template(template, job_file)
     except FlashDepthError as exc:
         raise click.ClickException(str(exc)) from None

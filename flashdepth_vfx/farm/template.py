@@ -14,6 +14,9 @@ Each task runs ``sh -c 'exec {{Param.EngineCommand}} "$@"' flashdepth-vfx render
 the shell only splits EngineCommand into words (``python -m flashdepth_vfx``); every other argument reaches the
 engine unchanged. The plates and outputs are addressed below two folder parameters, ``PlateDir`` and ``OutputDir``
 (the common folders of all shots' plates and outputs).
+
+With the shot solve's options, the render steps write raw disparity and one more step per shot, depending on all of
+its render steps, runs ``flashdepth-vfx solve`` over the whole shot (:mod:`flashdepth_vfx.farm.solve`).
 """
 from __future__ import annotations
 
@@ -30,8 +33,11 @@ from openjd.model import DecodeValidationError, create_job, decode_job_template,
 
 from .. import __version__
 from ..errors import FlashDepthError
+from ..solve.command import wants_solve
+from ..solve.run import SolveSettings
 from .options import DEFAULT_ENGINE, DEFAULT_WARMUP, RENDER_OPTIONS
 from .shots import Shot, find_shots
+from .solve import FROM_RENDER, input_files, plan_solves, solve_args
 
 SPECIFICATION = "jobtemplate-2023-09"
 EXTENSION = "TASK_CHUNKING"
@@ -50,6 +56,12 @@ class _Layout:
     plate_dir: Path
     output_dir: Path
     template_dir: Path
+
+    def output_ref(self, path: str) -> str:
+        """A file or pattern below ``OutputDir`` as the tasks see it (any other path as it is)."""
+        if Path(path).is_relative_to(self.output_dir):
+            return f"{{{{Param.OutputDir}}}}/{Path(path).relative_to(self.output_dir).as_posix()}"
+        return path
 
     def path_parameter(self, name: str, path: Path, object_type: str, data_flow: str, label: str,
                        group: str) -> dict[str, Any]:
@@ -70,7 +82,7 @@ def chunk_ranges(first: int, last: int, size: int) -> list[tuple[int, int]]:
 
 
 def _job_parameters(options: Mapping[str, Any], chunked: bool, warmup: int | None, engine: str,
-                    layout: _Layout) -> list[dict[str, Any]]:
+                    layout: _Layout, solve: SolveSettings | None) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
         {"name": "EngineCommand", "type": "STRING", "minLength": 1, "default": engine,
          "description": "The engine as a shell command prefix: flashdepth-vfx, python -m flashdepth_vfx, ...",
@@ -93,6 +105,9 @@ def _job_parameters(options: Mapping[str, Any], chunked: bool, warmup: int | Non
         if option.choices:  # normalized rescales each task's frames on their own: one task per shot only
             param["allowedValues"] = [c for c in option.choices if not (chunked and c == "normalized")]
         params.append({**param, "description": f"render {option.flag}"})
+    for file in input_files(solve) if solve is not None else ():
+        params.append({**layout.path_parameter(file.param, file.path, "FILE", "IN", file.label, "Solve"),
+                       "description": f"solve --{file.option}"})
     if warmup is not None:
         params.append({"name": "Warmup", "type": "INT", "minValue": 0, "default": warmup,
                        "description": "Frames each chunk runs cold before its first frame (not written).",
@@ -117,13 +132,12 @@ def _option_args(options: Mapping[str, Any]) -> list[str]:
     return args
 
 
-def _step(name: str, description: str, shot: Shot, frames: str, render_args: list[str], layout: _Layout,
-          gpu: bool) -> dict[str, Any]:
-    plate = Path(shot.plate).relative_to(layout.plate_dir).as_posix()
-    output = Path(shot.output).relative_to(layout.output_dir).as_posix()
-    args = ["-c", LAUNCHER, DEFAULT_ENGINE,  # the shell's $0: how its own error messages name the command
-            "render", f"{{{{Param.PlateDir}}}}/{plate}", "--frames", frames,
-            "--output", f"{{{{Param.OutputDir}}}}/{output}", "--progress", "json", *render_args]
+def _plate_ref(shot: Shot, layout: _Layout) -> str:
+    return f"{{{{Param.PlateDir}}}}/{Path(shot.plate).relative_to(layout.plate_dir).as_posix()}"
+
+
+def _engine_step(name: str, description: str, engine_args: list[str], gpu: bool) -> dict[str, Any]:
+    """A step running the engine with ``engine_args`` (a command and its arguments) on a Linux or macOS worker."""
     requirements: dict[str, Any] = {"attributes": [{"name": "attr.worker.os.family", "anyOf": ["linux", "macos"]}]}
     if gpu:
         requirements["amounts"] = [{"name": "amount.worker.gpu", "min": 1}]
@@ -132,11 +146,40 @@ def _step(name: str, description: str, shot: Shot, frames: str, render_args: lis
         "description": description,
         "hostRequirements": requirements,
         "script": {"actions": {"onRun": {
-            "command": "sh", "args": args,
+            # DEFAULT_ENGINE is the shell's $0: how its own error messages name the command.
+            "command": "sh", "args": ["-c", LAUNCHER, DEFAULT_ENGINE, *engine_args],
             # SIGTERM first: the engine finishes the frame in hand and keeps every finished frame.
             "cancelation": {"mode": "NOTIFY_THEN_TERMINATE", "notifyPeriodInSeconds": 30},
         }}},
     }
+
+
+def _step(name: str, description: str, shot: Shot, frames: str, render_args: list[str], layout: _Layout,
+          gpu: bool) -> dict[str, Any]:
+    return _engine_step(name, description, ["render", _plate_ref(shot, layout), "--frames", frames,
+                                            "--output", layout.output_ref(shot.output), "--progress", "json",
+                                            *render_args], gpu)
+
+
+def _solve_step(shot: Shot, settings: SolveSettings, after: list[dict[str, Any]], options: Mapping[str, Any],
+                layout: _Layout) -> dict[str, Any]:
+    """The shot's solve over its whole raw sequence, once every step in ``after`` (its render) has finished."""
+    assert settings.output is not None
+    refs: dict[str, Any] = {"disparity": layout.output_ref(settings.disparity),
+                            "output": layout.output_ref(settings.output), "plates": _plate_ref(shot, layout)}
+    for file in input_files(settings):
+        ref = f"{{{{Param.{file.param}}}}}"
+        refs[file.option] = (*refs.get(file.option, ()), ref) if file.option == "points" else ref
+    if settings.report is not None:
+        refs["report"] = layout.output_ref(settings.report)
+    for field, key in FROM_RENDER.items():
+        param = RENDER_OPTIONS[key].param
+        if options.get(key) is not None and param is not None:
+            refs[field] = f"{{{{Param.{param}}}}}"
+    step = _engine_step(f"{shot.name} solve", f"frames {shot.first}-{shot.last} solved as one, after the render "
+                        f"(raw disparity {Path(settings.disparity).name})", ["solve", *solve_args(settings, refs)],
+                        gpu=False)
+    return {"dependencies": [{"dependsOn": s["name"]} for s in after], **step}
 
 
 def _shot_steps(shot: Shot, chunk_size: int | None, chain: bool, option_args: list[str], layout: _Layout,
@@ -183,7 +226,8 @@ def _within(shots: list[Shot], frames: str | None) -> list[Shot]:
 
 def build_template(shots: list[str], chunk_size: int | None, warmup: int | None, chain: bool,
                    render_options: dict[str, Any], *, engine_command: str = DEFAULT_ENGINE, name: str | None = None,
-                   template_dir: str | os.PathLike[str] | None = None, frames: str | None = None) -> dict[str, Any]:
+                   template_dir: str | os.PathLike[str] | None = None, frames: str | None = None,
+                   solve_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A validated job template (as a dict) rendering every shot: one step per shot (per chunk when chained).
 
     ``shots``: plates as ``render`` takes them (wildcards allowed in folders), scanned now for their frames.
@@ -192,7 +236,10 @@ def build_template(shots: list[str], chunk_size: int | None, warmup: int | None,
     RenderSettings field name (RENDER_OPTIONS, and ``output``, which may hold ``{shot}``); the valued ones become job
     parameters defaulting to these values. ``template_dir``: the folder the template will be written to (default:
     the current one); PATH parameter defaults are relative to it. ``frames``: ``FIRST-LAST`` to render of every
-    shot (default: all its frames; the temporal state still starts at the shot's start).
+    shot (default: all its frames; the temporal state still starts at the shot's start). ``solve_options``: the
+    shot-solve options ``render`` takes (``solve.command.SHARED_NAMES``); when they ask for a solve
+    (``--camera/--points/--anchors/--stabilize``), the render steps write raw disparity and a last step per shot
+    solves it (:mod:`flashdepth_vfx.farm.solve`), as a local ``render --camera ...`` does.
     """
     options = dict(render_options)
     output = options.pop("output", None)
@@ -210,6 +257,7 @@ def build_template(shots: list[str], chunk_size: int | None, warmup: int | None,
         raise FarmError(f"--warmup {warmup}: use 0 or more frames")
 
     found = _within(find_shots(shots, output, options.get("missing") or "error"), frames)
+    plans = plan_solves(found, options, solve_options) if solve_options and wants_solve(dict(solve_options)) else None
     chunked = [s for s in found if chunk_size is not None and s.frame_count > chunk_size]
     if chunked and options.get("mode") == "normalized":
         raise FarmError(f"--mode normalized scales each task's frames on their own, and {chunked[0].name} is split "
@@ -224,8 +272,10 @@ def build_template(shots: list[str], chunk_size: int | None, warmup: int | None,
                          Path(template_dir or Path.cwd()).absolute())
     except ValueError:  # Windows: no common folder across drives
         raise FarmError("the shots' plates (or outputs) are on different drives: write one job per drive") from None
-    option_args = _option_args(options)
     gpu = options.get("device") == "cuda"
+    if plans is not None:  # the render steps stream raw disparity, whatever the solve then writes
+        options["mode"] = None
+    option_args = _option_args(options) + (["--mode", "disparity"] if plans is not None else [])
 
     template: dict[str, Any] = {"specificationVersion": SPECIFICATION}
     if chunked and not chain:
@@ -233,9 +283,16 @@ def build_template(shots: list[str], chunk_size: int | None, warmup: int | None,
     template["name"] = name or (f"FlashDepth {found[0].name}" if len(found) == 1 else f"FlashDepth {len(found)} shots")
     how = "one task per shot" if not chunked else f"chunks of {chunk_size} frames, " + (
         "chained" if chain else f"{warmup} warm-up frames")
+    how += ", then the shot solve" if plans is not None else ""
     template["description"] = f"Depth for {', '.join(s.name for s in found)} by flashdepth-vfx {__version__}: {how}"
-    template["parameterDefinitions"] = _job_parameters(options, bool(chunked), warmup, engine_command, layout)
-    template["steps"] = [step for shot in found for step in _shot_steps(shot, chunk_size, chain, option_args, layout, gpu)]
+    template["parameterDefinitions"] = _job_parameters(options, bool(chunked), warmup, engine_command, layout,
+                                                       next(iter(plans.values())) if plans else None)
+    template["steps"] = []
+    for shot in found:
+        plan = plans[shot.name] if plans is not None else None
+        render = dataclasses.replace(shot, output=plan.disparity) if plan is not None else shot
+        steps = _shot_steps(render, chunk_size, chain, option_args, layout, gpu)
+        template["steps"] += steps + ([_solve_step(shot, plan, steps, options, layout)] if plan is not None else [])
     validate_template(template, layout.template_dir)
     return template
 

@@ -125,11 +125,6 @@ def version_passes(manifest: Optional[Mapping[str, Any]]) -> Tuple[bool, bool]:
     return "--position" in args, "--normals" in args
 
 
-FARM_REFUSAL = ("Send to farm does not run the shot solve yet (the farm job template takes no camera): render "
-                "locally, or disconnect the camera and turn the passes off")
-"""What Send to farm says for a node with a camera (``flashdepth-vfx farm submit-template`` has no --camera)."""
-
-
 @dataclass(frozen=True)
 class SolveRequest:
     """A node's shot-solve request: the engine arguments, and the .chan file they read with its text ("" and ""

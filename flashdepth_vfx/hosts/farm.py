@@ -1,10 +1,15 @@
 """A node's "Send to farm": the Open Job Description bundle that ``flashdepth-vfx farm submit-template`` writes, with
 the node's settings, then submitted with AWS Deadline Cloud's ``deadline bundle submit`` where that client is on PATH.
 
+A node with a matchmove camera sends its shot solve too: the camera it exports goes into the bundle (a job
+parameter relative to the template, so the bundle carries it), and the job's solve options (points, passes) reach
+the template, whose last step per shot solves the rendered shot as a local render would.
+
 Standard library + :mod:`flashdepth_vfx.bridge` only (host Pythons); the engine does the work in its own process.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -15,6 +20,7 @@ from typing import Callable, List, Optional, Sequence
 from ..bridge import RenderJob, find_engine
 from ..bridge.engine import engine_environment
 from ..errors import FlashDepthError
+from .camera import SolveRequest, write_camera_file
 from .render import error_line
 
 FARM_BUTTON = "Send to farm"
@@ -40,7 +46,8 @@ class FarmSubmission:
 
 def farm_args(job: RenderJob, bundle_dir: str) -> List[str]:
     """Engine arguments writing the job bundle for ``job`` into ``bundle_dir`` (options end with ``--``); the job's
-    ``extra_args`` (render options a host always passes, such as ``--passthrough``) go to every task too."""
+    ``extra_args`` (render options a host always passes, such as ``--passthrough``, and the shot solve's camera,
+    points and passes) go to the template as they would go to a local render."""
     args = ["farm", "submit-template", "-o", os.path.join(bundle_dir, TEMPLATE_NAME)]
     for name in _FARM_FIELDS:
         value = getattr(job, name, None)
@@ -49,17 +56,37 @@ def farm_args(job: RenderJob, bundle_dir: str) -> List[str]:
     return args + list(job.extra_args) + ["--", job.plate]
 
 
+def carry_solve(job: RenderJob, solve: SolveRequest, bundle_dir: str) -> RenderJob:
+    """``job`` with the node's shot solve carried into the bundle: the exported camera written inside ``bundle_dir``
+    and the job's ``--camera`` pointing at it there (the solve's other arguments are in the job already)."""
+    if not solve.camera_text:
+        return job
+    args = list(job.extra_args)
+    at = args.index("--camera") + 1 if "--camera" in args else 0
+    if not at or args[at] != solve.camera_file:
+        raise FarmError(f"the job does not read the node's camera {solve.camera_file}; render the node again")
+    args[at] = os.path.join(bundle_dir, os.path.basename(solve.camera_file))
+    try:
+        write_camera_file(args[at], solve.camera_text)
+    except OSError as exc:
+        raise FarmError(f"cannot write the camera into the farm job: {exc}") from None
+    return dataclasses.replace(job, extra_args=tuple(args))
+
+
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "no output"
 
 
 def send_to_farm(job: RenderJob, bundle_dir: str, submit: Optional[bool] = None,
-                 engine: Optional[Sequence[str]] = None, timeout: float = 300) -> FarmSubmission:
-    """Write the bundle; submit it when ``submit`` (default: when the ``deadline`` client is on PATH).
+                 engine: Optional[Sequence[str]] = None, timeout: float = 300,
+                 solve: SolveRequest = SolveRequest()) -> FarmSubmission:
+    """Write the bundle (with the camera of the node's ``solve``, see :func:`carry_solve`); submit it when
+    ``submit`` (default: when the ``deadline`` client is on PATH).
 
     Blocking (plates are scanned, the client talks to the farm): hosts call it off their UI thread.
     """
+    job = carry_solve(job, solve, bundle_dir)
     argv = list(engine) if engine else find_engine()
     env = engine_environment()
     try:
@@ -93,18 +120,19 @@ def bundle_folder(output_dir: str, key: str) -> str:
     return os.path.join(output_dir, "farm", key)
 
 
-def farm_outcome(job: RenderJob, bundle_dir: str) -> str:
+def farm_outcome(job: RenderJob, bundle_dir: str, solve: SolveRequest = SolveRequest()) -> str:
     """:func:`send_to_farm`, as the node's status line: how it went, any failure included (never raises)."""
     try:
-        return send_to_farm(job, bundle_dir).message
+        return send_to_farm(job, bundle_dir, solve=solve).message
     except Exception as exc:  # noqa: BLE001 - every failure ends as the status line
         return error_line(exc)
 
 
-def send_in_background(job: RenderJob, bundle_dir: str, report: Callable[[str], None], name: str) -> threading.Thread:
+def send_in_background(job: RenderJob, bundle_dir: str, report: Callable[[str], None], name: str,
+                       solve: SolveRequest = SolveRequest()) -> threading.Thread:
     """:func:`farm_outcome` in a daemon thread (started, returned), handing the status line to ``report`` there
     (hosts pass a call that moves it to their main thread)."""
-    thread = threading.Thread(target=lambda: report(farm_outcome(job, bundle_dir)), name=f"FlashDepth farm {name}",
+    thread = threading.Thread(target=lambda: report(farm_outcome(job, bundle_dir, solve)), name=f"FlashDepth farm {name}",
                               daemon=True)
     thread.start()
     return thread

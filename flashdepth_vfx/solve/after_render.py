@@ -3,7 +3,8 @@
 
 Render's ``--mode depth`` (the default) becomes the solve's camera-space Z (or, with ``--stabilize`` alone, render's
 own depth of the stabilised disparity); ``--mode disparity`` becomes 1/Z in scene units with references, the
-stabilised disparity without. ``--resume`` resumes both stages.
+stabilised disparity without. ``--resume`` resumes both stages; with ``--passthrough`` the solve carries the plate
+from the raw files into the solved ones.
 """
 from __future__ import annotations
 
@@ -35,8 +36,6 @@ def plan_solve(plate: str | tuple[str, ...], render_options: dict[str, Any],
     """The render options changed to stream raw disparity, and the settings of the solve that follows."""
     if render_options.get("mode") == "normalized":
         raise SolveError("--mode normalized cannot be solved; use depth (scene units) or disparity with --camera")
-    if render_options.get("passthrough"):
-        raise SolveError("--passthrough is not carried through the solve; copy the plate in comp")
     movie = isinstance(plate, str) and is_movie(plate)
     if movie:
         stem = Path(str(plate))
@@ -65,6 +64,7 @@ def plan_solve(plate: str | tuple[str, ...], render_options: dict[str, Any],
         mode=mode,
         depth_scale=render_options.get("depth_scale", 100.0),
         half=bool(render_options.get("half")),
+        passthrough=bool(render_options.get("passthrough")),
         resume=bool(render_options.get("resume")),
         **{**solve_options, "points": tuple(solve_options.get("points") or ()),
            "cuts": tuple(solve_options.get("cuts") or ())},

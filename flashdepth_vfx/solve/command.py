@@ -87,8 +87,12 @@ def run_solve(settings: SolveSettings, events: Any = None) -> SolveSummary:
               help="depth: camera-space Z (default with references); distance: along the ray; inverse: 1/Z "
                    "(Nuke far = 0); disparity: stabilised disparity (default with --stabilize alone).")
 @click.option("--out-channel", default="depth.Z", show_default=True, help="Output depth channel.")
+@click.option("--depth-scale", type=float, default=100.0, show_default=True,
+              help="Without references, --mode depth writes depth-scale / disparity (as render --depth-scale).")
 @click.option("--no-detect-cuts", is_flag=True, help="Do not look for hard cuts in the plates.")
 @click.option("--half", is_flag=True, help="Write half floats.")
+@click.option("--passthrough", is_flag=True,
+              help="Also write the disparity files' other channels (the plate render --passthrough wrote).")
 @click.option("--resume", is_flag=True, help="Skip frames already solved with the same settings and inputs.")
 @shared_options
 @click.option("--debug", is_flag=True, help="Show tracebacks.")

@@ -81,6 +81,7 @@ class SolveSettings:
     depth_scale: float = 100.0  # without references, --mode depth writes depth_scale / disparity (as render does)
     far: float = DEFAULT_FAR
     half: bool = False
+    passthrough: bool = False  # also write the disparity files' other channels (render --passthrough's plate)
     resume: bool = False
     report: str | None = None
 
@@ -134,6 +135,13 @@ def read_disparity(path: Path, channel: str | None) -> np.ndarray:
     if bad:
         raise PlateError(f"{path}: {bad} NaN/infinite disparity values; re-render that frame before solving")
     return frame
+
+
+def other_channels(path: Path, channel: str | None) -> dict[str, np.ndarray]:
+    """Every channel of a disparity file but the disparity: the plate's RGBA that ``render --passthrough`` wrote."""
+    channels = read_channels(path)
+    name = channel if channel is not None else next((n for n in INPUT_CHANNELS if n in channels), None)
+    return {key: value for key, value in channels.items() if key != name}
 
 
 def _check_mode(settings: SolveSettings, metric: bool, camera: Camera | None) -> str:
@@ -348,6 +356,8 @@ class ShotSolve:
                 if frame in done:
                     continue
                 channels = self._passes(disparity(index), index, fit, mode, camera, intrinsics(index))
+                if s.passthrough:
+                    channels = {**other_channels(files[index], s.channel), **channels}
                 meta = self._frame_metadata(meta_common, frame, index, fit, stabilization)
                 raw = probe(files[index])
                 carried = {k: v for k, v in raw.metadata.items() if k not in RAW_ONLY}

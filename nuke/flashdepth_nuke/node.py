@@ -33,7 +33,7 @@ from flashdepth_vfx.hosts.cached import CachedRender
 from flashdepth_vfx.hosts.colour import engine_colour, menu_colorspace
 from flashdepth_vfx.hosts import farm
 from flashdepth_vfx.hosts.camera import (
-    FARM_REFUSAL, NORMAL_CHANNELS, OFF, PASSES, POSITION_CHANNELS, SolveRequest, solve_args, version_passes,
+    NORMAL_CHANNELS, OFF, PASSES, POSITION_CHANNELS, SolveRequest, solve_args, version_passes,
 )
 from flashdepth_vfx.hosts.farm import FARM_BUTTON
 from flashdepth_vfx.hosts.export import ExportCache
@@ -431,8 +431,6 @@ def send_to_farm(group: nuke.Group) -> Optional[threading.Thread]:
         if source.export is not None:
             raise FlashDepthError("Send to farm needs a Read input: farm machines render files, not this node tree "
                                   "(render it locally, or write the tree to files and read them)")
-        if source.solve.args:
-            raise FlashDepthError(FARM_REFUSAL)
         if not str(group[OUTPUT].value()).strip():
             group[OUTPUT].setValue(source.settings.output_dir)
         job = dataclasses.replace(source.settings.versioned_job(),
@@ -443,7 +441,8 @@ def send_to_farm(group: nuke.Group) -> Optional[threading.Thread]:
     name = group.fullName()
     group[STATUS].setValue("Writing the farm job")
     return farm.send_in_background(job, farm.bundle_folder(source.settings.output_dir, source.settings.key()),
-                                   lambda message: nuke.executeInMainThread(_show_farm, args=(name, message)), name)
+                                   lambda message: nuke.executeInMainThread(_show_farm, args=(name, message)), name,
+                                   source.solve)
 
 
 def _show_farm(name: str, message: str) -> None:

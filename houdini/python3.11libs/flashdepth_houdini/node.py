@@ -38,7 +38,7 @@ from flashdepth_vfx.bridge import RenderJob, RenderResult
 from flashdepth_vfx.bridge.runner import CANCELLED_EXIT_CODE
 from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts import farm
-from flashdepth_vfx.hosts.camera import FARM_REFUSAL, OFF, PASSES, SolveRequest, solve_args, version_passes
+from flashdepth_vfx.hosts.camera import OFF, PASSES, SolveRequest, solve_args, version_passes
 from flashdepth_vfx.hosts.export import ExportCache, content_key, file_stamp
 from flashdepth_vfx.hosts.farm import FARM_BUTTON
 from flashdepth_vfx.hosts.frames import format_frames, script_frames
@@ -516,8 +516,6 @@ def send_to_farm(node: hou.OpNode) -> Optional[threading.Thread]:
         if plan.export is not None:
             raise FlashDepthError("Send to farm needs a File COP or a Plate: farm machines render files, not this "
                                   "COP network (render it locally, or write it to files and read them)")
-        if plan.solve.args:
-            raise FlashDepthError(FARM_REFUSAL)
         if not _text(node, OUTPUT).strip():
             _parm(node, OUTPUT).set(plan.settings.output_dir)
         job = dataclasses.replace(_job(plan), frames=f"{min(plan.frames)}-{max(plan.frames)}")
@@ -527,10 +525,11 @@ def send_to_farm(node: hou.OpNode) -> Optional[threading.Thread]:
     bundle = farm.bundle_folder(plan.settings.output_dir, plan.settings.key())
     node.setUserData(LAST_KEY, "Writing the farm job")
     if not hou.isUIAvailable():  # hython: no event loop to come back to
-        node.setUserData(LAST_KEY, farm.farm_outcome(job, bundle))
+        node.setUserData(LAST_KEY, farm.farm_outcome(job, bundle, plan.solve))
         return None
     return farm.send_in_background(
-        job, bundle, lambda message: _main_thread().executeDeferred(node.setUserData, LAST_KEY, message), node.path())
+        job, bundle, lambda message: _main_thread().executeDeferred(node.setUserData, LAST_KEY, message), node.path(),
+        plan.solve)
 
 
 def finish(node: hou.OpNode) -> Optional[BackgroundRender]:

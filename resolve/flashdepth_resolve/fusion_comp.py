@@ -5,7 +5,8 @@ file frame at every comp frame (Global In, trims and holds mapped with :class:`L
 Each settings combination renders into its own version folder; the depth Loader keeps showing the previous
 complete version until the new one is complete, says in its comment whether its depth is current, partial
 or stale (and takes the state's tile colour), and running the script again on a partial render offers to
-finish it with the engine's ``--resume``.
+finish it with the engine's ``--resume``. The render shows a progress window with Cancel where Fusion's UI Manager
+is there (:mod:`.progress_window`), else the console's progress.
 
 Fusion's scripting objects are duck-typed here (``comp`` and its tools); nothing is imported from Fusion.
 """
@@ -18,12 +19,12 @@ from typing import Any, Dict, List, Mapping, Optional
 from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts.colour import engine_colour
 from flashdepth_vfx.hosts.frames import LoaderTiming, script_frames
-from flashdepth_vfx.hosts.render import NodeRender, error_line, summary
+from flashdepth_vfx.hosts.render import error_line, summary
 from flashdepth_vfx.hosts.settings import DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, RENDER_BUTTON, NodeSettings
-from flashdepth_vfx.hosts.versions import DepthVersion, NodeStatus, node_status
+from flashdepth_vfx.hosts.versions import DepthVersion, NodeStatus, mark_shown, node_status
 
-from .console import console_report
 from .host import find_comp, find_resolve, result_dir
+from .progress_window import Runner, console_runner, runner
 from .timeline import media_plate
 
 LOADER = "Loader"
@@ -156,6 +157,8 @@ def show_version(comp: Any, source: Any, version: DepthVersion, timing: Optional
             position = comp.CurrentFrame.FlowView.GetPosTable(source)  # {1: x, 2: y}
             depth = comp.AddTool(LOADER, int(position[1]) + 1, int(position[2]))
             depth.SetAttrs({"TOOLS_Name": f"{_name(source)}{DEPTH_SUFFIX}"})
+        previous = DepthVersion.from_json(str(depth.GetData(VERSION_KEY) or ""))
+        mark_shown(version, f"{comp.GetAttrs().get('COMPS_FileName') or 'unsaved comp'} {_name(depth)}", previous)
         depth.SetInput("Clip", version.frame_file(frames[0]))  # Fusion re-reads the clip it is given
         aligned = timing.for_clip(frames) if timing is not None else None
         if aligned is not None:
@@ -185,9 +188,10 @@ def _output_dir(comp: Any, tool: Any, plate: str, resolve: Any) -> str:
     return result_dir(os.path.dirname(plate), _name(tool), project_name or comp_name or None)
 
 
-def render_selected(comp: Any, resolve: Any = None) -> Optional[Any]:
-    """Ask for settings, render the selected Loader's or MediaIn's clip and return the depth Loader (None when
-    the artist cancelled the dialog or nothing can be shown yet)."""
+def render_selected(comp: Any, resolve: Any = None, run: Optional[Runner] = None) -> Optional[Any]:
+    """Ask for settings, render the selected Loader's or MediaIn's clip (with ``run``: default, the console's
+    progress) and return the depth Loader (None when the artist cancelled the dialog or nothing can be shown
+    yet)."""
     tool = selected_source(comp)
     clip = source_clip(comp, tool, resolve)
     plate, clip_frames = media_plate(clip)  # shot.1001.exr -> shot.####.exr; Resolve's shot.[1001-1100].exr
@@ -206,7 +210,8 @@ def render_selected(comp: Any, resolve: Any = None) -> Optional[Any]:
     job = settings.versioned_job(resume=before.can_finish and bool(answer.get("finish")))
     job.extra_args = ("--channel", DEPTH_CHANNEL)
     wanted.write_manifest(job)
-    result = NodeRender(job).run(console_report(TITLE))
+    with wanted.rendering():
+        result = (run or console_runner(TITLE))(job)
     print(f"{TITLE}: {summary(result)}")
     status = node_status(wanted, frames, shown)
     if status.show is None:
@@ -221,7 +226,7 @@ def main(namespace: Mapping[str, Any]) -> None:
         print(f"{TITLE}: run this from Fusion's Script menu (no composition is open)")
         return
     try:
-        render_selected(comp, find_resolve(namespace, external=False))
+        render_selected(comp, find_resolve(namespace, external=False), runner(namespace, TITLE))
     except FlashDepthError as exc:
         print(f"{TITLE}: {exc}")
     except Exception as exc:  # noqa: BLE001 - the artist gets one line, never a traceback

@@ -202,3 +202,35 @@ def test_a_rerender_keeps_the_date_the_version_was_made(tmp_path: Path) -> None:
     version.write_manifest(dataclasses.replace(settings, frames="1-5").versioned_job(resume=True))
     second = version.manifest()
     assert second is not None and second["created"] == first["created"] and second["frames"] == "1-5"
+
+
+def test_prune_recognises_everything_the_real_engine_writes(tmp_path: Path) -> None:
+    """Two versions rendered by the real engine (depth EXRs, snapshots, manifest, markers): pruning the older
+    one leaves nothing of it behind, and nothing of the newer one is touched."""
+    import sys
+
+    from engine_helpers import write_plates, write_tiny_checkpoint
+    from flashdepth_vfx.bridge import RenderProcess
+
+    plate = write_plates(tmp_path / "plates", range(1, 4))
+    checkpoint = write_tiny_checkpoint(tmp_path / "tiny.safetensors")
+    made = []
+    for mode in ("depth", "disparity"):
+        settings = NodeSettings(plate=plate, output_dir=str(tmp_path / "out"), checkpoint=str(checkpoint), mode=mode)
+        version = settings.version()
+        job = settings.versioned_job()
+        version.write_manifest(job)
+        with version.rendering():
+            result = RenderProcess(job, engine=[sys.executable, "-m", "flashdepth_vfx"]).run()
+        assert result.ok and len(result.written) == 3, result.error
+        made.append(version)
+    mark_shown(made[1], "/comp/shot.nk FlashDepth1")
+    assert list((Path(made[0].folder) / ".flashdepth").rglob("state.*.safetensors"))  # the engine's snapshots
+    set_age(Path(made[0].folder), 1)
+    newer = sorted(str(p) for p in Path(made[1].folder).rglob("*"))
+    plan = prune.plan_folder(str(tmp_path / "out"), keep=0)
+    [removal] = plan.remove
+    assert removal.version.key == made[0].key and removal.foreign == ()
+    assert prune.apply(plan) == []
+    assert not os.path.exists(made[0].folder)
+    assert sorted(str(p) for p in Path(made[1].folder).rglob("*")) == newer

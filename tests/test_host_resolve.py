@@ -417,3 +417,29 @@ def test_without_a_ui_manager_the_progress_goes_to_the_console(tmp_path: Path, h
     run_comp_script(comp, bmd=types.SimpleNamespace(scriptapp=lambda name: None))  # no UIDispatcher, no fusion
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("FlashDepth: Frame 1005 (5/5)") for line in lines) and lines[-1].startswith("FlashDepth: Done: 5 frames")
+
+
+def test_comp_dialog_version_menu_shows_an_older_version_without_rendering(
+        tmp_path: Path, host: List[RenderJob], capsys: pytest.CaptureFixture[str]) -> None:
+    comp = comp_with_plate(tmp_path)
+    run_comp_script(comp)
+    comp.answers = {"mode": float(MODES.index("disparity"))}
+    run_comp_script(comp)
+    first, second = (Path(job.output).parent for job in host)
+    _, controls = comp.dialogs[-1]
+    [menu] = [c for c in controls.values() if c[1] == "version"]
+    assert menu[2] == "Dropdown" and menu["Options"][1] == "Render with these settings"
+    assert menu["Options"][2].startswith(first.name[:8] + "  default model, depth, file colour space  5 fr complete")
+    comp.answers = {"mode": float(MODES.index("disparity")), "version": 2.0}  # newest first: the first version
+    run_comp_script(comp)
+    _, controls = comp.dialogs[-1]
+    [menu] = [c for c in controls.values() if c[1] == "version"]
+    assert [label[:8] for label in list(menu["Options"].values())[1:]] == [second.name[:8], first.name[:8]]
+    assert len(host) == 2  # nothing rendered
+    depth = comp.tools[-1]
+    assert depth.GetInput("Clip") == str(first / "shot_depth.1001.exr") and depth.GetData("FlashDepthChosen") is True
+    assert depth.GetInput("Comments").startswith(f"FlashDepth: Stale: showing version {first.name[:8]} chosen by hand")
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"FlashDepth: Stale: showing version {first.name[:8]}")
+    comp.answers = {"mode": float(MODES.index("disparity"))}  # render again: the settings' version is shown
+    run_comp_script(comp)
+    assert depth.GetInput("Clip") == str(second / "shot_depth.1001.exr") and depth.GetData("FlashDepthChosen") is False

@@ -27,7 +27,7 @@ import dataclasses
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Tuple, cast
+from typing import Any, Callable, List, Optional, Set, Tuple, cast
 
 import nuke
 
@@ -101,6 +101,7 @@ PLUGIN_MISSING = ("FlashDepth: the flashdepth-vfx Nuke plugin is not installed o
 _BUTTON = ("import nuke\ntry:\n    import flashdepth_nuke.node as fd\nexcept ImportError:\n"
            "    nuke.message({missing!r})\nelse:\n    fd.{action}(nuke.thisNode())\n")
 _SLOTS = RenderSlots()  # one render per node
+_MENU_UPDATES: Set[str] = set()  # nodes whose version menu this module is setting (Nuke reports those changes as knobChanged)
 # Runs a call on Nuke's main thread and waits for it (the stubs leave it untyped).
 _in_main_thread = cast(Callable[..., Any], nuke.executeInMainThreadWithResult)
 
@@ -389,13 +390,17 @@ def _update_menu(group: nuke.Group, output_dir: str, status: NodeStatus) -> None
         return
     infos = describe_versions(output_dir)
     items = [LATEST] + [info.label for info in infos]
-    if list(knob.values()) != items:
-        knob.setValues(items)
     value = LATEST
     if status.chosen and status.shown is not None:
         value = next((info.label for info in infos if info.version.key == status.shown.key), LATEST)
-    if str(knob.value()) != value:
-        knob.setValue(value)
+    _MENU_UPDATES.add(group.fullName())
+    try:
+        if list(knob.values()) != items:
+            knob.setValues(items)  # keeps the index, which may now name another version: not a choice
+        if str(knob.value()) != value:
+            knob.setValue(value)
+    finally:
+        _MENU_UPDATES.discard(group.fullName())
 
 
 def _show(group: nuke.Group, status: NodeStatus, message: Optional[str] = None) -> None:
@@ -435,7 +440,10 @@ def choose_version(group: nuke.Group) -> None:
     again for *latest*."""
     knob = group.knob(VERSION)
     choice = str(knob.value()) if knob is not None else LATEST
+    if group.fullName() in _MENU_UPDATES:
+        return
     if _SLOTS.get(group.fullName()) is not None:
+        group[STATUS].setValue("Rendering: choose a version when the render is done")
         return
     try:
         source = read_source(group)

@@ -118,19 +118,24 @@ def test_prune_keeps_the_newest_complete_the_shown_the_rendering_and_a_newer_par
     older = make_version(out, "normalized", age_days=5)
     newest = make_version(out, "disparity", age_days=4, precision="fp16")
     new_partial = make_version(out, "normalized", frames=[1, 2], age_days=3, precision="fp16")
-    mark_shown(shown, "/comp/shot_v002.nk FlashDepth1")
+    script = tmp_path / "comp" / "shot_v002.nk"
+    script.parent.mkdir()
+    script.write_text("a saved script")
+    mark_shown(shown, str(script), "FlashDepth1")
+    gone = make_version(out, "depth", age_days=9.5, precision="fp16")  # shown by a script deleted since
+    mark_shown(gone, str(tmp_path / "comp" / "shot_v001.nk"), "FlashDepth1")
     (Path(rendering.folder) / RENDERING).write_text(json.dumps(
         {"flashdepth:kind": "rendering", "host": os.uname().nodename, "pid": os.getpid()}))
     foreign = Path(older.folder) / "notes.txt"
     foreign.write_text("the artist's notes")
     depth_frame(str(Path(older.folder) / "someone_else.0001.exr"), ours=False)
-    for version, days in ((shown, 8), (rendering, 7), (older, 5)):
+    for version, days in ((gone, 9.5), (shown, 8), (rendering, 7), (older, 5)):
         set_age(Path(version.folder), days)
 
     plan = prune.plan_folder(str(out), keep=1)
-    assert {r.version for r in plan.remove} == {oldest, old_partial, older}
+    assert {r.version for r in plan.remove} == {gone, oldest, old_partial, older}
     reasons = {k.version: k.reason for k in plan.keep}
-    assert reasons[shown] == "shown by /comp/shot_v002.nk FlashDepth1"
+    assert reasons[shown] == f"shown by {script} FlashDepth1"
     assert reasons[rendering] == f"a render (process {os.getpid()}) is writing it"
     assert reasons[newest] == "one of the 1 newest complete versions"
     assert reasons[new_partial].startswith("partial and newer than every complete version")
@@ -143,7 +148,7 @@ def test_prune_keeps_the_newest_complete_the_shown_the_rendering_and_a_newer_par
     assert folders(out) == sorted([shown.key, rendering.key, older.key, newest.key, new_partial.key])
     assert sorted(p.name for p in Path(older.folder).rglob("*")) == ["notes.txt", "someone_else.0001.exr"]
     assert foreign.read_text() == "the artist's notes"
-    assert shown_by(shown.folder) == ["/comp/shot_v002.nk FlashDepth1"] and shown.frames_on_disk(FRAMES) == FRAMES
+    assert shown_by(shown.folder) == [f"{script} FlashDepth1"] and shown.frames_on_disk(FRAMES) == FRAMES
 
 
 def test_prune_leaves_versions_in_use_a_node_names_and_recent_ones(tmp_path: Path) -> None:
@@ -224,7 +229,7 @@ def test_prune_recognises_everything_the_real_engine_writes(tmp_path: Path) -> N
             result = RenderProcess(job, engine=[sys.executable, "-m", "flashdepth_vfx"]).run()
         assert result.ok and len(result.written) == 3, result.error
         made.append(version)
-    mark_shown(made[1], "/comp/shot.nk FlashDepth1")
+    mark_shown(made[1], "", "FlashDepth1")  # an unsaved script: kept, to be safe
     assert list((Path(made[0].folder) / ".flashdepth").rglob("state.*.safetensors"))  # the engine's snapshots
     set_age(Path(made[0].folder), 1)
     newer = sorted(str(p) for p in Path(made[1].folder).rglob("*"))

@@ -15,7 +15,7 @@ Every name below is also importable from :mod:`flashdepth_vfx.hosts.common`.
     ``.from_json(text)`` to store on a node, ``.write_manifest(job)``, ``.manifest()``);
     ``.rendering()`` (a context: the version is being rendered); ``list_versions(output_dir)``;
     ``describe_versions(output_dir) -> [VersionInfo]`` (``.label`` for a version menu: settings, frames,
-    complete / partial, date) and ``find_version(infos, label)``; ``mark_shown(version, user, previous)`` /
+    complete / partial, date) and ``find_version(infos, label)``; ``mark_shown(version, scene, node, previous)`` /
     ``shown_by(folder)``; ``node_status(wanted, file_frames, shown, chosen=False) -> NodeStatus`` with
     ``.state`` (``DepthState`` NONE / CURRENT / PARTIAL / STALE / MISSING), ``.show`` (the version the loader
     should show), ``.chosen`` (picked in the version menu: stays shown, stale while it is not ``wanted``),

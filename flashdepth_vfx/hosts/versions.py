@@ -156,20 +156,24 @@ def _user_file(version: DepthVersion, user: str) -> str:
     return os.path.join(version.folder, SHOWN_FOLDER, f"{name}.json")
 
 
-def mark_shown(version: DepthVersion, user: str, previous: Optional[DepthVersion] = None) -> None:
-    """Record that ``user`` (a node: its scene file and node name) shows ``version`` now, and no longer
-    ``previous``. Best effort: a folder that cannot be written (read-only media) only loses the record."""
+def mark_shown(version: DepthVersion, scene: str, node: str, previous: Optional[DepthVersion] = None) -> None:
+    """Record that ``node`` of the saved ``scene`` (a script, .hip or comp file; "" when unsaved) shows
+    ``version`` now, and no longer ``previous``. Best effort: a folder that cannot be written (read-only media)
+    only loses the record."""
+    user = f"{scene or 'unsaved scene'} {node}"
     if previous is not None and previous != version:
         with contextlib.suppress(OSError):
             os.remove(_user_file(previous, user))
     path = _user_file(version, user)
     with contextlib.suppress(OSError):
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        _write_json(path, {KIND_KEY: "shown", "user": user, "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        _write_json(path, {KIND_KEY: "shown", "user": user, "scene": scene, "node": node,
+                           "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 
 
 def shown_by(folder: str) -> List[str]:
-    """The nodes recorded as showing the version in ``folder`` (see :func:`mark_shown`)."""
+    """The nodes recorded as showing the version in ``folder`` (see :func:`mark_shown`), as "scene node". A
+    record whose saved scene file no longer exists does not count (a deleted or renamed script shows nothing)."""
     users = []
     try:
         names = sorted(os.listdir(os.path.join(folder, SHOWN_FOLDER)))
@@ -177,8 +181,12 @@ def shown_by(folder: str) -> List[str]:
         return []
     for name in names:
         data = _read_json(os.path.join(folder, SHOWN_FOLDER, name))
-        if data is not None and data.get(KIND_KEY) == "shown" and isinstance(data.get("user"), str):
-            users.append(str(data["user"]))
+        if data is None or data.get(KIND_KEY) != "shown" or not isinstance(data.get("user"), str):
+            continue
+        scene = data.get("scene")
+        if isinstance(scene, str) and scene and not os.path.exists(scene):
+            continue
+        users.append(str(data["user"]))
     return users
 
 

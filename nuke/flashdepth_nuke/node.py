@@ -354,7 +354,7 @@ def load_version(group: nuke.Group, version: Optional[DepthVersion], source: Sou
         return
     changed = str(read["file"].value()) != version.pattern
     if changed or _shown(group) != version:
-        mark_shown(version, _user(group), _shown(group))
+        mark_shown(version, str(nuke.root()['name'].value()), group.fullName(), _shown(group))
     read["file"].setValue(version.pattern)
     if source.read is not None:
         up.copy_timing(source.read, read)
@@ -370,11 +370,6 @@ def load_version(group: nuke.Group, version: Optional[DepthVersion], source: Sou
         reload_knob = read.knob("reload")
         if isinstance(reload_knob, nuke.Script_Knob):
             reload_knob.execute()
-
-
-def _user(group: nuke.Group) -> str:
-    """Who shows a version, for the marker pruning respects: the script and the node."""
-    return f"{nuke.root()['name'].value() or 'untitled script'} {group.fullName()}"
 
 
 def _chosen(group: nuke.Group) -> bool:

@@ -170,7 +170,7 @@ def show_version(comp: Any, source: Any, version: DepthVersion, timing: Optional
             depth = comp.AddTool(LOADER, int(position[1]) + 1, int(position[2]))
             depth.SetAttrs({"TOOLS_Name": f"{_name(source)}{DEPTH_SUFFIX}"})
         previous = DepthVersion.from_json(str(depth.GetData(VERSION_KEY) or ""))
-        mark_shown(version, f"{comp.GetAttrs().get('COMPS_FileName') or 'unsaved comp'} {_name(depth)}", previous)
+        mark_shown(version, str(comp.GetAttrs().get("COMPS_FileName") or ""), _name(depth), previous)
         depth.SetInput("Clip", version.frame_file(frames[0]))  # Fusion re-reads the clip it is given
         aligned = timing.for_clip(frames) if timing is not None else None
         if aligned is not None:

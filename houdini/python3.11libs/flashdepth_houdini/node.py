@@ -568,7 +568,7 @@ def _show_version(node: hou.OpNode, version: DepthVersion) -> None:
     shown = _shown(node)
     if version != shown:
         node.setUserData(SHOWN_KEY, version.to_json())
-        mark_shown(version, f"{hou.hipFile.path()} {node.path()}", shown)
+        mark_shown(version, "" if hou.hipFile.isNewFile() else hou.hipFile.path(), node.path(), shown)
     load_version(node, version)
 
 

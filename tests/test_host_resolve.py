@@ -443,3 +443,19 @@ def test_comp_dialog_version_menu_shows_an_older_version_without_rendering(
     comp.answers = {"mode": float(MODES.index("disparity"))}  # render again: the settings' version is shown
     run_comp_script(comp)
     assert depth.GetInput("Clip") == str(second / "shot_depth.1001.exr") and depth.GetData("FlashDepthChosen") is False
+
+
+def test_a_ui_manager_that_refuses_the_window_leaves_the_render_to_the_console(
+        tmp_path: Path, host: List[RenderJob], capsys: pytest.CaptureFixture[str]) -> None:
+    comp = comp_with_plate(tmp_path)
+    fusion = Fusion(comp)
+
+    def refuse(props: Any) -> Any:
+        raise RuntimeError("UIManager is not available in this edition")
+
+    fusion.UIManager.Timer = refuse  # type: ignore[method-assign]
+    run_comp_script(comp, fusion=fusion, bmd=Bmd())
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ("FlashDepth: no progress window (UIManager is not available in this edition): progress "
+                        "here") and lines[-1].startswith("FlashDepth: Done: 5 frames")
+    assert len(host) == 1

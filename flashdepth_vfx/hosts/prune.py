@@ -157,7 +157,7 @@ def rendering_reason(folder: str, files: Iterable[Tuple[str, float]], now: Optio
     for relative, modified in files:
         match = _TEMPORARY.match(os.path.basename(relative))
         pid = int(match.group(1) or match.group(2)) if match else 0
-        if match and _process_alive(pid) and now - modified < ACTIVE_S:
+        if match and _process_alive(pid):  # the engine's own rule: a temporary is stale once its process is gone
             return f"a render (process {pid}) is writing it"
         if now - modified < ACTIVE_S:
             return f"written in the last {int(ACTIVE_S // 60)} minutes (a render may still be running)"
@@ -244,7 +244,7 @@ def plan_folder(output_dir: str, keep: int = DEFAULT_KEEP, protect: Sequence[Dep
         if os.path.normpath(version.folder) in protected:
             reason = "the node shows it or its settings make it"
         elif shown_by(version.folder):
-            reason = f"shown by {', '.join(shown_by(version.folder))}"
+            reason = "shown by " + ", ".join(shown_by(version.folder))
         else:
             reason = rendering_reason(version.folder, [(path, modified) for path, modified, _ in files], now)
         if reason is None and info.complete and complete_kept < keep:

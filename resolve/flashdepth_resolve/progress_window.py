@@ -65,23 +65,27 @@ def runner(namespace: Mapping[str, Any], title: str) -> Runner:
 def run_in_window(job: RenderJob, ui: Any, bmd: Any, title: str) -> RenderResult:
     """Render ``job`` with a progress window: a line of progress, the percentage and Cancel. The window closes
     itself when the engine exits; Cancel or closing it stops the engine (finished frames are kept). Every
-    progress line also goes to the console, as a log."""
-    render = NodeRender(job)
-    render.start()
+    progress line also goes to the console, as a log. A window that cannot be built (a UI Manager that refuses
+    it) leaves the render to the console, before the engine starts."""
     log = console_report(title)
-    disp = bmd.UIDispatcher(ui)
-    window = disp.AddWindow(
-        {"ID": WINDOW_ID, "WindowTitle": f"{title}: rendering depth", "Geometry": [200, 200, 520, 110]},
-        ui.VGroup([
-            ui.Label({"ID": "Message", "Text": "Starting the depth engine", "WordWrap": True}),
-            ui.HGroup([
-                ui.Label({"ID": "Percent", "Text": "0%"}),
-                ui.Button({"ID": "Cancel", "Text": "Cancel"}),
+    try:
+        disp = bmd.UIDispatcher(ui)
+        window = disp.AddWindow(
+            {"ID": WINDOW_ID, "WindowTitle": f"{title}: rendering depth", "Geometry": [200, 200, 520, 110]},
+            ui.VGroup([
+                ui.Label({"ID": "Message", "Text": "Starting the depth engine", "WordWrap": True}),
+                ui.HGroup([
+                    ui.Label({"ID": "Percent", "Text": "0%"}),
+                    ui.Button({"ID": "Cancel", "Text": "Cancel"}),
+                ]),
             ]),
-        ]),
-    )
-    items = window.GetItems()
-    timer = ui.Timer({"ID": TIMER_ID, "Interval": POLL_MS})
+        )
+        items = window.GetItems()
+        timer = ui.Timer({"ID": TIMER_ID, "Interval": POLL_MS})
+    except Exception as exc:  # noqa: BLE001 - any failure of the host's UI: the console still works
+        log(None, f"no progress window ({' '.join(str(exc).split()) or type(exc).__name__}): progress here")
+        return console_runner(title)(job)
+    render = NodeRender(job)
 
     def cancel(event: Any) -> None:
         if items["Cancel"].Enabled:
@@ -103,6 +107,7 @@ def run_in_window(job: RenderJob, ui: Any, bmd: Any, title: str) -> RenderResult
     window.On.Cancel.Clicked = cancel
     window.On.FlashDepthProgress.Close = cancel  # the loop still waits for the engine to stop
     disp.On.FlashDepthPoll.Timeout = poll
+    render.start()
     window.Show()
     timer.Start()
     try:

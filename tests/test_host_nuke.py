@@ -568,7 +568,7 @@ def set_knob(nuke: ModuleType, group: Any, name: str, value: Any) -> None:
 
 
 def test_version_menu_lists_the_versions_and_a_chosen_one_stays_shown_marked_stale(fd: Any, nuke: ModuleType,
-                                                                                  read: Any) -> None:
+                                                                                  read: Any, tmp_path: Path) -> None:
     group = fd.create_node(read)
     first = render_and_wait(fd, group)
     set_knob(nuke, group, "mode", "disparity")
@@ -586,6 +586,9 @@ def test_version_menu_lists_the_versions_and_a_chosen_one_stays_shown_marked_sta
     assert group["label"].value() == "depth: stale (chosen version)"
     assert group["tile_color"].value() == STATE_COLOURS[DepthState.STALE]
     assert group["depth_version"].value() == menu[2]
+    nuke.load_script(str(tmp_path / "comp" / "shot.nk"))  # reopening the script keeps the choice, unmodified
+    assert version_dir(Path(), group) == first and group["label"].value() == "depth: stale (chosen version)"
+    assert not nuke.root().modified()
     set_knob(nuke, group, "device", "cpu")  # other knob changes keep the choice
     assert version_dir(Path(), group) == first
     set_knob(nuke, group, "device", "auto")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import runpy
 import shlex
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Dict, Tuple
 
+import numpy as np
 import pytest
 
 import fake_engine
@@ -21,6 +23,7 @@ from fakes import hdefereval as fake_hdefereval
 from fakes import hou as fake_hou
 from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts.common import MODELS, STATE_COLOURS, DepthState, DepthVersion
+from flashdepth_vfx.plates.image_io import write_exr
 
 ROOT = Path(__file__).resolve().parent.parent
 HOUDINI = ROOT / "houdini"
@@ -109,7 +112,7 @@ def test_node_is_a_subnet_with_spare_parms_defaults_and_a_file_cop(fd: Any, hou:
     assert [t.name() for t in node.parmTemplateGroup().entries()] == [
         "fd_plate", "fd_checkpoint", "fd_model", "fd_colorspace", "fd_mode", "fd_frames", "fd_device",
         "fd_precision", "fd_output", "fd_camera", "fd_points", "fd_position", "fd_normals",
-        "fd_render", "fd_finish", "fd_cancel", "fd_farm", "fd_progress", "fd_status"]
+        "fd_render", "fd_finish", "fd_cancel", "fd_farm", "fd_progress", "fd_status", "fd_version", "fd_prune"]
     entries = {t.name(): t for t in node.parmTemplateGroup().entries()}
     assert isinstance(entries["fd_model"], hou.MenuParmTemplate) and entries["fd_model"].menuItems() == MODELS
     assert isinstance(entries["fd_render"], hou.ButtonParmTemplate) and entries["fd_render"].label() == "Render depth"
@@ -472,3 +475,63 @@ def test_errors_become_one_status_line(fd: Any, hou: ModuleType, tmp_path: Path,
     render(fd, hou, lonely)
     assert status(lonely).startswith("Error: $FLASHDEPTH_VFX_BIN points at")
     assert importlib.import_module("flashdepth_houdini.node") is fd
+
+
+def test_version_menu_loads_a_chosen_version_marked_stale_and_latest_follows_the_parms(
+        fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+    network, plate = plate_cop(hou, tmp_path)
+    node = fd.create_node(network, plate)
+    render(fd, hou, node)
+    first = version_dir(node)
+    node.parm("fd_mode").set("disparity")
+    render(fd, hou, node)
+    second = version_dir(node)
+    menu = node.parm("fd_version")
+    assert menu.menuItems() == ("latest", second.name, first.name)  # the menu script, as Houdini runs it
+    labels = menu.menuLabels()
+    assert labels[0] == "Latest (follows the parameters)"
+    assert labels[2].startswith(first.name[:8] + "  default model, depth, ACES - ACEScg  5 fr complete  ")
+    loader = node.node("depth").parm("filename1")
+
+    menu.set(first.name)
+    menu.press()  # the artist picks the older version
+    assert version_dir(node) == first and loader.evalAsString() == str(first / "shot_depth.$F4.exr")
+    assert status(node).startswith(f"Stale: showing version {first.name[:8]} chosen by hand (default model, depth,")
+    assert node.color == colour(DepthState.STALE)
+    node.parm("fd_mode").set("depth")  # the parameters make the chosen version again
+    assert status(node).endswith(f"Current: 5 frames rendered with these settings, in {first}")
+    node.parm("fd_mode").set("disparity")
+
+    menu.set("latest")
+    menu.press()
+    assert version_dir(node) == second and loader.evalAsString() == str(second / "shot_depth.$F4.exr")
+    assert node.color == colour(DepthState.CURRENT)
+    menu.set(first.name)
+    menu.press()
+    render(fd, hou, node)  # Render Depth follows the parameters again
+    assert menu.evalAsString() == "latest" and version_dir(node) == second
+
+
+def test_delete_old_versions_asks_and_keeps_what_the_node_uses(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+    network, plate = plate_cop(hou, tmp_path)
+    node = fd.create_node(network, plate)
+    made = []
+    for mode in ("depth", "disparity", "normalized"):
+        node.parm("fd_mode").set(mode)
+        render(fd, hou, node)
+        made.append(version_dir(node))
+    for frame in range(1001, 1006):  # what the real engine writes (the fake engine's files are not EXRs)
+        write_exr(made[0] / f"shot_depth.{frame}.exr", {"Z": np.ones((2, 2), np.float32)},
+                  metadata={"flashdepth:version": "test"})
+    stamp = time.time() - 3600
+    for path in made[0].rglob("*"):
+        os.utime(path, (stamp, stamp))
+    hou.ui.answers.append(1)  # Cancel
+    node.parm("fd_prune").press()
+    assert hou.ui.messages[-1].startswith("Delete 1 old depth versions of flashdepth1 (")
+    assert all(path.is_dir() for path in made)
+    hou.ui.answers.append(0)  # Delete
+    node.parm("fd_prune").press()
+    assert not made[0].exists() and made[1].is_dir() and made[2].is_dir()
+    assert node.userData("flashdepth_last").startswith("Deleted 1 old versions (")
+    assert node.parm("fd_version").menuItems() == ("latest", made[2].name, made[1].name)

@@ -3,6 +3,7 @@ as a real subprocess from the node's worker thread."""
 from __future__ import annotations
 
 import json
+import os
 import runpy
 import shlex
 import struct
@@ -13,12 +14,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, List
 
+import numpy as np
 import pytest
 
 import fake_engine
 from fakes import nuke as fake_nuke
 from flashdepth_vfx.hosts.colour import NUKE_DEFAULT_CONFIG
 from flashdepth_vfx.hosts.versions import STATE_COLOURS, DepthState, DepthVersion
+from flashdepth_vfx.plates.image_io import write_exr
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_ENGINE = f"{shlex.quote(sys.executable)} {shlex.quote(str(Path(fake_engine.__file__).resolve()))}"
@@ -201,8 +204,10 @@ def test_render_button_runs_the_engine_in_a_worker_and_loads_the_version(fd: Any
     assert depth_read["file"].value() == str(version / "shot_depth.%04d.exr")
     assert [depth_read[k].value() for k in ("first", "last", "origfirst", "origlast")] == [1001, 1005, 1001, 1005]
     assert depth_read["reload"].executed == 1 and copy["disable"].value() is False
-    assert sorted(p.name for p in version.iterdir()) == ["flashdepth_version.json"] + [
-        f"shot_depth.{f}.exr" for f in range(1001, 1006)]
+    assert sorted(p.name for p in version.iterdir()) == [".flashdepth_shown", "flashdepth_version.json"] + [
+        f"shot_depth.{f}.exr" for f in range(1001, 1006)]  # no rendering marker left: the render is over
+    [marker] = (version / ".flashdepth_shown").iterdir()  # pruning keeps what a node shows
+    assert json.loads(marker.read_text())["user"] == f"{tmp_path / 'comp' / 'shot.nk'} {group.fullName()}"
     manifest = json.loads((version / "flashdepth_version.json").read_text())
     assert manifest["key"] == version.name and manifest["settings"]["mode"] == "depth"
     assert fd.running(group) is None
@@ -283,7 +288,7 @@ def test_a_rerender_keeps_the_previous_version_until_it_completes_then_finish_re
     fd.render(group)
     finish(fd, group)
     depth_version = version_dir(Path(), group)
-    before = {p.name: p.read_text() for p in depth_version.iterdir()}
+    before = {p.name: p.read_text() for p in depth_version.iterdir() if p.is_file()}
 
     monkeypatch.setenv("FAKE_ENGINE_MODE", "slow")
     monkeypatch.setenv("FAKE_ENGINE_DELAY", "0.03")
@@ -296,7 +301,7 @@ def test_a_rerender_keeps_the_previous_version_until_it_completes_then_finish_re
     status = group["status"].value()
     assert status.startswith("Cancelled: ") and "press Finish to render the rest; showing the previous version" in status
     assert version_dir(Path(), group) == depth_version  # still the complete depth version
-    assert {p.name: p.read_text() for p in depth_version.iterdir()} == before
+    assert {p.name: p.read_text() for p in depth_version.iterdir() if p.is_file()} == before
     assert group["tile_color"].value() == STATE_COLOURS[DepthState.PARTIAL]
     assert group["label"].value().startswith("depth: partial ")
     group["show_partial"].execute()  # the artist chooses the unfinished render over the previous one
@@ -541,3 +546,101 @@ def test_nodes_of_the_first_release_are_upgraded_on_load_without_marking_the_scr
     assert not nuke.root().modified()
     assert group["knobChanged"].value() == "" and group["render"].command() == fd.button_command("render")
     assert group["status"].value().startswith("Current: 5 frames")  # the same files, found by their settings
+
+
+# --- versions: choosing one, deleting old ones -----------------------------------------------------------------
+
+def render_and_wait(fd: Any, group: Any) -> Path:
+    fd.render(group)
+    finish(fd, group)
+    return version_dir(Path(), group)
+
+
+def choose(nuke: ModuleType, group: Any, item: str) -> None:
+    """The artist picks ``item`` in the version menu."""
+    group["depth_version"].setValue(item)
+    nuke.knob_changed(group, "depth_version")
+
+
+def set_knob(nuke: ModuleType, group: Any, name: str, value: Any) -> None:
+    group[name].setValue(value)
+    nuke.knob_changed(group, name)
+
+
+def test_version_menu_lists_the_versions_and_a_chosen_one_stays_shown_marked_stale(fd: Any, nuke: ModuleType,
+                                                                                  read: Any, tmp_path: Path) -> None:
+    group = fd.create_node(read)
+    first = render_and_wait(fd, group)
+    set_knob(nuke, group, "mode", "disparity")
+    second = render_and_wait(fd, group)
+    menu = group["depth_version"].values()
+    assert menu[0] == fd.LATEST and len(menu) == 3 and group["depth_version"].value() == fd.LATEST
+    assert menu[1].startswith(second.name[:8] + "  default model, disparity, ACES - ACEScg  5 fr complete  ")
+    assert menu[2].startswith(first.name[:8] + "  default model, depth, ACES - ACEScg  5 fr complete  ")
+    depth_read = group.node("DepthRead")
+
+    choose(nuke, group, menu[2])  # an older version, rendered with other settings than the knobs'
+    assert version_dir(Path(), group) == first and depth_read["file"].value() == str(first / "shot_depth.%04d.exr")
+    assert group["status"].value().startswith(f"Stale: showing version {first.name[:8]} chosen by hand (default "
+                                              "model, depth, ACES - ACEScg): its settings differ from the node's")
+    assert group["label"].value() == "depth: stale (chosen version)"
+    assert group["tile_color"].value() == STATE_COLOURS[DepthState.STALE]
+    assert group["depth_version"].value() == menu[2]
+    nuke.load_script(str(tmp_path / "comp" / "shot.nk"))  # reopening the script keeps the choice, unmodified
+    assert version_dir(Path(), group) == first and group["label"].value() == "depth: stale (chosen version)"
+    assert not nuke.root().modified()
+    set_knob(nuke, group, "device", "cpu")  # other knob changes keep the choice
+    assert version_dir(Path(), group) == first
+    set_knob(nuke, group, "device", "auto")
+    set_knob(nuke, group, "mode", "depth")  # the knobs now make the chosen version: current
+    assert group["label"].value() == "depth: current" and version_dir(Path(), group) == first
+    set_knob(nuke, group, "mode", "disparity")
+    assert version_dir(Path(), group) == first and group["label"].value() == "depth: stale (chosen version)"
+
+    choose(nuke, group, fd.LATEST)  # back to following the knobs
+    assert version_dir(Path(), group) == second and group["label"].value() == "depth: current"
+    assert depth_read["file"].value() == str(second / "shot_depth.%04d.exr")
+
+    choose(nuke, group, menu[2])
+    assert render_and_wait(fd, group) == second  # Render depth follows the knobs again
+    assert group["depth_version"].value() == fd.LATEST and group["label"].value() == "depth: current"
+
+
+def age(folder: Path, days: float = 2.0) -> None:
+    stamp = time.time() - days * 24 * 3600
+    for path in [folder, *folder.rglob("*")]:
+        os.utime(path, (stamp, stamp))
+
+
+def test_delete_old_versions_asks_then_keeps_the_shown_the_knobs_and_the_newest(fd: Any, nuke: ModuleType,
+                                                                               read: Any) -> None:
+    group = fd.create_node(read)
+    made = []
+    for days, (knob, value) in zip((5, 4, 3, 2), (("mode", "depth"), ("mode", "disparity"), ("mode", "normalized"),
+                                                  ("precision", "fp16"))):
+        set_knob(nuke, group, knob, value)
+        made.append(render_and_wait(fd, group))
+        age(made[-1], days)
+    chosen = group["depth_version"].values()[-1]  # the oldest
+    choose(nuke, group, chosen)
+    age(made[0], 5)
+    assert version_dir(Path(), group) == made[0]
+    for frame in range(1001, 1006):  # what the real engine writes (the fake engine's files are not EXRs)
+        write_exr(made[1] / f"shot_depth.{frame}.exr", {"Z": np.ones((2, 2), np.float32)},
+                  metadata={"flashdepth:version": "test"})
+    (made[1] / "artist_notes.txt").write_text("keep me")
+    age(made[1], 4)
+
+    group["delete_old_versions"].execute()  # the artist answers No
+    assert nuke.messages[-1].startswith(f"Delete 1 old depth versions of {group.name()} (")
+    assert all(path.is_dir() for path in made)
+    nuke.answers.append(True)
+    group["delete_old_versions"].execute()
+    assert [path.is_dir() for path in made] == [True, True, True, True]  # the notes keep their folder
+    assert sorted(p.name for p in made[1].rglob("*")) == ["artist_notes.txt"]
+    assert group["status"].value().startswith("Deleted 1 old versions (") and \
+        "1 files not written by flashdepth-vfx left in place" in group["status"].value()
+    assert version_dir(Path(), group) == made[0]  # the chosen one stays shown
+    assert len(group["depth_version"].values()) == 4  # latest + the three versions left
+    group["delete_old_versions"].execute()
+    assert group["status"].value().startswith("No old versions to delete (3 kept)")

@@ -13,7 +13,7 @@ import pytest
 
 import fake_engine
 from fakes import DaVinciResolveScript as fake_resolve
-from fakes.fusion import Comp, Fusion, Tool
+from fakes.fusion import Bmd, Comp, Fusion, Tool
 from flashdepth_vfx.bridge import RenderJob
 from flashdepth_vfx.hosts.common import MODES, NodeRender
 
@@ -332,3 +332,130 @@ def test_resolve_code_is_python_3_9_syntax() -> None:
     assert len(files) >= 6
     for path in files:
         ast.parse(path.read_text(encoding="utf-8"), filename=str(path), feature_version=(3, 9))
+
+
+# --- the progress window (Fusion's UI Manager) ------------------------------------------------------------------
+
+def window_of(bmd: Bmd) -> Any:
+    [dispatcher] = bmd.dispatchers
+    [window] = dispatcher.windows
+    return window
+
+
+def click_cancel_at_the_first_frame(window: Any) -> None:
+    """The artist presses Cancel once the window shows a rendered frame."""
+    if any(str(text).startswith("Frame") for text in window.GetItems()["Message"].texts):
+        window.click("Cancel")
+
+
+def test_comp_script_shows_progress_in_a_window_that_closes_when_the_render_ends(
+        tmp_path: Path, host: List[RenderJob], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "slow")
+    monkeypatch.setenv("FAKE_ENGINE_DELAY", "0.15")
+    comp = comp_with_plate(tmp_path)
+    fusion, bmd = Fusion(comp), Bmd()
+    run_comp_script(comp, fusion=fusion, bmd=bmd)
+    window = window_of(bmd)
+    items = window.GetItems()
+    assert window.shown == 1 and not window.visible  # shown during the render, gone after it
+    assert window.props["WindowTitle"] == "FlashDepth: rendering depth"
+    assert any(text.startswith("Frame ") for text in items["Message"].texts)
+    assert items["Percent"].texts[0] == "0%" and items["Cancel"].Enabled
+    [timer] = fusion.UIManager.timers
+    assert timer.started == 1 and not timer.active
+    assert capsys.readouterr().out.splitlines()[-1].startswith("FlashDepth: Done: 5 frames in ")
+    assert comp.tools[-1].GetInput("Clip").endswith("shot_depth.1001.exr")
+
+
+@pytest.mark.parametrize("how", ["cancel button", "closing the window"])
+def test_cancel_in_the_progress_window_stops_the_engine_and_keeps_the_finished_frames(
+        tmp_path: Path, host: List[RenderJob], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], how: str) -> None:
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "slow")
+    monkeypatch.setenv("FAKE_ENGINE_DELAY", "0.3")
+    comp = comp_with_plate(tmp_path)
+    fusion, bmd = Fusion(comp), Bmd()
+    if how == "cancel button":
+        fusion.UIManager.artist = click_cancel_at_the_first_frame
+    else:
+        fusion.UIManager.artist = lambda w: w.close() if any(
+            str(t).startswith("Frame") for t in w.GetItems()["Message"].texts) else None
+    run_comp_script(comp, fusion=fusion, bmd=bmd)
+    window = window_of(bmd)
+    items = window.GetItems()
+    assert items["Cancel"].Enabled is False and "Cancelling" in items["Message"].texts[-1]
+    out = capsys.readouterr().out.splitlines()
+    assert "FlashDepth: Cancelling" in out and out[-1].startswith("FlashDepth: Cancelled: "), out
+    [job] = host
+    written = sorted(Path(job.output).parent.glob("shot_depth.*.exr"))
+    assert 1 <= len(written) < 5  # stopped early, the finished frames kept
+    assert not (Path(job.output).parent / ".flashdepth_rendering.json").exists()
+
+
+def test_timeline_script_cancels_from_its_window(tmp_path: Path, host: List[RenderJob],
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "slow")
+    monkeypatch.setenv("FAKE_ENGINE_DELAY", "0.3")
+    project = resolve_with_clip(tmp_path, str(tmp_path / "plates" / "shot.[1001-1005].exr"))
+    app = fake_resolve.app
+    assert app is not None
+    app.fusion = Fusion(None, app)  # resolve.Fusion(): its UI Manager makes the window
+    app.fusion.UIManager.artist = click_cancel_at_the_first_frame
+    bmd = Bmd(app)
+    runpy.run_path(str(TIMELINE_SCRIPT), init_globals={"resolve": app, "bmd": bmd})
+    assert window_of(bmd).GetItems()["Cancel"].Enabled is False
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2].startswith("FlashDepth: Cancelled: ") and "press FlashDepth Timeline Clip" in out[-1], out
+    assert project.media_pool.imports == []  # nothing imported until every frame is rendered
+
+
+def test_without_a_ui_manager_the_progress_goes_to_the_console(tmp_path: Path, host: List[RenderJob],
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    comp = comp_with_plate(tmp_path)
+    run_comp_script(comp, bmd=types.SimpleNamespace(scriptapp=lambda name: None))  # no UIDispatcher, no fusion
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("FlashDepth: Frame 1005 (5/5)") for line in lines) and lines[-1].startswith("FlashDepth: Done: 5 frames")
+
+
+def test_comp_dialog_version_menu_shows_an_older_version_without_rendering(
+        tmp_path: Path, host: List[RenderJob], capsys: pytest.CaptureFixture[str]) -> None:
+    comp = comp_with_plate(tmp_path)
+    run_comp_script(comp)
+    comp.answers = {"mode": float(MODES.index("disparity"))}
+    run_comp_script(comp)
+    first, second = (Path(job.output).parent for job in host)
+    _, controls = comp.dialogs[-1]
+    [menu] = [c for c in controls.values() if c[1] == "version"]
+    assert menu[2] == "Dropdown" and menu["Options"][1] == "Render with these settings"
+    assert menu["Options"][2].startswith(first.name[:8] + "  default model, depth, file colour space  5 fr complete")
+    comp.answers = {"mode": float(MODES.index("disparity")), "version": 2.0}  # newest first: the first version
+    run_comp_script(comp)
+    _, controls = comp.dialogs[-1]
+    [menu] = [c for c in controls.values() if c[1] == "version"]
+    assert [label[:8] for label in list(menu["Options"].values())[1:]] == [second.name[:8], first.name[:8]]
+    assert len(host) == 2  # nothing rendered
+    depth = comp.tools[-1]
+    assert depth.GetInput("Clip") == str(first / "shot_depth.1001.exr") and depth.GetData("FlashDepthChosen") is True
+    assert depth.GetInput("Comments").startswith(f"FlashDepth: Stale: showing version {first.name[:8]} chosen by hand")
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"FlashDepth: Stale: showing version {first.name[:8]}")
+    comp.answers = {"mode": float(MODES.index("disparity"))}  # render again: the settings' version is shown
+    run_comp_script(comp)
+    assert depth.GetInput("Clip") == str(second / "shot_depth.1001.exr") and depth.GetData("FlashDepthChosen") is False
+
+
+def test_a_ui_manager_that_refuses_the_window_leaves_the_render_to_the_console(
+        tmp_path: Path, host: List[RenderJob], capsys: pytest.CaptureFixture[str]) -> None:
+    comp = comp_with_plate(tmp_path)
+    fusion = Fusion(comp)
+
+    def refuse(props: Any) -> Any:
+        raise RuntimeError("UIManager is not available in this edition")
+
+    fusion.UIManager.Timer = refuse  # type: ignore[method-assign]
+    run_comp_script(comp, fusion=fusion, bmd=Bmd())
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ("FlashDepth: no progress window (UIManager is not available in this edition): progress "
+                        "here") and lines[-1].startswith("FlashDepth: Done: 5 frames")
+    assert len(host) == 1

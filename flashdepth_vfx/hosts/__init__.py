@@ -13,10 +13,18 @@ Every name below is also importable from :mod:`flashdepth_vfx.hosts.common`.
     ``settings_key(job)``; ``DepthVersion(key, pattern)`` (``.in_folder(output_dir, key, plate)``,
     ``.folder``, ``.frame_file(f)``, ``.frames_on_disk(frames)``, ``.on_disk()``, ``.to_json()`` /
     ``.from_json(text)`` to store on a node, ``.write_manifest(job)``, ``.manifest()``);
-    ``list_versions(output_dir)``; ``node_status(wanted, file_frames, shown) -> NodeStatus`` with
+    ``.rendering()`` (a context: the version is being rendered); ``list_versions(output_dir)``;
+    ``describe_versions(output_dir) -> [VersionInfo]`` (``.label`` for a version menu: settings, frames,
+    complete / partial, date) and ``find_version(infos, label)``; ``mark_shown(version, scene, node, previous)`` /
+    ``shown_by(folder)``; ``node_status(wanted, file_frames, shown, chosen=False) -> NodeStatus`` with
     ``.state`` (``DepthState`` NONE / CURRENT / PARTIAL / STALE / MISSING), ``.show`` (the version the loader
-    should show), ``.done`` / ``.total``, ``.line()``, ``.label``, ``.colour`` (``STATE_COLOURS``, 0xRRGGBBAA),
-    ``.can_finish``.
+    should show), ``.chosen`` (picked in the version menu: stays shown, stale while it is not ``wanted``),
+    ``.done`` / ``.total``, ``.line()``, ``.label``, ``.colour`` (``STATE_COLOURS``, 0xRRGGBBAA), ``.can_finish``.
+
+``prune`` — removing old versions nobody uses (a node's *Delete old versions*, ``flashdepth-vfx hosts prune``)
+    ``plan_folder(output_dir, keep, protect) -> PrunePlan`` (``.remove`` / ``.keep`` with reasons, ``.lines()``),
+    ``plan(path, keep)`` over every output folder below ``path``, ``apply(plan)``, ``summary(plan, failed)``;
+    ``exr_is_ours(path)`` (the EXR header has ``flashdepth:`` metadata).
 
 ``frames`` — frame ranges and host time -> file frames
     ``parse_frames(text)``, ``format_frames(frames)``, ``script_frames(text, default)``;
@@ -37,7 +45,8 @@ Every name below is also importable from :mod:`flashdepth_vfx.hosts.common`.
     ``.pattern``, ``.missing(frames)`` (only those get exported), ``.mark_done(frames)``, ``.done()``.
 
 ``render`` — running renders off the host's main thread
-    ``NodeRender(job, engine)`` (``.run(report, is_cancelled)``, ``.progress()``, ``.cancel()``);
+    ``NodeRender(job, engine)`` (``.run(report, is_cancelled)``, or ``.start()`` then poll ``.running`` /
+    ``.progress()``; ``.cancel()``, ``.wait()``);
     ``BackgroundRender(key, work, done, slots)``: ``work(render)`` runs in a thread (``render.run_engine(job,
     report)``, ``render.cancelled``), ``done(render, result, message)`` is called exactly once whatever
     ``work`` raised; ``RenderSlots`` (``.start(render)`` refuses a second render of a node, ``.get(key)``);

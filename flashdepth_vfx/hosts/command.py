@@ -1,5 +1,6 @@
-"""``flashdepth-vfx hosts``: install the Nuke / Houdini / Resolve adapters for this user, remove them, and check
-that everything a host needs is in place (``doctor``)."""
+"""``flashdepth-vfx hosts``: install the Nuke / Houdini / Resolve adapters for this user, remove them, check
+that everything a host needs is in place (``doctor``), and delete old depth versions the nodes no longer use
+(``prune``, over :mod:`.prune`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,6 +9,7 @@ from typing import List, Optional
 import click
 
 from ..errors import FlashDepthError
+from . import prune as pruning
 from .install import HOSTS, Check, Layout, apply, doctor_ok, engine_checks, host_checks, plan
 
 _HOST_CHOICE = click.Choice([*HOSTS, "all"])
@@ -35,7 +37,7 @@ def _run(names: tuple[str, ...], dest: Optional[str], dry_run: bool, remove: boo
 
 @click.group("hosts")
 def hosts() -> None:
-    """Host applications: install, uninstall, doctor."""
+    """Host applications: install, uninstall, doctor, prune."""
 
 
 @hosts.command("install")
@@ -95,3 +97,29 @@ def doctor() -> None:
         click.echo(f"{mark}{check.name:<8} {check.detail}")
     if not doctor_ok(checks):
         raise SystemExit(1)
+
+
+@hosts.command("prune")
+@click.argument("path", type=click.Path(exists=True, file_okay=False))
+@click.option("--keep", type=click.IntRange(min=0), default=pruning.DEFAULT_KEEP, show_default=True,
+              help="Complete versions to keep per node, besides those a node shows or a render is writing.")
+@click.option("--dry-run", is_flag=True, help="Print what would be deleted; delete nothing.")
+def prune(path: str, keep: int, dry_run: bool) -> None:
+    """Delete old depth versions under PATH (a node's output folder, or any folder above several).
+
+    Kept per node: the newest KEEP complete versions, a partial version newer than those, every version a node
+    shows and every version being rendered. Only files flashdepth-vfx wrote are deleted.
+    """
+    found = pruning.plan(path, keep)
+    for line in found.lines(dry_run):
+        click.echo(line)
+    if not found.remove and not found.keep:
+        click.echo(f"no depth versions under {path}")
+    elif dry_run:
+        click.echo(f"would delete {len(found.remove)} versions ({pruning.size_text(found.size)}); "
+                   f"{len(found.keep)} kept")
+    else:
+        failed = pruning.apply(found)
+        click.echo(pruning.summary(found, failed))
+        if failed:
+            raise SystemExit(1)

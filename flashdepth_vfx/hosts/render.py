@@ -83,6 +83,11 @@ class NodeRender:
         """Launch the engine (raises :class:`flashdepth_vfx.bridge.EngineNotFound`)."""
         self._process.start()
 
+    @property
+    def running(self) -> bool:
+        """Whether the engine process is still running (hosts with their own event loop poll this)."""
+        return self._process.running
+
     def cancel(self) -> None:
         """Ask the engine to stop; finished frames are kept."""
         self.cancel_requested = True
@@ -98,7 +103,7 @@ class NodeRender:
         render is cancelled and the exception propagates: call :meth:`wait` for the result."""
         self.start()
         try:
-            while self._process.running:
+            while self.running:
                 if not self.cancel_requested and is_cancelled():
                     self.cancel()
                 report(*self.progress())

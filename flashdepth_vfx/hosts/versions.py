@@ -7,26 +7,67 @@ the loader keeps showing the previous version until the new one is complete (or 
 
 :func:`node_status` compares what is on disk with a node's settings: *current* (every asked frame rendered
 with these settings), *partial* (some: finish with ``--resume``), *stale* (the loader shows depth of other
-settings), *missing* (the shown files are gone), *none*.
+settings), *missing* (the shown files are gone), *none*. An artist may also *choose* an older version
+(:func:`describe_versions` lists them for a node's version menu): the loader then keeps it whatever the settings,
+and the status says *stale* while its settings differ from the node's.
+
+Each version folder records who uses it, so that pruning (:mod:`.prune`) never removes what a node shows or a
+render is writing: a marker per node showing it (:func:`mark_shown`) and one per render in progress
+(:meth:`DepthVersion.rendering`).
 
 Standard library + :mod:`flashdepth_vfx.bridge` only; Python 3.9+ syntax (host Pythons).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
+import hashlib
 import json
 import os
+import socket
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from flashdepth_vfx.bridge import RenderJob
+from flashdepth_vfx.errors import FlashDepthError
 
+from .frames import parse_frames
 from .paths import frame_file, output_pattern, sequence_frames
 
 MANIFEST = "flashdepth_version.json"
 """The file in each version folder that records the settings it was rendered with."""
+KIND_KEY = "flashdepth:kind"
+"""The top-level key that marks a JSON file as the project's (as :mod:`flashdepth_vfx.plates.output_guard` reads it)."""
+SHOWN_FOLDER = ".flashdepth_shown"
+"""In a version folder: one small JSON file per node whose loader shows this version."""
+RENDERING = ".flashdepth_rendering.json"
+"""In a version folder while a host node renders into it: the host machine and process."""
+_LABEL_TIME = "%Y-%m-%d %H:%M"
+
+
+def job_settings(job: RenderJob) -> Dict[str, Any]:
+    """The settings of ``job`` that make its depth (what a manifest records): all but the output, frames and
+    ``resume``."""
+    return {k: v for k, v in job.to_dict().items() if k not in ("output", "frames", "resume")}
+
+
+def _write_json(path: str, data: Dict[str, Any]) -> None:
+    """Write ``data`` atomically (a temporary beside it, then renamed over it)."""
+    temporary = f"{path}.tmp-{os.getpid()}"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=1, sort_keys=True)
+    os.replace(temporary, path)
+
+
+def _read_json(path: str) -> Optional[Dict[str, Any]]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def settings_key(job: RenderJob) -> str:
@@ -81,30 +122,156 @@ class DepthVersion:
         return cls(key, pattern)
 
     def write_manifest(self, job: RenderJob) -> None:
-        """Record ``job``'s settings in the version folder (created if needed), for people and for
-        :func:`list_versions`."""
-        settings = {k: v for k, v in job.to_dict().items() if k not in ("output", "frames", "resume")}
-        data = {"key": self.key, "pattern": self.pattern, "settings": settings,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        """Record ``job``'s settings and the frames it asks for in the version folder (created if needed), for
+        people, for :func:`list_versions` and for :func:`describe_versions` (whether the version is complete).
+        A render into an existing version keeps the date it was first made."""
+        old = self.manifest() or {}
+        created = old.get("created") if isinstance(old.get("created"), str) else None
+        data = {KIND_KEY: "version", "key": self.key, "pattern": self.pattern, "settings": job_settings(job),
+                "frames": job.frames or "", "created": created or time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         os.makedirs(self.folder, exist_ok=True)
-        path = os.path.join(self.folder, MANIFEST)
-        temporary = f"{path}.tmp-{os.getpid()}"
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-        os.replace(temporary, path)
+        _write_json(os.path.join(self.folder, MANIFEST), data)
 
     def manifest(self) -> Optional[Dict[str, Any]]:
         """The recorded settings, or None when the folder has no readable manifest."""
+        return _read_json(os.path.join(self.folder, MANIFEST))
+
+    @contextlib.contextmanager
+    def rendering(self) -> Iterator[None]:
+        """Mark the version as being rendered (by this machine and process) for the ``with`` block, so that
+        pruning leaves it alone; the marker goes when the block ends, however it ends."""
+        os.makedirs(self.folder, exist_ok=True)
+        path = os.path.join(self.folder, RENDERING)
+        _write_json(path, {KIND_KEY: "rendering", "host": socket.gethostname(), "pid": os.getpid(),
+                           "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         try:
-            with open(os.path.join(self.folder, MANIFEST), encoding="utf-8") as handle:
-                data = json.load(handle)
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.remove(path)
 
 
-def list_versions(output_dir: str) -> List[DepthVersion]:
-    """The versions under a node's output folder that have a manifest, newest first."""
+def _user_file(version: DepthVersion, user: str) -> str:
+    name = hashlib.sha256(user.encode("utf-8")).hexdigest()[:16]
+    return os.path.join(version.folder, SHOWN_FOLDER, f"{name}.json")
+
+
+def mark_shown(version: DepthVersion, scene: str, node: str, previous: Optional[DepthVersion] = None) -> None:
+    """Record that ``node`` of the saved ``scene`` (a script, .hip or comp file; "" when unsaved) shows
+    ``version`` now, and no longer ``previous``. Best effort: a folder that cannot be written (read-only media)
+    only loses the record."""
+    user = f"{scene or 'unsaved scene'} {node}"
+    if previous is not None and previous != version:
+        with contextlib.suppress(OSError):
+            os.remove(_user_file(previous, user))
+    path = _user_file(version, user)
+    with contextlib.suppress(OSError):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        _write_json(path, {KIND_KEY: "shown", "user": user, "scene": scene, "node": node,
+                           "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+
+
+def shown_by(folder: str) -> List[str]:
+    """The nodes recorded as showing the version in ``folder`` (see :func:`mark_shown`), as "scene node". A
+    record whose saved scene file no longer exists does not count (a deleted or renamed script shows nothing)."""
+    users = []
+    try:
+        names = sorted(os.listdir(os.path.join(folder, SHOWN_FOLDER)))
+    except OSError:
+        return []
+    for name in names:
+        data = _read_json(os.path.join(folder, SHOWN_FOLDER, name))
+        if data is None or data.get(KIND_KEY) != "shown" or not isinstance(data.get("user"), str):
+            continue
+        scene = data.get("scene")
+        if isinstance(scene, str) and scene and not os.path.exists(scene):
+            continue
+        users.append(str(data["user"]))
+    return users
+
+
+def settings_summary(settings: Dict[str, Any]) -> str:
+    """A version's settings in a few words for a menu: the model (or checkpoint file), the output mode, the
+    colour space, and the shot solve when it has one."""
+    checkpoint = settings.get("checkpoint")
+    model = os.path.basename(str(checkpoint)) if checkpoint else str(settings.get("model") or "default model")
+    parts = [model, str(settings.get("mode") or "depth"), str(settings.get("colorspace") or "file colour space")]
+    if settings.get("precision"):
+        parts.append(str(settings["precision"]))
+    if "--camera" in (settings.get("extra_args") or []):
+        parts.append("solved to camera")
+    return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """What a version menu says about one version on disk."""
+
+    version: DepthVersion
+    summary: str
+    """:func:`settings_summary` of its manifest."""
+    frames: int
+    """Depth frames on disk."""
+    complete: bool
+    """Every frame its last render asked for is on disk."""
+    modified: float
+    """When a render last started into it (the manifest's time stamp)."""
+
+    @property
+    def label(self) -> str:
+        """One menu line: short key, settings, frame count, complete or partial, date (no ``/``: Nuke menus
+        would read it as a sub-menu)."""
+        state = "complete" if self.complete else "partial"
+        when = time.strftime(_LABEL_TIME, time.localtime(self.modified))
+        return f"{self.version.key[:8]}  {self.summary}  {self.frames} fr {state}  {when}".replace("/", "-")
+
+
+def _asked_frames(manifest: Dict[str, Any]) -> List[int]:
+    """The frames a version's last render asked for: the manifest's ``frames``, else the plate's whole sequence."""
+    spec = manifest.get("frames")
+    if isinstance(spec, str) and spec.strip():
+        try:
+            return parse_frames(spec)
+        except FlashDepthError:
+            pass
+    settings = manifest.get("settings")
+    plate = settings.get("plate") if isinstance(settings, dict) else None
+    return sequence_frames(plate) if isinstance(plate, str) else []
+
+
+def describe(version: DepthVersion, modified: Optional[float] = None) -> VersionInfo:
+    """What is on disk of ``version``, for a menu."""
+    manifest = version.manifest() or {}
+    settings = manifest.get("settings")
+    on_disk = version.on_disk()
+    asked = _asked_frames(manifest)
+    if modified is None:
+        try:
+            modified = os.path.getmtime(os.path.join(version.folder, MANIFEST))
+        except OSError:
+            modified = 0.0
+    complete = bool(on_disk) and set(asked or on_disk) <= set(on_disk)
+    return VersionInfo(version, settings_summary(settings if isinstance(settings, dict) else {}), len(on_disk),
+                       complete, modified)
+
+
+def describe_versions(output_dir: str) -> List[VersionInfo]:
+    """Every version under a node's output folder, newest first (:func:`list_versions`), described for a menu."""
+    return [describe(version, modified) for version, modified in _versions_with_times(output_dir)]
+
+
+def find_version(infos: Sequence[VersionInfo], label: str) -> Optional[DepthVersion]:
+    """The version a menu line (a :attr:`VersionInfo.label`) names, by its short key; None when none or several
+    match."""
+    short = label.strip().split(" ", 1)[0]
+    found = [info.version for info in infos if short and info.version.key.startswith(short)]
+    return found[0] if len(found) == 1 else None
+
+
+def _versions_with_times(output_dir: str) -> List[Tuple[DepthVersion, float]]:
+    """(version, manifest time stamp) of the versions under ``output_dir``, newest first: the folders whose
+    manifest has the folder's name as its key. The frames are looked for where the folder is now (a project
+    moved since keeps its versions)."""
     found = []
     try:
         names = os.listdir(output_dir)
@@ -115,11 +282,19 @@ def list_versions(output_dir: str) -> List[DepthVersion]:
         try:
             with open(path, encoding="utf-8") as handle:
                 data = json.load(handle)
-            version = DepthVersion(str(data["key"]), str(data["pattern"]))
-            found.append((os.path.getmtime(path), version))
+            key, pattern = str(data["key"]), str(data["pattern"])
+            if key != name or os.path.islink(os.path.join(output_dir, name)):
+                continue
+            found.append((DepthVersion(key, os.path.join(output_dir, name, os.path.basename(pattern))),
+                          os.path.getmtime(path)))
         except (OSError, ValueError, KeyError, TypeError):
             continue
-    return [version for _, version in sorted(found, key=lambda item: item[0], reverse=True)]
+    return sorted(found, key=lambda item: item[1], reverse=True)
+
+
+def list_versions(output_dir: str) -> List[DepthVersion]:
+    """The versions under a node's output folder that have a manifest, newest first."""
+    return [version for version, _ in _versions_with_times(output_dir)]
 
 
 class DepthState(enum.Enum):
@@ -153,6 +328,8 @@ class NodeStatus:
     total: int
     show: Optional[DepthVersion]
     shown: Optional[DepthVersion] = None
+    chosen: bool = False
+    """The artist chose the shown version in the node's version menu (it stays shown whatever the settings)."""
 
     @property
     def colour(self) -> int:
@@ -163,6 +340,8 @@ class NodeStatus:
         """One word for a node label."""
         if self.state is DepthState.PARTIAL:
             return f"partial {self.done}/{self.total}"
+        if self.chosen and self.state is DepthState.STALE:
+            return "stale (chosen version)"
         return str(self.state.value)
 
     @property
@@ -178,6 +357,15 @@ class NodeStatus:
             shown = "" if self.show == self.wanted else "; showing the previous version until then"
             return (f"Partial: {self.done} of {self.total} frames rendered with these settings; "
                     f"press {finish_button} to render the rest{shown}")
+        if self.state is DepthState.STALE and self.chosen and self.shown is not None:
+            manifest = self.shown.manifest() or {}
+            settings = manifest.get("settings")
+            summary = settings_summary(settings if isinstance(settings, dict) else {})
+            ready = ("complete" if self.total and self.done == self.total
+                     else f"{self.done} of {self.total} frames" if self.done else "not rendered")
+            return (f"Stale: showing version {self.shown.key[:8]} chosen by hand ({summary}): its settings differ "
+                    f"from the node's (their version is {ready}); choose latest in the version menu or press "
+                    f"{render_button}")
         if self.state is DepthState.STALE:
             return f"Stale: the depth shown was rendered with other settings; press {render_button}"
         if self.state is DepthState.MISSING:
@@ -186,20 +374,28 @@ class NodeStatus:
         return f"Not rendered yet: press {render_button}"
 
 
-def node_status(wanted: DepthVersion, frames: Sequence[int], shown: Optional[DepthVersion]) -> NodeStatus:
+def node_status(wanted: DepthVersion, frames: Sequence[int], shown: Optional[DepthVersion],
+                chosen: bool = False) -> NodeStatus:
     """The status of a node whose settings make version ``wanted`` for file ``frames``, while its loader
     shows ``shown``. A complete ``wanted`` is always the one to show; a partial one only when no complete
-    previous version is there to keep."""
+    previous version is there to keep. A version the artist ``chosen`` in the version menu stays shown: it is
+    *stale* while it is not ``wanted`` (the compositor sees at a glance that the depth does not follow the
+    knobs), *missing* when its files are gone."""
     total = len(frames)
     done = len(wanted.frames_on_disk(frames))
     shown_exists = shown is not None and bool(shown.on_disk())
+    if chosen and shown is not None and shown != wanted:
+        if not shown_exists:
+            return NodeStatus(DepthState.MISSING, wanted, done, total, None, shown, chosen=True)
+        return NodeStatus(DepthState.STALE, wanted, done, total, shown, shown, chosen=True)
+    chosen = chosen and shown is not None
     if total and done == total:
-        return NodeStatus(DepthState.CURRENT, wanted, done, total, wanted, shown)
+        return NodeStatus(DepthState.CURRENT, wanted, done, total, wanted, shown, chosen=chosen)
     if done or (shown == wanted and shown_exists):  # some frames of these settings (or other frames of them)
         keep = shown if shown is not None and shown != wanted and shown_exists else wanted
-        return NodeStatus(DepthState.PARTIAL, wanted, done, total, keep, shown)
+        return NodeStatus(DepthState.PARTIAL, wanted, done, total, keep, shown, chosen=chosen)
     if shown is not None and shown_exists:
-        return NodeStatus(DepthState.STALE, wanted, done, total, shown, shown)
+        return NodeStatus(DepthState.STALE, wanted, done, total, shown, shown, chosen=chosen)
     if shown is not None:
-        return NodeStatus(DepthState.MISSING, wanted, done, total, None, shown)
+        return NodeStatus(DepthState.MISSING, wanted, done, total, None, shown, chosen=chosen)
     return NodeStatus(DepthState.NONE, wanted, done, total, None, None)

@@ -15,6 +15,11 @@ time on the main thread), then the engine, with a ``nuke.ProgressTask``. Each se
 its own version folder; the ``DepthRead`` keeps showing the previous version until the new one is complete,
 then switches and reloads. The tile colour, label and status line say whether the depth is current, partial
 (*Finish* completes it with the engine's ``--resume``), stale or missing.
+
+The *version* menu lists the versions on disk (settings, frame count, complete or partial, date): choosing one
+keeps the DepthRead on it whatever the knobs say (the status says *stale* while its settings differ from the
+knobs'); *latest* goes back to following the knobs, and so does *Render depth*. *Delete old versions* removes
+the versions nobody uses (:mod:`flashdepth_vfx.hosts.prune`), after asking.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ import dataclasses
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Tuple, cast
+from typing import Any, Callable, List, Optional, Set, Tuple, cast
 
 import nuke
 
@@ -32,6 +37,7 @@ from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts.cached import CachedRender
 from flashdepth_vfx.hosts.colour import engine_colour, menu_colorspace
 from flashdepth_vfx.hosts import farm
+from flashdepth_vfx.hosts import prune
 from flashdepth_vfx.hosts.camera import (
     NORMAL_CHANNELS, OFF, PASSES, POSITION_CHANNELS, SolveRequest, solve_args, version_passes,
 )
@@ -43,7 +49,9 @@ from flashdepth_vfx.hosts.render import BackgroundRender, RenderSlots, Report
 from flashdepth_vfx.hosts.settings import (
     DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, RENDER_BUTTON, NodeSettings,
 )
-from flashdepth_vfx.hosts.versions import DepthState, DepthVersion, NodeStatus, node_status
+from flashdepth_vfx.hosts.versions import (
+    DepthState, DepthVersion, NodeStatus, describe_versions, find_version, mark_shown, node_status,
+)
 
 from . import upstream as up
 from .camera import CAMERA_INPUT, connected_camera, rotation_order, sample_camera
@@ -67,7 +75,12 @@ POINTS = "scene_points"
 POSITION = "position_pass"
 NORMALS = "normal_pass"
 STATUS = "status"
+VERSION = "depth_version"
+PRUNE = "delete_old_versions"
 RESULT = "flashdepth_result"  # hidden: the DepthVersion the DepthRead shows (JSON)
+CHOSEN = "flashdepth_chosen"  # hidden: the artist chose that version in the version menu
+LATEST = "latest (follows the settings)"
+"""The version menu's first item: show the version the knobs make (or keep the previous one until it is done)."""
 TEXT_KNOBS = (CHECKPOINT, MODEL, COLORSPACE, MODE, FRAMES, DEVICE, PRECISION)
 SOLVE_KNOBS = (POINTS, POSITION, NORMALS)
 SETTING_KNOBS = TEXT_KNOBS + (USE_PROXY, OUTPUT) + SOLVE_KNOBS
@@ -88,6 +101,7 @@ PLUGIN_MISSING = ("FlashDepth: the flashdepth-vfx Nuke plugin is not installed o
 _BUTTON = ("import nuke\ntry:\n    import flashdepth_nuke.node as fd\nexcept ImportError:\n"
            "    nuke.message({missing!r})\nelse:\n    fd.{action}(nuke.thisNode())\n")
 _SLOTS = RenderSlots()  # one render per node
+_MENU_UPDATES: Set[str] = set()  # nodes whose version menu this module is setting (Nuke reports those changes as knobChanged)
 # Runs a call on Nuke's main thread and waits for it (the stubs leave it untyped).
 _in_main_thread = cast(Callable[..., Any], nuke.executeInMainThreadWithResult)
 
@@ -174,6 +188,7 @@ def _add_knobs(group: nuke.Group) -> None:
         nuke.PyScript_Knob(CANCEL, "Cancel", button_command("cancel")),
         nuke.PyScript_Knob(FARM, FARM_BUTTON, button_command(FARM)),
         nuke.Text_Knob(STATUS, "status", ""),
+        *_version_knobs(),
         nuke.String_Knob(RESULT, "shown version"),
     ]
     tips = {
@@ -193,6 +208,10 @@ def _add_knobs(group: nuke.Group) -> None:
         NORMALS: "With a Camera: also write N (world or camera space) from the solved depth.",
         FARM: "Write a render-farm job (Open Job Description bundle) with these settings into <output folder>/farm, "
               "and submit it with AWS Deadline Cloud's `deadline` client where it is installed.",
+        VERSION: "The depth versions on disk. Choose one to keep showing it whatever the knobs say (the status then "
+                 "says stale while its settings differ); latest follows the knobs again.",
+        PRUNE: f"Delete this node's old versions: keeps the one shown, the knobs' one, the {prune.DEFAULT_KEEP} "
+               "newest complete ones and any being rendered; only files FlashDepth wrote. Asks first.",
     }
     for knob in knobs:
         if knob.name() in tips:
@@ -201,6 +220,16 @@ def _add_knobs(group: nuke.Group) -> None:
     for name in (FINISH, SHOW_PARTIAL, CANCEL):
         group[name].clearFlag(nuke.STARTLINE)
     group[RESULT].setFlag(nuke.INVISIBLE)
+    group[CHOSEN].setFlag(nuke.INVISIBLE)
+    group[PRUNE].clearFlag(nuke.STARTLINE)
+
+
+def _version_knobs() -> List[nuke.Knob]:
+    return [
+        nuke.Enumeration_Knob(VERSION, "version", [LATEST]),
+        nuke.PyScript_Knob(PRUNE, "Delete old versions", button_command(PRUNE)),
+        nuke.Boolean_Knob(CHOSEN, "chosen version"),
+    ]
 
 
 def _working_space() -> str:
@@ -324,6 +353,8 @@ def load_version(group: nuke.Group, version: Optional[DepthVersion], source: Sou
                 node["disable"].setValue(True)
         return
     changed = str(read["file"].value()) != version.pattern
+    if changed or _shown(group) != version:
+        mark_shown(version, str(nuke.root()['name'].value()), group.fullName(), _shown(group))
     read["file"].setValue(version.pattern)
     if source.read is not None:
         up.copy_timing(source.read, read)
@@ -339,6 +370,32 @@ def load_version(group: nuke.Group, version: Optional[DepthVersion], source: Sou
         reload_knob = read.knob("reload")
         if isinstance(reload_knob, nuke.Script_Knob):
             reload_knob.execute()
+
+
+def _chosen(group: nuke.Group) -> bool:
+    knob = group.knob(CHOSEN)
+    return bool(knob.value()) if knob is not None else False
+
+
+def _update_menu(group: nuke.Group, output_dir: str, status: NodeStatus) -> None:
+    """The version menu: *latest*, then every version on disk; the shown one selected when it was chosen.
+    Only what changed is set (a knob set from Python reaches knobChanged)."""
+    knob = group.knob(VERSION)
+    if not isinstance(knob, nuke.Enumeration_Knob):
+        return
+    infos = describe_versions(output_dir)
+    items = [LATEST] + [info.label for info in infos]
+    value = LATEST
+    if status.chosen and status.shown is not None:
+        value = next((info.label for info in infos if info.version.key == status.shown.key), LATEST)
+    _MENU_UPDATES.add(group.fullName())
+    try:
+        if list(knob.values()) != items:
+            knob.setValues(items)  # keeps the index, which may now name another version: not a choice
+        if str(knob.value()) != value:
+            knob.setValue(value)
+    finally:
+        _MENU_UPDATES.discard(group.fullName())
 
 
 def _show(group: nuke.Group, status: NodeStatus, message: Optional[str] = None) -> None:
@@ -365,11 +422,64 @@ def refresh_status(group: nuke.Group, message: Optional[str] = None, reload: boo
     except FlashDepthError as exc:
         group[STATUS].setValue(f"{message}. {exc}" if message else str(exc))
         return None
-    status = node_status(source.settings.version(), source.file_frames, _shown(group))
+    status = node_status(source.settings.version(), source.file_frames, _shown(group), _chosen(group))
     if status.show != _shown(group) or reload:
         load_version(group, status.show, source, reload=reload)
+    _update_menu(group, source.settings.output_dir, status)
     _show(group, status, message)
     return status
+
+
+def choose_version(group: nuke.Group) -> None:
+    """The version menu changed: show the version chosen (it stays, whatever the knobs), or follow the knobs
+    again for *latest*."""
+    knob = group.knob(VERSION)
+    choice = str(knob.value()) if knob is not None else LATEST
+    if group.fullName() in _MENU_UPDATES:
+        return
+    if _SLOTS.get(group.fullName()) is not None:
+        group[STATUS].setValue("Rendering: choose a version when the render is done")
+        return
+    try:
+        source = read_source(group)
+    except FlashDepthError as exc:
+        group[STATUS].setValue(str(exc))
+        return
+    if choice == LATEST:
+        if _chosen(group):
+            group[CHOSEN].setValue(False)
+            refresh_status(group)
+        return
+    version = find_version(describe_versions(source.settings.output_dir), choice)
+    if version is None:
+        refresh_status(group, f"Version {choice.split(' ', 1)[0]} is no longer on disk")
+        return
+    if _chosen(group) and version == _shown(group):
+        return
+    group[CHOSEN].setValue(True)
+    load_version(group, version, source, reload=True)
+    refresh_status(group)
+
+
+def delete_old_versions(group: nuke.Group) -> None:
+    """*Delete old versions*: after a Yes, remove the versions of this node nobody uses (see
+    :mod:`flashdepth_vfx.hosts.prune`); the one shown and the knobs' one always stay."""
+    try:
+        source = read_source(group)
+    except FlashDepthError as exc:
+        group[STATUS].setValue(f"Error: {exc}")
+        return
+    shown = _shown(group)
+    protect = [source.settings.version()] + ([shown] if shown is not None else [])
+    found = prune.plan_folder(source.settings.output_dir, protect=protect)
+    if not found.remove:
+        refresh_status(group, prune.summary(found))
+        return
+    question = (f"Delete {len(found.remove)} old depth versions of {group.name()} ({prune.size_text(found.size)}) "
+                f"from {source.settings.output_dir}?\n\n" + "\n".join(found.lines()))
+    if not nuke.ask(question):
+        return
+    refresh_status(group, prune.summary(found, prune.apply(found)))
 
 
 # --- rendering -----------------------------------------------------------------------------------------------
@@ -389,6 +499,8 @@ def render(group: nuke.Group, resume: bool = False) -> Optional[BackgroundRender
     except FlashDepthError as exc:
         group[STATUS].setValue(f"Error: {exc}")
         return None
+    if _chosen(group):  # rendering the knobs' version: the node follows the knobs again (shown when complete)
+        group[CHOSEN].setValue(False)
 
     def work(task: BackgroundRender) -> RenderResult:
         return _work(task, name, source, job)
@@ -418,6 +530,8 @@ def show_partial(group: nuke.Group) -> None:
     if not wanted.frames_on_disk(source.file_frames):
         group[STATUS].setValue("Nothing rendered with these settings yet: press Render depth")
         return
+    if _chosen(group):  # the knobs' own version: the node follows the knobs again
+        group[CHOSEN].setValue(False)
     load_version(group, wanted, source, reload=True)
     refresh_status(group)
 
@@ -470,8 +584,10 @@ def _work(task: BackgroundRender, name: str, source: Source, job: RenderJob) -> 
         if task.cancelled:
             return RenderResult(CANCELLED_EXIT_CODE, True, None)
     source.solve.write()
-    source.settings.version().write_manifest(job)
-    return task.run_engine(job, report)
+    version = source.settings.version()
+    version.write_manifest(job)
+    with version.rendering():
+        return task.run_engine(job, report)
 
 
 def _export(task: BackgroundRender, name: str, cache: ExportCache, frames: List[int],
@@ -563,6 +679,9 @@ def knob_changed() -> None:
     if not is_flashdepth(group) or not isinstance(group, nuke.Group):
         return
     knob = nuke.thisKnob().name()
+    if knob == VERSION:
+        choose_version(group)
+        return
     if knob == "inputChange":
         apply_input_defaults(group)
     if knob == "inputChange" or knob in SETTING_KNOBS:
@@ -583,7 +702,12 @@ def upgrade(group: nuke.Group) -> None:
     for action, label in ((FINISH, FINISH_BUTTON), (SHOW_PARTIAL, "Show partial"), (FARM, FARM_BUTTON)):
         if group.knob(action) is None:
             group.addKnob(nuke.PyScript_Knob(action, label, button_command(action)))
-    for action in (RENDER, FINISH, SHOW_PARTIAL, CANCEL, FARM):
+    for version_knob in _version_knobs():
+        if group.knob(version_knob.name()) is None:
+            group.addKnob(version_knob)
+            if version_knob.name() == CHOSEN:
+                version_knob.setFlag(nuke.INVISIBLE)
+    for action in (RENDER, FINISH, SHOW_PARTIAL, CANCEL, FARM, PRUNE):
         knob = group.knob(action)
         if isinstance(knob, nuke.PyScript_Knob) and knob.value() != button_command(action):
             knob.setValue(button_command(action))

@@ -5,7 +5,10 @@ file frame at every comp frame (Global In, trims and holds mapped with :class:`L
 Each settings combination renders into its own version folder; the depth Loader keeps showing the previous
 complete version until the new one is complete, says in its comment whether its depth is current, partial
 or stale (and takes the state's tile colour), and running the script again on a partial render offers to
-finish it with the engine's ``--resume``.
+finish it with the engine's ``--resume``. The dialog's *Version* menu lists the versions on disk: choosing one
+shows it without rendering (it stays until the script renders again; the comment says *stale* while its settings
+differ from the dialog's). The render shows a progress window with Cancel where Fusion's UI Manager
+is there (:mod:`.progress_window`), else the console's progress.
 
 Fusion's scripting objects are duck-typed here (``comp`` and its tools); nothing is imported from Fusion.
 """
@@ -13,18 +16,20 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts.colour import EngineColour
 from flashdepth_vfx.hosts.frames import LoaderTiming, script_frames
-from flashdepth_vfx.hosts.render import NodeRender, error_line, summary
+from flashdepth_vfx.hosts.render import error_line, summary
 from flashdepth_vfx.hosts.settings import DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, RENDER_BUTTON, NodeSettings
-from flashdepth_vfx.hosts.versions import DepthVersion, NodeStatus, node_status
+from flashdepth_vfx.hosts.versions import (
+    DepthVersion, NodeStatus, VersionInfo, describe_versions, mark_shown, node_status,
+)
 
 from .colour import dialog_colour, fusion_colour, ocio_tool, plate_source, resolve_colour
-from .console import console_report
 from .host import find_comp, find_resolve, result_dir
+from .progress_window import Runner, console_runner, runner
 from .timeline import current_clip, media_plate
 
 LOADER = "Loader"
@@ -36,6 +41,10 @@ DEPTH_CHANNEL = "Z"
 DEPTH_SUFFIX = "_depth"
 VERSION_KEY = "FlashDepthVersion"
 """Tool data on the depth Loader: the DepthVersion it shows (JSON)."""
+CHOSEN_KEY = "FlashDepthChosen"
+"""Tool data on the depth Loader: the artist chose its version in the dialog's Version menu."""
+RENDER_CHOICE = "Render with these settings"
+"""The Version menu's first entry; the others show a version on disk without rendering."""
 _MENUS = {"model": MODELS, "mode": MODES, "device": DEVICES, "precision": PRECISIONS}
 _TIMING_INPUTS = ("GlobalIn", "ClipTimeStart", "ClipTimeEnd", "HoldFirstFrame", "HoldLastFrame")
 _NUMBER = re.compile(r"(\d+)(?:\.[A-Za-z0-9]+)$")
@@ -106,8 +115,9 @@ def loader_timing(tool: Any, clip: str, frames: Optional[str]) -> Optional[Loade
 
 
 def ask_settings(comp: Any, plate: str, output_dir: str, default_frames: str,
-                 colorspace: str = "") -> Optional[Dict[str, Any]]:
-    """Fusion's AskUser dialog for the render settings; None when the artist cancels."""
+                 colorspace: str = "", versions: Sequence[VersionInfo] = ()) -> Optional[Dict[str, Any]]:
+    """Fusion's AskUser dialog for the render settings, and the Version menu (``versions`` on disk); None when
+    the artist cancels."""
     def dropdown(name: str, label: str) -> Dict[Any, Any]:
         options = {i + 1: value for i, value in enumerate(_MENUS[name])}
         return {1: name, 2: "Dropdown", "Name": label, "Options": options, "Default": 0}
@@ -123,6 +133,8 @@ def ask_settings(comp: Any, plate: str, output_dir: str, default_frames: str,
         7: dropdown("precision", "Precision"),
         8: {1: "output", 2: "PathBrowse", "Name": "Output folder", "Default": output_dir},
         9: {1: "finish", 2: "Checkbox", "Name": f"{FINISH_BUTTON} a partial render (--resume)", "Default": 1},
+        10: {1: "version", 2: "Dropdown", "Name": "Version (another: show it, render nothing)", "Default": 0,
+             "Options": {i + 1: label for i, label in enumerate([RENDER_CHOICE] + [v.label for v in versions])}},
     }
     answer = comp.AskUser(TITLE, controls)
     return dict(answer) if answer is not None else None
@@ -174,6 +186,8 @@ def show_version(comp: Any, source: Any, version: DepthVersion, timing: Optional
             position = comp.CurrentFrame.FlowView.GetPosTable(source)  # {1: x, 2: y}
             depth = comp.AddTool(LOADER, int(position[1]) + 1, int(position[2]))
             depth.SetAttrs({"TOOLS_Name": f"{_name(source)}{DEPTH_SUFFIX}"})
+        previous = DepthVersion.from_json(str(depth.GetData(VERSION_KEY) or ""))
+        mark_shown(version, str(comp.GetAttrs().get("COMPS_FileName") or ""), _name(depth), previous)
         depth.SetInput("Clip", version.frame_file(frames[0]))  # Fusion re-reads the clip it is given
         aligned = timing.for_clip(frames) if timing is not None else None
         if aligned is not None:
@@ -203,34 +217,48 @@ def _output_dir(comp: Any, tool: Any, plate: str, resolve: Any) -> str:
     return result_dir(os.path.dirname(plate), _name(tool), project_name or comp_name or None)
 
 
-def render_selected(comp: Any, resolve: Any = None) -> Optional[Any]:
-    """Ask for settings, render the selected Loader's or MediaIn's clip and return the depth Loader (None when
-    the artist cancelled the dialog or nothing can be shown yet)."""
+def render_selected(comp: Any, resolve: Any = None, run: Optional[Runner] = None) -> Optional[Any]:
+    """Ask for settings, render the selected Loader's or MediaIn's clip (with ``run``: default, the console's
+    progress) and return the depth Loader (None when the artist cancelled the dialog or nothing can be shown
+    yet)."""
     tool = selected_source(comp)
     clip = source_clip(comp, tool, resolve)
     plate, clip_frames = media_plate(clip)  # shot.1001.exr -> shot.####.exr; Resolve's shot.[1001-1100].exr
     timing = loader_timing(tool, clip, clip_frames)
     shows = timing.file_frames() if timing is not None else []
     default_frames = f"{shows[0]}-{shows[-1]}" if shows else (clip_frames or "")
+    output_dir = _output_dir(comp, tool, plate, resolve)
+    versions = describe_versions(output_dir)
     found = source_colour(comp, tool, resolve)
-    answer = ask_settings(comp, plate, _output_dir(comp, tool, plate, resolve), default_frames, found.colorspace or "")
+    answer = ask_settings(comp, plate, output_dir, default_frames, found.colorspace or "", versions)
     if answer is None:
         return None
-    settings = _settings(answer, plate, _output_dir(comp, tool, plate, resolve), found)
+    settings = _settings(answer, plate, output_dir, found)
     frames: List[int] = script_frames(settings.frames, shows)
     previous = depth_loader(comp, tool)
     shown = DepthVersion.from_json(str(previous.GetData(VERSION_KEY) or "")) if previous is not None else None
     wanted = settings.version()
+    choice = int(answer.get("version") or 0)
+    if 0 < choice <= len(versions):  # show a version on disk, render nothing
+        chosen = versions[choice - 1].version
+        status = node_status(wanted, frames, chosen, chosen=True)
+        print(f"{TITLE}: {status.line(RENDER_BUTTON, FINISH_BUTTON)}")
+        depth = show_version(comp, tool, chosen, timing, status)
+        depth.SetData(CHOSEN_KEY, True)
+        return depth
     before = node_status(wanted, frames, shown)
     job = settings.versioned_job(resume=before.can_finish and bool(answer.get("finish")))
     job.extra_args = ("--channel", DEPTH_CHANNEL)
     wanted.write_manifest(job)
-    result = NodeRender(job).run(console_report(TITLE))
+    with wanted.rendering():
+        result = (run or console_runner(TITLE))(job)
     print(f"{TITLE}: {summary(result)}")
     status = node_status(wanted, frames, shown)
     if status.show is None:
         return previous
-    return show_version(comp, tool, status.show, timing, status)
+    depth = show_version(comp, tool, status.show, timing, status)
+    depth.SetData(CHOSEN_KEY, False)  # rendering follows the settings again
+    return depth
 
 
 def main(namespace: Mapping[str, Any]) -> None:
@@ -240,7 +268,7 @@ def main(namespace: Mapping[str, Any]) -> None:
         print(f"{TITLE}: run this from Fusion's Script menu (no composition is open)")
         return
     try:
-        render_selected(comp, find_resolve(namespace, external=False))
+        render_selected(comp, find_resolve(namespace, external=False), runner(namespace, TITLE))
     except FlashDepthError as exc:
         print(f"{TITLE}: {exc}")
     except Exception as exc:  # noqa: BLE001 - the artist gets one line, never a traceback

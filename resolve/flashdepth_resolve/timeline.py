@@ -2,6 +2,8 @@
 timeline, then import the depth sequence into the media pool as a 0-1 matte.
 
 Resolve's scripting objects are duck-typed here; :func:`main` takes the ones Resolve injects (see :mod:`.host`).
+The render shows a progress window with Cancel through Fusion's UI Manager (``resolve.Fusion().UIManager``, see
+:mod:`.progress_window`) where there is one, else the console's progress.
 """
 from __future__ import annotations
 
@@ -12,13 +14,13 @@ from typing import Any, List, Mapping, Optional, Tuple
 from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts.frames import parse_frames
 from flashdepth_vfx.hosts.paths import sequence_frames, sequence_from_frame_file
-from flashdepth_vfx.hosts.render import NodeRender, error_line, summary
+from flashdepth_vfx.hosts.render import error_line, summary
 from flashdepth_vfx.hosts.settings import NodeSettings
 from flashdepth_vfx.hosts.versions import DepthState, node_status
 
 from .colour import resolve_colour
-from .console import console_report
 from .host import find_resolve, result_dir
+from .progress_window import Runner, console_runner, runner
 
 TITLE = "FlashDepth"
 CHECKPOINT_ENV = "FLASHDEPTH_VFX_CHECKPOINT"
@@ -59,7 +61,7 @@ def current_clip(resolve: Any) -> Tuple[Any, Any]:
     return project, media
 
 
-def render_current_clip(resolve: Any) -> List[Any]:
+def render_current_clip(resolve: Any, run: Optional[Runner] = None) -> List[Any]:
     """Render the current clip's media as a 0-1 matte with default settings (the checkpoint from
     ``$FLASHDEPTH_VFX_CHECKPOINT`` when set) into its version folder under ``<media folder>/flashdepth/<clip>``
     (or the configured cache root), finishing a partial render of the same settings with ``--resume``, and
@@ -82,7 +84,8 @@ def render_current_clip(resolve: Any) -> List[Any]:
     job = settings.versioned_job(resume=before.can_finish)
     job.extra_args = ("--channel", MATTE_CHANNEL)
     wanted.write_manifest(job)
-    result = NodeRender(job).run(console_report(TITLE))
+    with wanted.rendering():
+        result = (run or console_runner(TITLE))(job)
     print(f"{TITLE}: {summary(result)}")
     after = node_status(wanted, file_frames, None)
     if after.state is not DepthState.CURRENT:
@@ -102,7 +105,7 @@ def main(namespace: Mapping[str, Any]) -> None:
         print(f"{TITLE}: cannot reach DaVinci Resolve: start it and allow scripting (Preferences > General)")
         return
     try:
-        render_current_clip(resolve)
+        render_current_clip(resolve, runner(namespace, TITLE))
     except FlashDepthError as exc:
         print(f"{TITLE}: {exc}")
     except Exception as exc:  # noqa: BLE001 - the artist gets one line, never a traceback

@@ -17,6 +17,15 @@ Modelled as Fusion documents it:
   and MediaIns have no main input; :meth:`Comp.connect` wires one tool's output into another's main input.
 * An OCIOColorSpace tool holds its settings in the inputs ``OCIOConfig`` (a file path, "" when unset),
   ``SourceSpace`` and ``OutputSpace`` (colour space names), as a comp saved by Resolve 18.6 stores them.
+* ``Fusion.UIManager`` (:class:`UIManager`); :class:`Bmd` is the ``bmd`` global, whose ``UIDispatcher(ui)`` runs windows.
+
+The UI Manager is modelled on Blackmagic's scripting UI as scripts use it: ``ui.Label`` / ``ui.Button`` /
+``ui.VGroup`` / ``ui.HGroup`` take a dict of properties (``ID``, ``Text``...) and children; ``ui.Timer({"ID",
+"Interval"})`` is started with ``Start()``; ``disp.AddWindow(props, children)`` makes a window whose
+``GetItems()`` maps IDs to items; handlers are set as ``win.On.<ID>.<Event> = f`` (``Clicked``, ``Close``) and
+``disp.On.<timer ID>.Timeout = f``; ``disp.RunLoop()`` dispatches events (each handler gets an event dict) until
+a handler calls ``disp.ExitLoop()``. Nothing else runs while the loop runs: a script that blocks instead never
+sees a click. :attr:`UIManager.artist` plays the artist: it is called with each shown window at every round.
 """
 from __future__ import annotations
 
@@ -24,7 +33,8 @@ import copy
 import itertools
 import os
 import re
-from typing import Any, Dict, List, Optional, Tuple
+import time
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 _FRAME = re.compile(r"(\d+)(\.[A-Za-z0-9]+)$")
 _UIDS = itertools.count(1)
@@ -234,9 +244,193 @@ class Fusion:
     def __init__(self, comp: Optional[Comp], resolve: Any = None) -> None:
         self.comp = comp
         self.resolve = resolve
+        self.UIManager = UIManager()
 
     def GetCurrentComp(self) -> Optional[Comp]:
         return self.comp
 
     def GetResolve(self) -> Any:
         return self.resolve
+
+
+class UIItem:
+    """A UI element: its properties are attributes (``item.Text = "x"`` changes the label); every ``Text`` it
+    showed is kept in :attr:`texts`."""
+
+    def __init__(self, kind: str, props: Dict[str, Any], children: Any = ()) -> None:
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "texts", [])
+        object.__setattr__(self, "children", list(children) if isinstance(children, (list, tuple)) else [children])
+        self.Enabled = True
+        for key, value in props.items():
+            setattr(self, key, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "Text":
+            self.texts.append(value)
+        object.__setattr__(self, name, value)
+
+
+class UITimer:
+    def __init__(self, props: Dict[str, Any]) -> None:
+        self.ID = str(props["ID"])
+        self.Interval = int(props.get("Interval", 0))
+        self.active = False
+        self.started = 0
+
+    def Start(self) -> None:
+        self.active = True
+        self.started += 1
+
+    def Stop(self) -> None:
+        self.active = False
+
+
+class _Events:
+    """``On.<ID>``: the handlers set for one element, by event name."""
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "handlers", {})
+
+    def __setattr__(self, event: str, handler: Callable[[Dict[str, Any]], Any]) -> None:
+        self.handlers[event] = handler
+
+
+class _Handlers:
+    """``win.On`` / ``disp.On``: ``On.<ID>.<Event> = handler`` (also ``On[ID]``)."""
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "by_id", {})
+
+    def __getattr__(self, element: str) -> _Events:
+        return self.by_id.setdefault(element, _Events())
+
+    def __getitem__(self, element: str) -> _Events:
+        return self.__getattr__(element)
+
+    def fire(self, element: str, event: str) -> bool:
+        handler = self.by_id.get(element, _Events()).handlers.get(event)
+        if handler is None:
+            return False
+        handler({"who": element, "what": event})
+        return True
+
+
+class UIManager:
+    """``fusion.UIManager``: makes elements and timers."""
+
+    def __init__(self) -> None:
+        self.timers: List[UITimer] = []
+        self.artist: Optional[Callable[["Window"], None]] = None
+
+    def Label(self, props: Dict[str, Any]) -> UIItem:
+        return UIItem("Label", props)
+
+    def Button(self, props: Dict[str, Any]) -> UIItem:
+        return UIItem("Button", props)
+
+    def _group(self, kind: str, args: Tuple[Any, ...]) -> UIItem:
+        props, children = (args[0], args[1]) if len(args) == 2 else ({}, args[0])
+        return UIItem(kind, props, children)
+
+    def VGroup(self, *args: Any) -> UIItem:
+        return self._group("VGroup", args)
+
+    def HGroup(self, *args: Any) -> UIItem:
+        return self._group("HGroup", args)
+
+    def Timer(self, props: Dict[str, Any]) -> UITimer:
+        timer = UITimer(props)
+        self.timers.append(timer)
+        return timer
+
+
+class Window:
+    def __init__(self, props: Dict[str, Any], children: Any) -> None:
+        self.ID = str(props["ID"])
+        self.props = dict(props)
+        self.root = UIItem("Window", {}, children)
+        self.On = _Handlers()
+        self.visible = False
+        self.shown = 0
+
+    def GetItems(self) -> Dict[str, UIItem]:
+        found: Dict[str, UIItem] = {}
+        todo = [self.root]
+        while todo:
+            item = todo.pop()
+            if hasattr(item, "ID"):
+                found[str(getattr(item, "ID"))] = item
+            todo += item.children
+        return found
+
+    def Show(self) -> None:
+        self.visible = True
+        self.shown += 1
+
+    def Hide(self) -> None:
+        self.visible = False
+
+    def click(self, element: str) -> None:
+        """(Test) the artist clicks an enabled button."""
+        if self.GetItems()[element].Enabled:
+            self.On.fire(element, "Clicked")
+
+    def close(self) -> None:
+        """(Test) the artist closes the window."""
+        self.On.fire(self.ID, "Close")
+
+
+class UIDispatcher:
+    """``bmd.UIDispatcher(ui)``: its windows and the event loop."""
+
+    def __init__(self, ui: UIManager) -> None:
+        self.ui = ui
+        self.On = _Handlers()
+        self.windows: List[Window] = []
+        self._exit: Optional[int] = None
+        self.rounds = 0
+
+    def AddWindow(self, props: Dict[str, Any], children: Any = ()) -> Window:
+        window = Window(props, children)
+        self.windows.append(window)
+        return window
+
+    def ExitLoop(self, code: int = 0) -> None:
+        self._exit = code
+
+    def RunLoop(self, timeout: float = 60.0) -> int:
+        """Dispatch events until ExitLoop: every started timer's Timeout at its interval, and the artist's
+        actions (:attr:`UIManager.artist`) on the shown windows."""
+        self._exit = None
+        deadline = time.monotonic() + timeout
+        due: Dict[str, float] = {}
+        while self._exit is None:
+            assert time.monotonic() < deadline, "the UI loop never ended (no ExitLoop)"
+            self.rounds += 1
+            now = time.monotonic()
+            for timer in [t for t in self.ui.timers if t.active]:
+                if now >= due.setdefault(timer.ID, now + timer.Interval / 1000):
+                    due[timer.ID] = now + timer.Interval / 1000
+                    self.On.fire(timer.ID, "Timeout")
+            for window in [w for w in self.windows if w.visible]:
+                if self.ui.artist is not None and self._exit is None:
+                    self.ui.artist(window)
+            time.sleep(0.005)
+        return self._exit
+
+
+class Bmd:
+    """The ``bmd`` global of Fusion and Resolve scripts."""
+
+    def __init__(self, resolve: Any = None) -> None:
+        self.resolve = resolve
+        self.dispatchers: List[UIDispatcher] = []
+
+    def UIDispatcher(self, ui: UIManager) -> UIDispatcher:
+        dispatcher = UIDispatcher(ui)
+        self.dispatchers.append(dispatcher)
+        return dispatcher
+
+    def scriptapp(self, name: str) -> Any:
+        return self.resolve if name == "Resolve" else None

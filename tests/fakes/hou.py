@@ -61,6 +61,12 @@ class fileType:
     Directory = EnumValue("Directory")
 
 
+class menuType:
+    Normal = EnumValue("Normal")
+    Mini = EnumValue("Mini")
+    StringReplace = EnumValue("StringReplace")
+
+
 class hipFileEventType:
     AfterLoad = EnumValue("AfterLoad")
 
@@ -138,6 +144,12 @@ class StringParmTemplate(ParmTemplate):
 
     def stringType(self) -> EnumValue:
         return self.options.get("string_type", stringParmType.Regular)
+
+    def itemGeneratorScript(self) -> str:
+        return str(self.options.get("item_generator_script") or "")
+
+    def menuType(self) -> EnumValue:
+        return self.options.get("menu_type", menuType.Normal)
 
 
 class MenuParmTemplate(ParmTemplate):
@@ -288,8 +300,30 @@ class Parm:
         assert self._template.scriptCallbackLanguage() is scriptLanguage.Python, script
         exec(script, {"hou": sys.modules[__name__], "kwargs": {"node": self._node, "parm": self}})
 
+    def _menu_script(self) -> List[str]:
+        """Run a string parameter's Python menu script as Houdini does: one line is an expression, more lines a
+        function body; ``kwargs`` holds the node and the parameter; it must return tokens and labels in turn."""
+        script = self._template.itemGeneratorScript() if isinstance(self._template, StringParmTemplate) else ""
+        if not script:
+            return []
+        namespace: Dict[str, Any] = {"hou": sys.modules[__name__], "kwargs": {"node": self._node, "parm": self}}
+        if "\n" not in script.strip():
+            result = eval(script, namespace)
+        else:
+            body = "\n".join("    " + line for line in script.splitlines())
+            exec(f"def _menu():\n{body}\n", namespace)
+            result = namespace["_menu"]()
+        if not isinstance(result, (list, tuple)) or len(result) % 2 or not all(isinstance(x, str) for x in result):
+            raise OperationFailed("Python menu scripts must return an even number of strings")
+        return list(result)
+
     def menuItems(self) -> Tuple[str, ...]:
+        if isinstance(self._template, StringParmTemplate):
+            return tuple(self._menu_script()[0::2])
         return self._template.menuItems() if isinstance(self._template, MenuParmTemplate) else ()
+
+    def menuLabels(self) -> Tuple[str, ...]:
+        return tuple(self._menu_script()[1::2])
 
 
 class NodeTypeCategory:
@@ -665,6 +699,8 @@ class _Ui:
         self.callbacks: List[Callable[[], None]] = []
         self.status_messages: List[str] = []
         self.messages: List[str] = []
+        self.answers: List[int] = []
+        """The buttons the artist presses in the next message boxes (index); none left: the default choice."""
 
     def addEventLoopCallback(self, callback: Callable[[], None]) -> None:
         self.callbacks.append(callback)
@@ -680,9 +716,10 @@ class _Ui:
     def setStatusMessage(self, message: str, severity: EnumValue = severityType.Message) -> None:
         self.status_messages.append(message)
 
-    def displayMessage(self, text: str, *args: Any, **kwargs: Any) -> int:
+    def displayMessage(self, text: str, buttons: Sequence[str] = ("OK",), *args: Any, **kwargs: Any) -> int:
+        """A modal message box: returns the index of the button pressed (:attr:`answers`, else the default)."""
         self.messages.append(text)
-        return 0
+        return self.answers.pop(0) if self.answers else int(kwargs.get("default_choice", 0))
 
 
 def run_event_loop(until: Callable[[], bool], timeout: float = 30.0, tick: float = 0.02) -> int:

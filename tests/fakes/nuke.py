@@ -152,6 +152,12 @@ class Enumeration_Knob(Knob):
     def values(self) -> List[str]:
         return list(self._values)
 
+    def setValues(self, items: List[str]) -> None:
+        """Replace the menu's items (Nuke keeps the index, so the value may become another item, or the first)."""
+        index = self._values.index(self.value()) if self.value() in self._values else 0
+        self._values = list(items)
+        self._value = self._values[index] if index < len(self._values) else self._values[0]
+
 
 class Script_Knob(Knob):
     """A button (a Read's ``reload`` is one); ``executed`` counts presses."""
@@ -566,7 +572,7 @@ def reset() -> None:
     _root = Root()
     _context[:] = [_root]
     for registry in (_this_stack, _selected, progress_tasks, executed, main_thread_queue,
-                     script_load_callbacks, knob_changed_callbacks, plugin_paths, messages):
+                     script_load_callbacks, knob_changed_callbacks, plugin_paths, messages, answers):
         registry.clear()
     toolbars.clear()
     failures.clear()
@@ -657,6 +663,16 @@ def filename(node: Node) -> Optional[str]:
 
 def message(prompt: str) -> None:
     messages.append(prompt)
+
+
+answers: List[bool] = []
+"""What the artist answers the next ``nuke.ask`` questions (Yes: True); none left: No."""
+
+
+def ask(prompt: str) -> bool:
+    """A Yes/No question (Nuke's modal dialog): recorded in :data:`messages`, answered from :data:`answers`."""
+    messages.append(prompt)
+    return answers.pop(0) if answers else False
 
 
 def execute(node: Node, frames: FrameRanges, *args: Any, **kwargs: Any) -> None:

@@ -16,6 +16,10 @@ the same work runs in the calling thread under ``hou.InterruptableOperation``.
 Each settings combination renders into its own version folder (:mod:`flashdepth_vfx.hosts.versions`); the
 loader keeps the previous complete version until the new one is complete, the status line and tile colour say
 current / partial / stale / missing, and *Finish* completes a partial version with the engine's ``--resume``.
+The *Version* menu lists the versions on disk (settings, frame count, complete or partial, date): a chosen one
+stays loaded whatever the parameters say (the status says *stale* while its settings differ from theirs);
+*Latest* and *Render Depth* follow the parameters again. *Delete Old Versions* removes the versions nobody uses
+(:mod:`flashdepth_vfx.hosts.prune`), after asking.
 
 Everything the node does lives in this module: the parameter callbacks and the status line's expression only
 import it, so an updated install reaches nodes in saved .hip files, and a machine without FlashDepth shows a
@@ -38,6 +42,7 @@ from flashdepth_vfx.bridge import RenderJob, RenderResult
 from flashdepth_vfx.bridge.runner import CANCELLED_EXIT_CODE
 from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts import farm
+from flashdepth_vfx.hosts import prune
 from flashdepth_vfx.hosts.camera import OFF, PASSES, SolveRequest, solve_args, version_passes
 from flashdepth_vfx.hosts.export import ExportCache, content_key, file_stamp
 from flashdepth_vfx.hosts.farm import FARM_BUTTON
@@ -53,7 +58,9 @@ from flashdepth_vfx.hosts.settings import (
     RENDER_BUTTON,
     NodeSettings,
 )
-from flashdepth_vfx.hosts.versions import DepthState, DepthVersion, NodeStatus, node_status
+from flashdepth_vfx.hosts.versions import (
+    DepthState, DepthVersion, NodeStatus, describe_versions, mark_shown, node_status,
+)
 
 from .camera import CHAN_ROTATION_ORDER, camera_at, sample_camera
 
@@ -93,6 +100,10 @@ CANCEL = "fd_cancel"
 FARM = "fd_farm"
 PROGRESS = "fd_progress"
 STATUS = "fd_status"
+VERSION = "fd_version"
+PRUNE = "fd_prune"
+LATEST = "latest"
+"""The Version menu's first token: load the version the parameters make (the previous one until it is done)."""
 NOT_INSTALLED = ("FlashDepth is not installed on this machine: install it (flashdepth-vfx houdini/README.md) "
                  "to render or update this node")
 
@@ -100,6 +111,7 @@ NOT_INSTALLED = ("FlashDepth is not installed on this machine: install it (flash
 _IMPORT = "try:\n    from flashdepth_houdini import node as fd\nexcept ImportError:\n    fd = None\n"
 _CALLBACK = _IMPORT + "if fd is None:\n    hou.ui.setStatusMessage({missing!r})\nelse:\n    fd.{name}(kwargs['node'])\n"
 _STATUS_EXPRESSION = _IMPORT + "if fd is None:\n    return {missing!r}\nreturn fd.status_text(hou.pwd())"
+_VERSION_MENU = _IMPORT + "if fd is None:\n    return [{latest!r}, 'Latest']\nreturn fd.version_menu(kwargs['node'])"
 
 
 def cop_kind(network: hou.Node) -> Optional[str]:
@@ -157,6 +169,13 @@ def _parm_templates(kind: str) -> Tuple[hou.ParmTemplate, ...]:
         button(FARM, FARM_BUTTON, "send_to_farm"),
         hou.IntParmTemplate(PROGRESS, "Progress", 1, min=0, max=100, help="Percent of the running render."),
         hou.StringParmTemplate(STATUS, "Status", 1, help="Whether the depth is current, stale or partial."),
+        hou.StringParmTemplate(
+            VERSION, "Version", 1, default_value=(LATEST,), item_generator_script=_VERSION_MENU.format(latest=LATEST),
+            item_generator_script_language=python, menu_type=hou.menuType.Normal,
+            script_callback=_callback("choose_version"), script_callback_language=python,
+            help="The depth versions on disk. A chosen one stays loaded whatever the parameters say (the status says "
+                 "stale while its settings differ); Latest follows the parameters again."),
+        button(PRUNE, "Delete Old Versions", "delete_old_versions"),
     )
 
 
@@ -405,6 +424,9 @@ def render(node: hou.OpNode, resume: bool = False) -> Optional[BackgroundRender]
             _parm(node, OUTPUT).set(plan.settings.output_dir)  # keeps the version stable if the .hip moves
         job = _job(plan, resume)
         _parm(node, PROGRESS).set(0)
+        version_parm = node.parm(VERSION)
+        if version_parm is not None and version_parm.evalAsString() != LATEST:
+            version_parm.set(LATEST)  # rendering the parameters' version: the node follows them again
     except (FlashDepthError, hou.Error) as exc:
         node.setUserData(LAST_KEY, f"Error: {exc}")
         return None
@@ -433,8 +455,10 @@ def render(node: hou.OpNode, resume: bool = False) -> Optional[BackgroundRender]
                 in_main(_export_frame, plan.export_from, plan.export, frame)
                 plan.export.mark_done([frame])
         plan.solve.write()
-        plan.settings.version().write_manifest(job)
-        return task.run_engine(job, report)
+        version = plan.settings.version()
+        version.write_manifest(job)
+        with version.rendering():
+            return task.run_engine(job, report)
 
     def done(task: BackgroundRender, result: Optional[RenderResult], message: str) -> None:
         if graphical:
@@ -489,11 +513,8 @@ def _finished(node: hou.OpNode, plan: Plan, message: str) -> None:
         except FlashDepthError:
             pass
         status = _status(node, plan)
-        shown = DepthVersion.from_json(node.userData(SHOWN_KEY) or "")
-        if status.show is not None and status.show != shown:
-            node.setUserData(SHOWN_KEY, status.show.to_json())
         if status.show is not None:
-            load_version(node, status.show)
+            _show_version(node, status.show)
         _parm(node, PROGRESS).set(100 if status.state is DepthState.CURRENT else 0)
         _set_colour(node, status)
     except hou.Error:  # the node was deleted while it rendered
@@ -537,6 +558,79 @@ def finish(node: hou.OpNode) -> Optional[BackgroundRender]:
     return render(node, resume=True)
 
 
+def _shown(node: hou.OpNode) -> Optional[DepthVersion]:
+    return DepthVersion.from_json(node.userData(SHOWN_KEY) or "")
+
+
+def _show_version(node: hou.OpNode, version: DepthVersion) -> None:
+    """Remember ``version`` as the one the node loads (and mark it shown, for pruning), then load it."""
+    shown = _shown(node)
+    if version != shown:
+        node.setUserData(SHOWN_KEY, version.to_json())
+        mark_shown(version, "" if hou.hipFile.isNewFile() else hou.hipFile.path(), node.path(), shown)
+    load_version(node, version)
+
+
+def _chosen_key(node: hou.OpNode) -> str:
+    """The key of the version chosen in the Version menu ("" for Latest, or a node without the menu)."""
+    parm = node.parm(VERSION)
+    value = parm.evalAsString().strip() if parm is not None else ""
+    return "" if value == LATEST else value
+
+
+def version_menu(node: hou.OpNode) -> List[str]:
+    """The Version menu (its Python menu script): Latest, then every version on disk, as tokens and labels."""
+    items = [LATEST, "Latest (follows the parameters)"]
+    output_dir = _text(node, OUTPUT).strip() or default_output_dir(_base_dir(), node.name())
+    for info in describe_versions(output_dir):
+        items += [info.version.key, info.label]
+    return items
+
+
+def choose_version(node: hou.OpNode) -> None:
+    """The Version menu changed: load the version chosen, or for Latest the one the parameters' status says."""
+    if running(node) is not None:
+        return
+    try:
+        plan = read_settings(node)
+        key = _chosen_key(node)
+        if key:
+            found = [info.version for info in describe_versions(plan.settings.output_dir) if info.version.key == key]
+            if not found:
+                node.setUserData(LAST_KEY, f"Version {key[:8]} is no longer on disk")
+                _parm(node, VERSION).set(LATEST)
+                key = ""
+            else:
+                _show_version(node, found[0])
+        status = _status(node, plan)
+        if not key and status.show is not None:
+            _show_version(node, status.show)
+        _set_colour(node, status)
+    except (FlashDepthError, hou.Error) as exc:
+        node.setUserData(LAST_KEY, f"Error: {exc}")
+
+
+def delete_old_versions(node: hou.OpNode) -> None:
+    """*Delete Old Versions*: remove this node's versions nobody uses (see :mod:`flashdepth_vfx.hosts.prune`),
+    after asking in graphical Houdini; the loaded one and the parameters' one always stay."""
+    try:
+        plan = read_settings(node)
+    except (FlashDepthError, hou.Error) as exc:
+        node.setUserData(LAST_KEY, f"Error: {exc}")
+        return
+    shown = _shown(node)
+    protect = [plan.settings.version()] + ([shown] if shown is not None else [])
+    found = prune.plan_folder(plan.settings.output_dir, protect=protect)
+    if found.remove and hou.isUIAvailable():
+        question = (f"Delete {len(found.remove)} old depth versions of {node.name()} "
+                    f"({prune.size_text(found.size)}) from {plan.settings.output_dir}?")
+        answer = hou.ui.displayMessage(question, buttons=("Delete", "Cancel"), severity=hou.severityType.Warning,
+                                       default_choice=1, close_choice=1, details="\n".join(found.lines()))
+        if answer != 0:
+            return
+    node.setUserData(LAST_KEY, prune.summary(found, prune.apply(found) if found.remove else ()))
+
+
 def load_version(node: hou.OpNode, version: DepthVersion) -> None:
     """Point the node's File COP at a depth version and make it reload its files."""
     parent = node.parent()
@@ -558,8 +652,9 @@ def load_version(node: hou.OpNode, version: DepthVersion) -> None:
 
 
 def _status(node: hou.OpNode, plan: Plan) -> NodeStatus:
-    shown = DepthVersion.from_json(node.userData(SHOWN_KEY) or "")
-    return node_status(plan.settings.version(), plan.frames, shown)
+    shown = _shown(node)
+    chosen = bool(_chosen_key(node)) and shown is not None and shown.key == _chosen_key(node)
+    return node_status(plan.settings.version(), plan.frames, shown, chosen)
 
 
 def status_text(node: hou.OpNode) -> str:

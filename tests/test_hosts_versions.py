@@ -1,0 +1,241 @@
+"""Choosing among a node's depth versions and pruning old ones (flashdepth_vfx/hosts/versions.py, prune.py and
+``flashdepth-vfx hosts prune``), on real folders with real EXR files."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import struct
+import time
+from pathlib import Path
+from typing import List, Sequence
+
+import numpy as np
+from click.testing import CliRunner
+
+from flashdepth_vfx.cli import main
+from flashdepth_vfx.hosts import prune
+from flashdepth_vfx.hosts.settings import NodeSettings
+from flashdepth_vfx.hosts.versions import (
+    MANIFEST, RENDERING, DepthState, DepthVersion, describe_versions, find_version, mark_shown, node_status,
+    shown_by,
+)
+from flashdepth_vfx.plates.image_io import write_exr
+
+FRAMES = [1, 2, 3]
+DAY = 24 * 3600.0
+
+
+def depth_frame(path: str, ours: bool = True) -> None:
+    """A small depth EXR; ``ours``: with the engine's ``flashdepth:`` metadata."""
+    meta = {"flashdepth:version": "test", "flashdepth:frame": 1} if ours else {"Software": "someone else"}
+    write_exr(path, {"Z": np.full((4, 6), 2.0, np.float32)}, metadata=meta)
+
+
+def make_version(output_dir: Path, mode: str, frames: Sequence[int] = FRAMES, asked: Sequence[int] = FRAMES,
+                 age_days: float = 2.0, precision: str = "default") -> DepthVersion:
+    """A rendered version of a plate under ``output_dir``: its manifest (asking for ``asked``), depth frames
+    ``frames`` and an engine snapshot, every file ``age_days`` old."""
+    settings = NodeSettings(plate="/plates/shot.####.exr", output_dir=str(output_dir), mode=mode,
+                            frames=f"{asked[0]}-{asked[-1]}", precision=precision)
+    version = settings.version()
+    version.write_manifest(settings.versioned_job())
+    for frame in frames:
+        depth_frame(version.frame_file(frame))
+    snapshots = Path(version.folder) / ".flashdepth" / "0123456789abcdef"
+    snapshots.mkdir(parents=True)
+    header = json.dumps({"__metadata__": {"frame": str(frames[-1]), "checksum": "ab"}}).encode()
+    (snapshots / f"state.{frames[-1]}.safetensors").write_bytes(struct.pack("<Q", len(header)) + header)
+    set_age(Path(version.folder), age_days)
+    return version
+
+
+def set_age(folder: Path, days: float) -> None:
+    stamp = time.time() - days * DAY
+    for path in folder.rglob("*"):
+        os.utime(path, (stamp, stamp))
+
+
+def test_versions_are_described_for_a_menu_newest_first_and_found_by_their_label(tmp_path: Path) -> None:
+    old = make_version(tmp_path, "depth", age_days=3)
+    partial = make_version(tmp_path, "disparity", frames=[1, 2], age_days=1, precision="fp16")
+    infos = describe_versions(str(tmp_path))
+    assert [info.version for info in infos] == [partial, old]
+    assert [(info.frames, info.complete) for info in infos] == [(2, False), (3, True)]
+    label = infos[1].label
+    assert label.startswith(old.key[:8] + "  default model, depth, file colour space  3 fr complete  ")
+    assert time.strftime("%Y-%m-%d", time.localtime(time.time() - 3 * DAY)) in label
+    assert "fp16" in infos[0].label and "2 fr partial" in infos[0].label
+    assert find_version(infos, label) == old and find_version(infos, "latest") is None
+    (Path(old.folder) / MANIFEST).write_text("{}")  # a folder whose manifest is not a version's is no version
+    assert [info.version for info in describe_versions(str(tmp_path))] == [partial]
+
+
+def test_versions_are_found_where_the_project_is_now(tmp_path: Path) -> None:
+    version = make_version(tmp_path / "before", "depth")
+    (tmp_path / "before").rename(tmp_path / "after")
+    [info] = describe_versions(str(tmp_path / "after"))
+    assert info.version.folder == str(tmp_path / "after" / version.key) and info.complete
+
+
+def test_a_chosen_older_version_stays_shown_and_is_stale_while_its_settings_differ(tmp_path: Path) -> None:
+    old = make_version(tmp_path, "depth")
+    new = make_version(tmp_path, "disparity")
+    auto = node_status(new, FRAMES, old)
+    assert auto.state is DepthState.CURRENT and auto.show == new  # not chosen: the knobs' complete version wins
+    chosen = node_status(new, FRAMES, old, chosen=True)
+    assert (chosen.state, chosen.show, chosen.label) == (DepthState.STALE, old, "stale (chosen version)")
+    assert chosen.line().startswith(f"Stale: showing version {old.key[:8]} chosen by hand (default model, depth, ")
+    assert "their version is complete" in chosen.line()
+    same = node_status(old, FRAMES, old, chosen=True)  # chosen and the knobs agree: current
+    assert (same.state, same.show) == (DepthState.CURRENT, old)
+    for frame in FRAMES:
+        os.remove(old.frame_file(frame))
+    gone = node_status(new, FRAMES, old, chosen=True)
+    assert (gone.state, gone.show) == (DepthState.MISSING, None)
+
+
+def test_exr_header_check_tells_the_engines_frames_from_other_files(tmp_path: Path) -> None:
+    depth_frame(str(tmp_path / "ours.exr"))
+    depth_frame(str(tmp_path / "theirs.exr"), ours=False)
+    (tmp_path / "fake.exr").write_text("not an exr")
+    assert prune.exr_is_ours(str(tmp_path / "ours.exr"))
+    assert not prune.exr_is_ours(str(tmp_path / "theirs.exr"))
+    assert not prune.exr_is_ours(str(tmp_path / "fake.exr"))
+    assert not prune.exr_is_ours(str(tmp_path / "missing.exr"))
+
+
+def folders(path: Path) -> List[str]:
+    return sorted(p.name for p in path.iterdir() if p.is_dir())
+
+
+def test_prune_keeps_the_newest_complete_the_shown_the_rendering_and_a_newer_partial(tmp_path: Path) -> None:
+    out = tmp_path / "FlashDepth1"
+    oldest = make_version(out, "depth", age_days=9)
+    shown = make_version(out, "depth", age_days=8, precision="fp32")
+    rendering = make_version(out, "depth", age_days=7, precision="bf16")
+    old_partial = make_version(out, "disparity", frames=[1], age_days=6)
+    older = make_version(out, "normalized", age_days=5)
+    newest = make_version(out, "disparity", age_days=4, precision="fp16")
+    new_partial = make_version(out, "normalized", frames=[1, 2], age_days=3, precision="fp16")
+    script = tmp_path / "comp" / "shot_v002.nk"
+    script.parent.mkdir()
+    script.write_text("a saved script")
+    mark_shown(shown, str(script), "FlashDepth1")
+    gone = make_version(out, "depth", age_days=9.5, precision="fp16")  # shown by a script deleted since
+    mark_shown(gone, str(tmp_path / "comp" / "shot_v001.nk"), "FlashDepth1")
+    (Path(rendering.folder) / RENDERING).write_text(json.dumps(
+        {"flashdepth:kind": "rendering", "host": os.uname().nodename, "pid": os.getpid()}))
+    foreign = Path(older.folder) / "notes.txt"
+    foreign.write_text("the artist's notes")
+    depth_frame(str(Path(older.folder) / "someone_else.0001.exr"), ours=False)
+    for version, days in ((gone, 9.5), (shown, 8), (rendering, 7), (older, 5)):
+        set_age(Path(version.folder), days)
+
+    plan = prune.plan_folder(str(out), keep=1)
+    assert {r.version for r in plan.remove} == {gone, oldest, old_partial, older}
+    reasons = {k.version: k.reason for k in plan.keep}
+    assert reasons[shown] == f"shown by {script} FlashDepth1"
+    assert reasons[rendering] == f"a render (process {os.getpid()}) is writing it"
+    assert reasons[newest] == "one of the 1 newest complete versions"
+    assert reasons[new_partial].startswith("partial and newer than every complete version")
+    [kept_files] = [r for r in plan.remove if r.version == older]
+    assert sorted(kept_files.foreign) == ["notes.txt", "someone_else.0001.exr"]
+    assert MANIFEST in kept_files.files and os.path.join(".flashdepth", "0123456789abcdef", "state.3.safetensors") \
+        in kept_files.files
+
+    assert prune.apply(plan) == []
+    assert folders(out) == sorted([shown.key, rendering.key, older.key, newest.key, new_partial.key])
+    assert sorted(p.name for p in Path(older.folder).rglob("*")) == ["notes.txt", "someone_else.0001.exr"]
+    assert foreign.read_text() == "the artist's notes"
+    assert shown_by(shown.folder) == [f"{script} FlashDepth1"] and shown.frames_on_disk(FRAMES) == FRAMES
+
+
+def test_prune_leaves_versions_in_use_a_node_names_and_recent_ones(tmp_path: Path) -> None:
+    first = make_version(tmp_path, "depth", age_days=3)
+    second = make_version(tmp_path, "disparity", age_days=2)
+    third = make_version(tmp_path, "normalized", age_days=1)
+    plan = prune.plan_folder(str(tmp_path), keep=0, protect=[first])
+    assert {r.version for r in plan.remove} == {second, third}
+    depth_frame(third.frame_file(4))  # a farm render writing into it now
+    plan = prune.plan_folder(str(tmp_path), keep=0, protect=[first])
+    assert {r.version for r in plan.remove} == {second}
+    assert {k.version: k.reason for k in plan.keep}[third].startswith("written in the last 10 minutes")
+
+
+def test_a_rendering_marker_of_a_process_that_is_gone_does_not_keep_a_version(tmp_path: Path) -> None:
+    version = make_version(tmp_path, "depth")
+    with version.rendering():
+        marker = json.loads((Path(version.folder) / RENDERING).read_text())
+        assert marker["pid"] == os.getpid()
+        set_age(Path(version.folder), 1)
+        assert prune.plan_folder(str(tmp_path), keep=0).remove == []
+        marker["pid"] = 2 ** 22 + 12345  # no such process
+        (Path(version.folder) / RENDERING).write_text(json.dumps(marker))
+        set_age(Path(version.folder), 1)
+        assert [r.version for r in prune.plan_folder(str(tmp_path), keep=0).remove] == [version]
+    assert not (Path(version.folder) / RENDERING).exists()
+
+
+def test_prune_command_dry_run_then_delete_over_a_tree_of_nodes(tmp_path: Path) -> None:
+    shots = tmp_path / "shots"
+    a_old = make_version(shots / "sh010" / "flashdepth" / "FlashDepth1", "depth", age_days=3)
+    a_new = make_version(shots / "sh010" / "flashdepth" / "FlashDepth1", "disparity", age_days=2)
+    b_only = make_version(shots / "sh020" / "flashdepth" / "FlashDepth1", "depth", age_days=3)
+    (shots / "sh010" / "plates").mkdir()
+    runner = CliRunner()
+    dry = runner.invoke(main, ["hosts", "prune", str(shots), "--keep", "1", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert f"would remove {a_old.folder} (" in dry.output and dry.output.strip().endswith("; 2 kept")
+    assert os.path.isdir(a_old.folder)
+    done = runner.invoke(main, ["hosts", "prune", str(shots), "--keep", "1"])
+    assert done.exit_code == 0, done.output
+    assert done.output.strip().splitlines()[-1].startswith("Deleted 1 old versions (")
+    assert not os.path.exists(a_old.folder) and os.path.isdir(a_new.folder) and os.path.isdir(b_only.folder)
+    again = runner.invoke(main, ["hosts", "prune", str(shots), "--keep", "1"])
+    assert again.output.strip().splitlines()[-1] == "No old versions to delete (2 kept)"
+    empty = runner.invoke(main, ["hosts", "prune", str(tmp_path / "shots" / "sh010" / "plates")])
+    assert empty.output.strip() == f"no depth versions under {tmp_path / 'shots' / 'sh010' / 'plates'}"
+
+
+def test_a_rerender_keeps_the_date_the_version_was_made(tmp_path: Path) -> None:
+    settings = NodeSettings(plate="/plates/shot.####.exr", output_dir=str(tmp_path), frames="1-3")
+    version = settings.version()
+    version.write_manifest(settings.versioned_job())
+    first = version.manifest()
+    assert first is not None and first["flashdepth:kind"] == "version" and first["frames"] == "1-3"
+    version.write_manifest(dataclasses.replace(settings, frames="1-5").versioned_job(resume=True))
+    second = version.manifest()
+    assert second is not None and second["created"] == first["created"] and second["frames"] == "1-5"
+
+
+def test_prune_recognises_everything_the_real_engine_writes(tmp_path: Path) -> None:
+    """Two versions rendered by the real engine (depth EXRs, snapshots, manifest, markers): pruning the older
+    one leaves nothing of it behind, and nothing of the newer one is touched."""
+    import sys
+
+    from engine_helpers import write_plates, write_tiny_checkpoint
+    from flashdepth_vfx.bridge import RenderProcess
+
+    plate = write_plates(tmp_path / "plates", range(1, 4))
+    checkpoint = write_tiny_checkpoint(tmp_path / "tiny.safetensors")
+    made = []
+    for mode in ("depth", "disparity"):
+        settings = NodeSettings(plate=plate, output_dir=str(tmp_path / "out"), checkpoint=str(checkpoint), mode=mode)
+        version = settings.version()
+        job = settings.versioned_job()
+        version.write_manifest(job)
+        with version.rendering():
+            result = RenderProcess(job, engine=[sys.executable, "-m", "flashdepth_vfx"]).run()
+        assert result.ok and len(result.written) == 3, result.error
+        made.append(version)
+    mark_shown(made[1], "", "FlashDepth1")  # an unsaved script: kept, to be safe
+    assert list((Path(made[0].folder) / ".flashdepth").rglob("state.*.safetensors"))  # the engine's snapshots
+    set_age(Path(made[0].folder), 1)
+    newer = sorted(str(p) for p in Path(made[1].folder).rglob("*"))
+    plan = prune.plan_folder(str(tmp_path / "out"), keep=0)
+    [removal] = plan.remove
+    assert removal.version.key == made[0].key and removal.foreign == ()
+    assert prune.apply(plan) == []
+    assert not os.path.exists(made[0].folder)
+    assert sorted(str(p) for p in Path(made[1].folder).rglob("*")) == newer

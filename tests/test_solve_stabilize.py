@@ -186,3 +186,20 @@ def test_frames_with_more_than_32767_matches_are_related() -> None:
     assert result.correspondences[1] > 1000 and result.correspondences[2] > 1000  # inliers of the subset fitted
     assert result.pair_scale[1] == pytest.approx(1.03, rel=0.01)
 
+
+def test_a_set_cancel_event_stops_before_the_next_frame() -> None:
+    import threading
+
+    from flashdepth_vfx.errors import Cancelled
+
+    rgb, disparity = _shot(1, frames=4)
+    cancel, taken = threading.Event(), []
+
+    def progress(index: int, total: int) -> None:
+        taken.append(index)
+        if index == 1:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        _quiet_stabilize(disparity, rgb, cancel=cancel, progress=progress)
+    assert taken == [0, 1]  # frame 1's flow never ran

@@ -28,14 +28,15 @@ and is left as it is (scale 1, shift 0).
 from __future__ import annotations
 
 import math
+import threading
 import warnings
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from flashdepth_vfx.errors import PlateError
+from flashdepth_vfx.errors import PlateError, check_cancel
 from flashdepth_vfx.solve.flow import FlowMatcher, FlowSettings, prepare_plate, working_size
 
 DEFAULT_PERIOD = 12.0
@@ -377,6 +378,8 @@ def stabilize(
     flow: FlowSettings = FlowSettings(),
     hops: int = 1,
     seed: int = 0,
+    cancel: threading.Event | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Stabilization:
     """Stabilise a disparity sequence against its plates (see the module docstring).
 
@@ -411,6 +414,9 @@ def stabilize(
     centres = np.full(num_frames, np.nan)
     recent: list[tuple[int, _Frame]] = []
     for index in range(num_frames):
+        check_cancel(cancel)
+        if progress is not None:
+            progress(index, num_frames)
         raw = _as_disparity(disparity[index], index)
         if size is None:  # the flow's working size: the first frame's, at most flow.max_side
             size = working_size(raw.shape[0], raw.shape[1], flow.max_side)
@@ -422,6 +428,7 @@ def stabilize(
             shot_start = index
         for earlier, previous in recent:
             if earlier >= shot_start:
+                check_cancel(cancel)
                 x, y = _pair_samples(previous, frame, matcher, rng)
                 fit = fit_relation(x, y, rng)
                 if fit is not None and fit.scale > 0:

@@ -136,6 +136,18 @@ def test_a_cancel_while_resume_checks_the_solved_frames(small, small_reference, 
     assert len(_valid_frames(tmp_path)) == 4 and _leftovers(tmp_path) == []
 
 
+def test_temporaries_of_a_killed_solve_are_removed_by_the_next(small, tmp_path) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".s.{FIRST}.exr.tmp-{dead.pid}-0a1b2c3d.exr"
+    running = tmp_path / f".s.{FIRST + 1}.exr.tmp-{os.getpid()}-1a1b2c3d.exr"  # a live process's write: left alone
+    for path in (stale, running):
+        path.write_bytes(b"half a frame")
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+    assert not ShotSolve(_settings(small, tmp_path)).run().cancelled
+    assert not stale.exists() and running.exists()
+
+
 def test_the_fit_stops_between_iterations() -> None:
     cancel = threading.Event()
     rng = np.random.default_rng(0)

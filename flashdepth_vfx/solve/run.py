@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from flashdepth_vfx import __version__
+from flashdepth_vfx.engine.resume import remove_stale_temporaries  # the engine's rule (torch is not loaded)
 from flashdepth_vfx.errors import Cancelled, PlateError, SolveError, check_cancel
 from flashdepth_vfx.plates import cuts as cut_detection  # the engine's own detector
 from flashdepth_vfx.plates.image_io import PlateInfo, probe, read_channels, write_exr
@@ -384,6 +385,7 @@ class ShotSolve:
                     self._progress(len(summary.written), len(frames) - len(done))
 
         todo = [(index, frame) for index, frame in enumerate(frames) if frame not in done]
+        remove_stale_temporaries(pattern)  # of a solve killed outright (kill -9, a lost farm node)
         pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="flashdepth-solve-write")
         try:
             for count, (index, frame) in enumerate(todo):

@@ -127,6 +127,14 @@ def test_a_cancel_in_any_phase_stops_there_keeps_solved_frames_and_resume_finish
     _same_result(tmp_path, small_reference)
 
 
+def test_a_cancel_before_the_solve_starts_writes_nothing(small, tmp_path) -> None:
+    cancel = threading.Event()
+    cancel.set()  # e.g. Ctrl-C between the end of a render's stream and its solve
+    summary = ShotSolve(_settings(small, tmp_path), cancel=cancel).run()
+    assert summary.cancelled and summary.phase == "start" and summary.written == []
+    assert "while reading the camera" in summary.cancel_message() and list(tmp_path.iterdir()) == []
+
+
 def test_a_cancel_while_resume_checks_the_solved_frames(small, small_reference, tmp_path) -> None:
     cancel = threading.Event()
     ShotSolve(_settings(small, tmp_path, frames=f"{FIRST}-{FIRST + 3}")).run()

@@ -27,7 +27,7 @@ class EventSink:
         frame of ``total``."""
 
     def solve_step(self, phase: str, index: int, total: int) -> None:
-        """The shot solve's phase ``phase`` (cuts, stabilize, references, fit, resume, write) takes on its
+        """The shot solve's phase ``phase`` (start, cuts, stabilize, references, fit, resume, write) takes on its
         ``index``-th item (0-based) of ``total``: every frame of each phase but ``write``, whose written frames are
         :meth:`solved` events, which reports only its start."""
 

@@ -52,6 +52,7 @@ wrong, not only its scale)."""
 INPUT_CHANNELS = ("depth.Z", "Z", "depth.Y", "Y", "R")
 """Channels tried in order for the disparity when ``channel`` is not given."""
 PHASES = {
+    "start": "reading the camera, points and anchors",
     "cuts": "looking for hard cuts in the plates",
     "stabilize": "stabilising",
     "references": "reading the disparity at the references",
@@ -210,7 +211,7 @@ class ShotSolve:
         self._progress = progress
         self._phase_sink = phase
         self.cancel = cancel or threading.Event()
-        self._phase = ""
+        self._phase = "start"
         self._warnings: list[str] = []
 
     def _step(self, phase: str, index: int = 0, total: int = 1) -> None:
@@ -294,6 +295,7 @@ class ShotSolve:
 
     def _run(self, summary: SolveSummary, files: list[Path]) -> None:
         s = self.settings
+        self._step("start")
         pattern, frames = summary.output, summary.frames
         info = probe(files[0])
         height, width = info.height, info.width

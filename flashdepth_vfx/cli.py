@@ -19,7 +19,7 @@ from . import __version__
 from .errors import FlashDepthError, OptionError
 from .farm.command import farm
 from .hosts.command import hosts
-from .solve.command import SHARED_NAMES as SOLVE_OPTIONS, echo_summary, run_solve, solve, wants_solve
+from .solve.command import SHARED_NAMES as SOLVE_OPTIONS, finish_solve, run_solve, solve, wants_solve
 from .solve.command import shared_options as solve_options
 
 # Torch's OpenMP threads busy-wait between ops by default: they starve the decode/encode threads and, on a machine
@@ -57,6 +57,22 @@ def _guarded(debug: bool, body: Callable[[], Any], json_events: Any = None) -> A
             raise
         _fail(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
               "(run again with --debug for details)", json_events)
+
+
+def cancel_on_signals() -> threading.Event:
+    """An event the first Ctrl-C / SIGTERM (SIGBREAK on Windows) sets, for the command to stop at its next cancel
+    point and keep what it finished; a second signal exits at once (130)."""
+    cancel = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if cancel.is_set():  # a second Ctrl-C: stop now
+            sys.exit(EXIT_CANCELLED)
+        cancel.set()
+
+    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), on_signal)
+    return cancel
 
 
 class _LazyGroup(click.Group):
@@ -160,21 +176,12 @@ def render(plate: tuple[str, ...], model_name: str | None, progress: str, quiet:
 
         options, solve_settings = _guarded(debug, lambda: plan_solve(spec, options, solve_choices), json_events)
     settings = _guarded(debug, lambda: RenderSettings(plate=spec, model=model_name, **options), json_events)
-    cancel = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        if cancel.is_set():  # a second Ctrl-C: stop now
-            sys.exit(EXIT_CANCELLED)
-        cancel.set()
-
-    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), on_signal)
+    cancel = cancel_on_signals()
     summary = _guarded(debug, lambda: Render(settings, events, cancel).run(), json_events)
     if summary.cancelled:
         sys.exit(EXIT_CANCELLED)
     if solve_settings is not None:
-        echo_summary(_guarded(debug, lambda: run_solve(solve_settings, json_events), json_events))
+        finish_solve(_guarded(debug, lambda: run_solve(solve_settings, json_events, cancel), json_events), json_events)
 
 
 @main.command()

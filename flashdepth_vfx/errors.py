@@ -1,6 +1,8 @@
 """Project exceptions. Every message is one line an artist can act on."""
 from __future__ import annotations
 
+import threading
+
 
 class FlashDepthError(Exception):
     """Base class: a one-line, user-facing error (no traceback is shown for it)."""
@@ -28,3 +30,14 @@ class OptionError(FlashDepthError):
 
 class SolveError(FlashDepthError):
     """A shot solve cannot run: a camera, point or anchor file is unusable, or the inputs do not fit together."""
+
+
+class Cancelled(Exception):
+    """Work stopped by a cancel request (Ctrl-C / SIGTERM, a host's Cancel). Not an error: what was finished is
+    kept, and ``--resume`` finishes the job. Raised inside long library calls that take a ``cancel`` event."""
+
+
+def check_cancel(cancel: threading.Event | None) -> None:
+    """Raise :class:`Cancelled` if ``cancel`` is set."""
+    if cancel is not None and cancel.is_set():
+        raise Cancelled

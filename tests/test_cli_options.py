@@ -151,6 +151,20 @@ def test_a_frame_linked_to_itself_is_one_line_error(tmp_path: Path, checkpoint: 
     assert code == 1 and "symbolic link" in one_line_error(err)
 
 
+@pytest.mark.parametrize(("size", "options", "needles"), [
+    ((2, 300), [], ["sliver.####.exr", "300x2 frame (150:1)", "crop it"]),  # divided by zero with the embedded model
+    ((1, 2500), [], ["2500x1 frame", "at most 100:1"]),  # and with an official one
+    ((1, 90), ["--max-size", "80"], ["--max-size 80", "--max-size 91"]),  # 90:1 capped at 80 pixels: 0 high
+])
+def test_a_plate_too_thin_for_the_model_is_one_line_error(tmp_path: Path, checkpoint: Path, size: tuple[int, int],
+                                                          options: list[str], needles: list[str]) -> None:
+    for frame in (1, 2):
+        write_exr(tmp_path / f"sliver.{frame:04d}.exr", {c: np.full(size, 0.5, np.float32) for c in "RGB"})
+    code, err = run("render", str(tmp_path / "sliver.####.exr"), "--checkpoint", str(checkpoint), "-q", *options)
+    assert code == 1 and "internal error" not in one_line_error(err, *needles)
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["sliver.0001.exr", "sliver.0002.exr"]
+
+
 def test_frames_far_past_the_plates_are_refused_without_expanding(plates: Path, checkpoint: Path) -> None:
     for frames, needle in (("1-999999999", "frames 1-2 only"), ("99999999999999999999", "up to 9 digits"),
                            ("2-999999", "frames 1-2 only")):

@@ -1,10 +1,13 @@
 """Streaming semantics: the temporal state, snapshots, resets and frame sizing."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
 
+from flashdepth_vfx.errors import PlateError
 from flashdepth_vfx.model import StreamState, build_model, get_config, inference_size
 from flashdepth_vfx.model.mamba2 import ssd_scan
 from reference import REFERENCE, state_dict
@@ -108,6 +111,26 @@ def test_chunked_scan_equals_sequential_recurrence() -> None:
 )
 def test_inference_size(size, max_side, expected) -> None:
     assert inference_size(*size, max_side=max_side) == expected
+
+
+@pytest.mark.parametrize(("size", "max_side", "expected"), [
+    ((1, 1), 2044, (70, 70)),  # a one-pixel plate: scaled up to the smallest input
+    ((1, 100), 2044, (70, 7000)),  # the thinnest strip taken
+    ((10, 1000), 224, (70, 7840)),  # capped to 2 x 224 (truncated, as the official code does), then scaled up
+])
+def test_inference_size_of_tiny_and_thin_frames(size, max_side, expected) -> None:
+    assert inference_size(*size, max_side=max_side) == expected
+
+
+@pytest.mark.parametrize(("size", "max_side", "needle"), [
+    ((1, 3000), 2044, "3000x1 frame (3000:1) is too thin"),  # was a ZeroDivisionError
+    ((2000, 1), None, "1x2000 frame (2000:1)"),
+    ((0, 50), 2044, "no pixels"),
+    ((1, 80), 70, "--max-size 81"),  # 80:1 capped at 70 pixels would be 0 high
+])
+def test_inference_size_refuses_frames_it_cannot_size(size, max_side, needle) -> None:
+    with pytest.raises(PlateError, match=re.escape(needle)):
+        inference_size(*size, max_side=max_side)
 
 
 @torch.inference_mode()

@@ -165,3 +165,73 @@ def test_preview_never_replaces_the_depth_file(plates: Path, tmp_path: Path) -> 
     assert png.read_bytes() == b"someone's png"
     assert run("preview", str(plates / "shot.0001.exr"), str(depth), "-o", str(png), "--overwrite")[0] == 0
     assert run("preview", str(plates / "shot.0001.exr"), str(depth), "-o", str(png))[0] == 0  # its own preview
+
+
+# --------------------------------------------------------------------------------------------------- train
+@pytest.fixture()
+def train_config(tmp_path: Path) -> Path:
+    """A one-step run of the tiny model as a config file."""
+    from dataclasses import replace
+
+    from test_train import SMALL
+
+    path = tmp_path / "small.json"
+    path.write_text(json.dumps(replace(SMALL, steps=1, checkpoint_every=1, log_every=1).to_dict()))
+    return path
+
+
+def test_train_never_replaces_a_run_file_it_did_not_write(tmp_path: Path, train_config: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    for name in ("log.jsonl", "config.json"):
+        notes = run_dir / name
+        notes.write_text("my own notes\n")
+        code, err = run("train", str(train_config), "--run-dir", str(run_dir), "--quiet")
+        assert code == 1 and "--overwrite" in one_line_error(err, name, "not written by flashdepth-vfx")
+        assert digest(run_dir) == {name: hashlib.sha256(b"my own notes\n").hexdigest()}  # nothing else written
+        notes.unlink()
+    code, err = run("train", str(train_config), "--run-dir", str(run_dir), "--quiet")
+    assert code == 0, err
+    assert (written_kind(run_dir / "config.json"), written_kind(run_dir / "log.jsonl")) == ("train-config", "train-log")
+    (run_dir / "iter_1.pth").unlink()  # a fresh run in the same folder replaces the project's own files
+    code, err = run("train", str(train_config), "--run-dir", str(run_dir), "--quiet")
+    assert code == 0, err
+    (run_dir / "iter_1.pth").unlink()
+    (run_dir / "log.jsonl").write_text("my own notes\n")
+    code, err = run("train", str(train_config), "--run-dir", str(run_dir), "--quiet", "--overwrite")
+    assert code == 0, err
+    assert "my own notes" not in (run_dir / "log.jsonl").read_text()
+
+
+def test_train_never_writes_over_its_inputs(tmp_path: Path, train_config: Path) -> None:
+    run_dir = tmp_path / "run"
+    assert run("train", str(train_config), "--run-dir", str(run_dir), "--quiet")[0] == 0
+    before = digest(run_dir)
+    # the run deletes its older checkpoints and rewrites its config and log: none of them can be an input
+    for option, path in (("--init-checkpoint", "iter_1.pth"), ("--teacher-checkpoint", "iter_1.pth"),
+                         ("--init-checkpoint", "log.jsonl")):
+        code, err = run("train", "--run-dir", str(run_dir), "--resume", "--steps", "2", option, str(run_dir / path),
+                        "--overwrite", "--quiet")
+        assert code == 1 and "is also an input" in one_line_error(err, path), (option, path)
+    hand_written = tmp_path / "fresh" / "config.json"
+    hand_written.parent.mkdir()
+    hand_written.write_text(train_config.read_text())
+    code, err = run("train", str(hand_written), "--run-dir", str(hand_written.parent), "--overwrite", "--quiet")
+    assert code == 1 and "copy it elsewhere" in one_line_error(err, "config.json")
+    assert hand_written.read_text() == train_config.read_text() and digest(run_dir) == before
+    # the run's own config.json (written by the run) is the way to continue it
+    code, err = run("train", str(run_dir / "config.json"), "--run-dir", str(run_dir), "--resume", "--steps", "2", "--quiet")
+    assert code == 0, err
+
+
+def test_train_resumes_a_run_written_before_its_files_were_marked(tmp_path: Path, train_config: Path) -> None:
+    run_dir = tmp_path / "run"
+    assert run("train", str(train_config), "--run-dir", str(run_dir), "--quiet")[0] == 0
+    config = json.loads((run_dir / "config.json").read_text())
+    del config["flashdepth:kind"]
+    (run_dir / "config.json").write_text(json.dumps(config))
+    (run_dir / "log.jsonl").write_text("".join(line + "\n" for line in (run_dir / "log.jsonl").read_text().splitlines()[1:]))
+    code, err = run("train", "--run-dir", str(run_dir), "--resume", "--steps", "2", "--quiet")
+    assert code == 0, err
+    steps = [json.loads(line).get("step") for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    assert steps == [None, 1, 2]

@@ -20,7 +20,7 @@ def test_console_script_help_lists_the_commands() -> None:
         assert f"  {command}" in out
 
 
-@pytest.mark.parametrize("module", ["flashdepth_vfx.solve.run", "flashdepth_vfx.plates.cuts"])
+@pytest.mark.parametrize("module", ["flashdepth_vfx.solve.run", "flashdepth_vfx.plates.cuts", "flashdepth_vfx.engine.events"])
 def test_the_shot_solve_and_cut_detection_run_without_torch(module: str) -> None:
     code = f"import sys, {module}; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

@@ -168,7 +168,10 @@ def test_render_solves_after_the_stream(tmp_path) -> None:
     assert result.exit_code == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     kinds = [e["event"] for e in events]  # the hosts see the solve's progress after the stream's
-    assert kinds[kinds.index("done") + 1:] == ["solve"] * 3
+    after = events[kinds.index("done") + 1:]
+    assert [e["event"] for e in after if e["event"] != "solve_step"] == ["solve"] * 3
+    phases = [e["phase"] for e in after if e["event"] == "solve_step"]
+    assert list(dict.fromkeys(phases)) == ["start", "cuts", "references", "fit", "write"] and phases.count("references") == 3
     assert [(e["index"], e["total"]) for e in events if e["event"] == "solve"] == [(1, 3), (2, 3), (3, 3)]
     raw = sorted(p.name for p in (tmp_path / "out").glob("shot_depth_raw.*.exr"))
     solved = sorted((tmp_path / "out").glob("shot_depth.*.exr"))

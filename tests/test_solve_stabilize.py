@@ -174,3 +174,32 @@ def test_bad_arguments_are_clear_errors() -> None:
         stabilize(list(truth), list(rgb), cuts=[5])
     with pytest.raises(PlateError, match="frame 1 has shape"):
         stabilize([truth[0], rgb[1], truth[2]], list(rgb))
+
+
+def test_frames_with_more_than_32767_matches_are_related() -> None:
+    """OpenCV's remap takes maps under 32767 a side: a pair of 180x320 frames (~50 000 trusted matches) failed."""
+    seq = render_sequence(SceneConfig(height=180, width=320, num_frames=3, seed=3, camera_motion="truck",
+                                      moving_objects=False))
+    disparity = (1.0 / seq.depth).astype(np.float32)
+    disparity[1] = 1.03 * disparity[1] + 0.01
+    result = _quiet_stabilize(disparity, seq.rgb)
+    assert result.correspondences[1] > 1000 and result.correspondences[2] > 1000  # inliers of the subset fitted
+    assert result.pair_scale[1] == pytest.approx(1.03, rel=0.01)
+
+
+def test_a_set_cancel_event_stops_before_the_next_frame() -> None:
+    import threading
+
+    from flashdepth_vfx.errors import Cancelled
+
+    rgb, disparity = _shot(1, frames=4)
+    cancel, taken = threading.Event(), []
+
+    def progress(index: int, total: int) -> None:
+        taken.append(index)
+        if index == 1:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        _quiet_stabilize(disparity, rgb, cancel=cancel, progress=progress)
+    assert taken == [0, 1]  # frame 1's flow never ran

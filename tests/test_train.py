@@ -66,7 +66,8 @@ def test_a_few_steps_reduce_the_loss_and_write_an_official_checkpoint(tmp_path: 
     assert after < 0.75 * before, (before, after)
     payload = torch.load(final, map_location="cpu", weights_only=True)
     assert payload["step"] == 24 and set(payload) == {"model", "step", "optimizer"}
-    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    header, *log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert header == {"flashdepth:kind": "train-log"}
     assert [entry["step"] for entry in log] == list(range(4, 25, 4))
     assert log[-1]["loss"] < log[0]["loss"]
     assert load_train_config(tmp_path / "run" / "config.json") == config
@@ -90,7 +91,7 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path: Path) -> None:
     assert all(torch.equal(expected[k], got[k]) for k in expected)
     _assert_same_tree(_optimizer_state(resumed), _optimizer_state(straight))
     assert train(SMALL, tmp_path / "resumed", resume=True, quiet=True) == resumed  # already finished: nothing to do
-    steps = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()]
+    steps = [json.loads(line)["step"] for line in (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()[1:]]
     assert steps == sorted(set(steps)) and steps[-1] == 6
 
 
@@ -223,8 +224,10 @@ def test_unusable_configs_and_runs_fail_with_one_line(tmp_path: Path) -> None:
     with pytest.raises(TrainConfigError) as err:
         train(SMALL, tmp_path / "run", quiet=True)
     assert "--resume" in str(err.value) and "\n" not in str(err.value)
+    teacher = tmp_path / "teacher.pth"
+    teacher.write_bytes((tmp_path / "run" / "iter_1.pth").read_bytes())
     with pytest.raises(CheckpointError, match="does not match this run's config"):
-        train(replace(SMALL, model="flashdepth-tiny-hybrid", stage=2, teacher_checkpoint=str(tmp_path / "run" / "iter_1.pth"),
+        train(replace(SMALL, model="flashdepth-tiny-hybrid", stage=2, teacher_checkpoint=str(teacher),
                       lr=replace(SMALL.lr, fusion=1e-4)), tmp_path / "run", resume=True, quiet=True)
 
 

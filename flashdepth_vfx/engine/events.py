@@ -26,6 +26,11 @@ class EventSink:
         """``render --camera/--points/--anchors/--stabilize``: the shot solve after the stream wrote its ``index``-th
         frame of ``total``."""
 
+    def solve_step(self, phase: str, index: int, total: int) -> None:
+        """The shot solve's phase ``phase`` (start, cuts, stabilize, references, fit, resume, write) takes on its
+        ``index``-th item (0-based) of ``total``: every frame of each phase but ``write``, whose written frames are
+        :meth:`solved` events, which reports only its start."""
+
     def cancelled(self, written: int, message: str) -> None:
         """Stopped by Ctrl-C / SIGTERM; ``written`` frames were kept."""
 
@@ -71,6 +76,10 @@ class JsonEvents(EventSink):
 
     def solved(self, index: int, total: int) -> None:
         self._emit("solve", index=index, total=total)
+
+    def solve_step(self, phase: str, index: int, total: int) -> None:
+        if phase != "write" or index == 0:
+            self._emit("solve_step", phase=phase, index=index, total=total)
 
     def cancelled(self, written: int, message: str) -> None:
         self._emit("cancelled", written=written, message=message)

@@ -266,7 +266,10 @@ class Render:
         max_side = s.max_side(cfg.min_side, cfg.max_side)
 
         def model_size(h: int, w: int) -> tuple[int, int]:
-            return inference_size(h, w, max_side, cfg.min_side, loaded.model.patch_size)
+            try:
+                return inference_size(h, w, max_side, cfg.min_side, loaded.model.patch_size)
+            except PlateError as exc:
+                raise PlateError(f"{name}: {exc}") from None
 
         inbox: queue.Queue = queue.Queue(QUEUE_DEPTH)
         outbox: queue.Queue = queue.Queue(QUEUE_DEPTH)

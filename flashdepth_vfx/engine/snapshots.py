@@ -128,7 +128,7 @@ class SnapshotStore:
             raise InvalidSnapshot(f"not a readable snapshot ({' '.join(str(exc).split())[:120] or type(exc).__name__})") from None
         checksum = meta.pop("checksum", None)
         if checksum is None:
-            raise InvalidSnapshot("it has no checksum (written by an older version?)")
+            raise InvalidSnapshot("it has no checksum: this version of flashdepth-vfx did not write it as it is")
         if checksum != _checksum(tensors, meta):
             raise InvalidSnapshot("its checksum does not match its contents")
         if meta.get("frame") != str(frame):
@@ -166,7 +166,9 @@ class SnapshotStore:
             except _StalePlates:
                 continue  # made from plates that changed since: not damaged, just out of date
             except InvalidSnapshot as exc:
-                self.warn(f"snapshot {self.path(frame)} is unusable ({exc}); falling back to an earlier one or the shot start")
+                self.warn(f"snapshot {self.path(frame)} is unusable ({exc}); starting from an earlier one or the shot "
+                          "start instead (the same depth, more frames to process); nothing to do unless this repeats, "
+                          "then delete that file")
         return None
 
     def remove_stale_temporaries(self) -> None:

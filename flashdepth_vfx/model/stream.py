@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..errors import FlashDepthError
+from ..errors import FlashDepthError, PlateError
 from .config import OFFICIAL_MAX_SIDE
 from .flashdepth import FlashDepth
 from .temporal import TemporalState
@@ -17,18 +17,34 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+MAX_ASPECT = 100
+"""Longest frame shape the model takes (long side : short side). A thinner strip, scaled up to the model's
+smallest side, would be a model input over 7000 pixels long for every 70 high (and the official sizing divides by
+zero from ``max_side`` : 1)."""
+
+
 def inference_size(height: int, width: int, max_side: int | None = OFFICIAL_MAX_SIDE, min_side: int = 70,
                    multiple: int = 14) -> tuple[int, int]:
     """The model resolution for a frame, as the official inference chooses it.
 
     The long side is capped at ``max_side`` (aspect kept, sizes truncated), then each side is rounded up to a
     multiple of 14. Frames whose short side is below ``min_side`` are scaled up first (the temporal module's
-    pooling grid needs it).
+    pooling grid needs it). An empty frame, one thinner than :data:`MAX_ASPECT` or one the cap would make less than
+    a pixel thin is a :class:`~flashdepth_vfx.errors.PlateError` (without the plate's name: callers add it).
     """
+    if height < 1 or width < 1:
+        raise PlateError(f"a {width}x{height} frame has no pixels; check its data window")
+    ratio = max(height, width) / min(height, width)
+    if ratio > MAX_ASPECT:
+        raise PlateError(f"a {width}x{height} frame ({ratio:.0f}:1) is too thin for the model (at most {MAX_ASPECT}:1); "
+                         "crop it into parts or pad it to a less extreme shape")
     h, w = float(height), float(width)
     if max_side is not None and max(h, w) > max_side:
         scale = max_side / max(h, w)
         h, w = float(int(h * scale)), float(int(w * scale))
+        if min(h, w) < 1:
+            raise PlateError(f"--max-size {max_side} leaves a {width}x{height} frame less than a pixel thin; "
+                             f"use --max-size {math.floor(ratio) + 1} or more")
     if min(h, w) < min_side:
         scale = min_side / min(h, w)
         h, w = h * scale, w * scale

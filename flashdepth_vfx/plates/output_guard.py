@@ -1,7 +1,7 @@
 """What a command may write over: never one of its own inputs, and never a file the project did not write.
 
-Every command that writes files (``render``, ``preview``, ``eval``, ``weights convert``; ``farm`` for the plates its
-tasks will render) calls :func:`check_outputs` with its planned outputs and its inputs before it writes anything:
+Every command that writes files (``render``, ``preview``, ``eval``, ``weights convert``, ``train``; ``farm`` for the
+plates its tasks will render) calls :func:`check_outputs` with its planned outputs and its inputs before it writes anything:
 
 - an output that is an input (same real path, or the same file through a hard link) is always refused;
 - two outputs that are one file are refused;
@@ -9,8 +9,8 @@ tasks will render) calls :func:`check_outputs` with its planned outputs and its 
   frame, a preview, eval metrics…), or with ``overwrite``; a folder in its place is always refused.
 
 The project marks what it writes: depth EXRs carry ``flashdepth:*`` metadata, 8-bit images an
-``ImageDescription`` of ``flashdepth:<kind>`` (:func:`image_marker`), JSON a top-level ``"flashdepth:kind"``
-and safetensors a ``flashdepth:kind`` metadata entry.
+``ImageDescription`` of ``flashdepth:<kind>`` (:func:`image_marker`), JSON a top-level ``"flashdepth:kind"``, JSON
+lines the same on their first line, and safetensors a ``flashdepth:kind`` metadata entry.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from typing import Literal
 from flashdepth_vfx.errors import OutputError, PlateError
 from flashdepth_vfx.plates.image_io import probe
 
-OutputKind = Literal["depth", "preview", "eval", "eval-plot", "checkpoint"]
+OutputKind = Literal["depth", "preview", "eval", "eval-plot", "checkpoint", "train-config", "train-log"]
 KIND_KEY = "flashdepth:kind"
 _DESCRIPTION = "ImageDescription"
 _MAX_HEADER_BYTES = 16 << 20  # JSON files and safetensors headers larger than this are not the project's
@@ -45,6 +45,11 @@ def written_kind(path: str | os.PathLike[str]) -> str | None:
                 return None
             data = json.loads(file.read_text(encoding="utf-8"))
             kind = data.get(KIND_KEY) if isinstance(data, dict) else None
+        elif suffix == ".jsonl":
+            with open(file, encoding="utf-8") as handle:
+                first = handle.readline(_MAX_HEADER_BYTES)
+            data = json.loads(first) if first.strip() else None
+            kind = data.get(KIND_KEY) if isinstance(data, dict) else None
         elif suffix == ".safetensors":
             with open(file, "rb") as handle:
                 (size,) = struct.unpack("<Q", handle.read(8))
@@ -57,7 +62,7 @@ def written_kind(path: str | os.PathLike[str]) -> str | None:
                 return "depth"  # every EXR the project writes with flashdepth:* metadata is a render's depth frame
             description = metadata.get(_DESCRIPTION)
             kind = description.partition(":")[2] if isinstance(description, str) and description.startswith("flashdepth:") else None
-    except (OSError, ValueError, struct.error, PlateError):
+    except (OSError, ValueError, struct.error, PlateError):  # ValueError: JSON and UTF-8 decoding errors too
         return None
     return kind if isinstance(kind, str) else None
 

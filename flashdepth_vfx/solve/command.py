@@ -2,6 +2,8 @@
 options ``render`` shares (``render --camera ... --points ...`` solves after the stream)."""
 from __future__ import annotations
 
+import sys
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -64,9 +66,10 @@ def echo_summary(summary: SolveSummary) -> None:
     click.echo(f"wrote {len(summary.written)} frames to {summary.output}{skipped}", err=True)
 
 
-def run_solve(settings: SolveSettings, events: Any = None) -> SolveSummary:
-    """Run a solve, warnings to stderr as they come; with ``events`` (a render's JSON event sink) warnings and
-    per-frame ``solve`` events go there too, so host nodes see the solve's progress."""
+def run_solve(settings: SolveSettings, events: Any = None, cancel: threading.Event | None = None) -> SolveSummary:
+    """Run a solve, warnings to stderr as they come; with ``events`` (a JSON event sink) warnings, per-phase
+    ``solve_step`` and per-frame ``solve`` events go there too, so host nodes see the solve's progress. ``cancel``
+    (set by a signal) stops it: see :func:`finish_solve`."""
     from flashdepth_vfx.solve.run import ShotSolve
 
     def warn(message: str) -> None:
@@ -74,7 +77,21 @@ def run_solve(settings: SolveSettings, events: Any = None) -> SolveSummary:
         if events is not None:
             events.warning(message)
 
-    return ShotSolve(settings, warn=warn, progress=events.solved if events is not None else None).run()
+    return ShotSolve(settings, warn=warn, progress=events.solved if events is not None else None, cancel=cancel,
+                     phase=events.solve_step if events is not None else None).run()
+
+
+def finish_solve(summary: SolveSummary, events: Any = None) -> None:
+    """Report a solve: a cancelled one is one ``cancelled: ...`` line (and a ``cancelled`` event), exit 130."""
+    from flashdepth_vfx.cli import EXIT_CANCELLED
+
+    if summary.cancelled:
+        message = summary.cancel_message()
+        if events is not None:
+            events.cancelled(len(summary.written), message)
+        click.echo(f"cancelled: {message}", err=True)
+        sys.exit(EXIT_CANCELLED)
+    echo_summary(summary)
 
 
 @click.command("solve")
@@ -95,15 +112,27 @@ def run_solve(settings: SolveSettings, events: Any = None) -> SolveSummary:
               help="Also write the disparity files' other channels (the plate render --passthrough wrote).")
 @click.option("--resume", is_flag=True, help="Skip frames already solved with the same settings and inputs.")
 @shared_options
+@click.option("--progress", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: render's JSON event lines on stdout (solve_step, solve, warning; done, cancelled or error last).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def solve(disparity: str, no_detect_cuts: bool, debug: bool, **options: Any) -> None:
+def solve(disparity: str, no_detect_cuts: bool, progress: str, debug: bool, **options: Any) -> None:
     """Turn relative DISPARITY frames (render --mode disparity) into depth in scene units from a matchmove camera and
-    tracked points or anchors, and/or steady them (--stabilize). The raw frames are kept."""
-    from flashdepth_vfx.cli import _guarded
+    tracked points or anchors, and/or steady them (--stabilize). The raw frames are kept.
+
+    Ctrl-C / SIGTERM stops it within about a second (exit 130): solved frames are kept, --resume finishes."""
+    from flashdepth_vfx.cli import _guarded, cancel_on_signals
     from flashdepth_vfx.solve.run import SolveSettings
 
+    events = None
+    if progress == "json":
+        from flashdepth_vfx.engine.events import JsonEvents
+
+        events = JsonEvents()
     options["points"] = tuple(options["points"])
     options["cuts"] = tuple(options["cuts"])
     settings = SolveSettings(disparity=disparity, detect_cuts=not no_detect_cuts, **options)
-    summary = _guarded(debug, lambda: run_solve(settings))
-    echo_summary(summary)
+    cancel = cancel_on_signals()
+    summary = _guarded(debug, lambda: run_solve(settings, events, cancel), events)
+    finish_solve(summary, events)
+    if events is not None:
+        events.done(len(summary.written), summary.output)

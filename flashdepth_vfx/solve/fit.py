@@ -17,11 +17,13 @@ embedded model's held-out shots, relative residuals give the lower AbsRel and sc
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from flashdepth_vfx.errors import check_cancel
 from flashdepth_vfx.solve.defaults import SMOOTHNESS
 from flashdepth_vfx.solve.observations import Observations
 
@@ -136,8 +138,10 @@ def _prior_matrix(obs: Sequence[Observations], pooled: np.ndarray, smoothness: f
 
 
 def solve_shot(observations: Sequence[Observations], cuts: Collection[int] = (), smoothness: float = SMOOTHNESS,
-               residual: str = "relative", iterations: int = 10, seed: int = 0) -> ShotFit:
+               residual: str = "relative", iterations: int = 10, seed: int = 0,
+               cancel: threading.Event | None = None) -> ShotFit:
     """Solve (a_t, b_t) for every frame (see the module docstring). ``cuts``: frame indices that start a new segment.
+    ``cancel``: once set, :class:`~flashdepth_vfx.errors.Cancelled` is raised at the next iteration.
 
     Every segment needs at least one reference somewhere; the caller checks (see
     :func:`frames_without_references`) and raises a one-line error naming the frames.
@@ -152,6 +156,7 @@ def solve_shot(observations: Sequence[Observations], cuts: Collection[int] = (),
     segments = _segments(count, cuts)
     sigma = MIN_SIGMA
     for start, stop in segments:
+        check_cancel(cancel)
         seg = systems[start:stop]
         pooled_rows = np.concatenate([r for r, _ in seg])
         pooled_target = np.concatenate([t for _, t in seg])
@@ -164,6 +169,7 @@ def solve_shot(observations: Sequence[Observations], cuts: Collection[int] = (),
         theta = np.stack([pooled if v is None else v for v in init]).astype(np.float64)
         prior = _prior_matrix(observations[start:stop], pooled, smoothness)
         for _ in range(iterations):
+            check_cancel(cancel)
             residuals = [r @ th - t for (r, t), th in zip(seg, theta)]
             flat = np.abs(np.concatenate(residuals))
             sigma = max(MAD_TO_SIGMA * float(np.median(flat)) if flat.size else floor, floor)

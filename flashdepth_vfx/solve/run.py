@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import threading
 import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -23,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from flashdepth_vfx import __version__
-from flashdepth_vfx.errors import PlateError, SolveError
+from flashdepth_vfx.engine.resume import remove_stale_temporaries  # the engine's rule (torch is not loaded)
+from flashdepth_vfx.errors import Cancelled, PlateError, SolveError, check_cancel
 from flashdepth_vfx.plates import cuts as cut_detection  # the engine's own detector
 from flashdepth_vfx.plates.image_io import PlateInfo, probe, read_channels, write_exr
 from flashdepth_vfx.plates.sequence import FrameSequence, compact_frames, find_sequence, frame_path, output_pattern
@@ -49,6 +51,16 @@ UNRELIABLE_SPREAD = 0.1
 wrong, not only its scale)."""
 INPUT_CHANNELS = ("depth.Z", "Z", "depth.Y", "Y", "R")
 """Channels tried in order for the disparity when ``channel`` is not given."""
+PHASES = {
+    "start": "reading the camera, points and anchors",
+    "cuts": "looking for hard cuts in the plates",
+    "stabilize": "stabilising",
+    "references": "reading the disparity at the references",
+    "fit": "fitting the shot",
+    "resume": "looking for frames already solved",
+    "write": "writing",
+}
+"""The solve's phases, in order (those that apply run), and what each does, for progress and cancel messages."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,14 @@ class SolveSummary:
     cuts: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
+    cancelled: bool = False
+    phase: str = ""  # the phase (a key of PHASES) running when the solve ended or was cancelled
+
+    def cancel_message(self) -> str:
+        """One line for a cancelled solve: where it stopped, what was kept, how to finish."""
+        kept = len(self.written)
+        return (f"Solve cancelled while {PHASES.get(self.phase, self.phase)}; {kept} solved frame{'s' * (kept != 1)} "
+                f"written and kept; run the same command with --resume to finish")
 
 
 class _Frames(Sequence[np.ndarray]):
@@ -186,15 +206,28 @@ class ShotSolve:
     """One solve. ``run()`` returns a :class:`SolveSummary` or raises a one-line FlashDepthError.
 
     ``warn`` receives warnings (frames without references, stabiliser notes); ``progress`` (done, total) after every
-    written frame.
+    written frame; ``phase`` (name, index, total) as each phase (a key of :data:`PHASES`) starts and takes on each
+    frame. Once ``cancel`` is set the solve stops within a frame's work (writes under way finish, none is started):
+    ``run()`` returns a summary with ``cancelled`` set, the frames written so far kept for ``resume``.
     """
 
     def __init__(self, settings: SolveSettings, warn: Callable[[str], None] | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> None:
+                 progress: Callable[[int, int], None] | None = None, cancel: threading.Event | None = None,
+                 phase: Callable[[str, int, int], None] | None = None) -> None:
         self.settings = settings
         self._warn_sink = warn
         self._progress = progress
+        self._phase_sink = phase
+        self.cancel = cancel or threading.Event()
+        self._phase = "start"
         self._warnings: list[str] = []
+
+    def _step(self, phase: str, index: int = 0, total: int = 1) -> None:
+        """Phase ``phase`` takes on item ``index`` of ``total``: the cancel point of every loop of the solve."""
+        self._phase = phase
+        if self._phase_sink is not None:
+            self._phase_sink(phase, index, total)
+        check_cancel(self.cancel)
 
     def _warn(self, message: str) -> None:
         self._warnings.append(message)
@@ -249,6 +282,7 @@ class ShotSolve:
         if read_plate is not None and self.settings.detect_cuts:
             previous = None
             for index, frame in enumerate(frames):
+                self._step("cuts", index, len(frames))
                 signature = cut_detection.signature(read_plate(frame))
                 if previous is not None and cut_detection.is_cut(previous, signature):
                     found.add(index)
@@ -257,11 +291,20 @@ class ShotSolve:
 
     # ------------------------------------------------------------------------------------------------- run
     def run(self) -> SolveSummary:
-        """Solve the shot and write it."""
-        s = self.settings
+        """Solve the shot and write it (see the class docstring for cancelling)."""
         seq, frames, files = self._sequence()
-        pattern = self._output(seq, files)
-        summary = SolveSummary(pattern, frames)
+        summary = SolveSummary(self._output(seq, files), frames, warnings=self._warnings)
+        try:
+            self._run(summary, files)
+        except Cancelled:
+            summary.cancelled = True
+        summary.phase = self._phase
+        return summary
+
+    def _run(self, summary: SolveSummary, files: list[Path]) -> None:
+        s = self.settings
+        self._step("start")
+        pattern, frames = summary.output, summary.frames
         info = probe(files[0])
         height, width = info.height, info.width
         origin = (info.x - info.full_x, info.y - info.full_y)
@@ -320,7 +363,8 @@ class ShotSolve:
         if metric:
             observations = self._observe(frames, disparity, camera, intrinsics, points, anchors, cuts)
             first_pass[0] = False
-            fit = solve_shot(observations, cuts, s.smoothness)
+            self._step("fit")
+            fit = solve_shot(observations, cuts, s.smoothness, cancel=self.cancel)
             summary.fit = fit
             if fit.sigma > UNRELIABLE_SPREAD:
                 self._warn(f"the references disagree with the disparity by {100 * fit.sigma:.0f}% (robust spread): "
@@ -350,11 +394,12 @@ class ShotSolve:
                 if self._progress is not None:
                     self._progress(len(summary.written), len(frames) - len(done))
 
+        todo = [(index, frame) for index, frame in enumerate(frames) if frame not in done]
+        remove_stale_temporaries(pattern)  # of a solve killed outright (kill -9, a lost farm node)
         pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="flashdepth-solve-write")
         try:
-            for index, frame in enumerate(frames):
-                if frame in done:
-                    continue
+            for count, (index, frame) in enumerate(todo):
+                self._step("write", count, len(todo))
                 channels = self._passes(disparity(index), index, fit, mode, camera, intrinsics(index))
                 if s.passthrough:
                     channels = {**other_channels(files[index], s.channel), **channels}
@@ -366,15 +411,15 @@ class ShotSolve:
                                                    metadata=meta, half=s.half)))
                 finish(block=False)
             finish(block=True)
-        finally:
+        finally:  # cancelled or failed: writes not started are dropped, those under way finish and are kept
             pool.shutdown(wait=True, cancel_futures=True)
-        summary.warnings = self._warnings
+            summary.written += [target for target, future in writes
+                                if not future.cancelled() and future.exception() is None]
         summary.report = build_report(summary)
         if s.report is not None:
             from flashdepth_vfx.solve.report import write_report
 
             write_report(summary.report, s.report)
-        return summary
 
     @staticmethod
     def _frame_metadata(common: dict[str, Any], frame: int, index: int, fit: ShotFit | None,
@@ -401,7 +446,8 @@ class ShotSolve:
             raise SolveError(f"--stabilize is not available: {exc}") from None
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = stabilize(_Frames(len(frames), load), _Frames(len(frames), lambda i: read_plate(frames[i])), cuts)
+            result = stabilize(_Frames(len(frames), load), _Frames(len(frames), lambda i: read_plate(frames[i])), cuts,
+                               cancel=self.cancel, progress=lambda index, total: self._step("stabilize", index, total))
         for item in caught:
             self._warn(str(item.message))
         return result
@@ -412,6 +458,7 @@ class ShotSolve:
         observations = []
         behind_everywhere = points is not None
         for index, frame in enumerate(frames):
+            self._step("references", index, len(frames))
             image = disparity(index)
             obs = Observations.empty()
             if points is not None:
@@ -465,10 +512,10 @@ class ShotSolve:
                               "mode": mode, "version": __version__}, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
-    @staticmethod
-    def _done(pattern: str, frames: list[int], key: str) -> set[int]:
+    def _done(self, pattern: str, frames: list[int], key: str) -> set[int]:
         done = set()
-        for frame in frames:
+        for index, frame in enumerate(frames):
+            self._step("resume", index, len(frames))
             path = frame_path(pattern, frame)
             if path.is_file():
                 try:

@@ -28,14 +28,15 @@ and is left as it is (scale 1, shift 0).
 from __future__ import annotations
 
 import math
+import threading
 import warnings
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from flashdepth_vfx.errors import PlateError
+from flashdepth_vfx.errors import PlateError, check_cancel
 from flashdepth_vfx.solve.flow import FlowMatcher, FlowSettings, prepare_plate, working_size
 
 DEFAULT_PERIOD = 12.0
@@ -276,6 +277,21 @@ def _prepare_disparity(d: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray
     return d, (local_range <= EDGE_TOLERANCE * max(high - low, 1e-30)) & ~nan_near
 
 
+_REMAP_ROW = 4096
+"""Points sampled per row of a :func:`_sample_at` map (OpenCV's remap maps must be under 32767 a side)."""
+
+
+def _sample_at(image: np.ndarray, x: np.ndarray, y: np.ndarray, interpolation: int, border: int) -> np.ndarray:
+    """``image`` at the points ``(x, y)`` (1-D, pixels) through ``cv2.remap`` (border value 0), the points laid out
+    in rows of :data:`_REMAP_ROW`: a single (N, 1) map fails for N of 32767 or more (any frame above ~180x180)."""
+    count = len(x)
+    rows = max(1, -(-count // _REMAP_ROW))
+    pad = rows * _REMAP_ROW - count
+    map_x = np.pad(np.asarray(x, np.float32), (0, pad)).reshape(rows, _REMAP_ROW)
+    map_y = np.pad(np.asarray(y, np.float32), (0, pad)).reshape(rows, _REMAP_ROW)
+    return cv2.remap(image, map_x, map_y, interpolation, borderMode=border, borderValue=0).reshape(-1)[:count]
+
+
 def _pair_samples(
     a: _Frame, b: _Frame, matcher: FlowMatcher, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -287,9 +303,9 @@ def _pair_samples(
     sx, sy = matches.source[:, 0], matches.source[:, 1]
     tx, ty = matches.target[:, 0].astype(np.float32), matches.target[:, 1].astype(np.float32)
     x = a.disparity[sy, sx]
-    y = cv2.remap(b.disparity, tx[:, None], ty[:, None], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)[:, 0]
-    smooth_b = cv2.remap(b.smooth.astype(np.uint8), np.round(tx)[:, None], np.round(ty)[:, None],
-                         cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)[:, 0] > 0
+    y = _sample_at(b.disparity, tx, ty, cv2.INTER_LINEAR, cv2.BORDER_REPLICATE)
+    smooth_b = _sample_at(b.smooth.astype(np.uint8), np.round(tx), np.round(ty), cv2.INTER_NEAREST,
+                          cv2.BORDER_CONSTANT) > 0
     keep = a.smooth[sy, sx] & smooth_b & np.isfinite(x) & np.isfinite(y)
     x, y = x[keep], y[keep]
     if len(x) < MIN_COVERAGE * a.grey.size:
@@ -362,6 +378,8 @@ def stabilize(
     flow: FlowSettings = FlowSettings(),
     hops: int = 1,
     seed: int = 0,
+    cancel: threading.Event | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Stabilization:
     """Stabilise a disparity sequence against its plates (see the module docstring).
 
@@ -396,6 +414,9 @@ def stabilize(
     centres = np.full(num_frames, np.nan)
     recent: list[tuple[int, _Frame]] = []
     for index in range(num_frames):
+        check_cancel(cancel)
+        if progress is not None:
+            progress(index, num_frames)
         raw = _as_disparity(disparity[index], index)
         if size is None:  # the flow's working size: the first frame's, at most flow.max_side
             size = working_size(raw.shape[0], raw.shape[1], flow.max_side)
@@ -407,6 +428,7 @@ def stabilize(
             shot_start = index
         for earlier, previous in recent:
             if earlier >= shot_start:
+                check_cancel(cancel)
                 x, y = _pair_samples(previous, frame, matcher, rng)
                 fit = fit_relation(x, y, rng)
                 if fit is not None and fit.scale > 0:

@@ -9,6 +9,7 @@ from typing import Any, get_type_hints
 
 from ..errors import FlashDepthError
 from ..model.config import get_config, list_models
+from ..plates.output_guard import KIND_KEY
 
 CONFIG_FILE = "config.json"
 """Name of the configuration written into (and read back from) a run folder."""
@@ -147,8 +148,9 @@ class TrainConfig:
         return asdict(self)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write as indented JSON."""
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        """Write as indented JSON, marked as the project's (see :mod:`flashdepth_vfx.plates.output_guard`)."""
+        Path(path).write_text(json.dumps({KIND_KEY: "train-config", **self.to_dict()}, indent=2) + "\n",
+                              encoding="utf-8")
 
 
 def _fail(message: str) -> None:
@@ -253,6 +255,7 @@ def load_train_config(spec: str | os.PathLike[str]) -> TrainConfig:
             raise TrainConfigError(f"{path}: cannot read the config as JSON: {exc}") from None
         if not isinstance(values, dict):
             raise TrainConfigError(f"{path}: a training config must be a JSON object of settings")
+        values.pop(KIND_KEY, None)
         base_name = values.pop("preset", None)
         if base_name is not None and base_name not in PRESETS:
             raise TrainConfigError(f"{path}: unknown preset {base_name!r}; presets: {', '.join(PRESETS)}")

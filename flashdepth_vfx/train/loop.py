@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,9 +14,13 @@ from pathlib import Path
 import torch
 
 from ..engine.loading import cpu_threads
+from ..errors import OutputError
 from ..model import FlashDepth
 from ..model.stream import IMAGENET_MEAN, IMAGENET_STD
-from .checkpoints import checkpoint_path, latest_checkpoint, load_training_checkpoint, save_training_checkpoint
+from ..plates.output_guard import KIND_KEY, check_outputs, written_kind
+from .checkpoints import (
+    checkpoint_path, latest_checkpoint, list_checkpoints, load_training_checkpoint, save_training_checkpoint,
+)
 from .config import CONFIG_FILE, LossWeights, TrainConfig, TrainConfigError
 from .data import Batch, ClipSampler
 from .losses import sequence_losses
@@ -24,7 +29,9 @@ from .optim import build_optimizer, lr_factor, set_learning_rates
 from .progress import TrainProgress
 
 LOG_FILE = "log.jsonl"
-"""One JSON object per ``log_every`` steps: step, mean loss, learning rate, gradient norm, seconds per step."""
+"""One JSON object per ``log_every`` steps: step, mean loss, learning rate, gradient norm, seconds per step; after a
+first line that marks the file as the project's (:data:`LOG_HEADER`)."""
+LOG_HEADER = {KIND_KEY: "train-log"}
 
 
 def sequence_loss(model: FlashDepth, batch: Batch, autocast: torch.dtype | None = None,
@@ -60,12 +67,17 @@ def _device_and_precision(config: TrainConfig) -> tuple[torch.device, torch.dtyp
     return device, torch.bfloat16 if mixed else None
 
 
-def train(config: TrainConfig, run_dir: Path, resume: bool = False, *, quiet: bool = False) -> Path:
+def train(config: TrainConfig, run_dir: Path, resume: bool = False, *, quiet: bool = False,
+          config_file: str | os.PathLike[str] | None = None, overwrite: bool = False) -> Path:
     """Run (or, with ``resume``, continue) a training run in ``run_dir``; returns the final checkpoint.
 
     The folder receives ``config.json``, ``log.jsonl`` and ``iter_<step>.pth`` checkpoints (official format plus
     optimiser state). Resuming restores weights and optimiser from the newest checkpoint and continues with the
     very batches an uninterrupted run would have drawn. Ctrl-C saves a checkpoint before stopping.
+
+    Nothing is written over an input (``config_file``, the config was read from; the init and teacher checkpoints),
+    nor over a ``config.json`` / ``log.jsonl`` the project did not write unless ``overwrite`` (the output guard's
+    rule, :mod:`flashdepth_vfx.plates.output_guard`).
     """
     config.validate()
     run_dir = Path(run_dir)
@@ -74,6 +86,7 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, *, quiet: bo
         raise TrainConfigError(
             f"{run_dir} already holds checkpoints (newest {latest.name}); pass --resume to continue it or choose a new --run-dir"
         )
+    _check_outputs(config, run_dir, config_file, overwrite or latest is not None)
     with cpu_threads(config.threads):
         return _run(config, run_dir, latest, quiet)
 
@@ -118,17 +131,45 @@ def _run(config: TrainConfig, run_dir: Path, latest: Path | None, quiet: bool) -
     return checkpoint_path(run_dir, config.steps)
 
 
+def _check_outputs(config: TrainConfig, run_dir: Path, config_file: str | os.PathLike[str] | None,
+                   overwrite: bool) -> None:
+    """Refuse (one line, before anything is written) a run that would write over one of its inputs, or over a
+    ``config.json`` / ``log.jsonl`` the project did not write (unless ``overwrite``; a resumed run's are its own).
+    The run's checkpoints are outputs too: it replaces and deletes them, so none may be an input."""
+    own_config = run_dir / CONFIG_FILE
+    inputs = [config.init_checkpoint, config.teacher_checkpoint]
+    if config_file is not None:
+        same = os.path.realpath(config_file) == os.path.realpath(own_config)
+        if same and written_kind(config_file) != "train-config":
+            raise OutputError(f"{config_file} is the config.json of --run-dir {run_dir}, which the run rewrites; copy it "
+                              "elsewhere to start a run from it (or omit it with --resume to continue that run)")
+        if not same:  # the run's own config.json, written by an earlier run: rewritten with the same settings
+            inputs.append(os.fspath(config_file))
+    check_outputs([(own_config, "train-config"), (run_dir / LOG_FILE, "train-log")], inputs, overwrite)
+    check_outputs([(path, "checkpoint") for _, path in list_checkpoints(run_dir)], inputs, overwrite=True)
+
+
 def _prepare_run_dir(run_dir: Path, config: TrainConfig, step: int) -> None:
     """Create the folder, write the config, and drop log lines past ``step`` (written after the last checkpoint)."""
     log = run_dir / LOG_FILE
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         config.save(run_dir / CONFIG_FILE)
-        if log.is_file():
-            kept = [line for line in log.read_text(encoding="utf-8").splitlines() if json.loads(line)["step"] <= step]
-            log.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.is_file() else []
+        entries = [line for line in lines if (logged := _logged_step(line)) is not None and logged <= step]
+        log.write_text("".join(line + "\n" for line in [json.dumps(LOG_HEADER), *entries]), encoding="utf-8")
     except OSError as exc:
         raise TrainConfigError(f"{run_dir}: cannot write the run folder: {exc.strerror}; choose another --run-dir") from None
+
+
+def _logged_step(line: str) -> int | None:
+    """The step of a log line; None for the header and for anything that is not a log entry."""
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    step = entry.get("step") if isinstance(entry, dict) else None
+    return step if isinstance(step, int) else None
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,29 @@ def test_bad_inputs_give_one_line_errors_and_write_nothing(shot, tmp_path) -> No
     _one_line_error([*base, "--camera", shot["usd"], "--points", shot["points"], "--stabilize"],
                     "--stabilize needs --plates", tmp_path)
     code, err = run(*base, "-o", shot["disparity"], "--camera", shot["usd"], "--points", shot["points"])
-    assert code == 1 and "would overwrite the disparity frames" in err
+    assert code == 1 and "is also an input" in err and "choose another output" in err
+
+
+def test_solve_replaces_only_its_own_files_unless_told(shot, tmp_path) -> None:
+    """The output guard: a frame or report flashdepth-vfx did not write is kept (one line, nothing written)
+    unless --overwrite; the solve's own frames and report are replaced freely (a rerun)."""
+    foreign_frame, foreign_report = tmp_path / "s.1003.exr", tmp_path / "report.json"
+    foreign_frame.write_bytes(b"a comp's own file")
+    args = ["solve", shot["disparity"], "-o", str(tmp_path / "s.####.exr"), "--camera", shot["usd"],
+            "--points", shot["points"], "--report", str(foreign_report)]
+    code, err = run(*args)
+    assert code == 1 and "s.1003.exr exists and was not written by flashdepth-vfx" in err and "--overwrite" in err
+    assert foreign_frame.read_bytes() == b"a comp's own file" and sorted(tmp_path.iterdir()) == [foreign_frame]
+    foreign_frame.unlink()
+    foreign_report.write_text('{"notes": "not ours"}')
+    code, err = run(*args)
+    assert code == 1 and "report.json exists and was not written by flashdepth-vfx" in err
+    assert foreign_report.read_text() == '{"notes": "not ours"}'
+    code, err = run(*args, "--overwrite")
+    assert code == 0, err
+    assert json.loads(foreign_report.read_text())["flashdepth:kind"] == "solve-report"
+    code, err = run(*args)  # its own frames and report: a rerun replaces them without --overwrite
+    assert code == 0 and f"wrote {FRAMES} frames" in err, err
 
 
 def test_nan_in_a_disparity_frame_is_named_before_anything_is_written(shot, tmp_path) -> None:

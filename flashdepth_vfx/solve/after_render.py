@@ -66,6 +66,7 @@ def plan_solve(plate: str | tuple[str, ...], render_options: dict[str, Any],
         half=bool(render_options.get("half")),
         passthrough=bool(render_options.get("passthrough")),
         resume=bool(render_options.get("resume")),
+        overwrite=bool(render_options.get("overwrite")),
         **{**solve_options, "points": tuple(solve_options.get("points") or ()),
            "cuts": tuple(solve_options.get("cuts") or ())},
     )

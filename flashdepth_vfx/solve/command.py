@@ -111,6 +111,8 @@ def finish_solve(summary: SolveSummary, events: Any = None) -> None:
 @click.option("--passthrough", is_flag=True,
               help="Also write the disparity files' other channels (the plate render --passthrough wrote).")
 @click.option("--resume", is_flag=True, help="Skip frames already solved with the same settings and inputs.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace existing files flashdepth-vfx did not write (an input is never replaced).")
 @shared_options
 @click.option("--progress", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: render's JSON event lines on stdout (solve_step, solve, warning; done, cancelled or error last).")

@@ -17,6 +17,7 @@ import OpenImageIO as oiio
 from flashdepth_vfx.errors import OutputError
 from flashdepth_vfx.eval.plot import polyline
 from flashdepth_vfx.plates.image_io import write_image
+from flashdepth_vfx.plates.output_guard import KIND_KEY, image_marker
 
 _STRIP_HEIGHT, _WIDTH, _LEFT, _RIGHT, _TOP, _GAP = 120, 900, 90, 20, 16, 26
 _TEXT, _AXIS, _CUT = (0.15, 0.15, 0.15), (0.3, 0.3, 0.3), (0.85, 0.2, 0.2)
@@ -74,17 +75,22 @@ def plot_report(report: dict[str, Any], path: str | os.PathLike[str]) -> None:
     pixels = canvas.get_pixels(oiio.FLOAT)
     if pixels is None:
         raise OutputError(f"Cannot draw the solve report {path}: {canvas.geterror() or 'unknown error'}")
-    write_image(path, pixels)
+    write_image(path, pixels, metadata=image_marker("solve-plot"))
+
+
+def report_files(path: str | os.PathLike[str]) -> tuple[Path, Path]:
+    """The JSON (``.json`` added when missing) and the chart beside it (same name, ``.png``) a report at ``path`` is."""
+    target = Path(path)
+    json_path = target if target.suffix.lower() == ".json" else target.with_name(target.name + ".json")
+    return json_path, json_path.with_suffix(".png")
 
 
 def write_report(report: dict[str, Any], path: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """Write ``path`` as JSON (``.json`` added when missing) and the chart beside it (same name, ``.png``)."""
-    target = Path(path)
-    json_path = target if target.suffix.lower() == ".json" else target.with_name(target.name + ".json")
-    png_path = json_path.with_suffix(".png")
+    """Write the report's JSON and chart (:func:`report_files`), each marked as the project's."""
+    json_path, png_path = report_files(path)
     try:
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        json_path.write_text(json.dumps({KIND_KEY: "solve-report", **report}, indent=2) + "\n", encoding="utf-8")
     except OSError as exc:
         raise OutputError(f"Cannot write {json_path}: {exc.strerror}; choose a writable location") from None
     plot_report(report, png_path)

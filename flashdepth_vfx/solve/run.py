@@ -28,6 +28,7 @@ from flashdepth_vfx.engine.resume import remove_stale_temporaries  # the engine'
 from flashdepth_vfx.errors import Cancelled, PlateError, SolveError, check_cancel
 from flashdepth_vfx.plates import cuts as cut_detection  # the engine's own detector
 from flashdepth_vfx.plates.image_io import PlateInfo, probe, read_channels, write_exr
+from flashdepth_vfx.plates.output_guard import OutputKind, check_outputs
 from flashdepth_vfx.plates.sequence import FrameSequence, compact_frames, find_sequence, frame_path, output_pattern
 from flashdepth_vfx.solve.cameras import Camera, load_camera, parse_filmback
 from flashdepth_vfx.solve.defaults import DEFAULT_FAR, NUKE_ROTATION_ORDER, SMOOTHNESS
@@ -38,6 +39,7 @@ from flashdepth_vfx.solve.passes import (
     normals_from_depth, to_space,
 )
 from flashdepth_vfx.solve.points import Anchors, read_anchors, read_points
+from flashdepth_vfx.solve.report import report_files
 
 CACHE_BYTES = 1 << 30
 """Disparity frames read by the first pass are kept for the second up to this many bytes (1 GiB: ~100 2K frames)."""
@@ -95,6 +97,7 @@ class SolveSettings:
     half: bool = False
     passthrough: bool = False  # also write the disparity files' other channels (render --passthrough's plate)
     resume: bool = False
+    overwrite: bool = False  # replace existing files flashdepth-vfx did not write (never an input)
     report: str | None = None
 
 
@@ -241,11 +244,16 @@ class ShotSolve:
         return seq, frames, [seq.files[f] for f in frames]
 
     def _output(self, seq: FrameSequence, files: list[Path]) -> str:
-        pattern = output_pattern(seq, self.settings.output, suffix="_solved")
-        inputs = {p.absolute() for p in files}
-        if any(frame_path(pattern, f).absolute() in inputs for f in seq.frames):
-            raise SolveError(f"The output {pattern} would overwrite the disparity frames; the raw files are kept: "
-                             "choose another -o")
+        """The output pattern, after the output guard (:func:`~flashdepth_vfx.plates.output_guard.check_outputs`):
+        no solved frame or report is an input, and none replaces a file flashdepth-vfx did not write unless
+        ``overwrite``."""
+        s = self.settings
+        pattern = output_pattern(seq, s.output, suffix="_solved")
+        outputs: list[tuple[Path, OutputKind]] = [(frame_path(pattern, f), "depth") for f in seq.frames]
+        if s.report is not None:
+            json_path, png_path = report_files(s.report)
+            outputs += [(json_path, "solve-report"), (png_path, "solve-plot")]
+        check_outputs(outputs, [*files, s.camera, s.anchors, *s.points], s.overwrite)
         return pattern
 
     def _plates(self, frames: list[int]) -> Callable[[int], np.ndarray] | None:
@@ -508,7 +516,7 @@ class ShotSolve:
     def _key(self, files: list[Path], pattern: str, mode: str) -> str:
         s = self.settings
         stamp = _input_stamp([*files, s.camera, *s.points, s.anchors])
-        payload = json.dumps({"settings": asdict(s) | {"resume": False, "report": None}, "inputs": stamp,
+        payload = json.dumps({"settings": asdict(s) | {"resume": False, "overwrite": False, "report": None}, "inputs": stamp,
                               "mode": mode, "version": __version__}, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 

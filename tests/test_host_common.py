@@ -493,3 +493,8 @@ def test_node_render_reports_the_solve_after_the_stream() -> None:
         render._on_event(RenderEvent.from_line(line))
     fraction, message = render.progress()
     assert fraction == pytest.approx(1 / 3) and message == "Solving to the camera: frame 1/3"
+    render._on_event(RenderEvent.from_line('{"event": "solve_step", "phase": "stabilize", "index": 4, "total": 10}'))
+    fraction, message = render.progress()  # a long stabilise shows where it is, not the last frame event
+    assert fraction == pytest.approx(0.4) and message == "Solving to the camera: stabilising, 5/10"
+    render._on_event(RenderEvent.from_line('{"event": "solve_step", "phase": "fit", "index": 0, "total": 1}'))
+    assert render.progress() == (0.0, "Solving to the camera: fitting the shot")

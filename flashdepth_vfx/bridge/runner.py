@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import signal
 import subprocess
 import threading
@@ -97,6 +98,20 @@ class RenderResult:
     def ok(self) -> bool:
         """True when every frame was rendered."""
         return self.returncode == 0 and not self.cancelled and self.error is None
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine (unknown, as on Windows, counts as alive): the
+    engine's stale-temporary rule and the hosts' pruning both ask."""
+    if os.name == "nt" or pid <= 0:  # os.kill(pid, 0) would terminate it on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _exit_message(returncode: int, stderr_tail: Sequence[str]) -> str:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from ..bridge.runner import process_alive
 from ..errors import PlateError
 from ..plates import FrameSequence, frame_path, probe, read_channels
 
@@ -88,19 +89,6 @@ def finished_frames(pattern: str, wanted: Iterable[int], output_key: str, chain:
         except PlateError:
             continue
     return done
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process with this id runs on this machine (unknown counts as alive)."""
-    if os.name == "nt" or pid <= 0:  # os.kill(pid, 0) would terminate it on Windows
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
 
 
 def is_stale(path: Path, pid: int, now: float | None = None) -> bool:

@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterable, List, Optional, Sequence, Tuple
 
+from flashdepth_vfx.bridge.runner import process_alive
+
 from .versions import KIND_KEY, MANIFEST, RENDERING, SHOWN_FOLDER, DepthVersion, describe_versions, shown_by
 
 DEFAULT_KEEP = 2
@@ -124,19 +126,6 @@ def _is_ours(folder: str, relative: str, key: str) -> bool:
     return name.lower().endswith(".exr") and exr_is_ours(path)
 
 
-def _process_alive(pid: int) -> bool:
-    """Whether a process with this id runs on this machine (unknown, as on Windows, counts as alive)."""
-    if os.name == "nt" or pid <= 0:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
 def rendering_reason(folder: str, files: Iterable[Tuple[str, float]], now: Optional[float] = None) -> Optional[str]:
     """Why the version in ``folder`` may be rendering right now (None: it is not); ``files`` are its
     (relative path, modification time) pairs."""
@@ -152,12 +141,12 @@ def rendering_reason(folder: str, files: Iterable[Tuple[str, float]], now: Optio
         pid = data.get("pid") if isinstance(data, dict) else None
         if not here:
             return "a render on another machine is writing it"
-        if isinstance(pid, int) and _process_alive(pid):
+        if isinstance(pid, int) and process_alive(pid):
             return f"a render (process {pid}) is writing it"
     for relative, modified in files:
         match = _TEMPORARY.match(os.path.basename(relative))
         pid = int(match.group(1) or match.group(2)) if match else 0
-        if match and _process_alive(pid):  # the engine's own rule: a temporary is stale once its process is gone
+        if match and process_alive(pid):  # the engine's own rule: a temporary is stale once its process is gone
             return f"a render (process {pid}) is writing it"
         if now - modified < ACTIVE_S:
             return f"written in the last {int(ACTIVE_S // 60)} minutes (a render may still be running)"

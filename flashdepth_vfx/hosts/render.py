@@ -19,6 +19,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 from flashdepth_vfx.bridge import RenderEvent, RenderJob, RenderProcess, RenderResult
 from flashdepth_vfx.bridge.runner import CANCELLED_EXIT_CODE
 from flashdepth_vfx.errors import FlashDepthError
+from flashdepth_vfx.solve.defaults import PHASES
 
 from .cached import CachedRender
 
@@ -70,6 +71,11 @@ class NodeRender:
             elif event.kind == "solve":
                 self._fraction = event.fraction
                 self._message = f"Solving to the camera: frame {event.index}/{event.total}"
+            elif event.kind == "solve_step":
+                self._fraction = event.fraction
+                phase = PHASES.get(str(event.data.get("phase")), "solving")
+                where = f", {(event.index or 0) + 1}/{event.total}" if event.total and event.total > 1 else ""
+                self._message = f"Solving to the camera: {phase}{where}"
             elif event.kind in ("warning", "cancelled", "error") and event.message:
                 prefix = "Warning: " if event.kind == "warning" else ""
                 self._message = prefix + event.message

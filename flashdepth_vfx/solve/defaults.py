@@ -8,3 +8,14 @@ ANCHOR_ORIGINS = ("top-left", "bottom-left")
 """Where anchor pixel coordinates start: image convention (y down) or Nuke's (y up)."""
 DEFAULT_FAR = 1.0e4
 """Depth (scene units) written where the solved inverse depth says 'further than this' (sky)."""
+PHASES = {
+    "start": "reading the camera, points and anchors",
+    "cuts": "looking for hard cuts in the plates",
+    "stabilize": "stabilising",
+    "references": "reading the disparity at the references",
+    "fit": "fitting the shot",
+    "resume": "looking for frames already solved",
+    "write": "writing",
+}
+"""The solve's phases, in order (those that apply run), and what each does, for progress and cancel messages
+(the host nodes show them too: standard library only here)."""

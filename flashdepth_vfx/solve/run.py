@@ -31,7 +31,7 @@ from flashdepth_vfx.plates.image_io import PlateInfo, probe, read_channels, writ
 from flashdepth_vfx.plates.output_guard import OutputKind, check_outputs
 from flashdepth_vfx.plates.sequence import FrameSequence, compact_frames, find_sequence, frame_path, output_pattern
 from flashdepth_vfx.solve.cameras import Camera, load_camera, parse_filmback
-from flashdepth_vfx.solve.defaults import DEFAULT_FAR, NUKE_ROTATION_ORDER, SMOOTHNESS
+from flashdepth_vfx.solve.defaults import DEFAULT_FAR, NUKE_ROTATION_ORDER, PHASES, SMOOTHNESS
 from flashdepth_vfx.solve.fit import ShotFit, frames_without_references, solve_shot
 from flashdepth_vfx.solve.observations import Observations, anchor_observations, point_observations
 from flashdepth_vfx.solve.passes import (
@@ -53,16 +53,6 @@ UNRELIABLE_SPREAD = 0.1
 wrong, not only its scale)."""
 INPUT_CHANNELS = ("depth.Z", "Z", "depth.Y", "Y", "R")
 """Channels tried in order for the disparity when ``channel`` is not given."""
-PHASES = {
-    "start": "reading the camera, points and anchors",
-    "cuts": "looking for hard cuts in the plates",
-    "stabilize": "stabilising",
-    "references": "reading the disparity at the references",
-    "fit": "fitting the shot",
-    "resume": "looking for frames already solved",
-    "write": "writing",
-}
-"""The solve's phases, in order (those that apply run), and what each does, for progress and cancel messages."""
 
 
 @dataclass(frozen=True)

@@ -234,6 +234,26 @@ def test_render_checks_the_camera_before_rendering(tmp_path) -> None:
     assert not (tmp_path / "out").exists()  # failed before the stream started
 
 
+def test_render_checks_the_solved_outputs_before_rendering(tmp_path) -> None:
+    """The solve's output guard runs before the stream: a comp's own file where a solved frame goes fails at once,
+    not after the whole render; --overwrite lets it through."""
+    plates = write_plates(tmp_path / "plates", range(1001, 1004))
+    chan = tmp_path / "cam.chan"
+    chan.write_text("".join(f"{f} 0 0 0 0 0 0 40\n" for f in range(1001, 1004)))
+    points = tmp_path / "pts.csv"
+    points.write_text("0,0,-5\n1,0,-6\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "d.1002.exr").write_bytes(b"not ours")
+    base = ["render", plates, "-o", str(out / "d.####.exr"), "--checkpoint", "missing.pth", "--camera", str(chan),
+            "--points", str(points)]
+    code, err = run(*base)
+    assert code == 1 and "d.1002.exr exists and was not written by flashdepth-vfx" in err, err
+    assert sorted(p.name for p in out.iterdir()) == ["d.1002.exr"]  # no raw frame: failed before the stream
+    code, err = run(*base, "--overwrite")  # past the guard: the next check (the checkpoint) speaks
+    assert code == 1 and "exists and was not written" not in err and "missing.pth" in err, err
+
+
 def test_eval_align_none_scores_the_solved_shot_in_metres(shot, tmp_path) -> None:
     gt = write_depth_sequence(shot["seq"], tmp_path, "gt", first_frame=FIRST)
     code, err = run("solve", shot["disparity"], "-o", str(tmp_path / "s.####.exr"), "--camera", shot["usd"],

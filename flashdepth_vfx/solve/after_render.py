@@ -14,9 +14,11 @@ from typing import Any
 
 from flashdepth_vfx.errors import SolveError
 from flashdepth_vfx.plates.movie import is_movie
-from flashdepth_vfx.plates.sequence import FrameSequence, find_sequence, output_pattern, parse_frame_range
+from flashdepth_vfx.plates.output_guard import OutputKind, check_outputs
+from flashdepth_vfx.plates.sequence import FrameSequence, find_sequence, frame_path, output_pattern, parse_frame_range
 from flashdepth_vfx.solve.cameras import load_camera, parse_filmback
 from flashdepth_vfx.solve.points import read_anchors, read_points
+from flashdepth_vfx.solve.report import report_files
 from flashdepth_vfx.solve.run import SolveSettings
 
 RAW_SUFFIX = "_raw"
@@ -70,17 +72,25 @@ def plan_solve(plate: str | tuple[str, ...], render_options: dict[str, Any],
         **{**solve_options, "points": tuple(solve_options.get("points") or ()),
            "cuts": tuple(solve_options.get("cuts") or ())},
     )
-    _preflight(settings, list(seq.frames) if not movie else None)
+    _preflight(settings, list(seq.frames) if not movie else None, list(seq.files.values()))
     return {**render_options, "output": raw, "mode": "disparity"}, settings
 
 
-def _preflight(settings: SolveSettings, frames: list[int] | None) -> None:
-    """Read the camera, points and anchors now, so a bad file fails before the render rather than after it."""
+def _preflight(settings: SolveSettings, frames: list[int] | None, plates: list[Path]) -> None:
+    """Read the camera, points and anchors now, and apply the solve's output guard to its frames and report, so a
+    bad file or a forbidden output fails before the render rather than after it."""
     if frames is not None:
         wanted = parse_frame_range(settings.frames) if settings.frames else frames
         load_camera(settings.camera, wanted, prim_path=settings.camera_prim, frame_offset=settings.frame_offset,
                     focal=settings.focal, filmback=parse_filmback(settings.filmback), fov=settings.fov,
                     rotation_order=settings.rotation_order)
+        assert settings.output is not None
+        outputs: list[tuple[Path, OutputKind]] = [(frame_path(settings.output, f), "depth") for f in wanted]
+        if settings.report is not None:
+            json_path, png_path = report_files(settings.report)
+            outputs += [(json_path, "solve-report"), (png_path, "solve-plot")]
+        raw = [frame_path(settings.disparity, f) for f in wanted]
+        check_outputs(outputs, [*plates, *raw, settings.camera, settings.anchors, *settings.points], settings.overwrite)
     for path in settings.points:
         read_points(path)
     if settings.anchors:

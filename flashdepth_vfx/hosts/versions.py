@@ -157,9 +157,9 @@ def _user_file(version: DepthVersion, user: str) -> str:
 
 
 def mark_shown(version: DepthVersion, scene: str, node: str, previous: Optional[DepthVersion] = None) -> None:
-    """Record that ``node`` of the saved ``scene`` (a script, .hip or comp file; "" when unsaved) shows
-    ``version`` now, and no longer ``previous``. Best effort: a folder that cannot be written (read-only media)
-    only loses the record."""
+    """Record that ``node`` of the saved ``scene`` (a script, .hip or comp file; "" when unsaved) on this machine
+    shows ``version`` now, and no longer ``previous``. Best effort: a folder that cannot be written (read-only
+    media) only loses the record."""
     user = f"{scene or 'unsaved scene'} {node}"
     if previous is not None and previous != version:
         with contextlib.suppress(OSError):
@@ -168,12 +168,14 @@ def mark_shown(version: DepthVersion, scene: str, node: str, previous: Optional[
     with contextlib.suppress(OSError):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         _write_json(path, {KIND_KEY: "shown", "user": user, "scene": scene, "node": node,
-                           "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+                           "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 
 
 def shown_by(folder: str) -> List[str]:
     """The nodes recorded as showing the version in ``folder`` (see :func:`mark_shown`), as "scene node". A
-    record whose saved scene file no longer exists does not count (a deleted or renamed script shows nothing)."""
+    record made on this machine whose saved scene file no longer exists does not count (a deleted or renamed
+    script shows nothing); one made on another machine always counts (its scene may be on that machine's disk, or
+    under another operating system's path, where this machine cannot look)."""
     users = []
     try:
         names = sorted(os.listdir(os.path.join(folder, SHOWN_FOLDER)))
@@ -184,7 +186,8 @@ def shown_by(folder: str) -> List[str]:
         if data is None or data.get(KIND_KEY) != "shown" or not isinstance(data.get("user"), str):
             continue
         scene = data.get("scene")
-        if isinstance(scene, str) and scene and not os.path.exists(scene):
+        here = data.get("host") == socket.gethostname()
+        if here and isinstance(scene, str) and scene and not os.path.exists(scene):
             continue
         users.append(str(data["user"]))
     return users

@@ -512,6 +512,22 @@ def test_version_menu_loads_a_chosen_version_marked_stale_and_latest_follows_the
     assert menu.evalAsString() == "latest" and version_dir(node) == second
 
 
+def test_the_version_menu_script_never_raises(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+    """Houdini runs the menu script whenever it draws the menu: an Output Folder whose expression fails (Houdini
+    raises OperationFailed evaluating it) still gives the Latest entry, not a script error."""
+    network, plate = plate_cop(hou, tmp_path)
+    node = fd.create_node(network, plate)
+    render(fd, hou, node)
+    menu = node.parm("fd_version")
+    assert menu.menuItems() == ("latest", version_dir(node).name)
+    node.parm("fd_output").setExpression("hou.node('/obj/shot_settings').parm('depth_root').eval()",
+                                         hou.exprLanguage.Python)
+    with pytest.raises(hou.OperationFailed):
+        node.parm("fd_output").evalAsString()
+    assert menu.menuItems() == ("latest",)
+    assert menu.menuLabels() == ("Latest (follows the parameters)",)
+
+
 def test_delete_old_versions_asks_and_keeps_what_the_node_uses(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
     network, plate = plate_cop(hou, tmp_path)
     node = fd.create_node(network, plate)

@@ -242,6 +242,10 @@ class Parm:
             body = "\n".join("    " + line for line in self._expression.splitlines())
             exec(f"def _expression():\n{body}\n", namespace)
             return namespace["_expression"]()
+        except Error:
+            raise
+        except Exception as exc:  # Houdini reports an expression's Python error as OperationFailed
+            raise OperationFailed(f"Python error in the expression of {self.name()}: {exc!r}") from exc
         finally:
             _pwd = previous
 

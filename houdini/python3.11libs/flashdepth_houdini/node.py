@@ -579,10 +579,16 @@ def _chosen_key(node: hou.OpNode) -> str:
 
 
 def version_menu(node: hou.OpNode) -> List[str]:
-    """The Version menu (its Python menu script): Latest, then every version on disk, as tokens and labels."""
+    """The Version menu (its Python menu script): Latest, then every version on disk, as tokens and labels. It
+    never raises (Houdini would show a script error instead of the menu): an Output Folder that does not evaluate
+    leaves Latest alone."""
     items = [LATEST, "Latest (follows the parameters)"]
-    output_dir = _text(node, OUTPUT).strip() or default_output_dir(_base_dir(), node.name())
-    for info in describe_versions(output_dir):
+    try:
+        output_dir = _text(node, OUTPUT).strip() or default_output_dir(_base_dir(), node.name())
+        infos = describe_versions(output_dir)
+    except Exception:  # noqa: BLE001 - a parameter expression's error, a hand-edited manifest: no versions to list
+        return items
+    for info in infos:
         items += [info.version.key, info.label]
     return items
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import runpy
 import shlex
 import struct
@@ -604,6 +605,28 @@ def test_version_menu_lists_the_versions_and_a_chosen_one_stays_shown_marked_sta
     choose(nuke, group, menu[2])
     assert render_and_wait(fd, group) == second  # Render depth follows the knobs again
     assert group["depth_version"].value() == fd.LATEST and group["label"].value() == "depth: current"
+
+
+def test_a_chosen_version_deleted_since_is_named_in_the_menu_until_latest_is_chosen(fd: Any, nuke: ModuleType,
+                                                                                     read: Any) -> None:
+    """The menu never says latest while the node keeps a choice: a chosen version deleted since (by hand, by a
+    colleague's prune) stays the menu's value, marked as gone, and choosing latest shows the knobs' version."""
+    group = fd.create_node(read)
+    first = render_and_wait(fd, group)
+    set_knob(nuke, group, "mode", "disparity")
+    second = render_and_wait(fd, group)
+    choose(nuke, group, group["depth_version"].values()[2])
+    assert version_dir(Path(), group) == first
+    shutil.rmtree(first)
+    fd.refresh_status(group)  # what any knob change or reopening the script does
+    assert group["label"].value() == "depth: missing"
+    menu = group["depth_version"]
+    assert menu.value() != fd.LATEST and menu.value().startswith(first.name[:8])
+    assert menu.value() == f"{first.name[:8]}  {fd.MISSING_ITEM}" and menu.values()[-1] == menu.value()
+    assert len(menu.values()) == 3  # latest, the second version, the one gone
+    choose(nuke, group, fd.LATEST)
+    assert version_dir(Path(), group) == second and group["label"].value() == "depth: current"
+    assert menu.values() == [fd.LATEST, menu.values()[1]] and menu.value() == fd.LATEST
 
 
 def age(folder: Path, days: float = 2.0) -> None:

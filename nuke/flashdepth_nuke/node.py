@@ -81,6 +81,9 @@ RESULT = "flashdepth_result"  # hidden: the DepthVersion the DepthRead shows (JS
 CHOSEN = "flashdepth_chosen"  # hidden: the artist chose that version in the version menu
 LATEST = "latest (follows the settings)"
 """The version menu's first item: show the version the knobs make (or keep the previous one until it is done)."""
+MISSING_ITEM = "(chosen, no longer on disk)"
+"""The version menu's item for a chosen version whose folder is gone (the menu never says latest while the node
+keeps a choice)."""
 TEXT_KNOBS = (CHECKPOINT, MODEL, COLORSPACE, MODE, FRAMES, DEVICE, PRECISION)
 SOLVE_KNOBS = (POINTS, POSITION, NORMALS)
 SETTING_KNOBS = TEXT_KNOBS + (USE_PROXY, OUTPUT) + SOLVE_KNOBS
@@ -386,8 +389,11 @@ def _update_menu(group: nuke.Group, output_dir: str, status: NodeStatus) -> None
     infos = describe_versions(output_dir)
     items = [LATEST] + [info.label for info in infos]
     value = LATEST
-    if status.chosen and status.shown is not None:
-        value = next((info.label for info in infos if info.version.key == status.shown.key), LATEST)
+    if status.chosen and status.shown is not None:  # a chosen version whose folder is gone keeps its item
+        value = next((info.label for info in infos if info.version.key == status.shown.key),
+                     f"{status.shown.key[:8]}  {MISSING_ITEM}")
+        if value not in items:
+            items.append(value)
     _MENU_UPDATES.add(group.fullName())
     try:
         if list(knob.values()) != items:

@@ -445,6 +445,34 @@ def test_comp_dialog_version_menu_shows_an_older_version_without_rendering(
     assert depth.GetInput("Clip") == str(second / "shot_depth.1001.exr") and depth.GetData("FlashDepthChosen") is False
 
 
+def test_choosing_a_version_with_no_frame_on_disk_says_so_and_changes_nothing(
+        tmp_path: Path, host: List[RenderJob], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A render that failed before its first frame leaves a version folder with its manifest only (the menu lists
+    it, "0 fr partial"): choosing it is one line saying so, and the depth Loader keeps what it showed."""
+    comp = comp_with_plate(tmp_path)
+    run_comp_script(comp)
+    shown = Path(host[0].output).parent
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "fail")
+    comp.answers = {"mode": float(MODES.index("disparity"))}
+    run_comp_script(comp)
+    monkeypatch.delenv("FAKE_ENGINE_MODE")
+    empty = Path(host[1].output).parent
+    assert (empty / "flashdepth_version.json").is_file() and not list(empty.glob("*.exr"))
+    comp.answers = {"version": 1.0}  # newest first: the empty version
+    capsys.readouterr()
+    run_comp_script(comp)
+    _, controls = comp.dialogs[-1]
+    [menu] = [c for c in controls.values() if c[1] == "version"]
+    assert menu["Options"][2].startswith(empty.name[:8]) and " 0 fr partial " in menu["Options"][2]
+    assert capsys.readouterr().out.splitlines() == [
+        f"FlashDepth: version {empty.name[:8]} has no depth frames on disk: render it with its settings, or "
+        "choose another"]
+    depth = comp.tools[-1]
+    assert depth.GetInput("Clip") == str(shown / "shot_depth.1001.exr") and not depth.GetData("FlashDepthChosen")
+    assert len(host) == 2
+
+
 def test_a_ui_manager_that_refuses_the_window_leaves_the_render_to_the_console(
         tmp_path: Path, host: List[RenderJob], capsys: pytest.CaptureFixture[str]) -> None:
     comp = comp_with_plate(tmp_path)

@@ -512,6 +512,30 @@ def test_version_menu_loads_a_chosen_version_marked_stale_and_latest_follows_the
     assert menu.evalAsString() == "latest" and version_dir(node) == second
 
 
+def test_choosing_a_version_with_no_frame_on_disk_keeps_the_depth_loaded(
+        fd: Any, hou: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A render that failed before its first frame leaves a version with its manifest only: choosing it in the menu
+    says so and keeps the depth loaded."""
+    network, plate = plate_cop(hou, tmp_path)
+    node = fd.create_node(network, plate)
+    render(fd, hou, node)
+    first = version_dir(node)
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "fail")
+    node.parm("fd_mode").set("disparity")
+    render(fd, hou, node)
+    monkeypatch.delenv("FAKE_ENGINE_MODE")
+    menu = node.parm("fd_version")
+    empty = menu.menuItems()[1]
+    assert " 0 fr partial " in menu.menuLabels()[1] and version_dir(node) == first
+    menu.set(empty)
+    menu.press()
+    loader = node.node("depth").parm("filename1")
+    assert version_dir(node) == first and loader.evalAsString() == str(first / "shot_depth.$F4.exr")
+    assert node.userData("flashdepth_last") == (f"Version {empty[:8]} has no depth frames on disk: render it with "
+                                                "its settings, or choose another")
+    assert menu.evalAsString() == "latest"
+
+
 def test_the_version_menu_script_never_raises(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
     """Houdini runs the menu script whenever it draws the menu: an Output Folder whose expression fails (Houdini
     raises OperationFailed evaluating it) still gives the Latest entry, not a script error."""

@@ -629,6 +629,28 @@ def test_a_chosen_version_deleted_since_is_named_in_the_menu_until_latest_is_cho
     assert menu.values() == [fd.LATEST, menu.values()[1]] and menu.value() == fd.LATEST
 
 
+def test_choosing_a_version_with_no_frame_on_disk_keeps_the_depth_shown(fd: Any, nuke: ModuleType, read: Any,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A render that failed before its first frame leaves a version with its manifest only ("0 fr partial" in the
+    menu): choosing it says so and keeps the depth the node showed, instead of a black depth.Z marked missing."""
+    group = fd.create_node(read)
+    first = render_and_wait(fd, group)
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "fail")
+    set_knob(nuke, group, "mode", "disparity")
+    fd.render(group)
+    finish(fd, group)
+    monkeypatch.delenv("FAKE_ENGINE_MODE")
+    empty = group["depth_version"].values()[1]
+    assert " 0 fr partial " in empty and version_dir(Path(), group) == first
+    choose(nuke, group, empty)
+    assert version_dir(Path(), group) == first
+    assert group.node("DepthRead")["file"].value() == str(first / "shot_depth.%04d.exr")
+    assert group["status"].value().startswith(f"Version {empty[:8]} has no depth frames on disk: render it with "
+                                              "its settings, or choose another")
+    assert group["depth_version"].value() == fd.LATEST and not group["flashdepth_chosen"].value()
+    assert group["label"].value() == "depth: stale"
+
+
 def age(folder: Path, days: float = 2.0) -> None:
     stamp = time.time() - days * 24 * 3600
     for path in [folder, *folder.rglob("*")]:

@@ -460,6 +460,10 @@ def choose_version(group: nuke.Group) -> None:
     if version is None:
         refresh_status(group, f"Version {choice.split(' ', 1)[0]} is no longer on disk")
         return
+    if not version.on_disk():  # a render that ended before its first frame: nothing to show
+        refresh_status(group, f"Version {version.key[:8]} has no depth frames on disk: render it with its settings, "
+                              "or choose another")
+        return
     if _chosen(group) and version == _shown(group):
         return
     group[CHOSEN].setValue(True)

@@ -602,8 +602,10 @@ def choose_version(node: hou.OpNode) -> None:
         key = _chosen_key(node)
         if key:
             found = [info.version for info in describe_versions(plan.settings.output_dir) if info.version.key == key]
-            if not found:
-                node.setUserData(LAST_KEY, f"Version {key[:8]} is no longer on disk")
+            if not found or not found[0].on_disk():  # gone, or a render that ended before its first frame
+                node.setUserData(LAST_KEY, f"Version {key[:8]} is no longer on disk" if not found else
+                                 f"Version {key[:8]} has no depth frames on disk: render it with its settings, or "
+                                 "choose another")
                 _parm(node, VERSION).set(LATEST)
                 key = ""
             else:

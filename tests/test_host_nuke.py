@@ -651,6 +651,27 @@ def test_choosing_a_version_with_no_frame_on_disk_keeps_the_depth_shown(fd: Any,
     assert group["label"].value() == "depth: stale"
 
 
+def test_a_script_saved_under_a_new_name_keeps_its_depth_from_pruning_once_reopened(
+        fd: Any, nuke: ModuleType, read: Any, tmp_path: Path) -> None:
+    """shot_v001.nk renders; the artist saves it as shot_v002.nk (reopened later), then deletes v001: the depth v002
+    shows has a record of its own, so a prune elsewhere (``hosts prune``, another node) keeps it."""
+    from flashdepth_vfx.hosts import prune
+
+    v001, v002 = tmp_path / "comp" / "shot_v001.nk", tmp_path / "comp" / "shot_v002.nk"
+    v001.parent.mkdir(exist_ok=True)
+    v001.write_text("saved")
+    nuke.load_script(str(v001))
+    group = fd.create_node(read)
+    version = render_and_wait(fd, group)
+    v002.write_text("saved as")
+    nuke.load_script(str(v002))
+    v001.unlink()
+    later = time.time() + 3 * 24 * 3600  # nothing written in the last minutes
+    plan = prune.plan_folder(str(version.parent), keep=0, now=later)
+    assert plan.remove == [] and [k.reason for k in plan.keep] == [f"shown by {v002} {group.fullName()}"]
+    assert not nuke.root().modified()
+
+
 def age(folder: Path, days: float = 2.0) -> None:
     stamp = time.time() - days * 24 * 3600
     for path in [folder, *folder.rglob("*")]:

@@ -171,6 +171,14 @@ def mark_shown(version: DepthVersion, scene: str, node: str, previous: Optional[
                            "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 
 
+def keep_shown(version: DepthVersion, scene: str, node: str) -> None:
+    """Make sure ``node`` of ``scene`` is recorded as showing ``version`` (see :func:`mark_shown`) while its folder
+    is there: a node pasted from another scene, or a scene saved under a new name and reopened, shows a version
+    that no record of its own keeps. Writes only a missing record."""
+    if os.path.isdir(version.folder) and not os.path.isfile(_user_file(version, f"{scene or 'unsaved scene'} {node}")):
+        mark_shown(version, scene, node)
+
+
 def shown_by(folder: str) -> List[str]:
     """The nodes recorded as showing the version in ``folder`` (see :func:`mark_shown`), as "scene node". A
     record made on this machine whose saved scene file no longer exists does not count (a deleted or renamed

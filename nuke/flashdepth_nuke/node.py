@@ -50,7 +50,7 @@ from flashdepth_vfx.hosts.settings import (
     DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, RENDER_BUTTON, NodeSettings,
 )
 from flashdepth_vfx.hosts.versions import (
-    DepthState, DepthVersion, NodeStatus, describe_versions, find_version, mark_shown, node_status,
+    DepthState, DepthVersion, NodeStatus, describe_versions, find_version, keep_shown, mark_shown, node_status,
 )
 
 from . import upstream as up
@@ -431,6 +431,8 @@ def refresh_status(group: nuke.Group, message: Optional[str] = None, reload: boo
     status = node_status(source.settings.version(), source.file_frames, _shown(group), _chosen(group))
     if status.show != _shown(group) or reload:
         load_version(group, status.show, source, reload=reload)
+    if status.show is not None:  # a node pasted from another script, a script saved under a new name
+        keep_shown(status.show, str(nuke.root()["name"].value()), group.fullName())
     _update_menu(group, source.settings.output_dir, status)
     _show(group, status, message)
     return status

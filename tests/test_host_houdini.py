@@ -536,6 +536,26 @@ def test_choosing_a_version_with_no_frame_on_disk_keeps_the_depth_loaded(
     assert menu.evalAsString() == "latest"
 
 
+def test_a_hip_saved_under_a_new_name_keeps_its_depth_from_pruning(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+    """shot_v001.hip renders; the artist saves as shot_v002.hip (File > Save As, or Save with increment), then
+    deletes v001: the depth v002 shows has a record of its own, so a prune elsewhere keeps it; the scene stays
+    unmodified."""
+    from flashdepth_vfx.hosts import prune
+
+    runpy.run_path(str(PYTHON_LIBS / "pythonrc.py"))  # Houdini's start-up registers the scene callbacks
+    v001, v002 = tmp_path / "fx" / "shot_v001.hip", tmp_path / "fx" / "shot_v002.hip"
+    hou.hipFile.save(str(v001))
+    network, plate = plate_cop(hou, tmp_path)
+    node = fd.create_node(network, plate)
+    render(fd, hou, node)
+    version = version_dir(node)
+    hou.hipFile.save(str(v002))
+    v001.unlink()
+    plan = prune.plan_folder(str(version.parent), keep=0, now=time.time() + 3 * 24 * 3600)
+    assert plan.remove == [] and [k.reason for k in plan.keep] == [f"shown by {v002} {node.path()}"]
+    assert not hou.hipFile.hasUnsavedChanges()
+
+
 def test_the_version_menu_script_never_raises(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
     """Houdini runs the menu script whenever it draws the menu: an Output Folder whose expression fails (Houdini
     raises OperationFailed evaluating it) still gives the Latest entry, not a script error."""

@@ -59,7 +59,7 @@ from flashdepth_vfx.hosts.settings import (
     NodeSettings,
 )
 from flashdepth_vfx.hosts.versions import (
-    DepthState, DepthVersion, NodeStatus, describe_versions, mark_shown, node_status,
+    DepthState, DepthVersion, NodeStatus, describe_versions, keep_shown, mark_shown, node_status,
 )
 
 from .camera import CHAN_ROTATION_ORDER, camera_at, sample_camera
@@ -692,6 +692,27 @@ def parm_changed(node: hou.OpNode) -> None:
     try:
         _set_colour(node, _status(node, read_settings(node)))
     except FlashDepthError:
+        pass
+
+
+def register_callbacks() -> None:
+    """What ``pythonrc.py`` registers once per session: :func:`scene_event` after a scene is loaded or saved."""
+    hou.hipFile.addEventCallback(scene_event)
+
+
+def scene_event(event_type: hou.EnumValue) -> None:
+    """After a .hip is loaded or saved (under a new name too): record each FlashDepth node as showing its version
+    under the scene's path, so that pruning keeps it once an older .hip is deleted. Touches no node (the scene
+    stays unmodified) and never raises (a failure must not spoil the load or the save)."""
+    if event_type not in (hou.hipFileEventType.AfterLoad, hou.hipFileEventType.AfterSave):
+        return
+    try:
+        scene = "" if hou.hipFile.isNewFile() else hou.hipFile.path()
+        for node in flashdepth_nodes():
+            shown = _shown(node)
+            if shown is not None:
+                keep_shown(shown, scene, node.path())
+    except Exception:  # noqa: BLE001 - only the record is lost
         pass
 
 

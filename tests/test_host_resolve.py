@@ -5,6 +5,7 @@ from __future__ import annotations
 import runpy
 import shlex
 import sys
+import time
 import types
 from pathlib import Path
 from typing import Any, List, Optional
@@ -162,6 +163,18 @@ def test_timeline_script_renders_the_current_clip_and_imports_the_depth(
     assert project.media_pool.imports == [[{"FilePath": str(out), "StartIndex": 1001, "EndIndex": 1005}]]
     assert Path(str(out) % 1003).is_file()
     assert capsys.readouterr().out.splitlines()[-1].startswith("FlashDepth: Done: 5 frames")
+
+
+def test_depth_imported_into_the_media_pool_is_kept_from_pruning(tmp_path: Path, host: List[RenderJob]) -> None:
+    """The timeline script imports the depth into the project's media pool: that version is in use (pruning it
+    would take the clips offline), whatever its age and however many versions are newer."""
+    from flashdepth_vfx.hosts import prune
+
+    resolve_with_clip(tmp_path, str(tmp_path / "plates" / "shot.[1001-1005].exr"))
+    runpy.run_path(str(TIMELINE_SCRIPT))
+    version = Path(host[0].output).parent
+    plan = prune.plan_folder(str(version.parent), keep=0, now=time.time() + 30 * 24 * 3600)
+    assert plan.remove == [] and [k.reason for k in plan.keep] == ["shown by DaVinci Resolve project Show shot depth"]
 
 
 def test_media_plate_reads_resolve_sequence_names(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -45,6 +45,8 @@ SHOWN_FOLDER = ".flashdepth_shown"
 RENDERING = ".flashdepth_rendering.json"
 """In a version folder while a host node renders into it: the host machine and process."""
 _LABEL_TIME = "%Y-%m-%d %H:%M"
+RESOLVE_PROJECT = "DaVinci Resolve project"
+"""How a shown record names a Resolve project (its media pool imported the version): no file, so never stale."""
 
 
 def job_settings(job: RenderJob) -> Dict[str, Any]:
@@ -182,7 +184,8 @@ def keep_shown(version: DepthVersion, scene: str, node: str) -> None:
 def shown_by(folder: str) -> List[str]:
     """The nodes recorded as showing the version in ``folder`` (see :func:`mark_shown`), as "scene node". A
     record made on this machine whose saved scene file no longer exists does not count (a deleted or renamed
-    script shows nothing); one made on another machine always counts (its scene may be on that machine's disk, or
+    script shows nothing); one naming no file (a Resolve project's media pool) or made on another machine always
+    counts (its scene may be on that machine's disk, or
     under another operating system's path, where this machine cannot look)."""
     users = []
     try:
@@ -195,8 +198,8 @@ def shown_by(folder: str) -> List[str]:
             continue
         scene = data.get("scene")
         here = data.get("host") == socket.gethostname()
-        if here and isinstance(scene, str) and scene and not os.path.exists(scene):
-            continue
+        if here and isinstance(scene, str) and os.path.isabs(scene) and not os.path.exists(scene):
+            continue  # (a scene that is no file, such as a Resolve project, always counts)
         users.append(str(data["user"]))
     return users
 

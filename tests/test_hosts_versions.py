@@ -283,3 +283,20 @@ def test_a_version_shown_on_another_machine_is_kept_whatever_its_scene_path_says
     assert [r.version for r in plan.remove] == [deleted_here]
     assert {k.version: k.reason for k in plan.keep}[on_windows] == \
         "shown by P:\\shots\\sh010\\comp\\sh010_v003.nk FlashDepth1"
+
+
+def test_a_link_in_a_version_folder_is_never_deleted_even_to_one_of_our_frames(tmp_path: Path) -> None:
+    """An artist patched a bad frame by linking it to another version's: the link is not a file the engine wrote,
+    so it stays (with its folder), and so does what it points at."""
+    patch = make_version(tmp_path / "other", "depth", age_days=3)
+    old = make_version(tmp_path / "node", "disparity", age_days=3)
+    os.remove(old.frame_file(3))
+    os.symlink(patch.frame_file(3), old.frame_file(3))
+    os.symlink(patch.folder, os.path.join(old.folder, "shot_depth.9999.exr"))  # a link to a folder, named like ours
+    set_age(Path(old.folder), 3)
+    plan = prune.plan_folder(str(tmp_path / "node"), keep=0, now=time.time() + DAY)  # the links are new
+    [removal] = plan.remove
+    assert sorted(removal.foreign) == [os.path.basename(old.frame_file(3)), "shot_depth.9999.exr"]
+    assert prune.apply(plan) == []
+    assert os.path.islink(old.frame_file(3)) and os.path.isfile(patch.frame_file(3))
+    assert sorted(p.name for p in Path(old.folder).iterdir()) == ["shot_depth.0003.exr", "shot_depth.9999.exr"]

@@ -113,6 +113,8 @@ def _is_ours(folder: str, relative: str, key: str) -> bool:
     path = os.path.join(folder, relative)
     parts = relative.split(os.sep)
     name = parts[-1]
+    if os.path.islink(path):  # someone put it there (the engine writes files), whatever it points at
+        return False
     if relative == MANIFEST:
         return _manifest_is_ours(path, key)
     if relative == RENDERING:

@@ -556,6 +556,30 @@ def test_a_hip_saved_under_a_new_name_keeps_its_depth_from_pruning(fd: Any, hou:
     assert not hou.hipFile.hasUnsavedChanges()
 
 
+def test_a_version_chosen_during_a_render_is_refused_and_the_menu_says_latest(
+        fd: Any, hou: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The render follows the parameters: a choice made while it runs would be ignored when it ends, with the menu
+    still naming the choice. The menu goes back to Latest at once and the status bar says why."""
+    network, plate = plate_cop(hou, tmp_path)
+    node = fd.create_node(network, plate)
+    render(fd, hou, node)
+    first = version_dir(node)
+    node.parm("fd_mode").set("disparity")
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "slow")
+    monkeypatch.setenv("FAKE_ENGINE_DELAY", "0.1")
+    node.parm("fd_render").press()
+    assert fd.running(node) is not None
+    menu = node.parm("fd_version")
+    menu.set(first.name)
+    menu.press()
+    assert menu.evalAsString() == "latest"
+    assert hou.ui.status_messages[-1] == ("FlashDepth flashdepth1 is rendering: choose a version when the render is "
+                                          "done")
+    wait(fd, hou, node)
+    assert version_dir(node) != first and menu.evalAsString() == "latest"
+    assert node.color == colour(DepthState.CURRENT)
+
+
 def test_the_version_menu_script_never_raises(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
     """Houdini runs the menu script whenever it draws the menu: an Output Folder whose expression fails (Houdini
     raises OperationFailed evaluating it) still gives the Latest entry, not a script error."""

@@ -594,8 +594,13 @@ def version_menu(node: hou.OpNode) -> List[str]:
 
 
 def choose_version(node: hou.OpNode) -> None:
-    """The Version menu changed: load the version chosen, or for Latest the one the parameters' status says."""
+    """The Version menu changed: load the version chosen, or for Latest the one the parameters' status says. During
+    a render the menu goes back to Latest (the render follows the parameters) and the status bar says why."""
     if running(node) is not None:
+        parm = node.parm(VERSION)
+        if parm is not None and parm.evalAsString() != LATEST:
+            parm.set(LATEST)
+            hou.ui.setStatusMessage(f"FlashDepth {node.name()} is rendering: choose a version when the render is done")
         return
     try:
         plan = read_settings(node)

@@ -706,11 +706,11 @@ def register_callbacks() -> None:
 
 
 def scene_event(event_type: hou.EnumValue) -> None:
-    """After a .hip is loaded or saved (under a new name too): record each FlashDepth node as showing its version
-    under the scene's path, so that pruning keeps it once an older .hip is deleted. Touches no node (the scene
-    stays unmodified) and never raises (a failure must not spoil the load or the save)."""
-    if event_type not in (hou.hipFileEventType.AfterLoad, hou.hipFileEventType.AfterSave):
-        return
+    """After a .hip is loaded or saved (under a new name too) in graphical Houdini: record each FlashDepth node as
+    showing its version under the scene's path, so that pruning keeps it once an older .hip is deleted. Touches no
+    node (the scene stays unmodified) and never raises (a failure must not spoil the load or the save)."""
+    if event_type not in (hou.hipFileEventType.AfterLoad, hou.hipFileEventType.AfterSave) or not hou.isUIAvailable():
+        return  # (hython on a farm machine shows nobody anything)
     try:
         scene = "" if hou.hipFile.isNewFile() else hou.hipFile.path()
         for node in flashdepth_nodes():

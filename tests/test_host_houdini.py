@@ -541,6 +541,7 @@ def test_a_hip_saved_under_a_new_name_keeps_its_depth_from_pruning(fd: Any, hou:
     deletes v001: the depth v002 shows has a record of its own, so a prune elsewhere keeps it; the scene stays
     unmodified."""
     from flashdepth_vfx.hosts import prune
+    from flashdepth_vfx.hosts.versions import shown_by
 
     runpy.run_path(str(PYTHON_LIBS / "pythonrc.py"))  # Houdini's start-up registers the scene callbacks
     v001, v002 = tmp_path / "fx" / "shot_v001.hip", tmp_path / "fx" / "shot_v002.hip"
@@ -554,6 +555,9 @@ def test_a_hip_saved_under_a_new_name_keeps_its_depth_from_pruning(fd: Any, hou:
     plan = prune.plan_folder(str(version.parent), keep=0, now=time.time() + 3 * 24 * 3600)
     assert plan.remove == [] and [k.reason for k in plan.keep] == [f"shown by {v002} {node.path()}"]
     assert not hou.hipFile.hasUnsavedChanges()
+    hou.ui_available = False  # hython (a farm machine) loading or saving the scene records nothing
+    hou.hipFile.save(str(tmp_path / "fx" / "shot_farm.hip"))
+    assert shown_by(str(version)) == [f"{v002} {node.path()}"]
 
 
 def test_a_version_chosen_during_a_render_is_refused_and_the_menu_says_latest(

@@ -176,8 +176,9 @@ def mark_shown(version: DepthVersion, scene: str, node: str, previous: Optional[
 def keep_shown(version: DepthVersion, scene: str, node: str) -> None:
     """Make sure ``node`` of ``scene`` is recorded as showing ``version`` (see :func:`mark_shown`) while its folder
     is there: a node pasted from another scene, or a scene saved under a new name and reopened, shows a version
-    that no record of its own keeps. Writes only a missing record."""
-    if os.path.isdir(version.folder) and not os.path.isfile(_user_file(version, f"{scene or 'unsaved scene'} {node}")):
+    that no record of its own keeps. Writes only a missing record, and none for an unsaved scene ("": its record
+    could never be found stale)."""
+    if scene and os.path.isdir(version.folder) and not os.path.isfile(_user_file(version, f"{scene} {node}")):
         mark_shown(version, scene, node)
 
 

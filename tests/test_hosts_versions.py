@@ -300,3 +300,21 @@ def test_a_link_in_a_version_folder_is_never_deleted_even_to_one_of_our_frames(t
     assert prune.apply(plan) == []
     assert os.path.islink(old.frame_file(3)) and os.path.isfile(patch.frame_file(3))
     assert sorted(p.name for p in Path(old.folder).iterdir()) == ["shot_depth.0003.exr", "shot_depth.9999.exr"]
+
+
+def test_keep_shown_writes_a_missing_record_of_a_saved_scene_only(tmp_path: Path) -> None:
+    from flashdepth_vfx.hosts.versions import keep_shown
+
+    version = make_version(tmp_path / "out", "depth")
+    keep_shown(version, "", "FlashDepth1")  # an unsaved script: a record that could never be found stale
+    assert shown_by(version.folder) == []
+    script = tmp_path / "shot_v002.nk"
+    script.write_text("saved")
+    keep_shown(version, str(script), "FlashDepth1")
+    [record] = (Path(version.folder) / ".flashdepth_shown").iterdir()
+    stamp = record.stat().st_mtime_ns
+    keep_shown(version, str(script), "FlashDepth1")  # already there: untouched
+    assert record.stat().st_mtime_ns == stamp and shown_by(version.folder) == [f"{script} FlashDepth1"]
+    gone = DepthVersion(version.key, str(tmp_path / "gone" / "shot_depth.%04d.exr"))
+    keep_shown(gone, str(script), "FlashDepth1")  # no folder: none is made
+    assert not (tmp_path / "gone").exists()

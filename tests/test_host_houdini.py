@@ -512,6 +512,94 @@ def test_version_menu_loads_a_chosen_version_marked_stale_and_latest_follows_the
     assert menu.evalAsString() == "latest" and version_dir(node) == second
 
 
+def test_choosing_a_version_with_no_frame_on_disk_keeps_the_depth_loaded(
+        fd: Any, hou: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A render that failed before its first frame leaves a version with its manifest only: choosing it in the menu
+    says so and keeps the depth loaded."""
+    network, plate = plate_cop(hou, tmp_path)
+    node = fd.create_node(network, plate)
+    render(fd, hou, node)
+    first = version_dir(node)
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "fail")
+    node.parm("fd_mode").set("disparity")
+    render(fd, hou, node)
+    monkeypatch.delenv("FAKE_ENGINE_MODE")
+    menu = node.parm("fd_version")
+    empty = menu.menuItems()[1]
+    assert " 0 fr partial " in menu.menuLabels()[1] and version_dir(node) == first
+    menu.set(empty)
+    menu.press()
+    loader = node.node("depth").parm("filename1")
+    assert version_dir(node) == first and loader.evalAsString() == str(first / "shot_depth.$F4.exr")
+    assert node.userData("flashdepth_last") == (f"Version {empty[:8]} has no depth frames on disk: render it with "
+                                                "its settings, or choose another")
+    assert menu.evalAsString() == "latest"
+
+
+def test_a_hip_saved_under_a_new_name_keeps_its_depth_from_pruning(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+    """shot_v001.hip renders; the artist saves as shot_v002.hip (File > Save As, or Save with increment), then
+    deletes v001: the depth v002 shows has a record of its own, so a prune elsewhere keeps it; the scene stays
+    unmodified."""
+    from flashdepth_vfx.hosts import prune
+    from flashdepth_vfx.hosts.versions import shown_by
+
+    runpy.run_path(str(PYTHON_LIBS / "pythonrc.py"))  # Houdini's start-up registers the scene callbacks
+    v001, v002 = tmp_path / "fx" / "shot_v001.hip", tmp_path / "fx" / "shot_v002.hip"
+    hou.hipFile.save(str(v001))
+    network, plate = plate_cop(hou, tmp_path)
+    node = fd.create_node(network, plate)
+    render(fd, hou, node)
+    version = version_dir(node)
+    hou.hipFile.save(str(v002))
+    v001.unlink()
+    plan = prune.plan_folder(str(version.parent), keep=0, now=time.time() + 3 * 24 * 3600)
+    assert plan.remove == [] and [k.reason for k in plan.keep] == [f"shown by {v002} {node.path()}"]
+    assert not hou.hipFile.hasUnsavedChanges()
+    hou.ui_available = False  # hython (a farm machine) loading or saving the scene records nothing
+    hou.hipFile.save(str(tmp_path / "fx" / "shot_farm.hip"))
+    assert shown_by(str(version)) == [f"{v002} {node.path()}"]
+
+
+def test_a_version_chosen_during_a_render_is_refused_and_the_menu_says_latest(
+        fd: Any, hou: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The render follows the parameters: a choice made while it runs would be ignored when it ends, with the menu
+    still naming the choice. The menu goes back to Latest at once and the status bar says why."""
+    network, plate = plate_cop(hou, tmp_path)
+    node = fd.create_node(network, plate)
+    render(fd, hou, node)
+    first = version_dir(node)
+    node.parm("fd_mode").set("disparity")
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "slow")
+    monkeypatch.setenv("FAKE_ENGINE_DELAY", "0.1")
+    node.parm("fd_render").press()
+    assert fd.running(node) is not None
+    menu = node.parm("fd_version")
+    menu.set(first.name)
+    menu.press()
+    assert menu.evalAsString() == "latest"
+    assert hou.ui.status_messages[-1] == ("FlashDepth flashdepth1 is rendering: choose a version when the render is "
+                                          "done")
+    wait(fd, hou, node)
+    assert version_dir(node) != first and menu.evalAsString() == "latest"
+    assert node.color == colour(DepthState.CURRENT)
+
+
+def test_the_version_menu_script_never_raises(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+    """Houdini runs the menu script whenever it draws the menu: an Output Folder whose expression fails (Houdini
+    raises OperationFailed evaluating it) still gives the Latest entry, not a script error."""
+    network, plate = plate_cop(hou, tmp_path)
+    node = fd.create_node(network, plate)
+    render(fd, hou, node)
+    menu = node.parm("fd_version")
+    assert menu.menuItems() == ("latest", version_dir(node).name)
+    node.parm("fd_output").setExpression("hou.node('/obj/shot_settings').parm('depth_root').eval()",
+                                         hou.exprLanguage.Python)
+    with pytest.raises(hou.OperationFailed):
+        node.parm("fd_output").evalAsString()
+    assert menu.menuItems() == ("latest",)
+    assert menu.menuLabels() == ("Latest (follows the parameters)",)
+
+
 def test_delete_old_versions_asks_and_keeps_what_the_node_uses(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
     network, plate = plate_cop(hou, tmp_path)
     node = fd.create_node(network, plate)

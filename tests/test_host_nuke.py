@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import runpy
 import shlex
 import struct
@@ -604,6 +605,71 @@ def test_version_menu_lists_the_versions_and_a_chosen_one_stays_shown_marked_sta
     choose(nuke, group, menu[2])
     assert render_and_wait(fd, group) == second  # Render depth follows the knobs again
     assert group["depth_version"].value() == fd.LATEST and group["label"].value() == "depth: current"
+
+
+def test_a_chosen_version_deleted_since_is_named_in_the_menu_until_latest_is_chosen(fd: Any, nuke: ModuleType,
+                                                                                     read: Any) -> None:
+    """The menu never says latest while the node keeps a choice: a chosen version deleted since (by hand, by a
+    colleague's prune) stays the menu's value, marked as gone, and choosing latest shows the knobs' version."""
+    group = fd.create_node(read)
+    first = render_and_wait(fd, group)
+    set_knob(nuke, group, "mode", "disparity")
+    second = render_and_wait(fd, group)
+    choose(nuke, group, group["depth_version"].values()[2])
+    assert version_dir(Path(), group) == first
+    shutil.rmtree(first)
+    fd.refresh_status(group)  # what any knob change or reopening the script does
+    assert group["label"].value() == "depth: missing"
+    menu = group["depth_version"]
+    assert menu.value() != fd.LATEST and menu.value().startswith(first.name[:8])
+    assert menu.value() == f"{first.name[:8]}  {fd.MISSING_ITEM}" and menu.values()[-1] == menu.value()
+    assert len(menu.values()) == 3  # latest, the second version, the one gone
+    choose(nuke, group, fd.LATEST)
+    assert version_dir(Path(), group) == second and group["label"].value() == "depth: current"
+    assert menu.values() == [fd.LATEST, menu.values()[1]] and menu.value() == fd.LATEST
+
+
+def test_choosing_a_version_with_no_frame_on_disk_keeps_the_depth_shown(fd: Any, nuke: ModuleType, read: Any,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A render that failed before its first frame leaves a version with its manifest only ("0 fr partial" in the
+    menu): choosing it says so and keeps the depth the node showed, instead of a black depth.Z marked missing."""
+    group = fd.create_node(read)
+    first = render_and_wait(fd, group)
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "fail")
+    set_knob(nuke, group, "mode", "disparity")
+    fd.render(group)
+    finish(fd, group)
+    monkeypatch.delenv("FAKE_ENGINE_MODE")
+    empty = group["depth_version"].values()[1]
+    assert " 0 fr partial " in empty and version_dir(Path(), group) == first
+    choose(nuke, group, empty)
+    assert version_dir(Path(), group) == first
+    assert group.node("DepthRead")["file"].value() == str(first / "shot_depth.%04d.exr")
+    assert group["status"].value().startswith(f"Version {empty[:8]} has no depth frames on disk: render it with "
+                                              "its settings, or choose another")
+    assert group["depth_version"].value() == fd.LATEST and not group["flashdepth_chosen"].value()
+    assert group["label"].value() == "depth: stale"
+
+
+def test_a_script_saved_under_a_new_name_keeps_its_depth_from_pruning_once_reopened(
+        fd: Any, nuke: ModuleType, read: Any, tmp_path: Path) -> None:
+    """shot_v001.nk renders; the artist saves it as shot_v002.nk (reopened later), then deletes v001: the depth v002
+    shows has a record of its own, so a prune elsewhere (``hosts prune``, another node) keeps it."""
+    from flashdepth_vfx.hosts import prune
+
+    v001, v002 = tmp_path / "comp" / "shot_v001.nk", tmp_path / "comp" / "shot_v002.nk"
+    v001.parent.mkdir(exist_ok=True)
+    v001.write_text("saved")
+    nuke.load_script(str(v001))
+    group = fd.create_node(read)
+    version = render_and_wait(fd, group)
+    v002.write_text("saved as")
+    nuke.load_script(str(v002))
+    v001.unlink()
+    later = time.time() + 3 * 24 * 3600  # nothing written in the last minutes
+    plan = prune.plan_folder(str(version.parent), keep=0, now=later)
+    assert plan.remove == [] and [k.reason for k in plan.keep] == [f"shown by {v002} {group.fullName()}"]
+    assert not nuke.root().modified()
 
 
 def age(folder: Path, days: float = 2.0) -> None:

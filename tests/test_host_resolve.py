@@ -5,6 +5,7 @@ from __future__ import annotations
 import runpy
 import shlex
 import sys
+import time
 import types
 from pathlib import Path
 from typing import Any, List, Optional
@@ -162,6 +163,18 @@ def test_timeline_script_renders_the_current_clip_and_imports_the_depth(
     assert project.media_pool.imports == [[{"FilePath": str(out), "StartIndex": 1001, "EndIndex": 1005}]]
     assert Path(str(out) % 1003).is_file()
     assert capsys.readouterr().out.splitlines()[-1].startswith("FlashDepth: Done: 5 frames")
+
+
+def test_depth_imported_into_the_media_pool_is_kept_from_pruning(tmp_path: Path, host: List[RenderJob]) -> None:
+    """The timeline script imports the depth into the project's media pool: that version is in use (pruning it
+    would take the clips offline), whatever its age and however many versions are newer."""
+    from flashdepth_vfx.hosts import prune
+
+    resolve_with_clip(tmp_path, str(tmp_path / "plates" / "shot.[1001-1005].exr"))
+    runpy.run_path(str(TIMELINE_SCRIPT))
+    version = Path(host[0].output).parent
+    plan = prune.plan_folder(str(version.parent), keep=0, now=time.time() + 30 * 24 * 3600)
+    assert plan.remove == [] and [k.reason for k in plan.keep] == ["shown by DaVinci Resolve project Show shot depth"]
 
 
 def test_media_plate_reads_resolve_sequence_names(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -443,6 +456,34 @@ def test_comp_dialog_version_menu_shows_an_older_version_without_rendering(
     comp.answers = {"mode": float(MODES.index("disparity"))}  # render again: the settings' version is shown
     run_comp_script(comp)
     assert depth.GetInput("Clip") == str(second / "shot_depth.1001.exr") and depth.GetData("FlashDepthChosen") is False
+
+
+def test_choosing_a_version_with_no_frame_on_disk_says_so_and_changes_nothing(
+        tmp_path: Path, host: List[RenderJob], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A render that failed before its first frame leaves a version folder with its manifest only (the menu lists
+    it, "0 fr partial"): choosing it is one line saying so, and the depth Loader keeps what it showed."""
+    comp = comp_with_plate(tmp_path)
+    run_comp_script(comp)
+    shown = Path(host[0].output).parent
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "fail")
+    comp.answers = {"mode": float(MODES.index("disparity"))}
+    run_comp_script(comp)
+    monkeypatch.delenv("FAKE_ENGINE_MODE")
+    empty = Path(host[1].output).parent
+    assert (empty / "flashdepth_version.json").is_file() and not list(empty.glob("*.exr"))
+    comp.answers = {"version": 1.0}  # newest first: the empty version
+    capsys.readouterr()
+    run_comp_script(comp)
+    _, controls = comp.dialogs[-1]
+    [menu] = [c for c in controls.values() if c[1] == "version"]
+    assert menu["Options"][2].startswith(empty.name[:8]) and " 0 fr partial " in menu["Options"][2]
+    assert capsys.readouterr().out.splitlines() == [
+        f"FlashDepth: version {empty.name[:8]} has no depth frames on disk: render it with its settings, or "
+        "choose another"]
+    depth = comp.tools[-1]
+    assert depth.GetInput("Clip") == str(shown / "shot_depth.1001.exr") and not depth.GetData("FlashDepthChosen")
+    assert len(host) == 2
 
 
 def test_a_ui_manager_that_refuses_the_window_leaves_the_render_to_the_console(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import List, Sequence
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from flashdepth_vfx.cli import main
@@ -239,3 +240,81 @@ def test_prune_recognises_everything_the_real_engine_writes(tmp_path: Path) -> N
     assert prune.apply(plan) == []
     assert not os.path.exists(made[0].folder)
     assert sorted(str(p) for p in Path(made[1].folder).rglob("*")) == newer
+
+
+def test_a_render_starting_while_the_artist_reads_the_question_keeps_its_version(tmp_path: Path) -> None:
+    """Delete old versions plans, asks, then deletes: a render (another node, script or machine) that starts into
+    a planned version meanwhile (its manifest rewritten, its rendering marker, its first temporaries) keeps it,
+    and so does a node that starts showing it."""
+    resumed = make_version(tmp_path, "depth", frames=[1, 2], age_days=3)
+    shown = make_version(tmp_path, "disparity", age_days=2.5)
+    idle = make_version(tmp_path, "normalized", age_days=2)
+    plan = prune.plan_folder(str(tmp_path), keep=0, protect=[make_version(tmp_path, "depth", precision="fp16")])
+    assert {r.version for r in plan.remove} == {resumed, shown, idle}
+
+    settings = NodeSettings(plate="/plates/shot.####.exr", output_dir=str(tmp_path), mode="depth", frames="1-3")
+    assert settings.version() == resumed
+    resumed.write_manifest(settings.versioned_job(resume=True))  # Finish pressed in another script
+    script = tmp_path / "other.nk"
+    script.write_text("an open script")
+    mark_shown(shown, str(script), "FlashDepth2")
+    assert prune.apply(plan) == []
+    assert resumed.frames_on_disk(FRAMES) == [1, 2] and shown.frames_on_disk(FRAMES) == FRAMES
+    assert not os.path.exists(idle.folder)
+    assert [r.version for r in plan.remove] == [idle]
+    assert {k.version: k.reason for k in plan.keep}[resumed] == prune.CHANGED
+    assert prune.summary(plan).startswith("Deleted 1 old versions (")
+
+
+def test_a_version_shown_on_another_machine_is_kept_whatever_its_scene_path_says_here(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``hosts prune`` on a server, or a node on another workstation: a scene on that machine's disk (or a Windows
+    path) does not exist here, yet its node shows the version."""
+    from flashdepth_vfx.hosts import versions
+
+    on_windows = make_version(tmp_path, "depth", age_days=3)
+    deleted_here = make_version(tmp_path, "disparity", age_days=3)
+    monkeypatch.setattr(versions.socket, "gethostname", lambda: "ws-artist-07")
+    mark_shown(on_windows, "P:\\shots\\sh010\\comp\\sh010_v003.nk", "FlashDepth1")
+    monkeypatch.undo()
+    mark_shown(deleted_here, str(tmp_path / "deleted_v001.nk"), "FlashDepth1")
+    set_age(tmp_path, 3)
+    plan = prune.plan_folder(str(tmp_path), keep=0)
+    assert [r.version for r in plan.remove] == [deleted_here]
+    assert {k.version: k.reason for k in plan.keep}[on_windows] == \
+        "shown by P:\\shots\\sh010\\comp\\sh010_v003.nk FlashDepth1"
+
+
+def test_a_link_in_a_version_folder_is_never_deleted_even_to_one_of_our_frames(tmp_path: Path) -> None:
+    """An artist patched a bad frame by linking it to another version's: the link is not a file the engine wrote,
+    so it stays (with its folder), and so does what it points at."""
+    patch = make_version(tmp_path / "other", "depth", age_days=3)
+    old = make_version(tmp_path / "node", "disparity", age_days=3)
+    os.remove(old.frame_file(3))
+    os.symlink(patch.frame_file(3), old.frame_file(3))
+    os.symlink(patch.folder, os.path.join(old.folder, "shot_depth.9999.exr"))  # a link to a folder, named like ours
+    set_age(Path(old.folder), 3)
+    plan = prune.plan_folder(str(tmp_path / "node"), keep=0, now=time.time() + DAY)  # the links are new
+    [removal] = plan.remove
+    assert sorted(removal.foreign) == [os.path.basename(old.frame_file(3)), "shot_depth.9999.exr"]
+    assert prune.apply(plan) == []
+    assert os.path.islink(old.frame_file(3)) and os.path.isfile(patch.frame_file(3))
+    assert sorted(p.name for p in Path(old.folder).iterdir()) == ["shot_depth.0003.exr", "shot_depth.9999.exr"]
+
+
+def test_keep_shown_writes_a_missing_record_of_a_saved_scene_only(tmp_path: Path) -> None:
+    from flashdepth_vfx.hosts.versions import keep_shown
+
+    version = make_version(tmp_path / "out", "depth")
+    keep_shown(version, "", "FlashDepth1")  # an unsaved script: a record that could never be found stale
+    assert shown_by(version.folder) == []
+    script = tmp_path / "shot_v002.nk"
+    script.write_text("saved")
+    keep_shown(version, str(script), "FlashDepth1")
+    [record] = (Path(version.folder) / ".flashdepth_shown").iterdir()
+    stamp = record.stat().st_mtime_ns
+    keep_shown(version, str(script), "FlashDepth1")  # already there: untouched
+    assert record.stat().st_mtime_ns == stamp and shown_by(version.folder) == [f"{script} FlashDepth1"]
+    gone = DepthVersion(version.key, str(tmp_path / "gone" / "shot_depth.%04d.exr"))
+    keep_shown(gone, str(script), "FlashDepth1")  # no folder: none is made
+    assert not (tmp_path / "gone").exists()

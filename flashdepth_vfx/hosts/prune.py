@@ -113,6 +113,8 @@ def _is_ours(folder: str, relative: str, key: str) -> bool:
     path = os.path.join(folder, relative)
     parts = relative.split(os.sep)
     name = parts[-1]
+    if os.path.islink(path):  # someone put it there (the engine writes files), whatever it points at
+        return False
     if relative == MANIFEST:
         return _manifest_is_ours(path, key)
     if relative == RENDERING:
@@ -168,6 +170,10 @@ def _walk(folder: str) -> List[Tuple[str, float, int]]:
     return found
 
 
+def _listing(files: Iterable[Tuple[str, float, int]]) -> Tuple[Tuple[str, float], ...]:
+    return tuple(sorted((path, modified) for path, modified, _ in files))
+
+
 @dataclass(frozen=True)
 class Removal:
     """A version to remove: its files the project wrote (relative to its folder), their size, and the files
@@ -177,6 +183,9 @@ class Removal:
     files: Tuple[str, ...]
     size: int
     foreign: Tuple[str, ...] = ()
+    listing: Tuple[Tuple[str, float], ...] = ()
+    """Every file of the version folder and its modification time when planned: :func:`apply` leaves the version
+    alone if that changed since (a render or a node started using it while the artist read the question)."""
 
 
 @dataclass(frozen=True)
@@ -250,7 +259,7 @@ def plan_folder(output_dir: str, keep: int = DEFAULT_KEEP, protect: Sequence[Dep
         ours = tuple(path for path, _, _ in files if _is_ours(version.folder, path, version.key))
         foreign = tuple(path for path, _, _ in files if path not in ours)
         size = sum(size for path, _, size in files if path in ours)
-        plan.remove.append(Removal(version, ours, size, foreign))
+        plan.remove.append(Removal(version, ours, size, foreign, _listing(files)))
     return plan
 
 
@@ -277,11 +286,20 @@ def plan(path: str, keep: int = DEFAULT_KEEP, now: Optional[float] = None) -> Pr
     return total
 
 
+CHANGED = "in use since the plan (a render or a node started on it): kept"
+"""Why :func:`apply` keeps a planned version whose files changed after the plan."""
+
+
 def apply(plan: PrunePlan) -> List[str]:
     """Remove the planned files, then the folders they leave empty; returns the paths that could not be
-    removed (permissions, or changed since the plan)."""
+    removed (permissions, or changed since the plan). A version whose folder changed since the plan (a render
+    started into it, a node marked it shown) is not touched: it moves from ``plan.remove`` to ``plan.keep``."""
     failed = []
-    for removal in plan.remove:
+    for removal in list(plan.remove):
+        if _listing(_walk(removal.version.folder)) != removal.listing:
+            plan.remove.remove(removal)
+            plan.keep.append(Kept(removal.version, CHANGED))
+            continue
         for relative in removal.files:
             path = os.path.join(removal.version.folder, relative)
             try:

@@ -45,6 +45,8 @@ SHOWN_FOLDER = ".flashdepth_shown"
 RENDERING = ".flashdepth_rendering.json"
 """In a version folder while a host node renders into it: the host machine and process."""
 _LABEL_TIME = "%Y-%m-%d %H:%M"
+RESOLVE_PROJECT = "DaVinci Resolve project"
+"""How a shown record names a Resolve project (its media pool imported the version): no file, so never stale."""
 
 
 def job_settings(job: RenderJob) -> Dict[str, Any]:
@@ -157,9 +159,9 @@ def _user_file(version: DepthVersion, user: str) -> str:
 
 
 def mark_shown(version: DepthVersion, scene: str, node: str, previous: Optional[DepthVersion] = None) -> None:
-    """Record that ``node`` of the saved ``scene`` (a script, .hip or comp file; "" when unsaved) shows
-    ``version`` now, and no longer ``previous``. Best effort: a folder that cannot be written (read-only media)
-    only loses the record."""
+    """Record that ``node`` of the saved ``scene`` (a script, .hip or comp file; "" when unsaved) on this machine
+    shows ``version`` now, and no longer ``previous``. Best effort: a folder that cannot be written (read-only
+    media) only loses the record."""
     user = f"{scene or 'unsaved scene'} {node}"
     if previous is not None and previous != version:
         with contextlib.suppress(OSError):
@@ -168,12 +170,24 @@ def mark_shown(version: DepthVersion, scene: str, node: str, previous: Optional[
     with contextlib.suppress(OSError):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         _write_json(path, {KIND_KEY: "shown", "user": user, "scene": scene, "node": node,
-                           "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+                           "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+
+
+def keep_shown(version: DepthVersion, scene: str, node: str) -> None:
+    """Make sure ``node`` of ``scene`` is recorded as showing ``version`` (see :func:`mark_shown`) while its folder
+    is there: a node pasted from another scene, or a scene saved under a new name and reopened, shows a version
+    that no record of its own keeps. Writes only a missing record, and none for an unsaved scene ("": its record
+    could never be found stale)."""
+    if scene and os.path.isdir(version.folder) and not os.path.isfile(_user_file(version, f"{scene} {node}")):
+        mark_shown(version, scene, node)
 
 
 def shown_by(folder: str) -> List[str]:
     """The nodes recorded as showing the version in ``folder`` (see :func:`mark_shown`), as "scene node". A
-    record whose saved scene file no longer exists does not count (a deleted or renamed script shows nothing)."""
+    record made on this machine whose saved scene file no longer exists does not count (a deleted or renamed
+    script shows nothing); one naming no file (a Resolve project's media pool) or made on another machine always
+    counts (its scene may be on that machine's disk, or
+    under another operating system's path, where this machine cannot look)."""
     users = []
     try:
         names = sorted(os.listdir(os.path.join(folder, SHOWN_FOLDER)))
@@ -184,8 +198,9 @@ def shown_by(folder: str) -> List[str]:
         if data is None or data.get(KIND_KEY) != "shown" or not isinstance(data.get("user"), str):
             continue
         scene = data.get("scene")
-        if isinstance(scene, str) and scene and not os.path.exists(scene):
-            continue
+        here = data.get("host") == socket.gethostname()
+        if here and isinstance(scene, str) and os.path.isabs(scene) and not os.path.exists(scene):
+            continue  # (a scene that is no file, such as a Resolve project, always counts)
         users.append(str(data["user"]))
     return users
 

@@ -50,7 +50,7 @@ from flashdepth_vfx.hosts.settings import (
     DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, RENDER_BUTTON, NodeSettings,
 )
 from flashdepth_vfx.hosts.versions import (
-    DepthState, DepthVersion, NodeStatus, describe_versions, find_version, mark_shown, node_status,
+    DepthState, DepthVersion, NodeStatus, describe_versions, find_version, keep_shown, mark_shown, node_status,
 )
 
 from . import upstream as up
@@ -81,6 +81,9 @@ RESULT = "flashdepth_result"  # hidden: the DepthVersion the DepthRead shows (JS
 CHOSEN = "flashdepth_chosen"  # hidden: the artist chose that version in the version menu
 LATEST = "latest (follows the settings)"
 """The version menu's first item: show the version the knobs make (or keep the previous one until it is done)."""
+MISSING_ITEM = "(chosen, no longer on disk)"
+"""The version menu's item for a chosen version whose folder is gone (the menu never says latest while the node
+keeps a choice)."""
 TEXT_KNOBS = (CHECKPOINT, MODEL, COLORSPACE, MODE, FRAMES, DEVICE, PRECISION)
 SOLVE_KNOBS = (POINTS, POSITION, NORMALS)
 SETTING_KNOBS = TEXT_KNOBS + (USE_PROXY, OUTPUT) + SOLVE_KNOBS
@@ -386,8 +389,11 @@ def _update_menu(group: nuke.Group, output_dir: str, status: NodeStatus) -> None
     infos = describe_versions(output_dir)
     items = [LATEST] + [info.label for info in infos]
     value = LATEST
-    if status.chosen and status.shown is not None:
-        value = next((info.label for info in infos if info.version.key == status.shown.key), LATEST)
+    if status.chosen and status.shown is not None:  # a chosen version whose folder is gone keeps its item
+        value = next((info.label for info in infos if info.version.key == status.shown.key),
+                     f"{status.shown.key[:8]}  {MISSING_ITEM}")
+        if value not in items:
+            items.append(value)
     _MENU_UPDATES.add(group.fullName())
     try:
         if list(knob.values()) != items:
@@ -425,6 +431,8 @@ def refresh_status(group: nuke.Group, message: Optional[str] = None, reload: boo
     status = node_status(source.settings.version(), source.file_frames, _shown(group), _chosen(group))
     if status.show != _shown(group) or reload:
         load_version(group, status.show, source, reload=reload)
+    if status.show is not None:  # a node pasted from another script, a script saved under a new name
+        keep_shown(status.show, str(nuke.root()["name"].value()), group.fullName())
     _update_menu(group, source.settings.output_dir, status)
     _show(group, status, message)
     return status
@@ -453,6 +461,10 @@ def choose_version(group: nuke.Group) -> None:
     version = find_version(describe_versions(source.settings.output_dir), choice)
     if version is None:
         refresh_status(group, f"Version {choice.split(' ', 1)[0]} is no longer on disk")
+        return
+    if not version.on_disk():  # a render that ended before its first frame: nothing to show
+        refresh_status(group, f"Version {version.key[:8]} has no depth frames on disk: render it with its settings, "
+                              "or choose another")
         return
     if _chosen(group) and version == _shown(group):
         return

@@ -241,6 +241,10 @@ def render_selected(comp: Any, resolve: Any = None, run: Optional[Runner] = None
     choice = int(answer.get("version") or 0)
     if 0 < choice <= len(versions):  # show a version on disk, render nothing
         chosen = versions[choice - 1].version
+        if not chosen.on_disk():  # a render that ended before its first frame, or frames deleted since
+            print(f"{TITLE}: version {chosen.key[:8]} has no depth frames on disk: render it with its settings, "
+                  "or choose another")
+            return previous
         status = node_status(wanted, frames, chosen, chosen=True)
         print(f"{TITLE}: {status.line(RENDER_BUTTON, FINISH_BUTTON)}")
         depth = show_version(comp, tool, chosen, timing, status)

@@ -16,7 +16,7 @@ from flashdepth_vfx.hosts.frames import parse_frames
 from flashdepth_vfx.hosts.paths import sequence_frames, sequence_from_frame_file
 from flashdepth_vfx.hosts.render import error_line, summary
 from flashdepth_vfx.hosts.settings import NodeSettings
-from flashdepth_vfx.hosts.versions import DepthState, node_status
+from flashdepth_vfx.hosts.versions import RESOLVE_PROJECT, DepthState, mark_shown, node_status
 
 from .colour import resolve_colour
 from .host import find_resolve, result_dir
@@ -95,6 +95,8 @@ def render_current_clip(resolve: Any, run: Optional[Runner] = None) -> List[Any]
     imported = project.GetMediaPool().ImportMedia([clip_info])
     if not imported:
         raise FlashDepthError(f"Resolve did not import {wanted.pattern}: import the depth frames from the Media page")
+    # The media pool now uses these files: pruning must keep them (a Resolve project is no file, so the record stays).
+    mark_shown(wanted, f"{RESOLVE_PROJECT} {project.GetName()}", f"{media.GetName()} depth")
     return list(imported)
 
 

@@ -69,6 +69,7 @@ class menuType:
 
 class hipFileEventType:
     AfterLoad = EnumValue("AfterLoad")
+    AfterSave = EnumValue("AfterSave")
 
 
 class exprLanguage:
@@ -242,6 +243,10 @@ class Parm:
             body = "\n".join("    " + line for line in self._expression.splitlines())
             exec(f"def _expression():\n{body}\n", namespace)
             return namespace["_expression"]()
+        except Error:
+            raise
+        except Exception as exc:  # Houdini reports an expression's Python error as OperationFailed
+            raise OperationFailed(f"Python error in the expression of {self.name()}: {exc!r}") from exc
         finally:
             _pwd = previous
 
@@ -678,6 +683,17 @@ class _HipFile:
         self.modified = False
         for callback in self.callbacks:
             callback(hipFileEventType.AfterLoad)
+
+    def save(self, file_name: Optional[str] = None, save_to_recent_files: bool = True) -> None:
+        """Save the scene (under ``file_name``: it becomes the scene's path, as File > Save As): writes a stand-in
+        file, clears the modified flag, then tells the event callbacks ``AfterSave``."""
+        if file_name:
+            self.file_path = file_name
+        with open(self.file_path, "w", encoding="utf-8") as handle:
+            handle.write("a saved hip file")
+        self.modified = False
+        for callback in self.callbacks:
+            callback(hipFileEventType.AfterSave)
 
 
 class _Text:

@@ -59,7 +59,7 @@ from flashdepth_vfx.hosts.settings import (
     NodeSettings,
 )
 from flashdepth_vfx.hosts.versions import (
-    DepthState, DepthVersion, NodeStatus, describe_versions, mark_shown, node_status,
+    DepthState, DepthVersion, NodeStatus, describe_versions, keep_shown, mark_shown, node_status,
 )
 
 from .camera import CHAN_ROTATION_ORDER, camera_at, sample_camera
@@ -579,25 +579,38 @@ def _chosen_key(node: hou.OpNode) -> str:
 
 
 def version_menu(node: hou.OpNode) -> List[str]:
-    """The Version menu (its Python menu script): Latest, then every version on disk, as tokens and labels."""
+    """The Version menu (its Python menu script): Latest, then every version on disk, as tokens and labels. It
+    never raises (Houdini would show a script error instead of the menu): an Output Folder that does not evaluate
+    leaves Latest alone."""
     items = [LATEST, "Latest (follows the parameters)"]
-    output_dir = _text(node, OUTPUT).strip() or default_output_dir(_base_dir(), node.name())
-    for info in describe_versions(output_dir):
+    try:
+        output_dir = _text(node, OUTPUT).strip() or default_output_dir(_base_dir(), node.name())
+        infos = describe_versions(output_dir)
+    except Exception:  # noqa: BLE001 - a parameter expression's error, a hand-edited manifest: no versions to list
+        return items
+    for info in infos:
         items += [info.version.key, info.label]
     return items
 
 
 def choose_version(node: hou.OpNode) -> None:
-    """The Version menu changed: load the version chosen, or for Latest the one the parameters' status says."""
+    """The Version menu changed: load the version chosen, or for Latest the one the parameters' status says. During
+    a render the menu goes back to Latest (the render follows the parameters) and the status bar says why."""
     if running(node) is not None:
+        parm = node.parm(VERSION)
+        if parm is not None and parm.evalAsString() != LATEST:
+            parm.set(LATEST)
+            hou.ui.setStatusMessage(f"FlashDepth {node.name()} is rendering: choose a version when the render is done")
         return
     try:
         plan = read_settings(node)
         key = _chosen_key(node)
         if key:
             found = [info.version for info in describe_versions(plan.settings.output_dir) if info.version.key == key]
-            if not found:
-                node.setUserData(LAST_KEY, f"Version {key[:8]} is no longer on disk")
+            if not found or not found[0].on_disk():  # gone, or a render that ended before its first frame
+                node.setUserData(LAST_KEY, f"Version {key[:8]} is no longer on disk" if not found else
+                                 f"Version {key[:8]} has no depth frames on disk: render it with its settings, or "
+                                 "choose another")
                 _parm(node, VERSION).set(LATEST)
                 key = ""
             else:
@@ -684,6 +697,27 @@ def parm_changed(node: hou.OpNode) -> None:
     try:
         _set_colour(node, _status(node, read_settings(node)))
     except FlashDepthError:
+        pass
+
+
+def register_callbacks() -> None:
+    """What ``pythonrc.py`` registers once per session: :func:`scene_event` after a scene is loaded or saved."""
+    hou.hipFile.addEventCallback(scene_event)
+
+
+def scene_event(event_type: hou.EnumValue) -> None:
+    """After a .hip is loaded or saved (under a new name too) in graphical Houdini: record each FlashDepth node as
+    showing its version under the scene's path, so that pruning keeps it once an older .hip is deleted. Touches no
+    node (the scene stays unmodified) and never raises (a failure must not spoil the load or the save)."""
+    if event_type not in (hou.hipFileEventType.AfterLoad, hou.hipFileEventType.AfterSave) or not hou.isUIAvailable():
+        return  # (hython on a farm machine shows nobody anything)
+    try:
+        scene = "" if hou.hipFile.isNewFile() else hou.hipFile.path()
+        for node in flashdepth_nodes():
+            shown = _shown(node)
+            if shown is not None:
+                keep_shown(shown, scene, node.path())
+    except Exception:  # noqa: BLE001 - only the record is lost
         pass
 
 

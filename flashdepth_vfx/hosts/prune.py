@@ -245,14 +245,13 @@ def plan_folder(output_dir: str, keep: int = DEFAULT_KEEP, protect: Sequence[Dep
             reason = "shown by " + ", ".join(shown_by(version.folder))
         else:
             reason = rendering_reason(version.folder, [(path, modified) for path, modified, _ in files], now)
-        if reason is None and info.complete and complete_kept < keep:
+        if reason is None and info.complete and complete_kept < keep:  # N besides the versions in use
             reason = f"one of the {keep} newest complete versions"
+            complete_kept += 1
         if reason is None and not info.complete and newest_complete is None:
             reason = "partial and newer than every complete version (finish it, or render again)"
         if info.complete and newest_complete is None:
             newest_complete = info.modified
-        if info.complete and reason is not None:
-            complete_kept += 1
         if reason is not None:
             plan.keep.append(Kept(version, reason))
             continue

@@ -152,14 +152,15 @@ def test_prune_keeps_the_newest_complete_the_shown_the_rendering_and_a_newer_par
     assert shown_by(shown.folder) == [f"{script} FlashDepth1"] and shown.frames_on_disk(FRAMES) == FRAMES
 
 
-def test_prune_keeps_n_complete_versions_besides_the_ones_in_use(tmp_path: Path) -> None:
-    """--keep N counts the versions kept for no other reason: a shown one does not take one of the N places."""
+def test_prune_keep_counts_the_complete_versions_in_use(tmp_path: Path) -> None:
+    """--keep N is the newest N complete versions counting those in use (storage stays near N versions a node),
+    and a version in use is kept even beyond N."""
     oldest = make_version(tmp_path, "depth", age_days=3)
     middle = make_version(tmp_path, "disparity", age_days=2)
     shown = make_version(tmp_path, "normalized", age_days=1)
-    plan = prune.plan_folder(str(tmp_path), keep=1, protect=[shown])
-    assert {r.version for r in plan.remove} == {oldest}
-    assert {k.version: k.reason for k in plan.keep}[middle] == "one of the 1 newest complete versions"
+    assert {r.version for r in prune.plan_folder(str(tmp_path), keep=1, protect=[shown]).remove} == {oldest, middle}
+    assert {r.version for r in prune.plan_folder(str(tmp_path), keep=2, protect=[shown]).remove} == {oldest}
+    assert {r.version for r in prune.plan_folder(str(tmp_path), keep=1, protect=[oldest]).remove} == {middle}
 
 
 def test_prune_leaves_versions_in_use_a_node_names_and_recent_ones(tmp_path: Path) -> None:

@@ -102,7 +102,8 @@ def doctor() -> None:
 @hosts.command("prune")
 @click.argument("path", type=click.Path(exists=True, file_okay=False))
 @click.option("--keep", type=click.IntRange(min=0), default=pruning.DEFAULT_KEEP, show_default=True,
-              help="Complete versions to keep per node, besides those a node shows or a render is writing.")
+              help="Newest complete versions to keep per node, counting those in use; a version a node shows or a "
+                   "render is writing is always kept, even beyond N.")
 @click.option("--dry-run", is_flag=True, help="Print what would be deleted; delete nothing.")
 def prune(path: str, keep: int, dry_run: bool) -> None:
     """Delete old depth versions under PATH (a node's output folder, or any folder above several).

@@ -3,7 +3,8 @@
 
 Per output folder (one node's versions) the rule keeps:
 
-* the newest ``keep`` complete versions (newest: the last render started into it);
+* the newest ``keep`` complete versions (newest: the last render started into it), counting those kept
+  for the reasons below;
 * partial versions newer than the newest complete one (a render to finish);
 * every version a node shows (its marker from :func:`.versions.mark_shown`, or the caller's ``protect``: a node
   passes the version it shows and the one its settings make);
@@ -32,7 +33,7 @@ from flashdepth_vfx.bridge.runner import process_alive
 from .versions import KIND_KEY, MANIFEST, RENDERING, SHOWN_FOLDER, DepthVersion, describe_versions, shown_by
 
 DEFAULT_KEEP = 2
-"""Complete versions a node keeps besides the ones in use."""
+"""Newest complete versions a node keeps, counting the ones in use (which are kept even beyond it)."""
 ACTIVE_S = 600.0
 """A version with a file written this recently may be rendering (on a farm machine: no marker here)."""
 SNAPSHOTS = ".flashdepth"
@@ -245,13 +246,14 @@ def plan_folder(output_dir: str, keep: int = DEFAULT_KEEP, protect: Sequence[Dep
             reason = "shown by " + ", ".join(shown_by(version.folder))
         else:
             reason = rendering_reason(version.folder, [(path, modified) for path, modified, _ in files], now)
-        if reason is None and info.complete and complete_kept < keep:  # N besides the versions in use
+        if reason is None and info.complete and complete_kept < keep:
             reason = f"one of the {keep} newest complete versions"
-            complete_kept += 1
         if reason is None and not info.complete and newest_complete is None:
             reason = "partial and newer than every complete version (finish it, or render again)"
         if info.complete and newest_complete is None:
             newest_complete = info.modified
+        if info.complete and reason is not None:
+            complete_kept += 1
         if reason is not None:
             plan.keep.append(Kept(version, reason))
             continue

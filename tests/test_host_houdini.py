@@ -598,6 +598,9 @@ def test_the_version_menu_script_never_raises(fd: Any, hou: ModuleType, tmp_path
         node.parm("fd_output").evalAsString()
     assert menu.menuItems() == ("latest",)
     assert menu.menuLabels() == ("Latest (follows the parameters)",)
+    # the status line (an expression) and the tile colour callback say so too, instead of raising
+    assert fd.status_text(node).startswith("A parameter does not evaluate (Python error in the expression of fd_output")
+    fd.parm_changed(node)
 
 
 def test_delete_old_versions_asks_and_keeps_what_the_node_uses(fd: Any, hou: ModuleType, tmp_path: Path) -> None:

@@ -670,6 +670,11 @@ def _status(node: hou.OpNode, plan: Plan) -> NodeStatus:
     return node_status(plan.settings.version(), plan.frames, shown, chosen)
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def status_text(node: hou.OpNode) -> str:
     """The status line (the Status parameter's expression): the running render's progress, else whether the
     depth is current, partial, stale or missing, after how the last render ended."""
@@ -682,6 +687,8 @@ def status_text(node: hou.OpNode) -> str:
         status = _status(node, read_settings(node))
     except FlashDepthError as exc:
         return str(exc)
+    except hou.OperationFailed as exc:  # a parameter's expression fails: say so instead of an expression error
+        return f"A parameter does not evaluate ({_first_line(exc)}); fix its expression"
     line = status.line(RENDER_BUTTON, FINISH_BUTTON)
     last = node.userData(LAST_KEY) or ""
     return f"{last} | {line}" if last and status.state is not DepthState.STALE else line
@@ -696,8 +703,8 @@ def parm_changed(node: hou.OpNode) -> None:
     """Any FlashDepth parameter edited: the tile colour follows the status (the status line is an expression)."""
     try:
         _set_colour(node, _status(node, read_settings(node)))
-    except FlashDepthError:
-        pass
+    except (FlashDepthError, hou.OperationFailed):
+        pass  # the status line says what is wrong
 
 
 def register_callbacks() -> None:

@@ -132,7 +132,8 @@ def solve(disparity: str, no_detect_cuts: bool, progress: str, debug: bool, **op
         events = JsonEvents()
     options["points"] = tuple(options["points"])
     options["cuts"] = tuple(options["cuts"])
-    settings = SolveSettings(disparity=disparity, detect_cuts=not no_detect_cuts, **options)
+    settings = _guarded(debug, lambda: SolveSettings(disparity=disparity, detect_cuts=not no_detect_cuts, **options),
+                        events)
     cancel = cancel_on_signals()
     summary = _guarded(debug, lambda: run_solve(settings, events, cancel), events)
     finish_solve(summary, events)

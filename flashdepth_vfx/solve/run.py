@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import threading
 import warnings
 from collections import deque
@@ -24,8 +23,10 @@ from typing import Any
 import numpy as np
 
 from flashdepth_vfx import __version__
-from flashdepth_vfx.engine.resume import remove_stale_temporaries  # the engine's rule (torch is not loaded)
-from flashdepth_vfx.errors import Cancelled, PlateError, SolveError, check_cancel
+from flashdepth_vfx.engine.resume import (  # the engine's rules (torch is not loaded)
+    file_fingerprint, remove_stale_temporaries,
+)
+from flashdepth_vfx.errors import Cancelled, OptionError, PlateError, SolveError, check_cancel
 from flashdepth_vfx.plates import cuts as cut_detection  # the engine's own detector
 from flashdepth_vfx.plates.image_io import PlateInfo, probe, read_channels, write_exr
 from flashdepth_vfx.plates.output_guard import OutputKind, check_outputs
@@ -89,6 +90,18 @@ class SolveSettings:
     resume: bool = False
     overwrite: bool = False  # replace existing files flashdepth-vfx did not write (never an input)
     report: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse values no solve can use (OptionError naming the option): a NaN or negative one would write NaN,
+        zero or sky-everywhere frames and exit 0."""
+        for option, value in (("--smoothness", self.smoothness), ("--far", self.far),
+                              ("--depth-scale", self.depth_scale), ("--focal", self.focal)):
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise OptionError(f"{option} {value}: use a finite number above 0")
+        if not math.isfinite(self.frame_offset):
+            raise OptionError(f"--frame-offset {self.frame_offset}: use a finite number of frames")
+        if not self.out_channel or self.out_channel != self.out_channel.strip():
+            raise OptionError(f"--out-channel {self.out_channel!r}: use a channel name like depth.Z")
 
 
 @dataclass
@@ -182,17 +195,9 @@ def _check_mode(settings: SolveSettings, metric: bool, camera: Camera | None) ->
 
 
 def _input_stamp(paths: Sequence[Path | str | None]) -> list[str]:
-    """Name, size and modification time of each input file: a changed input invalidates resumed frames."""
-    stamp = []
-    for path in paths:
-        if path is None:
-            continue
-        try:
-            info = os.stat(path)
-        except OSError:
-            continue
-        stamp.append(f"{Path(path).absolute()}:{info.st_size}:{info.st_mtime_ns}")
-    return stamp
+    """Name and fingerprint (the engine's :func:`~flashdepth_vfx.engine.resume.file_fingerprint`: size, modification
+    time, sampled blocks) of each input file: a changed input invalidates resumed frames."""
+    return [f"{Path(path).absolute()}:{file_fingerprint(Path(path))}" for path in paths if path is not None]
 
 
 class ShotSolve:
@@ -214,6 +219,7 @@ class ShotSolve:
         self.cancel = cancel or threading.Event()
         self._phase = "start"
         self._warnings: list[str] = []
+        self._plate_seq: FrameSequence | None = None
 
     def _step(self, phase: str, index: int = 0, total: int = 1) -> None:
         """Phase ``phase`` takes on item ``index`` of ``total``: the cancel point of every loop of the solve."""
@@ -229,7 +235,8 @@ class ShotSolve:
 
     # ---------------------------------------------------------------------------------------------- inputs
     def _sequence(self) -> tuple[FrameSequence, list[int], list[Path]]:
-        seq = find_sequence(self.settings.disparity, frames=self.settings.frames)
+        seq = find_sequence(self.settings.disparity, frames=self.settings.frames,
+                            gap_hint="render them again (render --resume), or solve the frames on each side with --frames")
         frames = list(seq.frames)
         return seq, frames, [seq.files[f] for f in frames]
 
@@ -243,7 +250,11 @@ class ShotSolve:
         if s.report is not None:
             json_path, png_path = report_files(s.report)
             outputs += [(json_path, "solve-report"), (png_path, "solve-plot")]
-        check_outputs(outputs, [*files, s.camera, s.anchors, *s.points], s.overwrite)
+        plates: list[Path] = []
+        if s.plates is not None:  # every plate, and the names the solve's frames have in the plates' pattern
+            self._plate_seq = find_sequence(s.plates, missing="black")
+            plates = self._plate_seq.plate_paths(seq.frames)
+        check_outputs(outputs, [*seq.files.values(), *plates, s.camera, s.anchors, *s.points], s.overwrite)
         return pattern
 
     def _plates(self, frames: list[int]) -> Callable[[int], np.ndarray] | None:
@@ -252,7 +263,8 @@ class ShotSolve:
         from flashdepth_vfx.plates.colour import DisplayConverter, guess_colorspace, load_config
         from flashdepth_vfx.plates.image_io import read_plate
 
-        plates = find_sequence(self.settings.plates, frames=f"{frames[0]}-{frames[-1]}")
+        plates = self._plate_seq  # found by _output, every plate file (gaps allowed outside the solve's frames)
+        assert plates is not None
         missing = [f for f in frames if f not in plates.files]
         if missing:
             raise SolveError(f"{plates.display_name} has no plate for frames {compact_frames(missing)}; "
@@ -303,9 +315,15 @@ class ShotSolve:
         s = self.settings
         self._step("start")
         pattern, frames = summary.output, summary.frames
+        # Fingerprinted before anything is read: an input changed while the solve runs leaves frames --resume redoes.
+        plates = [] if self._plate_seq is None else [self._plate_seq.files[f] for f in frames
+                                                     if f in self._plate_seq.files]
+        stamp = _input_stamp([*files, *plates, s.camera, *s.points, s.anchors])
         info = probe(files[0])
         height, width = info.height, info.width
         origin = (info.x - info.full_x, info.y - info.full_y)
+        if s.passthrough:
+            self._check_passthrough(files[0], info)
 
         camera = load_camera(s.camera, frames, prim_path=s.camera_prim, frame_offset=s.frame_offset, focal=s.focal,
                              filmback=parse_filmback(s.filmback), fov=s.fov, rotation_order=s.rotation_order)
@@ -367,7 +385,7 @@ class ShotSolve:
             if fit.sigma > UNRELIABLE_SPREAD:
                 self._warn(f"the references disagree with the disparity by {100 * fit.sigma:.0f}% (robust spread): "
                            "the depth is unreliable where no point constrains it; check the points and the camera")
-        key = self._key(files, pattern, mode)
+        key = self._key(stamp, mode)
         done = self._done(pattern, frames, key) if s.resume else set()
         summary.skipped = sorted(done)
         meta_common: dict[str, Any] = {
@@ -418,6 +436,17 @@ class ShotSolve:
             from flashdepth_vfx.solve.report import write_report
 
             write_report(summary.report, s.report)
+
+    def _check_passthrough(self, path: Path, info: PlateInfo) -> None:
+        """``--passthrough`` carries the raw file's other channels: none may be one the solve writes (the plate's
+        channel would silently become depth)."""
+        s = self.settings
+        source = s.channel if s.channel is not None else next((n for n in INPUT_CHANNELS if n in info.channels), None)
+        written = {s.out_channel, *(P_CHANNELS if s.position else ()), *(N_CHANNELS if s.normals else ())}
+        clash = sorted(written & (set(info.channels) - {source}))
+        if clash:
+            raise OptionError(f"--passthrough carries {', '.join(clash)} from {path}, and the solve writes "
+                              f"{', '.join(clash)}: choose another --out-channel (e.g. depth.Z), or leave out --passthrough")
 
     @staticmethod
     def _frame_metadata(common: dict[str, Any], frame: int, index: int, fit: ShotFit | None,
@@ -503,21 +532,22 @@ class ShotSolve:
             channels.update({name: n[..., i] for i, name in enumerate(N_CHANNELS)})
         return channels
 
-    def _key(self, files: list[Path], pattern: str, mode: str) -> str:
+    def _key(self, stamp: list[str], mode: str) -> str:
         s = self.settings
-        stamp = _input_stamp([*files, s.camera, *s.points, s.anchors])
         payload = json.dumps({"settings": asdict(s) | {"resume": False, "overwrite": False, "report": None}, "inputs": stamp,
                               "mode": mode, "version": __version__}, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def _done(self, pattern: str, frames: list[int], key: str) -> set[int]:
+        """Frames whose solved file was written with ``key`` and decodes (a truncated or damaged one is redone)."""
         done = set()
         for index, frame in enumerate(frames):
             self._step("resume", index, len(frames))
             path = frame_path(pattern, frame)
             if path.is_file():
                 try:
-                    if probe(path).metadata.get("flashdepth:solve_key") == key:
+                    if (probe(path).metadata.get("flashdepth:solve_key") == key
+                            and self.settings.out_channel in read_channels(path)):
                         done.add(frame)
                 except PlateError:
                     continue  # damaged: solve it again

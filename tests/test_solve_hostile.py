@@ -1,0 +1,162 @@
+"""The shot solve as a hostile user drives it (issue 11's rule: never lose, overwrite or silently falsify a frame):
+plates given as the output, option values that would write NaN or sky everywhere, a passthrough channel the solve
+writes too, inputs changed between runs or during one, damaged solved frames, vanished raw frames. Real CLI runs on a
+small procedural shot; each case ends in one line naming the file or option, or in frames equal to a fresh solve."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine_helpers import one_line_error, run_cli
+from flashdepth_vfx.data import SceneConfig, render_sequence, write_plate_sequence
+from flashdepth_vfx.data.drift import inject_drift
+from flashdepth_vfx.data.matchmove import track_points, write_camera_usd, write_points_obj
+from flashdepth_vfx.plates import probe, read_channels, write_exr
+from flashdepth_vfx.solve.run import ShotSolve, SolveSettings
+
+FIRST, FRAMES = 1001, 6
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> Path:
+    """Drifted true disparity (with a plate-like RGB, as render --passthrough writes it), plates, camera, points."""
+    folder = tmp_path_factory.mktemp("hostile_shot")
+    seq = render_sequence(SceneConfig(height=63, width=112, num_frames=FRAMES, seed=1_000_007, camera_motion="truck"))
+    disparity, _ = inject_drift(1.0 / seq.depth, seed=5)
+    for index, frame in enumerate(disparity):
+        grey = np.full_like(frame, 0.25)
+        write_exr(folder / f"disp.{FIRST + index:04d}.exr", {"depth.Z": frame, "R": grey, "G": grey, "B": grey})
+    write_plate_sequence(seq, folder, "plate", first_frame=FIRST)
+    write_camera_usd(seq, folder / "cam.usda")
+    write_points_obj(track_points(seq, 150, seed=2).positions, folder / "tracks.obj")
+    return folder
+
+
+@pytest.fixture
+def shot(source, tmp_path_factory) -> dict[str, str]:
+    """A private copy of the shot (tests change its files), outside the test's tmp_path (where outputs go)."""
+    folder = tmp_path_factory.mktemp("shot") / "shot"
+    shutil.copytree(source, folder)
+    return {"folder": str(folder), "disparity": str(folder / "disp.####.exr"), "plates": str(folder / "plate.####.exr"),
+            "camera": str(folder / "cam.usda"), "points": str(folder / "tracks.obj")}
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def _metric(shot: dict[str, str], out: Path, *more: str) -> list[str]:
+    return ["solve", shot["disparity"], "-o", str(out / "s.####.exr"), "--camera", shot["camera"],
+            "--points", shot["points"], *more]
+
+
+def test_the_plates_are_never_an_output_even_with_overwrite(shot) -> None:
+    folder = Path(shot["folder"])
+    before = _digest(folder)
+    for output in (shot["plates"], str(folder / "plate.%04d.exr")):
+        code, err = run_cli("solve", shot["disparity"], "--plates", shot["plates"], "--stabilize", "-o", output,
+                            "--overwrite")
+        assert code == 1
+        one_line_error(err, "plate.1001.exr is also an input", "choose another output")
+    code, err = run_cli(*_metric(shot, folder / "out"), "--plates", shot["plates"],
+                        "--report", str(folder / "plate.1001.exr.json"), "--overwrite")  # its chart: plate.1001.exr.png
+    assert code == 0, err  # a report beside the plates is fine; the plates themselves are never written
+    assert {k: v for k, v in _digest(folder).items() if k in before} == before
+
+
+@pytest.mark.parametrize("option, value", [("--smoothness", "nan"), ("--smoothness", "-1"), ("--far", "nan"),
+                                           ("--far", "-5"), ("--frame-offset", "nan"), ("--focal", "0"),
+                                           ("--depth-scale", "nan"), ("--depth-scale", "0")])
+def test_option_values_that_would_write_nan_or_sky_are_usage_errors(shot, tmp_path, option, value) -> None:
+    code, err = run_cli(*_metric(shot, tmp_path), option, value)
+    assert code == 2
+    one_line_error(err, f"{option} ")
+    assert not list(tmp_path.iterdir())
+
+
+def test_render_refuses_them_before_the_stream(shot, tmp_path, checkpoint) -> None:
+    code, err = run_cli("render", shot["plates"], "-o", str(tmp_path / "d.####.exr"), "--checkpoint", str(checkpoint),
+                        "--camera", shot["camera"], "--points", shot["points"], "--smoothness", "nan")
+    assert code == 2
+    one_line_error(err, "--smoothness nan")
+    assert not list(tmp_path.iterdir())
+
+
+def test_passthrough_never_replaces_a_carried_channel(shot, tmp_path) -> None:
+    code, err = run_cli("solve", shot["disparity"], "--plates", shot["plates"], "--stabilize", "--passthrough",
+                        "--out-channel", "R", "-o", str(tmp_path / "s.####.exr"))
+    assert code == 2
+    one_line_error(err, "--passthrough carries R from", "disp.1001.exr", "--out-channel")
+    assert not list(tmp_path.iterdir())
+    code, err = run_cli("solve", shot["disparity"], "--plates", shot["plates"], "--stabilize", "--passthrough",
+                        "-o", str(tmp_path / "s.####.exr"))
+    assert code == 0, err
+    channels = read_channels(tmp_path / "s.1003.exr")
+    assert sorted(channels) == ["B", "G", "R", "depth.Z"] and np.all(channels["R"] == 0.25)
+
+
+def test_resume_redoes_the_shot_when_the_plates_changed(shot, tmp_path) -> None:
+    """The stabiliser's flow runs on the plates: re-delivered plates make every stabilised frame stale."""
+    args = ["solve", shot["disparity"], "--plates", shot["plates"], "--stabilize", "-o", str(tmp_path / "s.####.exr")]
+    assert run_cli(*args)[0] == 0
+    other = render_sequence(SceneConfig(height=63, width=112, num_frames=FRAMES, seed=77, camera_motion="dolly"))
+    write_plate_sequence(other, shot["folder"], "plate", first_frame=FIRST)
+    code, err = run_cli(*args, "--resume")
+    assert code == 0 and f"wrote {FRAMES} frames" in err and "already solved" not in err, err
+    fresh = tmp_path / "fresh"
+    assert run_cli(*args[:-1], str(fresh / "s.####.exr"))[0] == 0
+    for frame in range(FIRST, FIRST + FRAMES):
+        assert np.array_equal(read_channels(tmp_path / f"s.{frame}.exr")["depth.Z"],
+                              read_channels(fresh / f"s.{frame}.exr")["depth.Z"])
+
+
+def test_a_raw_frame_changed_while_the_solve_runs_is_redone_by_resume(shot, tmp_path) -> None:
+    """The fit used the old raw frame; the frames written from it must not count as solved from the new one."""
+    raw = Path(shot["folder"]) / "disp.1004.exr"
+    settings = SolveSettings(disparity=shot["disparity"], output=str(tmp_path / "s.####.exr"), camera=shot["camera"],
+                             points=(shot["points"],))
+
+    def rerender(phase: str, index: int, total: int) -> None:
+        if phase == "fit":  # after the first pass read every raw frame
+            channels = read_channels(raw)
+            write_exr(raw, {**channels, "depth.Z": channels["depth.Z"] * 1.5})
+
+    summary = ShotSolve(settings, phase=rerender).run()
+    assert len(summary.written) == FRAMES
+    summary = ShotSolve(SolveSettings(**{**settings.__dict__, "resume": True})).run()
+    assert summary.skipped == [] and len(summary.written) == FRAMES
+
+
+def test_resume_redoes_a_truncated_solved_frame(shot, tmp_path) -> None:
+    args = _metric(shot, tmp_path)
+    assert run_cli(*args)[0] == 0
+    damaged = tmp_path / "s.1003.exr"
+    good = read_channels(damaged)["depth.Z"]
+    data = damaged.read_bytes()
+    damaged.write_bytes(data[: len(data) * 2 // 3])  # the header intact, the pixels cut (a copy that stopped)
+    code, err = run_cli(*args, "--resume")
+    assert code == 0 and "wrote 1 frames" in err and f"{FRAMES - 1} already solved" in err, err
+    assert np.array_equal(read_channels(damaged)["depth.Z"], good)
+
+
+def test_a_missing_raw_frame_says_what_the_solve_can_do(shot, tmp_path) -> None:
+    (Path(shot["folder"]) / "disp.1004.exr").unlink()
+    code, err = run_cli(*_metric(shot, tmp_path))
+    assert code == 1
+    line = one_line_error(err, "disp.", "1004", "--frames")
+    assert "--missing" not in line  # solve has no such option
+    assert not list(tmp_path.iterdir())
+
+
+def test_plates_not_covering_the_shot_are_named_without_blaming_frames(shot, tmp_path) -> None:
+    (Path(shot["folder"]) / "plate.1006.exr").unlink()
+    code, err = run_cli("solve", shot["disparity"], "--plates", shot["plates"], "--stabilize",
+                        "-o", str(tmp_path / "s.####.exr"))
+    assert code == 1
+    line = one_line_error(err, "plate.####.exr has no plate for frames 1006", "must cover the disparity frames")
+    assert "--frames" not in line  # none was given
+    assert not list(tmp_path.iterdir())

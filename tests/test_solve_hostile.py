@@ -5,7 +5,10 @@ small procedural shot; each case ends in one line naming the file or option, or 
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -160,3 +163,24 @@ def test_plates_not_covering_the_shot_are_named_without_blaming_frames(shot, tmp
     line = one_line_error(err, "plate.####.exr has no plate for frames 1006", "must cover the disparity frames")
     assert "--frames" not in line  # none was given
     assert not list(tmp_path.iterdir())
+
+
+def test_a_second_signal_stops_at_once_with_one_line(capfd) -> None:
+    """The first Ctrl-C / SIGTERM asks the command to stop at its next cancel point; a second one exits at once
+    (130), saying so on one line (it used to exit without a word, a terminal user left guessing)."""
+    from flashdepth_vfx.cli import cancel_on_signals
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        cancel = cancel_on_signals()
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert cancel.wait(2)
+        with pytest.raises(SystemExit) as stopped:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(2)
+        assert stopped.value.code == 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    err = capfd.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("cancelled: stopped at once by a second signal") and "--resume" in err

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine_helpers import one_line_error, run_cli
+from engine_helpers import one_line_error, run_cli, write_plates
 from flashdepth_vfx.data import SceneConfig, render_sequence, write_plate_sequence
 from flashdepth_vfx.data.drift import inject_drift
 from flashdepth_vfx.data.matchmove import track_points, write_camera_usd, write_points_obj
@@ -184,3 +184,22 @@ def test_a_second_signal_stops_at_once_with_one_line(capfd) -> None:
             signal.signal(sig, handler)
     err = capfd.readouterr().err
     assert err.count("\n") == 1 and err.startswith("cancelled: stopped at once by a second signal") and "--resume" in err
+
+
+def test_render_resume_onto_solved_frames_renders_them(tmp_path, checkpoint) -> None:
+    """Solved frames used to carry the raw render's resume keys: ``render --resume`` of the same plates and settings
+    into the solved frames' pattern (the artist dropping the solve) kept the solved 1/Z as its own raw disparity."""
+    plates = write_plates(tmp_path / "plates", range(1, 4))
+    anchors = tmp_path / "anchors.csv"
+    anchors.write_text("frame,x,y,distance\n" + "".join(f"{f},{x},{y},{d}\n" for f in (1, 2, 3)
+                                                          for x, y, d in ((10, 10, 4.0), (30, 40, 6.0), (60, 20, 9.0))))
+    out = tmp_path / "out"
+    render = ["render", plates, "-o", str(out / "shot.####.exr"), "--checkpoint", str(checkpoint), "--progress",
+              "none", "--mode", "disparity"]
+    code, err = run_cli(*render, "--fov", "50", "--anchors", str(anchors))
+    assert code == 0, err
+    raw = read_channels(out / "shot_raw.0002.exr")["depth.Z"]
+    assert not np.array_equal(read_channels(out / "shot.0002.exr")["depth.Z"], raw)
+    code, err = run_cli(*render, "--resume")
+    assert code == 0, err
+    assert np.array_equal(read_channels(out / "shot.0002.exr")["depth.Z"], raw)  # rendered, not kept

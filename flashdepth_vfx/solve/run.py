@@ -46,9 +46,11 @@ CACHE_BYTES = 1 << 30
 """Disparity frames read by the first pass are kept for the second up to this many bytes (1 GiB: ~100 2K frames)."""
 WRITERS, WRITES_AHEAD = 2, 4
 """Solved frames are compressed and written by WRITERS threads, at most WRITES_AHEAD waiting (as the engine writes)."""
-RAW_ONLY = frozenset({"flashdepth:state_key", "flashdepth:disparity_min", "flashdepth:disparity_max",
+RAW_ONLY = frozenset({"flashdepth:state_key", "flashdepth:output_key", "flashdepth:source",
+                      "flashdepth:disparity_min", "flashdepth:disparity_max",
                       "flashdepth:range_min", "flashdepth:range_max", "flashdepth:depth_scale"})
-"""Raw-render metadata that would be wrong on a solved frame (resume key, value ranges); the rest is carried."""
+"""Raw-render metadata that would be wrong on a solved frame (the render's resume keys: carried, a ``render
+--resume`` onto the solved frames would keep them as its own; value ranges); the rest is carried."""
 UNRELIABLE_SPREAD = 0.1
 """Robust spread of the references' relative residuals above which the solve warns (10%: the disparity's shape is
 wrong, not only its scale)."""

@@ -203,3 +203,18 @@ def test_render_resume_onto_solved_frames_renders_them(tmp_path, checkpoint) -> 
     code, err = run_cli(*render, "--resume")
     assert code == 0, err
     assert np.array_equal(read_channels(out / "shot.0002.exr")["depth.Z"], raw)  # rendered, not kept
+
+
+def test_raw_frames_of_two_renders_are_named_in_a_warning(shot, tmp_path) -> None:
+    """A render stopped half way over an older one with other settings (or a farm solve forced after failed chunks)
+    leaves raw frames of two renders: the solve says which frames, and what to do."""
+    for frame in range(FIRST, FIRST + FRAMES):
+        path = Path(shot["folder"]) / f"disp.{frame}.exr"
+        key = "model-L" if frame in (1004, 1005) else "model-S"
+        write_exr(path, read_channels(path), metadata={"flashdepth:output_key": key})
+    code, err = run_cli(*_metric(shot, tmp_path))
+    assert code == 0, err
+    warning = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert len(warning) == 1 and "disp.####.exr frames 1004-1005 were rendered with other settings" in warning[0]
+    assert "render --resume" in warning[0]
+    assert "flashdepth:output_key" not in probe(tmp_path / "s.1004.exr").metadata

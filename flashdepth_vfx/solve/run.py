@@ -13,7 +13,7 @@ import json
 import math
 import threading
 import warnings
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -321,7 +321,12 @@ class ShotSolve:
         plates = [] if self._plate_seq is None else [self._plate_seq.files[f] for f in frames
                                                      if f in self._plate_seq.files]
         stamp = _input_stamp([*files, *plates, s.camera, *s.points, s.anchors])
-        info = probe(files[0])
+        headers = []
+        for path in files:
+            check_cancel(self.cancel)
+            headers.append(probe(path))
+        self._check_one_render(headers, frames)
+        info = headers[0]
         height, width = info.height, info.width
         origin = (info.x - info.full_x, info.y - info.full_y)
         if s.passthrough:
@@ -422,7 +427,7 @@ class ShotSolve:
                 if s.passthrough:
                     channels = {**other_channels(files[index], s.channel), **channels}
                 meta = self._frame_metadata(meta_common, frame, index, fit, stabilization)
-                raw = probe(files[index])
+                raw = headers[index]
                 carried = {k: v for k, v in raw.metadata.items() if k not in RAW_ONLY}
                 target = frame_path(pattern, frame)
                 writes.append((target, pool.submit(write_exr, target, channels, like=replace(raw, metadata=carried),
@@ -438,6 +443,19 @@ class ShotSolve:
             from flashdepth_vfx.solve.report import write_report
 
             write_report(summary.report, s.report)
+
+    def _check_one_render(self, headers: list[PlateInfo], frames: list[int]) -> None:
+        """Warn when the raw frames come from renders with other settings (their ``flashdepth:output_key``): a render
+        stopped half way over an older one, a forced farm solve after failed chunks. The fit ties them into one
+        shot; their depth jumps where the renders meet."""
+        keys = [header.metadata.get("flashdepth:output_key") for header in headers]
+        counts = Counter(key for key in keys if key is not None)
+        if len(counts) > 1:
+            usual = counts.most_common(1)[0][0]
+            odd = [frame for frame, key in zip(frames, keys) if key is not None and key != usual]
+            self._warn(f"{Path(self.settings.disparity).name} frames {compact_frames(odd)} were rendered with other "
+                       "settings (model, checkpoint, colour or output) than the rest: the solve fits them as one shot; "
+                       "render them again with the shot's settings (render --resume), then solve again")
 
     def _check_passthrough(self, path: Path, info: PlateInfo) -> None:
         """``--passthrough`` carries the raw file's other channels: none may be one the solve writes (the plate's

@@ -218,3 +218,23 @@ def test_raw_frames_of_two_renders_are_named_in_a_warning(shot, tmp_path) -> Non
     assert len(warning) == 1 and "disp.####.exr frames 1004-1005 were rendered with other settings" in warning[0]
     assert "render --resume" in warning[0]
     assert "flashdepth:output_key" not in probe(tmp_path / "s.1004.exr").metadata
+
+
+def test_resume_redoes_the_shot_when_the_camera_changed_in_a_usd_sublayer(shot, tmp_path) -> None:
+    """The shot camera is a layer that only refers to the matchmove's latest track: a new track changes no file the
+    command names, and the resumed frames must still follow it."""
+    folder = Path(shot["folder"])
+    (folder / "cam.usda").rename(folder / "track.usda")
+    (folder / "cam.usda").write_text("#usda 1.0\n(\n    subLayers = [@./track.usda@]\n)\n")
+    args = _metric(shot, tmp_path)
+    assert run_cli(*args)[0] == 0
+    retrack = render_sequence(SceneConfig(height=63, width=112, num_frames=FRAMES, seed=1_000_007,
+                                          camera_motion="dolly"))
+    write_camera_usd(retrack, folder / "track.usda")
+    code, err = run_cli(*args, "--resume")
+    assert code == 0 and f"wrote {FRAMES} frames" in err and "already solved" not in err, err
+    fresh = tmp_path / "fresh"
+    assert run_cli(*_metric(shot, fresh))[0] == 0
+    for frame in range(FIRST, FIRST + FRAMES):
+        assert np.array_equal(read_channels(tmp_path / f"s.{frame}.exr")["depth.Z"],
+                              read_channels(fresh / f"s.{frame}.exr")["depth.Z"])

@@ -202,6 +202,23 @@ def _input_stamp(paths: Sequence[Path | str | None]) -> list[str]:
     return [f"{Path(path).absolute()}:{file_fingerprint(Path(path))}" for path in paths if path is not None]
 
 
+def _references_digest(camera: Camera | None, points: np.ndarray | None, anchors: Anchors | None) -> str:
+    """A hash of the camera, points and anchors as loaded: a camera changed in a layer its USD file only refers to
+    (a sublayer, a reference) changes no file stamp of the inputs, but changes this."""
+    digest = hashlib.blake2b(digest_size=16)
+    if camera is not None:
+        lens = camera.lens
+        digest.update(repr((camera.frames, camera.up_axis, camera.meters_per_unit)).encode())
+        for values in (lens.focal, lens.h_aperture, lens.v_aperture, lens.h_offset, lens.v_offset, camera.poses):
+            digest.update(b"-" if values is None else np.ascontiguousarray(values, np.float64).tobytes())
+    digest.update(b"|" if points is None else np.ascontiguousarray(points, np.float64).tobytes())
+    if anchors is not None:
+        digest.update(anchors.kind.encode())
+        for values in (anchors.frames, anchors.xy, anchors.values):
+            digest.update(np.ascontiguousarray(values, np.float64).tobytes())
+    return digest.hexdigest()
+
+
 class ShotSolve:
     """One solve. ``run()`` returns a :class:`SolveSummary` or raises a one-line FlashDepthError.
 
@@ -392,7 +409,7 @@ class ShotSolve:
             if fit.sigma > UNRELIABLE_SPREAD:
                 self._warn(f"the references disagree with the disparity by {100 * fit.sigma:.0f}% (robust spread): "
                            "the depth is unreliable where no point constrains it; check the points and the camera")
-        key = self._key(stamp, mode)
+        key = self._key(stamp, _references_digest(camera, points, anchors), mode)
         done = self._done(pattern, frames, key) if s.resume else set()
         summary.skipped = sorted(done)
         meta_common: dict[str, Any] = {
@@ -552,10 +569,11 @@ class ShotSolve:
             channels.update({name: n[..., i] for i, name in enumerate(N_CHANNELS)})
         return channels
 
-    def _key(self, stamp: list[str], mode: str) -> str:
+    def _key(self, stamp: list[str], references: str, mode: str) -> str:
         s = self.settings
         payload = json.dumps({"settings": asdict(s) | {"resume": False, "overwrite": False, "report": None}, "inputs": stamp,
-                              "mode": mode, "version": __version__}, sort_keys=True, default=str)
+                              "references": references, "mode": mode, "version": __version__}, sort_keys=True,
+                             default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def _done(self, pattern: str, frames: list[int], key: str) -> set[int]:

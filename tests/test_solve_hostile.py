@@ -238,3 +238,15 @@ def test_resume_redoes_the_shot_when_the_camera_changed_in_a_usd_sublayer(shot, 
     for frame in range(FIRST, FIRST + FRAMES):
         assert np.array_equal(read_channels(tmp_path / f"s.{frame}.exr")["depth.Z"],
                               read_channels(fresh / f"s.{frame}.exr")["depth.Z"])
+
+
+def test_resume_redoes_the_stabilised_shot_under_another_colour_config(shot, tmp_path, monkeypatch) -> None:
+    """The flow runs on the plates as the OCIO config ($OCIO) shows them: another config, other frames."""
+    args = ["solve", shot["disparity"], "--plates", shot["plates"], "--stabilize", "-o", str(tmp_path / "s.####.exr")]
+    monkeypatch.setenv("OCIO", "ocio://studio-config-latest")
+    assert run_cli(*args)[0] == 0
+    code, err = run_cli(*args, "--resume")
+    assert code == 0 and f"{FRAMES} already solved" in err, err
+    monkeypatch.setenv("OCIO", "ocio://cg-config-latest")
+    code, err = run_cli(*args, "--resume")
+    assert code == 0 and f"wrote {FRAMES} frames" in err and "already solved" not in err, err

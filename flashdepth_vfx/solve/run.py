@@ -239,6 +239,7 @@ class ShotSolve:
         self._phase = "start"
         self._warnings: list[str] = []
         self._plate_seq: FrameSequence | None = None
+        self._colour = ""  # the OCIO config's cache ID when the plates are read (their colour feeds flow and cuts)
 
     def _step(self, phase: str, index: int = 0, total: int = 1) -> None:
         """Phase ``phase`` takes on item ``index`` of ``total``: the cancel point of every loop of the solve."""
@@ -289,6 +290,7 @@ class ShotSolve:
             raise SolveError(f"{plates.display_name} has no plate for frames {compact_frames(missing)}; "
                              "the plates must cover the disparity frames")
         config = load_config(None)
+        self._colour = config.getCacheID()
         converters: dict[str, DisplayConverter] = {}
 
         def read(frame: int) -> np.ndarray:
@@ -572,7 +574,7 @@ class ShotSolve:
     def _key(self, stamp: list[str], references: str, mode: str) -> str:
         s = self.settings
         payload = json.dumps({"settings": asdict(s) | {"resume": False, "overwrite": False, "report": None}, "inputs": stamp,
-                              "references": references, "mode": mode, "version": __version__}, sort_keys=True,
+                              "references": references, "colour": self._colour, "mode": mode, "version": __version__}, sort_keys=True,
                              default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 

@@ -250,3 +250,20 @@ def test_resume_redoes_the_stabilised_shot_under_another_colour_config(shot, tmp
     monkeypatch.setenv("OCIO", "ocio://cg-config-latest")
     code, err = run_cli(*args, "--resume")
     assert code == 0 and f"wrote {FRAMES} frames" in err and "already solved" not in err, err
+
+
+def test_solved_frames_of_another_fit_left_in_the_output_are_named(shot, tmp_path) -> None:
+    """A ``--frames`` part of a solved shot is fitted on its own, and a frame whose raw file is gone is not solved
+    again: what stays from the earlier run is named (kept, never deleted), so nobody comps a mix of fits unawares."""
+    args = _metric(shot, tmp_path)
+    assert run_cli(*args)[0] == 0
+    code, err = run_cli(*args, "--frames", "1002-1004")
+    assert code == 0, err
+    warning = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert len(warning) == 1 and "s.%04d.exr frames 1001, 1005-1006 come from another solve run" in warning[0], err
+    code, err = run_cli(*args)  # the whole shot again: one fit, no warning
+    assert code == 0 and "warning" not in err, err
+    (Path(shot["folder"]) / "disp.1006.exr").unlink()  # the shot trimmed
+    code, err = run_cli(*args, "--resume")
+    assert code == 0 and "s.%04d.exr frames 1006 come from another solve run" in err, err
+    assert (tmp_path / "s.1006.exr").is_file()

@@ -413,6 +413,7 @@ class ShotSolve:
                            "the depth is unreliable where no point constrains it; check the points and the camera")
         key = self._key(stamp, _references_digest(camera, points, anchors), mode)
         done = self._done(pattern, frames, key) if s.resume else set()
+        self._check_other_solves(pattern, frames, key)
         summary.skipped = sorted(done)
         meta_common: dict[str, Any] = {
             "flashdepth:version": __version__,
@@ -577,6 +578,28 @@ class ShotSolve:
                               "references": references, "colour": self._colour, "mode": mode, "version": __version__}, sort_keys=True,
                              default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def _check_other_solves(self, pattern: str, frames: list[int], key: str) -> None:
+        """Warn when the output already holds solved frames, outside the frames solved now, of another solve run
+        (other frames, settings or inputs: a ``--frames`` part of a solved shot, a frame whose raw file is gone):
+        they are kept, and the sequence then mixes two fits."""
+        try:
+            existing = find_sequence(pattern, missing="black").files
+        except PlateError:
+            return  # no solved frame there yet
+        odd = []
+        for frame in sorted(set(existing) - set(frames)):
+            check_cancel(self.cancel)
+            try:
+                other = probe(existing[frame]).metadata.get("flashdepth:solve_key")
+            except PlateError:
+                continue
+            if other is not None and other != key:
+                odd.append(frame)
+        if odd:
+            self._warn(f"{Path(pattern).name} frames {compact_frames(odd)} come from another solve run (other frames, "
+                       "settings or inputs) and are kept: the sequence mixes two fits; solve the whole shot in one "
+                       "run, or delete them")
 
     def _done(self, pattern: str, frames: list[int], key: str) -> set[int]:
         """Frames whose solved file was written with ``key`` and decodes (a truncated or damaged one is redone)."""

@@ -432,7 +432,8 @@ def test_solve_settings_reach_the_solve_command_whole() -> None:
     from flashdepth_vfx.solve.run import SolveSettings
 
     settings = SolveSettings(
-        disparity="d.%04d.exr", output="o.%04d.exr", plates="p.%04d.exr", frames="1-3", channel="Z", camera="c.usda",
+        disparity="d.%04d.exr", output="o.%04d.exr", plates="p.%04d.exr", missing="hold", frames="1-3", channel="Z",
+        camera="c.usda",
         camera_prim="/cam", frame_offset=1000.0, focal=35.0, filmback="36x24", rotation_order="XYZ",
         points=("a.obj", "b.csv"), anchors="a.csv", anchor_origin="bottom-left", stabilize=True, cuts=(2, 3),
         detect_cuts=False, smoothness=0.1, mode="distance", position="world", normals="camera", out_channel="depth.Y",

@@ -157,12 +157,32 @@ def test_a_missing_raw_frame_says_what_the_solve_can_do(shot, tmp_path) -> None:
 
 def test_plates_not_covering_the_shot_are_named_without_blaming_frames(shot, tmp_path) -> None:
     (Path(shot["folder"]) / "plate.1006.exr").unlink()
-    code, err = run_cli("solve", shot["disparity"], "--plates", shot["plates"], "--stabilize",
-                        "-o", str(tmp_path / "s.####.exr"))
+    (Path(shot["folder"]) / "plate.1003.exr").unlink()
+    args = ["solve", shot["disparity"], "--plates", shot["plates"], "--stabilize", "-o", str(tmp_path / "s.####.exr")]
+    code, err = run_cli(*args)
     assert code == 1
-    line = one_line_error(err, "plate.####.exr has no plate for frames 1006", "must cover the disparity frames")
+    line = one_line_error(err, "plate.####.exr has no plate for frames 1003, 1006", "must cover the disparity frames",
+                          "--missing hold|black")
     assert "--frames" not in line  # none was given
     assert not list(tmp_path.iterdir())
+    for policy in ("hold", "black"):  # as render --missing rendered the gaps
+        code, err = run_cli(*args, "--missing", policy, "--resume")
+        assert code == 0 and f"wrote {FRAMES} frames" in err, err  # another policy, another solve
+
+
+def test_render_missing_hold_then_solve(tmp_path, checkpoint) -> None:
+    """render --missing hold renders past a gap in the plates; the solve after it (cut detection on the plates)
+    failed on that gap once the render was done."""
+    plates = write_plates(tmp_path / "plates", range(1, 5))
+    (tmp_path / "plates" / "shot.0003.exr").unlink()
+    anchors = tmp_path / "anchors.csv"
+    anchors.write_text("frame,x,y,distance\n" + "".join(f"{f},{x},{y},{d}\n" for f in range(1, 5)
+                                                          for x, y, d in ((10, 10, 4.0), (30, 40, 6.0), (60, 20, 9.0))))
+    out = tmp_path / "out"
+    code, err = run_cli("render", plates, "-o", str(out / "shot.####.exr"), "--checkpoint", str(checkpoint),
+                        "--progress", "none", "--missing", "hold", "--fov", "50", "--anchors", str(anchors))
+    assert code == 0, err
+    assert sorted(p.name for p in out.glob("shot.*.exr")) == [f"shot.000{f}.exr" for f in range(1, 5)]
 
 
 def test_a_second_signal_stops_at_once_with_one_line(capfd) -> None:

@@ -98,6 +98,8 @@ def finish_solve(summary: SolveSummary, events: Any = None) -> None:
 @click.argument("disparity")
 @click.option("-o", "--output", required=True, help="Solved frames: pattern (shot_solved.####.exr) or folder.")
 @click.option("--plates", help="The shot's plates (for --stabilize and hard-cut detection).")
+@click.option("--missing", type=click.Choice(["error", "hold", "black"]), default="error", show_default=True,
+              help="Gaps in --plates: hold the previous plate or use black, as render --missing did.")
 @click.option("--frames", help="Frames to solve: 1001-1100 (default: every disparity frame).")
 @click.option("--channel", help="Disparity channel (default: depth.Z, Z, depth.Y, Y or R).")
 @click.option("--mode", type=click.Choice(["depth", "distance", "inverse", "disparity"]),

@@ -30,7 +30,9 @@ from flashdepth_vfx.errors import Cancelled, OptionError, PlateError, SolveError
 from flashdepth_vfx.plates import cuts as cut_detection  # the engine's own detector
 from flashdepth_vfx.plates.image_io import PlateInfo, probe, read_channels, write_exr
 from flashdepth_vfx.plates.output_guard import OutputKind, check_outputs
-from flashdepth_vfx.plates.sequence import FrameSequence, compact_frames, find_sequence, frame_path, output_pattern
+from flashdepth_vfx.plates.sequence import (
+    MISSING_POLICIES, FrameSequence, compact_frames, find_sequence, frame_path, output_pattern,
+)
 from flashdepth_vfx.solve.cameras import Camera, load_camera, parse_filmback
 from flashdepth_vfx.solve.defaults import DEFAULT_FAR, NUKE_ROTATION_ORDER, PHASES, SMOOTHNESS
 from flashdepth_vfx.solve.fit import ShotFit, frames_without_references, solve_shot
@@ -65,6 +67,7 @@ class SolveSettings:
     disparity: str
     output: str | None = None
     plates: str | None = None
+    missing: str = "error"  # gaps in the plates: error, hold (the previous plate) or black, as render --missing
     frames: str | None = None
     channel: str | None = None
     camera: str | None = None
@@ -100,6 +103,8 @@ class SolveSettings:
                               ("--depth-scale", self.depth_scale), ("--focal", self.focal)):
             if value is not None and not (math.isfinite(value) and value > 0):
                 raise OptionError(f"{option} {value}: use a finite number above 0")
+        if self.missing not in MISSING_POLICIES:
+            raise OptionError(f"--missing {self.missing!r}: use one of {', '.join(MISSING_POLICIES)}")
         if not math.isfinite(self.frame_offset):
             raise OptionError(f"--frame-offset {self.frame_offset}: use a finite number of frames")
         if not self.out_channel or self.out_channel != self.out_channel.strip():
@@ -283,18 +288,21 @@ class ShotSolve:
         from flashdepth_vfx.plates.colour import DisplayConverter, guess_colorspace, load_config
         from flashdepth_vfx.plates.image_io import read_plate
 
-        plates = self._plate_seq  # found by _output, every plate file (gaps allowed outside the solve's frames)
-        assert plates is not None
+        assert self._plate_seq is not None  # found by _output: every plate file (gaps outside the frames allowed)
+        plates = replace(self._plate_seq, missing_policy=self.settings.missing)
         missing = [f for f in frames if f not in plates.files]
-        if missing:
-            raise SolveError(f"{plates.display_name} has no plate for frames {compact_frames(missing)}; "
-                             "the plates must cover the disparity frames")
+        if missing and self.settings.missing == "error":
+            raise SolveError(f"{plates.display_name} has no plate for frames {compact_frames(missing)}; the plates "
+                             "must cover the disparity frames (or pass --missing hold|black, as the render had)")
         config = load_config(None)
         self._colour = config.getCacheID()
         converters: dict[str, DisplayConverter] = {}
 
         def read(frame: int) -> np.ndarray:
-            plate = read_plate(plates.files[frame])
+            path = plates.source(frame)  # a gap: the previous plate (hold), or None (black)
+            if path is None:
+                return np.zeros_like(read(next(iter(plates.files))))
+            plate = read_plate(path)
             space = guess_colorspace(config, plate.info)
             if space not in converters:
                 converters[space] = DisplayConverter(config, space)

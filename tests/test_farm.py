@@ -437,7 +437,8 @@ def test_solve_settings_reach_the_solve_command_whole() -> None:
         camera_prim="/cam", frame_offset=1000.0, focal=35.0, filmback="36x24", rotation_order="XYZ",
         points=("a.obj", "b.csv"), anchors="a.csv", anchor_origin="bottom-left", stabilize=True, cuts=(2, 3),
         detect_cuts=False, smoothness=0.1, mode="distance", position="world", normals="camera", out_channel="depth.Y",
-        depth_scale=10.0, far=500.0, half=True, passthrough=True, resume=True, overwrite=True, report="r.json")
+        depth_scale=10.0, far=500.0, half=True, passthrough=True, resume=True, overwrite=True, report="r.json",
+        part="1", layer="beauty", colorspace="ACEScct", ocio_config="studio.ocio", display="sRGB", view="Raw")
     untouched = {f.name for f in dataclasses.fields(SolveSettings)
                  if getattr(settings, f.name) == getattr(SolveSettings(disparity=""), f.name)}
     assert untouched == {"fov"}  # focal given instead

@@ -287,3 +287,31 @@ def test_solved_frames_of_another_fit_left_in_the_output_are_named(shot, tmp_pat
     code, err = run_cli(*args, "--resume")
     assert code == 0 and "s.%04d.exr frames 1006 come from another solve run" in err, err
     assert (tmp_path / "s.1006.exr").is_file()
+
+
+def test_the_plates_are_read_as_the_render_reads_them(shot, tmp_path, checkpoint) -> None:
+    """--stabilize's flow (and the cut detector) see the plates through render's --part/--layer/--colorspace/
+    --ocio-config/--display/--view: the solve after a render used to read the default layer through $OCIO."""
+    folder = Path(shot["folder"])
+    layered = tmp_path / "layered"
+    noise = np.random.default_rng(3)
+    for frame in range(FIRST, FIRST + FRAMES):
+        beauty = read_channels(folder / f"plate.{frame}.exr")
+        other = {c: noise.random(beauty["R"].shape, np.float32) for c in ("R", "G", "B")}  # not the plate
+        write_exr(layered / f"plate.{frame}.exr", {**other, **{f"beauty.{c}": beauty[c] for c in ("R", "G", "B")}})
+    solve = ["solve", shot["disparity"], "--stabilize", "--no-detect-cuts"]
+    assert run_cli(*solve, "--plates", shot["plates"], "-o", str(tmp_path / "clean/s.####.exr"))[0] == 0
+    code, err = run_cli(*solve, "--plates", str(layered / "plate.####.exr"), "--layer", "beauty",
+                        "--colorspace", probe(folder / f"plate.{FIRST}.exr").colorspace,  # the clean plates' hint
+                        "-o", str(tmp_path / "layer/s.####.exr"))
+    assert code == 0, err
+    for frame in range(FIRST, FIRST + FRAMES):
+        assert np.array_equal(read_channels(tmp_path / f"layer/s.{frame}.exr")["depth.Z"],
+                              read_channels(tmp_path / f"clean/s.{frame}.exr")["depth.Z"])
+    from flashdepth_vfx.solve.after_render import plan_solve
+
+    render = {"output": str(tmp_path / "d.####.exr"), "layer": "beauty", "part": "0", "colorspace": "ACEScg",
+              "ocio_config": "ocio://cg-config-latest", "display": "sRGB - Display", "view": "ACES 2.0 - SDR 100 nits (Rec.709)"}
+    _, settings = plan_solve(str(layered / "plate.####.exr"), render, {"stabilize": True})
+    assert {key: getattr(settings, key) for key in render if key != "output"} == {k: v for k, v in render.items()
+                                                                                   if k != "output"}

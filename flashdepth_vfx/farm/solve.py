@@ -30,7 +30,8 @@ INPUT_FILES = {"camera": ("Camera", "Matchmove camera"), "points": ("Points", "T
                "anchors": ("Anchors", "Anchors CSV")}
 """Solve options naming input files, as job parameters (name, label): PATH parameters where they can be, so that
 OpenJD path mapping reaches them as it reaches the checkpoint. ``--points`` may repeat: Points, Points2, ..."""
-FROM_RENDER = {"channel": "channel", "out_channel": "channel", "depth_scale": "depth_scale"}
+FROM_RENDER = {"channel": "channel", "out_channel": "channel", "depth_scale": "depth_scale",
+               "colorspace": "colorspace", "ocio_config": "ocio_config", "display": "display", "view": "view"}
 """Solve settings that ``plan_solve`` takes from a render option: the solve step refers to that option's job
 parameter when it has one, so a value changed at submission reaches the render and the solve alike."""
 

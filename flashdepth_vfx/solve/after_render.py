@@ -20,6 +20,8 @@ from flashdepth_vfx.solve.points import read_anchors, read_points
 from flashdepth_vfx.solve.run import SolveSettings
 
 RAW_SUFFIX = "_raw"
+PLATE_READING = ("part", "layer", "colorspace", "ocio_config", "display", "view")
+"""Render options saying how the plates are read and seen: the solve reads them the same way (flow, cuts)."""
 _FRAME_TOKEN = re.compile(r"[._-]?%0?\d*d")
 
 
@@ -59,6 +61,7 @@ def plan_solve(plate: str | tuple[str, ...], render_options: dict[str, Any],
         output=final,
         plates=plate if isinstance(plate, str) and not movie else None,
         missing=render_options.get("missing") or "error",
+        **{key: render_options.get(key) for key in PLATE_READING},
         frames=render_options.get("frames"),
         channel=render_options.get("channel", "depth.Z"),
         out_channel=render_options.get("channel", "depth.Z"),

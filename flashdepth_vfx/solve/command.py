@@ -100,6 +100,12 @@ def finish_solve(summary: SolveSummary, events: Any = None) -> None:
 @click.option("--plates", help="The shot's plates (for --stabilize and hard-cut detection).")
 @click.option("--missing", type=click.Choice(["error", "hold", "black"]), default="error", show_default=True,
               help="Gaps in --plates: hold the previous plate or use black, as render --missing did.")
+@click.option("--part", help="EXR part of the plates (index or name), as render --part.")
+@click.option("--layer", help="Layer of the plates, as render --layer.")
+@click.option("--colorspace", help="The plates' colour space, as render --colorspace.")
+@click.option("--ocio-config", type=click.Path(dir_okay=False), help="OCIO config for the plates, as render --ocio-config.")
+@click.option("--display", help="OCIO display the plates are seen through, as render --display.")
+@click.option("--view", help="OCIO view, as render --view.")
 @click.option("--frames", help="Frames to solve: 1001-1100 (default: every disparity frame).")
 @click.option("--channel", help="Disparity channel (default: depth.Z, Z, depth.Y, Y or R).")
 @click.option("--mode", type=click.Choice(["depth", "distance", "inverse", "disparity"]),

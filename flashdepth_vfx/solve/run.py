@@ -68,6 +68,12 @@ class SolveSettings:
     output: str | None = None
     plates: str | None = None
     missing: str = "error"  # gaps in the plates: error, hold (the previous plate) or black, as render --missing
+    part: str | None = None  # how the plates are read and seen (render's options of these names)
+    layer: str | None = None
+    colorspace: str | None = None
+    ocio_config: str | None = None
+    display: str | None = None
+    view: str | None = None
     frames: str | None = None
     channel: str | None = None
     camera: str | None = None
@@ -279,7 +285,8 @@ class ShotSolve:
         if s.plates is not None:  # every plate, and the names the solve's frames have in the plates' pattern
             self._plate_seq = find_sequence(s.plates, missing="black")
             plates = self._plate_seq.plate_paths(seq.frames)
-        check_outputs(outputs, [*seq.files.values(), *plates, s.camera, s.anchors, *s.points], s.overwrite)
+        check_outputs(outputs, [*seq.files.values(), *plates, s.camera, s.anchors, *s.points, s.ocio_config],
+                      s.overwrite)
         return pattern
 
     def _plates(self, frames: list[int]) -> Callable[[int], np.ndarray] | None:
@@ -294,7 +301,8 @@ class ShotSolve:
         if missing and self.settings.missing == "error":
             raise SolveError(f"{plates.display_name} has no plate for frames {compact_frames(missing)}; the plates "
                              "must cover the disparity frames (or pass --missing hold|black, as the render had)")
-        config = load_config(None)
+        s = self.settings
+        config = load_config(s.ocio_config)
         self._colour = config.getCacheID()
         converters: dict[str, DisplayConverter] = {}
 
@@ -302,10 +310,10 @@ class ShotSolve:
             path = plates.source(frame)  # a gap: the previous plate (hold), or None (black)
             if path is None:
                 return np.zeros_like(read(next(iter(plates.files))))
-            plate = read_plate(path)
-            space = guess_colorspace(config, plate.info)
+            plate = read_plate(path, s.part, s.layer)
+            space = guess_colorspace(config, plate.info, s.colorspace)
             if space not in converters:
-                converters[space] = DisplayConverter(config, space)
+                converters[space] = DisplayConverter(config, space, s.display, s.view)
             return converters[space](plate.rgb)
 
         return read

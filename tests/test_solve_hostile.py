@@ -315,3 +315,48 @@ def test_the_plates_are_read_as_the_render_reads_them(shot, tmp_path, checkpoint
     _, settings = plan_solve(str(layered / "plate.####.exr"), render, {"stabilize": True})
     assert {key: getattr(settings, key) for key in render if key != "output"} == {k: v for k, v in render.items()
                                                                                    if k != "output"}
+
+
+def test_half_floats_too_small_for_the_scene_units_are_named(source, tmp_path) -> None:
+    """A scene in millimetres puts anything beyond 65 m past a half float: --half writes it as infinity; the solve
+    names those frames (it used to say nothing)."""
+    seq = render_sequence(SceneConfig(height=63, width=112, num_frames=FRAMES, seed=1_000_007, camera_motion="truck"))
+    anchors = tmp_path / "anchors_mm.csv"
+    rows = [f"{FIRST + t},{x + 0.5},{y + 0.5},{1000 * seq.depth[t, y, x]}" for t in range(FRAMES)
+            for y, x in ((40, 20), (50, 90), (10, 60))]
+    anchors.write_text("frame,x,y,z\n" + "\n".join(rows) + "\n")
+    args = ["solve", str(source / "disp.####.exr"), "--anchors", str(anchors)]
+    code, err = run_cli(*args, "-o", str(tmp_path / "h/s.####.exr"), "--half")
+    assert code == 0, err
+    far = [f for f in range(FIRST, FIRST + FRAMES) if not np.isfinite(read_channels(tmp_path / f"h/s.{f}.exr")["depth.Z"]).all()]
+    assert far, "the test needs depth beyond 65504 mm"
+    warning = [line for line in err.splitlines() if "beyond a half float" in line]
+    assert len(warning) == 1 and warning[0].startswith("warning: frames ") and "without --half" in warning[0], err
+    code, err = run_cli(*args, "-o", str(tmp_path / "f/s.####.exr"))
+    assert code == 0 and "half float" not in err, err
+
+
+def test_far_surfaces_of_a_scene_in_small_units_are_not_clamped(source, tmp_path) -> None:
+    """The sky depth was a fixed 10000 scene units: in millimetres (or centimetres, Maya's default) every surface
+    beyond 10 m (100 m) became 'sky'. The default now follows the references' scale: 1000 times their median depth."""
+    seq = render_sequence(SceneConfig(height=63, width=112, num_frames=FRAMES, seed=1_000_007, camera_motion="truck"))
+    for scale in (1.0, 1000.0):  # metres, millimetres
+        anchors = tmp_path / f"anchors_{scale:g}.csv"
+        rows = [f"{FIRST + t},{x + 0.5},{y + 0.5},{scale * seq.depth[t, y, x]}" for t in range(FRAMES)
+                for y, x in ((40, 20), (50, 90), (10, 60))]
+        anchors.write_text("frame,x,y,z\n" + "\n".join(rows) + "\n")
+        out = tmp_path / f"s{scale:g}"
+        code, err = run_cli("solve", str(source / "disp.####.exr"), "--anchors", str(anchors), "-o", str(out / "s.####.exr"))
+        assert code == 0, err
+        z = read_channels(out / "s.1003.exr")["depth.Z"] / scale
+        far_away = (seq.depth[2] > 15) & (seq.depth[2] < seq.config.far)
+        assert far_away.sum() > 100
+        np.testing.assert_allclose(np.median(z[far_away] / seq.depth[2][far_away]), 1.0, atol=0.05)
+    assert probe(out / "s.1003.exr").metadata["flashdepth:far"] > 1000 * 1000  # 1000 x the median, in mm
+
+
+def test_references_beyond_an_explicit_far_are_named(shot, tmp_path) -> None:
+    code, err = run_cli(*_metric(shot, tmp_path), "--far", "20")
+    assert code == 0, err
+    warning = [line for line in err.splitlines() if "--far 20" in line]
+    assert len(warning) == 1 and warning[0].startswith("warning: ") and "written as 20" in warning[0], err

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from flashdepth_vfx.solve.defaults import ANCHOR_ORIGINS, DEFAULT_FAR, NUKE_ROTATION_ORDER, SMOOTHNESS
+from flashdepth_vfx.solve.defaults import ANCHOR_ORIGINS, NUKE_ROTATION_ORDER, SMOOTHNESS
 
 if TYPE_CHECKING:
     from flashdepth_vfx.solve.run import SolveSettings, SolveSummary
@@ -35,7 +35,8 @@ SHARED_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
                  help="Expected relative frame-to-frame change of the solve (lower: steadier, slower to follow)."),
     click.option("--position", type=_SPACE, help="Also write P (P.R/G/B) in world or camera space."),
     click.option("--normals", type=_SPACE, help="Also write N (N.R/G/B) in world or camera space."),
-    click.option("--far", type=float, default=DEFAULT_FAR, show_default=True, help="Depth written for the sky (scene units)."),
+    click.option("--far", type=float,
+                 help="Depth written for the sky (scene units; default 1000 times the references' median depth)."),
     click.option("--report", type=click.Path(dir_okay=False), help="Write the per-frame solve as JSON + a PNG chart beside it."),
 ]
 SHARED_NAMES = ("camera", "camera_prim", "frame_offset", "focal", "filmback", "fov", "rotation_order", "points",

@@ -34,7 +34,7 @@ from flashdepth_vfx.plates.sequence import (
     MISSING_POLICIES, FrameSequence, compact_frames, find_sequence, frame_path, output_pattern,
 )
 from flashdepth_vfx.solve.cameras import Camera, load_camera, parse_filmback
-from flashdepth_vfx.solve.defaults import DEFAULT_FAR, NUKE_ROTATION_ORDER, PHASES, SMOOTHNESS
+from flashdepth_vfx.solve.defaults import FAR_PER_REFERENCE, NUKE_ROTATION_ORDER, PHASES, SMOOTHNESS
 from flashdepth_vfx.solve.fit import ShotFit, frames_without_references, solve_shot
 from flashdepth_vfx.solve.observations import Observations, anchor_observations, point_observations
 from flashdepth_vfx.solve.passes import (
@@ -56,6 +56,8 @@ RAW_ONLY = frozenset({"flashdepth:state_key", "flashdepth:output_key", "flashdep
 UNRELIABLE_SPREAD = 0.1
 """Robust spread of the references' relative residuals above which the solve warns (10%: the disparity's shape is
 wrong, not only its scale)."""
+HALF_MAX = 65504.0
+"""The largest half float: ``--half`` writes larger depth (a scene in millimetres: 65 m) or positions as infinity."""
 INPUT_CHANNELS = ("depth.Z", "Z", "depth.Y", "Y", "R")
 """Channels tried in order for the disparity when ``channel`` is not given."""
 
@@ -95,7 +97,7 @@ class SolveSettings:
     normals: str | None = None
     out_channel: str = "depth.Z"
     depth_scale: float = 100.0  # without references, --mode depth writes depth_scale / disparity (as render does)
-    far: float = DEFAULT_FAR
+    far: float | None = None  # None: FAR_PER_REFERENCE times the references' median depth
     half: bool = False
     passthrough: bool = False  # also write the disparity files' other channels (render --passthrough's plate)
     resume: bool = False
@@ -250,6 +252,7 @@ class ShotSolve:
         self._phase = "start"
         self._warnings: list[str] = []
         self._plate_seq: FrameSequence | None = None
+        self._far = math.inf  # the sky's depth (scene units): set once the references are read
         self._colour = ""  # the OCIO config's cache ID when the plates are read (their colour feeds flow and cuts)
 
     def _step(self, phase: str, index: int = 0, total: int = 1) -> None:
@@ -423,6 +426,7 @@ class ShotSolve:
             first_pass[0] = False
             self._step("fit")
             fit = solve_shot(observations, cuts, s.smoothness, cancel=self.cancel)
+            self._far = self._sky_depth(observations)
             summary.fit = fit
             if fit.sigma > UNRELIABLE_SPREAD:
                 self._warn(f"the references disagree with the disparity by {100 * fit.sigma:.0f}% (robust spread): "
@@ -439,6 +443,8 @@ class ShotSolve:
             "flashdepth:mode": mode,
             "flashdepth:solve_cuts": json.dumps(summary.cuts),
         }
+        if fit is not None:
+            meta_common["flashdepth:far"] = self._far
         if camera is not None:
             meta_common.update({"flashdepth:camera": camera.source, "flashdepth:up_axis": camera.up_axis,
                                 "flashdepth:meters_per_unit": camera.meters_per_unit})
@@ -456,10 +462,13 @@ class ShotSolve:
         todo = [(index, frame) for index, frame in enumerate(frames) if frame not in done]
         remove_stale_temporaries(pattern)  # of a solve killed outright (kill -9, a lost farm node)
         pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="flashdepth-solve-write")
+        overflow: set[Path] = set()  # frames whose solved values a half float cannot hold
         try:
             for count, (index, frame) in enumerate(todo):
                 self._step("write", count, len(todo))
                 channels = self._passes(disparity(index), index, fit, mode, camera, intrinsics(index))
+                if s.half and max(float(np.abs(values).max()) for values in channels.values()) > HALF_MAX:
+                    overflow.add(frame_path(pattern, frame))
                 if s.passthrough:
                     channels = {**other_channels(files[index], s.channel), **channels}
                 meta = self._frame_metadata(meta_common, frame, index, fit, stabilization)
@@ -474,6 +483,10 @@ class ShotSolve:
             pool.shutdown(wait=True, cancel_futures=True)
             summary.written += [target for target, future in writes
                                 if not future.cancelled() and future.exception() is None]
+            infinite = [frame for frame in frames if frame_path(pattern, frame) in overflow.intersection(summary.written)]
+            if infinite:
+                self._warn(f"frames {compact_frames(infinite)} hold values beyond a half float's {HALF_MAX:g}, written as "
+                           "infinity with --half: solve them again without --half (or in larger scene units)")
         summary.report = build_report(summary)
         if s.report is not None:
             from flashdepth_vfx.solve.report import write_report
@@ -492,6 +505,22 @@ class ShotSolve:
             self._warn(f"{Path(self.settings.disparity).name} frames {compact_frames(odd)} were rendered with other "
                        "settings (model, checkpoint, colour or output) than the rest: the solve fits them as one shot; "
                        "render them again with the shot's settings (render --resume), then solve again")
+
+    def _sky_depth(self, observations: list[Observations]) -> float:
+        """The depth written for the sky: ``--far``, else :data:`FAR_PER_REFERENCE` times the references' median
+        depth; a reference beyond an explicit ``--far`` is named (its surface would be written as sky)."""
+        inverse = np.concatenate([obs.inverse_depth for obs in observations])
+        inverse = inverse[np.isfinite(inverse) & (inverse > 0)]
+        far = self.settings.far
+        if not inverse.size:
+            return far if far is not None else math.inf
+        if far is None:
+            return FAR_PER_REFERENCE / float(np.median(inverse))
+        farthest = 1.0 / float(inverse.min())
+        if farthest > far:
+            self._warn(f"references lie up to {farthest:.4g} scene units away, beyond --far {far:g}: surfaces that "
+                       f"far are written as {far:g} (sky); raise --far or leave it out")
+        return far
 
     def _check_passthrough(self, path: Path, info: PlateInfo) -> None:
         """``--passthrough`` carries the raw file's other channels: none may be one the solve writes (the plate's
@@ -573,7 +602,7 @@ class ShotSolve:
             # render's depth mode (engine.outputs.to_depth, not imported: the engine package loads torch)
             relative = s.depth_scale / np.maximum(disparity, 1e-2) if mode == "depth" else disparity
             return {s.out_channel: relative.astype(np.float32)}
-        z = depth_from_inverse(np.float32(fit.scale[index]) * disparity + np.float32(fit.shift[index]), s.far)
+        z = depth_from_inverse(np.float32(fit.scale[index]) * disparity + np.float32(fit.shift[index]), self._far)
         channels = {s.out_channel: depth_channel(z, mode, intrinsics)}
         if s.position is None and s.normals is None:
             return channels

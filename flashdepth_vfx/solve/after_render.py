@@ -55,13 +55,14 @@ def plan_solve(plate: str | tuple[str, ...], render_options: dict[str, Any],
         raise SolveError("A lens or camera alone gives nothing to solve against: add --points or --anchors "
                          "(or --stabilize)")
     render_mode = render_options.get("mode", "depth")
+    plate_reading: dict[str, Any] = {key: render_options.get(key) for key in PLATE_READING}
     mode = ("inverse" if references else "disparity") if render_mode == "disparity" else "depth"
     settings = SolveSettings(
         disparity=raw,
         output=final,
         plates=plate if isinstance(plate, str) and not movie else None,
         missing=render_options.get("missing") or "error",
-        **{key: render_options.get(key) for key in PLATE_READING},
+        **plate_reading,
         frames=render_options.get("frames"),
         channel=render_options.get("channel", "depth.Z"),
         out_channel=render_options.get("channel", "depth.Z"),

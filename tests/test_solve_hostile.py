@@ -81,6 +81,14 @@ def test_option_values_that_would_write_nan_or_sky_are_usage_errors(shot, tmp_pa
     assert not list(tmp_path.iterdir())
 
 
+def test_an_out_channel_that_p_or_n_would_overwrite_is_a_usage_error(shot, tmp_path) -> None:
+    for option, space, channel in (("--position", "world", "P.R"), ("--normals", "camera", "N.B")):
+        code, err = run_cli(*_metric(shot, tmp_path), option, space, "--out-channel", channel)
+        assert code == 2
+        one_line_error(err, f"--out-channel {channel} is a channel {option} writes")
+        assert not list(tmp_path.iterdir())
+
+
 def test_render_refuses_them_before_the_stream(shot, tmp_path, checkpoint) -> None:
     code, err = run_cli("render", shot["plates"], "-o", str(tmp_path / "d.####.exr"), "--checkpoint", str(checkpoint),
                         "--camera", shot["camera"], "--points", shot["points"], "--smoothness", "nan")

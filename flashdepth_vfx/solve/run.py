@@ -117,6 +117,10 @@ class SolveSettings:
             raise OptionError(f"--frame-offset {self.frame_offset}: use a finite number of frames")
         if not self.out_channel or self.out_channel != self.out_channel.strip():
             raise OptionError(f"--out-channel {self.out_channel!r}: use a channel name like depth.Z")
+        for option, space, names in (("--position", self.position, P_CHANNELS), ("--normals", self.normals, N_CHANNELS)):
+            if space is not None and self.out_channel in names:
+                raise OptionError(f"--out-channel {self.out_channel} is a channel {option} writes: the depth would be "
+                                  "lost; use another name, e.g. depth.Z")
 
 
 @dataclass

@@ -368,3 +368,33 @@ def test_references_beyond_an_explicit_far_are_named(shot, tmp_path) -> None:
     assert code == 0, err
     warning = [line for line in err.splitlines() if "--far 20" in line]
     assert len(warning) == 1 and warning[0].startswith("warning: ") and "written as 20" in warning[0], err
+
+
+@pytest.mark.parametrize("origin", ["top-left", "bottom-left"])
+def test_anchors_on_a_plate_with_overscan_are_read_where_they_are(source, tmp_path, origin) -> None:
+    """Anchors are plate pixels of the display window (the format, as Nuke shows them); a plate whose data window
+    is offset in it (overscan, a crop) had its anchors sampled that offset away, with no word."""
+    from dataclasses import replace
+
+    seq = render_sequence(SceneConfig(height=63, width=112, num_frames=FRAMES, seed=1_000_007, camera_motion="truck"))
+    dx, dy, full_w, full_h = -8, 5, 100, 80  # data window 112x63 at (-8, 5) in a 100x80 format
+    folder = tmp_path / "overscan"
+    for frame in range(FIRST, FIRST + FRAMES):
+        raw = source / f"disp.{frame}.exr"
+        like = replace(probe(raw), x=dx, y=dy, full_x=0, full_y=0, full_width=full_w, full_height=full_h)
+        write_exr(folder / f"disp.{frame}.exr", {"depth.Z": read_channels(raw)["depth.Z"]}, like=like)
+    pixels = ((40, 20), (50, 90), (10, 60), (30, 40))  # (row, column) of the data window
+    rows = []
+    for t in range(FRAMES):
+        for y, x in pixels:
+            px, py = x + 0.5 + dx, y + 0.5 + dy  # in the format
+            rows.append(f"{FIRST + t},{px},{full_h - py if origin == 'bottom-left' else py},{seq.depth[t, y, x]}")
+    anchors = tmp_path / "anchors.csv"
+    anchors.write_text("frame,x,y,z\n" + "\n".join(rows) + "\n")
+    code, err = run_cli("solve", str(folder / "disp.####.exr"), "--anchors", str(anchors), "--anchor-origin", origin,
+                        "-o", str(tmp_path / "s.####.exr"))
+    assert code == 0, err
+    z = read_channels(tmp_path / "s.1003.exr")["depth.Z"]
+    for y, x in pixels:
+        assert z[y, x] == pytest.approx(seq.depth[2, y, x], rel=0.02)
+    assert probe(tmp_path / "s.1003.exr").x == dx  # the windows are the raw file's

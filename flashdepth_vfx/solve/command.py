@@ -26,7 +26,7 @@ SHARED_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     click.option("--rotation-order", default=NUKE_ROTATION_ORDER, show_default=True, help=".chan rotation order."),
     click.option("--points", multiple=True, type=click.Path(dir_okay=False),
                  help="Tracked 3D points: USD Points, .obj vertices or CSV x,y,z (repeatable)."),
-    click.option("--anchors", type=click.Path(dir_okay=False), help="CSV frame,x,y,distance (plate pixels; or frame,x,y,z)."),
+    click.option("--anchors", type=click.Path(dir_okay=False), help="CSV frame,x,y,distance (pixels of the plate's format; or frame,x,y,z)."),
     click.option("--anchor-origin", type=click.Choice(ANCHOR_ORIGINS), default="top-left", show_default=True,
                  help="Where anchor pixel coordinates start (bottom-left: Nuke's y up)."),
     click.option("--stabilize", is_flag=True, help="Remove frame-to-frame scale/shift jitter with optical flow on the plates."),

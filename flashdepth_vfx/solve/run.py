@@ -378,6 +378,8 @@ class ShotSolve:
                              filmback=parse_filmback(s.filmback), fov=s.fov, rotation_order=s.rotation_order)
         points = np.concatenate([read_points(p) for p in s.points]) if s.points else None
         anchors = read_anchors(s.anchors, info.full_height, s.anchor_origin) if s.anchors else None
+        if anchors is not None:  # pixels of the display window (the format) -> of the data window the frames hold
+            anchors = replace(anchors, xy=anchors.xy - np.asarray(origin, anchors.xy.dtype))
         if points is not None and (camera is None or camera.poses is None):
             raise SolveError("--points need a camera track to project them: add --camera (USD or .chan)")
         if anchors is not None and anchors.kind == "distance" and camera is None:

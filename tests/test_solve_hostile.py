@@ -398,3 +398,18 @@ def test_anchors_on_a_plate_with_overscan_are_read_where_they_are(source, tmp_pa
     for y, x in pixels:
         assert z[y, x] == pytest.approx(seq.depth[2, y, x], rel=0.02)
     assert probe(tmp_path / "s.1003.exr").x == dx  # the windows are the raw file's
+
+
+def test_anchors_off_the_plate_are_named(source, tmp_path) -> None:
+    """Anchors measured on the full-resolution plate but solved on a proxy land off the image: named, not dropped
+    without a word."""
+    seq = render_sequence(SceneConfig(height=63, width=112, num_frames=FRAMES, seed=1_000_007, camera_motion="truck"))
+    rows = [f"{FIRST + t},{x + 0.5},{y + 0.5},{seq.depth[t, y, x]}" for t in range(FRAMES) for y, x in ((40, 20), (50, 90))]
+    rows += [f"1003,{4 * 90.5},{4 * 50.5},7.5", f"1004,{4 * 90.5},{4 * 50.5},7.5", "2000,10,10,5"]  # 2000: not in the shot
+    anchors = tmp_path / "anchors.csv"
+    anchors.write_text("frame,x,y,z\n" + "\n".join(rows) + "\n")
+    code, err = run_cli("solve", str(source / "disp.####.exr"), "--anchors", str(anchors), "-o", str(tmp_path / "s.####.exr"))
+    assert code == 0, err
+    warning = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert warning == [f"warning: {anchors.name}: 2 anchor(s) on frames 1003-1004 lie outside the 112x63 plate's pixels and "
+                       "are ignored; check the anchors' resolution and --anchor-origin"], err

@@ -36,7 +36,7 @@ from flashdepth_vfx.plates.sequence import (
 from flashdepth_vfx.solve.cameras import Camera, load_camera, parse_filmback
 from flashdepth_vfx.solve.defaults import FAR_PER_REFERENCE, NUKE_ROTATION_ORDER, PHASES, SMOOTHNESS
 from flashdepth_vfx.solve.fit import ShotFit, frames_without_references, solve_shot
-from flashdepth_vfx.solve.observations import Observations, anchor_observations, point_observations
+from flashdepth_vfx.solve.observations import Observations, anchor_observations, inside_image, point_observations
 from flashdepth_vfx.solve.passes import (
     DEPTH_MODES, N_CHANNELS, P_CHANNELS, SPACES, camera_points, depth_channel, depth_from_inverse,
     normals_from_depth, to_space,
@@ -380,6 +380,12 @@ class ShotSolve:
         anchors = read_anchors(s.anchors, info.full_height, s.anchor_origin) if s.anchors else None
         if anchors is not None:  # pixels of the display window (the format) -> of the data window the frames hold
             anchors = replace(anchors, xy=anchors.xy - np.asarray(origin, anchors.xy.dtype))
+            off = np.isin(anchors.frames, frames) & ~inside_image(anchors.xy, height, width)
+            if off.any():
+                self._warn(f"{anchors.source}: {int(off.sum())} anchor(s) on frames "
+                           f"{compact_frames(sorted({int(f) for f in anchors.frames[off]}))} lie outside the "
+                           f"{info.full_width}x{info.full_height} plate's pixels and are ignored; check the anchors' "
+                           "resolution and --anchor-origin")
         if points is not None and (camera is None or camera.poses is None):
             raise SolveError("--points need a camera track to project them: add --camera (USD or .chan)")
         if anchors is not None and anchors.kind == "distance" and camera is None:

@@ -65,7 +65,9 @@ def cancel_on_signals() -> threading.Event:
     cancel = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
-        if cancel.is_set():  # a second Ctrl-C: stop now
+        if cancel.is_set():  # a second Ctrl-C: stop now (os.write: the main thread may be inside a stderr write)
+            os.write(2, b"cancelled: stopped at once by a second signal; finished frames are kept, "
+                        b"run the same command with --resume to finish\n")
             sys.exit(EXIT_CANCELLED)
         cancel.set()
 

@@ -432,11 +432,13 @@ def test_solve_settings_reach_the_solve_command_whole() -> None:
     from flashdepth_vfx.solve.run import SolveSettings
 
     settings = SolveSettings(
-        disparity="d.%04d.exr", output="o.%04d.exr", plates="p.%04d.exr", frames="1-3", channel="Z", camera="c.usda",
+        disparity="d.%04d.exr", output="o.%04d.exr", plates="p.%04d.exr", missing="hold", frames="1-3", channel="Z",
+        camera="c.usda",
         camera_prim="/cam", frame_offset=1000.0, focal=35.0, filmback="36x24", rotation_order="XYZ",
         points=("a.obj", "b.csv"), anchors="a.csv", anchor_origin="bottom-left", stabilize=True, cuts=(2, 3),
         detect_cuts=False, smoothness=0.1, mode="distance", position="world", normals="camera", out_channel="depth.Y",
-        depth_scale=10.0, far=500.0, half=True, passthrough=True, resume=True, overwrite=True, report="r.json")
+        depth_scale=10.0, far=500.0, half=True, passthrough=True, resume=True, overwrite=True, report="r.json",
+        part="1", layer="beauty", colorspace="ACEScct", ocio_config="studio.ocio", display="sRGB", view="Raw")
     untouched = {f.name for f in dataclasses.fields(SolveSettings)
                  if getattr(settings, f.name) == getattr(SolveSettings(disparity=""), f.name)}
     assert untouched == {"fov"}  # focal given instead
@@ -446,3 +448,21 @@ def test_solve_settings_reach_the_solve_command_whole() -> None:
     assert SolveSettings(**{**params, "points": tuple(params["points"]), "cuts": tuple(params["cuts"])}) == settings
     with pytest.raises(FlashDepthError, match="no option for bogus"):
         solve_args(settings, {"bogus": "{{Param.Bogus}}"})
+
+
+def test_a_foreign_file_at_the_report_is_refused_at_submission(tmp_path, matchmove) -> None:
+    """The solve step (on the farm, after every render task) would refuse a report file flashdepth-vfx did not
+    write: the job is refused when it is written, not hours later on a worker."""
+    plates = write_plates(tmp_path / "plates", range(1001, 1004), "sh040")
+    report = tmp_path / "depth" / "sh040_solve.json"
+    report.parent.mkdir()
+    report.write_text('{"notes": "a supervisor\'s, not ours"}')
+    job = ["submit-template", plates, "-o", str(tmp_path / "job.yaml"), "--anchors", matchmove["anchors"], "--fov",
+           "40", "--output", str(tmp_path / "depth"), "--report", str(tmp_path / "depth" / "{shot}_solve.json")]
+    result = CliRunner().invoke(farm, job)
+    assert result.exit_code == 1 and "sh040_solve.json exists and was not written by flashdepth-vfx" in result.output
+    assert "--overwrite" in result.output and not (tmp_path / "job.yaml").exists()
+    result = CliRunner().invoke(farm, [*job, "--overwrite"])
+    assert result.exit_code == 0, result.output
+    solve = next(s for s in yaml.safe_load((tmp_path / "job.yaml").read_text())["steps"] if s["name"] == "sh040 solve")
+    assert "--overwrite" in onrun_args(solve)  # the step may then replace it

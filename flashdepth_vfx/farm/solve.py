@@ -22,6 +22,7 @@ from ..plates import frame_path
 from ..plates.output_guard import check_outputs
 from ..solve.after_render import plan_solve, raw_pattern
 from ..solve.command import SHARED_NAMES, solve
+from ..solve.report import report_files
 from ..solve.run import SolveSettings
 from .shots import SHOT_PLACEHOLDER, Shot
 
@@ -29,7 +30,8 @@ INPUT_FILES = {"camera": ("Camera", "Matchmove camera"), "points": ("Points", "T
                "anchors": ("Anchors", "Anchors CSV")}
 """Solve options naming input files, as job parameters (name, label): PATH parameters where they can be, so that
 OpenJD path mapping reaches them as it reaches the checkpoint. ``--points`` may repeat: Points, Points2, ..."""
-FROM_RENDER = {"channel": "channel", "out_channel": "channel", "depth_scale": "depth_scale"}
+FROM_RENDER = {"channel": "channel", "out_channel": "channel", "depth_scale": "depth_scale",
+               "colorspace": "colorspace", "ocio_config": "ocio_config", "display": "display", "view": "view"}
 """Solve settings that ``plan_solve`` takes from a render option: the solve step refers to that option's job
 parameter when it has one, so a value changed at submission reaches the render and the solve alike."""
 
@@ -96,17 +98,10 @@ def plan_solves(shots: Sequence[Shot], render_options: Mapping[str, Any],
     return plans
 
 
-def _report_files(report: str) -> list[Path]:
-    """The JSON and PNG a ``--report`` writes (:func:`flashdepth_vfx.solve.report.write_report`)."""
-    target = Path(report)
-    json_path = target if target.suffix.lower() == ".json" else target.with_name(target.name + ".json")
-    return [json_path, json_path.with_suffix(".png")]
-
-
 def _guard(shots: Sequence[Shot], plans: Mapping[str, SolveSettings], render_options: Mapping[str, Any]) -> None:
     """The output guard over every shot's raw and solved frames and reports at once: no output is an input or
-    another output, and (the solve replaces files without asking) no existing frame is a file flashdepth-vfx did
-    not write, unless ``overwrite``."""
+    another output, and (the solve replaces files without asking) no existing frame or report is a file
+    flashdepth-vfx did not write, unless ``overwrite`` (the solve step would refuse it only after the render)."""
     inputs: list[str | None] = [render_options.get("checkpoint"), render_options.get("ocio_config")]
     frames: list[tuple[Path, Any]] = []
     reports: list[tuple[Path, Any]] = []
@@ -117,9 +112,11 @@ def _guard(shots: Sequence[Shot], plans: Mapping[str, SolveSettings], render_opt
         inputs += [str(frame_path(shot.plate, f)) for f in numbers]
         inputs += [settings.camera, settings.anchors, *settings.points]
         frames += [(frame_path(pattern, f), "depth") for pattern in (settings.disparity, settings.output) for f in numbers]
-        reports += [(path, "eval") for path in _report_files(settings.report)] if settings.report else []
+        if settings.report:
+            json_path, png_path = report_files(settings.report)
+            reports += [(json_path, "solve-report"), (png_path, "solve-plot")]
     check_outputs(frames + reports, inputs, overwrite=True)
-    check_outputs(frames, [], overwrite=bool(render_options.get("overwrite")))
+    check_outputs(frames + reports, [], overwrite=bool(render_options.get("overwrite")))
 
 
 def solve_args(settings: SolveSettings, refs: Mapping[str, Any]) -> list[str]:

@@ -214,12 +214,13 @@ def find_sequence(
     spec: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     frames: str | None = None,
     missing: str = "error",
+    gap_hint: str = "render or restore them, or pass --missing hold|black",
 ) -> FrameSequence:
     """Find the plate files for a pattern, a single file, a folder of frames or an explicit list of files.
 
     Default frames: every frame from the first to the last found (gaps count as missing); for a
     single numbered file, that frame; for an explicit list, its files. Missing frames raise a
-    PlateError unless ``missing`` is ``"hold"`` or ``"black"``.
+    PlateError (ending in ``gap_hint``: what the command can do) unless ``missing`` is ``"hold"`` or ``"black"``.
     """
     if missing not in MISSING_POLICIES:
         raise PlateError(f"Unknown missing-frame policy {missing!r}: use one of {', '.join(MISSING_POLICIES)}")
@@ -251,8 +252,7 @@ def find_sequence(
         )
     if gaps and missing == "error":
         raise PlateError(
-            f"{sequence.display_name} is missing frames {compact_frames(gaps)} ({len(gaps)} of {len(wanted)}); "
-            "render or restore them, or pass --missing hold|black"
+            f"{sequence.display_name} is missing frames {compact_frames(gaps)} ({len(gaps)} of {len(wanted)}); {gap_hint}"
         )
     return sequence
 

@@ -22,6 +22,8 @@ from flashdepth_vfx.solve.report import report_files
 from flashdepth_vfx.solve.run import SolveSettings
 
 RAW_SUFFIX = "_raw"
+PLATE_READING = ("part", "layer", "colorspace", "ocio_config", "display", "view")
+"""Render options saying how the plates are read and seen: the solve reads them the same way (flow, cuts)."""
 _FRAME_TOKEN = re.compile(r"[._-]?%0?\d*d")
 
 
@@ -55,11 +57,14 @@ def plan_solve(plate: str | tuple[str, ...], render_options: dict[str, Any],
         raise SolveError("A lens or camera alone gives nothing to solve against: add --points or --anchors "
                          "(or --stabilize)")
     render_mode = render_options.get("mode", "depth")
+    plate_reading: dict[str, Any] = {key: render_options.get(key) for key in PLATE_READING}
     mode = ("inverse" if references else "disparity") if render_mode == "disparity" else "depth"
     settings = SolveSettings(
         disparity=raw,
         output=final,
         plates=plate if isinstance(plate, str) and not movie else None,
+        missing=render_options.get("missing") or "error",
+        **plate_reading,
         frames=render_options.get("frames"),
         channel=render_options.get("channel", "depth.Z"),
         out_channel=render_options.get("channel", "depth.Z"),

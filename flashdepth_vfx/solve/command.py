@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from flashdepth_vfx.solve.defaults import ANCHOR_ORIGINS, DEFAULT_FAR, NUKE_ROTATION_ORDER, SMOOTHNESS
+from flashdepth_vfx.solve.defaults import ANCHOR_ORIGINS, NUKE_ROTATION_ORDER, SMOOTHNESS
 
 if TYPE_CHECKING:
     from flashdepth_vfx.solve.run import SolveSettings, SolveSummary
@@ -26,7 +26,7 @@ SHARED_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     click.option("--rotation-order", default=NUKE_ROTATION_ORDER, show_default=True, help=".chan rotation order."),
     click.option("--points", multiple=True, type=click.Path(dir_okay=False),
                  help="Tracked 3D points: USD Points, .obj vertices or CSV x,y,z (repeatable)."),
-    click.option("--anchors", type=click.Path(dir_okay=False), help="CSV frame,x,y,distance (plate pixels; or frame,x,y,z)."),
+    click.option("--anchors", type=click.Path(dir_okay=False), help="CSV frame,x,y,distance (pixels of the plate's format; or frame,x,y,z)."),
     click.option("--anchor-origin", type=click.Choice(ANCHOR_ORIGINS), default="top-left", show_default=True,
                  help="Where anchor pixel coordinates start (bottom-left: Nuke's y up)."),
     click.option("--stabilize", is_flag=True, help="Remove frame-to-frame scale/shift jitter with optical flow on the plates."),
@@ -35,7 +35,8 @@ SHARED_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
                  help="Expected relative frame-to-frame change of the solve (lower: steadier, slower to follow)."),
     click.option("--position", type=_SPACE, help="Also write P (P.R/G/B) in world or camera space."),
     click.option("--normals", type=_SPACE, help="Also write N (N.R/G/B) in world or camera space."),
-    click.option("--far", type=float, default=DEFAULT_FAR, show_default=True, help="Depth written for the sky (scene units)."),
+    click.option("--far", type=float,
+                 help="Depth written for the sky (scene units; default 1000 times the references' median depth)."),
     click.option("--report", type=click.Path(dir_okay=False), help="Write the per-frame solve as JSON + a PNG chart beside it."),
 ]
 SHARED_NAMES = ("camera", "camera_prim", "frame_offset", "focal", "filmback", "fov", "rotation_order", "points",
@@ -98,6 +99,14 @@ def finish_solve(summary: SolveSummary, events: Any = None) -> None:
 @click.argument("disparity")
 @click.option("-o", "--output", required=True, help="Solved frames: pattern (shot_solved.####.exr) or folder.")
 @click.option("--plates", help="The shot's plates (for --stabilize and hard-cut detection).")
+@click.option("--missing", type=click.Choice(["error", "hold", "black"]), default="error", show_default=True,
+              help="Gaps in --plates: hold the previous plate or use black, as render --missing did.")
+@click.option("--part", help="EXR part of the plates (index or name), as render --part.")
+@click.option("--layer", help="Layer of the plates, as render --layer.")
+@click.option("--colorspace", help="The plates' colour space, as render --colorspace.")
+@click.option("--ocio-config", type=click.Path(dir_okay=False), help="OCIO config for the plates, as render --ocio-config.")
+@click.option("--display", help="OCIO display the plates are seen through, as render --display.")
+@click.option("--view", help="OCIO view, as render --view.")
 @click.option("--frames", help="Frames to solve: 1001-1100 (default: every disparity frame).")
 @click.option("--channel", help="Disparity channel (default: depth.Z, Z, depth.Y, Y or R).")
 @click.option("--mode", type=click.Choice(["depth", "distance", "inverse", "disparity"]),
@@ -132,7 +141,8 @@ def solve(disparity: str, no_detect_cuts: bool, progress: str, debug: bool, **op
         events = JsonEvents()
     options["points"] = tuple(options["points"])
     options["cuts"] = tuple(options["cuts"])
-    settings = SolveSettings(disparity=disparity, detect_cuts=not no_detect_cuts, **options)
+    settings = _guarded(debug, lambda: SolveSettings(disparity=disparity, detect_cuts=not no_detect_cuts, **options),
+                        events)
     cancel = cancel_on_signals()
     summary = _guarded(debug, lambda: run_solve(settings, events, cancel), events)
     finish_solve(summary, events)

@@ -6,8 +6,10 @@ SMOOTHNESS = 0.05
 """Expected relative frame-to-frame change of the mapping (the smoothness prior's standard deviation)."""
 ANCHOR_ORIGINS = ("top-left", "bottom-left")
 """Where anchor pixel coordinates start: image convention (y down) or Nuke's (y up)."""
-DEFAULT_FAR = 1.0e4
-"""Depth (scene units) written where the solved inverse depth says 'further than this' (sky)."""
+FAR_PER_REFERENCE = 1000.0
+"""Without ``--far``, the depth written where the solved inverse depth says 'further than this' (sky) is this many
+times the references' median depth: 10 km for references 10 m away, in any scene unit (a fixed 10000 units was
+10 m in a millimetre scene, and clamped every surface beyond it)."""
 PHASES = {
     "start": "reading the camera, points and anchors",
     "cuts": "looking for hard cuts in the plates",

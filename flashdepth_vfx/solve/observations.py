@@ -59,7 +59,8 @@ def sample_bilinear(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
     return top * (1 - fy) + bottom * fy
 
 
-def _inside(uv: np.ndarray, height: int, width: int) -> np.ndarray:
+def inside_image(uv: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Which pixel positions (N, 2) are finite and inside a ``height`` x ``width`` image."""
     return np.all(np.isfinite(uv), axis=1) & (uv[:, 0] >= 0) & (uv[:, 0] < width) & (uv[:, 1] >= 0) & (uv[:, 1] < height)
 
 
@@ -68,7 +69,7 @@ def point_observations(points: np.ndarray, world_to_camera: np.ndarray, intrinsi
     """The visible tracked points of one frame: in front of the camera and inside the frame."""
     uv, z = project(points, world_to_camera, intrinsics)
     front = z > MIN_DEPTH
-    keep = front & _inside(uv, *disparity.shape)
+    keep = front & inside_image(uv, *disparity.shape)
     samples = sample_bilinear(disparity, uv[keep])
     finite = np.isfinite(samples)
     return Observations(samples[finite], 1.0 / z[keep][finite], int(np.count_nonzero(~front)))
@@ -87,7 +88,7 @@ def anchor_observations(anchors: Anchors, frame: int, disparity: np.ndarray,
     if not rows.any():
         return Observations.empty()
     xy, values = anchors.xy[rows], anchors.values[rows]
-    keep = _inside(xy, *disparity.shape)
+    keep = inside_image(xy, *disparity.shape)
     xy, values = xy[keep], values[keep]
     if anchors.kind == "distance":
         assert intrinsics is not None, "distance anchors need a lens (checked by the caller)"

@@ -11,10 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import threading
 import warnings
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -24,16 +23,20 @@ from typing import Any
 import numpy as np
 
 from flashdepth_vfx import __version__
-from flashdepth_vfx.engine.resume import remove_stale_temporaries  # the engine's rule (torch is not loaded)
-from flashdepth_vfx.errors import Cancelled, PlateError, SolveError, check_cancel
+from flashdepth_vfx.engine.resume import (  # the engine's rules (torch is not loaded)
+    file_fingerprint, remove_stale_temporaries,
+)
+from flashdepth_vfx.errors import Cancelled, OptionError, PlateError, SolveError, check_cancel
 from flashdepth_vfx.plates import cuts as cut_detection  # the engine's own detector
 from flashdepth_vfx.plates.image_io import PlateInfo, probe, read_channels, write_exr
 from flashdepth_vfx.plates.output_guard import OutputKind, check_outputs
-from flashdepth_vfx.plates.sequence import FrameSequence, compact_frames, find_sequence, frame_path, output_pattern
+from flashdepth_vfx.plates.sequence import (
+    MISSING_POLICIES, FrameSequence, compact_frames, find_sequence, frame_path, output_pattern,
+)
 from flashdepth_vfx.solve.cameras import Camera, load_camera, parse_filmback
-from flashdepth_vfx.solve.defaults import DEFAULT_FAR, NUKE_ROTATION_ORDER, PHASES, SMOOTHNESS
+from flashdepth_vfx.solve.defaults import FAR_PER_REFERENCE, NUKE_ROTATION_ORDER, PHASES, SMOOTHNESS
 from flashdepth_vfx.solve.fit import ShotFit, frames_without_references, solve_shot
-from flashdepth_vfx.solve.observations import Observations, anchor_observations, point_observations
+from flashdepth_vfx.solve.observations import Observations, anchor_observations, inside_image, point_observations
 from flashdepth_vfx.solve.passes import (
     DEPTH_MODES, N_CHANNELS, P_CHANNELS, SPACES, camera_points, depth_channel, depth_from_inverse,
     normals_from_depth, to_space,
@@ -45,12 +48,16 @@ CACHE_BYTES = 1 << 30
 """Disparity frames read by the first pass are kept for the second up to this many bytes (1 GiB: ~100 2K frames)."""
 WRITERS, WRITES_AHEAD = 2, 4
 """Solved frames are compressed and written by WRITERS threads, at most WRITES_AHEAD waiting (as the engine writes)."""
-RAW_ONLY = frozenset({"flashdepth:state_key", "flashdepth:disparity_min", "flashdepth:disparity_max",
+RAW_ONLY = frozenset({"flashdepth:state_key", "flashdepth:output_key", "flashdepth:source",
+                      "flashdepth:disparity_min", "flashdepth:disparity_max",
                       "flashdepth:range_min", "flashdepth:range_max", "flashdepth:depth_scale"})
-"""Raw-render metadata that would be wrong on a solved frame (resume key, value ranges); the rest is carried."""
+"""Raw-render metadata that would be wrong on a solved frame (the render's resume keys: carried, a ``render
+--resume`` onto the solved frames would keep them as its own; value ranges); the rest is carried."""
 UNRELIABLE_SPREAD = 0.1
 """Robust spread of the references' relative residuals above which the solve warns (10%: the disparity's shape is
 wrong, not only its scale)."""
+HALF_MAX = 65504.0
+"""The largest half float: ``--half`` writes larger depth (a scene in millimetres: 65 m) or positions as infinity."""
 INPUT_CHANNELS = ("depth.Z", "Z", "depth.Y", "Y", "R")
 """Channels tried in order for the disparity when ``channel`` is not given."""
 
@@ -62,6 +69,13 @@ class SolveSettings:
     disparity: str
     output: str | None = None
     plates: str | None = None
+    missing: str = "error"  # gaps in the plates: error, hold (the previous plate) or black, as render --missing
+    part: str | None = None  # how the plates are read and seen (render's options of these names)
+    layer: str | None = None
+    colorspace: str | None = None
+    ocio_config: str | None = None
+    display: str | None = None
+    view: str | None = None
     frames: str | None = None
     channel: str | None = None
     camera: str | None = None
@@ -83,12 +97,30 @@ class SolveSettings:
     normals: str | None = None
     out_channel: str = "depth.Z"
     depth_scale: float = 100.0  # without references, --mode depth writes depth_scale / disparity (as render does)
-    far: float = DEFAULT_FAR
+    far: float | None = None  # None: FAR_PER_REFERENCE times the references' median depth
     half: bool = False
     passthrough: bool = False  # also write the disparity files' other channels (render --passthrough's plate)
     resume: bool = False
     overwrite: bool = False  # replace existing files flashdepth-vfx did not write (never an input)
     report: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse values no solve can use (OptionError naming the option): a NaN or negative one would write NaN,
+        zero or sky-everywhere frames and exit 0."""
+        for option, value in (("--smoothness", self.smoothness), ("--far", self.far),
+                              ("--depth-scale", self.depth_scale), ("--focal", self.focal)):
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise OptionError(f"{option} {value}: use a finite number above 0")
+        if self.missing not in MISSING_POLICIES:
+            raise OptionError(f"--missing {self.missing!r}: use one of {', '.join(MISSING_POLICIES)}")
+        if not math.isfinite(self.frame_offset):
+            raise OptionError(f"--frame-offset {self.frame_offset}: use a finite number of frames")
+        if not self.out_channel or self.out_channel != self.out_channel.strip():
+            raise OptionError(f"--out-channel {self.out_channel!r}: use a channel name like depth.Z")
+        for option, space, names in (("--position", self.position, P_CHANNELS), ("--normals", self.normals, N_CHANNELS)):
+            if space is not None and self.out_channel in names:
+                raise OptionError(f"--out-channel {self.out_channel} is a channel {option} writes: the depth would be "
+                                  "lost; use another name, e.g. depth.Z")
 
 
 @dataclass
@@ -182,17 +214,26 @@ def _check_mode(settings: SolveSettings, metric: bool, camera: Camera | None) ->
 
 
 def _input_stamp(paths: Sequence[Path | str | None]) -> list[str]:
-    """Name, size and modification time of each input file: a changed input invalidates resumed frames."""
-    stamp = []
-    for path in paths:
-        if path is None:
-            continue
-        try:
-            info = os.stat(path)
-        except OSError:
-            continue
-        stamp.append(f"{Path(path).absolute()}:{info.st_size}:{info.st_mtime_ns}")
-    return stamp
+    """Name and fingerprint (the engine's :func:`~flashdepth_vfx.engine.resume.file_fingerprint`: size, modification
+    time, sampled blocks) of each input file: a changed input invalidates resumed frames."""
+    return [f"{Path(path).absolute()}:{file_fingerprint(Path(path))}" for path in paths if path is not None]
+
+
+def _references_digest(camera: Camera | None, points: np.ndarray | None, anchors: Anchors | None) -> str:
+    """A hash of the camera, points and anchors as loaded: a camera changed in a layer its USD file only refers to
+    (a sublayer, a reference) changes no file stamp of the inputs, but changes this."""
+    digest = hashlib.blake2b(digest_size=16)
+    if camera is not None:
+        lens = camera.lens
+        digest.update(repr((camera.frames, camera.up_axis, camera.meters_per_unit)).encode())
+        for values in (lens.focal, lens.h_aperture, lens.v_aperture, lens.h_offset, lens.v_offset, camera.poses):
+            digest.update(b"-" if values is None else np.ascontiguousarray(values, np.float64).tobytes())
+    digest.update(b"|" if points is None else np.ascontiguousarray(points, np.float64).tobytes())
+    if anchors is not None:
+        digest.update(anchors.kind.encode())
+        for values in (anchors.frames, anchors.xy, anchors.values):
+            digest.update(np.ascontiguousarray(values, np.float64).tobytes())
+    return digest.hexdigest()
 
 
 class ShotSolve:
@@ -214,6 +255,9 @@ class ShotSolve:
         self.cancel = cancel or threading.Event()
         self._phase = "start"
         self._warnings: list[str] = []
+        self._plate_seq: FrameSequence | None = None
+        self._far = math.inf  # the sky's depth (scene units): set once the references are read
+        self._colour = ""  # the OCIO config's cache ID when the plates are read (their colour feeds flow and cuts)
 
     def _step(self, phase: str, index: int = 0, total: int = 1) -> None:
         """Phase ``phase`` takes on item ``index`` of ``total``: the cancel point of every loop of the solve."""
@@ -229,7 +273,8 @@ class ShotSolve:
 
     # ---------------------------------------------------------------------------------------------- inputs
     def _sequence(self) -> tuple[FrameSequence, list[int], list[Path]]:
-        seq = find_sequence(self.settings.disparity, frames=self.settings.frames)
+        seq = find_sequence(self.settings.disparity, frames=self.settings.frames,
+                            gap_hint="render them again (render --resume), or solve the frames on each side with --frames")
         frames = list(seq.frames)
         return seq, frames, [seq.files[f] for f in frames]
 
@@ -243,7 +288,12 @@ class ShotSolve:
         if s.report is not None:
             json_path, png_path = report_files(s.report)
             outputs += [(json_path, "solve-report"), (png_path, "solve-plot")]
-        check_outputs(outputs, [*files, s.camera, s.anchors, *s.points], s.overwrite)
+        plates: list[Path] = []
+        if s.plates is not None:  # every plate, and the names the solve's frames have in the plates' pattern
+            self._plate_seq = find_sequence(s.plates, missing="black")
+            plates = self._plate_seq.plate_paths(seq.frames)
+        check_outputs(outputs, [*seq.files.values(), *plates, s.camera, s.anchors, *s.points, s.ocio_config],
+                      s.overwrite)
         return pattern
 
     def _plates(self, frames: list[int]) -> Callable[[int], np.ndarray] | None:
@@ -252,19 +302,25 @@ class ShotSolve:
         from flashdepth_vfx.plates.colour import DisplayConverter, guess_colorspace, load_config
         from flashdepth_vfx.plates.image_io import read_plate
 
-        plates = find_sequence(self.settings.plates, frames=f"{frames[0]}-{frames[-1]}")
+        assert self._plate_seq is not None  # found by _output: every plate file (gaps outside the frames allowed)
+        plates = replace(self._plate_seq, missing_policy=self.settings.missing)
         missing = [f for f in frames if f not in plates.files]
-        if missing:
-            raise SolveError(f"{plates.display_name} has no plate for frames {compact_frames(missing)}; "
-                             "the plates must cover the disparity frames")
-        config = load_config(None)
+        if missing and self.settings.missing == "error":
+            raise SolveError(f"{plates.display_name} has no plate for frames {compact_frames(missing)}; the plates "
+                             "must cover the disparity frames (or pass --missing hold|black, as the render had)")
+        s = self.settings
+        config = load_config(s.ocio_config)
+        self._colour = config.getCacheID()
         converters: dict[str, DisplayConverter] = {}
 
         def read(frame: int) -> np.ndarray:
-            plate = read_plate(plates.files[frame])
-            space = guess_colorspace(config, plate.info)
+            path = plates.source(frame)  # a gap: the previous plate (hold), or None (black)
+            if path is None:
+                return np.zeros_like(read(next(iter(plates.files))))
+            plate = read_plate(path, s.part, s.layer)
+            space = guess_colorspace(config, plate.info, s.colorspace)
             if space not in converters:
-                converters[space] = DisplayConverter(config, space)
+                converters[space] = DisplayConverter(config, space, s.display, s.view)
             return converters[space](plate.rgb)
 
         return read
@@ -303,14 +359,33 @@ class ShotSolve:
         s = self.settings
         self._step("start")
         pattern, frames = summary.output, summary.frames
-        info = probe(files[0])
+        # Fingerprinted before anything is read: an input changed while the solve runs leaves frames --resume redoes.
+        plates = [] if self._plate_seq is None else [self._plate_seq.files[f] for f in frames
+                                                     if f in self._plate_seq.files]
+        stamp = _input_stamp([*files, *plates, s.camera, *s.points, s.anchors])
+        headers = []
+        for path in files:
+            check_cancel(self.cancel)
+            headers.append(probe(path))
+        self._check_one_render(headers, frames)
+        info = headers[0]
         height, width = info.height, info.width
         origin = (info.x - info.full_x, info.y - info.full_y)
+        if s.passthrough:
+            self._check_passthrough(files[0], info)
 
         camera = load_camera(s.camera, frames, prim_path=s.camera_prim, frame_offset=s.frame_offset, focal=s.focal,
                              filmback=parse_filmback(s.filmback), fov=s.fov, rotation_order=s.rotation_order)
         points = np.concatenate([read_points(p) for p in s.points]) if s.points else None
         anchors = read_anchors(s.anchors, info.full_height, s.anchor_origin) if s.anchors else None
+        if anchors is not None:  # pixels of the display window (the format) -> of the data window the frames hold
+            anchors = replace(anchors, xy=anchors.xy - np.asarray(origin, anchors.xy.dtype))
+            off = np.isin(anchors.frames, frames) & ~inside_image(anchors.xy, height, width)
+            if off.any():
+                self._warn(f"{anchors.source}: {int(off.sum())} anchor(s) on frames "
+                           f"{compact_frames(sorted({int(f) for f in anchors.frames[off]}))} lie outside the "
+                           f"{info.full_width}x{info.full_height} plate's pixels and are ignored; check the anchors' "
+                           "resolution and --anchor-origin")
         if points is not None and (camera is None or camera.poses is None):
             raise SolveError("--points need a camera track to project them: add --camera (USD or .chan)")
         if anchors is not None and anchors.kind == "distance" and camera is None:
@@ -363,12 +438,14 @@ class ShotSolve:
             first_pass[0] = False
             self._step("fit")
             fit = solve_shot(observations, cuts, s.smoothness, cancel=self.cancel)
+            self._far = self._sky_depth(observations)
             summary.fit = fit
             if fit.sigma > UNRELIABLE_SPREAD:
                 self._warn(f"the references disagree with the disparity by {100 * fit.sigma:.0f}% (robust spread): "
                            "the depth is unreliable where no point constrains it; check the points and the camera")
-        key = self._key(files, pattern, mode)
+        key = self._key(stamp, _references_digest(camera, points, anchors), mode)
         done = self._done(pattern, frames, key) if s.resume else set()
+        self._check_other_solves(pattern, frames, key)
         summary.skipped = sorted(done)
         meta_common: dict[str, Any] = {
             "flashdepth:version": __version__,
@@ -378,6 +455,8 @@ class ShotSolve:
             "flashdepth:mode": mode,
             "flashdepth:solve_cuts": json.dumps(summary.cuts),
         }
+        if fit is not None:
+            meta_common["flashdepth:far"] = self._far
         if camera is not None:
             meta_common.update({"flashdepth:camera": camera.source, "flashdepth:up_axis": camera.up_axis,
                                 "flashdepth:meters_per_unit": camera.meters_per_unit})
@@ -395,14 +474,17 @@ class ShotSolve:
         todo = [(index, frame) for index, frame in enumerate(frames) if frame not in done]
         remove_stale_temporaries(pattern)  # of a solve killed outright (kill -9, a lost farm node)
         pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="flashdepth-solve-write")
+        overflow: set[Path] = set()  # frames whose solved values a half float cannot hold
         try:
             for count, (index, frame) in enumerate(todo):
                 self._step("write", count, len(todo))
                 channels = self._passes(disparity(index), index, fit, mode, camera, intrinsics(index))
+                if s.half and max(float(np.abs(values).max()) for values in channels.values()) > HALF_MAX:
+                    overflow.add(frame_path(pattern, frame))
                 if s.passthrough:
                     channels = {**other_channels(files[index], s.channel), **channels}
                 meta = self._frame_metadata(meta_common, frame, index, fit, stabilization)
-                raw = probe(files[index])
+                raw = headers[index]
                 carried = {k: v for k, v in raw.metadata.items() if k not in RAW_ONLY}
                 target = frame_path(pattern, frame)
                 writes.append((target, pool.submit(write_exr, target, channels, like=replace(raw, metadata=carried),
@@ -413,11 +495,55 @@ class ShotSolve:
             pool.shutdown(wait=True, cancel_futures=True)
             summary.written += [target for target, future in writes
                                 if not future.cancelled() and future.exception() is None]
+            infinite = [frame for frame in frames if frame_path(pattern, frame) in overflow.intersection(summary.written)]
+            if infinite:
+                self._warn(f"frames {compact_frames(infinite)} hold values beyond a half float's {HALF_MAX:g}, written as "
+                           "infinity with --half: solve them again without --half (or in larger scene units)")
         summary.report = build_report(summary)
         if s.report is not None:
             from flashdepth_vfx.solve.report import write_report
 
             write_report(summary.report, s.report)
+
+    def _check_one_render(self, headers: list[PlateInfo], frames: list[int]) -> None:
+        """Warn when the raw frames come from renders with other settings (their ``flashdepth:output_key``): a render
+        stopped half way over an older one, a forced farm solve after failed chunks. The fit ties them into one
+        shot; their depth jumps where the renders meet."""
+        keys = [header.metadata.get("flashdepth:output_key") for header in headers]
+        counts = Counter(key for key in keys if key is not None)
+        if len(counts) > 1:
+            usual = counts.most_common(1)[0][0]
+            odd = [frame for frame, key in zip(frames, keys) if key is not None and key != usual]
+            self._warn(f"{Path(self.settings.disparity).name} frames {compact_frames(odd)} were rendered with other "
+                       "settings (model, checkpoint, colour or output) than the rest: the solve fits them as one shot; "
+                       "render them again with the shot's settings (render --resume), then solve again")
+
+    def _sky_depth(self, observations: list[Observations]) -> float:
+        """The depth written for the sky: ``--far``, else :data:`FAR_PER_REFERENCE` times the references' median
+        depth; a reference beyond an explicit ``--far`` is named (its surface would be written as sky)."""
+        inverse = np.concatenate([obs.inverse_depth for obs in observations])
+        inverse = inverse[np.isfinite(inverse) & (inverse > 0)]
+        far = self.settings.far
+        if not inverse.size:
+            return far if far is not None else math.inf
+        if far is None:
+            return FAR_PER_REFERENCE / float(np.median(inverse))
+        farthest = 1.0 / float(inverse.min())
+        if farthest > far:
+            self._warn(f"references lie up to {farthest:.4g} scene units away, beyond --far {far:g}: surfaces that "
+                       f"far are written as {far:g} (sky); raise --far or leave it out")
+        return far
+
+    def _check_passthrough(self, path: Path, info: PlateInfo) -> None:
+        """``--passthrough`` carries the raw file's other channels: none may be one the solve writes (the plate's
+        channel would silently become depth)."""
+        s = self.settings
+        source = s.channel if s.channel is not None else next((n for n in INPUT_CHANNELS if n in info.channels), None)
+        written = {s.out_channel, *(P_CHANNELS if s.position else ()), *(N_CHANNELS if s.normals else ())}
+        clash = sorted(written & (set(info.channels) - {source}))
+        if clash:
+            raise OptionError(f"--passthrough carries {', '.join(clash)} from {path}, and the solve writes "
+                              f"{', '.join(clash)}: choose another --out-channel (e.g. depth.Z), or leave out --passthrough")
 
     @staticmethod
     def _frame_metadata(common: dict[str, Any], frame: int, index: int, fit: ShotFit | None,
@@ -488,7 +614,7 @@ class ShotSolve:
             # render's depth mode (engine.outputs.to_depth, not imported: the engine package loads torch)
             relative = s.depth_scale / np.maximum(disparity, 1e-2) if mode == "depth" else disparity
             return {s.out_channel: relative.astype(np.float32)}
-        z = depth_from_inverse(np.float32(fit.scale[index]) * disparity + np.float32(fit.shift[index]), s.far)
+        z = depth_from_inverse(np.float32(fit.scale[index]) * disparity + np.float32(fit.shift[index]), self._far)
         channels = {s.out_channel: depth_channel(z, mode, intrinsics)}
         if s.position is None and s.normals is None:
             return channels
@@ -503,21 +629,45 @@ class ShotSolve:
             channels.update({name: n[..., i] for i, name in enumerate(N_CHANNELS)})
         return channels
 
-    def _key(self, files: list[Path], pattern: str, mode: str) -> str:
+    def _key(self, stamp: list[str], references: str, mode: str) -> str:
         s = self.settings
-        stamp = _input_stamp([*files, s.camera, *s.points, s.anchors])
         payload = json.dumps({"settings": asdict(s) | {"resume": False, "overwrite": False, "report": None}, "inputs": stamp,
-                              "mode": mode, "version": __version__}, sort_keys=True, default=str)
+                              "references": references, "colour": self._colour, "mode": mode, "version": __version__}, sort_keys=True,
+                             default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
+    def _check_other_solves(self, pattern: str, frames: list[int], key: str) -> None:
+        """Warn when the output already holds solved frames, outside the frames solved now, of another solve run
+        (other frames, settings or inputs: a ``--frames`` part of a solved shot, a frame whose raw file is gone):
+        they are kept, and the sequence then mixes two fits."""
+        try:
+            existing = find_sequence(pattern, missing="black").files
+        except PlateError:
+            return  # no solved frame there yet
+        odd = []
+        for frame in sorted(set(existing) - set(frames)):
+            check_cancel(self.cancel)
+            try:
+                other = probe(existing[frame]).metadata.get("flashdepth:solve_key")
+            except PlateError:
+                continue
+            if other is not None and other != key:
+                odd.append(frame)
+        if odd:
+            self._warn(f"{Path(pattern).name} frames {compact_frames(odd)} come from another solve run (other frames, "
+                       "settings or inputs) and are kept: the sequence mixes two fits; solve the whole shot in one "
+                       "run, or delete them")
+
     def _done(self, pattern: str, frames: list[int], key: str) -> set[int]:
+        """Frames whose solved file was written with ``key`` and decodes (a truncated or damaged one is redone)."""
         done = set()
         for index, frame in enumerate(frames):
             self._step("resume", index, len(frames))
             path = frame_path(pattern, frame)
             if path.is_file():
                 try:
-                    if probe(path).metadata.get("flashdepth:solve_key") == key:
+                    if (probe(path).metadata.get("flashdepth:solve_key") == key
+                            and self.settings.out_channel in read_channels(path)):
                         done.add(frame)
                 except PlateError:
                     continue  # damaged: solve it again

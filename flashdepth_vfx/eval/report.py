@@ -66,13 +66,13 @@ def run_eval(
     if json_path is not None:
         payload = {KIND_KEY: "eval", "pred": os.fspath(pred_spec), "gt": os.fspath(gt_spec), "gt_kind": gt_kind,
                    **result.to_dict()}
-        _write_text(Path(json_path), json.dumps(payload, indent=2) + "\n")
+        write_text(Path(json_path), json.dumps(payload, indent=2) + "\n")
     if plot_path is not None:
         plot_metrics(result, plot_path)
     return result
 
 
-def _write_text(path: Path, text: str) -> None:
+def write_text(path: Path, text: str) -> None:
     """Write beside ``path`` and rename into place: a failure never leaves a half file."""
     temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:

@@ -16,6 +16,7 @@ import OpenImageIO as oiio
 
 from flashdepth_vfx.errors import OutputError
 from flashdepth_vfx.eval.plot import polyline
+from flashdepth_vfx.eval.report import write_text
 from flashdepth_vfx.plates.image_io import write_image
 from flashdepth_vfx.plates.output_guard import KIND_KEY, image_marker
 
@@ -88,10 +89,6 @@ def report_files(path: str | os.PathLike[str]) -> tuple[Path, Path]:
 def write_report(report: dict[str, Any], path: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Write the report's JSON and chart (:func:`report_files`), each marked as the project's."""
     json_path, png_path = report_files(path)
-    try:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps({KIND_KEY: "solve-report", **report}, indent=2) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise OutputError(f"Cannot write {json_path}: {exc.strerror}; choose a writable location") from None
+    write_text(json_path, json.dumps({KIND_KEY: "solve-report", **report}, indent=2) + "\n")  # atomically
     plot_report(report, png_path)
     return json_path, png_path

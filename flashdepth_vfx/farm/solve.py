@@ -19,11 +19,10 @@ import click
 
 from ..errors import OptionError, OutputError
 from ..plates import frame_path
-from ..plates.output_guard import check_outputs
+from ..plates.output_guard import OutputKind, check_outputs
 from ..solve.after_render import plan_solve, raw_pattern
 from ..solve.command import SHARED_NAMES, solve
-from ..solve.report import report_files
-from ..solve.run import SolveSettings
+from ..solve.run import SolveSettings, solve_outputs
 from .shots import SHOT_PLACEHOLDER, Shot
 
 INPUT_FILES = {"camera": ("Camera", "Matchmove camera"), "points": ("Points", "Tracked points"),
@@ -103,20 +102,17 @@ def _guard(shots: Sequence[Shot], plans: Mapping[str, SolveSettings], render_opt
     another output, and (the solve replaces files without asking) no existing frame or report is a file
     flashdepth-vfx did not write, unless ``overwrite`` (the solve step would refuse it only after the render)."""
     inputs: list[str | None] = [render_options.get("checkpoint"), render_options.get("ocio_config")]
-    frames: list[tuple[Path, Any]] = []
-    reports: list[tuple[Path, Any]] = []
+    outputs: list[tuple[Path, OutputKind]] = []
     for shot in shots:
         settings = plans[shot.name]
         assert settings.output is not None
         numbers = range(shot.first, shot.last + 1)
         inputs += [str(frame_path(shot.plate, f)) for f in numbers]
         inputs += [settings.camera, settings.anchors, *settings.points]
-        frames += [(frame_path(pattern, f), "depth") for pattern in (settings.disparity, settings.output) for f in numbers]
-        if settings.report:
-            json_path, png_path = report_files(settings.report)
-            reports += [(json_path, "solve-report"), (png_path, "solve-plot")]
-    check_outputs(frames + reports, inputs, overwrite=True)
-    check_outputs(frames + reports, [], overwrite=bool(render_options.get("overwrite")))
+        outputs += [(frame_path(settings.disparity, f), "depth") for f in numbers]
+        outputs += solve_outputs(settings.output, numbers, settings.report)
+    check_outputs(outputs, inputs, overwrite=True)
+    check_outputs(outputs, [], overwrite=bool(render_options.get("overwrite")))
 
 
 def solve_args(settings: SolveSettings, refs: Mapping[str, Any]) -> list[str]:

@@ -14,12 +14,11 @@ from typing import Any
 
 from flashdepth_vfx.errors import SolveError
 from flashdepth_vfx.plates.movie import is_movie
-from flashdepth_vfx.plates.output_guard import OutputKind, check_outputs
+from flashdepth_vfx.plates.output_guard import check_outputs
 from flashdepth_vfx.plates.sequence import FrameSequence, find_sequence, frame_path, output_pattern, parse_frame_range
 from flashdepth_vfx.solve.cameras import load_camera, parse_filmback
 from flashdepth_vfx.solve.points import read_anchors, read_points
-from flashdepth_vfx.solve.report import report_files
-from flashdepth_vfx.solve.run import SolveSettings
+from flashdepth_vfx.solve.run import SolveSettings, solve_outputs
 
 RAW_SUFFIX = "_raw"
 PLATE_READING = ("part", "layer", "colorspace", "ocio_config", "display", "view")
@@ -90,10 +89,7 @@ def _preflight(settings: SolveSettings, frames: list[int] | None, plates: list[P
                     focal=settings.focal, filmback=parse_filmback(settings.filmback), fov=settings.fov,
                     rotation_order=settings.rotation_order)
         assert settings.output is not None
-        outputs: list[tuple[Path, OutputKind]] = [(frame_path(settings.output, f), "depth") for f in wanted]
-        if settings.report is not None:
-            json_path, png_path = report_files(settings.report)
-            outputs += [(json_path, "solve-report"), (png_path, "solve-plot")]
+        outputs = solve_outputs(settings.output, wanted, settings.report)
         raw = [frame_path(settings.disparity, f) for f in wanted]
         check_outputs(outputs, [*plates, *raw, settings.camera, settings.anchors, *settings.points], settings.overwrite)
     for path in settings.points:

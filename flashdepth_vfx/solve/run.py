@@ -14,7 +14,7 @@ import math
 import threading
 import warnings
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -121,6 +121,15 @@ class SolveSettings:
             if space is not None and self.out_channel in names:
                 raise OptionError(f"--out-channel {self.out_channel} is a channel {option} writes: the depth would be "
                                   "lost; use another name, e.g. depth.Z")
+
+
+def solve_outputs(pattern: str, frames: Iterable[int], report: str | None) -> list[tuple[Path, OutputKind]]:
+    """What a solve writes, for the output guard: its frames of ``pattern`` and the report's JSON and chart."""
+    outputs: list[tuple[Path, OutputKind]] = [(frame_path(pattern, f), "depth") for f in frames]
+    if report is not None:
+        json_path, png_path = report_files(report)
+        outputs += [(json_path, "solve-report"), (png_path, "solve-plot")]
+    return outputs
 
 
 @dataclass
@@ -284,10 +293,7 @@ class ShotSolve:
         ``overwrite``."""
         s = self.settings
         pattern = output_pattern(seq, s.output, suffix="_solved")
-        outputs: list[tuple[Path, OutputKind]] = [(frame_path(pattern, f), "depth") for f in seq.frames]
-        if s.report is not None:
-            json_path, png_path = report_files(s.report)
-            outputs += [(json_path, "solve-report"), (png_path, "solve-plot")]
+        outputs = solve_outputs(pattern, seq.frames, s.report)
         plates: list[Path] = []
         if s.plates is not None:  # every plate, and the names the solve's frames have in the plates' pattern
             self._plate_seq = find_sequence(s.plates, missing="black")

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from flashdepth_vfx.data.drift import inject_drift
-from flashdepth_vfx.data.matchmove import track_points, write_camera_usd, write_points_obj
+from flashdepth_vfx.data.matchmove import _hits, track_points, write_camera_usd, write_points_obj
 from flashdepth_vfx.data.procedural import SceneConfig, SyntheticSequence, render_sequence
 from flashdepth_vfx.data.render import _nearest_hits, camera_rays
 from flashdepth_vfx.engine import QuietEvents, Render, RenderSettings
@@ -91,12 +91,8 @@ def _true_geometry(seq: SyntheticSequence) -> tuple[np.ndarray, np.ndarray]:
 def _static_scene(seq: SyntheticSequence) -> np.ndarray:
     """(T, H, W) True where the pixel shows a static primitive or the sky (not an object moving through the shot)."""
     moving = [i for i, p in enumerate(seq.scene.primitives) if getattr(p, "motion", None) is not None]
-    static = np.ones(seq.depth.shape, bool)
-    for t, pose in enumerate(seq.poses):
-        rays = camera_rays(pose, seq.intrinsics, seq.config.height, seq.config.width)
-        _, index = _nearest_hits(seq.scene.at(t), pose, seq.intrinsics, rays, seq.config.height, seq.config.width)
-        static[t] = ~np.isin(index, moving).reshape(static[t].shape)
-    return static
+    index = np.stack([_hits(seq, t)[1] for t in range(len(seq.poses))]).reshape(seq.depth.shape)
+    return ~np.isin(index, moving)
 
 
 def _exact_reference_floor(raw: np.ndarray, depth: np.ndarray, static: np.ndarray, seed: int) -> np.ndarray:

@@ -24,7 +24,6 @@ the real files (:class:`~flashdepth_vfx.solve.run.ShotSolve`: disparity EXRs in,
 from __future__ import annotations
 
 import argparse
-import math
 import tempfile
 import time
 from pathlib import Path

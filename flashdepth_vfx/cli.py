@@ -16,17 +16,16 @@ from typing import Any
 import click
 
 from . import __version__
+from .cpu_budget import configure_openmp
 from .errors import FlashDepthError, OptionError
 from .farm.command import farm
 from .hosts.command import hosts
 from .solve.command import SHARED_NAMES as SOLVE_OPTIONS, finish_solve, run_solve, solve, wants_solve
 from .solve.command import shared_options as solve_options
 
-# Torch's OpenMP threads busy-wait between ops by default: they starve the decode/encode threads and, on a machine
-# shared with other work, spin while a descheduled peer holds every op up (measured in benchmarks/bench_io.py:
-# the embedded model 20x slower with two threads than with one). Passive waiting must be chosen before torch is
-# first imported, which this module never does; an explicit setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OpenMP's wait policy and thread count (the cores this process may use, not the host's) must be set before torch
+# is first imported, which this module never does; explicit settings win. See flashdepth_vfx.cpu_budget.
+configure_openmp()
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -140,14 +139,17 @@ def main() -> None:
               help="Cap the long side of the model input (default: the model's own, 2044 official, 224 embedded).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(["auto", "fp32", "fp16", "bf16"]), default="auto", show_default=True,
-              help="auto: bf16 on CUDA, fp32 elsewhere. fp32 on CUDA uses TF32 tensor cores.")
-@click.option("--compile", is_flag=True, help="torch.compile the network (slow first frame, faster after; mostly for GPUs).")
+              help="auto: bf16 on CUDA and on CPUs with native bf16 (AVX512-BF16, AMX), fp32 elsewhere. "
+                   "fp32 on CUDA uses TF32 tensor cores.")
+@click.option("--compile", is_flag=True, help="torch.compile the network (slow first frame, faster after; mostly for GPUs; kernels cached "
+                   "in the user cache folder).")
 @click.option("--cuda-graphs", is_flag=True,
               help="CUDA only: replay one captured CUDA graph per frame size (less per-frame overhead; not with --compile).")
 @click.option("--threads", type=click.IntRange(min=1),
-              help="CPU threads for inference (default: one per core); fewer for a shared machine or farm slot.")
+              help="CPU threads for inference (default: the cores this process may use: affinity mask and "
+                   "cgroup CPU quota).")
 @click.option("--io-workers", type=click.IntRange(min=1),
-              help="Threads decoding plates, and threads writing depth files (default: one per core, at least 2).")
+              help="Threads decoding plates, and threads writing depth files (default: one per usable core, at least 2).")
 @click.option("--compression", type=click.Choice(["auto", "none", "zip", "zips", "piz", "rle"]), default="auto",
               show_default=True, help="EXR compression of the depth files; auto: zip for --half, none for float32.")
 @click.option("--exact-colour", is_flag=True,

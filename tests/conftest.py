@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from flashdepth_vfx.cpu_budget import configure_openmp
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+configure_openmp()  # as the CLI does, before torch is imported: busy-waiting threads crawl on a shared machine
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("FLASHDEPTH_SHARED", ROOT.parent / "shared"))

@@ -165,9 +165,12 @@ def test_teacher_side_stream_switch_is_inert_off_cuda(hybrid, clip) -> None:
     torch.testing.assert_close(got, want, rtol=0, atol=0)
 
 
-def test_precision_auto_is_fp32_off_cuda_and_keys_snapshots_by_the_resolved_precision(tmp_path) -> None:
+def test_precision_auto_is_fp32_without_native_bf16_and_keys_snapshots_by_the_resolved_precision(tmp_path,
+                                                                                                 monkeypatch) -> None:
     from engine_helpers import write_tiny_checkpoint
+    from flashdepth_vfx.engine import loading
 
+    monkeypatch.setattr(loading, "cpu_has_native_bf16", lambda: False)  # a CPU without AVX512-BF16 or AMX
     cpu = torch.device("cpu")
     assert resolve_precision("auto", cpu) == "fp32"
     assert resolve_precision("bf16", cpu) == "bf16"

@@ -1,6 +1,7 @@
 """Choosing the device, the precision and the checkpoint of a render."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -9,14 +10,18 @@ from pathlib import Path
 
 import torch
 
+from ..cpu_budget import cpu_budget
 from ..errors import CheckpointError, FlashDepthError
 from ..model import DepthStream, FlashDepth, file_hash, load_checkpoint
 from ..model.stream import GraphedDepthStream
-from ..model.checkpoint import KNOWN_CHECKPOINTS, cached_checkpoint
+from ..model.checkpoint import KNOWN_CHECKPOINTS, cache_dir, cached_checkpoint
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 PRECISION_CHOICES = ("auto", *PRECISIONS)
-"""What ``--precision`` accepts: ``auto`` is bf16 on a CUDA device that supports it, fp32 elsewhere."""
+"""What ``--precision`` accepts: ``auto`` is bf16 on a CUDA device or CPU that runs it natively, fp32 elsewhere."""
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+"""``/proc/cpuinfo`` flags of x86 CPUs with bfloat16 arithmetic in hardware (Cooper Lake, Sapphire Rapids, Zen 4
+and later). Without them torch emulates bf16 on the CPU, slower than float32."""
 EMBEDDED_MODEL = "flashdepth-tiny.safetensors"
 
 
@@ -33,13 +38,51 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU does bfloat16 arithmetic in hardware (AVX512-BF16 or AMX-BF16).
+
+    Asks torch's CPU probe (``torch.cpu.get_capabilities``, torch 2.8+), else reads the flags of ``/proc/cpuinfo``
+    (``cpuinfo``: that file's text, for tests).
+    """
+    if cpuinfo is None:
+        capabilities = getattr(torch.cpu, "get_capabilities", None)
+        if capabilities is not None:
+            found = capabilities()
+            return any(bool(found.get(flag)) for flag in NATIVE_BF16_FLAGS)
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return False
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return any(flag in value.split() for flag in NATIVE_BF16_FLAGS)
+    return False
+
+
 def resolve_precision(name: str, device: torch.device) -> str:
-    """The precision a render runs in: ``auto`` -> ``bf16`` on CUDA (where the GPU has bf16), else ``fp32``."""
+    """The precision a render runs in. ``auto``: ``bf16`` on CUDA where the GPU has bf16 and on a CPU that runs it
+    natively (:func:`cpu_has_native_bf16`), else ``fp32``. Either way the input normalisation and the temporal
+    state stay float32 (:class:`~flashdepth_vfx.model.DepthStream`, :mod:`~flashdepth_vfx.model.mamba2`)."""
     if name == "auto":
-        return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "fp32"
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        return "bf16" if device.type == "cpu" and cpu_has_native_bf16() else "fp32"
     if name not in PRECISIONS:
         raise FlashDepthError(f"--precision {name}: unknown; choose one of {', '.join(PRECISION_CHOICES)}")
     return name
+
+
+def job_precision(precision: str, device: str) -> str:
+    """The one precision every task of a farm job runs in: ``precision`` resolved at submission, for the job's
+    ``device`` as this machine resolves it (``auto`` picks bf16 or fp32 by the CPU: chunks of one shot on nodes of
+    different generations must not mix them). A CUDA job submitted from a machine without CUDA gets bf16, what
+    ``auto`` picks on every GPU since Ampere."""
+    if precision != "auto":
+        return resolve_precision(precision, torch.device("cpu"))
+    if device == "cuda" and not torch.cuda.is_available():
+        return "bf16"
+    return resolve_precision("auto", resolve_device(device))
 
 
 def enable_tf32(device: torch.device) -> None:
@@ -54,17 +97,27 @@ def enable_tf32(device: torch.device) -> None:
 
 @contextmanager
 def cpu_threads(count: int | None) -> Iterator[None]:
-    """Run the block with torch's CPU intra-op thread count set to ``count`` (None: leave it), then restore it.
+    """Run the block with torch's CPU intra-op thread count set to ``count``, then restore it.
 
-    For a job sharing its machine (a farm slot of N cores, a host application, a training run beside a render).
+    ``None``: torch's count as it is (``OMP_NUM_THREADS``, a host application's setting), at most the cores this
+    process may use (:func:`~flashdepth_vfx.cpu_budget.cpu_budget`: affinity mask and cgroup quota). For a job
+    sharing its machine (a farm slot of N cores, a host application, a training run beside a render).
     """
     previous = torch.get_num_threads()
-    if count is not None:
-        torch.set_num_threads(count)
+    wanted = count if count is not None else min(previous, cpu_budget())
+    if wanted != previous:
+        torch.set_num_threads(wanted)
     try:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def use_compile_cache() -> Path:
+    """Keep ``torch.compile``'s kernels in ``inductor`` under the user cache folder (``$FLASHDEPTH_VFX_CACHE``, else
+    ``~/.cache/flashdepth-vfx``), not inductor's ``/tmp`` default that a farm node clears: a node compiles each model
+    and frame size once. An explicit ``$TORCHINDUCTOR_CACHE_DIR`` wins. Call before the first compile."""
+    return Path(os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir() / "inductor")))
 
 
 def embedded_checkpoint() -> Path | None:
@@ -128,6 +181,8 @@ def load_model(
             raise CheckpointError("no checkpoint given and no embedded model installed: pass --checkpoint PATH or --model NAME")
         path = embedded
     resolved = resolve_precision(precision, device)
+    if compile:
+        use_compile_cache()
     if resolved == "fp32":
         enable_tf32(device)
     net = load_checkpoint(path, device=device, dtype=PRECISIONS[resolved], teacher_resolution=teacher_resolution)

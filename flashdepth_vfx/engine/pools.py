@@ -7,13 +7,14 @@ pickling of 2K frames.
 """
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from typing import Any, Generic, TypeVar, cast
+
+from ..cpu_budget import cpu_budget
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -22,10 +23,9 @@ _EMPTY = object()  # nothing to take right now
 
 
 def default_io_workers(cores: int | None = None) -> int:
-    """Workers per I/O stage: one per core the process may use, at least 2 (decode and encode then overlap)."""
-    if cores is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(2, cores)
+    """Workers per I/O stage: one per core the process may use (:func:`~flashdepth_vfx.cpu_budget.cpu_budget`), at
+    least 2 (decode and encode then overlap)."""
+    return max(2, cpu_budget() if cores is None else cores)
 
 
 class _DaemonWorkers:

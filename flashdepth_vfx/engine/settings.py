@@ -41,14 +41,14 @@ class RenderSettings:
     passthrough: bool = False
     max_size: int | None = None
     device: str = "auto"
-    precision: str = "auto"  # auto: bf16 on CUDA, fp32 elsewhere (engine.loading.resolve_precision)
+    precision: str = "auto"  # auto: bf16 where the device runs it natively, else fp32 (engine.loading.resolve_precision)
     snapshot_every: int = 25
     resume: bool = False
     reset_on_cut: bool = False
     warmup: int | None = None
     compile: bool = False
     cuda_graphs: bool = False  # replay one CUDA graph per frame size (CUDA only)
-    threads: int | None = None  # torch CPU threads for inference (None: what the I/O workers leave, see pipeline)
+    threads: int | None = None  # torch CPU threads for inference (None: torch's, at most cpu_budget.cpu_budget())
     io_workers: int | None = None  # decode and encode workers each (None: one per core, at least 2)
     compression: str = "auto"  # EXR compression of the outputs (auto: zip for --half, none for float32)
     exact_colour: bool = False  # OCIO's CPU processor for the plates' colour, also on a GPU

@@ -55,7 +55,7 @@ def farm() -> None:
 @click.option("--reset-on-cut", is_flag=True, help="Restart the temporal state at hard cuts.")
 @click.option("--compile", is_flag=True, help="torch.compile the network (pays off on long chunks on a GPU).")
 @click.option("--cuda-graphs", is_flag=True, help="Replay CUDA graphs per frame size (CUDA workers only).")
-@click.option("--threads", type=click.IntRange(min=1), help="CPU threads per task (default: one per core of the worker).")
+@click.option("--threads", type=click.IntRange(min=1), help="CPU threads per task (default: the cores the task may use on its worker).")
 @click.option("--io-workers", type=click.IntRange(min=1), help="Plate decode and depth write threads per task.")
 @click.option("--compression", type=_choice("compression"), help="EXR compression of the depth (render's default: auto).")
 @click.option("--exact-colour", is_flag=True, help="OpenColorIO's CPU processor for the plates' colour, also on a GPU.")

@@ -103,7 +103,8 @@ def _job_parameters(options: Mapping[str, Any], chunked: bool, warmup: int | Non
             param = {"name": option.param, "type": "STRING" if option.kind == "PATH" else option.kind, "default": value,
                      "userInterface": {"label": option.label, "groupLabel": "Render"}}
         if option.choices:  # normalized rescales each task's frames on their own: one task per shot only
-            param["allowedValues"] = [c for c in option.choices if not (chunked and c == "normalized")]
+            param["allowedValues"] = [c for c in option.choices if not (chunked and c == "normalized")
+                                      and not (key == "precision" and c == "auto")]  # pinned: see build_template
         params.append({**param, "description": f"render {option.flag}"})
     for file in input_files(solve) if solve is not None else ():
         params.append({**layout.path_parameter(file.param, file.path, "FILE", "IN", file.label, "Solve"),
@@ -273,6 +274,7 @@ def build_template(shots: list[str], chunk_size: int | None, warmup: int | None,
     except ValueError:  # Windows: no common folder across drives
         raise FarmError("the shots' plates (or outputs) are on different drives: write one job per drive") from None
     gpu = options.get("device") == "cuda"
+    options["precision"] = _pinned_precision(options.get("precision"), options.get("device"))
     if plans is not None:  # the render steps stream raw disparity, whatever the solve then writes
         options["mode"] = None
     option_args = _option_args(options) + (["--mode", "disparity"] if plans is not None else [])
@@ -295,6 +297,17 @@ def build_template(shots: list[str], chunk_size: int | None, warmup: int | None,
         template["steps"] += steps + ([_solve_step(shot, plan, steps, options, layout)] if plan is not None else [])
     validate_template(template, layout.template_dir)
     return template
+
+
+def _pinned_precision(precision: str | None, device: str | None) -> str:
+    """``--precision`` resolved now (``auto``: by this machine, for the job's device), so that every task of the
+    job runs in the same one: a shot's chunks in bf16 and in fp32 would step by about 1 % at the seams."""
+    from ..engine.loading import job_precision
+
+    try:
+        return job_precision(precision or "auto", device or "auto")
+    except FlashDepthError as exc:
+        raise FarmError(f"{exc}; or give --precision fp32 or bf16 for the job") from None
 
 
 def validate_template(template: dict[str, Any], template_dir: str | os.PathLike[str] | None = None) -> None:

@@ -157,6 +157,23 @@ def test_chained_chunks_are_steps_that_depend_in_order(root) -> None:
     assert all("--warmup" not in onrun_args(s) for s in steps)
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_the_precision_resolved_at_submission_is_pinned_for_every_task(root, monkeypatch, native: bool) -> None:
+    from flashdepth_vfx.engine import loading
+
+    monkeypatch.setattr(loading, "cpu_has_native_bf16", lambda: native)  # the submitting machine's CPU
+    for asked, pinned in ((None, "bf16" if native else "fp32"), ("auto", "bf16" if native else "fp32"),
+                          ("fp32", "fp32"), ("bf16", "bf16")):
+        template = build_template([plate(root, s) for s in SHOTS], 4, None, False,
+                                  {"device": "cpu", "precision": asked}, template_dir=root)
+        params = {p["name"]: p for p in template["parameterDefinitions"]}
+        assert params["Precision"]["default"] == pinned, asked
+        assert params["Precision"]["allowedValues"] == ["fp32", "fp16", "bf16"]  # no "auto" to resolve per node
+        for step in template["steps"]:
+            args = onrun_args(step)
+            assert args[args.index("--precision") + 1] == "{{Param.Precision}}"
+
+
 def test_paths_outside_the_template_folder_are_absolute_strings(root, tmp_path) -> None:
     template = build_template([plate(root, "sh010")], None, None, False,
                               {"checkpoint": str(root / "tiny.safetensors")}, template_dir=tmp_path)

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import OpenImageIO as oiio
 import torch
 import torch.nn.functional as F
 
+from flashdepth_vfx.cpu_budget import cpu_budget
 from flashdepth_vfx.engine import QuietEvents, Render, RenderSettings
 from flashdepth_vfx.engine.device_colour import DeviceDisplayConverter
 from flashdepth_vfx.engine.loading import LoadedModel, embedded_checkpoint, load_model
@@ -129,6 +131,72 @@ def per_frame(fn: Callable[[int], object], frames: int) -> tuple[float, float]:
     return (time.perf_counter() - t0) / frames * 1e3, (time.process_time() - c0) / frames * 1e3
 
 
+def render_profile(pattern: str, root: Path, loaded: LoadedModel) -> None:
+    """Where a render's cores go, per frame: thread CPU time of each stage inside the real render (the functions
+    wrapped while it runs), and the rest of the process's CPU time (pipeline threads, queues, Python, OpenMP)."""
+    from flashdepth_vfx.engine import decode, encode, outputs
+    from flashdepth_vfx.plates import colour
+
+    spent: dict[str, list[float]] = {}
+    lock = threading.Lock()
+
+    def timed(owner: object, name: str, label: str) -> Callable[[], None]:
+        original = getattr(owner, name)
+
+        def wrapper(*args: object, **kwargs: object) -> object:
+            c0, t0 = time.thread_time(), time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                with lock:
+                    cell = spent.setdefault(label, [0.0, 0.0])
+                    cell[0] += time.thread_time() - c0
+                    cell[1] += time.perf_counter() - t0
+
+        setattr(owner, name, wrapper)
+        return lambda: setattr(owner, name, original)
+
+    wrapped = [
+        timed(decode, "read_plate", "read (OIIO)"),
+        timed(colour.DisplayConverter, "__call__", "colour (OCIO)"),
+        timed(decode.PlateDecoder, "decode", "decode worker, all"),
+        timed(decode.PlateDecoder, "model_input", "resize to the model"),
+        timed(outputs.PendingOutput, "_compute", "output: resize back, depth, range"),
+        timed(encode, "write_exr", "write (OIIO)"),
+        timed(encode.FrameWriter, "__call__", "encode worker, all"),
+    ]
+    wrapped.append(timed(type(loaded.stream()), "step", "network (its calling thread)"))
+    marks: list[tuple[float, float]] = []
+
+    class Clock(QuietEvents):
+        def frame(self, frame, index, total, path) -> None:  # noqa: ANN001
+            marks.append((time.perf_counter(), time.process_time()))
+
+    try:
+        settings = RenderSettings(plate=pattern, output=str(root / "profile" / "d.####.exr"), snapshot_every=10**6)
+        Render(settings, Clock(), loaded=loaded).run()
+    finally:
+        for undo in wrapped:
+            undo()
+    n = len(marks)
+    total_wall, total_cpu = (marks[-1][0] - marks[0][0]) / (n - 1) * n, (marks[-1][1] - marks[0][1]) / (n - 1) * n
+    inner = {"decode worker, all": ("read (OIIO)", "colour (OCIO)"), "encode worker, all": ("write (OIIO)",
+                                                                                              "output: resize back, depth, range")}
+    print(f"where the cores go in the render ({n} frames, {total_wall / n * 1e3:.0f} ms wall and "
+          f"{total_cpu / n * 1e3:.0f} core-ms per frame between the first and last written): thread CPU ms per frame "
+          "(wall in brackets)")
+    counted = 0.0
+    for label, (cpu, wall) in spent.items():
+        if label in inner:
+            rest = cpu - sum(spent.get(k, [0.0, 0.0])[0] for k in inner[label])
+            print(f"  {label.split(',')[0] + ', the rest (Python, numpy)':44s} {rest / n * 1e3:7.1f}")
+            counted += rest
+            continue
+        print(f"  {label:44s} {cpu / n * 1e3:7.1f} ({wall / n * 1e3:6.1f})")
+        counted += cpu
+    print(f"  {'other (OpenMP and OIIO threads, pipeline)':44s} {(total_cpu - counted) / n * 1e3:7.1f}")
+
+
 _STEP_TIMER = """
 import sys, time, torch
 from flashdepth_vfx.engine.loading import embedded_checkpoint
@@ -151,12 +219,15 @@ print((time.perf_counter() - t) / frames * 1e3)
 
 def thread_budget(frames: int = 20, timeout: float = 90.0) -> None:
     """ms per model step, in fresh processes: all cores with OpenMP's default busy-waiting (the engine before),
-    with passive waiting (the CLI's default now), and one thread; alone and beside two busy-looping processes."""
-    cores = len(os.sched_getaffinity(0))
+    with a short spin before sleeping (``GOMP_SPINCOUNT``), with passive waiting (the CLI's default now), and one
+    thread; alone and beside two busy-looping processes."""
+    cores = cpu_budget()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    env.pop("OMP_WAIT_POLICY", None)
-    configs = [("all cores, busy-wait", cores, None), ("all cores, passive (default)", cores, "PASSIVE"),
-               ("--threads 1", 1, "PASSIVE")]
+    for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS"):
+        env.pop(name, None)
+    configs = [("all cores, busy-wait", cores, {}), ("short spin", cores, {"GOMP_SPINCOUNT": "2000"}),
+               ("passive (default)", cores, {"OMP_WAIT_POLICY": "PASSIVE"}),
+               ("--threads 1", 1, {"OMP_WAIT_POLICY": "PASSIVE"})]
     print(f"thread budget: ms per model step ({frames} steps, fresh process each; '>' = cut at {timeout:.0f} s)")
     for label, name, (h, w) in (("embedded", "embedded", (126, 224)), ("flashdepth-s", "flashdepth-s", (252, 448))):
         for load in (False, True):
@@ -164,7 +235,7 @@ def thread_budget(frames: int = 20, timeout: float = 90.0) -> None:
             try:
                 cells = []
                 for text, threads, policy in configs:
-                    run_env = dict(env, **({"OMP_WAIT_POLICY": policy} if policy else {}))
+                    run_env = dict(env, **policy)
                     try:
                         out = subprocess.run([sys.executable, "-c", _STEP_TIMER, name, str(h), str(w), str(threads), str(frames)],
                                              env=run_env, capture_output=True, text=True, timeout=timeout, check=True)

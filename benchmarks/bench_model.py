@@ -209,9 +209,11 @@ def main() -> None:
     if any(n not in VARIANT_NAMES for n in args.variants.split(",")):
         parser.error(f"--variants: choose from {', '.join(VARIANT_NAMES)}")
     cache = use_compile_cache()
+    state = "holds kernels already: first frames show a warm cache" if cache.is_dir() and any(cache.iterdir()) else "empty"
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}, default precision "
-          f"{resolve_precision('auto', device)}, compile cache {cache}")
+          f"{resolve_precision('auto', device)}, compile cache {cache} ({state}; set TORCHINDUCTOR_CACHE_DIR to an "
+          "empty folder for a cold compile)")
     frames = clip_frames(args.frames + 1, size, device)  # type: ignore[arg-type]
     for name in args.models.split(","):
         chosen = variants(args.variants.split(","), device)

@@ -174,8 +174,9 @@ def test_snapshot_start_matches_the_full_render(plates, tmp_path, checkpoint) ->
 
 
 def test_warmup_starts_cold_a_few_frames_early(plates, tmp_path, checkpoint) -> None:
-    _render(plates, tmp_path / "full", checkpoint)
-    _render(plates, tmp_path / "warm", checkpoint, frames="1005-1006", warmup=2)
+    # fp32: the tiny test model's seam is below bf16's resolution of its output
+    _render(plates, tmp_path / "full", checkpoint, precision="fp32")
+    _render(plates, tmp_path / "warm", checkpoint, frames="1005-1006", warmup=2, precision="fp32")
     full, warm = _depth_files(tmp_path / "full"), _depth_files(tmp_path / "warm")
     assert sorted(warm) == ["shot_depth.1005.exr", "shot_depth.1006.exr"]
     assert not (tmp_path / "warm" / ".flashdepth").exists()  # a cold start must not leave snapshots

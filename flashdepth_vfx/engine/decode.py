@@ -40,6 +40,8 @@ from .settings import RenderSettings
 
 SPARSE_COLOUR_BELOW = 0.6
 """Convert only the pixels the resize reads when they are fewer than this share of the plate."""
+CUBIC_A = -0.75
+"""The bicubic kernel's parameter in torch's ``F.interpolate(mode="bicubic")``."""
 
 
 def bicubic_taps(n_in: int, n_out: int) -> np.ndarray:
@@ -52,22 +54,55 @@ def bicubic_taps(n_in: int, n_out: int) -> np.ndarray:
     return np.unique(np.clip(taps, 0, n_in - 1))
 
 
+def bicubic_weights(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """The four input indices (clamped at the edges) and float32 weights of each of ``n_out`` bicubic samples from
+    ``n_in`` (half-pixel centres: ``F.interpolate(mode="bicubic", align_corners=False)``'s rule), (n_out, 4) each."""
+    real = np.float32(n_in / n_out) * (np.arange(n_out, dtype=np.float32) + np.float32(0.5)) - np.float32(0.5)
+    base = np.floor(real)
+    t = (real - base).astype(np.float32)
+    a = np.float32(CUBIC_A)
+
+    def near(x: np.ndarray) -> np.ndarray:  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x: np.ndarray) -> np.ndarray:  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    weights = np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], axis=1).astype(np.float32)
+    indices = np.clip(base.astype(np.int64)[:, None] + np.arange(-1, 3), 0, n_in - 1)
+    return indices, weights
+
+
+def bicubic_from_taps(block: np.ndarray, rows: np.ndarray, cols: np.ndarray, full: tuple[int, int],
+                      size: tuple[int, int]) -> np.ndarray:
+    """(3, h, w) bicubic resize of a (H, W) image to ``size``, given only its pixels on ``rows`` x ``cols``
+    (``block``: (len(rows), len(cols), 3); the rows and columns :func:`bicubic_taps` names, and any more), clamped
+    to [0, 1] as the model's input is. Separable, four taps a side: the pixels never read are never made."""
+    (row_index, row_weight), (col_index, col_weight) = bicubic_weights(full[0], size[0]), bicubic_weights(full[1], size[1])
+    row_at, col_at = np.searchsorted(rows, row_index), np.searchsorted(cols, col_index)
+    tall = sum(row_weight[:, k, None, None] * block[row_at[:, k]] for k in range(4))  # (h, len(cols), 3)
+    out = sum(col_weight[None, :, k, None] * tall[:, col_at[:, k]] for k in range(4))  # (h, w, 3)
+    return np.ascontiguousarray(np.clip(out, 0.0, 1.0, out=out).transpose(2, 0, 1))
+
+
 @dataclass
 class DecodedPlate:
     """One plate out of the decode workers."""
 
     frame: int
-    pixels: np.ndarray  # (3, H, W): display sRGB in [0, 1] (float32), or source-space values for ``device_colour``
+    pixels: np.ndarray  # (3, H, W): display sRGB in [0, 1] (float32), or source-space values for ``device_colour``;
+    # (3, h, w) when ``plate_size`` is given: already resized to the model's input
     info: PlateInfo | None
     raw: np.ndarray | None = None  # plate RGBA as read, for --passthrough
     notes: list[str] = field(default_factory=list)
     signature: np.ndarray | None = None  # cut-detection histogram (display values), with --reset-on-cut
     device_colour: DeviceDisplayConverter | None = None  # colour still to apply on the device
+    plate_size: tuple[int, int] | None = None  # the plate's (height, width), when ``pixels`` is the model's input
 
     @property
     def size(self) -> tuple[int, int]:
         """Plate data window (height, width)."""
-        return self.pixels.shape[1], self.pixels.shape[2]
+        return self.plate_size or (self.pixels.shape[1], self.pixels.shape[2])
 
 
 def colour_on_device(settings: RenderSettings, device: torch.device) -> bool:
@@ -168,26 +203,35 @@ class PlateDecoder:
         if isinstance(converter, DeviceDisplayConverter):
             pixels = np.ascontiguousarray(plate.rgb.transpose(2, 0, 1))
             return DecodedPlate(frame, pixels, plate.info, raw, notes, device_colour=converter)
-        pixels = self._display(converter, plate.rgb)
+        h, w = plate.rgb.shape[:2]
+        size = self._model_size(h, w)
+        if size[0] < h and size[1] < w:  # a smaller model input: made here, in parallel, from the pixels it reads
+            pixels, signature = self._model_input(converter, plate.rgb, size)
+            return DecodedPlate(frame, pixels, plate.info, raw, notes, signature, plate_size=(h, w))
+        pixels = np.ascontiguousarray(converter(plate.rgb).transpose(2, 0, 1))
         signature = cuts.signature(pixels.transpose(1, 2, 0)) if s.reset_on_cut else None
         return DecodedPlate(frame, pixels, plate.info, raw, notes, signature)
 
-    def _display(self, converter: DisplayConverter, rgb: np.ndarray) -> np.ndarray:
-        """(3, H, W) display values of the pixels that are used: when the model's input is much smaller than the
-        plate, only those the bicubic resize samples (and the cut detector's grid) are converted, the rest left 0 and
-        never read, so the model's input is the same as converting every pixel, at a fraction of the cost."""
+    def _model_input(self, converter: DisplayConverter, rgb: np.ndarray,
+                     size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The (3, h, w) model input of a plate larger than it, and its cut signature with ``--reset-on-cut``.
+
+        When the bicubic resize reads much less than the whole plate, only the pixels it reads (and the cut
+        detector's grid) are converted and resized (:func:`bicubic_from_taps`): no full-size display frame is made.
+        """
         h, w = rgb.shape[:2]
-        size = self._model_size(h, w)
-        if size != (h, w):
-            rows, cols = bicubic_taps(h, size[0]), bicubic_taps(w, size[1])
-            if len(rows) * len(cols) < SPARSE_COLOUR_BELOW * h * w:
-                if self.settings.reset_on_cut:
-                    step = max(1, min(h, w) // 64)  # cuts.signature's grid
-                    rows, cols = np.union1d(rows, np.arange(0, h, step)), np.union1d(cols, np.arange(0, w, step))
-                display = np.zeros((3, h, w), np.float32)
-                display[:, rows[:, None], cols] = converter(rgb[np.ix_(rows, cols)]).transpose(2, 0, 1)
-                return display
-        return np.ascontiguousarray(converter(rgb).transpose(2, 0, 1))
+        rows, cols = bicubic_taps(h, size[0]), bicubic_taps(w, size[1])
+        step = max(1, min(h, w) // 64)  # cuts.signature's grid
+        grid_rows, grid_cols = np.arange(0, h, step), np.arange(0, w, step)
+        if self.settings.reset_on_cut:
+            rows, cols = np.union1d(rows, grid_rows), np.union1d(cols, grid_cols)
+        if len(rows) * len(cols) >= SPARSE_COLOUR_BELOW * h * w:
+            rows, cols = np.arange(h), np.arange(w)
+        block = converter(np.take(np.take(rgb, rows, axis=0), cols, axis=1) if len(rows) * len(cols) < h * w else rgb)
+        signature = None
+        if self.settings.reset_on_cut:
+            signature = cuts.signature(block[np.ix_(np.searchsorted(rows, grid_rows), np.searchsorted(cols, grid_cols))])
+        return bicubic_from_taps(block, rows, cols, (h, w), size), signature
 
     # ----------------------------------------------------------- in the reader
     def plates(self, frames: list[int], stopping: Callable[[], bool],

@@ -168,22 +168,25 @@ def render_profile(pattern: str, root: Path, loaded: LoadedModel) -> None:
     wrapped.append(timed(type(loaded.stream()), "step", "network (its calling thread)"))
     marks: list[tuple[float, float]] = []
 
-    class Clock(QuietEvents):
-        def frame(self, frame, index, total, path) -> None:  # noqa: ANN001
+    class Clock(QuietEvents):  # from the first plate read to the last file written: the stages' span
+        def start(self, *args) -> None:  # noqa: ANN002
+            marks.append((time.perf_counter(), time.process_time()))
+
+        def done(self, *args) -> None:  # noqa: ANN002
             marks.append((time.perf_counter(), time.process_time()))
 
     try:
         settings = RenderSettings(plate=pattern, output=str(root / "profile" / "d.####.exr"), snapshot_every=10**6)
-        Render(settings, Clock(), loaded=loaded).run()
+        summary = Render(settings, Clock(), loaded=loaded).run()
     finally:
         for undo in wrapped:
             undo()
-    n = len(marks)
-    total_wall, total_cpu = (marks[-1][0] - marks[0][0]) / (n - 1) * n, (marks[-1][1] - marks[0][1]) / (n - 1) * n
+    n = len(summary.written)
+    total_wall, total_cpu = marks[1][0] - marks[0][0], marks[1][1] - marks[0][1]
     inner = {"decode worker, all": ("read (OIIO)", "colour (OCIO)"), "encode worker, all": ("write (OIIO)",
                                                                                               "output: resize back, depth, range")}
     print(f"where the cores go in the render ({n} frames, {total_wall / n * 1e3:.0f} ms wall and "
-          f"{total_cpu / n * 1e3:.0f} core-ms per frame between the first and last written): thread CPU ms per frame "
+          f"{total_cpu / n * 1e3:.0f} core-ms per frame, first frame's warm-up included): thread CPU ms per frame "
           "(wall in brackets)")
     counted = 0.0
     for label, (cpu, wall) in spent.items():
@@ -248,8 +251,12 @@ def thread_budget(frames: int = 20, timeout: float = 90.0) -> None:
             print(f"  {label:12s} {w}x{h} {'2 busy processes beside' if load else 'no added load':24s} " + " | ".join(cells))
 
 
-def main(frames: int = 16, repeats: int = 3) -> None:
-    cores = len(os.sched_getaffinity(0))
+def main(frames: int = 16, repeats: int = 3, quick: bool = False) -> None:
+    """The stage costs, the render's profile, and frames/s of the render against a one-thread read + ZIP write.
+
+    ``quick``: only the acceptance figures (the embedded-model render against the one-thread copy, alternated) and
+    the render's profile."""
+    cores = cpu_budget()
     carrots = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "exr" / "basic" / "Carrots.exr"
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -262,52 +269,57 @@ def main(frames: int = 16, repeats: int = 3) -> None:
               f"({model_size[1]}x{model_size[0]}, the official models' size) -> float32 depth; {frames} frames, "
               f"{cores} cores, torch {torch.get_num_threads()} threads, OIIO {oiio.get_int_attribute('threads')} threads")
 
-        print("core-ms per frame and stage (one call at a time; process CPU time, wall in brackets)")
-        plates = {f: read_plate(path % f) for f in range(1, frames + 1)}
-        stages: dict[str, tuple[float, float]] = {
-            "read (float32)": per_frame(lambda f: read_plate(path % f), frames),
-            "read (half, for a GPU)": per_frame(lambda f: read_plate(path % f, half=True), frames),
-            "colour, OCIO CPU (baked LUT)": per_frame(lambda f: convert(plates[f].rgb), frames),
-        }
-        half_plate = np.ascontiguousarray(read_plate(path % 1, half=True).rgb.transpose(2, 0, 1))
-        staging = torch.empty(half_plate.shape, dtype=torch.float16)
-        stages["copy into the upload buffer (half)"] = per_frame(lambda f: staging.copy_(torch.from_numpy(half_plate)), frames)
-        device_convert = DeviceDisplayConverter(config, "ACEScg", device="cpu")
-        tensors = {f: torch.from_numpy(plates[f].rgb.transpose(2, 0, 1).copy())[None] for f in (1, 2)}
-        stages["colour, torch on the CPU"] = per_frame(lambda f: device_convert(tensors[1 + f % 2]), 2)
-        display = torch.from_numpy(convert(plates[1].rgb).transpose(2, 0, 1).copy())[None]
-        stages["resize to the model (bicubic)"] = per_frame(
-            lambda f: F.interpolate(display, size=model_size, mode="bicubic", align_corners=False), frames)
-        small = display[:, 1, : model_size[0], : model_size[1]].contiguous()
+        stages: dict[str, tuple[float, float]] = {}
+        if not quick:  # the cost of each stage alone
+            print("core-ms per frame and stage (one call at a time; process CPU time, wall in brackets)")
+            plates = {f: read_plate(path % f) for f in range(1, frames + 1)}
+            stages = {
+                "read (float32)": per_frame(lambda f: read_plate(path % f), frames),
+                "read (half, for a GPU)": per_frame(lambda f: read_plate(path % f, half=True), frames),
+                "colour, OCIO CPU (baked LUT)": per_frame(lambda f: convert(plates[f].rgb), frames),
+            }
+            half_plate = np.ascontiguousarray(read_plate(path % 1, half=True).rgb.transpose(2, 0, 1))
+            staging = torch.empty(half_plate.shape, dtype=torch.float16)
+            stages["copy into the upload buffer (half)"] = per_frame(lambda f: staging.copy_(torch.from_numpy(half_plate)), frames)
+            device_convert = DeviceDisplayConverter(config, "ACEScg", device="cpu")
+            tensors = {f: torch.from_numpy(plates[f].rgb.transpose(2, 0, 1).copy())[None] for f in (1, 2)}
+            stages["colour, torch on the CPU"] = per_frame(lambda f: device_convert(tensors[1 + f % 2]), 2)
+            display = torch.from_numpy(convert(plates[1].rgb).transpose(2, 0, 1).copy())[None]
+            stages["resize to the model (bicubic)"] = per_frame(
+                lambda f: F.interpolate(display, size=model_size, mode="bicubic", align_corners=False), frames)
+            small = display[:, 1, : model_size[0], : model_size[1]].contiguous()
 
-        def output(f: int) -> None:
-            device_output(small[0], SIZE, "depth", 100.0, False).result()
+            def output(f: int) -> None:
+                device_output(small[0], SIZE, "depth", 100.0, False).result()
 
-        stages["output: resize back, depth, stats"] = per_frame(output, frames)
-        depth = 100.0 / np.maximum(display[0, 1].numpy(), 0.01)
-        sizes: dict[str, float] = {}
-        for half in (False, True):
-            for compression in ("none", "zip", "zips", "piz", "rle"):
-                name = f"write {'half' if half else 'float32'} {compression}"
-                out = root / f"{compression}{half}.exr"
-                stages[name] = per_frame(lambda f: write_exr(out, {"depth.Z": depth}, half=half, compression=compression), 4)
-                sizes[name] = out.stat().st_size / 2**20
-        for name, (wall, cpu) in stages.items():
-            size = f"  {sizes[name]:5.2f} MiB" if name in sizes else ""
-            print(f"  {name:36s} {cpu:7.1f} ({wall:6.1f}){size}")
+            stages["output: resize back, depth, stats"] = per_frame(output, frames)
+            depth = 100.0 / np.maximum(display[0, 1].numpy(), 0.01)
+            sizes: dict[str, float] = {}
+            for half in (False, True):
+                for compression in ("none", "zip", "zips", "piz", "rle"):
+                    name = f"write {'half' if half else 'float32'} {compression}"
+                    out = root / f"{compression}{half}.exr"
+                    stages[name] = per_frame(lambda f: write_exr(out, {"depth.Z": depth}, half=half, compression=compression), 4)
+                    sizes[name] = out.stat().st_size / 2**20
+            for name, (wall, cpu) in stages.items():
+                size = f"  {sizes[name]:5.2f} MiB" if name in sizes else ""
+                print(f"  {name:36s} {cpu:7.1f} ({wall:6.1f}){size}")
 
         def one_thread(f: int) -> None:
             pixels = read_plate(path % f).rgb
             write_exr(root / "one.exr", {"depth.Z": pixels[..., 1]}, compression="zip")
 
-        before_module = load_before(Path(__file__).resolve().parents[1])
+        before_module = None if quick else load_before(Path(__file__).resolve().parents[1])
         tiny = load_model(str(embedded_checkpoint()), None, torch.device("cpu"))
-        models = (("no-op network", no_op_model()), ("embedded model (224x126)", tiny))
+        embedded = f"embedded model (224x126, {tiny.precision})"
+        models = ((embedded,) if quick else ("no-op network", embedded))
+        loaded_by = {"no-op network": no_op_model(), embedded: tiny}
         best: dict[tuple[str, str], Timed] = {}
         one_fps = 0.0
         for rep in range(repeats):  # alternated, best of each: the machine is shared, its load comes and goes
             one_fps = max(one_fps, 1e3 / per_frame(one_thread, frames)[0])
-            for label, loaded in models:
+            for label in models:
+                loaded = loaded_by[label]
                 runs = [("after", Render)] + ([("before", before_module.Render)] if before_module else [])
                 for which, render_class in runs if rep % 2 else runs[::-1]:
                     settings = RenderSettings(plate=pattern, output=str(root / f"{which}{label[:3]}{rep}" / "d.####.exr"),
@@ -318,17 +330,20 @@ def main(frames: int = 16, repeats: int = 3) -> None:
                         best[key] = timed
         print(f"render frames/s at 2K, best of {repeats} alternated runs (engine at {BEFORE} = before; this one = after, "
               f"defaults: {default_io_workers()} decode + {default_io_workers()} encode workers, float32 depth uncompressed)")
-        for label, _ in models:
+        for label in models:
             after, before = best[(label, "after")], best.get((label, "before"))
             gain = f"  x{after.fps / before.fps:4.2f} fps, x{before.cpu_ms / after.cpu_ms:4.2f} less CPU" if before else ""
-            was = f"{before.fps:6.2f} fps {before.cpu_ms:6.0f} core-ms/frame" if before else "(no git: skipped)"
+            was = f"{before.fps:6.2f} fps {before.cpu_ms:6.0f} core-ms/frame" if before else \
+                "(not run)" if quick else "(no git: skipped)"
             print(f"  {label:26s} before {was}   after {after.fps:6.2f} fps {after.cpu_ms:6.0f} core-ms/frame{gain}")
-        tiny_after = best[(models[1][0], "after")].fps
+        tiny_after = best[(embedded, "after")].fps
         print(f"one thread, OIIO read + float32 ZIP write only: {one_fps:5.2f} fps (best of {repeats}); the embedded-model "
-              f"render after: x{tiny_after / one_fps:4.2f} of it (goal x1.5)")
+              f"render: x{tiny_after / one_fps:4.2f} of it (goal x1.5)")
         if before_module:
-            print(f"embedded-model render after / before: x{tiny_after / best[(models[1][0], 'before')].fps:4.2f} (goal x3)")
-
+            print(f"embedded-model render after / before: x{tiny_after / best[(embedded, 'before')].fps:4.2f} (goal x3)")
+        render_profile(pattern, root, tiny)
+        if quick:
+            return
         gpu_host = ("read (half, for a GPU)", "copy into the upload buffer (half)", "write float32 none")
         host = sum(stages[name][1] for name in gpu_host)
         print(f"16 cores at 48 FPS: a GPU render leaves the host reading half plates, filling the pinned upload buffer "

@@ -2,6 +2,7 @@
 
     python benchmarks/bench_render.py [--model flashdepth-s] [--size 252x448] [--frames 30] [--long 500]
     python benchmarks/bench_render.py --io [--io-frames 16]   # the I/O path at 2K, before/after (bench_io.py)
+    python benchmarks/bench_render.py --io --quick            # its acceptance figure only (render / one-thread copy)
 
 1. Throughput: ``render`` (decode + colour + inference + encode, threaded) frames/s against model-only
    ``stream.step`` frames/s on the same frames, measured in the same run (model-only before and after,
@@ -14,11 +15,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI sets it, before torch is imported
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from flashdepth_vfx.cpu_budget import configure_openmp  # noqa: E402
+
+configure_openmp()  # as the CLI does, before torch is imported
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -88,6 +93,7 @@ def main() -> None:
     parser.add_argument("--long", type=int, default=500)
     parser.add_argument("--io", action="store_true", help="Only the I/O path at 2K (bench_io.py), before and after.")
     parser.add_argument("--io-frames", type=int, default=16)
+    parser.add_argument("--quick", action="store_true", help="with --io: the acceptance figures only, 8 frames")
     parser.add_argument("--threads-check", action="store_true",
                         help="Only the thread budget: model steps with busy-wait / passive OpenMP / one thread, with and without load.")
     args = parser.parse_args()
@@ -95,7 +101,7 @@ def main() -> None:
         import bench_io
 
         if args.io:
-            bench_io.main(args.io_frames)
+            bench_io.main(8 if args.quick else args.io_frames, quick=args.quick)
         if args.threads_check:
             bench_io.thread_budget()
         return

@@ -151,6 +151,24 @@ def test_converting_only_the_pixels_the_resize_reads_changes_nothing(tmp_path, c
         np.testing.assert_array_equal(sparse[name], full[name], err_msg=name)
 
 
+@pytest.mark.parametrize(("full", "size"), [((1152, 2048), (126, 224)), ((900, 1600), (252, 448)),
+                                            ((1080, 1920), (518, 924)), ((71, 130), (70, 126))])
+def test_resize_from_the_taps_equals_torchs_bicubic(full, size) -> None:
+    import torch
+    import torch.nn.functional as F
+
+    rng = np.random.default_rng(5)
+    image = rng.random((*full, 3), dtype=np.float32) * 1.2  # above 1 too: the clamp
+    want = F.interpolate(torch.from_numpy(image.transpose(2, 0, 1).copy())[None], size=size, mode="bicubic",
+                         align_corners=False).clamp(0, 1)[0].numpy()
+    rows, cols = decode.bicubic_taps(full[0], size[0]), decode.bicubic_taps(full[1], size[1])
+    got = decode.bicubic_from_taps(image[np.ix_(rows, cols)], rows, cols, full, size)
+    assert got.shape == (3, *size) and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+    more = np.union1d(rows, np.arange(0, full[0], 7))  # extra rows (the cut detector's grid) change nothing
+    np.testing.assert_array_equal(decode.bicubic_from_taps(image[np.ix_(more, cols)], more, cols, full, size), got)
+
+
 @pytest.mark.parametrize(("given", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
 def test_the_cli_makes_openmp_wait_passively_unless_told_otherwise(given, expected) -> None:
     """Busy-waiting OpenMP threads starve the I/O workers (bench_render.py --threads-check): the CLI chooses passive

@@ -244,12 +244,17 @@ def weights() -> None:
 
 @weights.command("list")
 def weights_list() -> None:
-    """The released checkpoints and whether they are downloaded."""
-    from .model.checkpoint import KNOWN_CHECKPOINTS, cached_checkpoint
+    """The released checkpoints and the embedded model: licence, and whether they are downloaded."""
+    from .engine.loading import embedded_checkpoint
+    from .model.checkpoint import EMBEDDED_LICENCE, KNOWN_CHECKPOINTS, cached_checkpoint
 
     for name, known in KNOWN_CHECKPOINTS.items():
         where = cached_checkpoint(name)
-        click.echo(f"{name:<14} {known.description}\n{'':<14} {where if where else 'not downloaded'}")
+        click.echo(f"{name:<15} {known.description}\n{'':<15} licence {known.licence}\n"
+                   f"{'':<15} {where if where else 'not downloaded'}")
+    embedded = embedded_checkpoint()
+    click.echo(f"{'flashdepth-tiny':<15} embedded; procedural scenes only (make demo)\n{'':<15} licence {EMBEDDED_LICENCE}\n"
+               f"{'':<15} {embedded if embedded else 'missing from this installation'}")
 
 
 @weights.command("download")
@@ -260,6 +265,9 @@ def weights_download(names: tuple[str, ...], debug: bool) -> None:
     from .model.checkpoint import KNOWN_CHECKPOINTS, download_checkpoint
 
     for name in names or tuple(KNOWN_CHECKPOINTS):
+        known = KNOWN_CHECKPOINTS.get(name)
+        if known is not None and not known.licence.commercial:  # said once, before the download; never a prompt
+            click.echo(f"note: {name} is licensed {known.licence}", err=True)
         path = _guarded(debug, lambda n=name: download_checkpoint(n))
         click.echo(f"{name}: {path}")
 

@@ -24,6 +24,7 @@ def test_licence_of_each_model() -> None:
     assert all(DA_V2 in licence.source for licence in lic.values())
     project = re.search(r'^license = "([^"]+)"$', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
     assert (ckpt.EMBEDDED_LICENCE.name, ckpt.EMBEDDED_LICENCE.commercial) == (project, True) == ("Apache-2.0", True)
+    assert " ".join((ROOT / "LICENSE").read_text().split()[:4]) == "Apache License Version 2.0,"
 
 
 def test_weights_list_shows_licence_and_source(tmp_path, monkeypatch) -> None:
@@ -37,7 +38,7 @@ def test_weights_list_shows_licence_and_source(tmp_path, monkeypatch) -> None:
     assert licence_of["flashdepth"].startswith("licence CC-BY-NC-4.0 (non-commercial use only)")
     assert licence_of["flashdepth-s"].startswith("licence Apache-2.0: from Depth-Anything-V2-Small")
     assert all(f"source: {DA_V2}" in licence_of[n] for n in ("flashdepth", "flashdepth-l", "flashdepth-s"))
-    assert licence_of["flashdepth-tiny"] == "licence Apache-2.0: this project's own, trained from scratch; source: pyproject.toml"
+    assert licence_of["flashdepth-tiny"] == "licence Apache-2.0: this project's own, trained from scratch; source: LICENSE, pyproject.toml"
 
 
 def test_download_names_a_non_commercial_licence_first_in_one_line(tmp_path, monkeypatch) -> None:
@@ -72,7 +73,7 @@ def test_hosts_doctor_shows_each_models_licence(tmp_path, monkeypatch) -> None:
     result = CliRunner().invoke(main, ["hosts", "doctor"])
     licences = [line for line in result.stdout.splitlines() if line.split()[1] == "licence"]
     assert licences == [
-        "--  licence  flashdepth-tiny Apache-2.0: this project's own, trained from scratch; source: pyproject.toml",
+        "--  licence  flashdepth-tiny Apache-2.0: this project's own, trained from scratch; source: LICENSE, pyproject.toml",
         "--  licence  flashdepth CC-BY-NC-4.0 (non-commercial use only): its teacher FlashDepth-L is from "
         f"Depth-Anything-V2-Large; source: {DA_V2} README",
     ]

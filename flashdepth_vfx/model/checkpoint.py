@@ -33,7 +33,7 @@ class Licence:
 
 
 _DA_V2 = "source: github.com/DepthAnything/Depth-Anything-V2 README"
-EMBEDDED_LICENCE = Licence("Apache-2.0", True, "this project's own, trained from scratch; source: pyproject.toml")
+EMBEDDED_LICENCE = Licence("Apache-2.0", True, "this project's own, trained from scratch; source: LICENSE, pyproject.toml")
 
 
 @dataclass(frozen=True)

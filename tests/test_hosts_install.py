@@ -84,23 +84,31 @@ def test_uninstalling_one_host_keeps_the_others_and_the_engine_config(tmp_path) 
     assert not (layout.home / ".config/flashdepth-vfx").exists()
 
 
-def test_bridge_config_keeps_the_users_other_settings(tmp_path) -> None:
+def test_bridge_config_keeps_the_users_other_settings_and_gets_the_studio_engine_back(tmp_path) -> None:
+    """Issue 18 item 5: uninstall restores the studio's own engine setting (it dropped the key)."""
     layout = make_home(tmp_path, "Linux")
     config = layout.home / ".config/flashdepth-vfx/bridge.json"
     config.parent.mkdir(parents=True)
-    config.write_text(json.dumps({"engine": "/old/flashdepth-vfx", "cache": "/big/disk"}))
+    studio = json.dumps({"engine": "/studio/bin/flashdepth-vfx", "cache": "/big/disk"})
+    config.write_text(studio)
     apply(plan(["nuke"], layout, engine=ENGINE), layout.home)
-    assert json.loads(config.read_text())["cache"] == "/big/disk"
+    assert json.loads(config.read_text()) == {"engine": ENGINE, "cache": "/big/disk", "installed_by": inst.MARKER}
     apply(plan(["nuke"], layout, remove=True), layout.home)
-    assert json.loads(config.read_text()) == {"cache": "/big/disk"}
+    assert config.read_text() == studio  # byte for byte
+    assert sorted(p.name for p in config.parent.iterdir()) == ["bridge.json"]  # the install record went too
+    # someone edits the config while installed: their edit stays, the studio's engine comes back
+    apply(plan(["nuke"], layout, engine=ENGINE), layout.home)
+    config.write_text(json.dumps({**json.loads(config.read_text()), "cache": "/faster/disk"}))
+    apply(plan(["nuke"], layout, remove=True), layout.home)
+    assert json.loads(config.read_text()) == {"engine": "/studio/bin/flashdepth-vfx", "cache": "/faster/disk"}
 
 
 def test_houdini_without_preferences_is_one_clear_error(tmp_path) -> None:
     layout = Layout("Linux", tmp_path, {})
     with pytest.raises(inst.InstallError, match=r"no Houdini preferences folder found .*--dest"):
         plan(["houdini"], layout, engine=ENGINE)
-    assert plan(["houdini"], Layout("Linux", tmp_path, {"HOUDINI_USER_PREF_DIR": str(tmp_path / "h")}),
-                engine=ENGINE)[0].path == tmp_path / "h" / "packages" / "flashdepth_vfx.json"
+    changes = plan(["houdini"], Layout("Linux", tmp_path, {"HOUDINI_USER_PREF_DIR": str(tmp_path / "h")}), engine=ENGINE)
+    assert [c.path for c in changes if c.owner == "houdini"] == [tmp_path / "h" / "packages" / "flashdepth_vfx.json"]
 
 
 def test_nuke_block_adds_the_plugin_folder(tmp_path, monkeypatch) -> None:

@@ -50,7 +50,7 @@ def test_install_each_os_layout_is_idempotent_and_uninstall_restores_the_home(tm
     layout = make_home(tmp_path, system)
     before = tree(layout.home)
     changes = plan(list(inst.HOSTS), layout, engine=ENGINE)
-    apply(changes, layout.home)
+    apply(changes)
     home = layout.home
     package = json.loads((home / EXPECTED[system]["houdini"]).read_text())
     assert {"FLASHDEPTH_VFX": str(ROOT)} in package["env"] and package["hpath"] == "$FLASHDEPTH_VFX/houdini"
@@ -66,21 +66,21 @@ def test_install_each_os_layout_is_idempotent_and_uninstall_restores_the_home(tm
     again = plan(list(inst.HOSTS), layout, engine=ENGINE)
     assert {c.action for c in again} == {"unchanged"}
     after_install = tree(home)
-    apply(again, home)
+    apply(again)
     assert tree(home) == after_install
 
-    apply(plan(list(inst.HOSTS), layout, remove=True), home)
+    apply(plan(list(inst.HOSTS), layout, remove=True))
     assert tree(home) == before  # nothing left behind, the user's own files untouched
     assert not any(installed(h, layout) for h in inst.HOSTS)
 
 
 def test_uninstalling_one_host_keeps_the_others_and_the_engine_config(tmp_path) -> None:
     layout = make_home(tmp_path, "Linux")
-    apply(plan(["nuke", "houdini"], layout, engine=ENGINE), layout.home)
-    apply(plan(["nuke"], layout, remove=True), layout.home)
+    apply(plan(["nuke", "houdini"], layout, engine=ENGINE))
+    apply(plan(["nuke"], layout, remove=True))
     assert not installed("nuke", layout) and installed("houdini", layout)
     assert (layout.home / ".config/flashdepth-vfx/bridge.json").is_file()
-    apply(plan(["houdini"], layout, remove=True), layout.home)
+    apply(plan(["houdini"], layout, remove=True))
     assert not (layout.home / ".config/flashdepth-vfx").exists()
 
 
@@ -91,15 +91,15 @@ def test_bridge_config_keeps_the_users_other_settings_and_gets_the_studio_engine
     config.parent.mkdir(parents=True)
     studio = json.dumps({"engine": "/studio/bin/flashdepth-vfx", "cache": "/big/disk"})
     config.write_text(studio)
-    apply(plan(["nuke"], layout, engine=ENGINE), layout.home)
+    apply(plan(["nuke"], layout, engine=ENGINE))
     assert json.loads(config.read_text()) == {"engine": ENGINE, "cache": "/big/disk", "installed_by": inst.MARKER}
-    apply(plan(["nuke"], layout, remove=True), layout.home)
+    apply(plan(["nuke"], layout, remove=True))
     assert config.read_text() == studio  # byte for byte
     assert sorted(p.name for p in config.parent.iterdir()) == ["bridge.json"]  # the install record went too
     # someone edits the config while installed: their edit stays, the studio's engine comes back
-    apply(plan(["nuke"], layout, engine=ENGINE), layout.home)
+    apply(plan(["nuke"], layout, engine=ENGINE))
     config.write_text(json.dumps({**json.loads(config.read_text()), "cache": "/faster/disk"}))
-    apply(plan(["nuke"], layout, remove=True), layout.home)
+    apply(plan(["nuke"], layout, remove=True))
     assert json.loads(config.read_text()) == {"engine": "/studio/bin/flashdepth-vfx", "cache": "/faster/disk"}
 
 
@@ -113,7 +113,7 @@ def test_houdini_without_preferences_is_one_clear_error(tmp_path) -> None:
 
 def test_nuke_block_adds_the_plugin_folder(tmp_path, monkeypatch) -> None:
     layout = make_home(tmp_path, "Linux")
-    apply(plan(["nuke"], layout, engine=ENGINE), layout.home)
+    apply(plan(["nuke"], layout, engine=ENGINE))
     added: list[str] = []
     monkeypatch.setitem(sys.modules, "nuke", types.SimpleNamespace(pluginAddPath=added.append))
     runpy.run_path(str(layout.home / ".nuke" / "init.py"))
@@ -159,7 +159,7 @@ def test_cli_install_doctor_uninstall(tmp_path, monkeypatch) -> None:
 
 def test_doctor_names_a_broken_installation(tmp_path) -> None:
     layout = make_home(tmp_path, "Linux")
-    apply(plan(["houdini"], layout, engine=ENGINE), layout.home)
+    apply(plan(["houdini"], layout, engine=ENGINE))
     package = layout.home / "houdini20.5/packages/flashdepth_vfx.json"
     package.write_text(package.read_text().replace(str(ROOT), str(tmp_path / "moved")))
     houdini = [c for c in host_checks(layout) if c.name == "houdini"]

@@ -26,7 +26,7 @@ def _run(names: tuple[str, ...], dest: Optional[str], dry_run: bool, remove: boo
         for change in changes:
             click.echo(("would " if dry_run and change.action != "unchanged" else "") + change.describe())
         if not dry_run:
-            apply(changes, Path(dest).expanduser() if dest else layout.home)
+            apply(changes)
     except FlashDepthError as exc:
         raise click.ClickException(str(exc)) from None
     if not changes:

@@ -607,10 +607,9 @@ def _atomic_write(path: Path, content: bytes) -> None:
         raise
 
 
-def apply(changes: Sequence[Change], stop: Optional[Path] = None) -> None:
+def apply(changes: Sequence[Change]) -> None:
     """Write or remove the planned files and folders, each after checking that it is still as planned; an OSError
-    or a file changed since planning becomes one line naming the file. (``stop`` is accepted for callers of the
-    first release; only folders install recorded are removed.)"""
+    or a file changed since planning becomes one line naming the file."""
     for change in changes:
         if change.action not in ("write", "remove", "rmdir"):
             continue

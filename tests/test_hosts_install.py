@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
 import runpy
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -171,3 +173,54 @@ def test_unknown_host_and_conflicting_options(tmp_path) -> None:
         plan(["maya"], Layout("Linux", tmp_path, {}))
     result = CliRunner().invoke(main, ["hosts", "install", "nuke", "--user", "--dest", str(tmp_path)])
     assert result.exit_code == 2
+
+
+# ----------------------------------------------------------------------------- issue 19 item 8: OSes, all, doctor
+def test_windows_nuke_and_houdini_follow_home_and_the_redirected_documents(tmp_path) -> None:
+    profile, home, onedrive = tmp_path / "Users/ana", tmp_path / "H/ana", tmp_path / "Users/ana/OneDrive/Documents"
+    for prefs in (home / "houdini20.5", onedrive / "houdini21.0", profile / "Documents/houdini20.0"):
+        prefs.mkdir(parents=True)
+    with_home = Layout("Windows", profile, {"HOME": str(home)})
+    assert with_home.nuke_dir() == home / ".nuke"  # Foundry: .nuke under %HOME% when set
+    assert with_home.houdini_dirs() == [home / "houdini20.5"]  # SideFX: %HOME%/houdiniX.Y
+    plain = Layout("Windows", profile, {}, documents=onedrive)
+    assert plain.nuke_dir() == profile / ".nuke"  # else under %USERPROFILE%
+    assert plain.houdini_dirs() == [onedrive / "houdini21.0"]  # Houdini's HOME is the (OneDrive) Documents folder
+    assert Layout("Windows", profile, {}).houdini_dirs() == [profile / "Documents/houdini20.0"]
+    assert Layout("Linux", profile, {"HOME": str(home)}).nuke_dir() == profile / ".nuke"  # Path.home() elsewhere
+
+
+def test_install_all_installs_every_host_it_can_and_names_the_rest(tmp_path, monkeypatch) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setattr(Layout, "current", classmethod(lambda cls: Layout("Linux", home, {})))
+    runner = CliRunner()
+    result = runner.invoke(main, ["hosts", "install", "all"])
+    assert result.exit_code == 0, result.output
+    skipped = [line for line in result.output.splitlines() if line.startswith("skip")]
+    assert skipped == [f"skip   houdini: no Houdini preferences folder found (looked for houdiniX.Y under {home}): "
+                       "start Houdini once, set $HOUDINI_USER_PREF_DIR, or pass --dest"]
+    layout = Layout("Linux", home, {})
+    assert installed("nuke", layout) and installed("resolve", layout) and not installed("houdini", layout)
+    named = runner.invoke(main, ["hosts", "install", "houdini"])
+    assert named.exit_code == 1 and "no Houdini preferences folder found" in named.output
+    assert runner.invoke(main, ["hosts", "uninstall", "all"]).exit_code == 0
+    assert sorted(p.name for p in home.iterdir()) == []
+
+
+def test_doctor_with_a_torch_that_does_not_import_is_one_fix_line(tmp_path) -> None:
+    broken = tmp_path / "site" / "torch"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('libtorch_cuda.so: cannot open shared object file')\n")
+    (tmp_path / "home").mkdir()
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(ROOT)]),
+           "FLASHDEPTH_VFX_BIN": f"{sys.executable} -m flashdepth_vfx"}
+    env.pop("FLASHDEPTH_VFX_CONFIG", None)
+    env.pop("HOUDINI_USER_PREF_DIR", None)
+    done = subprocess.run([sys.executable, "-m", "flashdepth_vfx", "hosts", "doctor"], capture_output=True, text=True,
+                          env=env, timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1 and "Traceback" not in output, output
+    fix = [line for line in output.splitlines() if line.startswith("FIX")]
+    assert fix == ["FIX torch    torch does not import (ImportError: libtorch_cuda.so: cannot open shared object file): "
+                   f"reinstall it in the engine's Python ({sys.executable} -m pip install --force-reinstall torch)"]

@@ -359,3 +359,14 @@ def test_install_then_uninstall_leaves_every_file_and_link_as_it_was(case: Dict[
                     assert now == (kind, value)
             uninstall(layout, *case["hosts"])
             assert snapshot(base) == before
+
+
+def test_the_installer_and_the_guard_import_with_the_standard_library_only() -> None:
+    """Host Pythons import :mod:`flashdepth_vfx.hosts`; the guard they decide through loads no image library."""
+    import subprocess
+    import sys
+
+    code = ("import sys, flashdepth_vfx.hosts.install, flashdepth_vfx.plates.output_guard; "
+            "print(sorted(m for m in ('OpenImageIO', 'PyOpenColorIO', 'numpy', 'torch', 'click') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -236,10 +236,6 @@ def _linked_target(path: Path) -> Tuple[Path, str]:
 
 
 # ---------------------------------------------------------------- per host
-class _Refusals(List[str]):
-    """The one-line reasons install cannot go ahead, gathered over every host before anything is written."""
-
-
 def _nuke_line(root: Path) -> str:
     return f"nuke.pluginAddPath({ascii(str(root / 'nuke'))})"
 
@@ -282,7 +278,7 @@ def _cut(text: str, start: int, end: int) -> str:
 
 
 def _nuke_changes(layout: Layout, root: Path, dest: Optional[Path], remove: bool, created: Sequence[str],
-                  refusals: _Refusals) -> List[Change]:
+                  refusals: List[str]) -> List[Change]:
     init = (dest or layout.nuke_dir()) / "init.py"
     try:
         target, note = _linked_target(init)
@@ -353,7 +349,7 @@ def _package_root(path: Path) -> Optional[Path]:
 
 
 def _houdini_changes(layout: Layout, root: Path, dest: Optional[Path], remove: bool, created: Sequence[str],
-                     refusals: _Refusals) -> List[Change]:
+                     refusals: List[str]) -> List[Change]:
     folders = [dest] if dest else layout.houdini_dirs()
     packages = [f / "packages" / HOUDINI_PACKAGE for f in folders]
     if remove:
@@ -394,7 +390,7 @@ def _launcher(root: Path, relative: Path) -> str:
 
 
 def _resolve_changes(layout: Layout, root: Path, dest: Optional[Path], remove: bool, created: Sequence[str],
-                     refusals: _Refusals) -> List[Change]:
+                     refusals: List[str]) -> List[Change]:
     folders = [dest] if dest else layout.resolve_dirs()
     scripts = resolve_scripts(root)
     paths = [(f / s, s) for f in folders for s in scripts]
@@ -431,7 +427,7 @@ def _dump(data: Mapping[str, object]) -> bytes:
 
 
 def _bridge_changes(layout: Layout, root: Path, manifest: Dict[str, object], remove: bool, engine: str,
-                    refusals: _Refusals) -> List[Change]:
+                    refusals: List[str]) -> List[Change]:
     """Install: the bridge config names this engine (its previous bytes go into the manifest). Uninstall: the
     file as it was before install when nobody changed it since; else the engine setting it had (or none)."""
     path = layout.bridge_config()
@@ -545,7 +541,7 @@ def plan(hosts: Sequence[str], layout: Layout, dest: Optional[Path] = None, remo
         raise InstallError(f"unknown host(s) {', '.join(unknown)}: choose from {', '.join(HOSTS)} or all")
     root = project_root()
     manifest = _read_manifest(layout, root)
-    refusals = _Refusals()
+    refusals: List[str] = []  # why install cannot go ahead, gathered over every host before anything is written
     changes: List[Change] = []
     done = []
     for host in hosts:

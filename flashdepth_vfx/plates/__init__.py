@@ -38,7 +38,27 @@ _HOME = {
 }
 _MODULE_OF = {name: module for module, names in _HOME.items() for name in names}
 
-__all__ = sorted(_MODULE_OF)
+__all__ = [
+    "DisplayConverter",
+    "FrameSequence",
+    "Plate",
+    "PlateInfo",
+    "compact_frames",
+    "find_sequence",
+    "frame_path",
+    "guess_colorspace",
+    "is_movie",
+    "load_config",
+    "movie_frame_count",
+    "output_pattern",
+    "parse_frame_range",
+    "probe",
+    "read_channels",
+    "read_movie",
+    "read_plate",
+    "readable_extensions",
+    "write_exr",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -352,6 +352,7 @@ def test_install_then_uninstall_leaves_every_file_and_link_as_it_was(case: Dict[
                 assert snapshot(base) == before  # a refusal writes nothing at all
                 return
             assert snapshot(checkout) == own  # never written through a link into the checkout
+            assert {c.action for c in plan(case["hosts"], layout, engine=ENGINE)} <= {"unchanged", "keep"}  # idempotent
             for path, (kind, value) in before.items():  # install only adds: every file and link is still what it was,
                 now = snapshot(Path(path).parent).get(path)  # apart from its own marked block / engine setting
                 assert now is not None and now[0] == kind, (path, now)

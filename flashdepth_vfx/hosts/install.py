@@ -47,7 +47,7 @@ MARKER = "flashdepth-vfx hosts install"
 """Written into every file (or block) the installer owns."""
 _BLOCK_START = f"# >>> {MARKER}: remove with `flashdepth-vfx hosts uninstall nuke` >>>"
 _BLOCK_END = "# <<< flashdepth-vfx <<<"
-_MARKER_LINE = re.compile("^(" + re.escape(_BLOCK_START) + "|" + re.escape(_BLOCK_END) + r")\r?$", re.M)
+_MARKER_LINE = re.compile("^(" + re.escape(_BLOCK_START) + "|" + re.escape(_BLOCK_END) + r")(?=\r?$)", re.M)
 HOUDINI_PACKAGE = "flashdepth_vfx.json"
 _HOUDINI_VERSION = re.compile(r"^houdini(\d+\.\d+)$")
 _LEGACY_LAUNCHER = f'"""FlashDepth launcher ({MARKER};'.encode()  # first line of the first release's launchers
@@ -465,7 +465,7 @@ def _bridge_changes(layout: Layout, root: Path, manifest: Dict[str, object], rem
         if record is not None and record.get("before") is not None else {}
     if "engine" in previous:
         rest["engine"] = previous["engine"]
-    if not rest and record is not None and record.get("known") and record.get("before") is None:
+    if not rest and (record is None or record.get("before") is None):  # created by install (or unknown)
         return [Change("remove", path, owner="bridge", before=data)]
     return [Change("write", path, _dump(rest), "bridge", note, target, data)]
 

@@ -224,15 +224,19 @@ def _write(path: Path, content: bytes, owner: str, target: Optional[Path] = None
     return Change("unchanged" if current == content else "write", path, content, owner, note, target, current)
 
 
-def _linked_target(path: Path) -> Tuple[Path, str]:
-    """The file to edit for ``path``: itself, or the file its link points at (which must be a file)."""
-    if not path.is_symlink():
-        return path, ""
-    real = Path(os.path.realpath(path))
-    if not real.is_file():
-        raise InstallError(f"{path} is a link to {os.readlink(path)}, which is not a file: fix the link, "
-                           "then run the command again")
-    return real, f"the file {path} links to"
+def _edit_target(path: Path, root: Path) -> Tuple[Path, str]:
+    """The file to edit for ``path`` (a user's file install adds its part to): itself, or the file its link points
+    at, and a note saying so; InstallError (one line) when that is not a file or the guard refuses it."""
+    target, note = path, ""
+    if path.is_symlink():
+        target, note = Path(os.path.realpath(path)), f"the file {path} links to"
+        if not target.is_file():
+            raise InstallError(f"{path} is a link to {os.readlink(path)}, which is not a file: fix the link, "
+                               "then run the command again")
+    refusal = replace_refusal(target, None, protected=[root])
+    if refusal is not None:
+        raise InstallError(refusal)
+    return target, note
 
 
 # ---------------------------------------------------------------- per host
@@ -281,14 +285,10 @@ def _nuke_changes(layout: Layout, root: Path, dest: Optional[Path], remove: bool
                   refusals: List[str]) -> List[Change]:
     init = (dest or layout.nuke_dir()) / "init.py"
     try:
-        target, note = _linked_target(init)
+        target, note = _edit_target(init, root)
     except InstallError as exc:
-        refusals.append(str(exc))
-        return []
-    refusal = replace_refusal(target, None, protected=[root])
-    if refusal is not None:
         if not remove:  # never installed there, so nothing to remove either
-            refusals.append(f"{refusal}: add `import nuke` and `{_nuke_line(root)}` to Nuke's init.py by hand")
+            refusals.append(f"{exc} (or add `import nuke` and `{_nuke_line(root)}` to Nuke's init.py by hand)")
         return []
     data = _read(target)
     if data is not None and (data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\0" in data):
@@ -432,13 +432,9 @@ def _bridge_changes(layout: Layout, root: Path, manifest: Dict[str, object], rem
     file as it was before install when nobody changed it since; else the engine setting it had (or none)."""
     path = layout.bridge_config()
     try:
-        target, note = _linked_target(path)
+        target, note = _edit_target(path, root)
     except InstallError as exc:
         refusals.append(str(exc))
-        return []
-    refusal = replace_refusal(target, None, protected=[root])
-    if refusal is not None:
-        refusals.append(refusal)
         return []
     data = _read(target)
     config = _load_json(path, data, "bridge config")

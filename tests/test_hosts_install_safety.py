@@ -337,7 +337,7 @@ def build(base: Path, checkout: Path, case: Dict[str, str]) -> Layout:
     return Layout("Linux", home, {})
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=homes())
 def test_install_then_uninstall_leaves_every_file_and_link_as_it_was(case: Dict[str, str]) -> None:
     with tempfile.TemporaryDirectory() as temp:
@@ -371,3 +371,21 @@ def test_the_installer_and_the_guard_import_with_the_standard_library_only() -> 
             "print(sorted(m for m in ('OpenImageIO', 'PyOpenColorIO', 'numpy', 'torch', 'click') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_files_of_the_first_release_are_still_the_installers(checkout, layout, tmp_path) -> None:
+    """An upgrade: the launcher, package and bridge config the first release wrote are replaced and removed as the
+    installer's own (they carry only its comment), without a manifest to say which folders it created."""
+    launcher = write(layout.home / COMP, b'"""FlashDepth launcher (flashdepth-vfx hosts install; remove with '
+                                          b'`flashdepth-vfx hosts uninstall resolve`):\nruns it."""\n')
+    package = write(layout.home / "houdini20.5/packages/flashdepth_vfx.json", json.dumps(
+        {"_comment": "written by `flashdepth-vfx hosts install`; remove with `flashdepth-vfx hosts uninstall houdini`",
+         "env": [{"FLASHDEPTH_VFX": "/old/checkout"}]}).encode())
+    bridge = write(layout.home / ".config/flashdepth-vfx/bridge.json",
+                   json.dumps({"engine": "/old/engine", "installed_by": inst.MARKER}).encode())
+    install(layout, "resolve", "houdini")
+    assert launcher.read_text().startswith("# flashdepth:kind=host-launcher")
+    assert json.loads(package.read_text())["env"][0] == {"FLASHDEPTH_VFX": str(checkout)}
+    uninstall(layout, "resolve", "houdini")
+    assert not launcher.exists() and not package.exists() and not bridge.exists()
+    assert launcher.parent.is_dir() and package.parent.is_dir()  # folders nobody recorded stay

@@ -33,6 +33,8 @@ from flashdepth_vfx.plates import DisplayConverter, load_config, read_plate, wri
 
 BEFORE = "cefe584"
 """The commit whose engine (one reader and one writer thread, OCIO and resize in the reader, ZIP) is "before"."""
+BASE = "d33c2b7"
+"""The commit before the CPU-path work (issue 21): its decode stage and fp32 default are "base"."""
 SIZE = (1152, 2048)
 
 
@@ -86,20 +88,36 @@ def write_plates(folder: Path, frames: int, carrots: Path) -> str:
     return str(folder / "plate.####.exr")
 
 
-def load_before(root: Path) -> ModuleType | None:
-    """The engine's pipeline module as it was at ``BEFORE`` (from git), run against today's plates package."""
+def engine_module(root: Path, commit: str | None, name: str) -> ModuleType | None:
+    """The engine's module ``name`` (e.g. ``pipeline``) as it was at ``commit`` (from git; None: as it is now), loaded
+    beside today's, against today's other modules."""
+    path = f"flashdepth_vfx/engine/{name}.py"
     try:
-        source = subprocess.run(["git", "show", f"{BEFORE}:flashdepth_vfx/engine/pipeline.py"], cwd=root,
-                                capture_output=True, text=True, check=True).stdout
+        source = (root / path).read_text() if commit is None else subprocess.run(
+            ["git", "show", f"{commit}:{path}"], cwd=root, capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
-    spec = importlib.util.spec_from_loader("flashdepth_vfx.engine._pipeline_before", loader=None)
+    spec = importlib.util.spec_from_loader(f"flashdepth_vfx.engine._{name}_{commit or 'now'}", loader=None)
     assert spec is not None
     module = importlib.util.module_from_spec(spec)
     module.__package__ = "flashdepth_vfx.engine"
     sys.modules[spec.name] = module
-    exec(compile(source, f"{BEFORE}:pipeline.py", "exec"), module.__dict__)  # noqa: S102 - our own history
+    exec(compile(source, f"{commit or 'now'}:{name}.py", "exec"), module.__dict__)  # noqa: S102 - our own history
     return module
+
+
+def load_before(root: Path) -> ModuleType | None:
+    """The engine's pipeline module as it was at ``BEFORE``, run against today's plates package."""
+    return engine_module(root, BEFORE, "pipeline")
+
+
+def decode_stage_at(root: Path, commit: str) -> type | None:
+    """Today's render with the decode stage as it was at ``commit``: the CPU path's changes to it, alone."""
+    decode, pipeline = engine_module(root, commit, "decode"), engine_module(root, None, "pipeline")
+    if decode is None or pipeline is None:
+        return None
+    pipeline.PlateDecoder = decode.PlateDecoder
+    return pipeline.Render
 
 
 @dataclass
@@ -309,19 +327,25 @@ def main(frames: int = 16, repeats: int = 3, quick: bool = False) -> None:
             pixels = read_plate(path % f).rgb
             write_exr(root / "one.exr", {"depth.Z": pixels[..., 1]}, compression="zip")
 
-        before_module = None if quick else load_before(Path(__file__).resolve().parents[1])
+        repo = Path(__file__).resolve().parents[1]
+        before_module = None if quick else load_before(repo)
+        base_render = decode_stage_at(repo, BASE)
         tiny = load_model(str(embedded_checkpoint()), None, torch.device("cpu"))
         embedded = f"embedded model (224x126, {tiny.precision})"
         models = ((embedded,) if quick else ("no-op network", embedded))
-        loaded_by = {"no-op network": no_op_model(), embedded: tiny}
+        runs: dict[str, list[tuple[str, type, LoadedModel]]] = {
+            "no-op network": [("after", Render, no_op_model())],
+            embedded: [("after", Render, tiny)] + ([("base", base_render, load_model(
+                str(embedded_checkpoint()), None, torch.device("cpu"), "fp32"))] if base_render else []),
+        }
+        for label in models:
+            runs[label] += [("before", before_module.Render, runs[label][0][2])] if before_module else []
         best: dict[tuple[str, str], Timed] = {}
         one_fps = 0.0
         for rep in range(repeats):  # alternated, best of each: the machine is shared, its load comes and goes
             one_fps = max(one_fps, 1e3 / per_frame(one_thread, frames)[0])
             for label in models:
-                loaded = loaded_by[label]
-                runs = [("after", Render)] + ([("before", before_module.Render)] if before_module else [])
-                for which, render_class in runs if rep % 2 else runs[::-1]:
+                for which, render_class, loaded in runs[label] if rep % 2 else runs[label][::-1]:
                     settings = RenderSettings(plate=pattern, output=str(root / f"{which}{label[:3]}{rep}" / "d.####.exr"),
                                               snapshot_every=10**6)
                     timed = render(render_class, settings, loaded)
@@ -337,6 +361,11 @@ def main(frames: int = 16, repeats: int = 3, quick: bool = False) -> None:
                 "(not run)" if quick else "(no git: skipped)"
             print(f"  {label:26s} before {was}   after {after.fps:6.2f} fps {after.cpu_ms:6.0f} core-ms/frame{gain}")
         tiny_after = best[(embedded, "after")].fps
+        if (embedded, "base") in best:
+            base = best[(embedded, "base")]
+            print(f"  the engine at {BASE} (its decode stage, fp32 embedded model): {base.fps:6.2f} fps "
+                  f"{base.cpu_ms:6.0f} core-ms/frame; this one: x{tiny_after / base.fps:4.2f} fps, "
+                  f"x{base.cpu_ms / best[(embedded, 'after')].cpu_ms:4.2f} less CPU")
         print(f"one thread, OIIO read + float32 ZIP write only: {one_fps:5.2f} fps (best of {repeats}); the embedded-model "
               f"render: x{tiny_after / one_fps:4.2f} of it (goal x1.5)")
         if before_module:

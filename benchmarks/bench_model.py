@@ -110,25 +110,25 @@ def build(name: str, variant: Variant, weights: dict[str, torch.Tensor] | None, 
 
 def clip_frames(count: int, size: tuple[int, int], device: torch.device) -> list[torch.Tensor]:
     """``count`` frames of natural video at ``size`` (RGB in [0, 1]); the clip is looped if it is shorter."""
+    def resized(rgb: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None].float()
+        return F.interpolate(x, size=size, mode="bicubic", align_corners=False).clamp(0, 1).to(device)
+
     movie = SHARED / "testdata" / "video" / "bigbuckbunny.mp4"
-    raw: list[np.ndarray] = []
+    frames: list[torch.Tensor] = []
     if movie.is_file():
         from flashdepth_vfx.plates.movie import read_movie
 
         for _, rgb in read_movie(movie):
-            raw.append(rgb)
-            if len(raw) == count:
+            frames.append(resized(rgb))
+            if len(frames) == count:
                 break
-    if not raw:  # no shared data: a procedural shot
+    if not frames:  # no shared data: a procedural shot
         from flashdepth_vfx.data import SceneConfig, render_sequence
 
-        clip = render_sequence(SceneConfig(height=size[0], width=size[1], num_frames=count, seed=1))
-        raw = list(clip.rgb)
-    frames = []
-    for i in range(count):
-        x = torch.from_numpy(np.ascontiguousarray(raw[i % len(raw)].transpose(2, 0, 1)))[None].float()
-        frames.append(F.interpolate(x, size=size, mode="bicubic", align_corners=False).clamp(0, 1).to(device))
-    return frames
+        frames = [resized(rgb) for rgb in render_sequence(SceneConfig(height=size[0], width=size[1],
+                                                                      num_frames=count, seed=1)).rgb]
+    return [frames[i % len(frames)] for i in range(count)]
 
 
 def _timed_step(stream, frame: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, float]:  # noqa: ANN001

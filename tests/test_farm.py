@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from engine_helpers import read_channel, run_cli, write_plates, write_tiny_checkpoint
 from flashdepth_vfx.engine import QuietEvents, Render, RenderSettings
 from flashdepth_vfx.errors import FlashDepthError
-from flashdepth_vfx.farm import DEFAULT_WARMUP, FarmError, build_template
+from flashdepth_vfx.farm import DEFAULT_WARMUP, FarmError, build_job
 from flashdepth_vfx.farm.command import farm
 from flashdepth_vfx.farm.options import RENDER_OPTIONS
 from flashdepth_vfx.farm.shots import find_shots
@@ -131,10 +131,10 @@ def test_chunked_template_passes_openjd_check(root) -> None:
 
 def test_short_shots_get_one_task_each(root) -> None:
     for chunk_size in (None, 6):  # no chunks asked, or shots no longer than a chunk
-        template = build_template([plate(root, s) for s in SHOTS], chunk_size, None, False,
-                                  {"checkpoint": str(root / "tiny.safetensors"), "mode": "normalized", "device": "cuda",
-                                   "half": True, "passthrough": False, "missing": "hold", "layer": None},
-                                  template_dir=root)
+        template = build_job([plate(root, s) for s in SHOTS], chunk_size, None, False,
+                             {"checkpoint": str(root / "tiny.safetensors"), "mode": "normalized", "device": "cuda",
+                              "half": True, "passthrough": False, "missing": "hold", "layer": None},
+                             template_dir=root).template
         assert "extensions" not in template
         assert all(s["hostRequirements"]["amounts"] == [{"name": "amount.worker.gpu", "min": 1}]
                    for s in template["steps"])
@@ -149,7 +149,7 @@ def test_short_shots_get_one_task_each(root) -> None:
 
 
 def test_chained_chunks_are_steps_that_depend_in_order(root) -> None:
-    template = build_template([plate(root, "sh010")], 4, None, True, {}, template_dir=root)
+    template = build_job([plate(root, "sh010")], 4, None, True, {}, template_dir=root).template
     steps = template["steps"]
     assert [s["name"] for s in steps] == ["sh010 1001-1004", "sh010 1005-1006"]
     assert "dependencies" not in steps[0] and steps[1]["dependencies"] == [{"dependsOn": "sh010 1001-1004"}]
@@ -189,7 +189,7 @@ def test_missing_frames_are_found_when_the_template_is_built(tmp_path) -> None:
     result = CliRunner().invoke(farm, ["submit-template", gappy, "-o", str(tmp_path / "job.yaml")])
     assert result.exit_code == 1 and "missing frames 1003" in result.output, result.output
     with pytest.raises(FarmError, match="do not carry the render option"):
-        build_template([gappy], None, None, False, {"resume": True, "missing": "hold"})
+        build_job([gappy], None, None, False, {"resume": True, "missing": "hold"})
 
 
 def test_options_mirror_render() -> None:

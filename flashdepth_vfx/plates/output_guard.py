@@ -25,7 +25,7 @@ from flashdepth_vfx.errors import OutputError, PlateError
 from flashdepth_vfx.plates.image_io import probe
 
 OutputKind = Literal["depth", "preview", "eval", "eval-plot", "checkpoint", "train-config", "train-log",
-                     "solve-report", "solve-plot"]
+                     "solve-report", "solve-plot", "farm-values"]
 KIND_KEY = "flashdepth:kind"
 _DESCRIPTION = "ImageDescription"
 _MAX_HEADER_BYTES = 16 << 20  # JSON files and safetensors headers larger than this are not the project's

@@ -346,8 +346,9 @@ def write_job(job: FarmJob, path: str | os.PathLike[str], overwrite: bool = Fals
     values of its PATH parameters outside its folder (:data:`PARAMETER_VALUES`); with no such values, a values file
     flashdepth-vfx wrote there for this template is removed (its stale paths would replace the defaults).
 
-    Refused before anything is written: a values file there that flashdepth-vfx did not write (unless
-    ``overwrite``) or wrote for another template, and a ``parameter_values.yaml`` (Deadline Cloud reads one file).
+    A job with values is refused before anything is written where a values file is there that flashdepth-vfx did
+    not write (unless ``overwrite``) or wrote for another template, or a ``parameter_values.yaml`` (Deadline Cloud
+    reads one values file).
     """
     target = Path(path).expanduser()
     values_file = target.with_name(PARAMETER_VALUES)
@@ -358,14 +359,14 @@ def write_job(job: FarmJob, path: str | os.PathLike[str], overwrite: bool = Fals
             raise FarmError(f"{other} holds job parameter values, and Deadline Cloud reads only one values file: "
                             "move it away, or write the job into a folder of its own")
         check_outputs([(values_file, VALUES_KIND)], [], overwrite)
-    if owner not in (None, target.name):
-        raise FarmError(f"{values_file} holds the paths of the job {owner}: write each job into a folder of its own")
+        if owner not in (None, target.name):
+            raise FarmError(f"{values_file} holds the paths of the job {owner}: write each job into a folder of its own")
     written = write_template(job.template, target)
     if job.values:
         values = [{"name": name, "value": value} for name, value in job.values.items()]
         write_text(values_file, json.dumps({KIND_KEY: VALUES_KIND, "template": target.name,
                                             "parameterValues": values}, indent=2) + "\n")
-    elif owner is not None:
+    elif owner == target.name:
         values_file.unlink(missing_ok=True)
     return written
 

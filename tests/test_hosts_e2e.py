@@ -9,6 +9,7 @@ place and records each job a host node renders (its list is the fixture's value)
 """
 from __future__ import annotations
 
+import json
 import os
 import runpy
 import shlex
@@ -45,7 +46,9 @@ from test_host_resolve import (  # noqa: F401  (host: autouse fixture)
     run_comp_script,
 )
 
-REAL_ENGINE = [sys.executable, "-m", "flashdepth_vfx"]
+# The engine of this tree, run by this Python (the bridge drops PYTHONPATH from the engine's environment).
+REAL_ENGINE = [sys.executable, "-c", f"import runpy, sys; sys.path.insert(0, {str(ROOT)!r}); "
+               "runpy.run_module('flashdepth_vfx', run_name='__main__')"]
 FRAMES = range(1001, 1004)
 DEPTH_CHANNEL = "depth.Z"
 RENDER_TIMEOUT_MS = 60_000
@@ -366,10 +369,15 @@ def test_nuke_send_to_farm_writes_the_job_for_the_plates_file_frames(nuke: Modul
     args = job["steps"][0]["script"]["actions"]["onRun"]["args"]
     assert args[args.index("--frames") + 1] == "2-4"
     assert args[args.index("--output") + 1] == "{{Param.OutputDir}}/shot_depth.%04d.exr"
-    output_dir = next(p["default"] for p in job["parameterDefinitions"] if p["name"] == "OutputDir")
-    assert (template.parent / output_dir).resolve() == Path(settings.version().pattern).parent.resolve()
-    assert group["status"].value() == (f"Farm job written to {template.parent}: submit it with "
-                                       f"`deadline bundle submit {template.parent}` or run it with `openjd run {template}`")
+    output_dir = next(p for p in job["parameterDefinitions"] if p["name"] == "OutputDir")
+    assert output_dir["type"] == "PATH" and "default" not in output_dir  # outside the bundle: valued beside it
+    values = json.loads((template.parent / "parameter_values.json").read_text())["parameterValues"]
+    output_value = next(v["value"] for v in values if v["name"] == "OutputDir")
+    assert Path(output_value).resolve() == Path(settings.version().pattern).parent.resolve()
+    status = group["status"].value()
+    assert status.startswith(f"Farm job written to {template.parent}: submit it with `deadline bundle submit "
+                             f"{template.parent}` or run it here with `openjd run {template} -p ")
+    assert f"-p OutputDir={output_value}" in status
 
 
 def test_nuke_send_to_farm_refuses_a_node_tree(nuke: ModuleType, read: Any) -> None:
@@ -502,8 +510,11 @@ def test_nuke_send_to_farm_carries_the_camera_and_the_solve(
     assert solve[3] == "solve" and solve[solve.index("--camera") + 1] == "{{Param.Camera}}"
     assert solve[solve.index("--position") + 1] == "world" and solve[solve.index("--normals") + 1] == "camera"
 
-    ran = subprocess.run([str(Path(sys.executable).with_name("openjd")), "run", str(template),
-                          "--job-param", f"EngineCommand={shlex.join(REAL_ENGINE)}"],
+    values = json.loads((template.parent / "parameter_values.json").read_text())["parameterValues"]
+    given = {v["name"]: v["value"] for v in values}  # the paths outside the bundle, as Deadline Cloud submits them
+    assert set(given) == {"PlateDir", "OutputDir", "Checkpoint", "Points"}
+    ran = subprocess.run([str(Path(sys.executable).with_name("openjd")), "run", str(template), "--job-param",
+                          json.dumps({**given, "EngineCommand": shlex.join(REAL_ENGINE)})],
                          capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr
     version = source.settings.version()

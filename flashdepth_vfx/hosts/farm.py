@@ -103,12 +103,12 @@ def bundle_values(bundle_dir: str) -> Dict[str, str]:
     """The job parameter values in the bundle's ``parameter_values.json`` (none when it has no such file)."""
     try:
         with open(os.path.join(bundle_dir, VALUES_NAME), encoding="utf-8") as handle:
-            data = json.load(handle)
+            entries = json.load(handle)["parameterValues"]
+        return {str(entry["name"]): str(entry["value"]) for entry in entries}
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as exc:
-        raise FarmError(f"cannot read {VALUES_NAME} of the farm job in {bundle_dir}: {exc}") from None
-    return {str(entry["name"]): str(entry["value"]) for entry in data.get("parameterValues", [])}
+    except (OSError, ValueError, LookupError, TypeError) as exc:
+        raise FarmError(f"cannot read {VALUES_NAME} of the farm job in {bundle_dir} ({exc!r}): send it again") from None
 
 
 def _last_line(text: str) -> str:
@@ -128,8 +128,8 @@ def send_to_farm(job: RenderJob, bundle_dir: str, submit: Optional[bool] = None,
     job = carry_into_bundle(job, solve, bundle_dir)
     argv = list(engine) if engine else find_engine()
     env = engine_environment()
-    quiet: Dict[str, Any] = {"stdin": subprocess.DEVNULL, "capture_output": True, "text": True, "timeout": timeout, "env": env,
-             **engine_process_flags()}
+    quiet: Dict[str, Any] = {"stdin": subprocess.DEVNULL, "capture_output": True, "text": True, "timeout": timeout,
+                             "env": env, **engine_process_flags()}
     try:
         done = subprocess.run(argv + farm_args(job, bundle_dir), **quiet)
     except (OSError, subprocess.TimeoutExpired) as exc:

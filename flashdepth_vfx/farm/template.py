@@ -248,8 +248,8 @@ def build_job(shots: list[str], chunk_size: int | None, warmup: int | None, chai
               render_options: dict[str, Any], *, engine_command: str = DEFAULT_ENGINE, name: str | None = None,
               template_dir: str | os.PathLike[str] | None = None, frames: str | None = None,
               solve_options: Mapping[str, Any] | None = None) -> FarmJob:
-    """A validated job template (as a dict) rendering every shot, one step per shot (per chunk when chained), with
-    the values of its PATH parameters outside ``template_dir``.
+    """The validated job rendering every shot: its template (as a dict; one step per shot, per chunk when chained)
+    and the values of its PATH parameters outside ``template_dir``.
 
     ``shots``: plates as ``render`` takes them (wildcards allowed in folders), scanned now for their frames.
     ``chunk_size`` None: one task per shot, as is any shot no longer than it. ``warmup``: frames each chunk runs

@@ -99,7 +99,7 @@ def main() -> None:
 @click.option("--io-workers", type=click.IntRange(min=1),
               help="Threads decoding plates, and threads writing depth files (default: one per core, at least 2).")
 @click.option("--compression", type=click.Choice(["auto", "none", "zip", "zips", "piz", "rle"]), default="auto",
-              show_default=True, help="EXR compression of the depth files; auto: zip for --half, none for float32.")
+              show_default=True, help="EXR compression of the depth files; auto: zip for --half or --passthrough, none for float32.")
 @click.option("--exact-colour", is_flag=True,
               help="Convert plate colour with OpenColorIO's CPU processor (the CPU numerics) also on a GPU, instead of converting there.")
 @click.option("--snapshot-every", type=int, default=25, show_default=True, help="Save the temporal state every N frames.")

@@ -37,7 +37,8 @@ from typing import Literal, Optional
 from flashdepth_vfx.errors import OutputError, PlateError
 
 OutputKind = Literal["depth", "preview", "eval", "eval-plot", "checkpoint", "train-config", "train-log",
-                     "solve-report", "solve-plot", "host-launcher", "host-package", "install-manifest"]
+                     "solve-report", "solve-plot", "host-launcher", "host-package", "install-manifest",
+                     "farm-values"]
 KIND_KEY = "flashdepth:kind"
 _SOURCE_KIND = re.compile(rb"# flashdepth:kind=([A-Za-z0-9_-]+)(?:\s|$)")
 _DESCRIPTION = "ImageDescription"

@@ -33,6 +33,8 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 from flashdepth_vfx.bridge import RenderJob
 from flashdepth_vfx.errors import FlashDepthError
 
+from .colour import config_identity
+from .export import content_stamp, plate_identity
 from .frames import parse_frames
 from .paths import frame_file, output_pattern, sequence_frames
 
@@ -72,9 +74,53 @@ def _read_json(path: str) -> Optional[Dict[str, Any]]:
     return data if isinstance(data, dict) else None
 
 
-def settings_key(job: RenderJob) -> str:
-    """16 hex digits naming the depth a job makes: its fingerprint without the output, the frame range and
-    ``resume`` (rendering more frames, or finishing, adds to the same version)."""
+_PATH_ARGS = {"--camera": "name", "--points": "content"}
+"""Engine options whose value is a file: a host's camera file is named by its content (:func:`.camera.camera_file`),
+a points file is keyed by its content."""
+
+
+def _file_identity(path: str) -> str:
+    stamp = content_stamp(path)
+    return stamp if stamp != "missing" else f"missing:{os.path.basename(path)}"
+
+
+def _args_identity(args: Sequence[str]) -> List[str]:
+    out: List[str] = []
+    for index, arg in enumerate(args):
+        kind = _PATH_ARGS.get(args[index - 1]) if index else None
+        out.append(os.path.basename(arg) if kind == "name" else _file_identity(arg) if kind == "content" else arg)
+    return out
+
+
+def job_identity(job: RenderJob, output_dir: str = "") -> Dict[str, Any]:
+    """The settings of ``job`` that make its depth (:func:`job_settings`), each file as what it is rather than
+    where it is mounted or installed: the plate by :func:`.export.plate_identity` (a node's own export of its
+    input, under ``output_dir``, by its place there: that folder is named by the input's content), the OCIO config
+    by :func:`.colour.config_identity`, the checkpoint and points files by their content, the camera file by its
+    name (its content hash)."""
+    identity = job_settings(job)
+    plate = os.path.normpath(job.plate)
+    inside = bool(output_dir) and plate.startswith(os.path.join(os.path.normpath(output_dir), ""))
+    identity["plate"] = ("node:" + os.path.relpath(plate, output_dir).replace(os.sep, "/") if inside
+                         else plate_identity(job.plate))
+    identity["checkpoint"] = _file_identity(job.checkpoint) if job.checkpoint else None
+    identity["ocio_config"] = config_identity(job.ocio_config)
+    identity["extra_args"] = _args_identity(job.extra_args)
+    return identity
+
+
+def settings_key(job: RenderJob, output_dir: str = "") -> str:
+    """16 hex digits naming the depth a job makes: a hash of :func:`job_identity` (the output, the frame range and
+    ``resume`` do not count: rendering more frames, or finishing, adds to the same version). The same plates,
+    config and settings seen from two machines give one key."""
+    identity = {k: v for k, v in job_identity(job, output_dir).items() if v is not None and v is not False and v != []}
+    blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def legacy_key(job: RenderJob) -> str:
+    """The key releases before content keys named a version by (a hash of the paths as this machine sees them):
+    a node keeps finding the versions it rendered then."""
     return dataclasses.replace(job, output=None, frames=None, resume=False).fingerprint()
 
 

@@ -189,3 +189,34 @@ def test_a_nuke_point_release_with_the_same_bundled_config_keeps_the_key(fd: Any
     lut_config(tmp_path / "opt" / "Nuke16.0v1" / "plugins" / "OCIOConfigs" / "configs" / "aces_1.2", "0 0.9\n")
     monkeypatch.setattr(nuke, "EXE_PATH", str(tmp_path / "opt" / "Nuke16.0v1" / "Nuke16.0"))
     assert fd.read_source(group).settings.key() != keys["Nuke15.1v1"]  # a release whose config really changed
+
+
+# --- 9. a failed start leaves no version -------------------------------------------------------------------
+
+def test_a_failed_start_leaves_no_empty_version_in_the_menu_and_a_failed_finish_keeps_the_version(
+        fd: Any, nuke: ModuleType, show: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    read = nuke.nodes.Read(file=str(show / "sh010" / "plates" / "shot.%04d.exr"), first=1001, last=1005,
+                           origfirst=1001, origlast=1005, colorspace="default (sRGB)")
+    group = fd.create_node(read)
+    out = tmp_path / "comp" / "flashdepth" / "FlashDepth1"
+    for mode, binary in (("fail", None), ("ok", "/nowhere/flashdepth-vfx")):  # the engine refuses; no engine
+        monkeypatch.setenv("FAKE_ENGINE_MODE", mode)
+        if binary:
+            monkeypatch.setenv("FLASHDEPTH_VFX_BIN", binary)
+        fd.render(group)
+        finish(fd, group)
+        assert group["status"].value().startswith("Error: ")
+        assert not list(out.glob(f"*/{MANIFEST}")) and (not out.exists() or not any(out.iterdir()))
+        assert group["depth_version"].values() == [fd.LATEST]
+
+    from test_host_nuke import FAKE_ENGINE
+    monkeypatch.setenv("FLASHDEPTH_VFX_BIN", FAKE_ENGINE)
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "ok")
+    fd.render(group)
+    finish(fd, group)
+    version = version_dir(tmp_path, group)
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "fail")
+    fd.finish(group)
+    finish(fd, group)
+    assert (version / MANIFEST).is_file() and len(group["depth_version"].values()) == 2
+    assert "5 fr complete" in group["depth_version"].values()[1]

@@ -28,7 +28,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from flashdepth_vfx.bridge import RenderJob
 from flashdepth_vfx.errors import FlashDepthError
@@ -47,6 +47,7 @@ SHOWN_FOLDER = ".flashdepth_shown"
 RENDERING = ".flashdepth_rendering.json"
 """In a version folder while a host node renders into it: the host machine and process."""
 _LABEL_TIME = "%Y-%m-%d %H:%M"
+_NEW_FOLDERS: Set[str] = set()  # version folders this process made for a render that has not ended yet
 RESOLVE_PROJECT = "DaVinci Resolve project"
 """How a shown record names a Resolve project (its media pool imported the version): no file, so never stale."""
 
@@ -177,7 +178,9 @@ class DepthVersion:
         created = old.get("created") if isinstance(old.get("created"), str) else None
         data = {KIND_KEY: "version", "key": self.key, "pattern": self.pattern, "settings": job_settings(job),
                 "frames": job.frames or "", "created": created or time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        os.makedirs(self.folder, exist_ok=True)
+        if not os.path.isdir(self.folder):
+            os.makedirs(self.folder)
+            _NEW_FOLDERS.add(self.folder)
         _write_json(os.path.join(self.folder, MANIFEST), data)
 
     def manifest(self) -> Optional[Dict[str, Any]]:
@@ -187,7 +190,10 @@ class DepthVersion:
     @contextlib.contextmanager
     def rendering(self) -> Iterator[None]:
         """Mark the version as being rendered (by this machine and process) for the ``with`` block, so that
-        pruning leaves it alone; the marker goes when the block ends, however it ends."""
+        pruning leaves it alone; the marker goes when the block ends, however it ends. A render that ended
+        before its first frame (a failed start: a bad config, no engine, cancelled while loading) leaves no
+        version behind: its manifest goes, and the folder too when this process made it and nothing else is in
+        it."""
         os.makedirs(self.folder, exist_ok=True)
         path = os.path.join(self.folder, RENDERING)
         _write_json(path, {KIND_KEY: "rendering", "host": socket.gethostname(), "pid": os.getpid(),
@@ -197,6 +203,14 @@ class DepthVersion:
         finally:
             with contextlib.suppress(OSError):
                 os.remove(path)
+            made_here = self.folder in _NEW_FOLDERS
+            _NEW_FOLDERS.discard(self.folder)
+            if not self.on_disk():
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(self.folder, MANIFEST))
+                if made_here:
+                    with contextlib.suppress(OSError):
+                        os.rmdir(self.folder)  # only when empty: whatever else is there stays
 
 
 def _user_file(version: DepthVersion, user: str) -> str:

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Dict, List
@@ -220,3 +221,54 @@ def test_a_failed_start_leaves_no_empty_version_in_the_menu_and_a_failed_finish_
     finish(fd, group)
     assert (version / MANIFEST).is_file() and len(group["depth_version"].values()) == 2
     assert "5 fr complete" in group["depth_version"].values()[1]
+
+
+# --- 3. status checks cheap on network storage -------------------------------------------------------------
+
+STATUS_CALLS = 8 + 2 * 3
+"""The most file-system calls one node's status check may make, whatever its frame count: the plate's first
+frame and folder (or the upstream files' folder and end frames), the config, the version folder and its listing,
+the node's shown record, the output folder's listing, and a manifest and a listing per version (3 here)."""
+
+
+def node_with_versions(fd: Any, nuke: ModuleType, show: Path, frames: int, processed: bool = False) -> Any:
+    """A FlashDepth node on a ``frames``-frame plate (through a Grade when ``processed``) whose output folder holds
+    three complete versions, its own one shown."""
+    folder = plates(show / f"sh{frames:03d}" / "plates", range(1001, 1001 + frames))
+    delivered = time.time() - 86400  # plates delivered yesterday
+    os.utime(folder.parent, (delivered, delivered))
+    read = nuke.nodes.Read(file=str(folder), first=1001, last=1000 + frames, origfirst=1001,
+                           origlast=1000 + frames, colorspace="default (sRGB)")
+    upstream = read
+    if processed:
+        upstream = nuke.nodes.Grade(white=2.0)
+        upstream.setInput(0, read)
+    group = fd.create_node(upstream)
+    group.setName(f"Depth{frames}{'g' if processed else ''}")
+    group["output"].setValue(str(show / f"sh{frames:03d}" / "depth" / group.name()))
+    settings = fd.read_source(group).settings
+    for mode in ("disparity", "normalized", "depth"):  # the node's own (depth) the newest
+        version = dataclasses.replace(settings, mode=mode).version()
+        version.write_manifest(dataclasses.replace(settings, mode=mode).versioned_job())
+        for frame in range(1001, 1001 + frames):
+            Path(version.frame_file(frame)).write_text("depth")
+    fd.refresh_status(group)
+    assert group["status"].value().startswith(f"Current: {frames} frames"), group["status"].value()
+    assert len(group["depth_version"].values()) == 4
+    return group
+
+
+@pytest.mark.parametrize("processed", [False, True], ids=["read", "node tree"])
+def test_a_status_check_makes_a_bounded_number_of_file_system_calls_whatever_the_frame_count(
+        fd: Any, nuke: ModuleType, show: Path, processed: bool) -> None:
+    from fakes.slowfs import SlowFileSystem
+
+    counts: Dict[int, Dict[str, int]] = {}
+    for frames in (10, 200):
+        group = node_with_versions(fd, nuke, show, frames, processed)
+        with SlowFileSystem() as fs:
+            nuke.knob_changed(group, "device")  # a knob change: re-checks the status
+        assert group["status"].value().startswith(f"Current: {frames} frames")
+        counts[frames] = dict(fs.calls)
+        assert fs.total <= STATUS_CALLS, (frames, fs.calls, fs.paths)
+    assert counts[10] == counts[200]  # nothing per frame

@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .paths import frame_file, sequence_frames, sequence_name
 
@@ -49,6 +49,26 @@ def file_stamp(path: str) -> str:
     except OSError:
         return f"{path}:missing"
     return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def sequence_stamp(pattern: str, frames: Sequence[int]) -> str:
+    """What identifies the files a reader shows at ``frames`` cheaply, whatever the frame count: its file name,
+    its folder's modification time (any file of it written through a rename, added or removed changes it) and
+    the size and time of the first and last of those frames (a delivery over the files in place changes them).
+    Three ``stat`` calls, none per frame."""
+    name = sequence_name(pattern) or os.path.basename(pattern)
+    try:
+        folder = os.stat(os.path.dirname(pattern) or ".").st_mtime_ns
+    except OSError:
+        folder = 0
+    parts = [name, str(folder)]
+    for frame in sorted({min(frames), max(frames)}) if frames else []:
+        try:
+            stat = os.stat(frame_file(pattern, frame))
+            parts.append(f"{frame}={stat.st_size}:{stat.st_mtime_ns}")
+        except OSError:
+            parts.append(f"{frame}=missing")
+    return ":".join(parts)
 
 
 def content_stamp(path: str) -> str:

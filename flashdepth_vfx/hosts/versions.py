@@ -145,8 +145,9 @@ class DepthVersion:
         return frame_file(self.pattern, frame)
 
     def frames_on_disk(self, frames: Iterable[int]) -> List[int]:
-        """Those of ``frames`` whose depth file exists."""
-        return [frame for frame in frames if os.path.isfile(self.frame_file(frame))]
+        """Those of ``frames`` whose depth file exists (one listing of the folder, not a look-up per frame)."""
+        on_disk = set(self.on_disk())
+        return [frame for frame in frames if frame in on_disk]
 
     def on_disk(self) -> List[int]:
         """Every frame of this version on disk."""
@@ -177,7 +178,8 @@ class DepthVersion:
         old = self.manifest() or {}
         created = old.get("created") if isinstance(old.get("created"), str) else None
         data = {KIND_KEY: "version", "key": self.key, "pattern": self.pattern, "settings": job_settings(job),
-                "frames": job.frames or "", "created": created or time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+                "frames": job.frames or "", "created": created or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "identity": job_identity(job, os.path.dirname(self.folder))}
         if not os.path.isdir(self.folder):
             os.makedirs(self.folder)
             _NEW_FOLDERS.add(self.folder)
@@ -238,7 +240,7 @@ def keep_shown(version: DepthVersion, scene: str, node: str) -> None:
     is there: a node pasted from another scene, or a scene saved under a new name and reopened, shows a version
     that no record of its own keeps. Writes only a missing record, and none for an unsaved scene ("": its record
     could never be found stale)."""
-    if scene and os.path.isdir(version.folder) and not os.path.isfile(_user_file(version, f"{scene} {node}")):
+    if scene and not os.path.isfile(_user_file(version, f"{scene} {node}")) and os.path.isdir(version.folder):
         mark_shown(version, scene, node)
 
 
@@ -314,9 +316,10 @@ def _asked_frames(manifest: Dict[str, Any]) -> List[int]:
     return sequence_frames(plate) if isinstance(plate, str) else []
 
 
-def describe(version: DepthVersion, modified: Optional[float] = None) -> VersionInfo:
-    """What is on disk of ``version``, for a menu."""
-    manifest = version.manifest() or {}
+def describe(version: DepthVersion, modified: Optional[float] = None,
+             manifest: Optional[Dict[str, Any]] = None) -> VersionInfo:
+    """What is on disk of ``version``, for a menu (``manifest``: its manifest, when already read)."""
+    manifest = manifest if manifest is not None else version.manifest() or {}
     settings = manifest.get("settings")
     on_disk = version.on_disk()
     asked = _asked_frames(manifest)
@@ -332,7 +335,7 @@ def describe(version: DepthVersion, modified: Optional[float] = None) -> Version
 
 def describe_versions(output_dir: str) -> List[VersionInfo]:
     """Every version under a node's output folder, newest first (:func:`list_versions`), described for a menu."""
-    return [describe(version, modified) for version, modified in _versions_with_times(output_dir)]
+    return [describe(version, modified, manifest) for version, modified, manifest in _versions_with_times(output_dir)]
 
 
 def find_version(infos: Sequence[VersionInfo], label: str) -> Optional[DepthVersion]:
@@ -343,33 +346,33 @@ def find_version(infos: Sequence[VersionInfo], label: str) -> Optional[DepthVers
     return found[0] if len(found) == 1 else None
 
 
-def _versions_with_times(output_dir: str) -> List[Tuple[DepthVersion, float]]:
-    """(version, manifest time stamp) of the versions under ``output_dir``, newest first: the folders whose
-    manifest has the folder's name as its key. The frames are looked for where the folder is now (a project
-    moved since keeps its versions)."""
+def _versions_with_times(output_dir: str) -> List[Tuple[DepthVersion, float, Dict[str, Any]]]:
+    """(version, manifest time stamp, manifest) of the versions under ``output_dir``, newest first: the folders
+    (not links) whose manifest has the folder's name as its key. The frames are looked for where the folder is
+    now (a project moved since keeps its versions). One listing and one manifest read per version."""
     found = []
     try:
-        names = os.listdir(output_dir)
+        with os.scandir(output_dir) as entries:  # says which entries are links without a call per entry
+            folders = [entry.name for entry in entries if not entry.is_symlink() and entry.is_dir()]
     except OSError:
         return []
-    for name in names:
-        path = os.path.join(output_dir, name, MANIFEST)
-        try:
-            with open(path, encoding="utf-8") as handle:
+    for name in folders:
+        try:  # the time from the open file: no second look-up of the path
+            with open(os.path.join(output_dir, name, MANIFEST), encoding="utf-8") as handle:
+                modified = os.fstat(handle.fileno()).st_mtime
                 data = json.load(handle)
-            key, pattern = str(data["key"]), str(data["pattern"])
-            if key != name or os.path.islink(os.path.join(output_dir, name)):
-                continue
-            found.append((DepthVersion(key, os.path.join(output_dir, name, os.path.basename(pattern))),
-                          os.path.getmtime(path)))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError):
             continue
+        if not isinstance(data, dict) or data.get("key") != name or not isinstance(data.get("pattern"), str):
+            continue
+        found.append((DepthVersion(name, os.path.join(output_dir, name, os.path.basename(data["pattern"]))),
+                      modified, data))
     return sorted(found, key=lambda item: item[1], reverse=True)
 
 
 def list_versions(output_dir: str) -> List[DepthVersion]:
     """The versions under a node's output folder that have a manifest, newest first."""
-    return [version for version, _ in _versions_with_times(output_dir)]
+    return [version for version, _, _ in _versions_with_times(output_dir)]
 
 
 class DepthState(enum.Enum):
@@ -457,8 +460,9 @@ def node_status(wanted: DepthVersion, frames: Sequence[int], shown: Optional[Dep
     *stale* while it is not ``wanted`` (the compositor sees at a glance that the depth does not follow the
     knobs), *missing* when its files are gone."""
     total = len(frames)
-    done = len(wanted.frames_on_disk(frames))
-    shown_exists = shown is not None and bool(shown.on_disk())
+    wanted_on_disk = set(wanted.on_disk())  # one listing per version, not a look-up per frame
+    done = len([frame for frame in frames if frame in wanted_on_disk])
+    shown_exists = shown is not None and bool(wanted_on_disk if shown == wanted else shown.on_disk())
     if chosen and shown is not None and shown != wanted:
         if not shown_exists:
             return NodeStatus(DepthState.MISSING, wanted, done, total, None, shown, chosen=True)

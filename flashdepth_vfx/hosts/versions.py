@@ -3,7 +3,13 @@
 Every combination of settings that changes the depth pixels (plate, model or checkpoint, colour space and
 OCIO config, output mode, device, precision; not the frame range or where the folder is) gets its own
 folder, ``<output folder>/<settings key>/``. A new render therefore never overwrites the depth a node shows:
-the loader keeps showing the previous version until the new one is complete (or the artist chooses it).
+the loader keeps showing the previous version until the new one is complete (or the artist chooses it). The key
+hashes what the inputs *are*, not where one machine sees them (:func:`job_identity`): another artist opening the
+script with the show mounted elsewhere, the tool installed elsewhere or another Nuke point release finds the same
+versions current.
+
+A status check costs a fixed number of file-system calls whatever the frame count (a listing per version, never
+a look-up per frame): a script of hundreds of nodes on network storage opens without stalling the host.
 
 :func:`node_status` compares what is on disk with a node's settings: *current* (every asked frame rendered
 with these settings), *partial* (some: finish with ``--resume``), *stale* (the loader shows depth of other

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from flashdepth_vfx.sampling import hash_samples
+
 from .paths import frame_file, sequence_frames, sequence_name
 
 SOURCE_FOLDER = "source"
@@ -84,13 +86,7 @@ def content_stamp(path: str) -> str:
     digest = hashlib.sha256(str(stat.st_size).encode("ascii"))
     try:
         with open(path, "rb") as handle:
-            if stat.st_size <= SAMPLE_BYTES * SAMPLES:
-                digest.update(handle.read())
-            else:
-                step = (stat.st_size - SAMPLE_BYTES) / (SAMPLES - 1)
-                for index in range(SAMPLES):
-                    handle.seek(int(index * step))
-                    digest.update(handle.read(SAMPLE_BYTES))
+            hash_samples(handle, stat.st_size, digest, SAMPLE_BYTES, SAMPLES)
     except OSError:
         return "unreadable"
     stamp = f"{stat.st_size}:{digest.hexdigest()[:16]}"

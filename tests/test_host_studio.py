@@ -272,3 +272,28 @@ def test_a_status_check_makes_a_bounded_number_of_file_system_calls_whatever_the
         counts[frames] = dict(fs.calls)
         assert fs.total <= STATUS_CALLS, (frames, fs.calls, fs.paths)
     assert counts[10] == counts[200]  # nothing per frame
+
+
+def test_the_export_of_a_node_tree_follows_a_redelivered_plate_in_any_spelling(fd: Any, nuke: ModuleType,
+                                                                               show: Path) -> None:
+    """The upstream key stamps the Read's files by their folder and end frames (not a stat per frame), also for
+    a ``####`` Read (whose files were never stamped before: a re-delivery kept the old export)."""
+    from flashdepth_nuke import upstream as up
+
+    folder = show / "sh010" / "plates"
+    read = nuke.nodes.Read(file=str(folder / "shot.####.exr"), first=1001, last=1005, origfirst=1001,
+                           origlast=1005)
+    grade = nuke.nodes.Grade(white=2.0)
+    grade.setInput(0, read)
+    frames = list(range(1001, 1006))
+    key = up.network_key(grade, frames)
+    assert up.network_key(grade, frames) == key
+    plates(folder, seed=1)  # re-delivered over the files in place
+    stamp = time.time_ns() - 10 ** 9
+    os.utime(folder / "shot.1001.exr", ns=(stamp, stamp))
+    assert up.network_key(grade, frames) != key
+    os.utime(folder, ns=(stamp, stamp))
+    key = up.network_key(grade, frames)
+    (folder / "shot.1003.exr").rename(folder / "old.exr")  # a frame replaced through a rename
+    (folder / "old.exr").rename(folder / "shot.1003.exr")
+    assert up.network_key(grade, frames) != key

@@ -115,6 +115,18 @@ def test_the_same_plates_config_camera_and_checkpoint_from_two_machines_give_one
     assert len(keys) == 6
 
 
+def test_a_movie_a_hash_spelling_and_a_plate_not_delivered_yet_key_the_same_on_both_mounts(show: Path,
+                                                                                           tmp_path: Path) -> None:
+    volumes = mount(show, tmp_path / "Volumes" / "show")
+    (show / "sh010" / "shot.mov").write_bytes(os.urandom(600_000))
+    for name in ("sh010/shot.mov", "sh010/plates/shot.####.exr", "sh020/plates/shot.%04d.exr"):
+        alice = NodeSettings(plate=str(show / name), output_dir=str(tmp_path / "a"))
+        bob = NodeSettings(plate=str(volumes / name), output_dir=str(tmp_path / "b"))
+        assert alice.key() == bob.key(), name
+    hashes = NodeSettings(plate=str(show / "sh010" / "plates" / "shot.####.exr"), output_dir="")
+    assert hashes.key() == dataclasses.replace(hashes, plate=hashes.plate.replace("####", "%04d")).key()
+
+
 def test_the_projects_nuke_default_config_in_two_checkouts_is_one_config(tmp_path: Path) -> None:
     copy = tmp_path / "checkout" / "flashdepth_vfx" / "hosts" / "data" / "nuke-default.ocio"
     copy.parent.mkdir(parents=True)

@@ -4,18 +4,15 @@ against tests/fakes/nuke.py, rendering with the fake engine as a real subprocess
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 import pytest
 
-from fakes import nuke as fake_nuke
 from flashdepth_vfx.hosts import colour
 from flashdepth_vfx.hosts.camera import CameraSample, solve_args
 from flashdepth_vfx.hosts.settings import NodeSettings

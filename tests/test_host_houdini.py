@@ -558,16 +558,15 @@ def test_version_menu_loads_a_chosen_version_marked_stale_and_latest_follows_the
 
 def test_choosing_a_version_with_no_frame_on_disk_keeps_the_depth_loaded(
         fd: Any, hou: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A render that failed before its first frame leaves a version with its manifest only: choosing it in the menu
-    says so and keeps the depth loaded."""
+    """A version with its manifest only (Houdini killed before the render's first frame; every failed start of
+    an earlier release): choosing it in the menu says so and keeps the depth loaded."""
     network, plate = plate_cop(hou, tmp_path)
     node = fd.create_node(network, plate)
     render(fd, hou, node)
     first = version_dir(node)
-    monkeypatch.setenv("FAKE_ENGINE_MODE", "fail")
     node.parm("fd_mode").set("disparity")
-    render(fd, hou, node)
-    monkeypatch.delenv("FAKE_ENGINE_MODE")
+    left = fd.read_settings(node).settings
+    left.version().write_manifest(left.versioned_job())
     menu = node.parm("fd_version")
     empty = menu.menuItems()[1]
     assert " 0 fr partial " in menu.menuLabels()[1] and version_dir(node) == first

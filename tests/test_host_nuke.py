@@ -2,6 +2,7 @@
 as a real subprocess from the node's worker thread."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -634,15 +635,15 @@ def test_a_chosen_version_deleted_since_is_named_in_the_menu_until_latest_is_cho
 
 def test_choosing_a_version_with_no_frame_on_disk_keeps_the_depth_shown(fd: Any, nuke: ModuleType, read: Any,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """A render that failed before its first frame leaves a version with its manifest only ("0 fr partial" in the
-    menu): choosing it says so and keeps the depth the node showed, instead of a black depth.Z marked missing."""
+    """A version with its manifest only ("0 fr partial" in the menu: Nuke killed before the render's first frame,
+    every failed start of an earlier release): choosing it says so and keeps the depth the node showed, instead
+    of a black depth.Z marked missing."""
     group = fd.create_node(read)
     first = render_and_wait(fd, group)
-    monkeypatch.setenv("FAKE_ENGINE_MODE", "fail")
+    left = fd.read_source(group).settings
+    left = dataclasses.replace(left, mode="disparity")
+    left.version().write_manifest(left.versioned_job())
     set_knob(nuke, group, "mode", "disparity")
-    fd.render(group)
-    finish(fd, group)
-    monkeypatch.delenv("FAKE_ENGINE_MODE")
     empty = group["depth_version"].values()[1]
     assert " 0 fr partial " in empty and version_dir(Path(), group) == first
     choose(nuke, group, empty)

@@ -17,6 +17,7 @@ from fakes import DaVinciResolveScript as fake_resolve
 from fakes.fusion import Bmd, Comp, Fusion, Tool
 from flashdepth_vfx.bridge import RenderJob
 from flashdepth_vfx.hosts.common import MODES, NodeRender
+from flashdepth_vfx.hosts.versions import DepthVersion
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "resolve" / "Fusion" / "Scripts"
@@ -461,8 +462,9 @@ def test_comp_dialog_version_menu_shows_an_older_version_without_rendering(
 def test_choosing_a_version_with_no_frame_on_disk_says_so_and_changes_nothing(
         tmp_path: Path, host: List[RenderJob], monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    """A render that failed before its first frame leaves a version folder with its manifest only (the menu lists
-    it, "0 fr partial"): choosing it is one line saying so, and the depth Loader keeps what it showed."""
+    """A version folder with its manifest only (the menu lists it, "0 fr partial": Resolve killed before the
+    render's first frame, every failed start of an earlier release): choosing it is one line saying so, and the
+    depth Loader keeps what it showed."""
     comp = comp_with_plate(tmp_path)
     run_comp_script(comp)
     shown = Path(host[0].output).parent
@@ -471,7 +473,8 @@ def test_choosing_a_version_with_no_frame_on_disk_says_so_and_changes_nothing(
     run_comp_script(comp)
     monkeypatch.delenv("FAKE_ENGINE_MODE")
     empty = Path(host[1].output).parent
-    assert (empty / "flashdepth_version.json").is_file() and not list(empty.glob("*.exr"))
+    assert not empty.exists()  # a failed start leaves no version
+    DepthVersion(empty.name, str(host[1].output)).write_manifest(host[1])
     comp.answers = {"version": 1.0}  # newest first: the empty version
     capsys.readouterr()
     run_comp_script(comp)

@@ -10,7 +10,7 @@ from typing import Dict, Iterator, List, Optional, Set, Tuple
 import nuke
 
 from flashdepth_vfx.errors import FlashDepthError
-from flashdepth_vfx.hosts.export import content_key, file_stamp
+from flashdepth_vfx.hosts.export import content_key, sequence_stamp
 from flashdepth_vfx.hosts.frames import HOLD, ReadTiming
 
 PASS_THROUGH = ("Dot", "NoOp")
@@ -195,5 +195,5 @@ def network_key(node: nuke.Node, script_frames: List[int]) -> str:
                 frames = file_frames(upstream, script_frames)
             except FlashDepthError:
                 frames = []
-            parts += [file_stamp(pattern % f if "%" in pattern else pattern) for f in frames]
+            parts.append(sequence_stamp(pattern, frames))
     return content_key(parts)

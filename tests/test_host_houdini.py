@@ -265,7 +265,7 @@ def test_render_runs_in_the_background_and_loads_plate_and_depth(fd: Any, hou: M
     task = fd.running(node)
     assert task is not None and task.is_alive()  # the render's own thread
     node.parm("fd_render").press()  # a second press while it runs starts nothing
-    assert fd.running(node) is task and "already rendering" in hou.ui.status_messages[-1]
+    assert fd.running(node) is task and "Already rendering" in hou.ui.status_messages[-1]
     seen: list = []
     hou.run_event_loop(until=lambda: seen.append(status(node)) or fd.running(node) is None)
     percents = [int(s.split("%")[0]) for s in seen if "% Frame" in s]  # the status line followed the frames
@@ -577,8 +577,7 @@ def test_a_version_chosen_during_a_render_is_refused_and_the_menu_says_latest(
     menu.set(first.name)
     menu.press()
     assert menu.evalAsString() == "latest"
-    assert hou.ui.status_messages[-1] == ("FlashDepth flashdepth1 is rendering: choose a version when the render is "
-                                          "done")
+    assert hou.ui.status_messages[-1] == "FlashDepth flashdepth1: Rendering: choose a version when the render is done"
     wait(fd, hou, node)
     assert version_dir(node) != first and menu.evalAsString() == "latest"
     assert node.color == colour(DepthState.CURRENT)
@@ -617,12 +616,14 @@ def test_delete_old_versions_asks_and_keeps_what_the_node_uses(fd: Any, hou: Mod
     stamp = time.time() - 3600
     for path in made[0].rglob("*"):
         os.utime(path, (stamp, stamp))
-    hou.ui.answers.append(1)  # Cancel
-    node.parm("fd_prune").press()
+    hou.ui.answers.append(1)  # No
+    thread = fd.delete_old_versions(node)  # as the button does: the plan runs in a thread, the question comes here
+    hou.run_event_loop(until=lambda: not thread.is_alive())
     assert hou.ui.messages[-1].startswith("Delete 1 old depth versions of flashdepth1 (")
     assert all(path.is_dir() for path in made)
-    hou.ui.answers.append(0)  # Delete
+    hou.ui.answers.append(0)  # Yes
     node.parm("fd_prune").press()
+    hou.run_event_loop(until=lambda: node.userData("flashdepth_last").startswith("Deleted"))
     assert not made[0].exists() and made[1].is_dir() and made[2].is_dir()
     assert node.userData("flashdepth_last").startswith("Deleted 1 old versions (")
     assert node.parm("fd_version").menuItems() == ("latest", made[2].name, made[1].name)

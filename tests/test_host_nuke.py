@@ -700,11 +700,15 @@ def test_delete_old_versions_asks_then_keeps_the_shown_the_knobs_and_the_newest(
     (made[1] / "artist_notes.txt").write_text("keep me")
     age(made[1], 4)
 
-    group["delete_old_versions"].execute()  # the artist answers No
+    asked = len(nuke.messages)
+    thread = fd.delete_old_versions(group)  # as the button does; the artist answers No
+    assert group["status"].value() == "Looking for old versions" and len(nuke.messages) == asked  # planned in a thread
+    wait_for(lambda: not thread.is_alive())  # the question comes on the main thread
     assert nuke.messages[-1].startswith(f"Delete 1 old depth versions of {group.name()} (")
     assert all(path.is_dir() for path in made)
     nuke.answers.append(True)
     group["delete_old_versions"].execute()
+    wait_for(lambda: group["status"].value().startswith("Deleted"))
     assert [path.is_dir() for path in made] == [True, True, True, True]  # the notes keep their folder
     assert sorted(p.name for p in made[1].rglob("*")) == ["artist_notes.txt"]
     assert group["status"].value().startswith("Deleted 1 old versions (") and \
@@ -712,4 +716,4 @@ def test_delete_old_versions_asks_then_keeps_the_shown_the_knobs_and_the_newest(
     assert version_dir(Path(), group) == made[0]  # the chosen one stays shown
     assert len(group["depth_version"].values()) == 4  # latest + the three versions left
     group["delete_old_versions"].execute()
-    assert group["status"].value().startswith("No old versions to delete (3 kept)")
+    wait_for(lambda: group["status"].value().startswith("No old versions to delete (3 kept)"))

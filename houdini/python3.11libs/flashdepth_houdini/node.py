@@ -28,42 +28,30 @@ modifying the scene.
 """
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import importlib
 import os
 import re
 import threading
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union, cast
 
 import hou
 
-from flashdepth_vfx.bridge import RenderJob, RenderResult
-from flashdepth_vfx.bridge.runner import CANCELLED_EXIT_CODE
 from flashdepth_vfx.errors import FlashDepthError
-from flashdepth_vfx.hosts import farm
-from flashdepth_vfx.hosts import prune
-from flashdepth_vfx.hosts.camera import OFF, PASSES, SolveRequest, solve_args, version_passes
+from flashdepth_vfx.hosts import controller
+from flashdepth_vfx.hosts.camera import OFF, PASSES, solve_args, version_passes
+from flashdepth_vfx.hosts.controller import Source
 from flashdepth_vfx.hosts.export import ExportCache, content_key, file_stamp
 from flashdepth_vfx.hosts.farm import FARM_BUTTON
 from flashdepth_vfx.hosts.frames import format_frames, script_frames
 from flashdepth_vfx.hosts.paths import default_output_dir, frame_file, houdini_pattern, sequence_frames
-from flashdepth_vfx.hosts.render import BackgroundRender, RenderSlots
-from flashdepth_vfx.hosts.settings import (
-    DEVICES,
-    FINISH_BUTTON,
-    MODELS,
-    MODES,
-    PRECISIONS,
-    RENDER_BUTTON,
-    NodeSettings,
-)
-from flashdepth_vfx.hosts.versions import (
-    DepthState, DepthVersion, NodeStatus, describe_versions, keep_shown, mark_shown, node_status,
-)
+from flashdepth_vfx.hosts.render import BackgroundRender, Report
+from flashdepth_vfx.hosts.settings import DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, RENDER_BUTTON, NodeSettings
+from flashdepth_vfx.hosts.versions import DepthState, DepthVersion, NodeStatus, describe_versions, keep_shown
 
 from .camera import CHAN_ROTATION_ORDER, camera_at, sample_camera
 
+T = TypeVar("T")
 _NODE_CLASS: Any = getattr(hou, "OpNode", None) or hou.Node
 """``hou.OpNode`` (Houdini 20.0+), or ``hou.Node`` on Houdini 19.5, which has no OpNode class."""
 
@@ -334,26 +322,14 @@ def content_parts(source: hou.OpNode, frames: Sequence[int]) -> List[str]:
     return parts
 
 
-@dataclass
-class Plan:
-    """What a render of a node does: the settings, the file frames, and the COP2 tree to export first."""
-
-    settings: NodeSettings
-    frames: List[int]
-    export_from: Optional[hou.Cop2Node] = None
-    export: Optional[ExportCache] = None
-    solve: SolveRequest = SolveRequest()
-
-
-def read_settings(node: hou.OpNode) -> Plan:
-    """The node's settings and frames, and the export to run first when the plate is a COP2 node tree (a File
-    COP's files are read directly)."""
+def read_settings(node: hou.OpNode) -> Source:
+    """The node's settings and file frames, and the export to run first when the plate is a COP2 node tree (a
+    File COP's files are read directly)."""
     output_dir = _text(node, OUTPUT).strip() or default_output_dir(_base_dir(), node.name())
     plate = _expand(_parm(node, PLATE).unexpandedString()).strip()  # an explicit plate wins over the input
     file_parm = _input_file_parm(node)
     upstream = _upstream(node)
     spec = _text(node, FRAMES)
-    export_from: Optional[hou.Cop2Node] = None
     export: Optional[ExportCache] = None
     if not plate and file_parm is not None:
         plate = _expand(file_parm.unexpandedString())
@@ -361,7 +337,6 @@ def read_settings(node: hou.OpNode) -> Plan:
     elif not plate and isinstance(upstream, hou.Cop2Node):
         whole = list(range(int(upstream.sequenceStartFrame()), int(upstream.sequenceEndFrame()) + 1))
         frames = _file_frames(spec, whole)
-        export_from = upstream
         key = content_key(content_parts(upstream, sorted(set(whole) | set(frames))))
         export = ExportCache.for_network(output_dir, node.name(), key)
         plate = export.pattern
@@ -381,7 +356,8 @@ def read_settings(node: hou.OpNode) -> Plan:
         device=_text(node, DEVICE), precision=_text(node, PRECISION),
         ocio_config=hou.Color.ocio_configPath() if ocio_space is not None else "", extra_args=solve.args,
     )
-    return Plan(settings, frames, export_from, export, solve)
+    # the plate travels beside the depth in the files the loader reads
+    return Source(settings, frames, export, solve, ("--passthrough", "--channel", DEPTH_CHANNEL))
 
 
 def _optional_text(node: hou.OpNode, name: str, default: str = "") -> str:
@@ -390,24 +366,140 @@ def _optional_text(node: hou.OpNode, name: str, default: str = "") -> str:
     return parm.evalAsString() if parm is not None else default
 
 
-def _job(plan: Plan, resume: bool = False) -> RenderJob:
-    """The versioned engine job, with the plate written beside the depth (both variants load it)."""
-    job = plan.settings.versioned_job(resume=resume)
-    job.extra_args = tuple(job.extra_args) + ("--passthrough", "--channel", DEPTH_CHANNEL)
-    return job
-
-
 def _main_thread() -> Any:
     """SideFX's ``hdefereval`` (graphical Houdini only): runs code in Houdini's main thread from a worker."""
     return importlib.import_module("hdefereval")
 
 
-_SLOTS = RenderSlots()
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+_PROGRESS: Dict[str, str] = {}
+"""The running renders' progress lines, by node session id (the status line shows them)."""
+
+
+class _Node:
+    """The host operations of one FlashDepth node (:class:`flashdepth_vfx.hosts.controller.NodeHost`)."""
+
+    file_input = "a File COP or a Plate"
+
+    def __init__(self, node: hou.OpNode) -> None:
+        self.node = node
+        self.key = str(node.sessionId())
+        self.name = node.name()
+        self.path = node.path()
+        self.scene = "" if hou.hipFile.isNewFile() else hou.hipFile.path()
+        self.background = hou.isUIAvailable()
+
+    def read_source(self) -> Source:
+        try:
+            return read_settings(self.node)
+        except hou.OperationFailed as exc:  # a parameter's expression fails: say so instead of an expression error
+            raise FlashDepthError(f"A parameter does not evaluate ({_first_line(exc)}); fix its expression") from None
+        except hou.Error as exc:
+            raise FlashDepthError(_first_line(exc)) from None
+
+    def say(self, text: str) -> None:
+        self.node.setUserData(LAST_KEY, text)
+        if hou.isUIAvailable():
+            hou.ui.setStatusMessage(f"FlashDepth {self.name}: {text}")
+
+    def show(self, status: Union[NodeStatus, FlashDepthError], message: Optional[str]) -> None:
+        if message is not None:
+            self.node.setUserData(LAST_KEY, message)
+        if isinstance(status, NodeStatus):  # (the status line is an expression: it says the rest)
+            rgba = status.colour
+            self.node.setColor(hou.Color(((rgba >> 24 & 255) / 255, (rgba >> 16 & 255) / 255,
+                                          (rgba >> 8 & 255) / 255)))
+            self.choose(status.shown if status.chosen else None)
+
+    def shown(self) -> Optional[DepthVersion]:
+        return _shown(self.node)
+
+    def chosen(self) -> bool:
+        shown = self.shown()
+        return shown is not None and shown.key == _chosen_key(self.node)
+
+    def choose(self, version: Optional[DepthVersion]) -> None:
+        parm = self.node.parm(VERSION)
+        value = version.key if version is not None else LATEST
+        if parm is not None and parm.evalAsString() != value:
+            parm.set(value)
+
+    def load(self, version: Optional[DepthVersion], source: Source, reload: bool) -> None:
+        if version is not None:  # (None: the record stays, and the status says which depth went missing)
+            self.node.setUserData(SHOWN_KEY, version.to_json())
+            load_version(self.node, version)
+
+    def keep_output_dir(self, output_dir: str) -> None:
+        if not _text(self.node, OUTPUT).strip():
+            _parm(self.node, OUTPUT).set(output_dir)
+
+    def ask(self, question: str, details: str) -> bool:
+        if not hou.isUIAvailable():
+            return True
+        return hou.ui.displayMessage(question, buttons=("Yes", "No"), severity=hou.severityType.Warning,
+                                     default_choice=1, close_choice=1, details=details) == 0
+
+    def later(self, call: Callable[[], None]) -> None:
+        def guarded() -> None:
+            try:
+                call()
+            except hou.ObjectWasDeleted:  # the node was deleted meanwhile
+                pass
+
+        if self.background:
+            _main_thread().executeDeferred(guarded)
+        else:
+            guarded()
+
+    def now(self, call: Callable[[], T]) -> T:
+        return cast(T, _main_thread().executeInMainThreadWithResult(call)) if self.background else call()
+
+    @contextlib.contextmanager
+    def progress(self, task: BackgroundRender) -> Iterator[Report]:
+        if self.background:
+            yield lambda fraction, message: None
+            return
+        # hython: no event loop to hand work to, so the render runs here, Esc / the dialog's button cancelling it
+        with hou.InterruptableOperation("FlashDepth depth render", open_interrupt_dialog=True) as operation:
+            def poll(fraction: Optional[float], message: str) -> None:
+                try:
+                    operation.updateProgress(fraction if fraction is not None else -1.0)
+                except hou.OperationInterrupted:
+                    task.cancel()
+
+            yield poll
+
+    def show_progress(self, fraction: Optional[float], message: Optional[str]) -> None:
+        if message is None:
+            _PROGRESS.pop(self.key, None)
+            _parm(self.node, PROGRESS).set(100 if fraction == 1.0 else 0)
+            return
+        _PROGRESS[self.key] = message
+        _parm(self.node, PROGRESS).set(int(round(100 * (fraction or 0.0))))
+        if hou.isUIAvailable():
+            hou.ui.setStatusMessage(f"FlashDepth {self.name}: {message}")
+
+    @contextlib.contextmanager
+    def exporter(self, cache: ExportCache) -> Iterator[Callable[[int], None]]:
+        def write(frame: int) -> None:
+            def _export_frame() -> None:
+                upstream = _upstream(self.node)
+                if not isinstance(upstream, hou.Cop2Node):
+                    raise FlashDepthError(f"{self.path} lost its input while exporting it")
+                upstream.saveImage(frame_file(cache.pattern, frame), (float(frame), float(frame)))
+
+            self.now(_export_frame)
+
+        yield write
 
 
 def running(node: hou.OpNode) -> Optional[BackgroundRender]:
     """The render in progress for ``node``, if any."""
-    return _SLOTS.get(str(node.sessionId()))
+    return controller.running(_Node(node))
 
 
 def render(node: hou.OpNode, resume: bool = False) -> Optional[BackgroundRender]:
@@ -415,160 +507,42 @@ def render(node: hou.OpNode, resume: bool = False) -> Optional[BackgroundRender]
     UI stays live (HOM calls go to the main thread through ``hdefereval``: one exported frame at a time, the
     progress, the result); in hython it runs to the end under an interruptable operation. Returns the render,
     or None when it could not start (the status says why)."""
-    if running(node) is not None:
-        hou.ui.setStatusMessage(f"FlashDepth {node.name()} is already rendering: press Cancel to stop it")
-        return None
-    try:
-        plan = read_settings(node)
-        if not _text(node, OUTPUT).strip():
-            _parm(node, OUTPUT).set(plan.settings.output_dir)  # keeps the version stable if the .hip moves
-        job = _job(plan, resume)
-        _parm(node, PROGRESS).set(0)
-        version_parm = node.parm(VERSION)
-        if version_parm is not None and version_parm.evalAsString() != LATEST:
-            version_parm.set(LATEST)  # rendering the parameters' version: the node follows them again
-    except (FlashDepthError, hou.Error) as exc:
-        node.setUserData(LAST_KEY, f"Error: {exc}")
-        return None
-    graphical = hou.isUIAvailable()
-    in_main = _main_thread().executeInMainThreadWithResult if graphical else (lambda fn, *args: fn(*args))
-    shown = [""]
-    interrupt: List[Callable[[float], None]] = []  # hython: polls Houdini's interrupt at each report
-
-    def report(fraction: Optional[float], message: str) -> None:
-        for poll in interrupt:
-            poll(fraction if fraction is not None else -1.0)
-        if message != shown[0]:
-            shown[0] = message
-            if graphical:
-                _main_thread().executeDeferred(_show_progress, node, fraction, message)
-            else:
-                _show_progress(node, fraction, message)
-
-    def work(task: BackgroundRender) -> RenderResult:
-        if plan.export is not None and plan.export_from is not None:
-            todo = plan.export.missing(plan.frames)
-            for index, frame in enumerate(todo, start=1):
-                if task.cancelled:
-                    return RenderResult(CANCELLED_EXIT_CODE, True, None)
-                report(0.0, f"Exporting {plan.export_from.name()}: frame {frame} ({index}/{len(todo)})")
-                in_main(_export_frame, plan.export_from, plan.export, frame)
-                plan.export.mark_done([frame])
-        plan.solve.write()
-        version = plan.settings.version()
-        version.write_manifest(job)
-        with version.rendering():
-            return task.run_engine(job, report)
-
-    def done(task: BackgroundRender, result: Optional[RenderResult], message: str) -> None:
-        if graphical:
-            _main_thread().executeDeferred(_finished, node, plan, message)
-        else:
-            _finished(node, plan, message)
-
-    task = BackgroundRender(str(node.sessionId()), work, done, _SLOTS)
-    if graphical:
-        _SLOTS.start(task)
-        return task
-    # hython: no event loop to hand work to, so the render runs here, Esc / the dialog's button cancelling it
-    with hou.InterruptableOperation("FlashDepth depth render", open_interrupt_dialog=True) as operation:
-        def poll(fraction: float) -> None:
-            try:
-                operation.updateProgress(fraction)
-            except hou.OperationInterrupted:
-                task.cancel()
-
-        interrupt.append(poll)
-        task.run()
-    return task
+    return controller.render(_Node(node), resume)
 
 
-def _export_frame(source: hou.Cop2Node, export: ExportCache, frame: int) -> None:
-    """(Main thread) write one frame of the upstream COP2 tree."""
-    os.makedirs(export.folder, exist_ok=True)
-    source.saveImage(frame_file(export.pattern, frame), (float(frame), float(frame)))
-
-
-def _show_progress(node: hou.OpNode, fraction: Optional[float], message: str) -> None:
-    """(Main thread) the node's progress bar and the status bar; the status line follows the progress."""
-    try:
-        _PROGRESS[str(node.sessionId())] = message
-        _parm(node, PROGRESS).set(int(round(100 * (fraction or 0.0))))
-        if hou.isUIAvailable():
-            hou.ui.setStatusMessage(f"FlashDepth {node.name()}: {message}")
-    except hou.Error:  # the node was deleted while it rendered: its render ends on its own
-        pass
-
-
-_PROGRESS: Dict[str, str] = {}
-
-
-def _finished(node: hou.OpNode, plan: Plan, message: str) -> None:
-    """(Main thread) a render ended: remember how, show the version its status says to show, reload."""
-    try:
-        _PROGRESS.pop(str(node.sessionId()), None)
-        node.setUserData(LAST_KEY, message)
-        try:
-            plan = read_settings(node)  # the frames on disk now
-        except FlashDepthError:
-            pass
-        status = _status(node, plan)
-        if status.show is not None:
-            _show_version(node, status.show)
-        _parm(node, PROGRESS).set(100 if status.state is DepthState.CURRENT else 0)
-        _set_colour(node, status)
-    except hou.Error:  # the node was deleted while it rendered
-        pass
+def finish(node: hou.OpNode) -> Optional[BackgroundRender]:
+    """*Finish*: render the frames a partial version lacks, with the engine's ``--resume``."""
+    return controller.finish(_Node(node))
 
 
 def cancel(node: hou.OpNode) -> None:
     """*Cancel*: stop the node's render (between exported frames, or the engine); finished frames are kept."""
-    task = running(node)
-    if task is not None:
-        task.cancel()
+    controller.cancel(_Node(node))
 
 
 def send_to_farm(node: hou.OpNode) -> Optional[threading.Thread]:
     """*Send to farm*: write the farm job for the node's settings and frames into its output folder's ``farm``
     folder and submit it where the Deadline Cloud client is installed; in a worker thread in graphical Houdini
     (returned), to the end in hython. How it went becomes the status line."""
-    try:
-        plan = read_settings(node)
-        if plan.export is not None:
-            raise FlashDepthError("Send to farm needs a File COP or a Plate: farm machines render files, not this "
-                                  "COP network (render it locally, or write it to files and read them)")
-        if not _text(node, OUTPUT).strip():
-            _parm(node, OUTPUT).set(plan.settings.output_dir)
-        job = dataclasses.replace(_job(plan), frames=f"{min(plan.frames)}-{max(plan.frames)}")
-    except (FlashDepthError, hou.Error) as exc:
-        node.setUserData(LAST_KEY, f"Error: {exc}")
-        return None
-    bundle = farm.bundle_folder(plan.settings.output_dir, plan.settings.key())
-    node.setUserData(LAST_KEY, "Writing the farm job")
-    if not hou.isUIAvailable():  # hython: no event loop to come back to
-        node.setUserData(LAST_KEY, farm.farm_outcome(job, bundle, plan.solve))
-        return None
-    return farm.send_in_background(
-        job, bundle, lambda message: _main_thread().executeDeferred(node.setUserData, LAST_KEY, message), node.path(),
-        plan.solve)
+    return controller.send_to_farm(_Node(node))
 
 
-def finish(node: hou.OpNode) -> Optional[BackgroundRender]:
-    """*Finish*: render the frames a partial version lacks, with the engine's ``--resume``."""
-    return render(node, resume=True)
+def choose_version(node: hou.OpNode) -> None:
+    """The Version menu changed: load the version chosen, or for Latest the one the parameters' status says. During
+    a render the menu goes back to Latest (the render follows the parameters) and the status bar says why."""
+    key = _chosen_key(node)
+    controller.choose_version(_Node(node), key or None)
+
+
+def delete_old_versions(node: hou.OpNode) -> Optional[threading.Thread]:
+    """*Delete Old Versions*: remove this node's versions nobody uses (see :mod:`flashdepth_vfx.hosts.prune`),
+    planned in a worker thread (returned) and after asking in graphical Houdini; the loaded one and the
+    parameters' one always stay."""
+    return controller.delete_old_versions(_Node(node))
 
 
 def _shown(node: hou.OpNode) -> Optional[DepthVersion]:
     return DepthVersion.from_json(node.userData(SHOWN_KEY) or "")
-
-
-def _show_version(node: hou.OpNode, version: DepthVersion) -> None:
-    """Remember ``version`` as the one the node loads (and mark it shown, for pruning), then load it."""
-    shown = _shown(node)
-    if version != shown:
-        node.setUserData(SHOWN_KEY, version.to_json())
-        mark_shown(version, "" if hou.hipFile.isNewFile() else hou.hipFile.path(), node.path(), shown)
-    load_version(node, version)
 
 
 def _chosen_key(node: hou.OpNode) -> str:
@@ -593,57 +567,6 @@ def version_menu(node: hou.OpNode) -> List[str]:
     return items
 
 
-def choose_version(node: hou.OpNode) -> None:
-    """The Version menu changed: load the version chosen, or for Latest the one the parameters' status says. During
-    a render the menu goes back to Latest (the render follows the parameters) and the status bar says why."""
-    if running(node) is not None:
-        parm = node.parm(VERSION)
-        if parm is not None and parm.evalAsString() != LATEST:
-            parm.set(LATEST)
-            hou.ui.setStatusMessage(f"FlashDepth {node.name()} is rendering: choose a version when the render is done")
-        return
-    try:
-        plan = read_settings(node)
-        key = _chosen_key(node)
-        if key:
-            found = [info.version for info in describe_versions(plan.settings.output_dir) if info.version.key == key]
-            if not found or not found[0].on_disk():  # gone, or a render that ended before its first frame
-                node.setUserData(LAST_KEY, f"Version {key[:8]} is no longer on disk" if not found else
-                                 f"Version {key[:8]} has no depth frames on disk: render it with its settings, or "
-                                 "choose another")
-                _parm(node, VERSION).set(LATEST)
-                key = ""
-            else:
-                _show_version(node, found[0])
-        status = _status(node, plan)
-        if not key and status.show is not None:
-            _show_version(node, status.show)
-        _set_colour(node, status)
-    except (FlashDepthError, hou.Error) as exc:
-        node.setUserData(LAST_KEY, f"Error: {exc}")
-
-
-def delete_old_versions(node: hou.OpNode) -> None:
-    """*Delete Old Versions*: remove this node's versions nobody uses (see :mod:`flashdepth_vfx.hosts.prune`),
-    after asking in graphical Houdini; the loaded one and the parameters' one always stay."""
-    try:
-        plan = read_settings(node)
-    except (FlashDepthError, hou.Error) as exc:
-        node.setUserData(LAST_KEY, f"Error: {exc}")
-        return
-    shown = _shown(node)
-    protect = [plan.settings.version()] + ([shown] if shown is not None else [])
-    found = prune.plan_folder(plan.settings.output_dir, protect=protect)
-    if found.remove and hou.isUIAvailable():
-        question = (f"Delete {len(found.remove)} old depth versions of {node.name()} "
-                    f"({prune.size_text(found.size)}) from {plan.settings.output_dir}?")
-        answer = hou.ui.displayMessage(question, buttons=("Delete", "Cancel"), severity=hou.severityType.Warning,
-                                       default_choice=1, close_choice=1, details="\n".join(found.lines()))
-        if answer != 0:
-            return
-    node.setUserData(LAST_KEY, prune.summary(found, prune.apply(found) if found.remove else ()))
-
-
 def load_version(node: hou.OpNode, version: DepthVersion) -> None:
     """Point the node's File COP at a depth version and make it reload its files."""
     parent = node.parent()
@@ -664,17 +587,6 @@ def load_version(node: hou.OpNode, version: DepthVersion) -> None:
         reload.pressButton()
 
 
-def _status(node: hou.OpNode, plan: Plan) -> NodeStatus:
-    shown = _shown(node)
-    chosen = bool(_chosen_key(node)) and shown is not None and shown.key == _chosen_key(node)
-    return node_status(plan.settings.version(), plan.frames, shown, chosen)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def status_text(node: hou.OpNode) -> str:
     """The status line (the Status parameter's expression): the running render's progress, else whether the
     depth is current, partial, stale or missing, after how the last render ended."""
@@ -683,28 +595,20 @@ def status_text(node: hou.OpNode) -> str:
     if running(node) is not None:
         message = _PROGRESS.get(str(node.sessionId()), "Starting")
         return f"{percent}% {message} (press Cancel to stop)"
+    host = _Node(node)
     try:
-        status = _status(node, read_settings(node))
+        status = controller.status_of(host, host.read_source())
     except FlashDepthError as exc:
         return str(exc)
-    except hou.OperationFailed as exc:  # a parameter's expression fails: say so instead of an expression error
-        return f"A parameter does not evaluate ({_first_line(exc)}); fix its expression"
     line = status.line(RENDER_BUTTON, FINISH_BUTTON)
     last = node.userData(LAST_KEY) or ""
     return f"{last} | {line}" if last and status.state is not DepthState.STALE else line
 
 
-def _set_colour(node: hou.OpNode, status: NodeStatus) -> None:
-    rgba = status.colour
-    node.setColor(hou.Color(((rgba >> 24 & 255) / 255, (rgba >> 16 & 255) / 255, (rgba >> 8 & 255) / 255)))
-
-
 def parm_changed(node: hou.OpNode) -> None:
-    """Any FlashDepth parameter edited: the tile colour follows the status (the status line is an expression)."""
-    try:
-        _set_colour(node, _status(node, read_settings(node)))
-    except (FlashDepthError, hou.OperationFailed):
-        pass  # the status line says what is wrong
+    """Any FlashDepth parameter edited: the tile colour and the version loaded follow the status (the status line
+    is an expression)."""
+    controller.refresh(_Node(node))
 
 
 def register_callbacks() -> None:

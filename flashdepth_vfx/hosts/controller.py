@@ -21,7 +21,7 @@ import sys
 import threading
 import traceback
 from dataclasses import dataclass
-from typing import Callable, ContextManager, Dict, List, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, ContextManager, Dict, List, Optional, Tuple, TypeVar, Union
 
 from flashdepth_vfx.bridge import RenderJob, RenderResult
 from flashdepth_vfx.bridge.runner import CANCELLED_EXIT_CODE
@@ -125,6 +125,16 @@ class NodeHost(Protocol):
 
     def exporter(self, cache: ExportCache) -> ContextManager[Callable[[int], None]]:
         """(Worker) a writer of one frame of the node's input tree into ``cache`` (on the main thread)."""
+
+
+def bind(verb: Callable[..., T], host: Callable[[Any], NodeHost]) -> Callable[..., T]:
+    """``verb`` called with the host's own node object (what its buttons and callbacks hold), which ``host``
+    wraps as a :class:`NodeHost`: ``render = bind(controller.render, NukeNode)`` in an adapter."""
+    def call(node: Any, *args: Any, **kwargs: Any) -> T:
+        return verb(host(node), *args, **kwargs)
+
+    call.__name__, call.__doc__ = verb.__name__, verb.__doc__
+    return call
 
 
 SLOTS = RenderSlots()

@@ -20,12 +20,14 @@ The *version* menu lists the versions on disk (settings, frame count, complete o
 keeps the DepthRead on it whatever the knobs say (the status says *stale* while its settings differ from the
 knobs'); *latest* goes back to following the knobs, and so does *Render depth*. *Delete old versions* removes
 the versions nobody uses (:mod:`flashdepth_vfx.hosts.prune`), after asking.
+
+What the buttons do is :mod:`flashdepth_vfx.hosts.controller`, shared with Houdini; this module supplies its host
+operations (:class:`_Node`) over Nuke's API.
 """
 from __future__ import annotations
 
 import contextlib
 import os
-import threading
 from typing import Any, Callable, Iterator, List, Optional, Set, Tuple, TypeVar, Union, cast
 
 import nuke
@@ -491,12 +493,6 @@ class _Node:
             _in_main_thread(_export_end, args=(self.key,))
 
 
-def refresh_status(group: nuke.Group, message: Optional[str] = None, reload: bool = False) -> Optional[NodeStatus]:
-    """Compare the depth on disk with the node's settings, show the version that should be shown, and say
-    how things stand (not while the node renders). ``message`` (how a render ended) leads the status line."""
-    return controller.refresh(_Node(group), message, reload)
-
-
 def choose_version(group: nuke.Group) -> None:
     """The version menu changed: show the version chosen (it stays, whatever the knobs), or follow the knobs
     again for *latest*."""
@@ -507,43 +503,14 @@ def choose_version(group: nuke.Group) -> None:
     controller.choose_version(_Node(group), None if choice == LATEST else choice)
 
 
-def delete_old_versions(group: nuke.Group) -> Optional[threading.Thread]:
-    """*Delete old versions*: after a Yes, remove the versions of this node nobody uses (see
-    :mod:`flashdepth_vfx.hosts.prune`), planned in a thread (returned); the one shown and the knobs' one always
-    stay."""
-    return controller.delete_old_versions(_Node(group))
-
-
-def render(group: nuke.Group, resume: bool = False) -> Optional[BackgroundRender]:
-    """*Render depth* (*Finish* with ``resume``): start the render in the background (returned), or say in the
-    status line why not."""
-    return controller.render(_Node(group), resume)
-
-
-def finish(group: nuke.Group) -> Optional[BackgroundRender]:
-    """*Finish*: render the frames a cancelled or failed render left out (``--resume``)."""
-    return controller.finish(_Node(group))
-
-
-def show_partial(group: nuke.Group) -> None:
-    """*Show partial*: the artist chooses the unfinished version of the current settings over the previous one."""
-    controller.show_partial(_Node(group))
-
-
-def send_to_farm(group: nuke.Group) -> Optional[threading.Thread]:
-    """*Send to farm*: write the farm job for the node's settings and frames and submit it where the Deadline
-    Cloud client is installed, in a thread (returned); the status line says how it went."""
-    return controller.send_to_farm(_Node(group))
-
-
-def running(group: nuke.Group) -> Optional[BackgroundRender]:
-    """The node's render in progress, if any."""
-    return controller.running(_Node(group))
-
-
-def cancel(group: nuke.Group) -> None:
-    """*Cancel*: stop this node's render; frames already written are kept."""
-    controller.cancel(_Node(group))
+refresh_status = controller.bind(controller.refresh, _Node)
+render = controller.bind(controller.render, _Node)
+finish = controller.bind(controller.finish, _Node)
+cancel = controller.bind(controller.cancel, _Node)
+show_partial = controller.bind(controller.show_partial, _Node)
+delete_old_versions = controller.bind(controller.delete_old_versions, _Node)
+send_to_farm = controller.bind(controller.send_to_farm, _Node)
+running = controller.bind(controller.running, _Node)
 
 
 def _export_begin(name: str, pattern: str) -> None:

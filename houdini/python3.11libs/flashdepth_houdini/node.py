@@ -21,8 +21,8 @@ stays loaded whatever the parameters say (the status says *stale* while its sett
 *Latest* and *Render Depth* follow the parameters again. *Delete Old Versions* removes the versions nobody uses
 (:mod:`flashdepth_vfx.hosts.prune`), after asking.
 
-Everything the node does lives in this module: the parameter callbacks and the status line's expression only
-import it, so an updated install reaches nodes in saved .hip files, and a machine without FlashDepth shows a
+What the buttons do is :mod:`flashdepth_vfx.hosts.controller`, shared with Nuke; this module supplies its host
+operations (:class:`_Node`) over HOM. The parameter callbacks and the status line's expression only import it, so an updated install reaches nodes in saved .hip files, and a machine without FlashDepth shows a
 one-line message instead of errors. The status line is an expression, so opening a .hip computes it without
 modifying the scene.
 """
@@ -32,7 +32,6 @@ import contextlib
 import importlib
 import os
 import re
-import threading
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union, cast
 
 import hou
@@ -497,34 +496,15 @@ class _Node:
         yield write
 
 
-def running(node: hou.OpNode) -> Optional[BackgroundRender]:
-    """The render in progress for ``node``, if any."""
-    return controller.running(_Node(node))
-
-
-def render(node: hou.OpNode, resume: bool = False) -> Optional[BackgroundRender]:
-    """*Render depth* (``resume``: *Finish*): in graphical Houdini the render runs in a worker thread and the
-    UI stays live (HOM calls go to the main thread through ``hdefereval``: one exported frame at a time, the
-    progress, the result); in hython it runs to the end under an interruptable operation. Returns the render,
-    or None when it could not start (the status says why)."""
-    return controller.render(_Node(node), resume)
-
-
-def finish(node: hou.OpNode) -> Optional[BackgroundRender]:
-    """*Finish*: render the frames a partial version lacks, with the engine's ``--resume``."""
-    return controller.finish(_Node(node))
-
-
-def cancel(node: hou.OpNode) -> None:
-    """*Cancel*: stop the node's render (between exported frames, or the engine); finished frames are kept."""
-    controller.cancel(_Node(node))
-
-
-def send_to_farm(node: hou.OpNode) -> Optional[threading.Thread]:
-    """*Send to farm*: write the farm job for the node's settings and frames into its output folder's ``farm``
-    folder and submit it where the Deadline Cloud client is installed; in a worker thread in graphical Houdini
-    (returned), to the end in hython. How it went becomes the status line."""
-    return controller.send_to_farm(_Node(node))
+running = controller.bind(controller.running, _Node)
+render = controller.bind(controller.render, _Node)
+finish = controller.bind(controller.finish, _Node)
+cancel = controller.bind(controller.cancel, _Node)
+send_to_farm = controller.bind(controller.send_to_farm, _Node)
+delete_old_versions = controller.bind(controller.delete_old_versions, _Node)
+parm_changed = controller.bind(controller.refresh, _Node)
+"""Any FlashDepth parameter edited: the tile colour and the version loaded follow the status (the status line is
+an expression)."""
 
 
 def choose_version(node: hou.OpNode) -> None:
@@ -532,13 +512,6 @@ def choose_version(node: hou.OpNode) -> None:
     a render the menu goes back to Latest (the render follows the parameters) and the status bar says why."""
     key = _chosen_key(node)
     controller.choose_version(_Node(node), key or None)
-
-
-def delete_old_versions(node: hou.OpNode) -> Optional[threading.Thread]:
-    """*Delete Old Versions*: remove this node's versions nobody uses (see :mod:`flashdepth_vfx.hosts.prune`),
-    planned in a worker thread (returned) and after asking in graphical Houdini; the loaded one and the
-    parameters' one always stay."""
-    return controller.delete_old_versions(_Node(node))
 
 
 def _shown(node: hou.OpNode) -> Optional[DepthVersion]:
@@ -603,12 +576,6 @@ def status_text(node: hou.OpNode) -> str:
     line = status.line(RENDER_BUTTON, FINISH_BUTTON)
     last = node.userData(LAST_KEY) or ""
     return f"{last} | {line}" if last and status.state is not DepthState.STALE else line
-
-
-def parm_changed(node: hou.OpNode) -> None:
-    """Any FlashDepth parameter edited: the tile colour and the version loaded follow the status (the status line
-    is an expression)."""
-    controller.refresh(_Node(node))
 
 
 def register_callbacks() -> None:

@@ -21,7 +21,7 @@ import sys
 import threading
 import traceback
 from dataclasses import dataclass
-from typing import Any, Callable, ContextManager, Dict, List, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, ContextManager, Dict, List, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from flashdepth_vfx.bridge import RenderJob, RenderResult
 from flashdepth_vfx.bridge.runner import CANCELLED_EXIT_CODE
@@ -125,16 +125,6 @@ class NodeHost(Protocol):
 
     def exporter(self, cache: ExportCache) -> ContextManager[Callable[[int], None]]:
         """(Worker) a writer of one frame of the node's input tree into ``cache`` (on the main thread)."""
-
-
-def bind(verb: Callable[..., T], host: Callable[[Any], NodeHost]) -> Callable[..., T]:
-    """``verb`` called with the host's own node object (what its buttons and callbacks hold), which ``host``
-    wraps as a :class:`NodeHost`: ``render = bind(controller.render, NukeNode)`` in an adapter."""
-    def call(node: Any, *args: Any, **kwargs: Any) -> T:
-        return verb(host(node), *args, **kwargs)
-
-    call.__name__, call.__doc__ = verb.__name__, verb.__doc__
-    return call
 
 
 SLOTS = RenderSlots()
@@ -404,3 +394,31 @@ def send_to_farm(host: NodeHost) -> Optional[threading.Thread]:
         return None
     return farm.send_in_background(job, bundle, lambda message: host.later(lambda: host.say(message)), host.name,
                                    source.solve)
+
+
+def _bind(verb: Callable[..., T], host: Callable[[Any], NodeHost]) -> Callable[..., T]:
+    def call(node: Any, *args: Any, **kwargs: Any) -> T:
+        return verb(host(node), *args, **kwargs)
+
+    call.__name__, call.__doc__ = verb.__name__, verb.__doc__
+    return call
+
+
+class Verbs(NamedTuple):
+    """The verbs, each called with the host's own node object (what its buttons and callbacks hold)."""
+
+    refresh: Callable[..., Optional[NodeStatus]]
+    render: Callable[..., Optional[BackgroundRender]]
+    finish: Callable[..., Optional[BackgroundRender]]
+    cancel: Callable[..., None]
+    show_partial: Callable[..., None]
+    delete_old_versions: Callable[..., Optional[threading.Thread]]
+    send_to_farm: Callable[..., Optional[threading.Thread]]
+    running: Callable[..., Optional[BackgroundRender]]
+
+
+def verbs(host: Callable[[Any], NodeHost]) -> Verbs:
+    """The verbs for an adapter whose :class:`NodeHost` is ``host(node)``: its module unpacks them under the
+    names its buttons call (``render, finish, ... = controller.verbs(NukeNode)``)."""
+    return Verbs(*(_bind(verb, host) for verb in (refresh, render, finish, cancel, show_partial, delete_old_versions,
+                                                  send_to_farm, running)))

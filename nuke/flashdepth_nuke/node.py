@@ -503,14 +503,9 @@ def choose_version(group: nuke.Group) -> None:
     controller.choose_version(_Node(group), None if choice == LATEST else choice)
 
 
-refresh_status = controller.bind(controller.refresh, _Node)
-render = controller.bind(controller.render, _Node)
-finish = controller.bind(controller.finish, _Node)
-cancel = controller.bind(controller.cancel, _Node)
-show_partial = controller.bind(controller.show_partial, _Node)
-delete_old_versions = controller.bind(controller.delete_old_versions, _Node)
-send_to_farm = controller.bind(controller.send_to_farm, _Node)
-running = controller.bind(controller.running, _Node)
+# What the buttons, knobChanged and script load call (flashdepth_vfx.hosts.controller's verbs on this node).
+(refresh_status, render, finish, cancel, show_partial, delete_old_versions, send_to_farm,
+ running) = controller.verbs(_Node)
 
 
 def _export_begin(name: str, pattern: str) -> None:

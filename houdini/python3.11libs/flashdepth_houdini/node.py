@@ -496,15 +496,8 @@ class _Node:
         yield write
 
 
-running = controller.bind(controller.running, _Node)
-render = controller.bind(controller.render, _Node)
-finish = controller.bind(controller.finish, _Node)
-cancel = controller.bind(controller.cancel, _Node)
-send_to_farm = controller.bind(controller.send_to_farm, _Node)
-delete_old_versions = controller.bind(controller.delete_old_versions, _Node)
-parm_changed = controller.bind(controller.refresh, _Node)
-"""Any FlashDepth parameter edited: the tile colour and the version loaded follow the status (the status line is
-an expression)."""
+# parm_changed: any FlashDepth parameter edited: the tile colour and the version loaded follow the status.
+parm_changed, render, finish, cancel, _, delete_old_versions, send_to_farm, running = controller.verbs(_Node)
 
 
 def choose_version(node: hou.OpNode) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import runpy
 import shlex
 import sys
@@ -15,15 +14,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Dict, Tuple
 
-import numpy as np
 import pytest
 
 import fake_engine
+from depth_files import age, write_engine_frames
 from fakes import hdefereval as fake_hdefereval
 from fakes import hou as fake_hou
 from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts.common import MODELS, STATE_COLOURS, DepthState, DepthVersion
-from flashdepth_vfx.plates.image_io import write_exr
 
 ROOT = Path(__file__).resolve().parent.parent
 HOUDINI = ROOT / "houdini"
@@ -610,12 +608,8 @@ def test_delete_old_versions_asks_and_keeps_what_the_node_uses(fd: Any, hou: Mod
         node.parm("fd_mode").set(mode)
         render(fd, hou, node)
         made.append(version_dir(node))
-    for frame in range(1001, 1006):  # what the real engine writes (the fake engine's files are not EXRs)
-        write_exr(made[0] / f"shot_depth.{frame}.exr", {"Z": np.ones((2, 2), np.float32)},
-                  metadata={"flashdepth:version": "test"})
-    stamp = time.time() - 3600
-    for path in made[0].rglob("*"):
-        os.utime(path, (stamp, stamp))
+    write_engine_frames(made[0])
+    age(made[0], 3600)
     hou.ui.answers.append(1)  # No
     thread = fd.delete_old_versions(node)  # as the button does: the plan runs in a thread, the question comes here
     hou.run_event_loop(until=lambda: not thread.is_alive())

@@ -3,7 +3,6 @@ as a real subprocess from the node's worker thread."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import runpy
 import shlex
@@ -15,14 +14,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, List
 
-import numpy as np
 import pytest
 
 import fake_engine
+from depth_files import age, write_engine_frames
 from fakes import nuke as fake_nuke
 from flashdepth_vfx.hosts.colour import NUKE_DEFAULT_CONFIG
 from flashdepth_vfx.hosts.versions import STATE_COLOURS, DepthState, DepthVersion
-from flashdepth_vfx.plates.image_io import write_exr
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_ENGINE = f"{shlex.quote(sys.executable)} {shlex.quote(str(Path(fake_engine.__file__).resolve()))}"
@@ -675,10 +673,7 @@ def test_a_script_saved_under_a_new_name_keeps_its_depth_from_pruning_once_reope
     assert not nuke.root().modified()
 
 
-def age(folder: Path, days: float = 2.0) -> None:
-    stamp = time.time() - days * 24 * 3600
-    for path in [folder, *folder.rglob("*")]:
-        os.utime(path, (stamp, stamp))
+DAY = 24 * 3600
 
 
 def test_delete_old_versions_asks_then_keeps_the_shown_the_knobs_and_the_newest(fd: Any, nuke: ModuleType,
@@ -689,16 +684,14 @@ def test_delete_old_versions_asks_then_keeps_the_shown_the_knobs_and_the_newest(
                                                   ("precision", "fp16"))):
         set_knob(nuke, group, knob, value)
         made.append(render_and_wait(fd, group))
-        age(made[-1], days)
+        age(made[-1], days * DAY)
     chosen = group["depth_version"].values()[-1]  # the oldest
     choose(nuke, group, chosen)
-    age(made[0], 5)
+    age(made[0], 5 * DAY)
     assert version_dir(Path(), group) == made[0]
-    for frame in range(1001, 1006):  # what the real engine writes (the fake engine's files are not EXRs)
-        write_exr(made[1] / f"shot_depth.{frame}.exr", {"Z": np.ones((2, 2), np.float32)},
-                  metadata={"flashdepth:version": "test"})
+    write_engine_frames(made[1])
     (made[1] / "artist_notes.txt").write_text("keep me")
-    age(made[1], 4)
+    age(made[1], 4 * DAY)
 
     asked = len(nuke.messages)
     thread = fd.delete_old_versions(group)  # as the button does; the artist answers No

@@ -4,7 +4,6 @@ renders as a real subprocess."""
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import shlex
 import sys
@@ -13,10 +12,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, List, Optional, Tuple, TypeVar, Union
 
-import numpy as np
 import pytest
 
 import fake_engine
+from depth_files import age, write_engine_frames
 from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts import controller, prune
 from flashdepth_vfx.hosts.controller import NodeHost, Source
@@ -24,7 +23,6 @@ from flashdepth_vfx.hosts.export import ExportCache
 from flashdepth_vfx.hosts.render import BackgroundRender, Report
 from flashdepth_vfx.hosts.settings import NodeSettings
 from flashdepth_vfx.hosts.versions import DepthState, DepthVersion, NodeStatus
-from flashdepth_vfx.plates.image_io import write_exr
 
 FAKE_ENGINE = f"{shlex.quote(sys.executable)} {shlex.quote(str(Path(fake_engine.__file__).resolve()))}"
 T = TypeVar("T")
@@ -266,12 +264,8 @@ def test_delete_old_versions_plans_in_a_worker_and_asks_on_the_main_thread(tmp_p
         render(host)
         assert host.loaded is not None
         made.append(Path(host.loaded.folder))
-    for frame in range(1001, 1006):  # what the real engine writes (the fake engine's files are not EXRs)
-        write_exr(made[0] / f"shot_depth.{frame}.exr", {"Z": np.ones((2, 2), np.float32)},
-                  metadata={"flashdepth:version": "test"})
-    stamp = time.time() - 3600
-    for path in made[0].rglob("*"):
-        os.utime(path, (stamp, stamp))
+    write_engine_frames(made[0])
+    age(made[0], 3600)
     planned_in: List[str] = []
     real_plan = prune.plan_folder
 

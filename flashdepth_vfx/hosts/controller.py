@@ -21,7 +21,7 @@ import sys
 import threading
 import traceback
 from dataclasses import dataclass
-from typing import Any, Callable, ContextManager, Dict, List, NamedTuple, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, ContextManager, Dict, List, NamedTuple, Optional, Protocol, Tuple, TypeVar, Union
 
 from flashdepth_vfx.bridge import RenderJob, RenderResult
 from flashdepth_vfx.bridge.runner import CANCELLED_EXIT_CODE
@@ -55,12 +55,6 @@ class Source:
         job = self.settings.versioned_job(resume=resume)
         job.extra_args = tuple(job.extra_args) + self.engine_args
         return job
-
-
-try:
-    from typing import Protocol
-except ImportError:  # pragma: no cover - Python 3.7 has no typing.Protocol; every host Python here has it
-    Protocol = object  # type: ignore[assignment]
 
 
 class NodeHost(Protocol):

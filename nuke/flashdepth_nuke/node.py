@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any, Callable, Iterator, List, Optional, Set, Tuple, TypeVar, Union, cast
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, TypeVar, Union, cast
 
 import nuke
 
@@ -75,6 +75,7 @@ STATUS = "status"
 VERSION = "depth_version"
 PRUNE = "delete_old_versions"
 RESULT = "flashdepth_result"  # hidden: the DepthVersion the DepthRead shows (JSON)
+STATE = "flashdepth_state"  # hidden: the status in a few words, which the Node Graph draws on the node
 CHOSEN = "flashdepth_chosen"  # hidden: the artist chose that version in the version menu
 LATEST = "latest (follows the settings)"
 """The version menu's first item: show the version the knobs make (or keep the previous one until it is done)."""
@@ -112,9 +113,13 @@ def button_command(action: str) -> str:
 
 
 def register_callbacks() -> None:
-    """What the plugin's menu.py registers: knob changes of FlashDepth nodes, and a status check of every
-    FlashDepth node when a script opens."""
+    """What the plugin's menu.py registers: knob changes of FlashDepth nodes (the panel's), a check of every
+    FlashDepth node when its input or settings changed with the panel closed (Nuke's updateUI, at idle), the
+    depth state drawn on the node beside the artist's label (autolabel), and a status check of every FlashDepth
+    node when a script opens."""
     nuke.addKnobChanged(knob_changed, nodeClass="Group")
+    nuke.addUpdateUI(update_ui, nodeClass="Group")
+    nuke.addAutolabel(autolabel, nodeClass="Group")
     nuke.addOnScriptLoad(refresh_all)
 
 
@@ -190,12 +195,13 @@ def _add_knobs(group: nuke.Group) -> None:
         nuke.Text_Knob(STATUS, "status", ""),
         *_version_knobs(),
         nuke.String_Knob(RESULT, "shown version"),
+        nuke.String_Knob(STATE, "depth state"),
     ]
     tips = {
         CHECKPOINT: "A FlashDepth checkpoint file; when set it wins over the model menu.",
         COLORSPACE: "Colour space of the plate, in the script's colour management; defaults to the upstream Read's.",
-        FRAMES: "Script frames to render, e.g. 1001-1100; defaults to the input's range. The depth lines up "
-                "with the plate in every Read frame mode.",
+        FRAMES: "Script frames to render, e.g. 1001-1100; empty: the input's whole range (a longer plate "
+                "delivered later is rendered whole). The depth lines up with the plate in every Read frame mode.",
         USE_PROXY: "Render from the Read's proxy files instead of the full-resolution plate. Nuke's proxy "
                    "mode itself never changes what is rendered.",
         OUTPUT: "Folder for the depth EXRs (one sub-folder per settings version); empty: "
@@ -219,8 +225,8 @@ def _add_knobs(group: nuke.Group) -> None:
         group.addKnob(knob)
     for name in (FINISH, SHOW_PARTIAL, CANCEL):
         group[name].clearFlag(nuke.STARTLINE)
-    group[RESULT].setFlag(nuke.INVISIBLE)
-    group[CHOSEN].setFlag(nuke.INVISIBLE)
+    for hidden in (RESULT, CHOSEN, STATE):
+        group[hidden].setFlag(nuke.INVISIBLE)
     group[PRUNE].clearFlag(nuke.STARTLINE)
 
 
@@ -244,18 +250,11 @@ def _upstream_colorspace(source: nuke.Node) -> str:
 
 
 def apply_input_defaults(group: nuke.Group, force: bool = False) -> None:
-    """Fill the colour space and frame range from the input (only empty knobs, unless ``force``)."""
-    upstream = group.input(0)
-    source = up.follow(upstream)
-    if upstream is None or source is None:
-        return
-    defaults = {
-        COLORSPACE: _upstream_colorspace(source),
-        FRAMES: f"{upstream.firstFrame()}-{upstream.lastFrame()}",
-    }
-    for name, value in defaults.items():
-        if force or not str(group[name].value()).strip():
-            group[name].setValue(value)
+    """Fill the colour space from the input (only an empty knob, unless ``force``). The frame range stays
+    empty: the input's whole range, followed when a longer plate is delivered."""
+    source = up.follow(group.input(0))
+    if source is not None and (force or not str(group[COLORSPACE].value()).strip()):
+        group[COLORSPACE].setValue(_upstream_colorspace(source))
 
 
 def _script_dir() -> Optional[str]:
@@ -398,7 +397,8 @@ def _show(group: nuke.Group, status: Union[NodeStatus, FlashDepthError], message
         text = f"{message}. {line}"
     group[STATUS].setValue(text)
     group["tile_color"].setValue(status.colour)
-    group["label"].setValue(f"depth: {status.label}")
+    if group.knob(STATE) is not None and str(group[STATE].value()) != status.label:
+        group[STATE].setValue(status.label)
     _update_menu(group, os.path.dirname(status.wanted.folder), status)
 
 
@@ -513,7 +513,9 @@ def _export_begin(name: str, pattern: str) -> None:
     if group is None:
         raise FlashDepthError(f"{name} was deleted while exporting its input")
     with group:
-        write = nuke.nodes.Write(name=EXPORT_NODE, file=pattern, file_type="exr", channels="rgba")
+        # the working space, as the engine is told (a Write's default follows Project Settings' float files LUT)
+        write = nuke.nodes.Write(name=EXPORT_NODE, file=pattern, file_type="exr", channels="rgba",
+                                 colorspace=_working_space())
         write.setInput(0, _inner(group, INPUT_NODE))
 
 
@@ -551,6 +553,54 @@ def knob_changed() -> None:
         apply_input_defaults(group)
     if knob == "inputChange" or knob in SETTING_KNOBS:
         refresh_status(group)
+        _SEEN[group.fullName()] = _signature(group)
+
+
+_SEEN: Dict[str, str] = {}
+"""Each node's :func:`_signature` when its status was last checked."""
+
+
+def _signature(group: nuke.Group) -> str:
+    """What the node's status depends on that Nuke can say without touching the disk: its settings and camera,
+    its input, the plate Read's file and frame range, or the node tree it renders."""
+    upstream, camera = group.input(0), group.input(CAMERA_INPUT)
+    parts = [str(group[name].value()) for name in SETTING_KNOBS if group.knob(name) is not None]
+    parts.append(camera.fullName() if camera is not None else "")
+    if upstream is not None:
+        parts += [upstream.fullName(), str(upstream.firstFrame()), str(upstream.lastFrame())]
+    source = up.follow(upstream)
+    if source is not None and source.Class() == "Read":
+        parts += [source.fullName()] + [str(source[name].value()) for name in ("file", "proxy", "first", "last")]
+    elif source is not None:  # a node tree: its knobs and wiring
+        parts += up.network_text(source)
+    return "\n".join(parts)
+
+
+def update_ui() -> None:
+    """updateUI of FlashDepth nodes (Nuke runs it on every node at idle, panel open or not; before Nuke 17
+    knobChanged only reaches a node whose panel is open): when what the status depends on changed (a new input,
+    a plate re-delivered with more frames), fill the empty defaults and re-check the status."""
+    group = nuke.thisNode()
+    if not is_flashdepth(group) or not isinstance(group, nuke.Group):
+        return
+    signature = _signature(group)
+    if _SEEN.get(group.fullName()) == signature:
+        return
+    apply_input_defaults(group)
+    refresh_status(group)
+    _SEEN[group.fullName()] = _signature(group)
+
+
+def autolabel() -> Optional[str]:
+    """The Node Graph's text on a FlashDepth node: its name, the depth state, then the artist's own label (the
+    node never writes ``label``)."""
+    group = nuke.thisNode()
+    if not is_flashdepth(group):
+        return None
+    state = group.knob(STATE)
+    lines = [group.name(), f"depth: {state.value() if state is not None else 'unknown'}"]
+    label = str(group["label"].value()).strip()
+    return "\n".join(lines + ([label] if label else []))
 
 
 def upgrade(group: nuke.Group) -> None:
@@ -558,6 +608,12 @@ def upgrade(group: nuke.Group) -> None:
     release (knobs it lacks are added)."""
     if "flashdepth_nuke" in str(group["knobChanged"].value()):
         group["knobChanged"].setValue("")
+    if group.knob(STATE) is None:  # the state moves out of the label earlier releases wrote it into
+        state = nuke.String_Knob(STATE, "depth state")
+        group.addKnob(state)
+        state.setFlag(nuke.INVISIBLE)
+        if str(group["label"].value()).startswith("depth: "):
+            group["label"].setValue("")
     if group.knob(USE_PROXY) is None:
         group.addKnob(nuke.Boolean_Knob(USE_PROXY, "render from proxy"))
     for solve_knob in _solve_knobs():
@@ -603,5 +659,6 @@ def refresh_all() -> None:
             if is_flashdepth(node) and isinstance(node, nuke.Group):
                 upgrade(node)
                 refresh_status(node)
+                _SEEN[node.fullName()] = _signature(node)
     finally:
         root.setModified(was_modified)

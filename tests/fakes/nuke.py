@@ -580,10 +580,10 @@ progress_tasks: List[ProgressTask] = []
 executed: List[Tuple[str, List[int]]] = []
 main_thread_queue: List[Tuple[Callable[..., Any], Tuple[Any, ...], Dict[str, Any], Optional[Dict[str, Any]]]] = []
 script_load_callbacks: List[Callable[[], Any]] = []
-knob_changed_callbacks: List[Tuple[Callable[..., Any], Tuple[Any, ...], Dict[str, Any], str]] = []
-update_ui_callbacks: List[Tuple[Callable[..., Any], Tuple[Any, ...], Dict[str, Any], str]] = []
-autolabel_callbacks: List[Tuple[Callable[..., Any], Tuple[Any, ...], Dict[str, Any], str]] = []
-filename_filters: List[Tuple[Callable[..., Any], Tuple[Any, ...], Dict[str, Any], str]] = []
+knob_changed_callbacks: List["Callback"] = []
+update_ui_callbacks: List["Callback"] = []
+autolabel_callbacks: List["Callback"] = []
+filename_filters: List["Callback"] = []
 toolbars: Dict[str, _Menu] = {}
 plugin_paths: List[str] = []
 messages: List[str] = []
@@ -632,9 +632,23 @@ def thisKnob() -> Optional[Knob]:
     return _this_stack[-1][1]
 
 
+Callback = Tuple[Callable[..., Any], Tuple[Any, ...], Dict[str, Any], str]
+
+
+def _register(registry: List[Callback], call: Callable[..., Any], args: Tuple[Any, ...],
+              kwargs: Optional[Dict[str, Any]], node_class: str) -> None:
+    registry.append((call, tuple(args), dict(kwargs or {}), node_class))
+
+
+def _calls_for(registry: List[Callback], node: Node) -> List[Callable[[], Any]]:
+    """The registered callbacks that apply to ``node``'s class, in the order added, ready to call."""
+    return [lambda c=call, a=args, k=kwargs: c(*a, **k) for call, args, kwargs, node_class in list(registry)
+            if node_class in ("*", node.Class())]
+
+
 def addKnobChanged(call: Callable[..., Any], args: Tuple[Any, ...] = (), kwargs: Optional[Dict[str, Any]] = None,
                    nodeClass: str = "*", node: Optional[Node] = None) -> None:
-    knob_changed_callbacks.append((call, tuple(args), dict(kwargs or {}), nodeClass))
+    _register(knob_changed_callbacks, call, args, kwargs, nodeClass)
 
 
 def knob_changed(node: Node, knob_name: str) -> None:
@@ -647,44 +661,41 @@ def knob_changed(node: Node, knob_name: str) -> None:
         script = str(node["knobChanged"].value())
         if script:
             exec(script, {"__name__": "__main__"})
-        for call, args, kwargs, node_class in list(knob_changed_callbacks):
-            if node_class in ("*", node.Class()):
-                call(*args, **kwargs)
+        for call in _calls_for(knob_changed_callbacks, node):
+            call()
 
 
 def addUpdateUI(call: Callable[..., Any], args: Tuple[Any, ...] = (), kwargs: Optional[Dict[str, Any]] = None,
                 nodeClass: str = "*") -> None:
-    update_ui_callbacks.append((call, tuple(args), dict(kwargs or {}), nodeClass))
+    _register(update_ui_callbacks, call, args, kwargs, nodeClass)
 
 
 def update_ui() -> None:
     """Play Nuke's idle after a change: the updateUI callbacks on every node of their class (panels open or not)."""
     for node in list(_walk(_root, True)):
         with _this(node, None):
-            for call, args, kwargs, node_class in list(update_ui_callbacks):
-                if node_class in ("*", node.Class()):
-                    call(*args, **kwargs)
+            for call in _calls_for(update_ui_callbacks, node):
+                call()
 
 
 def addAutolabel(call: Callable[..., Any], args: Tuple[Any, ...] = (), kwargs: Optional[Dict[str, Any]] = None,
                  nodeClass: str = "*") -> None:
-    autolabel_callbacks.append((call, tuple(args), dict(kwargs or {}), nodeClass))
+    _register(autolabel_callbacks, call, args, kwargs, nodeClass)
 
 
 def autolabel(node: Node) -> str:
     """The text the Node Graph draws on ``node``: the last added autolabel callback that returns something."""
     with _this(node, None):
-        for call, args, kwargs, node_class in reversed(autolabel_callbacks):
-            if node_class in ("*", node.Class()):
-                text = call(*args, **kwargs)
-                if text is not None:
-                    return str(text)
+        for call in reversed(_calls_for(autolabel_callbacks, node)):
+            text = call()
+            if text is not None:
+                return str(text)
     return node.name()
 
 
 def addFilenameFilter(call: Callable[..., Any], args: Tuple[Any, ...] = (),
                       kwargs: Optional[Dict[str, Any]] = None, nodeClass: str = "*") -> None:
-    filename_filters.append((call, tuple(args), dict(kwargs or {}), nodeClass))
+    _register(filename_filters, call, args, kwargs, nodeClass)
 
 
 def filenameFilter(filename: str) -> str:

@@ -253,10 +253,40 @@ def _ocio_space(node: hou.OpNode) -> Optional[str]:
     return space.evalAsString().strip() or None
 
 
+_VIDEO_FRAME = re.compile(r"<F(\d*)>")
+"""A Copernicus File COP's frame token whose number comes from its Video Timing parameters."""
+
+
 def _expand(path: str) -> str:
-    """Expand variables ($HIP, $JOB) but keep the frame token, as ``####``."""
+    """Expand variables ($HIP, $JOB) but keep the frame token ($F4, or Copernicus' <F>), as ``####``."""
     path = re.sub(r"\$\{?F(\d*)\}?", lambda m: "#" * int(m.group(1) or 1), path)
+    path = _VIDEO_FRAME.sub(lambda m: "#" * int(m.group(1) or 1), path)
     return hou.text.expandString(path)
+
+
+def _video_timing(node: hou.OpNode) -> Dict[str, hou.Parm]:
+    """A Copernicus File COP's Video Timing parameters, by label (Video Timing, Video Start Frame, Video
+    Frame)."""
+    return {parm.parmTemplate().label(): parm for parm in node.parms()
+            if parm.parmTemplate().label().startswith("Video ")}
+
+
+def _follow_video_timing(loader: hou.OpNode, plate: hou.OpNode, version: DepthVersion) -> str:
+    """The depth loader's file name, timed like the plate File COP that reads its sequence with ``<F>``: the same
+    Video Timing, its start frame moved by where the depth files begin (a sub-range of the plate)."""
+    plate_name = plate.parm(FILE_PARM[COPERNICUS])
+    token = _VIDEO_FRAME.search(plate_name.unexpandedString()) if plate_name is not None else None
+    if plate_name is None or token is None:
+        return houdini_pattern(version.pattern)
+    timing, own = _video_timing(plate), _video_timing(loader)
+    for label, parm in timing.items():
+        if label in own:
+            own[label].set(parm.eval())
+    plate_frames, depth_frames = sequence_frames(_expand(plate_name.unexpandedString())), version.on_disk()
+    start = own.get("Video Start Frame")
+    if start is not None and plate_frames and depth_frames:
+        start.set(int(timing["Video Start Frame"].eval()) + min(depth_frames) - min(plate_frames))
+    return re.sub(r"%0?\d*d", token.group(0), version.pattern)
 
 
 def apply_input_defaults(node: hou.OpNode, force: bool = False) -> None:
@@ -400,19 +430,24 @@ class _Node:
         except hou.Error as exc:
             raise FlashDepthError(_first_line(exc)) from None
 
+    # Every change below is the node's own bookkeeping, not the artist's: none of it goes on the undo stack.
+
     def say(self, text: str) -> None:
-        self.node.setUserData(LAST_KEY, text)
+        with hou.undos.disabler():
+            self.node.setUserData(LAST_KEY, text)
         if hou.isUIAvailable():
             hou.ui.setStatusMessage(f"FlashDepth {self.name}: {text}")
 
     def show(self, status: Union[NodeStatus, FlashDepthError], message: Optional[str]) -> None:
-        if message is not None:
-            self.node.setUserData(LAST_KEY, message)
-        if isinstance(status, NodeStatus):  # (the status line is an expression: it says the rest)
-            rgba = status.colour
-            self.node.setColor(hou.Color(((rgba >> 24 & 255) / 255, (rgba >> 16 & 255) / 255,
-                                          (rgba >> 8 & 255) / 255)))
-            self.choose(status.shown if status.chosen else None)
+        with hou.undos.disabler():
+            if message is not None:
+                self.node.setUserData(LAST_KEY, message)
+            if isinstance(status, NodeStatus):
+                rgba = status.colour
+                self.node.setColor(hou.Color(((rgba >> 24 & 255) / 255, (rgba >> 16 & 255) / 255,
+                                              (rgba >> 8 & 255) / 255)))
+                self.choose(status.shown if status.chosen else None)
+        _remember_status(self.node, status)
 
     def shown(self) -> Optional[DepthVersion]:
         return _shown(self.node)
@@ -425,16 +460,19 @@ class _Node:
         parm = self.node.parm(VERSION)
         value = version.key if version is not None else LATEST
         if parm is not None and parm.evalAsString() != value:
-            parm.set(value)
+            with hou.undos.disabler():
+                parm.set(value)
 
     def load(self, version: Optional[DepthVersion], source: Source, reload: bool) -> None:
         if version is not None:  # (None: the record stays, and the status says which depth went missing)
-            self.node.setUserData(SHOWN_KEY, version.to_json())
-            load_version(self.node, version)
+            with hou.undos.disabler():
+                self.node.setUserData(SHOWN_KEY, version.to_json())
+                load_version(self.node, version)
 
     def keep_output_dir(self, output_dir: str) -> None:
         if not _text(self.node, OUTPUT).strip():
-            _parm(self.node, OUTPUT).set(output_dir)
+            with hou.undos.disabler():
+                _parm(self.node, OUTPUT).set(output_dir)
 
     def ask(self, question: str, details: str) -> bool:
         if not hou.isUIAvailable():
@@ -475,11 +513,11 @@ class _Node:
     def show_progress(self, fraction: Optional[float], message: Optional[str]) -> None:
         if message is None:
             _PROGRESS.pop(self.key, None)
-            _parm(self.node, PROGRESS).set(100 if fraction == 1.0 else 0)
-            return
-        _PROGRESS[self.key] = message
-        _parm(self.node, PROGRESS).set(int(round(100 * (fraction or 0.0))))
-        if hou.isUIAvailable():
+        else:
+            _PROGRESS[self.key] = message
+        with hou.undos.disabler():
+            _parm(self.node, PROGRESS).set(int(round(100 * (fraction or 0.0))))
+        if message is not None and hou.isUIAvailable():
             hou.ui.setStatusMessage(f"FlashDepth {self.name}: {message}")
 
     @contextlib.contextmanager
@@ -541,7 +579,11 @@ def load_version(node: hou.OpNode, version: DepthVersion) -> None:
     parm = loader.parm(FILE_PARM[kind]) if loader is not None and kind is not None else None
     if loader is None or parm is None:
         raise FlashDepthError(f"{node.path()} is missing its '{DEPTH_NODE}' File COP: create a new FlashDepth node")
-    parm.set(houdini_pattern(version.pattern))
+    upstream = _upstream(node)
+    if kind == COPERNICUS and upstream is not None and upstream.type().name() == "file":
+        parm.set(_follow_video_timing(loader, upstream, version))
+    else:
+        parm.set(houdini_pattern(version.pattern))
     if kind == COPERNICUS:  # the AOVs the files hold: the plate, the depth and the passes asked
         present = version_passes(version.manifest())
         aovs = COPERNICUS_AOVS + tuple(aov for aov, shown in zip(PASS_AOVS, present) if shown)
@@ -553,22 +595,56 @@ def load_version(node: hou.OpNode, version: DepthVersion) -> None:
         reload.pressButton()
 
 
+_STATUS: Dict[str, Tuple[str, str, bool]] = {}
+"""Each node's status by session id: (the :func:`_signature` it was computed for, the status line, whether how
+the last action ended leads it)."""
+
+
+def _signature(node: hou.OpNode) -> str:
+    """What the node's status depends on that HOM says without evaluating expressions, reading files or cooking:
+    FlashDepth's parameters as typed, the plate COP and its file name, what the node shows and how it last
+    ended."""
+    parts = [parm.rawValue() for parm in node.parms() if parm.name().startswith("fd_")
+             and parm.name() not in (STATUS, PROGRESS)]
+    upstream = _upstream(node)
+    file_parm = _input_file_parm(node)
+    if upstream is not None:
+        parts.append(upstream.path())
+    if file_parm is not None:
+        parts.append(file_parm.unexpandedString())
+    if isinstance(upstream, hou.Cop2Node):
+        parts.append(f"{upstream.sequenceStartFrame()}-{upstream.sequenceEndFrame()}")
+    return "\n".join(parts + [node.userData(SHOWN_KEY) or "", node.userData(LAST_KEY) or ""])
+
+
+def _remember_status(node: hou.OpNode, status: Union[NodeStatus, FlashDepthError]) -> Tuple[str, str, bool]:
+    if isinstance(status, FlashDepthError):
+        entry = (_signature(node), str(status), False)
+    else:
+        entry = (_signature(node), status.line(RENDER_BUTTON, FINISH_BUTTON), status.state is not DepthState.STALE)
+    _STATUS[str(node.sessionId())] = entry
+    return entry
+
+
 def status_text(node: hou.OpNode) -> str:
     """The status line (the Status parameter's expression): the running render's progress, else whether the
-    depth is current, partial, stale or missing, after how the last render ended."""
+    depth is current, partial, stale or missing, after how the last action ended. The status is computed when
+    what it depends on changes (:func:`_signature`, and each action), not at every redraw: that reads the disk,
+    samples the camera and, for a COP2 tree, evaluates every upstream parameter."""
     progress = node.parm(PROGRESS)
     percent = progress.eval() if progress is not None else 0  # read, so the line refreshes with the progress
     if running(node) is not None:
         message = _PROGRESS.get(str(node.sessionId()), "Starting")
         return f"{percent}% {message} (press Cancel to stop)"
-    host = _Node(node)
-    try:
-        status = controller.status_of(host, host.read_source())
-    except FlashDepthError as exc:
-        return str(exc)
-    line = status.line(RENDER_BUTTON, FINISH_BUTTON)
+    entry = _STATUS.get(str(node.sessionId()))
+    if entry is None or entry[0] != _signature(node):
+        host = _Node(node)
+        try:
+            entry = _remember_status(node, controller.status_of(host, host.read_source()))
+        except FlashDepthError as exc:
+            entry = _remember_status(node, exc)
     last = node.userData(LAST_KEY) or ""
-    return f"{last} | {line}" if last and status.state is not DepthState.STALE else line
+    return f"{last} | {entry[1]}" if last and entry[2] else entry[1]
 
 
 def register_callbacks() -> None:
@@ -580,6 +656,8 @@ def scene_event(event_type: hou.EnumValue) -> None:
     """After a .hip is loaded or saved (under a new name too) in graphical Houdini: record each FlashDepth node as
     showing its version under the scene's path, so that pruning keeps it once an older .hip is deleted. Touches no
     node (the scene stays unmodified) and never raises (a failure must not spoil the load or the save)."""
+    if event_type == hou.hipFileEventType.AfterLoad:
+        _STATUS.clear()  # files may have come and gone while the scene was closed
     if event_type not in (hou.hipFileEventType.AfterLoad, hou.hipFileEventType.AfterSave) or not hou.isUIAvailable():
         return  # (hython on a farm machine shows nobody anything)
     try:

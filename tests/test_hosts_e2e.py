@@ -235,7 +235,7 @@ def test_fusion_comp_script_adds_a_loader_for_the_real_engines_depth(
     assert_library_depth(files, plates, checkpoint, "normalized", tmp_path, channel="Z")  # Fusion's depth channel
 
 
-def test_resolve_timeline_script_imports_the_real_engines_depth(
+def test_resolve_timeline_script_attaches_the_real_engines_depth(
         host: List[RenderJob], plates: str, checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     use_real_engine(monkeypatch)
@@ -250,7 +250,7 @@ def test_resolve_timeline_script_imports_the_real_engines_depth(
     [job] = host
     out = Path(job.output)
     assert out.parent.parent == tmp_path / "plates" / "flashdepth" / "shot"
-    assert project.media_pool.imports == [[{"FilePath": str(out), "StartIndex": FRAMES[0], "EndIndex": FRAMES[-1]}]]
+    assert project.timeline.item.media.mattes == [str(out) % FRAMES[0]]  # attached to the clip as its matte
     assert (job.checkpoint, job.mode) == (str(checkpoint), "normalized")  # a 0-1 matte for Resolve
     assert_library_depth([Path(str(out) % f) for f in FRAMES], plates, checkpoint, "normalized", tmp_path,
                          channel="Y")

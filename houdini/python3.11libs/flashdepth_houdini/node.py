@@ -601,11 +601,10 @@ the last action ended leads it)."""
 
 
 def _signature(node: hou.OpNode) -> str:
-    """What the node's status depends on that HOM says without evaluating expressions, reading files or cooking:
-    FlashDepth's parameters as typed, the plate COP and its file name, what the node shows and how it last
-    ended."""
-    parts = [parm.rawValue() for parm in node.parms() if parm.name().startswith("fd_")
-             and parm.name() not in (STATUS, PROGRESS)]
+    """What the node's status depends on that HOM says without reading files, sampling the camera or cooking:
+    FlashDepth's parameters, the plate COP and its file name, what the node shows and how it last ended."""
+    parts = [_typed(parm) for parm in node.parms()
+             if parm.name().startswith("fd_") and parm.name() not in (STATUS, PROGRESS)]
     upstream = _upstream(node)
     file_parm = _input_file_parm(node)
     if upstream is not None:
@@ -615,6 +614,15 @@ def _signature(node: hou.OpNode) -> str:
     if isinstance(upstream, hou.Cop2Node):
         parts.append(f"{upstream.sequenceStartFrame()}-{upstream.sequenceEndFrame()}")
     return "\n".join(parts + [node.userData(SHOWN_KEY) or "", node.userData(LAST_KEY) or ""])
+
+
+def _typed(parm: hou.Parm) -> str:
+    """A parameter's value (evaluated, so Houdini re-evaluates the status line when it changes), or its expression
+    when that fails."""
+    try:
+        return parm.evalAsString()
+    except hou.Error:
+        return parm.rawValue()
 
 
 def _remember_status(node: hou.OpNode, status: Union[NodeStatus, FlashDepthError]) -> Tuple[str, str, bool]:

@@ -21,13 +21,13 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts.colour import EngineColour
 from flashdepth_vfx.hosts.frames import LoaderTiming, script_frames
-from flashdepth_vfx.hosts.render import error_line, summary
 from flashdepth_vfx.hosts.settings import DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, RENDER_BUTTON, NodeSettings
 from flashdepth_vfx.hosts.versions import (
     DepthVersion, NodeStatus, VersionInfo, describe_versions, mark_shown, node_status,
 )
 
 from .colour import dialog_colour, fusion_colour, ocio_tool, plate_source, resolve_colour
+from .console import render_version, run_script
 from .host import find_comp, find_resolve, result_dir
 from .progress_window import Runner, console_runner, runner
 from .timeline import current_clip, media_by_id, media_plate
@@ -266,10 +266,7 @@ def render_selected(comp: Any, resolve: Any = None, run: Optional[Runner] = None
     before = node_status(wanted, frames, shown)
     job = settings.versioned_job(resume=before.can_finish and bool(answer.get("finish")))
     job.extra_args = ("--channel", DEPTH_CHANNEL)
-    wanted.write_manifest(job)
-    with wanted.rendering():
-        result = (run or console_runner(TITLE))(job)
-    print(f"{TITLE}: {summary(result)}")
+    render_version(TITLE, wanted, job, run or console_runner(TITLE))
     status = node_status(wanted, frames, shown)
     if status.show is None:
         return previous
@@ -280,13 +277,5 @@ def render_selected(comp: Any, resolve: Any = None, run: Optional[Runner] = None
 
 def main(namespace: Mapping[str, Any]) -> None:
     """Entry point of the comp script, given the script's globals; any error becomes one console line."""
-    comp = find_comp(namespace)
-    if comp is None:
-        print(f"{TITLE}: run this from Fusion's Script menu (no composition is open)")
-        return
-    try:
-        render_selected(comp, find_resolve(namespace, external=False), runner(namespace, TITLE))
-    except FlashDepthError as exc:
-        print(f"{TITLE}: {exc}")
-    except Exception as exc:  # noqa: BLE001 - the artist gets one line, never a traceback
-        print(f"{TITLE}: {error_line(exc)}")
+    run_script(TITLE, find_comp(namespace), "run this from Fusion's Script menu (no composition is open)",
+               lambda comp: render_selected(comp, find_resolve(namespace, external=False), runner(namespace, TITLE)))

@@ -15,11 +15,11 @@ from typing import Any, List, Mapping, Optional, Tuple
 from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts.frames import parse_frames
 from flashdepth_vfx.hosts.paths import sequence_frames, sequence_from_frame_file
-from flashdepth_vfx.hosts.render import error_line, summary
 from flashdepth_vfx.hosts.settings import NodeSettings
 from flashdepth_vfx.hosts.versions import RESOLVE_PROJECT, DepthState, mark_shown, node_status
 
 from .colour import resolve_colour
+from .console import render_version, run_script
 from .host import find_resolve, result_dir
 from .progress_window import Runner, console_runner, runner
 
@@ -120,10 +120,7 @@ def render_current_clip(resolve: Any, run: Optional[Runner] = None) -> List[str]
         print(f"{TITLE}: {before.done} of {before.total} frames already rendered with these settings: finishing")
     job = settings.versioned_job(resume=before.can_finish)
     job.extra_args = ("--channel", MATTE_CHANNEL)
-    wanted.write_manifest(job)
-    with wanted.rendering():
-        result = (run or console_runner(TITLE))(job)
-    print(f"{TITLE}: {summary(result)}")
+    render_version(TITLE, wanted, job, run or console_runner(TITLE))
     after = node_status(wanted, file_frames, None)
     if after.state is not DepthState.CURRENT:
         print(f"{TITLE}: {after.line('FlashDepth Timeline Clip', 'FlashDepth Timeline Clip')}")
@@ -139,13 +136,6 @@ def render_current_clip(resolve: Any, run: Optional[Runner] = None) -> List[str]
 
 def main(namespace: Mapping[str, Any]) -> None:
     """Entry point of the Resolve script, given the script's globals; any error becomes one console line."""
-    resolve = find_resolve(namespace)
-    if resolve is None:
-        print(f"{TITLE}: cannot reach DaVinci Resolve: start it and allow scripting (Preferences > General)")
-        return
-    try:
-        render_current_clip(resolve, runner(namespace, TITLE))
-    except FlashDepthError as exc:
-        print(f"{TITLE}: {exc}")
-    except Exception as exc:  # noqa: BLE001 - the artist gets one line, never a traceback
-        print(f"{TITLE}: {error_line(exc)}")
+    run_script(TITLE, find_resolve(namespace),
+               "cannot reach DaVinci Resolve: start it and allow scripting (Preferences > General)",
+               lambda resolve: render_current_clip(resolve, runner(namespace, TITLE)))

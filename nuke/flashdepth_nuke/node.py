@@ -562,7 +562,7 @@ _SEEN: Dict[str, str] = {}
 
 def _signature(group: nuke.Group) -> str:
     """What the node's status depends on that Nuke can say without touching the disk: its settings and camera,
-    its input, the plate Read's file and frame range, or the node tree it renders."""
+    its input, the plate Read's file and frame range, or the knobs of the node tree's last node."""
     upstream, camera = group.input(0), group.input(CAMERA_INPUT)
     parts = [str(group[name].value()) for name in SETTING_KNOBS if group.knob(name) is not None]
     parts.append(camera.fullName() if camera is not None else "")
@@ -571,8 +571,10 @@ def _signature(group: nuke.Group) -> str:
     source = up.follow(upstream)
     if source is not None and source.Class() == "Read":
         parts += [source.fullName()] + [str(source[name].value()) for name in ("file", "proxy", "first", "last")]
-    elif source is not None:  # a node tree: its knobs and wiring
-        parts += up.network_text(source)
+    elif source is not None:
+        # a node tree: the knobs of its last node (an edit deeper up is seen at the next check or render: walking
+        # every tree at every idle would not scale to a script of many nodes)
+        parts.append(up.node_text(source))
     return "\n".join(parts)
 
 

@@ -183,23 +183,22 @@ def _upstream(node: nuke.Node) -> Iterator[nuke.Node]:
                 stack.append(upstream)
 
 
-def network_text(node: nuke.Node) -> List[str]:
-    """The network above ``node`` (itself included) as Nuke holds it, without reading any file: each node's
-    class, the knobs that change the picture and how it is wired."""
-    parts = []
-    order = {id(n): i for i, n in enumerate(_upstream(node))}
-    for upstream in _upstream(node):
-        knobs = sorted((name, knob.toScript()) for name, knob in upstream.knobs().items() if name not in _LOOK_KNOBS)
-        wires = [order.get(id(upstream.input(i)), -1) if upstream.input(i) is not None else -1
-                 for i in range(upstream.inputs())]
-        parts.append(f"{upstream.Class()} {knobs!r} {wires!r}")
-    return parts
+def node_text(node: nuke.Node) -> str:
+    """A node's class and the knobs that change the picture, as Nuke holds them (no file is read)."""
+    knobs = sorted((name, knob.toScript()) for name, knob in node.knobs().items() if name not in _LOOK_KNOBS)
+    return f"{node.Class()} {knobs!r}"
 
 
 def network_key(node: nuke.Node, script_frames: List[int]) -> str:
-    """A content hash of the network above ``node``: :func:`network_text`, the stamps of the files its Reads
-    read in the frames asked, and the render context (format, proxy)."""
-    parts = network_text(node)
+    """A content hash of the network above ``node`` (itself included): each node's :func:`node_text` and how it
+    is wired, the stamps of the files its Reads read in the frames asked, and the render context (format,
+    proxy)."""
+    parts = []
+    order = {id(n): i for i, n in enumerate(_upstream(node))}
+    for upstream in _upstream(node):
+        wires = [order.get(id(upstream.input(i)), -1) if upstream.input(i) is not None else -1
+                 for i in range(upstream.inputs())]
+        parts.append(f"{node_text(upstream)} {wires!r}")
     for upstream in _upstream(node):
         if upstream.knob("file") is not None and upstream.Class() == "Read":
             pattern = _filename_filter(_file_knob(upstream, "file"))

@@ -70,6 +70,13 @@ Every name below is also importable from :mod:`flashdepth_vfx.hosts.common`.
     farm passes it to ``farm.send_in_background``, which puts the camera in the bundle: ``farm.carry_into_bundle``);
     Nuke's channel names ``POSITION_CHANNELS``, ``NORMAL_CHANNELS``.
 
+``controller`` — what a node's buttons do, once for every host
+    ``NodeHost`` (a ``typing.Protocol``: the few host operations an adapter supplies for one node: read its
+    ``Source``, say / show its status, the shown and chosen version, load a version, ask, run ``later`` / ``now``
+    on the main thread, progress, export a node tree's frame); the verbs ``refresh``, ``render``, ``finish``,
+    ``cancel``, ``choose_version``, ``show_partial``, ``delete_old_versions`` (planned in a worker, asked on the
+    main thread), ``send_to_farm``, ``running``; ``verbs(host)`` binds them to an adapter's node objects.
+
 ``cached`` — the single-folder record of the first adapters (``CachedRender``, ``cache_state``,
 ``status_line``), kept until the Houdini and Resolve nodes move to ``versions``.
 """

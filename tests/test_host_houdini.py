@@ -14,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Dict, List, Tuple
 
+import numpy as np
 import pytest
 
 import fake_engine
@@ -22,6 +23,7 @@ from fakes import hdefereval as fake_hdefereval
 from fakes import hou as fake_hou
 from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts.common import MODELS, STATE_COLOURS, DepthState, DepthVersion
+from flashdepth_vfx.plates.image_io import write_exr
 
 ROOT = Path(__file__).resolve().parent.parent
 HOUDINI = ROOT / "houdini"

@@ -329,3 +329,92 @@ def test_keep_shown_writes_a_missing_record_of_a_saved_scene_only(tmp_path: Path
     gone = DepthVersion(version.key, str(tmp_path / "gone" / "shot_depth.%04d.exr"))
     keep_shown(gone, str(script), "FlashDepth1")  # no folder: none is made
     assert not (tmp_path / "gone").exists()
+
+
+def test_prune_deletes_only_the_files_of_the_version_and_names_the_rest(tmp_path: Path) -> None:
+    """A version is its manifest, the frames of its own pattern, its markers, snapshots and temporaries. A renamed
+    copy of a depth frame kept for a comp, a precomp whose writer kept the engine's metadata, a frame-named file
+    in a subfolder, and temporaries of other files carry ``flashdepth:`` headers or look like ours, yet stay."""
+    import shutil
+
+    old = make_version(tmp_path, "depth", age_days=3)
+    make_version(tmp_path, "disparity", age_days=1)
+    folder = Path(old.folder)
+    shutil.copy(old.frame_file(2), folder / "shot_depth_keep.0002.exr")  # renamed copies, for a comp
+    shutil.copy(old.frame_file(2), folder / "hero_depth.exr")
+    shutil.copy(old.frame_file(2), folder / "shot_depth.0002.exr.bak")
+    (folder / "precomp").mkdir()
+    depth_frame(str(folder / "precomp" / "comp.0001.exr"))  # a precomp whose writer kept the input's metadata
+    depth_frame(str(folder / "precomp" / "shot_depth.0001.exr"))
+    (folder / ".notes.txt.tmp-4206649").write_text("an editor's temporary")
+    (folder / ".comp.0001.exr.tmp-4206649-abcd1234.exr").write_text("someone else's temporary")
+    depth_frame(str(folder / "shot_depth_raw.0001.exr"))  # the raw disparity of a shot solve: the version's own
+    (folder / ".shot_depth.0003.exr.tmp-4206649-abcd1234.exr").write_bytes(b"half a frame of a killed render")
+    (folder / (MANIFEST + ".tmp-4206649")).write_text("{")
+    foreign = sorted(["shot_depth_keep.0002.exr", "hero_depth.exr", "shot_depth.0002.exr.bak",
+                      os.path.join("precomp", "comp.0001.exr"), os.path.join("precomp", "shot_depth.0001.exr"),
+                      ".notes.txt.tmp-4206649", ".comp.0001.exr.tmp-4206649-abcd1234.exr"])
+    before = {name: (folder / name).read_bytes() for name in foreign}
+    set_age(folder, 3)
+
+    plan = prune.plan_folder(str(tmp_path), keep=1)
+    [removal] = plan.remove
+    assert sorted(removal.foreign) == foreign
+    assert sorted(removal.files) == sorted([
+        MANIFEST, *(os.path.basename(old.frame_file(f)) for f in FRAMES), "shot_depth_raw.0001.exr",
+        ".shot_depth.0003.exr.tmp-4206649-abcd1234.exr", MANIFEST + ".tmp-4206649",
+        os.path.join(".flashdepth", "0123456789abcdef", "state.3.safetensors")])
+    assert "7 files not written by flashdepth-vfx stay" in plan.lines()[0]
+    assert prune.apply(plan) == []
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == foreign
+    assert {name: (folder / name).read_bytes() for name in foreign} == before
+
+
+def test_deleting_old_versions_reads_exr_headers_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """3 versions x 50 frames of 2K depth (one real 2K float EXR written by OpenImageIO, linked under every
+    frame name): planning reads a few KiB of each frame, not 1 MiB."""
+    import builtins
+
+    frames = list(range(1001, 1051))
+    rng = np.random.default_rng(0)
+    master = tmp_path / "master.exr"
+    write_exr(str(master), {"Z": rng.random((1080, 2048), dtype=np.float32)},
+              metadata={"flashdepth:version": "test", "flashdepth:frame": 1001}, compression="none")
+    assert master.stat().st_size > 8 << 20
+    versions = []
+    for mode in ("depth", "disparity", "normalized"):
+        settings = NodeSettings(plate="/plates/shot.####.exr", output_dir=str(tmp_path / "out"), mode=mode,
+                                frames="1001-1050")
+        version = settings.version()
+        version.write_manifest(settings.versioned_job())
+        for frame in frames:
+            os.link(master, version.frame_file(frame))
+        versions.append(version)
+    set_age(tmp_path / "out", 2)
+    read: dict = {}
+
+    class Counting:
+        def __init__(self, handle, path) -> None:
+            self.handle, self.path = handle, str(path)
+
+        def read(self, *args):
+            data = self.handle.read(*args)
+            read[self.path] = read.get(self.path, 0) + len(data)
+            return data
+
+        def __getattr__(self, name):
+            return getattr(self.handle, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            self.handle.close()
+
+    monkeypatch.setattr(prune, "open", lambda path, *a, **k: Counting(builtins.open(path, *a, **k), path),
+                        raising=False)
+    plan = prune.plan_folder(str(tmp_path / "out"), keep=0, protect=[versions[0]])
+    assert sorted(len(r.files) for r in plan.remove) == [51, 51]  # the frames and the manifest
+    exr = {path: size for path, size in read.items() if path.endswith(".exr")}
+    assert len(exr) == 100 and max(exr.values()) <= 8 << 10, max(exr.values())
+    assert sum(read.values()) < 1 << 20  # today: 1 MiB a frame, 100 MiB

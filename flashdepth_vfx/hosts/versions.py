@@ -25,7 +25,10 @@ import enum
 import hashlib
 import json
 import os
+import re
+import secrets
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
@@ -44,6 +47,13 @@ SHOWN_FOLDER = ".flashdepth_shown"
 """In a version folder: one small JSON file per node whose loader shows this version."""
 RENDERING = ".flashdepth_rendering.json"
 """In a version folder while a host node renders into it: the host machine and process."""
+RENDERING_MARKER = re.compile(r"^\.flashdepth_rendering(?:\.\d+-[0-9a-f]+)?\.json$")
+"""The names of rendering markers: a host node's (:data:`RENDERING`) and the engine's, one per process
+(:func:`engine_marker_name`), written in its output folder before it loads the model."""
+HEARTBEAT_S = 60.0
+"""How often a rendering marker is touched while its render runs."""
+MARKER_STALE_S = 600.0
+"""A rendering marker of another machine not touched for this long is left by a render that died there."""
 _LABEL_TIME = "%Y-%m-%d %H:%M"
 RESOLVE_PROJECT = "DaVinci Resolve project"
 """How a shown record names a Resolve project (its media pool imported the version): no file, so never stale."""
@@ -141,16 +151,41 @@ class DepthVersion:
     @contextlib.contextmanager
     def rendering(self) -> Iterator[None]:
         """Mark the version as being rendered (by this machine and process) for the ``with`` block, so that
-        pruning leaves it alone; the marker goes when the block ends, however it ends."""
-        os.makedirs(self.folder, exist_ok=True)
-        path = os.path.join(self.folder, RENDERING)
-        _write_json(path, {KIND_KEY: "rendering", "host": socket.gethostname(), "pid": os.getpid(),
-                           "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-        try:
+        pruning leaves it alone (:func:`rendering_marker`)."""
+        with rendering_marker(self.folder):
             yield
-        finally:
+
+
+def engine_marker_name() -> str:
+    """The engine's rendering marker in its output folder: one per process (renders of several shots may share
+    a folder, and a host node's render has its own marker there too)."""
+    return f".flashdepth_rendering.{os.getpid()}-{secrets.token_hex(4)}.json"
+
+
+@contextlib.contextmanager
+def rendering_marker(folder: str, name: str = RENDERING) -> Iterator[str]:
+    """Mark ``folder`` (created if needed) as being rendered by this machine and process for the ``with`` block,
+    so that pruning leaves it alone: a marker file naming the host and process, touched every
+    :data:`HEARTBEAT_S` seconds (another machine sees a render that died there by its age), removed when the
+    block ends, however it ends. Yields the marker's path."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, name)
+    _write_json(path, {KIND_KEY: "rendering", "host": socket.gethostname(), "pid": os.getpid(),
+                       "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    stop = threading.Event()
+
+    def heartbeat() -> None:
+        while not stop.wait(HEARTBEAT_S):
             with contextlib.suppress(OSError):
-                os.remove(path)
+                os.utime(path)
+
+    threading.Thread(target=heartbeat, name="flashdepth-rendering-marker", daemon=True).start()
+    try:
+        yield path
+    finally:
+        stop.set()
+        with contextlib.suppress(OSError):
+            os.remove(path)
 
 
 def _user_file(version: DepthVersion, user: str) -> str:

@@ -418,3 +418,101 @@ def test_deleting_old_versions_reads_exr_headers_only(tmp_path: Path, monkeypatc
     exr = {path: size for path, size in read.items() if path.endswith(".exr")}
     assert len(exr) == 100 and max(exr.values()) <= 8 << 10, max(exr.values())
     assert sum(read.values()) < 1 << 20  # today: 1 MiB a frame, 100 MiB
+
+
+def test_a_render_loading_its_model_keeps_the_old_version_it_renders_into(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CLI or farm render into an old version writes nothing while its model loads (seconds with the official
+    models): the engine marks the folder first, so a prune in that window keeps the version; the marker goes
+    with the render, and the version stays whole."""
+    import threading
+
+    from engine_helpers import write_plates, write_tiny_checkpoint
+    from flashdepth_vfx.engine import QuietEvents, Render, RenderSettings
+    from flashdepth_vfx.engine import pipeline
+
+    plate = write_plates(tmp_path / "plates", range(1, 4))
+    checkpoint = write_tiny_checkpoint(tmp_path / "tiny.safetensors")
+    old = make_version(tmp_path / "out", "depth", age_days=3)
+    idle = make_version(tmp_path / "out", "disparity", age_days=1)
+    loading, release = threading.Event(), threading.Event()
+    real_load = pipeline.load_model
+
+    def slow_load(*args, **kwargs):  # the official model takes seconds to load
+        loading.set()
+        assert release.wait(30)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "load_model", slow_load)
+    settings = RenderSettings(plate=plate, output=old.pattern, checkpoint=str(checkpoint))
+    done: list = []
+    render = threading.Thread(target=lambda: done.append(Render(settings, QuietEvents()).run()))
+    render.start()
+    try:
+        assert loading.wait(30)
+        plan = prune.plan_folder(str(tmp_path / "out"), keep=0)
+        assert [r.version for r in plan.remove] == [idle]
+        assert {k.version: k.reason for k in plan.keep}[old] == f"a render (process {os.getpid()}) is writing it"
+        assert prune.apply(plan) == []
+    finally:
+        release.set()
+        render.join(60)
+    [summary] = done
+    assert len(summary.written) == 3 and old.frames_on_disk(FRAMES) == FRAMES and old.manifest() is not None
+    assert not [name for name in os.listdir(old.folder) if name.startswith(".flashdepth_rendering")]
+
+
+def test_a_rendering_marker_of_another_machine_keeps_its_version_while_its_heartbeat_is_recent(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A farm render on another machine: its marker keeps the version while the render touches it; one not
+    touched for 10 minutes was left by a render that died there. A marker of a dead process here is stale, and
+    the next render into the folder removes it."""
+    from flashdepth_vfx.hosts import versions
+
+    version = make_version(tmp_path, "depth", age_days=3)
+    monkeypatch.setattr(versions.socket, "gethostname", lambda: "farm-node-12")
+    with versions.rendering_marker(version.folder, versions.engine_marker_name()) as marker:
+        monkeypatch.undo()
+        set_age(Path(version.folder), 3)
+        os.utime(marker)  # its heartbeat
+        kept = prune.plan_folder(str(tmp_path), keep=0)
+        assert kept.remove == [] and kept.keep[0].reason == "a render on farm-node-12 is writing it"
+        set_age(Path(version.folder), 3)  # no heartbeat for days: that render died
+        [removal] = prune.plan_folder(str(tmp_path), keep=0).remove
+        assert os.path.basename(marker) in removal.files
+    dead = Path(version.folder) / ".flashdepth_rendering.4206649-0badf00d.json"
+    dead.write_text(json.dumps({"flashdepth:kind": "rendering", "host": os.uname().nodename, "pid": 4206649}))
+    set_age(Path(version.folder), 3)
+    assert [r.version for r in prune.plan_folder(str(tmp_path), keep=0).remove] == [version]
+    with versions.rendering_marker(version.folder, versions.engine_marker_name()):
+        assert not dead.exists()
+
+
+def test_prune_keep_0_asks_before_deleting_the_newest_complete_version(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--keep 0`` would delete a node's newest complete version (a node on another machine may show it): without
+    anyone to ask it refuses in one line unless --yes; at a terminal it asks. Older versions alone need no question."""
+    from flashdepth_vfx.hosts import command
+
+    old = make_version(tmp_path, "depth", age_days=3)
+    newest = make_version(tmp_path, "disparity", age_days=2)
+    runner = CliRunner()
+    refused = runner.invoke(main, ["hosts", "prune", str(tmp_path), "--keep", "0"])
+    assert refused.exit_code == 1 and os.path.isdir(old.folder) and os.path.isdir(newest.folder)
+    [error] = [line for line in refused.output.splitlines() if line.startswith("Error:")]
+    assert error == (f"Error: --keep 0 would delete the newest complete version of 1 node ({newest.folder}), which a "
+                     "node on another machine may show: pass --yes to delete it, or keep it with --keep 1")
+    assert runner.invoke(main, ["hosts", "prune", str(tmp_path), "--keep", "1"]).exit_code == 0  # no question
+    assert not os.path.exists(old.folder) and os.path.isdir(newest.folder)
+
+    monkeypatch.setattr(command, "_interactive", lambda: True)
+    declined = runner.invoke(main, ["hosts", "prune", str(tmp_path), "--keep", "0"], input="n\n")
+    assert declined.exit_code == 1 and "Delete the newest complete version of 1 node" in declined.output
+    assert declined.output.strip().endswith("nothing deleted") and os.path.isdir(newest.folder)
+    accepted = runner.invoke(main, ["hosts", "prune", str(tmp_path), "--keep", "0"], input="y\n")
+    assert accepted.exit_code == 0 and not os.path.exists(newest.folder)
+
+    monkeypatch.setattr(command, "_interactive", lambda: False)
+    again = make_version(tmp_path, "normalized", age_days=2)
+    assert runner.invoke(main, ["hosts", "prune", str(tmp_path), "--keep", "0", "--yes"]).exit_code == 0
+    assert not os.path.exists(again.folder)

@@ -273,6 +273,8 @@ class Removal:
     listing: Tuple[Tuple[str, float], ...] = ()
     """Every file of the version folder and its modification time when planned: :func:`apply` leaves the version
     alone if that changed since (a render or a node started using it while the artist read the question)."""
+    newest: bool = False
+    """It is the newest complete version of its node (only ``keep`` 0 removes it): ask before removing it."""
 
 
 @dataclass(frozen=True)
@@ -321,9 +323,11 @@ def plan_folder(output_dir: str, keep: int = DEFAULT_KEEP, protect: Sequence[Dep
     plan = PrunePlan()
     protected = {os.path.normpath(version.folder) for version in protect}
     complete_kept = 0
-    newest_complete: Optional[float] = None
+    seen_complete = False
     for info in describe_versions(output_dir):
         version = info.version
+        newest = info.complete and not seen_complete
+        seen_complete = seen_complete or info.complete
         files = _walk(version.folder)
         reason: Optional[str] = None
         if os.path.normpath(version.folder) in protected:
@@ -334,20 +338,19 @@ def plan_folder(output_dir: str, keep: int = DEFAULT_KEEP, protect: Sequence[Dep
             reason = rendering_reason(version.folder, [(path, modified) for path, modified, _ in files], now)
         if reason is None and info.complete and complete_kept < keep:
             reason = f"one of the {keep} newest complete versions"
-        if reason is None and not info.complete and newest_complete is None:
+        if reason is None and not info.complete and not seen_complete:
             reason = "partial and newer than every complete version (finish it, or render again)"
-        if info.complete and newest_complete is None:
-            newest_complete = info.modified
         if info.complete and reason is not None:
             complete_kept += 1
         if reason is not None:
             plan.keep.append(Kept(version, reason))
             continue
         frames = frame_names(version.pattern)
-        ours = tuple(path for path, _, _ in files if _is_ours(version, path, frames))
+        ours = {path for path, _, _ in files if _is_ours(version, path, frames)}
         foreign = tuple(path for path, _, _ in files if path not in ours)
         size = sum(size for path, _, size in files if path in ours)
-        plan.remove.append(Removal(version, ours, size, foreign, _listing(files)))
+        plan.remove.append(Removal(version, tuple(path for path, _, _ in files if path in ours), size, foreign,
+                                   _listing(files), newest))
     return plan
 
 

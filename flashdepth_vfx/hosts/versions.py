@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from flashdepth_vfx.bridge import RenderJob
+from flashdepth_vfx.bridge.runner import process_alive
 from flashdepth_vfx.errors import FlashDepthError
 
 from .frames import parse_frames
@@ -156,6 +157,16 @@ class DepthVersion:
             yield
 
 
+def _remove_stale_markers(folder: str) -> None:
+    """Remove the rendering markers that renders on this machine left when they were killed (process gone)."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            data = _read_json(os.path.join(folder, name)) if RENDERING_MARKER.match(name) else None
+            if data is not None and data.get(KIND_KEY) == "rendering" and data.get("host") == socket.gethostname() \
+                    and isinstance(data.get("pid"), int) and not process_alive(data["pid"]):
+                os.remove(os.path.join(folder, name))
+
+
 def engine_marker_name() -> str:
     """The engine's rendering marker in its output folder: one per process (renders of several shots may share
     a folder, and a host node's render has its own marker there too)."""
@@ -170,6 +181,7 @@ def rendering_marker(folder: str, name: str = RENDERING) -> Iterator[str]:
     block ends, however it ends. Yields the marker's path."""
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, name)
+    _remove_stale_markers(folder)
     _write_json(path, {KIND_KEY: "rendering", "host": socket.gethostname(), "pid": os.getpid(),
                        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
     stop = threading.Event()

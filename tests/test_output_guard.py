@@ -235,3 +235,43 @@ def test_train_resumes_a_run_written_before_its_files_were_marked(tmp_path: Path
     assert code == 0, err
     steps = [json.loads(line).get("step") for line in (run_dir / "log.jsonl").read_text().splitlines()]
     assert steps == [None, 1, 2]
+
+
+# ------------------------------------------------------------------ replace_refusal: the rule for one file (issue 18)
+def test_replace_refusal_for_links_the_protected_tree_inputs_and_foreign_files(tmp_path: Path) -> None:
+    from flashdepth_vfx.plates.output_guard import replace_refusal, source_marker
+
+    project, home = tmp_path / "checkout", tmp_path / "home"
+    (project / "scripts").mkdir(parents=True)
+    (project / "scripts" / "tool.py").write_text("# the project's own\n")
+    home.mkdir()
+    (home / "linked").symlink_to(project / "scripts")
+    ours = home / "launcher.py"
+    ours.write_text(source_marker("host-launcher") + "\nprint()\n")
+    mine = home / "mine.py"
+    mine.write_text("print('mine')\n")
+    (home / "link.py").symlink_to(ours)
+    (home / "dangling.py").symlink_to(home / "nothing.py")
+    guard = {"protected": [project]}
+    assert replace_refusal(home / "new.py", "host-launcher", **guard) is None  # nothing there
+    assert replace_refusal(ours, "host-launcher", **guard) is None  # the project's own kind
+    assert "was not written by flashdepth-vfx as a host-package file" in replace_refusal(ours, "host-package", **guard)
+    assert "was not written by flashdepth-vfx" in replace_refusal(mine, "host-launcher", **guard)
+    assert replace_refusal(mine, "host-launcher", overwrite=True, **guard) is None
+    assert replace_refusal(mine, None, **guard) is None  # an edit of the user's file (kind None)
+    for link in ("link.py", "dangling.py"):  # even to the project's own kind, even with overwrite
+        assert "is a link" in replace_refusal(home / link, "host-launcher", overwrite=True, **guard)
+    for inside in (home / "linked" / "tool.py", home / "linked" / "new.py", project / "scripts" / "x.py"):
+        assert "inside flashdepth-vfx's own folder" in replace_refusal(inside, None, overwrite=True, **guard)
+    assert "is an input" in replace_refusal(home / "linked" / "tool.py", None, inputs=[project / "scripts" / "tool.py"])
+    assert "not a file" in replace_refusal(home, None)
+    assert written_kind(ours) == "host-launcher" and written_kind(mine) is None
+
+
+def test_check_outputs_never_replaces_a_link(tmp_path: Path) -> None:
+    ours = tmp_path / "d.exr"
+    write_exr(ours, {"depth.Z": np.ones((2, 2), np.float32)}, metadata={"flashdepth:version": "1"})
+    (tmp_path / "link.exr").symlink_to(ours)
+    with pytest.raises(OutputError, match=r"link\.exr is a link .*; choose another output"):
+        check_outputs([(tmp_path / "link.exr", "depth")], [], overwrite=True)
+    check_outputs([(ours, "depth")], [])

@@ -21,13 +21,16 @@ def _hosts(names: tuple[str, ...]) -> List[str]:
 
 
 def _run(names: tuple[str, ...], dest: Optional[str], dry_run: bool, remove: bool) -> None:
+    """Plan, print and apply; ``all`` skips (and names) a host that never ran here, an explicit name does not."""
     layout = Layout.current()
     try:
-        changes = plan(_hosts(names), layout, Path(dest).expanduser() if dest else None, remove=remove)
+        changes = plan(_hosts(names), layout, Path(dest).expanduser() if dest else None, remove=remove,
+                       skip_absent="all" in names)
         for change in changes:
-            click.echo(("would " if dry_run and change.action != "unchanged" else "") + change.describe())
+            acts = change.action in ("write", "remove", "rmdir")
+            click.echo(("would " if dry_run and acts else "") + change.describe())
         if not dry_run:
-            apply(changes, Path(dest).expanduser() if dest else layout.home)
+            apply(changes)
     except FlashDepthError as exc:
         raise click.ClickException(str(exc)) from None
     if not changes:
@@ -63,8 +66,14 @@ def uninstall(names: tuple[str, ...], dest: Optional[str], dry_run: bool) -> Non
 
 
 def _runtime_checks() -> List[Check]:
-    """The model, the GPU and the colour config, as a render would find them."""
-    import torch
+    """The model, the GPU and the colour config, as a render would find them (a torch that does not import is one
+    line, not a traceback)."""
+    try:
+        import torch
+    except Exception as exc:  # noqa: BLE001 - a broken install raises anything (ImportError, OSError for a CUDA library, ...)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return [Check("torch", False, f"torch does not import ({type(exc).__name__}: {first}): reinstall it in "
+                                      f"the engine's Python ({sys.executable} -m pip install --force-reinstall torch)")]
 
     from ..engine.loading import embedded_checkpoint
     from ..model.checkpoint import KNOWN_CHECKPOINTS, cached_checkpoint

@@ -2,18 +2,26 @@
 
 What each host gets (nothing else is touched):
 
-* **Nuke**: a marked block in ``~/.nuke/init.py`` (``%USERPROFILE%\\.nuke`` on Windows) that calls
-  ``nuke.pluginAddPath`` with this checkout's ``nuke/`` folder.
+* **Nuke**: a marked block in ``.nuke/init.py`` (``%HOME%\\.nuke`` on Windows when ``HOME`` is set, else
+  ``%USERPROFILE%\\.nuke``, as Nuke reads it) that calls ``nuke.pluginAddPath`` with this checkout's ``nuke/`` folder.
+  Every other byte of the file stays as it was (encoding, CRLF line ends, a missing final newline); an ``init.py``
+  that is a link (dotfiles) stays a link: the block goes into the file it points at.
 * **Houdini**: ``packages/flashdepth_vfx.json`` (the checkout's template with ``FLASHDEPTH_VFX`` set) in every
   Houdini preferences folder found (``$HOUDINI_USER_PREF_DIR``, else ``~/houdiniX.Y`` on Linux,
-  ``~/Library/Preferences/houdini/X.Y`` on macOS, ``~/Documents/houdiniX.Y`` on Windows).
+  ``~/Library/Preferences/houdini/X.Y`` on macOS, ``%HOME%/houdiniX.Y`` on Windows, where Houdini's ``HOME`` is the
+  Documents folder (OneDrive's when redirected) unless set).
 * **Resolve / Fusion**: one small launcher per script in ``resolve/Fusion/Scripts`` copied into the per-user
   Scripts folders of DaVinci Resolve (and of Fusion Studio where it exists); each launcher points
   ``FLASHDEPTH_VFX_PATH`` at this checkout and runs the checkout's script with the objects the host injects.
 * Every host: the bridge config (``~/.config/flashdepth-vfx/bridge.json``) names this engine, so host
-  applications started from a desktop (whose PATH lacks the engine) find it.
+  applications started from a desktop (whose PATH lacks the engine) find it; uninstall puts back what it held.
 
-Every file written carries :data:`MARKER`; uninstall removes only what carries it. Standard library only.
+Safety (the rule of :func:`flashdepth_vfx.plates.output_guard.replace_refusal`, asked for every file): nothing under
+this checkout is written or removed, a link is never replaced or removed, a file flashdepth-vfx did not write is
+never replaced (install refuses and names it) nor removed. What install creates (files and folders) is recorded in
+a marked manifest (``install.json`` beside the bridge config); uninstall removes only marked files and only the
+folders the manifest says install created, once empty. Every write is atomic and re-checked just before. Standard
+library only.
 """
 from __future__ import annotations
 
@@ -23,60 +31,82 @@ import os
 import platform
 import re
 import shlex
+import stat
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..bridge.engine import CONFIG_ENV_VAR
 from ..errors import FlashDepthError
+from ..plates.output_guard import KIND_KEY, OutputKind, replace_refusal, source_marker, written_kind
 
 HOSTS = ("nuke", "houdini", "resolve")
 MARKER = "flashdepth-vfx hosts install"
 """Written into every file (or block) the installer owns."""
 _BLOCK_START = f"# >>> {MARKER}: remove with `flashdepth-vfx hosts uninstall nuke` >>>"
 _BLOCK_END = "# <<< flashdepth-vfx <<<"
-_BLOCK = re.compile(re.escape(_BLOCK_START) + r".*?" + re.escape(_BLOCK_END) + r"\n?", re.S)
+_MARKER_LINE = re.compile("^(" + re.escape(_BLOCK_START) + "|" + re.escape(_BLOCK_END) + r")(?=\r?$)", re.M)
 HOUDINI_PACKAGE = "flashdepth_vfx.json"
 _HOUDINI_VERSION = re.compile(r"^houdini(\d+\.\d+)$")
+_LEGACY_LAUNCHER = f'"""FlashDepth launcher ({MARKER};'.encode()  # first line of the first release's launchers
+_LEGACY_PACKAGE = f"written by `{MARKER}`"  # the "_comment" of the first release's packages
+MANIFEST = "install.json"
+_UNSET = object()
 
 
 class InstallError(FlashDepthError):
     """A host could not be installed or uninstalled; the message says what to do."""
 
 
+class HostAbsent(InstallError):
+    """A host that never ran for this user (no preferences folder): ``install all`` skips it."""
+
+
 @dataclass(frozen=True)
 class Layout:
-    """Where a user's host folders are: the OS (``platform.system()`` names), the home folder and environment."""
+    """Where a user's host folders are: the OS (``platform.system()`` names), the home folder, environment and
+    (Windows) the Documents folder as the shell knows it (None: ``home/Documents``)."""
 
     system: str
     home: Path
     env: Mapping[str, str] = field(default_factory=dict)
+    documents: Optional[Path] = None
 
     @classmethod
     def current(cls) -> Layout:
         """This machine's layout."""
-        return cls(platform.system(), Path.home(), dict(os.environ))
+        system = platform.system()
+        return cls(system, Path.home(), dict(os.environ), _windows_documents() if system == "Windows" else None)
+
+    def _windows_home(self) -> Optional[Path]:
+        value = self.env.get("HOME") if self.system == "Windows" else None
+        return Path(value) if value else None
 
     def nuke_dir(self) -> Path:
-        """Nuke's per-user folder (``~/.nuke`` on every OS)."""
-        return self.home / ".nuke"
+        """Nuke's per-user folder: ``~/.nuke``; on Windows under ``%HOME%`` when set (Foundry: "the .nuke directory
+        ... under the directory pointed to by the HOME environment variable", else ``%USERPROFILE%``)."""
+        return (self._windows_home() or self.home) / ".nuke"
+
+    def houdini_parent(self) -> Path:
+        """The folder holding Houdini's per-version preference folders (``houdiniX.Y``, or ``X.Y`` on macOS)."""
+        if self.system == "Darwin":
+            return self.home / "Library" / "Preferences" / "houdini"
+        if self.system == "Windows":  # SideFX: %HOME%/houdiniX.Y; Houdini sets HOME to Documents when unset
+            return self._windows_home() or self.documents or self.home / "Documents"
+        return self.home
 
     def houdini_dirs(self) -> List[Path]:
         """Existing Houdini preference folders, newest version first."""
         pref = self.env.get("HOUDINI_USER_PREF_DIR")
         if pref and "__HVER__" not in pref:
             return [Path(pref)]
-        if self.system == "Darwin":
-            parent, prefix = self.home / "Library" / "Preferences" / "houdini", ""
-        elif self.system == "Windows":
-            parent, prefix = self.home / "Documents", "houdini"
-        else:
-            parent, prefix = self.home, "houdini"
+        parent, bare = self.houdini_parent(), self.system == "Darwin"
         found = []
         if parent.is_dir():
             for child in parent.iterdir():
-                match = _HOUDINI_VERSION.match(child.name if prefix else "houdini" + child.name)
+                match = _HOUDINI_VERSION.match("houdini" + child.name if bare else child.name)
                 if child.is_dir() and match:
                     found.append((tuple(int(p) for p in match.group(1).split(".")), child))
         return [path for _, path in sorted(found, reverse=True)]
@@ -101,19 +131,49 @@ class Layout:
         override = self.env.get(CONFIG_ENV_VAR)
         return Path(override).expanduser() if override else self.home / ".config" / "flashdepth-vfx" / "bridge.json"
 
+    def manifest(self) -> Path:
+        """What install created: ``~/.config/flashdepth-vfx/install.json`` (per user, whatever the bridge config)."""
+        return self.home / ".config" / "flashdepth-vfx" / MANIFEST
+
+
+def _windows_documents() -> Optional[Path]:
+    """The Documents folder Windows gives programs (redirected to OneDrive or elsewhere), from the user's shell
+    folders; None when it cannot be read."""
+    if sys.platform != "win32":
+        return None
+    import winreg
+
+    try:
+        key = winreg.OpenKey(winreg.HKEY_CURRENT_USER,
+                             r"Software\Microsoft\Windows\CurrentVersion\Explorer\User Shell Folders")
+        with key:
+            value, _ = winreg.QueryValueEx(key, "Personal")
+    except OSError:
+        return None
+    return Path(os.path.expandvars(value)) if isinstance(value, str) and value else None
+
 
 @dataclass(frozen=True)
 class Change:
-    """One file the installer writes or removes."""
+    """One file (or folder) the installer writes, removes or leaves; ``owner`` is the host (or ``bridge``,
+    ``manifest``) it belongs to. ``target`` is the file actually written when ``path`` is a link (its target);
+    ``before`` the bytes seen when planning (None: nothing there), checked again just before the change."""
 
-    action: str  # "write", "remove", "unchanged"
+    action: str  # "write", "remove", "rmdir", "unchanged", "keep" (the user's, left as it is), "skip" (a host)
     path: Path
-    content: Optional[str] = None  # what is written ("write")
+    content: Optional[bytes] = None
+    owner: str = ""
+    note: str = ""
+    target: Optional[Path] = None
+    before: object = _UNSET
 
     def describe(self) -> str:
         """One line for the console."""
-        verb = {"write": "write ", "remove": "remove", "unchanged": "ok    "}[self.action]
-        return f"{verb} {self.path}"
+        verb = {"write": "write ", "remove": "remove", "rmdir": "remove", "unchanged": "ok    ", "keep": "keep  ",
+                "skip": "skip  "}[self.action]
+        if self.action == "skip":
+            return f"{verb} {self.owner}: {self.note}"
+        return f"{verb} {self.path}" + (f" ({self.note})" if self.note else "")
 
 
 def project_root() -> Path:
@@ -131,59 +191,186 @@ def engine_command() -> str:
         f'"{sys.executable}" -m flashdepth_vfx'
 
 
-def _owned(path: Path) -> bool:
+def _read(path: Path) -> Optional[bytes]:
     try:
-        return path.is_file() and MARKER in path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        return path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise InstallError(f"cannot read {path} ({exc.strerror or exc}): check its permissions") from None
+
+
+def _legacy(path: Path) -> bool:
+    """A file of the first release's installer (marked by a comment only): still the installer's own."""
+    if path.is_symlink() or not path.is_file() or path.stat().st_size > 1 << 20:
         return False
-
-
-def _write(path: Path, content: str) -> Change:
+    data = _read(path) or b""
+    if path.suffix == ".py":
+        return data.startswith(_LEGACY_LAUNCHER)
     try:
-        current = path.read_text(encoding="utf-8") if path.is_file() else None
-    except OSError:
-        current = None
-    return Change("unchanged" if current == content else "write", path, content)
+        comment = json.loads(data).get("_comment")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(comment, str) and comment.startswith(_LEGACY_PACKAGE)
+
+
+def _ours(path: Path, kind: OutputKind, root: Path) -> bool:
+    """A regular file outside the checkout that the installer wrote as ``kind`` (now or in the first release)."""
+    return os.path.lexists(path) and replace_refusal(path, kind, protected=[root], overwrite=_legacy(path)) is None
+
+
+def _write(path: Path, content: bytes, owner: str, target: Optional[Path] = None, note: str = "") -> Change:
+    current = _read(target or path)
+    return Change("unchanged" if current == content else "write", path, content, owner, note, target, current)
+
+
+def _edit_target(path: Path, root: Path) -> Tuple[Path, str]:
+    """The file to edit for ``path`` (a user's file install adds its part to): itself, or the file its link points
+    at, and a note saying so; InstallError (one line) when that is not a file or the guard refuses it."""
+    target, note = path, ""
+    if path.is_symlink():
+        target, note = Path(os.path.realpath(path)), f"the file {path} links to"
+        if not target.is_file():
+            raise InstallError(f"{path} is a link to {os.readlink(path)}, which is not a file: fix the link, "
+                               "then run the command again")
+    refusal = replace_refusal(target, None, protected=[root])
+    if refusal is not None:
+        raise InstallError(refusal)
+    return target, note
 
 
 # ---------------------------------------------------------------- per host
-def _nuke_changes(layout: Layout, root: Path, dest: Optional[Path], remove: bool) -> List[Change]:
+def _nuke_line(root: Path) -> str:
+    return f"nuke.pluginAddPath({ascii(str(root / 'nuke'))})"
+
+
+def _blocks(text: str, init: Path, root: Path) -> List[Tuple[int, int]]:
+    """The (start, end) of each intact marked block in ``text`` (end excludes the newline after it); a start line
+    without its end line (or the reverse) is refused: nothing is ever removed across blocks."""
+    spans, opened = [], None
+    for match in _MARKER_LINE.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        is_start = match.group(1) == _BLOCK_START
+        if is_start == (opened is not None):
+            what = "a second start line before the end line" if is_start else "an end line without its start line"
+            raise InstallError(
+                f"{init} has a damaged flashdepth-vfx block ({what} at line {line}): delete the block's lines by "
+                f"hand (they call {_nuke_line(root)}), then run the command again")
+        if is_start:
+            opened = match.start()
+        else:
+            assert opened is not None
+            spans.append((opened, match.end()))
+            opened = None
+    if opened is not None:
+        line = text.count("\n", 0, opened) + 1
+        raise InstallError(f"{init} has a damaged flashdepth-vfx block (its end line {_BLOCK_END!r} is missing after "
+                           f"line {line}): delete the block's lines by hand, then run the command again")
+    return spans
+
+
+def _cut(text: str, start: int, end: int) -> str:
+    """``text`` without the block at ``start:end``: with the newline after it, or (at the end of a file that has
+    no final newline) the one install put before it."""
+    for newline in ("\r\n", "\n"):
+        if text.startswith(newline, end):
+            return text[:start] + text[end + len(newline):]
+    for newline in ("\r\n", "\n"):
+        if text.endswith(newline, 0, start):
+            return text[:start - len(newline)] + text[end:]
+    return text[:start] + text[end:]
+
+
+def _nuke_changes(layout: Layout, root: Path, dest: Optional[Path], remove: bool, created: Sequence[str],
+                  refusals: List[str]) -> List[Change]:
     init = (dest or layout.nuke_dir()) / "init.py"
-    text = init.read_text(encoding="utf-8") if init.is_file() else ""
-    rest = _BLOCK.sub("", text)
+    try:
+        target, note = _edit_target(init, root)
+    except InstallError as exc:
+        if not remove:  # never installed there, so nothing to remove either
+            refusals.append(f"{exc} (or add `import nuke` and `{_nuke_line(root)}` to Nuke's init.py by hand)")
+        return []
+    data = _read(target)
+    if data is not None and (data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\0" in data):
+        refusals.append(f"{init} is not ASCII-compatible text (UTF-16?): add `import nuke` and `{_nuke_line(root)}` "
+                        "to it by hand")
+        return []
+    text = (data or b"").decode("latin-1")  # every byte kept as it is; the block is ASCII
+    try:
+        spans = _blocks(text, init, root)
+    except InstallError as exc:
+        refusals.append(str(exc))
+        return []
+    rest = text
+    for start, end in reversed(spans):
+        rest = _cut(rest, start, end)
     if remove:
-        if rest == text:
+        if not spans:
             return []
-        return [Change("remove", init)] if not rest.strip() else [Change("write", init, rest)]
-    block = (f"{_BLOCK_START}\nimport nuke\nnuke.pluginAddPath({str(root / 'nuke')!r})\n{_BLOCK_END}\n")
-    if rest and not rest.endswith("\n"):
-        rest += "\n"
-    return [_write(init, rest + block)]
+        if not rest and str(init) in created:
+            return [Change("remove", init, owner="nuke", before=data)]
+        return [Change("write", init, rest.encode("latin-1"), "nuke", note, target, data)]
+    first_end = text.find("\n")
+    newline = "\r\n" if first_end > 0 and text[first_end - 1] == "\r" else "\n"
+    block = newline.join([_BLOCK_START, "import nuke", _nuke_line(root), _BLOCK_END])
+    if spans:  # keep the block where it is (the user may have moved it), drop any second copy
+        new = text
+        for start, end in reversed(spans[1:]):
+            new = _cut(new, start, end)
+        new = new[:spans[0][0]] + block + new[spans[0][1]:]
+    elif not text or text.endswith("\n"):
+        new = text + block + newline
+    else:  # no final newline: there still is none after the block, and uninstall takes back the one before it
+        new = text + newline + block
+    return [_write(init, new.encode("latin-1"), "nuke", target, note)]
 
 
-def _houdini_package(root: Path) -> str:
+def _houdini_package(root: Path) -> bytes:
     template = json.loads((root / "houdini" / "packages" / HOUDINI_PACKAGE).read_text(encoding="utf-8"))
     env = []
     for entry in template.get("env", []):
         if isinstance(entry, dict) and "FLASHDEPTH_VFX" in entry:
             entry = {"FLASHDEPTH_VFX": str(root)}
         env.append(entry)
-    package: Dict[str, object] = {"_comment": f"written by `{MARKER}`; remove with `flashdepth-vfx hosts uninstall houdini`"}
+    package: Dict[str, object] = {KIND_KEY: "host-package",
+                                  "_comment": f"written by `{MARKER}`; remove with `flashdepth-vfx hosts uninstall houdini`"}
     package.update(template)
     package["env"] = env
-    return json.dumps(package, indent=4) + "\n"
+    return (json.dumps(package, indent=4) + "\n").encode("utf-8")
 
 
-def _houdini_changes(layout: Layout, root: Path, dest: Optional[Path], remove: bool) -> List[Change]:
+def _package_root(path: Path) -> Optional[Path]:
+    """The ``FLASHDEPTH_VFX`` folder a Houdini package (installed by anyone) sets, or None."""
+    try:
+        env = json.loads(path.read_text(encoding="utf-8")).get("env", [])
+        return next(Path(e["FLASHDEPTH_VFX"]) for e in env if isinstance(e, dict) and "FLASHDEPTH_VFX" in e)
+    except (OSError, ValueError, AttributeError, StopIteration, TypeError):
+        return None
+
+
+def _houdini_changes(layout: Layout, root: Path, dest: Optional[Path], remove: bool, created: Sequence[str],
+                     refusals: List[str]) -> List[Change]:
     folders = [dest] if dest else layout.houdini_dirs()
+    packages = [f / "packages" / HOUDINI_PACKAGE for f in folders]
     if remove:
-        return [Change("remove", f / "packages" / HOUDINI_PACKAGE) for f in folders
-                if _owned(f / "packages" / HOUDINI_PACKAGE)]
+        return [Change("remove", p, owner="houdini", before=_read(p)) for p in packages if _ours(p, "host-package", root)]
     if not folders:
-        raise InstallError(f"no Houdini preferences folder found (looked for houdiniX.Y under {layout.home}): "
-                           "start Houdini once, set $HOUDINI_USER_PREF_DIR, or pass --dest")
-    content = _houdini_package(root)
-    return [_write(f / "packages" / HOUDINI_PACKAGE, content) for f in folders]
+        raise HostAbsent(f"no Houdini preferences folder found (looked for houdiniX.Y under "
+                           f"{layout.houdini_parent()}): start Houdini once, set $HOUDINI_USER_PREF_DIR, or pass --dest")
+    content, changes = _houdini_package(root), []
+    for package in packages:
+        refusal = replace_refusal(package, "host-package", protected=[root], overwrite=_legacy(package))
+        if refusal is None:
+            changes.append(_write(package, content, "houdini"))
+        elif _same_folder(_package_root(package), root):
+            changes.append(Change("keep", package, owner="houdini", note="installed by hand for this checkout"))
+        else:
+            refusals.append(f"{refusal} (a package installed by hand?): move it out of packages/, then install again")
+    return changes
+
+
+def _same_folder(a: Optional[Path], b: Path) -> bool:
+    return a is not None and os.path.realpath(a) == os.path.realpath(b)
 
 
 def resolve_scripts(root: Path) -> List[Path]:
@@ -194,96 +381,267 @@ def resolve_scripts(root: Path) -> List[Path]:
 
 def _launcher(root: Path, relative: Path) -> str:
     target = root / "resolve" / "Fusion" / "Scripts" / relative
-    return (f'"""FlashDepth launcher ({MARKER}; remove with `flashdepth-vfx hosts uninstall resolve`):\n'
-            f'runs {target} with the objects Resolve/Fusion inject (comp, fusion, resolve, bmd)."""\n'
+    return (f"{source_marker('host-launcher')} (written by `{MARKER}`; remove with "
+            "`flashdepth-vfx hosts uninstall resolve`)\n"
+            f'"""FlashDepth launcher: runs {target} with the objects Resolve/Fusion inject (comp, fusion, resolve, bmd)."""\n'
             "import os\nimport runpy\n\n"
             f"os.environ.setdefault('FLASHDEPTH_VFX_PATH', {str(root)!r})\n"
             f"runpy.run_path({str(target)!r}, init_globals=dict(globals()), run_name='__main__')\n")
 
 
-def _resolve_changes(layout: Layout, root: Path, dest: Optional[Path], remove: bool) -> List[Change]:
+def _resolve_changes(layout: Layout, root: Path, dest: Optional[Path], remove: bool, created: Sequence[str],
+                     refusals: List[str]) -> List[Change]:
     folders = [dest] if dest else layout.resolve_dirs()
     scripts = resolve_scripts(root)
+    paths = [(f / s, s) for f in folders for s in scripts]
     if remove:
-        return [Change("remove", f / s) for f in folders for s in scripts if _owned(f / s)]
-    return [_write(f / s, _launcher(root, s)) for f in folders for s in scripts]
+        return [Change("remove", p, owner="resolve", before=_read(p)) for p, _ in paths if _ours(p, "host-launcher", root)]
+    changes = []
+    for path, script in paths:
+        refusal = replace_refusal(path, "host-launcher", protected=[root], overwrite=_legacy(path))
+        if refusal is None:
+            changes.append(_write(path, _launcher(root, script).encode("utf-8"), "resolve"))
+        elif _same_folder(Path(os.path.realpath(path)), root / "resolve" / "Fusion" / "Scripts" / script):
+            changes.append(Change("keep", path, owner="resolve", note="linked by hand to this checkout's script"))
+        else:
+            refusals.append(f"{refusal}: rename or move it, then install again")
+    return changes
 
 
 _PLANNERS = {"nuke": _nuke_changes, "houdini": _houdini_changes, "resolve": _resolve_changes}
 
 
-def _bridge_changes(layout: Layout, remove: bool, engine: str) -> List[Change]:
+# ---------------------------------------------------------------- the bridge config and the manifest
+def _load_json(path: Path, data: Optional[bytes], what: str) -> Dict[str, object]:
+    try:
+        value = json.loads(data.decode("utf-8")) if data is not None else {}
+    except ValueError as exc:
+        raise InstallError(f"{what} {path} is not readable JSON ({exc}): fix or remove it") from None
+    if not isinstance(value, dict):
+        raise InstallError(f"{what} {path} is not a JSON object: fix or remove it")
+    return value
+
+
+def _dump(data: Mapping[str, object]) -> bytes:
+    return (json.dumps(data, indent=2) + "\n").encode("utf-8")
+
+
+def _bridge_changes(layout: Layout, root: Path, manifest: Dict[str, object], remove: bool, engine: str,
+                    refusals: List[str]) -> List[Change]:
+    """Install: the bridge config names this engine (its previous bytes go into the manifest). Uninstall: the
+    file as it was before install when nobody changed it since; else the engine setting it had (or none)."""
     path = layout.bridge_config()
     try:
-        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except (OSError, ValueError) as exc:
-        raise InstallError(f"bridge config {path} is not readable JSON ({exc}): fix or remove it") from None
-    if not isinstance(data, dict):
-        raise InstallError(f"bridge config {path} is not a JSON object: fix or remove it")
-    if remove:
-        if data.get("installed_by") != MARKER:
-            return []
-        rest = {k: v for k, v in data.items() if k not in ("engine", "installed_by")}
-        return [Change("write", path, json.dumps(rest, indent=2) + "\n")] if rest else [Change("remove", path)]
-    data.update({"engine": engine, "installed_by": MARKER})
-    return [_write(path, json.dumps(data, indent=2) + "\n")]
+        target, note = _edit_target(path, root)
+    except InstallError as exc:
+        refusals.append(str(exc))
+        return []
+    data = _read(target)
+    config = _load_json(path, data, "bridge config")
+    record = manifest.get("bridge")
+    record = record if isinstance(record, dict) and record.get("path") == str(path) else None
+    if not remove:
+        if record is None:
+            known = config.get("installed_by") != MARKER  # a first-release install recorded nothing before it
+            record = {"path": str(path), "before": data.decode("utf-8") if data is not None and known else None,
+                      "known": known}
+        new = _dump({**config, "engine": engine, "installed_by": MARKER})
+        record["after"] = new.decode("utf-8")
+        manifest["bridge"] = record
+        return [_write(path, new, "bridge", target, note)]
+    if config.get("installed_by") != MARKER:
+        return []
+    if record is not None and record.get("known") and data is not None and data.decode("utf-8") == record.get("after"):
+        before = record.get("before")
+        if before is None:
+            return [Change("remove", path, owner="bridge", before=data)]
+        return [Change("write", path, str(before).encode("utf-8"), "bridge", note, target, data)]
+    rest = {k: v for k, v in config.items() if k not in ("engine", "installed_by")}
+    previous = _load_json(path, str(record["before"]).encode("utf-8"), "bridge config") \
+        if record is not None and record.get("before") is not None else {}
+    if "engine" in previous:
+        rest["engine"] = previous["engine"]
+    if not rest and (record is None or record.get("before") is None):  # created by install (or unknown)
+        return [Change("remove", path, owner="bridge", before=data)]
+    return [Change("write", path, _dump(rest), "bridge", note, target, data)]
+
+
+def _read_manifest(layout: Layout, root: Path) -> Dict[str, object]:
+    path = layout.manifest()
+    if not os.path.lexists(path):
+        return {KIND_KEY: "install-manifest", "created": {}}
+    refusal = replace_refusal(path, "install-manifest", protected=[root])
+    if refusal is not None:
+        raise InstallError(f"{refusal}: move it away, then run the command again")
+    manifest = _load_json(path, _read(path), "install record")
+    if not isinstance(manifest.get("created"), dict):
+        manifest["created"] = {}
+    return manifest
+
+
+def _created(manifest: Mapping[str, object], owner: str) -> List[str]:
+    created = manifest.get("created")
+    items = created.get(owner) if isinstance(created, dict) else None
+    return [str(item) for item in items] if isinstance(items, list) else []
+
+
+def _new_folders(path: Path) -> List[Path]:
+    """The folders above ``path`` that do not exist yet, outermost first (install creates them)."""
+    missing = []
+    for folder in path.parents:
+        if os.path.lexists(folder):
+            break
+        missing.append(folder)
+    return missing[::-1]
+
+
+def _record(manifest: Dict[str, object], changes: Sequence[Change]) -> None:
+    """Add to the manifest every file and folder the writes in ``changes`` create."""
+    created = manifest["created"]
+    assert isinstance(created, dict)
+    for change in changes:
+        if change.action != "write" or change.before is not None:
+            continue
+        items = created.setdefault(change.owner, [])
+        for new in [*_new_folders(change.path), change.path]:
+            if str(new) not in items:
+                items.append(str(new))
+
+
+def _folder_removals(owners: Sequence[str], manifest: Mapping[str, object], removed: Sequence[Path]) -> List[Change]:
+    """The folders ``owners``' install created that the removals leave empty, innermost first."""
+    gone = {os.path.abspath(p) for p in removed}
+    changes = []
+    folders = sorted({f for owner in owners for f in _created(manifest, owner)}, key=lambda f: -f.count(os.sep))
+    for folder in folders:
+        path = Path(folder)
+        if path.is_symlink() or not path.is_dir():
+            continue
+        try:
+            left = [name for name in os.listdir(path) if os.path.abspath(path / name) not in gone]
+        except OSError:
+            continue
+        if not left:
+            changes.append(Change("rmdir", path, owner="folder"))
+            gone.add(os.path.abspath(path))
+    return changes
 
 
 def plan(hosts: Sequence[str], layout: Layout, dest: Optional[Path] = None, remove: bool = False,
-         engine: Optional[str] = None) -> List[Change]:
-    """The changes that installing (or removing) ``hosts`` makes; nothing is written."""
+         engine: Optional[str] = None, skip_absent: bool = False) -> List[Change]:
+    """The changes that installing (or removing) ``hosts`` makes; nothing is written. InstallError (one line)
+    when any file is in the way; with ``skip_absent`` (``install all``) a host that has never run here (no Houdini
+    preferences folder) becomes a ``skip`` line instead."""
     unknown = sorted(set(hosts) - set(HOSTS))
     if unknown:
         raise InstallError(f"unknown host(s) {', '.join(unknown)}: choose from {', '.join(HOSTS)} or all")
     root = project_root()
+    manifest = _read_manifest(layout, root)
+    refusals: List[str] = []  # why install cannot go ahead, gathered over every host before anything is written
     changes: List[Change] = []
+    done = []
     for host in hosts:
-        changes += _PLANNERS[host](layout, root, dest, remove)
-    # The bridge config serves every host: removed only when no host stays installed.
+        try:
+            changes += _PLANNERS[host](layout, root, dest, remove, _created(manifest, host), refusals)
+            done.append(host)
+        except HostAbsent as exc:
+            if not skip_absent or remove:
+                raise
+            changes.append(Change("skip", layout.home, owner=host, note=str(exc)))
     if not remove:
-        changes += _bridge_changes(layout, False, engine or engine_command())
-    elif not any(installed(h, layout) for h in HOSTS if h not in hosts):
-        changes += _bridge_changes(layout, True, "")
+        if done:
+            changes += _bridge_changes(layout, root, manifest, False, engine or engine_command(), refusals)
+    if refusals:
+        more = f" (and {len(refusals) - 1} more: see --dry-run)" if len(refusals) > 1 else ""
+        raise InstallError(f"nothing written: {refusals[0]}{more}")
+    if not remove:
+        if any(c.action == "write" for c in changes):
+            _record(manifest, changes)
+            changes.insert(0, _write(layout.manifest(), _dump(manifest), "manifest"))
+            _record(manifest, changes[:1])
+            changes[0] = _write(layout.manifest(), _dump(manifest), "manifest")  # it records its own folders too
+        return changes
+    removed = [c.path for c in changes if c.action == "remove"]
+    changes += _folder_removals(done, manifest, removed)
+    created = manifest["created"]
+    assert isinstance(created, dict)
+    for host in done:
+        created.pop(host, None)
+    if not any(installed(h, layout) for h in HOSTS if h not in hosts):  # the bridge config serves every host
+        bridge = _bridge_changes(layout, root, manifest, True, "", refusals)
+        if refusals:
+            raise InstallError(f"nothing written: {refusals[0]}")
+        changes += bridge
+        if os.path.lexists(layout.manifest()):
+            changes.append(Change("remove", layout.manifest(), owner="manifest", before=_read(layout.manifest())))
+        changes += _folder_removals(["bridge", "manifest"], manifest, [c.path for c in changes if c.action in ("remove", "rmdir")])
+    elif os.path.lexists(layout.manifest()) and removed:
+        changes.append(_write(layout.manifest(), _dump(manifest), "manifest"))
     return changes
 
 
-def _prune(folder: Path, stop: Path) -> None:
-    """Remove ``folder`` and its parents while they are empty, up to (not including) ``stop``."""
-    while folder != stop and stop in folder.parents:
-        try:
-            folder.rmdir()
-        except OSError:  # not empty (or not ours to remove)
-            return
-        folder = folder.parent
+def _atomic_write(path: Path, content: bytes) -> None:
+    """``content`` into ``path`` through a temporary file beside it, keeping the file's permissions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode: Optional[int] = stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        mode = None
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(content)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
-def apply(changes: Sequence[Change], stop: Path) -> None:
-    """Write or remove the planned files; folders a removal leaves empty go too, up to ``stop`` (the home
-    folder). An OSError becomes one line naming the file."""
+def apply(changes: Sequence[Change]) -> None:
+    """Write or remove the planned files and folders, each after checking that it is still as planned; an OSError
+    or a file changed since planning becomes one line naming the file."""
     for change in changes:
+        if change.action not in ("write", "remove", "rmdir"):
+            continue
+        file = change.target or change.path
         try:
+            if change.action != "rmdir" and change.before is not _UNSET and _read(file) != change.before:
+                raise InstallError(f"{file} changed while installing: run the command again")
             if change.action == "write":
                 assert change.content is not None
-                change.path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = change.path.with_name(f".{change.path.name}.tmp-{os.getpid()}")
-                tmp.write_text(change.content, encoding="utf-8")
-                os.replace(tmp, change.path)
+                _atomic_write(file, change.content)
             elif change.action == "remove":
-                change.path.unlink()
-                _prune(change.path.parent, stop)
+                if file.is_symlink():
+                    raise InstallError(f"{file} became a link while installing: run the command again")
+                file.unlink()
+            elif not change.path.is_symlink():
+                change.path.rmdir()
         except OSError as exc:
-            raise InstallError(f"cannot {change.action} {change.path}: {exc.strerror or exc}; "
+            raise InstallError(f"cannot {change.action} {file}: {exc.strerror or exc}; "
                                "check the folder's permissions or pass --dest") from None
 
 
 def installed(host: str, layout: Layout) -> bool:
     """Whether the installer's files for ``host`` are present in the user's folders."""
+    root = project_root()
     if host == "nuke":
-        init = layout.nuke_dir() / "init.py"
-        return init.is_file() and _BLOCK.search(init.read_text(encoding="utf-8", errors="replace")) is not None
+        return _nuke_block(layout.nuke_dir() / "init.py") is not None
     if host == "houdini":
-        return any(_owned(f / "packages" / HOUDINI_PACKAGE) for f in layout.houdini_dirs())
-    return any(_owned(f / s) for f in layout.resolve_dirs() for s in _installed_scripts(f))
+        return any(_ours(f / "packages" / HOUDINI_PACKAGE, "host-package", root) for f in layout.houdini_dirs())
+    return any(_ours(f / s, "host-launcher", root) for f in layout.resolve_dirs() for s in _installed_scripts(f))
+
+
+def _nuke_block(init: Path) -> Optional[str]:
+    """The text of the installer's block in ``init`` (followed through a link), or None."""
+    try:
+        text = init.read_bytes().decode("latin-1")
+    except OSError:
+        return None
+    start = text.find(_BLOCK_START)
+    end = text.find(_BLOCK_END, start)
+    return text[start:end] if start >= 0 and end > start else None
 
 
 def _installed_scripts(folder: Path) -> List[Path]:
@@ -304,38 +662,42 @@ def host_checks(layout: Layout) -> List[Check]:
     """What each host's discovery path finds: installed, pointing at folders that exist."""
     checks = []
     init = layout.nuke_dir() / "init.py"
-    block = _BLOCK.search(init.read_text(encoding="utf-8", errors="replace")) if init.is_file() else None
+    block = _nuke_block(init)
     if block is not None:
-        match = re.search(r"pluginAddPath\((.*)\)", block.group(0))
-        plugin = Path(ast.literal_eval(match.group(1))) if match else None
+        match = re.search(r"pluginAddPath\((.*)\)", block)
+        try:
+            plugin: Optional[Path] = Path(ast.literal_eval(match.group(1))) if match else None
+        except (ValueError, SyntaxError):
+            plugin = None
         good = plugin is not None and (plugin / "menu.py").is_file()
         checks.append(Check("nuke", good, f"{init} adds {plugin}" if good else
                             f"{init} points at {plugin}, which has no menu.py: run `flashdepth-vfx hosts install nuke`"))
     else:
         checks.append(Check("nuke", None, f"not installed in {init.parent} (`flashdepth-vfx hosts install nuke`)"))
-    packages = [f / "packages" / HOUDINI_PACKAGE for f in layout.houdini_dirs() if _owned(f / "packages" / HOUDINI_PACKAGE)]
-    if packages:
-        for package in packages:
-            try:
-                env = json.loads(package.read_text(encoding="utf-8")).get("env", [])
-                root = next(Path(e["FLASHDEPTH_VFX"]) for e in env if isinstance(e, dict) and "FLASHDEPTH_VFX" in e)
-                good, detail = (root / "houdini").is_dir(), f"{package} -> {root}"
-            except (ValueError, StopIteration, OSError, AttributeError) as exc:
-                good, detail = False, f"{package} is damaged ({exc}): run `flashdepth-vfx hosts install houdini`"
+    packages = [f / "packages" / HOUDINI_PACKAGE for f in layout.houdini_dirs()
+                if (f / "packages" / HOUDINI_PACKAGE).is_file()]
+    for package in packages:
+        root = _package_root(package)
+        detail = f"{package} -> {root}"
+        if root is None:
+            checks.append(Check("houdini", False, f"{package} sets no FLASHDEPTH_VFX (damaged?): "
+                                                  "run `flashdepth-vfx hosts install houdini`"))
+        else:
+            good = (root / "houdini").is_dir()
             checks.append(Check("houdini", good, detail if good else
                                 f"{detail}: that folder has no houdini/; run `flashdepth-vfx hosts install houdini`"))
-    else:
-        where = ", ".join(str(f) for f in layout.houdini_dirs()) or f"no houdiniX.Y folder under {layout.home}"
+    if not packages:
+        where = ", ".join(str(f) for f in layout.houdini_dirs()) or f"no houdiniX.Y folder under {layout.houdini_parent()}"
         checks.append(Check("houdini", None, f"not installed ({where}; `flashdepth-vfx hosts install houdini`)"))
-    launchers = [f / s for f in layout.resolve_dirs() for s in _installed_scripts(f) if _owned(f / s)]
-    if launchers:
-        for launcher in launchers:
-            target = re.search(r"runpy\.run_path\(('.*?'|\".*?\")", launcher.read_text(encoding="utf-8"))
-            script = Path(ast.literal_eval(target.group(1))) if target else None
-            good = script is not None and script.is_file()
-            checks.append(Check("resolve", good, f"{launcher} -> {script}" if good else
-                                f"{launcher} runs {script}, which is missing: run `flashdepth-vfx hosts install resolve`"))
-    else:
+    launchers = [f / s for f in layout.resolve_dirs() for s in _installed_scripts(f)
+                 if written_kind(f / s) == "host-launcher" or _legacy(f / s)]
+    for launcher in launchers:
+        target = re.search(r"runpy\.run_path\(('.*?'|\".*?\")", launcher.read_text(encoding="utf-8", errors="replace"))
+        script = Path(ast.literal_eval(target.group(1))) if target else None
+        good = script is not None and script.is_file()
+        checks.append(Check("resolve", good, f"{launcher} -> {script}" if good else
+                            f"{launcher} runs {script}, which is missing: run `flashdepth-vfx hosts install resolve`"))
+    if not launchers:
         checks.append(Check("resolve", None, f"not installed in {layout.resolve_dirs()[0]} "
                                              "(`flashdepth-vfx hosts install resolve`)"))
     return checks

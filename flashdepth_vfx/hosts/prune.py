@@ -14,8 +14,9 @@ Per output folder (one node's versions) the rule keeps:
 
 and removes the others, but only the files of the version: its manifest and markers, the frames of its own
 pattern (and of the raw disparity a shot solve renders first) whose EXR header carries ``flashdepth:`` metadata,
-the engine's snapshots, and the temporaries of these. Anything else (another name, another subfolder, a link)
-stays, with the folders that hold it, and is reported. Links are never followed. Each version is checked again
+the engine's snapshots, and the temporaries of these, each marked as the project's and a regular file (the
+output guard's rule, :func:`flashdepth_vfx.plates.output_guard.replace_refusal`). Anything else (another name,
+another subfolder, a link) stays, with the folders that hold it, and is reported. Links are never followed. Each version is checked again
 right before its files go (:func:`apply`).
 
 Standard library only; Python 3.9+ syntax (host Pythons).
@@ -32,9 +33,10 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Iterable, List, Optional, Pattern, Sequence, Tuple
 
 from flashdepth_vfx.bridge.runner import process_alive
+from flashdepth_vfx.plates.output_guard import replace_refusal, written_kind
 
 from .versions import (
-    KIND_KEY, MANIFEST, MARKER_STALE_S, RENDERING_MARKER, SHOWN_FOLDER, DepthVersion, describe_versions, shown_by,
+    MANIFEST, MARKER_STALE_S, RENDERING_MARKER, SHOWN_FOLDER, DepthVersion, describe_versions, shown_by,
 )
 
 DEFAULT_KEEP = 2
@@ -51,7 +53,7 @@ _CHUNK = 4096
 """Bytes read at a time from an EXR header: a depth frame's ``flashdepth:`` attributes lie in the first few KiB."""
 _MAX_NAME = 256
 """Longest attribute name or type an EXR header may hold (255 characters and its NUL)."""
-_MAX_JSON = 1 << 20
+_MAX_SNAPSHOT_HEADER = 1 << 20
 _SNAPSHOT = re.compile(r"^state\.-?\d+\.safetensors$")
 _SNAPSHOT_TEMPORARY = re.compile(r"^\.state\.-?\d+\.tmp-\d+$")
 _FRAME_TOKEN = re.compile(r"([._-]?)%0?\d*d")
@@ -122,20 +124,9 @@ def exr_is_ours(path: str) -> bool:
         return False
 
 
-def _json_kind(path: str) -> Optional[str]:
-    try:
-        if os.path.getsize(path) > _MAX_JSON:
-            return None
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    return str(data.get(KIND_KEY)) if isinstance(data, dict) and KIND_KEY in data else None
-
-
 def _manifest_is_ours(path: str, key: str) -> bool:
     """A version manifest: marked as one, or (first release) the key, pattern and settings it always had."""
-    kind = _json_kind(path)
+    kind = written_kind(path)
     if kind is not None:
         return kind == "version"
     try:
@@ -152,7 +143,7 @@ def _snapshot_is_ours(path: str) -> bool:
     try:
         with open(path, "rb") as handle:
             (size,) = struct.unpack("<Q", handle.read(8))
-            header = json.loads(handle.read(size)) if 0 < size <= _MAX_JSON else {}
+            header = json.loads(handle.read(size)) if 0 < size <= _MAX_SNAPSHOT_HEADER else {}
     except (OSError, ValueError, struct.error):
         return False
     meta = header.get("__metadata__") if isinstance(header, dict) else None
@@ -178,19 +169,19 @@ def _is_ours(version: DepthVersion, relative: str, frames: Pattern[str]) -> bool
     path = os.path.join(version.folder, relative)
     parts = relative.split(os.sep)
     name = parts[-1]
-    if os.path.islink(path):  # someone put it there (the engine writes files), whatever it points at
+    if replace_refusal(path, None) is not None:  # a link (someone put it there, whatever it points at), a folder
         return False
     if len(parts) == 3 and parts[0] == SNAPSHOTS:
         return bool(_SNAPSHOT_TEMPORARY.match(name)) or (bool(_SNAPSHOT.match(name)) and _snapshot_is_ours(path))
     if len(parts) == 2 and parts[0] == SHOWN_FOLDER:
         temporary = _JSON_TEMPORARY.match(name)
-        return bool(temporary) or (name.endswith(".json") and _json_kind(path) == "shown")
+        return bool(temporary) or written_kind(path) == "shown"
     if len(parts) != 1:
         return False
     if name == MANIFEST:
         return _manifest_is_ours(path, version.key)
     if RENDERING_MARKER.match(name):
-        return _json_kind(path) == "rendering"
+        return written_kind(path) == "rendering"
     if frames.match(name):
         return name.lower().endswith(".exr") and exr_is_ours(path)
     temporary = _FRAME_TEMPORARY.match(name) or _JSON_TEMPORARY.match(name)

@@ -309,6 +309,20 @@ def test_the_job_template_never_replaces_an_input_nor_a_file_it_did_not_write(ro
     assert code == 0 and openjd("check", str(own)).returncode == 0, output
 
 
+def test_a_reversed_range_and_a_wildcard_folder_without_the_shot_are_named(root, tmp_path) -> None:
+    code, output = submit(root, "bad.yaml", "--frames", "1006-1003", shots=("sh010",))
+    assert code == 1 and output == "Error: --frames 1006-1003 runs backwards: give the first frame first, --frames " \
+                                   "1003-1006\n", output
+    (root / "plates" / "notes").mkdir(exist_ok=True)  # a folder the wildcard matches that holds no shot
+    for pattern, what in [("*/sh010.####.exr", "sh010.####.exr"), ("*", "numbered image sequence")]:
+        wildcard = str(root / "plates" / pattern)
+        result = CliRunner().invoke(farm, ["submit-template", wildcard, "-o", str(tmp_path / "job.yaml")])
+        folder = root / "plates" / "notes"
+        assert result.output == (f"Error: {wildcard} matches the folder {folder}, which holds no {what}: narrow the "
+                                 "wildcard to the shots' folders, or name each shot's plates\n"), result.output
+    (root / "plates" / "notes").rmdir()
+
+
 # --- the shot solve ------------------------------------------------------------------------------------------------
 
 def test_solve_step_runs_once_per_shot_after_all_its_chunks(root, matchmove) -> None:

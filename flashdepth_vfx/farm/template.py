@@ -217,6 +217,8 @@ def _within(shots: list[Shot], frames: str | None) -> list[Shot]:
         raise FarmError(f"--frames {frames!r}: farm jobs take one contiguous range, like 1001-1100")
     first = int(match.group(1))
     last = int(match.group(2)) if match.group(2) else first
+    if last < first:
+        raise FarmError(f"--frames {frames} runs backwards: give the first frame first, --frames {last}-{first}")
     cut = []
     for shot in shots:
         lo, hi = max(shot.first, first), min(shot.last, last)

@@ -480,6 +480,13 @@ def test_a_rendering_marker_of_another_machine_keeps_its_version_while_its_heart
         set_age(Path(version.folder), 3)  # no heartbeat for days: that render died
         [removal] = prune.plan_folder(str(tmp_path), keep=0).remove
         assert os.path.basename(marker) in removal.files
+    monkeypatch.setattr(versions, "HEARTBEAT_S", 0.01)
+    with versions.rendering_marker(version.folder) as marker:  # a host node's, touched while it renders
+        os.utime(marker, (0, 0))
+        deadline = time.time() + 10
+        while os.path.getmtime(marker) == 0 and time.time() < deadline:
+            time.sleep(0.01)
+        assert os.path.getmtime(marker) > time.time() - 60
     dead = Path(version.folder) / ".flashdepth_rendering.4206649-0badf00d.json"
     dead.write_text(json.dumps({"flashdepth:kind": "rendering", "host": os.uname().nodename, "pid": 4206649}))
     set_age(Path(version.folder), 3)

@@ -206,8 +206,8 @@ def _marker_reason(path: str, now: float) -> Optional[str]:
         if now - touched < MARKER_STALE_S:
             return f"a render on {host} is writing it"
         return None  # its heartbeat stopped: the render on that machine died
-    if isinstance(pid, int) and process_alive(pid):
-        return f"a render (process {pid}) is writing it"
+    if isinstance(pid, int) and process_alive(pid) and (os.name != "nt" or now - touched < MARKER_STALE_S):
+        return f"a render (process {pid}) is writing it"  # (Windows cannot tell a dead process: its heartbeat can)
     return None
 
 

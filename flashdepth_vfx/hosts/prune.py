@@ -16,8 +16,8 @@ and removes the others, but only the files of the version: its manifest and mark
 pattern (and of the raw disparity a shot solve renders first) whose EXR header carries ``flashdepth:`` metadata,
 the engine's snapshots, and the temporaries of these, each marked as the project's and a regular file (the
 output guard's rule, :func:`flashdepth_vfx.plates.output_guard.replace_refusal`). Anything else (another name,
-another subfolder, a link) stays, with the folders that hold it, and is reported. Links are never followed. Each version is checked again
-right before its files go (:func:`apply`).
+another subfolder, a link) stays, with the folders that hold it, and is reported. Links are never followed. Each
+version is checked again right before its files go (:func:`apply`).
 
 Standard library only; Python 3.9+ syntax (host Pythons).
 """
@@ -175,7 +175,7 @@ def _is_ours(version: DepthVersion, relative: str, frames: Pattern[str]) -> bool
         return bool(_SNAPSHOT_TEMPORARY.match(name)) or (bool(_SNAPSHOT.match(name)) and _snapshot_is_ours(path))
     if len(parts) == 2 and parts[0] == SHOWN_FOLDER:
         temporary = _JSON_TEMPORARY.match(name)
-        return bool(temporary) or written_kind(path) == "shown"
+        return bool(temporary) or (name.endswith(".json") and written_kind(path) == "shown")
     if len(parts) != 1:
         return False
     if name == MANIFEST:
@@ -288,12 +288,15 @@ class PrunePlan:
         return sum(removal.size for removal in self.remove)
 
     def lines(self, dry_run: bool = False) -> List[str]:
-        """One line per version, for a console or a node's status."""
+        """One line per version, for a console or a node's status; the files that stay are named (the first 3)."""
         verb = "would remove" if dry_run else "remove"
         out = []
         for removal in self.remove:
-            extra = f"; {len(removal.foreign)} files not written by flashdepth-vfx stay" if removal.foreign else ""
-            out.append(f"{verb} {removal.version.folder} ({len(removal.files)} files, {size_text(removal.size)}){extra}")
+            named = ", ".join(removal.foreign[:3]) + (", ..." if len(removal.foreign) > 3 else "")
+            extra = f"; {len(removal.foreign)} files not written by flashdepth-vfx stay: {named}" if removal.foreign \
+                else ""
+            size = size_text(removal.size)
+            out.append(f"{verb} {removal.version.folder} ({len(removal.files)} files, {size}){extra}")
         out += [f"keep {kept.version.folder}: {kept.reason}" for kept in self.keep]
         return out
 
@@ -338,7 +341,7 @@ def plan_folder(output_dir: str, keep: int = DEFAULT_KEEP, protect: Sequence[Dep
             continue
         frames = frame_names(version.pattern)
         ours = {path for path, _, _ in files if _is_ours(version, path, frames)}
-        foreign = tuple(path for path, _, _ in files if path not in ours)
+        foreign = tuple(sorted(path for path, _, _ in files if path not in ours))
         size = sum(size for path, _, size in files if path in ours)
         plan.remove.append(Removal(version, tuple(path for path, _, _ in files if path in ours), size, foreign,
                                    _listing(files), newest))

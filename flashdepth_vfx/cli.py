@@ -7,16 +7,15 @@ any time, start-up included: finished frames are kept).
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import click
 
 from . import __version__
-from .errors import FlashDepthError, OptionError
+from .commands import EXIT_CANCELLED, OVERWRITE_HELP, cancel_on_signals
+from .commands import fail as _fail
+from .commands import guarded as _guarded
 from .farm.command import farm
 from .hosts.command import hosts
 from .solve.command import SHARED_NAMES as SOLVE_OPTIONS, finish_solve, run_solve, solve, wants_solve
@@ -27,55 +26,6 @@ from .solve.command import shared_options as solve_options
 # the embedded model 20x slower with two threads than with one). Passive waiting must be chosen before torch is
 # first imported, which this module never does; an explicit setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_CANCELLED = 130
-OVERWRITE_HELP = "Replace existing output files that flashdepth-vfx did not write (an input is never replaced)."
-
-
-def _fail(message: str, json_events: Any = None, code: int = EXIT_ERROR) -> None:
-    if json_events is not None:
-        json_events.error(message)
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
-def _guarded(debug: bool, body: Callable[[], Any], json_events: Any = None) -> Any:
-    """Runs ``body``; project errors become one line, other errors too unless --debug."""
-    try:
-        return body()
-    except FlashDepthError as exc:
-        if debug:
-            raise
-        _fail(str(exc), json_events, EXIT_USAGE if isinstance(exc, OptionError) else EXIT_ERROR)
-    except KeyboardInterrupt:
-        click.echo("cancelled", err=True)
-        sys.exit(EXIT_CANCELLED)
-    except Exception as exc:  # noqa: BLE001 - an artist never sees a traceback
-        if debug:
-            raise
-        _fail(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
-              "(run again with --debug for details)", json_events)
-
-
-def cancel_on_signals() -> threading.Event:
-    """An event the first Ctrl-C / SIGTERM (SIGBREAK on Windows) sets, for the command to stop at its next cancel
-    point and keep what it finished; a second signal exits at once (130)."""
-    cancel = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        if cancel.is_set():  # a second Ctrl-C: stop now (os.write: the main thread may be inside a stderr write)
-            os.write(2, b"cancelled: stopped at once by a second signal; finished frames are kept, "
-                        b"run the same command with --resume to finish\n")
-            sys.exit(EXIT_CANCELLED)
-        cancel.set()
-
-    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), on_signal)
-    return cancel
-
 
 class _LazyGroup(click.Group):
     """A group whose heavy subcommands (importing torch) load only when used or listed.
@@ -149,7 +99,7 @@ def main() -> None:
 @click.option("--io-workers", type=click.IntRange(min=1),
               help="Threads decoding plates, and threads writing depth files (default: one per core, at least 2).")
 @click.option("--compression", type=click.Choice(["auto", "none", "zip", "zips", "piz", "rle"]), default="auto",
-              show_default=True, help="EXR compression of the depth files; auto: zip for --half, none for float32.")
+              show_default=True, help="EXR compression of the depth files; auto: zip for --half or --passthrough, none for float32.")
 @click.option("--exact-colour", is_flag=True,
               help="Convert plate colour with OpenColorIO's CPU processor (the CPU numerics) also on a GPU, instead of converting there.")
 @click.option("--snapshot-every", type=int, default=25, show_default=True, help="Save the temporal state every N frames.")
@@ -244,12 +194,17 @@ def weights() -> None:
 
 @weights.command("list")
 def weights_list() -> None:
-    """The released checkpoints and whether they are downloaded."""
-    from .model.checkpoint import KNOWN_CHECKPOINTS, cached_checkpoint
+    """The released checkpoints and the embedded model: licence, and whether they are downloaded."""
+    from .engine.loading import embedded_checkpoint
+    from .model.checkpoint import EMBEDDED_LICENCE, KNOWN_CHECKPOINTS, cached_checkpoint
 
     for name, known in KNOWN_CHECKPOINTS.items():
         where = cached_checkpoint(name)
-        click.echo(f"{name:<14} {known.description}\n{'':<14} {where if where else 'not downloaded'}")
+        click.echo(f"{name:<15} {known.description}\n{'':<15} licence {known.licence}\n"
+                   f"{'':<15} {where if where else 'not downloaded'}")
+    embedded = embedded_checkpoint()
+    click.echo(f"{'flashdepth-tiny':<15} embedded; procedural scenes only (make demo)\n{'':<15} licence {EMBEDDED_LICENCE}\n"
+               f"{'':<15} {embedded if embedded else 'missing from this installation'}")
 
 
 @weights.command("download")
@@ -260,6 +215,9 @@ def weights_download(names: tuple[str, ...], debug: bool) -> None:
     from .model.checkpoint import KNOWN_CHECKPOINTS, download_checkpoint
 
     for name in names or tuple(KNOWN_CHECKPOINTS):
+        known = KNOWN_CHECKPOINTS.get(name)
+        if known is not None and not known.licence.commercial:  # said once, before the download; never a prompt
+            click.echo(f"note: {name} is licensed {known.licence}", err=True)
         path = _guarded(debug, lambda n=name: download_checkpoint(n))
         click.echo(f"{name}: {path}")
 

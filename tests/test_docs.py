@@ -1,5 +1,6 @@
 """The documentation: the README stays a short front door, no section of the old long README is lost in docs/, and
-every relative Markdown link and anchor in README.md and docs/*.md resolves (GitHub's anchor rules)."""
+every relative Markdown link and anchor in README.md, docs/*.md and the folders' READMEs (nuke/, houdini/, resolve/,
+ocio/) resolves (GitHub's anchor rules)."""
 from __future__ import annotations
 
 import re
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted(ROOT.glob("*/README.md"))]  # hosts, ocio
 
 # The section titles of README.md before it was split into docs/ (commit d33c2b7), its bold paragraph titles
 # included: each must still be a heading somewhere in docs/.

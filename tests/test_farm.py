@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from click.testing import CliRunner
 from engine_helpers import read_channel, run_cli, write_plates, write_tiny_checkpoint
 from flashdepth_vfx.engine import QuietEvents, Render, RenderSettings
 from flashdepth_vfx.errors import FlashDepthError
-from flashdepth_vfx.farm import DEFAULT_WARMUP, FarmError, build_template
+from flashdepth_vfx.farm import DEFAULT_WARMUP, FarmError, build_job
 from flashdepth_vfx.farm.command import farm
 from flashdepth_vfx.farm.options import RENDER_OPTIONS
 from flashdepth_vfx.farm.shots import find_shots
@@ -131,10 +132,10 @@ def test_chunked_template_passes_openjd_check(root) -> None:
 
 def test_short_shots_get_one_task_each(root) -> None:
     for chunk_size in (None, 6):  # no chunks asked, or shots no longer than a chunk
-        template = build_template([plate(root, s) for s in SHOTS], chunk_size, None, False,
-                                  {"checkpoint": str(root / "tiny.safetensors"), "mode": "normalized", "device": "cuda",
-                                   "half": True, "passthrough": False, "missing": "hold", "layer": None},
-                                  template_dir=root)
+        template = build_job([plate(root, s) for s in SHOTS], chunk_size, None, False,
+                             {"checkpoint": str(root / "tiny.safetensors"), "mode": "normalized", "device": "cuda",
+                              "half": True, "passthrough": False, "missing": "hold", "layer": None},
+                             template_dir=root).template
         assert "extensions" not in template
         assert all(s["hostRequirements"]["amounts"] == [{"name": "amount.worker.gpu", "min": 1}]
                    for s in template["steps"])
@@ -149,7 +150,7 @@ def test_short_shots_get_one_task_each(root) -> None:
 
 
 def test_chained_chunks_are_steps_that_depend_in_order(root) -> None:
-    template = build_template([plate(root, "sh010")], 4, None, True, {}, template_dir=root)
+    template = build_job([plate(root, "sh010")], 4, None, True, {}, template_dir=root).template
     steps = template["steps"]
     assert [s["name"] for s in steps] == ["sh010 1001-1004", "sh010 1005-1006"]
     assert "dependencies" not in steps[0] and steps[1]["dependencies"] == [{"dependsOn": "sh010 1001-1004"}]
@@ -157,12 +158,74 @@ def test_chained_chunks_are_steps_that_depend_in_order(root) -> None:
     assert all("--warmup" not in onrun_args(s) for s in steps)
 
 
-def test_paths_outside_the_template_folder_are_absolute_strings(root, tmp_path) -> None:
-    template = build_template([plate(root, "sh010")], None, None, False,
-                              {"checkpoint": str(root / "tiny.safetensors")}, template_dir=tmp_path)
-    params = {p["name"]: p for p in template["parameterDefinitions"]}
-    assert (params["PlateDir"]["type"], params["PlateDir"]["default"]) == ("STRING", str(root / "plates" / "sh010"))
-    assert (params["Checkpoint"]["type"], params["Checkpoint"]["default"]) == ("STRING", str(root / "tiny.safetensors"))
+def values_of(bundle: Path) -> dict[str, str]:
+    """The bundle's job parameter values, as `deadline bundle submit` reads them (Deadline Cloud's format)."""
+    data = json.loads((bundle / "parameter_values.json").read_text())
+    return {entry["name"]: entry["value"] for entry in data["parameterValues"]}
+
+
+def test_paths_outside_the_bundle_reach_a_worker_through_path_mapping(root, tmp_path, single_pass) -> None:
+    """Issue 19 item 2: plates, outputs and checkpoint outside the bundle are PATH parameters (no default: OpenJD
+    takes only relative ones) valued in parameter_values.json, so a worker that mounts the show elsewhere renders
+    the shot through OpenJD path mapping, as Deadline Cloud runs it."""
+    show, worker_show = tmp_path / "mnt" / "show", tmp_path / "Volumes" / "show"
+    shutil.copytree(root / "plates" / "sh010", show / "plates" / "sh010")
+    bundle = tmp_path / "bundle"
+    result = CliRunner().invoke(farm, [
+        "submit-template", str(show / "plates" / "sh010" / "sh010.####.exr"), "-o", str(bundle / "template.yaml"),
+        "--checkpoint", str(root / "tiny.safetensors"), "--device", "cpu", "--output", str(show / "depth"),
+        "--engine-command", f"{sys.executable} -m flashdepth_vfx"])
+    assert result.exit_code == 0, result.output
+    params = {p["name"]: p for p in yaml.safe_load((bundle / "template.yaml").read_text())["parameterDefinitions"]}
+    for name, kind, flow in (("PlateDir", "DIRECTORY", "IN"), ("OutputDir", "DIRECTORY", "OUT"),
+                             ("Checkpoint", "FILE", "IN")):
+        assert (params[name]["type"], params[name]["objectType"], params[name]["dataFlow"]) == ("PATH", kind, flow)
+        assert "default" not in params[name], name
+    values = values_of(bundle)
+    assert values == {"PlateDir": str(show / "plates" / "sh010"), "OutputDir": str(show / "depth"),
+                      "Checkpoint": str(root / "tiny.safetensors")}
+    assert f"openjd run {bundle / 'template.yaml'} -p PlateDir={show / 'plates' / 'sh010'}" in result.output
+
+    worker_show.parent.mkdir()
+    show.rename(worker_show)
+    rule = {"source_path_format": "POSIX", "source_path": str(show), "destination_path": str(worker_show)}
+    ran = openjd("run", str(bundle / "template.yaml"), "-p", json.dumps(values), "--path-mapping-rules",
+                 json.dumps({"version": "pathmapping-1.0", "path_mapping_rules": [rule]}))
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr
+    assert not show.exists()
+    for f in SHOTS["sh010"]:
+        np.testing.assert_array_equal(depth(worker_show / "depth", "sh010", f), single_pass["sh010"][f])
+
+
+def test_the_parameter_values_file_is_the_jobs_own(root, tmp_path) -> None:
+    """parameter_values.json is written only over one flashdepth-vfx wrote for the same job (a user's own needs
+    --overwrite), never beside a parameter_values.yaml (Deadline Cloud reads one), and removed when the job's
+    paths all move inside its folder (its stale values would replace the defaults)."""
+    job = ["submit-template", plate(root, "sh010"), "-o", str(tmp_path / "template.yaml"), "--output",
+           str(tmp_path / "depth")]
+    values = tmp_path / "parameter_values.json"
+    values.write_text('{"parameterValues": [{"name": "deadline:priority", "value": 90}]}')
+    refused = CliRunner().invoke(farm, job)
+    assert refused.exit_code == 1 and "parameter_values.json exists and was not written by flashdepth-vfx" in refused.output
+    assert values.read_text().startswith('{"parameterValues"') and not (tmp_path / "template.yaml").exists()
+    assert CliRunner().invoke(farm, [*job, "--overwrite"]).exit_code == 0
+    assert values_of(tmp_path) == {"PlateDir": str(root / "plates" / "sh010")}
+
+    other = CliRunner().invoke(farm, [*job[:2], "-o", str(tmp_path / "other.yaml"), *job[4:]])
+    assert other.exit_code == 1 and "holds the paths of the job template.yaml" in other.output, other.output
+
+    yaml_values = tmp_path / "parameter_values.yaml"
+    yaml_values.write_text("parameterValues: []\n")
+    clash = CliRunner().invoke(farm, job)
+    assert clash.exit_code == 1 and "Deadline Cloud reads only one values file" in clash.output
+    yaml_values.unlink()
+
+    inside = CliRunner().invoke(farm, [*job[:2], "-o", str(root / "template.yaml"), "--output", str(root / "depth")])
+    assert inside.exit_code == 0 and not (root / "parameter_values.json").exists()
+    (root / "parameter_values.json").write_text(values.read_text().replace("PlateDir", "Checkpoint"))
+    again = CliRunner().invoke(farm, [*job[:2], "-o", str(root / "template.yaml"), "--output", str(root / "depth")])
+    assert again.exit_code == 0 and not (root / "parameter_values.json").exists()  # ours, stale: removed
+    (root / "template.yaml").unlink()
 
 
 def test_shots_from_a_folder_wildcard_with_a_shot_placeholder(root) -> None:
@@ -189,7 +252,7 @@ def test_missing_frames_are_found_when_the_template_is_built(tmp_path) -> None:
     result = CliRunner().invoke(farm, ["submit-template", gappy, "-o", str(tmp_path / "job.yaml")])
     assert result.exit_code == 1 and "missing frames 1003" in result.output, result.output
     with pytest.raises(FarmError, match="do not carry the render option"):
-        build_template([gappy], None, None, False, {"resume": True, "missing": "hold"})
+        build_job([gappy], None, None, False, {"resume": True, "missing": "hold"})
 
 
 def test_options_mirror_render() -> None:

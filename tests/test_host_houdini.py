@@ -122,8 +122,9 @@ def test_node_is_a_subnet_with_spare_parms_defaults_and_a_file_cop(fd: Any, hou:
     assert node.parm("fd_frames").evalAsString() == "1001-1005"
     assert [node.parm(p).evalAsString() for p in ("fd_mode", "fd_device", "fd_precision", "fd_plate")] == [
         "depth", "auto", "default", ""]
-    depth = node.node("depth")
-    assert depth.type().name() == "file" and depth.display and depth.render
+    depth, merge = node.node("depth"), node.node("with_depth")
+    assert depth.type().name() == "file" and not (depth.display or depth.render)
+    assert merge.type().name() == "merge" and merge.display and merge.render  # the subnet's output
     assert status(node) == "Not rendered yet: press Render depth"
     assert node.userData("flashdepth") == "1"
     with pytest.raises(FlashDepthError, match="/obj is not a COP network"):
@@ -280,7 +281,7 @@ def test_render_runs_in_the_background_and_loads_plate_and_depth(fd: Any, hou: M
     assert status(node).startswith("Done: 5 frames in ") and "Current: 5 frames" in status(node)
     assert node.color == colour(DepthState.CURRENT) and node.parm("fd_progress").eval() == 100
     args = task.engine.job.to_args()  # the plate travels beside the depth; the File COP's OCIO config is passed
-    assert "--passthrough" in args and args[args.index("--channel") + 1] == "depth.Z"
+    assert "--passthrough" not in args and args[args.index("--channel") + 1] == "depth.Z"
     assert args[args.index("--ocio-config") + 1] == hou.Color.ocio_configPath()
     assert args[args.index("--colorspace") + 1] == "ACES - ACEScg"
     plan = fd.read_settings(node)
@@ -429,18 +430,61 @@ def test_cancel_during_the_export_never_starts_the_engine(fd: Any, hou: ModuleTy
     assert len(blur.saved) <= 3 and task.engine is None and task.result.cancelled
 
 
-def test_copernicus_node_outputs_the_plate_and_the_depth_aovs(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+def test_copernicus_node_outputs_the_depth_aov_beside_the_plate_cop(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+    """Issue 19 item 4, Copernicus: the node loads only the depth AOV from its files (the plate stays the plate
+    COP's output); no copy of the plate is rendered."""
     network, plate = plate_cop(hou, tmp_path, "copnet")
     node = fd.create_node(network, plate)
     assert node.type().name() == "file" and node.parent() is network  # the node is the Copernicus File COP
-    assert node.parm("aovs").eval() == 2 and (node.parm("aov1").eval(), node.parm("aov2").eval()) == ("C", "depth")
+    assert node.parm("aovs").eval() == 1 and node.parm("aov1").eval() == "depth"
     assert node.parm("fd_source").evalAsString() == "../plate" and node.parm("fd_frames").evalAsString() == ""
     task = render(fd, hou, node)
     assert status(node).startswith("Done: 5 frames"), status(node)
     assert node.parm("filename").evalAsString() == str(version_dir(node) / "shot_depth.$F4.exr")
     assert node.parm("reload").pressed == 1
-    assert "--passthrough" in task.engine.job.to_args()  # C is the plate the engine copied into the depth files
-    assert status(node).startswith("Done: 5 frames")
+    assert node.parm("aovs").eval() == 1 and node.parm("aov1").eval() == "depth" and node.parm("aov2") is None
+    assert "--passthrough" not in task.engine.job.to_args()
+
+
+def test_cop2_node_adds_the_depth_plane_to_its_input_and_renders_no_plate_copy(fd: Any, hou: ModuleType,
+                                                                               tmp_path: Path) -> None:
+    """Issue 19 item 4, COP2: the subnet outputs its own input (upstream edits flow through, a non-EXR plate keeps
+    its meaning) with the depth plane of the rendered files added; the render writes no copy of the plate."""
+    plates = tmp_path / "plates"
+    plates.mkdir()
+    rgba = {c: np.full((4, 6), v, np.float32) for c, v in zip("RGBA", (0.1, 0.2, 0.3, 1.0))}
+    for frame in range(1001, 1006):
+        write_exr(plates / f"shot.{frame}.exr", rgba)
+    network, plate = plate_cop(hou, tmp_path)
+    node = fd.create_node(network, plate)
+    merge = node.node("with_depth")
+    assert merge._inputs[0] == node.indirectInputs()[0] and merge.input(1) is node.node("depth")
+    task = render(fd, hou, node)
+    assert status(node).startswith("Done: 5 frames"), status(node)
+    assert "--passthrough" not in task.engine.job.to_args()
+    version = version_dir(node)
+    for frame in range(1001, 1006):  # what the engine writes without --passthrough (the fake engine writes text)
+        write_exr(version / f"shot_depth.{frame}.exr", {"depth.Z": np.full((4, 6), 7.0, np.float32)})
+    hou.setFrame(1003)
+    plate_file = str(tmp_path / "fx" / ".." / "plates" / "shot.1003.exr")  # as the File COP names it
+    assert node.plane_files() == {"C": plate_file, "A": plate_file,
+                                  "depth": str(version / "shot_depth.1003.exr")}
+
+    graded = network.createNode("blur", "grade")  # an upstream edit reaches the node's output
+    graded.setInput(0, plate)
+    other = network.createNode("file", "other_plate")
+    other.parm("filename1").set(str(tmp_path / "other.$F4.exr"))
+    write_exr(tmp_path / "other.1003.exr", rgba)
+    node.setInput(0, other)
+    assert node.plane_files()["C"] == str(tmp_path / "other.1003.exr")
+    node.setInput(0, graded)
+    assert node.plane_files()["C"] == plate_file and node.planes() == ("C", "A", "depth")
+
+    node.node("with_depth").destroy()  # a node saved before it had the Merge: loading a version adds it
+    node.node("depth").setRenderFlag(True)
+    fd.load_version(node, DepthVersion.from_json(node.userData("flashdepth_shown")))
+    assert node.node("with_depth").render and not node.node("depth").render
+    assert node.plane_files()["depth"] == str(version / "shot_depth.1003.exr")
 
 
 def test_loading_the_hip_computes_the_status_without_modifying_the_scene(fd: Any, hou: ModuleType,

@@ -38,7 +38,7 @@ from ..plates.output_guard import check_outputs
 from ..plates import cuts
 from . import resume
 from .decode import PlateDecoder
-from .encode import FrameWriter, exr_compression
+from .encode import FrameWriter, exr_compression, half_channels
 from .events import EventSink
 from .loading import LoadedModel, cpu_threads, load_model, resolve_device
 from .outputs import PendingOutput, device_output, normalize
@@ -373,4 +373,5 @@ class Render:
             channels[s.channel] = normalize(disparity, lo, hi)
             meta = dict(info.metadata)
             meta.update({"flashdepth:mode": "normalized", "flashdepth:range_min": lo, "flashdepth:range_max": hi})
-            write_exr(path, channels, like=info, metadata=meta, half=s.half, compression=exr_compression(s))
+            write_exr(path, channels, like=info, metadata=meta, half=s.half, compression=exr_compression(s),
+                      half_channels=half_channels(s))

@@ -50,7 +50,7 @@ class RenderSettings:
     cuda_graphs: bool = False  # replay one CUDA graph per frame size (CUDA only)
     threads: int | None = None  # torch CPU threads for inference (None: what the I/O workers leave, see pipeline)
     io_workers: int | None = None  # decode and encode workers each (None: one per core, at least 2)
-    compression: str = "auto"  # EXR compression of the outputs (auto: zip for --half, none for float32)
+    compression: str = "auto"  # EXR compression of the outputs (auto: zip for --half or --passthrough, else none)
     exact_colour: bool = False  # OCIO's CPU processor for the plates' colour, also on a GPU
     overwrite: bool = False  # replace existing output files the project did not write
 

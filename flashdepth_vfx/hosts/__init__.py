@@ -64,7 +64,7 @@ Every name below is also importable from :mod:`flashdepth_vfx.hosts.common`.
     ``chan_text(samples)`` (Nuke ``.chan``, vertical FOV column), ``camera_file(output_dir, text)`` (named by
     content), ``camera_args``, ``pass_args(position, normals)`` (``PASSES``: off / camera / world);
     ``solve_args(...) -> SolveRequest(args, camera_file, camera_text)`` (``.write()`` before the render; Send to
-    farm passes it to ``farm.send_in_background``, which puts the camera in the bundle: ``farm.carry_solve``);
+    farm passes it to ``farm.send_in_background``, which puts the camera in the bundle: ``farm.carry_into_bundle``);
     Nuke's channel names ``POSITION_CHANNELS``, ``NORMAL_CHANNELS``.
 
 ``cached`` — the single-folder record of the first adapters (``CachedRender``, ``cache_state``,

@@ -76,7 +76,7 @@ def _runtime_checks() -> List[Check]:
                                       f"the engine's Python ({sys.executable} -m pip install --force-reinstall torch)")]
 
     from ..engine.loading import embedded_checkpoint
-    from ..model.checkpoint import KNOWN_CHECKPOINTS, cached_checkpoint
+    from ..model.checkpoint import EMBEDDED_LICENCE, KNOWN_CHECKPOINTS, cached_checkpoint
     from ..plates import load_config
 
     checks = []
@@ -84,7 +84,10 @@ def _runtime_checks() -> List[Check]:
     official = [name for name in KNOWN_CHECKPOINTS if cached_checkpoint(name)]
     checks.append(Check("model", embedded is not None or bool(official),
                         f"embedded {'present' if embedded else 'missing'}; official downloaded: "
-                        f"{', '.join(official) or 'none (flashdepth-vfx weights download flashdepth-l)'}"))
+                        f"{', '.join(official) or 'none (flashdepth-vfx weights download flashdepth-s)'}"))
+    licences = [("flashdepth-tiny", EMBEDDED_LICENCE)] if embedded else []
+    checks += [Check("licence", None, f"{name} {licence}")
+               for name, licence in licences + [(name, KNOWN_CHECKPOINTS[name].licence) for name in official]]
     if torch.cuda.is_available():
         checks.append(Check("gpu", True, f"CUDA: {torch.cuda.get_device_name(0)} (torch {torch.__version__})"))
     else:

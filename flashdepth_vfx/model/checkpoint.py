@@ -21,20 +21,40 @@ HF_REPO = "Eyeline-Labs/FlashDepth"
 
 
 @dataclass(frozen=True)
+class Licence:
+    """The licence of a model's weights and where it is stated (sources: docs/checkpoints.md#licences)."""
+
+    name: str  # SPDX identifier
+    commercial: bool  # whether the licence allows commercial use
+    source: str
+
+    def __str__(self) -> str:
+        return f"{self.name}{'' if self.commercial else ' (non-commercial use only)'}: {self.source}"
+
+
+_DA_V2 = "source: github.com/DepthAnything/Depth-Anything-V2 README"
+EMBEDDED_LICENCE = Licence("Apache-2.0", True, "this project's own, trained from scratch; source: LICENSE, pyproject.toml")
+
+
+@dataclass(frozen=True)
 class KnownCheckpoint:
     """An official released checkpoint."""
 
     model: str
     filename: str  # path inside the Hugging Face repository
     description: str
+    licence: Licence
 
 
 KNOWN_CHECKPOINTS: dict[str, KnownCheckpoint] = {
     c.model: c
     for c in (
-        KnownCheckpoint("flashdepth", "flashdepth/iter_43002.pth", "Full: ViT-S at full resolution + ViT-L teacher; fastest at 2K"),
-        KnownCheckpoint("flashdepth-l", "flashdepth-l/iter_10001.pth", "ViT-L; most accurate, best below 518 px short side"),
-        KnownCheckpoint("flashdepth-s", "flashdepth-s/iter_14001.pth", "ViT-S; lightest"),
+        KnownCheckpoint("flashdepth", "flashdepth/iter_43002.pth", "Full: ViT-S at full resolution + ViT-L teacher; fastest at 2K",
+                        Licence("CC-BY-NC-4.0", False, f"its teacher FlashDepth-L is from Depth-Anything-V2-Large; {_DA_V2}")),
+        KnownCheckpoint("flashdepth-l", "flashdepth-l/iter_10001.pth", "ViT-L; most accurate, best below 518 px short side",
+                        Licence("CC-BY-NC-4.0", False, f"from Depth-Anything-V2-Large; {_DA_V2}")),
+        KnownCheckpoint("flashdepth-s", "flashdepth-s/iter_14001.pth", "ViT-S; lightest",
+                        Licence("Apache-2.0", True, f"from Depth-Anything-V2-Small; {_DA_V2}")),
     )
 }
 

@@ -12,6 +12,7 @@ from .config import FlashDepthConfig
 from .dinov2 import DinoVisionTransformer
 from .dpt import DPTHead
 from .fusion import HybridFusion
+from .stream import DepthStream
 from .temporal import TemporalModule, TemporalState
 
 
@@ -157,8 +158,6 @@ class FlashDepth(nn.Module):
             self.core = torch.compile(self.core, dynamic=False)  # type: ignore[method-assign]
         return self
 
-    def stream(self) -> "DepthStream":
+    def stream(self) -> DepthStream:
         """A fresh streaming session (empty temporal state) over this network."""
-        from .stream import DepthStream
-
         return DepthStream(self)

@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..errors import FlashDepthError, PlateError
-from .config import OFFICIAL_MAX_SIDE
-from .flashdepth import FlashDepth
-from .temporal import TemporalState
+from .config import OFFICIAL_MAX_SIDE, FlashDepthConfig
+from .temporal import TemporalModule, TemporalState
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -78,6 +80,21 @@ class StreamState:
         return cls(states, frames_seen, meta)
 
 
+class StreamNetwork(Protocol):
+    """What a stream needs of its network. ``FlashDepth`` provides it and makes streams (``model.stream()``); this
+    module does not import it, so the network's module sits above this one."""
+
+    cfg: FlashDepthConfig
+    mamba: TemporalModule
+
+    @property
+    def patch_size(self) -> int: ...
+
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
+
+    def __call__(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]: ...
+
+
 class DepthStream:
     """Feeds frames through one FlashDepth network strictly in order, carrying the temporal state.
 
@@ -85,7 +102,7 @@ class DepthStream:
     whatever the network's precision; the normalised frame is then cast to the network's dtype.
     """
 
-    def __init__(self, model: FlashDepth) -> None:
+    def __init__(self, model: StreamNetwork) -> None:
         self.model = model
         self._state: TemporalState | None = None
         self.frames_seen = 0
@@ -174,7 +191,7 @@ class GraphedDepthStream(DepthStream):
     logic runs eagerly, which is how it is tested without a GPU.
     """
 
-    def __init__(self, model: FlashDepth, *, capture: bool | None = None, warmup: int = 2) -> None:
+    def __init__(self, model: StreamNetwork, *, capture: bool | None = None, warmup: int = 2) -> None:
         super().__init__(model)
         self.capture = self.device.type == "cuda" if capture is None else capture
         if self.capture and self.device.type != "cuda":

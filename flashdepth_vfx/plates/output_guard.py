@@ -38,7 +38,7 @@ from flashdepth_vfx.errors import OutputError, PlateError
 
 OutputKind = Literal["depth", "preview", "eval", "eval-plot", "checkpoint", "train-config", "train-log",
                      "solve-report", "solve-plot", "host-launcher", "host-package", "install-manifest",
-                     "farm-template", "version", "rendering", "shown"]
+                     "farm-values", "farm-template", "version", "rendering", "shown"]
 KIND_KEY = "flashdepth:kind"
 _SOURCE_KIND = re.compile(rb"# flashdepth:kind=([A-Za-z0-9_-]+)(?:\s|$)")
 _DESCRIPTION = "ImageDescription"

@@ -84,7 +84,7 @@ def run_solve(settings: SolveSettings, events: Any = None, cancel: threading.Eve
 
 def finish_solve(summary: SolveSummary, events: Any = None) -> None:
     """Report a solve: a cancelled one is one ``cancelled: ...`` line (and a ``cancelled`` event), exit 130."""
-    from flashdepth_vfx.cli import EXIT_CANCELLED
+    from flashdepth_vfx.commands import EXIT_CANCELLED
 
     if summary.cancelled:
         message = summary.cancel_message()
@@ -131,7 +131,7 @@ def solve(disparity: str, no_detect_cuts: bool, progress: str, debug: bool, **op
     tracked points or anchors, and/or steady them (--stabilize). The raw frames are kept.
 
     Ctrl-C / SIGTERM stops it within about a second (exit 130): solved frames are kept, --resume finishes."""
-    from flashdepth_vfx.cli import _guarded, cancel_on_signals
+    from flashdepth_vfx.commands import cancel_on_signals, guarded
     from flashdepth_vfx.solve.run import SolveSettings
 
     events = None
@@ -141,10 +141,10 @@ def solve(disparity: str, no_detect_cuts: bool, progress: str, debug: bool, **op
         events = JsonEvents()
     options["points"] = tuple(options["points"])
     options["cuts"] = tuple(options["cuts"])
-    settings = _guarded(debug, lambda: SolveSettings(disparity=disparity, detect_cuts=not no_detect_cuts, **options),
+    settings = guarded(debug, lambda: SolveSettings(disparity=disparity, detect_cuts=not no_detect_cuts, **options),
                         events)
     cancel = cancel_on_signals()
-    summary = _guarded(debug, lambda: run_solve(settings, events, cancel), events)
+    summary = guarded(debug, lambda: run_solve(settings, events, cancel), events)
     finish_solve(summary, events)
     if events is not None:
         events.done(len(summary.written), summary.output)

@@ -29,7 +29,7 @@ def train_command(config: str | None, run_dir: Path, resume: bool, steps: int | 
     CONFIG_OR_PRESET is a JSON file of settings or a preset name; omit it with --resume to reuse the run's own
     config. The final checkpoint loads with --checkpoint like an official one.
     """
-    from ..cli import _guarded
+    from ..commands import guarded
     from .config import load_train_config, with_overrides
     from .loop import train
 
@@ -43,5 +43,5 @@ def train_command(config: str | None, run_dir: Path, resume: bool, steps: int | 
         source = config if config is not None and config not in PRESETS else None
         return train(settings, run_dir, resume=resume, quiet=quiet, config_file=source, overwrite=overwrite)
 
-    final = _guarded(debug, run)
+    final = guarded(debug, run)
     click.echo(f"final checkpoint: {final}")

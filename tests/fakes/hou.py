@@ -14,6 +14,15 @@ What the adapters rely on, modelled as documented:
 * The COP2 File COP: ``filename1``, ``colorspace`` (a menu; entry 3 is OpenColorIO), ``ocio_space``,
   ``reload``. The Copernicus File COP: ``filename``, the AOV multiparm ``aovs`` with ``aov#`` (its AOVs
   become the node's outputs), ``reload``.
+* A COP2 network has one node with the display flag and one with the render flag: setting either clears it on
+  the node's siblings.
+* COP2 planes (``Cop2Node.planes()``; the fake's :meth:`Cop2Node.plane_files` says which file each plane's pixels
+  come from, None for black): a File COP has the planes of its file at the current frame (``hou.frame()``,
+  ``hou.setFrame``): EXR layers by name (``depth.Z`` is plane ``depth``, ``R G B`` plane ``C``, ``A`` plane ``A``;
+  a stand-in text file counts as a plate, C and A), and always C and A (black when the file has none: every COP2
+  image has them). A subnet outputs its child with the render flag; inside it, ``indirectInputs()[0]`` stands for
+  the subnet's input 0. The Merge COP (``merge``) merges its inputs' planes in input order; a plane already there
+  is a conflict, resolved by its Plane Conflict menu (``conflict``): rename it with a number (default), or ignore it.
 * Time: ``hou.fps()`` (24), ``hou.frameToTime(frame) = (frame - 1) / fps``. A parameter can hold keys
   (:meth:`Parm.set_keys`, a test helper): ``evalAtFrame`` interpolates them linearly and holds the end keys.
 * An OBJ camera (``/obj`` type ``cam``, a :class:`ObjNode`): ``tx ty tz rx ry rz`` with the rotate order menu
@@ -158,9 +167,13 @@ class MenuParmTemplate(ParmTemplate):
                  default_value: int = 0, **options: Any) -> None:
         super().__init__(name, label, default_value, **options)
         self._items = tuple(menu_items)
+        self._labels = tuple(menu_labels) or self._items
 
     def menuItems(self) -> Tuple[str, ...]:
         return self._items
+
+    def menuLabels(self) -> Tuple[str, ...]:
+        return self._labels
 
 
 class IntParmTemplate(ParmTemplate):
@@ -328,6 +341,8 @@ class Parm:
         return self._template.menuItems() if isinstance(self._template, MenuParmTemplate) else ()
 
     def menuLabels(self) -> Tuple[str, ...]:
+        if isinstance(self._template, MenuParmTemplate):
+            return self._template.menuLabels()
         return tuple(self._menu_script()[1::2])
 
 
@@ -358,6 +373,7 @@ _TYPE_PARMS: Dict[Tuple[str, str], Dict[str, Any]] = {
     ("Cop2", "file"): {"filename1": "", "colorspace": 0, "ocio_space": "", "reload": None},
     ("Cop", "file"): {"filename": "", "aovs": 0, "reload": None},
     ("Cop2", "blur"): {"size": 0.0},
+    ("Cop2", "merge"): {"conflict": 0},
     ("Object", "cam"): {"tx": 0.0, "ty": 0.0, "tz": 0.0, "rx": 0.0, "ry": 0.0, "rz": 0.0, "rOrd": 0,
                         "focal": 50.0, "aperture": 41.4214, "resx": 1920, "resy": 1080, "aspect": 1.0,
                         "winx": 0.0, "winy": 0.0, "focalunits": 0},
@@ -368,6 +384,11 @@ ROTATE_ORDERS = ("xyz", "xzy", "yxz", "yzx", "zxy", "zyx")
 FOCAL_UNITS = ("mm", "m", "nm", "in", "ft")
 COP2_FILE_COLORSPACES = ("auto", "linear", "srgb", "ocio")
 """The COP2 File COP's Color Space menu (entry 3, OpenColorIO, reads the ``ocio_space`` parameter)."""
+MERGE_CONFLICTS = ("rename", "arrayrename", "arrayignore", "ignore", "error")
+"""The COP2 Merge's Plane Conflict menu, in SideFX's order; the labels below are the documented ones."""
+MERGE_CONFLICT_LABELS = ("Rename Conflicting Plane", "Add to Plane Array if Identical else Rename",
+                         "Add to Plane Array if Identical else Ignore", "Ignore Conflicting Planes",
+                         "Error if Conflicts Occur")
 
 
 class Node:
@@ -392,6 +413,8 @@ class OpNode(Node):
             template: ParmTemplate
             if parm_name == "colorspace":
                 template = MenuParmTemplate(parm_name, parm_name, COP2_FILE_COLORSPACES)
+            elif parm_name == "conflict":
+                template = MenuParmTemplate(parm_name, "Plane Conflict", MERGE_CONFLICTS, MERGE_CONFLICT_LABELS)
             elif parm_name in ("rOrd", "focalunits"):
                 template = MenuParmTemplate(parm_name, parm_name, ROTATE_ORDERS if parm_name == "rOrd" else FOCAL_UNITS)
             elif isinstance(default, float):
@@ -492,14 +515,21 @@ class OpNode(Node):
         hipFile.modified = True
         return node
 
-    def setInput(self, index: int, node: Optional["OpNode"], output_index: int = 0) -> None:
+    def setInput(self, index: int, node: Optional["OpNode | SubnetIndirectInput"], output_index: int = 0) -> None:
         if node is None:
             self._inputs.pop(index, None)
         else:
-            self._inputs[index] = node
+            self._inputs[index] = node  # type: ignore[assignment]
 
     def input(self, index: int) -> Optional["OpNode"]:
-        return self._inputs.get(index)
+        found = self._inputs.get(index)
+        return None if isinstance(found, SubnetIndirectInput) else found
+
+    def indirectInputs(self) -> Tuple["SubnetIndirectInput", ...]:
+        """A subnet's inputs as its children see them (one per input; the fake models input 0)."""
+        if self._type.name() != "subnet":
+            raise OperationFailed(f"{self.path()} is not a subnetwork")
+        return (SubnetIndirectInput(self, 0),)
 
     def parm(self, name: str) -> Optional[Parm]:
         return self._parms.get(name)
@@ -542,10 +572,19 @@ class Cop2Node(OpNode):
         self.render = False
         self.saved: List[Tuple[str, Tuple[float, ...]]] = []
 
+    def _siblings(self) -> List["Cop2Node"]:
+        parent = self._parent
+        return [n for n in (parent._children.values() if parent else ()) if isinstance(n, Cop2Node) and n is not self]
+
     def setDisplayFlag(self, on: bool) -> None:
+        """One node of a network has the flag: setting it clears it on the others."""
+        for other in self._siblings() if on else ():
+            other.display = False
         self.display = on
 
     def setRenderFlag(self, on: bool) -> None:
+        for other in self._siblings() if on else ():
+            other.render = False
         self.render = on
 
     def sequenceStartFrame(self) -> float:
@@ -553,6 +592,42 @@ class Cop2Node(OpNode):
 
     def sequenceEndFrame(self) -> float:
         return self.frame_range[1]
+
+    def planes(self) -> Tuple[str, ...]:
+        return tuple(self.plane_files())
+
+    def plane_files(self) -> Dict[str, Optional[str]]:
+        """(Test helper) each plane of this node's image at the current frame, by the file its pixels come from
+        (None: black)."""
+        kind = self._type.name()
+        if kind == "file":
+            pattern = text.expandString(self._parms["filename1"].rawValue())
+            path = re.sub(r"\$F(\d*)", lambda m: str(int(_frame)).zfill(int(m.group(1) or 1)), pattern)
+            if not os.path.isfile(path):
+                raise OperationFailed(f"{self.path()}: unable to open {path}")
+            found = _exr_planes(path)
+            planes: Dict[str, Optional[str]] = {"C": None, "A": None}
+            planes.update({plane: path for plane in (found if found is not None else ["C", "A"])})
+            return planes
+        if kind == "subnet":
+            shown = [child for child in self._children.values() if isinstance(child, Cop2Node) and child.render]
+            return shown[0].plane_files() if shown else {}
+        if kind == "merge":
+            merged: Dict[str, Optional[str]] = {}
+            rule = MERGE_CONFLICTS[int(self._parms["conflict"].eval())]
+            for index in sorted(self._inputs):
+                for plane, source in _input_planes(self._inputs[index]).items():
+                    if plane not in merged:
+                        merged[plane] = source
+                    elif rule == "rename":
+                        number = 2
+                        while f"{plane}{number}" in merged:
+                            number += 1
+                        merged[f"{plane}{number}"] = source
+                    elif rule == "error":
+                        raise OperationFailed(f"{self.path()}: plane {plane} is in more than one input")
+            return merged
+        return _input_planes(self._inputs.get(0))
 
     def saveImage(self, file_name: str, frame_range: Sequence[float] = ()) -> None:
         """Writes ``frame <n>`` for each frame into ``file_name`` with $F/$F4 replaced."""
@@ -563,6 +638,46 @@ class Cop2Node(OpNode):
             path = re.sub(r"\$F(\d*)", lambda m: str(frame).zfill(int(m.group(1) or 1)), file_name)
             with open(path, "w") as handle:
                 handle.write(f"frame {frame}\n")
+
+
+class SubnetIndirectInput:
+    """``hou.SubnetIndirectInput``: inside a subnet, what is wired into the subnet's input ``index``."""
+
+    def __init__(self, subnet: OpNode, index: int) -> None:
+        self._subnet = subnet
+        self._index = index
+
+    def inputIndex(self) -> int:
+        return self._index
+
+    def input(self) -> Optional[OpNode]:
+        return self._subnet.input(self._index)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SubnetIndirectInput) and (other._subnet, other._index) == (self._subnet, self._index)
+
+
+def _exr_planes(path: str) -> Optional[List[str]]:
+    """The COP2 planes of an EXR's channels (layer names; R G B -> C, A -> A), None when it is not a readable EXR."""
+    import OpenImageIO as oiio
+
+    image = oiio.ImageInput.open(path) if path.lower().endswith(".exr") else None
+    if image is None:
+        return None
+    names = list(image.spec().channelnames)
+    image.close()
+    planes: List[str] = []
+    for channel in names:
+        plane = channel.rpartition(".")[0] or ("C" if channel in ("R", "G", "B") else channel)
+        if plane not in planes:
+            planes.append(plane)
+    return planes
+
+
+def _input_planes(item: Any) -> Dict[str, Optional[str]]:
+    if isinstance(item, SubnetIndirectInput):
+        item = item.input()
+    return item.plane_files() if isinstance(item, Cop2Node) else {}
 
 
 class CopNode(OpNode):
@@ -759,6 +874,15 @@ def run_event_loop(until: Callable[[], bool], timeout: float = 30.0, tick: float
     return rounds
 
 
+def frame(full_precision: bool = False) -> float:
+    return _frame
+
+
+def setFrame(frame: float) -> None:
+    global _frame
+    _frame = float(frame)
+
+
 def isUIAvailable() -> bool:
     return ui_available
 
@@ -782,6 +906,7 @@ text = _Text()
 ui = _Ui()
 ui_available = True
 _pwd: Optional[OpNode] = None
+_frame = 1.0
 operations: List[InterruptableOperation] = []
 interrupt: Optional[Callable[[float], bool]] = None
 version: Tuple[int, int, int] = (20, 5, 0)
@@ -798,8 +923,9 @@ qt = _Qt()
 
 def reset() -> None:
     """A fresh scene: /, /img and /obj; a new, unsaved .hip; a UI with no callbacks; Houdini 20.5."""
-    global _root, interrupt, version, hipFile, ui, ui_available, OpNode
+    global _root, interrupt, version, hipFile, ui, ui_available, OpNode, _frame
     OpNode = _OP_NODE
+    _frame = 1.0
     ui = _Ui()
     ui_available = True
     _root = _OP_NODE("root", "", None, "Director")

@@ -1,13 +1,13 @@
 """The FlashDepth node for Houdini, in either kind of COP network:
 
-* COP2 (``cop2net``, Houdini 19.5+): a ``subnet`` fed by the plate's COP, holding a File COP ``depth`` with the
-  render flag, so the subnet outputs the plate (C, A) and the ``depth`` plane of the rendered files.
+* COP2 (``cop2net``, Houdini 19.5+): a ``subnet`` fed by the plate's COP, holding a File COP ``depth`` that
+  reads the rendered files and a Merge COP ``with_depth`` (render flag) that adds their planes to the subnet's
+  input, so the subnet outputs its input as it is (upstream edits flow through) with the ``depth`` plane added.
 * Copernicus (``copnet``, Houdini 20.5+): a Copernicus File COP with FlashDepth's parameters added as spare
-  parameters. Its AOV multiparm loads ``C`` (the plate) and ``depth`` from the rendered files, and its AOVs are
-  the node's outputs (SideFX: File Copernicus node), ready to wire downstream.
+  parameters. Its AOV multiparm loads only ``depth`` (and the passes asked) from the rendered files, and its AOVs
+  are the node's outputs (SideFX: File Copernicus node), beside the plate COP's own output.
 
-The engine always writes the plate's RGBA beside ``depth.Z`` (``--passthrough``), so both variants carry the
-plate and the depth layer. Renders run in the background (the shared
+The engine writes only ``depth.Z`` (and the passes): never a second copy of the plate. Renders run in the background (the shared
 :class:`flashdepth_vfx.hosts.render.BackgroundRender` thread): every HOM call goes to Houdini's main thread
 through SideFX's ``hdefereval`` (one exported COP2 frame at a time, the progress, the result), so the UI never
 blocks; the node's progress bar and status line follow it and its *Cancel* button stops it. In hython (no UI)
@@ -71,11 +71,14 @@ COP2 = "Cop2"        # child category of a "cop2net" (COP Network - Old)
 COPERNICUS = "Cop"   # child category of a Copernicus "copnet" (Houdini 20.5+)
 FILE_PARM = {COP2: "filename1", COPERNICUS: "filename"}  # the File COP's file name parameter
 COP2_OCIO_MODE = 3   # the COP2 File COP's Color Space menu: entry 3 is OpenColorIO (then ocio_space applies)
-COPERNICUS_AOVS = ("C", "depth")  # the AOVs the Copernicus node loads from the rendered files: plate, depth
+COPERNICUS_AOVS = ("depth",)  # the AOVs the Copernicus node loads from the rendered files (the plate is upstream's)
 MARK_KEY = "flashdepth"                # user data marking FlashDepth nodes
 SHOWN_KEY = "flashdepth_shown"         # user data: the DepthVersion the loader shows (JSON)
 LAST_KEY = "flashdepth_last"           # user data: how the last render ended
 DEPTH_NODE = "depth"                   # the File COP inside the COP2 subnet
+MERGE_NODE = "with_depth"              # the Merge COP inside the COP2 subnet: its input plus the depth planes
+IGNORE_CONFLICTS = "Ignore Conflicting Planes"
+"""The Merge COP's Plane Conflict entry (SideFX's label) keeping the input's planes over the depth files' C and A."""
 DEPTH_CHANNEL = "depth.Z"              # the depth channel in the files: Houdini names the layer "depth"
 
 # Parameters FlashDepth adds ("fd_" keeps them apart from the File COP's own parameters).
@@ -196,10 +199,7 @@ def create_node(network: hou.OpNode, plate_node: Optional[hou.OpNode] = None) ->
     node.setParmTemplateGroup(group)
     _parm(node, STATUS).setExpression(_STATUS_EXPRESSION.format(missing=NOT_INSTALLED), hou.exprLanguage.Python)
     if kind == COP2:
-        depth = node.createNode("file", DEPTH_NODE)
-        if isinstance(depth, hou.Cop2Node):
-            depth.setDisplayFlag(True)
-            depth.setRenderFlag(True)
+        _depth_onto_input(node)
     else:
         if plate_node is not None:
             _parm(node, SOURCE).set(node.relativePathTo(plate_node))
@@ -391,10 +391,30 @@ def _optional_text(node: hou.OpNode, name: str, default: str = "") -> str:
 
 
 def _job(plan: Plan, resume: bool = False) -> RenderJob:
-    """The versioned engine job, with the plate written beside the depth (both variants load it)."""
+    """The versioned engine job, its depth in the channel the loaders read (no copy of the plate: the node adds
+    the depth to its input)."""
     job = plan.settings.versioned_job(resume=resume)
-    job.extra_args = tuple(job.extra_args) + ("--passthrough", "--channel", DEPTH_CHANNEL)
+    job.extra_args = tuple(job.extra_args) + ("--channel", DEPTH_CHANNEL)
     return job
+
+
+def _depth_onto_input(node: hou.OpNode) -> hou.OpNode:
+    """The COP2 subnet's File COP reading the depth files, its planes merged onto the subnet's input by the Merge COP
+    with the render flag (made here for a node created before it had one); returns the File COP."""
+    depth = node.node(DEPTH_NODE) or node.createNode("file", DEPTH_NODE)
+    if node.node(MERGE_NODE) is None:
+        merge = node.createNode("merge", MERGE_NODE)
+        conflict = [p for p in merge.parms() if IGNORE_CONFLICTS in p.menuLabels()]
+        if not conflict:
+            raise FlashDepthError(f"{merge.path()} has no '{IGNORE_CONFLICTS}' option: this Houdini's Merge COP "
+                                  "differs from the one FlashDepth knows; report it with your Houdini version")
+        conflict[0].set(conflict[0].menuLabels().index(IGNORE_CONFLICTS))
+        merge.setInput(0, node.indirectInputs()[0])
+        merge.setInput(1, depth)
+        if isinstance(merge, hou.Cop2Node):
+            merge.setDisplayFlag(True)
+            merge.setRenderFlag(True)
+    return depth
 
 
 def _main_thread() -> Any:
@@ -648,12 +668,12 @@ def load_version(node: hou.OpNode, version: DepthVersion) -> None:
     """Point the node's File COP at a depth version and make it reload its files."""
     parent = node.parent()
     kind = cop_kind(parent) if parent is not None else None
-    loader = node.node(DEPTH_NODE) if kind == COP2 else node
+    loader = _depth_onto_input(node) if kind == COP2 else node
     parm = loader.parm(FILE_PARM[kind]) if loader is not None and kind is not None else None
     if loader is None or parm is None:
         raise FlashDepthError(f"{node.path()} is missing its '{DEPTH_NODE}' File COP: create a new FlashDepth node")
     parm.set(houdini_pattern(version.pattern))
-    if kind == COPERNICUS:  # the AOVs the files hold: the plate, the depth and the passes asked
+    if kind == COPERNICUS:  # the AOVs the files hold: the depth and the passes asked
         present = version_passes(version.manifest())
         aovs = COPERNICUS_AOVS + tuple(aov for aov, shown in zip(PASS_AOVS, present) if shown)
         _parm(loader, "aovs").set(len(aovs))

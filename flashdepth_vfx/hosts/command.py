@@ -113,6 +113,7 @@ def doctor() -> None:
 
 
 def _interactive() -> bool:
+    """Whether someone at a terminal can answer a question (tests replace it)."""
     return sys.stdin.isatty()
 
 

@@ -3,6 +3,7 @@ steps through them in order, and depth files are written behind (a pool of encod
 stage bounded and in frame order (memory stays flat)."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import queue
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import OutputError, PlateError
+from ..hosts.versions import engine_marker_name, rendering_marker
 from ..model import inference_size
 from ..plates import (
     FrameSequence,
@@ -103,6 +105,7 @@ class Render:
         self._failure: BaseException | None = None
         self._halt = threading.Event()
         self.io_workers = settings.io_workers or default_io_workers()
+        self._marker = contextlib.ExitStack()  # the output folder's rendering marker, for the run
 
     # ----------------------------------------------------------------- planning
     def _sequence(self) -> tuple[FrameSequence | None, Path | None, list[int], list[int]]:
@@ -209,7 +212,7 @@ class Render:
     # --------------------------------------------------------------------- run
     def run(self) -> RenderSummary:
         """Render the shot; raises FlashDepthError (one line) on bad input or output."""
-        with cpu_threads(self.settings.threads):
+        with cpu_threads(self.settings.threads), self._marker:
             return self._render()
 
     def _render(self) -> RenderSummary:
@@ -219,6 +222,8 @@ class Render:
         pattern = self._output_pattern(seq, movie, wanted)
         plates = [movie] if movie is not None else seq.plate_paths(wanted) if seq is not None else []
         check_outputs([(frame_path(pattern, f), "depth") for f in wanted], [*plates, s.checkpoint, s.ocio_config], s.overwrite)
+        # Before the model loads (seconds to minutes of writing nothing): pruning leaves a folder being rendered alone.
+        self._marker.enter_context(rendering_marker(str(Path(pattern).parent), engine_marker_name()))
         config = load_config(s.ocio_config) if seq is not None else None  # a bad config fails here, before any work
         device = resolve_device(s.device)
         loaded = self._loaded or load_model(s.checkpoint, s.model, device, s.precision,

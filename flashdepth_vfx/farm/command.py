@@ -60,7 +60,8 @@ def farm() -> None:
 @click.option("--io-workers", type=click.IntRange(min=1), help="Plate decode and depth write threads per task.")
 @click.option("--compression", type=_choice("compression"), help="EXR compression of the depth (render's default: auto).")
 @click.option("--exact-colour", is_flag=True, help="OpenColorIO's CPU processor for the plates' colour, also on a GPU.")
-@click.option("--overwrite", is_flag=True, help="Tasks replace existing files that flashdepth-vfx did not write.")
+@click.option("--overwrite", is_flag=True, help="Replace existing files that flashdepth-vfx did not write: the job "
+                                               "template (-o; never a plate or other input), and the tasks' outputs.")
 @solve_options
 def submit_template(shots: tuple[str, ...], job_file: str, chunk_size: int | None, warmup: int | None,
                     frames: str | None, chain: bool, engine_command: str, name: str | None,
@@ -85,7 +86,7 @@ def submit_template(shots: tuple[str, ...], job_file: str, chunk_size: int | Non
     try:
         job = build_job(list(shots), chunk_size, warmup, chain, render_options, engine_command=engine_command,
                         name=name, template_dir=Path(job_file).expanduser().absolute().parent, frames=frames,
-                        solve_options=solve)
+                        solve_options=solve, job_file=job_file)
         path = write_job(job, job_file, overwrite=bool(render_options.get("overwrite")))
     except FlashDepthError as exc:
         raise click.ClickException(str(exc)) from None

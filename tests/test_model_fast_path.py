@@ -94,7 +94,7 @@ def test_a_failed_capture_is_one_clear_error_and_keeps_the_state(hybrid, clip) -
     graphed.step(clip[0])
     before = graphed.snapshot()
     graphed.capture = True  # on this CPU the capture cannot even make its CUDA stream
-    with pytest.raises(FlashDepthError, match=r"CUDA graph capture failed for 70x84 frames .*without --cuda-graphs"):
+    with pytest.raises(FlashDepthError, match=r"CUDA graph capture failed for 84x70 frames .*with --no-cuda-graphs"):
         graphed.step(clip[1][..., :70, :84])
     after = graphed.snapshot()
     assert after.frames_seen == 1 and all(torch.equal(a, b) for a, b in zip(after.states, before.states))

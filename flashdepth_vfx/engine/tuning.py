@@ -1,0 +1,33 @@
+"""Process-wide CUDA settings a render turns on for its duration, and puts back after."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
+import torch
+
+from .settings import ATTENTION_CHOICES
+
+ATTENTION_BACKENDS = dict(zip(ATTENTION_CHOICES[1:], ("FLASH_ATTENTION", "EFFICIENT_ATTENTION", "CUDNN_ATTENTION", "MATH")))
+"""torch's names (``SDPBackend``) of the ``--attention`` choices besides ``auto``."""
+
+
+@contextmanager
+def render_tuning(device: torch.device, attention: str = "auto") -> Iterator[None]:
+    """For a render on ``device``: cuDNN picks the fastest convolution algorithms for each input size once
+    (``cudnn.benchmark``: a render's frames have one size), and ``attention`` pins the scaled-dot-product attention
+    backend (the GPU check's attention sweep says which is fastest). Nothing changes off CUDA."""
+    if device.type != "cuda":
+        yield
+        return
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    previous = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        with ExitStack() as stack:
+            if attention != "auto":
+                stack.enter_context(sdpa_kernel(getattr(SDPBackend, ATTENTION_BACKENDS[attention])))
+            yield
+    finally:
+        torch.backends.cudnn.benchmark = previous

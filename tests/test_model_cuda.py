@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 
 import numpy as np
 import pytest
@@ -51,9 +52,16 @@ def relative_l1(got: torch.Tensor | np.ndarray, want: torch.Tensor | np.ndarray)
     return float((got_t - want_t).abs().mean() / want_t.abs().mean())
 
 
+@lru_cache(maxsize=None)
+def device_state_dict(variant: str, seed: int) -> dict[str, torch.Tensor]:
+    """The synthetic weights, generated once per variant and kept on the GPU (four variants take ~3 GiB; the CPU
+    cache of two made the tests spend most of their time regenerating them)."""
+    return {k: v.cuda() for k, v in state_dict.__wrapped__(variant, seed).items()}
+
+
 def golden_model(variant: str, seed: int, dtype: torch.dtype = torch.float32, **overrides) -> torch.nn.Module:
     model = build_model(CONFIG_NAMES[variant], device="cuda", **overrides)
-    model.load_state_dict(state_dict(variant, seed))
+    model.load_state_dict(device_state_dict(variant, seed))
     return model.to(dtype).optimize_for_inference()
 
 

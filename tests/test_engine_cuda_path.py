@@ -151,3 +151,30 @@ def test_a_frame_of_another_size_runs_eagerly_with_one_warning(tmp_path, checkpo
 def test_io_workers_leave_the_thread_feeding_a_gpu_a_core() -> None:
     assert default_io_workers(16) == 16 and default_io_workers(16, feeding_device=True) == 7
     assert default_io_workers(2, feeding_device=True) == 2
+
+
+def test_graphs_are_the_cuda_default_and_combine_with_compile(checkpoint) -> None:
+    from flashdepth_vfx.errors import FlashDepthError
+
+    assert RenderSettings("shot.####.exr").cuda_graphs is None  # None: on with CUDA
+    cpu = torch.device("cpu")
+    assert load_model(str(checkpoint), None, cpu).cuda_graphs is False  # off CUDA: eager, no error
+    with pytest.raises(FlashDepthError, match="--cuda-graphs needs a CUDA device"):
+        load_model(str(checkpoint), None, cpu, cuda_graphs=True)
+    assert load_model(str(checkpoint), None, cpu, compile=True).cuda_graphs is False  # no longer exclusive
+
+
+def test_render_tuning_pins_attention_and_tunes_cudnn_for_the_render_only() -> None:
+    from flashdepth_vfx.engine.tuning import render_tuning
+    from flashdepth_vfx.errors import OptionError
+
+    with pytest.raises(OptionError, match="--attention 'fastest': use one of auto, flash, efficient, cudnn, math"):
+        RenderSettings("shot.####.exr", attention="fastest")
+    before = (torch.backends.cudnn.benchmark, torch.backends.cuda.flash_sdp_enabled(), torch.backends.cuda.math_sdp_enabled())
+    with render_tuning(torch.device("cuda"), "math"):  # flags only: no CUDA call, so this runs on a CPU too
+        assert torch.backends.cudnn.benchmark and torch.backends.cuda.math_sdp_enabled()
+        assert not torch.backends.cuda.flash_sdp_enabled() and not torch.backends.cuda.mem_efficient_sdp_enabled()
+    assert (torch.backends.cudnn.benchmark, torch.backends.cuda.flash_sdp_enabled(),
+            torch.backends.cuda.math_sdp_enabled()) == before
+    with render_tuning(torch.device("cpu"), "flash"):  # nothing changes off CUDA
+        assert torch.backends.cudnn.benchmark == before[0] and torch.backends.cuda.math_sdp_enabled() == before[2]

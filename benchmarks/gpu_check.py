@@ -91,19 +91,6 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-@contextlib.contextmanager
-def tf32(enabled: bool) -> Iterator[None]:
-    """TF32 for float32 matmuls and convolutions on (or off) within the block, restored after."""
-    import torch
-
-    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = enabled
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
-
-
 def seconds_left(args: argparse.Namespace) -> float:
     """What is left of the running step's limit."""
     return args.deadline - time.monotonic()
@@ -286,7 +273,7 @@ def step_cuda_tests(args: argparse.Namespace, result: dict[str, Any]) -> None:
 def step_timings(args: argparse.Namespace, result: dict[str, Any]) -> None:
     import torch
 
-    from flashdepth_vfx.engine.tuning import render_tuning
+    from flashdepth_vfx.engine.tuning import render_tuning, tf32
     from flashdepth_vfx.model import GraphedDepthStream, build_model
 
     sizes = TINY_SIZES if args.tiny else FULL_SIZES
@@ -416,15 +403,14 @@ def step_colour(args: argparse.Namespace, result: dict[str, Any]) -> None:
     import torch
 
     from flashdepth_vfx.engine.device_colour import DeviceDisplayConverter
+    from flashdepth_vfx.engine.tuning import tf32
     from flashdepth_vfx.plates import DisplayConverter, load_config, read_plate
 
     config = load_config(None)
     h, w = (144, 256) if args.tiny else RENDER_2K[1]
     inputs = {f"synthetic_acescg_{w}x{h}": synthetic_acescg(h, w)}
     plate = colour_plate()
-    if plate is None:
-        missing_data(args, f"no test plate ({TEST_PLATE})")
-    else:
+    if plate is not None:
         inputs[f"plate_{plate.name}"] = read_plate(plate).rgb
     device = torch.device(args.device)
     converter = DeviceDisplayConverter(config, "ACEScg", device=device)
@@ -446,33 +432,35 @@ def step_colour(args: argparse.Namespace, result: dict[str, Any]) -> None:
     first = result[next(iter(inputs))]["tf32_off"]
     result.update({k: first[k] for k in ("mean_abs_error", "p999_abs_error", "max_abs_error", "ms_per_frame")})
     result["summary_of"] = f"{next(iter(inputs))}, TF32 off"
+    if plate is None:  # the synthetic frame's numbers are kept; on CUDA the missing plate still fails the step
+        result["plate"] = f"missing: {TEST_PLATE}"
+        if is_cuda(args):
+            missing_data(args, f"no test plate ({TEST_PLATE})")
 
 
-class FrameClock:
-    """Render events with a timestamp per written frame (the render's own clock: perf_counter)."""
+def frame_clock() -> Any:
+    """Render events that keep a timestamp per written frame (the render's own clock: perf_counter)."""
+    from flashdepth_vfx.engine import QuietEvents
 
-    def __init__(self) -> None:
-        self.started: float | None = None
-        self.frames: list[float] = []
-        self.warnings: list[str] = []
+    class FrameClock(QuietEvents):
+        def __init__(self) -> None:
+            self.started: float | None = None
+            self.frames: list[float] = []
+            self.warnings: list[str] = []
 
-    def start(self, *_args: Any) -> None:
-        self.started = time.perf_counter()
+        def start(self, *_args: Any) -> None:
+            self.started = time.perf_counter()
 
-    def frame(self, *_args: Any) -> None:
-        self.frames.append(time.perf_counter())
+        def frame(self, *_args: Any) -> None:
+            self.frames.append(time.perf_counter())
 
-    def warning(self, message: str, frame: int | None = None) -> None:
-        self.warnings.append(message)
+        def warning(self, message: str, frame: int | None = None) -> None:
+            self.warnings.append(message)
 
-    def done(self, *_args: Any) -> None:
-        pass
-
-    def cancelled(self, *_args: Any) -> None:
-        pass
+    return FrameClock()
 
 
-def steady(clock: FrameClock, t0: float) -> dict[str, Any]:
+def steady(clock: Any, t0: float) -> dict[str, Any]:
     """fps_steady (frame STEADY_FROM to the last), load_seconds (until the render starts streaming), the first
     frame's latency after that (capture, colour LUT bake, cuDNN tuning), and the overall rate."""
     stamps = clock.frames
@@ -547,10 +535,10 @@ def step_render_2k(args: argparse.Namespace, result: dict[str, Any]) -> None:
             settings = RenderSettings(plate=str(folder / "plate.####.exr"), checkpoint=str(ckpt), device=args.device,
                                       output=str(folder / label / "depth.####.exr"), cuda_graphs=graphs if cuda else None,
                                       compile=compile)
-            clock = FrameClock()
+            clock = frame_clock()
             t0 = time.perf_counter()
             try:
-                summary = Render(settings, clock).run()  # type: ignore[arg-type]
+                summary = Render(settings, clock).run()
                 if len(summary.written) != count:
                     raise RuntimeError(f"render wrote {len(summary.written)} of {count} frames")
                 result[label] = {**steady(clock, t0), "warnings": clock.warnings}

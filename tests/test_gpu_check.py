@@ -164,8 +164,9 @@ def test_on_cuda_missing_carried_data_is_a_loud_failure_not_a_skip(tmp_path, mon
 def test_tf32_is_restored_after_the_fp32_mode() -> None:
     import torch
 
-    module = gpu_check()
+    from flashdepth_vfx.engine.tuning import tf32
+
     before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    with module.tf32(not before[0]):
+    with tf32(not before[0]):
         assert torch.backends.cuda.matmul.allow_tf32 is (not before[0])
     assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == before

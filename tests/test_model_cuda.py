@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from flashdepth_vfx.engine.tuning import tf32
 from flashdepth_vfx.model import GraphedDepthStream, build_model, mamba2
 from reference import CONFIG_NAMES, REFERENCE, golden_cases, load_case, state_dict
 
@@ -22,17 +23,6 @@ pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
     pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"reference data not found at {REFERENCE}"),
 ]
-
-
-@contextmanager
-def tf32(enabled: bool) -> Iterator[None]:
-    """TF32 for float32 matmuls and convolutions on or off within the block."""
-    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = enabled
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""Process-wide CUDA settings a render turns on for its duration, and puts back after."""
+"""Process-wide CUDA settings turned on for a block (a render, a measurement), and put back after."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -10,6 +10,17 @@ from .settings import ATTENTION_CHOICES
 
 ATTENTION_BACKENDS = dict(zip(ATTENTION_CHOICES[1:], ("FLASH_ATTENTION", "EFFICIENT_ATTENTION", "CUDNN_ATTENTION", "MATH")))
 """torch's names (``SDPBackend``) of the ``--attention`` choices besides ``auto``."""
+
+
+@contextmanager
+def tf32(enabled: bool) -> Iterator[None]:
+    """TF32 for float32 matmuls and convolutions on (or off) within the block, restored after (CUDA's flags)."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 @contextmanager

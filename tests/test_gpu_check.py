@@ -130,16 +130,18 @@ def test_prepare_copies_the_reference_data_and_pure_python_test_dependencies(tmp
 
 
 def test_cuda_tests_stop_at_the_deadline_keeping_every_finished_result(tmp_path) -> None:
-    """The cuda_tests step's pytest plugin: each result is written as its test ends, tests past the deadline are
-    skipped (so pytest ends before the step's limit), and a test killed mid-run leaves the earlier results."""
+    """The cuda_tests step's pytest plugin: each result is written as its test ends (a run killed later keeps it),
+    with its recorded properties, and tests that would start past the deadline are skipped, so pytest ends on its own
+    before the step's limit."""
     (tmp_path / "test_slow.py").write_text(
-        "import time\n\n"
-        "def test_first(record_property):\n    record_property('max_abs_error', 1e-5)\n    time.sleep(1.5)\n\n"
+        "import os, time\n\n"
+        "def test_first(record_property):\n    record_property('max_abs_error', 1e-5)\n"
+        "    os.environ['GPU_CHECK_DEADLINE'] = str(time.time() - 1)  # the step's time runs out during this test\n\n"
         "def test_second():\n    pass\n\n"
         "def test_third():\n    pass\n")
     results = tmp_path / "results.jsonl"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "benchmarks"), "GPU_CHECK_RESULTS": str(results),
-           "GPU_CHECK_DEADLINE": str(time.time() + 1.0)}
+           "GPU_CHECK_DEADLINE": str(time.time() + 600)}
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "gpu_check_pytest",
                           "test_slow.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr

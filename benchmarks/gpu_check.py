@@ -330,6 +330,7 @@ def step_attention(args: argparse.Namespace, result: dict[str, Any]) -> None:
     import torch
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
+    from flashdepth_vfx.engine.tuning import ATTENTION_BACKENDS
     from flashdepth_vfx.model import build_model
 
     name, (h, w) = ("flashdepth-tiny", TINY_SIZES["flashdepth-tiny"]) if args.tiny else ("flashdepth", FULL_SIZES["flashdepth"])
@@ -338,7 +339,7 @@ def step_attention(args: argparse.Namespace, result: dict[str, Any]) -> None:
     model = build_model(name, device=args.device, dtype=dtype).optimize_for_inference()
     frames = synthetic_frames(2, h, w, args.device)
     backends: dict[str, Any] = {"default": None}  # torch's own choice
-    for label in ("FLASH_ATTENTION", "EFFICIENT_ATTENTION", "CUDNN_ATTENTION", "MATH"):
+    for label in ATTENTION_BACKENDS.values():
         if hasattr(SDPBackend, label):
             backends[label.lower()] = getattr(SDPBackend, label)
     results = result
@@ -355,7 +356,7 @@ def step_attention(args: argparse.Namespace, result: dict[str, Any]) -> None:
             results[label] = {"unsupported": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]}
     timed = {k: v["median_ms"] for k, v in results.items() if isinstance(v, dict) and "median_ms" in v}
     results["fastest"] = min(timed, key=timed.__getitem__) if timed else None
-    setting = {"flash_attention": "flash", "efficient_attention": "efficient", "cudnn_attention": "cudnn", "math": "math"}
+    setting = {torch_name.lower(): option for option, torch_name in ATTENTION_BACKENDS.items()}
     results["render_option"] = f"--attention {setting.get(results['fastest'] or '', 'auto')}"
 
 
@@ -363,9 +364,10 @@ def step_uploads(args: argparse.Namespace, result: dict[str, Any]) -> None:
     require_cuda(args, "pinned vs pageable transfers")
     import torch
 
-    plate = torch.rand(1152, 2048, 3).half()  # a 2K half RGB plate as read
+    plate = torch.rand(3, 1148, 2044).half()  # a half RGB plate of 2044x1148 (the render's size), as uploaded
     depth = torch.empty(1148, 2044, device="cuda")
     results = result
+    results["size"] = "2044x1148"
     for label, host in (("pageable", plate), ("pinned", plate.pin_memory())):
         results[f"upload_{label}"] = time_frames(lambda i: host.to("cuda", non_blocking=True), 20, 3, args.device)
         results[f"upload_{label}"]["gb_per_s"] = round(plate.numel() * 2 / results[f"upload_{label}"]["median_ms"] / 1e6, 2)

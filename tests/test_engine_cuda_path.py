@@ -136,7 +136,24 @@ def test_a_failed_capture_renders_eagerly_after_one_warning(plates, tmp_path, ch
         np.testing.assert_array_equal(depth[name], eager[name])
 
 
-def test_a_frame_of_another_size_runs_eagerly_with_one_warning(tmp_path, checkpoint, monkeypatch) -> None:
+def test_a_plate_of_another_size_mid_shot_runs_eagerly_with_one_warning(tmp_path, checkpoint, monkeypatch) -> None:
+    import OpenImageIO as oiio
+
+    plates = write_plates(tmp_path / "plates", FRAMES)
+    small = str(tmp_path / "plates" / "shot.1003.exr")  # a smaller plate mid-shot: another model input size
+    out = oiio.ImageOutput.create(small)
+    assert out is not None and out.open(small, oiio.ImageSpec(112, 70, 3, oiio.HALF))
+    assert out.write_image(np.full((70, 112, 3), 0.2, np.float32))
+    out.close()
+    fake = use_fake(monkeypatch, FakeCuda(capture_seconds=0.0))
+    depth, warnings = render(plates, tmp_path / "out", checkpoint, graphs=True)
+    assert len(depth) == len(FRAMES) and depth["depth.1003.exr"].shape == (70, 112)
+    assert warnings == ["frame 1003: 112x70 model input, not the shot's first size: frames of this size run without "
+                        "CUDA graphs"]
+    assert len(fake.calls("capture")) == 1 and len(fake.calls("replay")) == len(FRAMES) - 1 and not fake.violations
+
+
+def test_a_sealed_stream_runs_a_new_size_eagerly(tmp_path, checkpoint, monkeypatch) -> None:
     fake = use_fake(monkeypatch, FakeCuda(capture_seconds=0.0))
     model = load_model(str(checkpoint), None, torch.device("cpu")).model
     stream = GraphedDepthStream(model)

@@ -6,7 +6,9 @@ properties (``record_property``) and from there into the check's JSON.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
 
@@ -16,7 +18,7 @@ import torch
 
 from flashdepth_vfx.engine.tuning import tf32
 from flashdepth_vfx.model import GraphedDepthStream, build_model, mamba2
-from reference import CONFIG_NAMES, REFERENCE, golden_cases, load_case, state_dict
+from reference import CONFIG_NAMES, REFERENCE, golden_cases, load_case, make_weights, manifest
 
 pytestmark = [
     pytest.mark.cuda,
@@ -44,9 +46,13 @@ def relative_l1(got: torch.Tensor | np.ndarray, want: torch.Tensor | np.ndarray)
 
 @lru_cache(maxsize=None)
 def device_state_dict(variant: str, seed: int) -> dict[str, torch.Tensor]:
-    """The synthetic weights, generated once per variant and kept on the GPU (four variants take ~3 GiB; the CPU
-    cache of two made the tests spend most of their time regenerating them)."""
-    return {k: v.cuda() for k, v in state_dict.__wrapped__(variant, seed).items()}
+    """The synthetic weights (as ``state_dict``: tensor by tensor, the same values), generated once per variant by
+    every core at once (numpy's generators release the GIL) and kept on the GPU: four variants take ~3 GiB there;
+    the CPU cache of two made these tests spend most of their time regenerating them."""
+    generate = make_weights().make_tensor
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        tensors = {e["key"]: pool.submit(generate, e["key"], e["shape"], seed) for e in manifest(variant)}
+        return {key: torch.from_numpy(tensor.result()).cuda() for key, tensor in tensors.items()}
 
 
 def golden_model(variant: str, seed: int, dtype: torch.dtype = torch.float32, **overrides) -> torch.nn.Module:

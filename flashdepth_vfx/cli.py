@@ -16,6 +16,7 @@ from .commands import EXIT_CANCELLED, OVERWRITE_HELP, cancel_on_signals
 from .commands import fail as _fail
 from .commands import guarded as _guarded
 from .cpu_budget import configure_openmp
+from .engine.settings import ATTENTION_CHOICES
 from .farm.command import farm
 from .hosts.command import hosts
 from .solve.command import SHARED_NAMES as SOLVE_OPTIONS, finish_solve, run_solve, solve, wants_solve
@@ -94,15 +95,18 @@ def main() -> None:
 @click.option("--compile", is_flag=True,
               help="torch.compile the network (slow first frame, faster after; mostly for GPUs; kernels are kept in "
                    "the user cache folder).")
-@click.option("--cuda-graphs", is_flag=True,
-              help="CUDA only: replay one captured CUDA graph per frame size (less per-frame overhead; not with --compile).")
+@click.option("--cuda-graphs/--no-cuda-graphs", default=None,
+              help="Replay a captured CUDA graph for the shot's frame size (default: on with CUDA; eager after one "
+                   "warning if capture fails).")
+@click.option("--attention", type=click.Choice(ATTENTION_CHOICES), default="auto",
+              show_default=True, help="CUDA: pin the attention kernel (benchmarks/gpu_check.sh measures which is fastest).")
 @click.option("--threads", type=click.IntRange(min=1),
               help="CPU threads for inference (default: the cores this process may use: affinity mask and "
                    "cgroup CPU quota).")
 @click.option("--io-workers", type=click.IntRange(min=1),
               help="Threads decoding plates, and threads writing depth files (default: one per usable core, at least 2).")
 @click.option("--compression", type=click.Choice(["auto", "none", "zip", "zips", "piz", "rle"]), default="auto",
-              show_default=True, help="EXR compression of the depth files; auto: zip for --half, none for float32.")
+              show_default=True, help="EXR compression of the depth files; auto: zip for --half or --passthrough, none for float32.")
 @click.option("--exact-colour", is_flag=True,
               help="Convert plate colour with OpenColorIO's CPU processor (the CPU numerics) also on a GPU, instead of converting there.")
 @click.option("--snapshot-every", type=int, default=25, show_default=True, help="Save the temporal state every N frames.")

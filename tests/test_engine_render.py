@@ -103,6 +103,9 @@ def test_windows_channels_and_metadata_survive(plates, tmp_path, checkpoint) -> 
     assert (spec.full_x, spec.full_y, spec.full_width, spec.full_height) == (0, 0, *DISPLAY)
     assert spec.get_float_attribute("PixelAspectRatio") == 2.0
     assert list(spec.channelnames) == ["R", "G", "B", "A", "depth.Z"]
+    # the plate copy is asked for: half floats and compressed, the depth float32 (issue 19 item 4)
+    assert [str(t) for t in spec.channelformats] == ["half"] * 4 + ["float"]
+    assert spec.get_string_attribute("compression") == "zip"
     assert spec.getattribute("cameraName") == "A001"
     assert spec.getattribute("smpte:TimeCode") is not None
     assert spec.getattribute("flashdepth:model") == "flashdepth-tiny"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ from click.testing import CliRunner
 from engine_helpers import read_channel, run_cli, write_plates, write_tiny_checkpoint
 from flashdepth_vfx.engine import QuietEvents, Render, RenderSettings
 from flashdepth_vfx.errors import FlashDepthError
-from flashdepth_vfx.farm import DEFAULT_WARMUP, FarmError, build_template
+from flashdepth_vfx.farm import DEFAULT_WARMUP, FarmError, build_job
 from flashdepth_vfx.farm.command import farm
 from flashdepth_vfx.farm.options import RENDER_OPTIONS
 from flashdepth_vfx.farm.shots import find_shots
@@ -132,10 +133,10 @@ def test_chunked_template_passes_openjd_check(root) -> None:
 
 def test_short_shots_get_one_task_each(root) -> None:
     for chunk_size in (None, 6):  # no chunks asked, or shots no longer than a chunk
-        template = build_template([plate(root, s) for s in SHOTS], chunk_size, None, False,
-                                  {"checkpoint": str(root / "tiny.safetensors"), "mode": "normalized", "device": "cuda",
-                                   "half": True, "passthrough": False, "missing": "hold", "layer": None},
-                                  template_dir=root)
+        template = build_job([plate(root, s) for s in SHOTS], chunk_size, None, False,
+                             {"checkpoint": str(root / "tiny.safetensors"), "mode": "normalized", "device": "cuda",
+                              "half": True, "passthrough": False, "missing": "hold", "layer": None},
+                             template_dir=root).template
         assert "extensions" not in template
         assert all(s["hostRequirements"]["amounts"] == [{"name": "amount.worker.gpu", "min": 1}]
                    for s in template["steps"])
@@ -150,7 +151,7 @@ def test_short_shots_get_one_task_each(root) -> None:
 
 
 def test_chained_chunks_are_steps_that_depend_in_order(root) -> None:
-    template = build_template([plate(root, "sh010")], 4, None, True, {}, template_dir=root)
+    template = build_job([plate(root, "sh010")], 4, None, True, {}, template_dir=root).template
     steps = template["steps"]
     assert [s["name"] for s in steps] == ["sh010 1001-1004", "sh010 1005-1006"]
     assert "dependencies" not in steps[0] and steps[1]["dependencies"] == [{"dependsOn": "sh010 1001-1004"}]
@@ -175,12 +176,74 @@ def test_the_precision_resolved_at_submission_is_pinned_for_every_task(root, mon
             assert args[args.index("--precision") + 1] == "{{Param.Precision}}"
 
 
-def test_paths_outside_the_template_folder_are_absolute_strings(root, tmp_path) -> None:
-    template = build_template([plate(root, "sh010")], None, None, False,
-                              {"checkpoint": str(root / "tiny.safetensors")}, template_dir=tmp_path)
-    params = {p["name"]: p for p in template["parameterDefinitions"]}
-    assert (params["PlateDir"]["type"], params["PlateDir"]["default"]) == ("STRING", str(root / "plates" / "sh010"))
-    assert (params["Checkpoint"]["type"], params["Checkpoint"]["default"]) == ("STRING", str(root / "tiny.safetensors"))
+def values_of(bundle: Path) -> dict[str, str]:
+    """The bundle's job parameter values, as `deadline bundle submit` reads them (Deadline Cloud's format)."""
+    data = json.loads((bundle / "parameter_values.json").read_text())
+    return {entry["name"]: entry["value"] for entry in data["parameterValues"]}
+
+
+def test_paths_outside_the_bundle_reach_a_worker_through_path_mapping(root, tmp_path, single_pass) -> None:
+    """Issue 19 item 2: plates, outputs and checkpoint outside the bundle are PATH parameters (no default: OpenJD
+    takes only relative ones) valued in parameter_values.json, so a worker that mounts the show elsewhere renders
+    the shot through OpenJD path mapping, as Deadline Cloud runs it."""
+    show, worker_show = tmp_path / "mnt" / "show", tmp_path / "Volumes" / "show"
+    shutil.copytree(root / "plates" / "sh010", show / "plates" / "sh010")
+    bundle = tmp_path / "bundle"
+    result = CliRunner().invoke(farm, [
+        "submit-template", str(show / "plates" / "sh010" / "sh010.####.exr"), "-o", str(bundle / "template.yaml"),
+        "--checkpoint", str(root / "tiny.safetensors"), "--device", "cpu", "--output", str(show / "depth"),
+        "--engine-command", f"{sys.executable} -m flashdepth_vfx"])
+    assert result.exit_code == 0, result.output
+    params = {p["name"]: p for p in yaml.safe_load((bundle / "template.yaml").read_text())["parameterDefinitions"]}
+    for name, kind, flow in (("PlateDir", "DIRECTORY", "IN"), ("OutputDir", "DIRECTORY", "OUT"),
+                             ("Checkpoint", "FILE", "IN")):
+        assert (params[name]["type"], params[name]["objectType"], params[name]["dataFlow"]) == ("PATH", kind, flow)
+        assert "default" not in params[name], name
+    values = values_of(bundle)
+    assert values == {"PlateDir": str(show / "plates" / "sh010"), "OutputDir": str(show / "depth"),
+                      "Checkpoint": str(root / "tiny.safetensors")}
+    assert f"openjd run {bundle / 'template.yaml'} -p PlateDir={show / 'plates' / 'sh010'}" in result.output
+
+    worker_show.parent.mkdir()
+    show.rename(worker_show)
+    rule = {"source_path_format": "POSIX", "source_path": str(show), "destination_path": str(worker_show)}
+    ran = openjd("run", str(bundle / "template.yaml"), "-p", json.dumps(values), "--path-mapping-rules",
+                 json.dumps({"version": "pathmapping-1.0", "path_mapping_rules": [rule]}))
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr
+    assert not show.exists()
+    for f in SHOTS["sh010"]:
+        np.testing.assert_array_equal(depth(worker_show / "depth", "sh010", f), single_pass["sh010"][f])
+
+
+def test_the_parameter_values_file_is_the_jobs_own(root, tmp_path) -> None:
+    """parameter_values.json is written only over one flashdepth-vfx wrote for the same job (a user's own needs
+    --overwrite), never beside a parameter_values.yaml (Deadline Cloud reads one), and removed when the job's
+    paths all move inside its folder (its stale values would replace the defaults)."""
+    job = ["submit-template", plate(root, "sh010"), "-o", str(tmp_path / "template.yaml"), "--output",
+           str(tmp_path / "depth")]
+    values = tmp_path / "parameter_values.json"
+    values.write_text('{"parameterValues": [{"name": "deadline:priority", "value": 90}]}')
+    refused = CliRunner().invoke(farm, job)
+    assert refused.exit_code == 1 and "parameter_values.json exists and was not written by flashdepth-vfx" in refused.output
+    assert values.read_text().startswith('{"parameterValues"') and not (tmp_path / "template.yaml").exists()
+    assert CliRunner().invoke(farm, [*job, "--overwrite"]).exit_code == 0
+    assert values_of(tmp_path) == {"PlateDir": str(root / "plates" / "sh010")}
+
+    other = CliRunner().invoke(farm, [*job[:2], "-o", str(tmp_path / "other.yaml"), *job[4:]])
+    assert other.exit_code == 1 and "holds the paths of the job template.yaml" in other.output, other.output
+
+    yaml_values = tmp_path / "parameter_values.yaml"
+    yaml_values.write_text("parameterValues: []\n")
+    clash = CliRunner().invoke(farm, job)
+    assert clash.exit_code == 1 and "Deadline Cloud reads only one values file" in clash.output
+    yaml_values.unlink()
+
+    inside = CliRunner().invoke(farm, [*job[:2], "-o", str(root / "template.yaml"), "--output", str(root / "depth")])
+    assert inside.exit_code == 0 and not (root / "parameter_values.json").exists()
+    (root / "parameter_values.json").write_text(values.read_text().replace("PlateDir", "Checkpoint"))
+    again = CliRunner().invoke(farm, [*job[:2], "-o", str(root / "template.yaml"), "--output", str(root / "depth")])
+    assert again.exit_code == 0 and not (root / "parameter_values.json").exists()  # ours, stale: removed
+    (root / "template.yaml").unlink()
 
 
 def test_shots_from_a_folder_wildcard_with_a_shot_placeholder(root) -> None:
@@ -207,7 +270,7 @@ def test_missing_frames_are_found_when_the_template_is_built(tmp_path) -> None:
     result = CliRunner().invoke(farm, ["submit-template", gappy, "-o", str(tmp_path / "job.yaml")])
     assert result.exit_code == 1 and "missing frames 1003" in result.output, result.output
     with pytest.raises(FarmError, match="do not carry the render option"):
-        build_template([gappy], None, None, False, {"resume": True, "missing": "hold"})
+        build_job([gappy], None, None, False, {"resume": True, "missing": "hold"})
 
 
 def test_options_mirror_render() -> None:
@@ -224,8 +287,8 @@ def test_options_mirror_render() -> None:
         assert (mine.opts, mine.default, mine.multiple, mine.is_flag) == (theirs.opts, theirs.default, theirs.multiple,
                                                                           theirs.is_flag), name
     choices = {name: p.type.choices for name, p in submit_params.items() if isinstance(p.type, click.Choice)}
-    assert sorted(choices) == ["anchor_origin", "compression", "device", "missing", "mode", "normals", "position",
-                               "precision"]
+    assert sorted(choices) == ["anchor_origin", "attention", "compression", "device", "missing", "mode", "normals",
+                               "position", "precision"]
     for name, values in choices.items():
         render_type = render_params[name].type
         assert isinstance(render_type, click.Choice) and list(values) == list(render_type.choices), name
@@ -300,6 +363,45 @@ def test_an_output_onto_the_plates_is_refused_in_any_spelling(tmp_path) -> None:
         result = CliRunner().invoke(farm, ["submit-template", plates, "-o", str(tmp_path / "job.yaml"), "--output", output])
         assert result.exit_code == 1 and "is also an input" in result.output, result.output
         assert not (tmp_path / "job.yaml").exists()
+
+
+def test_the_job_template_never_replaces_an_input_nor_a_file_it_did_not_write(root, matchmove) -> None:
+    """``-o`` onto a plate frame, the checkpoint or the camera is refused even with --overwrite; a user's own YAML
+    needs --overwrite; a template flashdepth-vfx wrote (its first-line marker) is replaced; each file refused stays
+    byte-identical."""
+    solve = ["--camera", matchmove["camera"], "--points", matchmove["points"]]
+    frame = root / "plates" / "sh010" / "sh010.1003.exr"
+    for target, options in [(frame, ()), (root / "tiny.safetensors", ()), (Path(matchmove["camera"]), solve)]:
+        before = target.read_bytes()
+        for overwrite in ((), ("--overwrite",)):
+            result = CliRunner().invoke(farm, ["submit-template", plate(root, "sh010"), "-o", str(target),
+                                               "--checkpoint", str(root / "tiny.safetensors"), *options, *overwrite])
+            assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+            assert f"{target}" in result.output and "is also an input" in result.output, result.output
+            assert target.read_bytes() == before
+    own = root / "studio_job.yaml"
+    own.write_text("# the studio's own template\nspecificationVersion: jobtemplate-2023-09\n")
+    code, output = submit(root, "studio_job.yaml", shots=("sh010",))
+    assert code == 1 and "was not written by flashdepth-vfx as a farm-template file" in output, output
+    assert "--overwrite" in output and own.read_text().startswith("# the studio's own template")
+    assert submit(root, "studio_job.yaml", "--overwrite", shots=("sh010",))[0] == 0
+    assert own.read_text().splitlines()[0] == "# flashdepth:kind=farm-template"
+    code, output = submit(root, "studio_job.yaml", "--chunk-size", "2", shots=("sh010",))  # ours now: replaced
+    assert code == 0 and openjd("check", str(own)).returncode == 0, output
+
+
+def test_a_reversed_range_and_a_wildcard_folder_without_the_shot_are_named(root, tmp_path) -> None:
+    code, output = submit(root, "bad.yaml", "--frames", "1006-1003", shots=("sh010",))
+    assert code == 1 and output == "Error: --frames 1006-1003 runs backwards: give the first frame first, --frames " \
+                                   "1003-1006\n", output
+    (root / "plates" / "notes").mkdir(exist_ok=True)  # a folder the wildcard matches that holds no shot
+    for pattern, what in [("*/sh010.####.exr", "sh010.####.exr"), ("*", "numbered image sequence")]:
+        wildcard = str(root / "plates" / pattern)
+        result = CliRunner().invoke(farm, ["submit-template", wildcard, "-o", str(tmp_path / "job.yaml")])
+        folder = root / "plates" / "notes"
+        assert result.output == (f"Error: {wildcard} matches the folder {folder}, which holds no {what}: narrow the "
+                                 "wildcard to the shots' folders, or name each shot's plates\n"), result.output
+    (root / "plates" / "notes").rmdir()
 
 
 # --- the shot solve ------------------------------------------------------------------------------------------------

@@ -45,13 +45,13 @@ def test_houdini_camera_world_transform_and_lens_become_the_chan_and_the_solve_a
     chan = Path(option(args, "--camera"))
     assert option(args, "--filmback") == "36x20.25"  # 36 * 1080 / 1920
     assert option(args, "--position") == "camera" and option(args, "--normals") == "world"
-    assert option(args, "--points") == str(tmp_path / "track.csv") and "--passthrough" in args
+    assert option(args, "--points") == str(tmp_path / "track.csv") and "--passthrough" not in args
     rows = [[float(v) for v in line.split()] for line in chan.read_text().splitlines()]
     assert [row[0] for row in rows] == [1001, 1002, 1003, 1004, 1005]
     # frame 1003: tx 0.2 under the rig (ry 90 turns +x to -z, then tz 5): world (0, 0, 4.8), rotate y 90
     assert rows[2][1:7] == pytest.approx([0.0, 0.0, 4.8, 0.0, 90.0, 0.0], abs=1e-9)
     assert rows[2][7] == pytest.approx(math.degrees(2 * math.atan(20.25 / 100.0)))  # 50 mm at 1003
-    assert [node.parm(f"aov{i}").eval() for i in range(1, 5)] == ["C", "depth", "P", "N"]
+    assert node.parm("aovs").eval() == 3 and [node.parm(f"aov{i}").eval() for i in range(1, 4)] == ["depth", "P", "N"]
 
     key = fd.read_settings(node).settings.key()
     camera.parm("focal").set_keys({1001.0: 40.0, 1005.0: 61.0})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import runpy
 import shlex
 import sys
@@ -13,12 +12,13 @@ import types
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import pytest
 
 import fake_engine
+from depth_files import age, write_engine_frames
 from fakes import hdefereval as fake_hdefereval
 from fakes import hou as fake_hou
 from flashdepth_vfx.errors import FlashDepthError
@@ -122,8 +122,9 @@ def test_node_is_a_subnet_with_spare_parms_defaults_and_a_file_cop(fd: Any, hou:
     assert node.parm("fd_frames").evalAsString() == "1001-1005"
     assert [node.parm(p).evalAsString() for p in ("fd_mode", "fd_device", "fd_precision", "fd_plate")] == [
         "depth", "auto", "default", ""]
-    depth = node.node("depth")
-    assert depth.type().name() == "file" and depth.display and depth.render
+    depth, merge = node.node("depth"), node.node("with_depth")
+    assert depth.type().name() == "file" and not (depth.display or depth.render)
+    assert merge.type().name() == "merge" and merge.display and merge.render  # the subnet's output
     assert status(node) == "Not rendered yet: press Render depth"
     assert node.userData("flashdepth") == "1"
     with pytest.raises(FlashDepthError, match="/obj is not a COP network"):
@@ -265,7 +266,7 @@ def test_render_runs_in_the_background_and_loads_plate_and_depth(fd: Any, hou: M
     task = fd.running(node)
     assert task is not None and task.is_alive()  # the render's own thread
     node.parm("fd_render").press()  # a second press while it runs starts nothing
-    assert fd.running(node) is task and "already rendering" in hou.ui.status_messages[-1]
+    assert fd.running(node) is task and "Already rendering" in hou.ui.status_messages[-1]
     seen: list = []
     hou.run_event_loop(until=lambda: seen.append(status(node)) or fd.running(node) is None)
     percents = [int(s.split("%")[0]) for s in seen if "% Frame" in s]  # the status line followed the frames
@@ -280,7 +281,7 @@ def test_render_runs_in_the_background_and_loads_plate_and_depth(fd: Any, hou: M
     assert status(node).startswith("Done: 5 frames in ") and "Current: 5 frames" in status(node)
     assert node.color == colour(DepthState.CURRENT) and node.parm("fd_progress").eval() == 100
     args = task.engine.job.to_args()  # the plate travels beside the depth; the File COP's OCIO config is passed
-    assert "--passthrough" in args and args[args.index("--channel") + 1] == "depth.Z"
+    assert "--passthrough" not in args and args[args.index("--channel") + 1] == "depth.Z"
     assert args[args.index("--ocio-config") + 1] == hou.Color.ocio_configPath()
     assert args[args.index("--colorspace") + 1] == "ACES - ACEScg"
     plan = fd.read_settings(node)
@@ -429,22 +430,66 @@ def test_cancel_during_the_export_never_starts_the_engine(fd: Any, hou: ModuleTy
     assert len(blur.saved) <= 3 and task.engine is None and task.result.cancelled
 
 
-def test_copernicus_node_outputs_the_plate_and_the_depth_aovs(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+def test_copernicus_node_outputs_the_depth_aov_beside_the_plate_cop(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+    """Issue 19 item 4, Copernicus: the node loads only the depth AOV from its files (the plate stays the plate
+    COP's output); no copy of the plate is rendered."""
     network, plate = plate_cop(hou, tmp_path, "copnet")
     node = fd.create_node(network, plate)
     assert node.type().name() == "file" and node.parent() is network  # the node is the Copernicus File COP
-    assert node.parm("aovs").eval() == 2 and (node.parm("aov1").eval(), node.parm("aov2").eval()) == ("C", "depth")
+    assert node.parm("aovs").eval() == 1 and node.parm("aov1").eval() == "depth"
     assert node.parm("fd_source").evalAsString() == "../plate" and node.parm("fd_frames").evalAsString() == ""
     task = render(fd, hou, node)
     assert status(node).startswith("Done: 5 frames"), status(node)
     assert node.parm("filename").evalAsString() == str(version_dir(node) / "shot_depth.$F4.exr")
     assert node.parm("reload").pressed == 1
-    assert "--passthrough" in task.engine.job.to_args()  # C is the plate the engine copied into the depth files
-    assert status(node).startswith("Done: 5 frames")
+    assert node.parm("aovs").eval() == 1 and node.parm("aov1").eval() == "depth" and node.parm("aov2") is None
+    assert "--passthrough" not in task.engine.job.to_args()
+
+
+def test_cop2_node_adds_the_depth_plane_to_its_input_and_renders_no_plate_copy(fd: Any, hou: ModuleType,
+                                                                               tmp_path: Path) -> None:
+    """Issue 19 item 4, COP2: the subnet outputs its own input (upstream edits flow through, a non-EXR plate keeps
+    its meaning) with the depth plane of the rendered files added; the render writes no copy of the plate."""
+    plates = tmp_path / "plates"
+    plates.mkdir()
+    rgba = {c: np.full((4, 6), v, np.float32) for c, v in zip("RGBA", (0.1, 0.2, 0.3, 1.0))}
+    for frame in range(1001, 1006):
+        write_exr(plates / f"shot.{frame}.exr", rgba)
+    network, plate = plate_cop(hou, tmp_path)
+    node = fd.create_node(network, plate)
+    merge = node.node("with_depth")
+    assert merge._inputs[0] == node.indirectInputs()[0] and merge.input(1) is node.node("depth")
+    task = render(fd, hou, node)
+    assert status(node).startswith("Done: 5 frames"), status(node)
+    assert "--passthrough" not in task.engine.job.to_args()
+    version = version_dir(node)
+    for frame in range(1001, 1006):  # what the engine writes without --passthrough (the fake engine writes text)
+        write_exr(version / f"shot_depth.{frame}.exr", {"depth.Z": np.full((4, 6), 7.0, np.float32)})
+    hou.setFrame(1003)
+    plate_file = str(tmp_path / "fx" / ".." / "plates" / "shot.1003.exr")  # as the File COP names it
+    assert node.plane_files() == {"C": plate_file, "A": plate_file,
+                                  "depth": str(version / "shot_depth.1003.exr")}
+
+    graded = network.createNode("blur", "grade")  # an upstream edit reaches the node's output
+    graded.setInput(0, plate)
+    other = network.createNode("file", "other_plate")
+    other.parm("filename1").set(str(tmp_path / "other.$F4.exr"))
+    write_exr(tmp_path / "other.1003.exr", rgba)
+    node.setInput(0, other)
+    assert node.plane_files()["C"] == str(tmp_path / "other.1003.exr")
+    node.setInput(0, graded)
+    assert node.plane_files()["C"] == plate_file and node.planes() == ("C", "A", "depth")
+
+    node.node("with_depth").destroy()  # a node saved before it had the Merge: loading a version adds it
+    node.node("depth").setRenderFlag(True)
+    fd.load_version(node, DepthVersion.from_json(node.userData("flashdepth_shown")))
+    assert node.node("with_depth").render and not node.node("depth").render
+    assert node.plane_files()["depth"] == str(version / "shot_depth.1003.exr")
 
 
 def test_loading_the_hip_computes_the_status_without_modifying_the_scene(fd: Any, hou: ModuleType,
                                                                         tmp_path: Path) -> None:
+    runpy.run_path(str(PYTHON_LIBS / "pythonrc.py"))  # Houdini's start-up registers the scene callbacks
     network, plate = plate_cop(hou, tmp_path)
     node = fd.create_node(network, plate)
     render(fd, hou, node)
@@ -514,16 +559,15 @@ def test_version_menu_loads_a_chosen_version_marked_stale_and_latest_follows_the
 
 def test_choosing_a_version_with_no_frame_on_disk_keeps_the_depth_loaded(
         fd: Any, hou: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A render that failed before its first frame leaves a version with its manifest only: choosing it in the menu
-    says so and keeps the depth loaded."""
+    """A version with its manifest only (Houdini killed before the render's first frame; every failed start of
+    an earlier release): choosing it in the menu says so and keeps the depth loaded."""
     network, plate = plate_cop(hou, tmp_path)
     node = fd.create_node(network, plate)
     render(fd, hou, node)
     first = version_dir(node)
-    monkeypatch.setenv("FAKE_ENGINE_MODE", "fail")
     node.parm("fd_mode").set("disparity")
-    render(fd, hou, node)
-    monkeypatch.delenv("FAKE_ENGINE_MODE")
+    left = fd.read_settings(node).settings
+    left.version().write_manifest(left.versioned_job())
     menu = node.parm("fd_version")
     empty = menu.menuItems()[1]
     assert " 0 fr partial " in menu.menuLabels()[1] and version_dir(node) == first
@@ -577,8 +621,7 @@ def test_a_version_chosen_during_a_render_is_refused_and_the_menu_says_latest(
     menu.set(first.name)
     menu.press()
     assert menu.evalAsString() == "latest"
-    assert hou.ui.status_messages[-1] == ("FlashDepth flashdepth1 is rendering: choose a version when the render is "
-                                          "done")
+    assert hou.ui.status_messages[-1] == "FlashDepth flashdepth1: Rendering: choose a version when the render is done"
     wait(fd, hou, node)
     assert version_dir(node) != first and menu.evalAsString() == "latest"
     assert node.color == colour(DepthState.CURRENT)
@@ -611,18 +654,78 @@ def test_delete_old_versions_asks_and_keeps_what_the_node_uses(fd: Any, hou: Mod
         node.parm("fd_mode").set(mode)
         render(fd, hou, node)
         made.append(version_dir(node))
-    for frame in range(1001, 1006):  # what the real engine writes (the fake engine's files are not EXRs)
-        write_exr(made[0] / f"shot_depth.{frame}.exr", {"Z": np.ones((2, 2), np.float32)},
-                  metadata={"flashdepth:version": "test"})
-    stamp = time.time() - 3600
-    for path in made[0].rglob("*"):
-        os.utime(path, (stamp, stamp))
-    hou.ui.answers.append(1)  # Cancel
-    node.parm("fd_prune").press()
+    write_engine_frames(made[0])
+    age(made[0], 3600)
+    hou.ui.answers.append(1)  # No
+    thread = fd.delete_old_versions(node)  # as the button does: the plan runs in a thread, the question comes here
+    hou.run_event_loop(until=lambda: not thread.is_alive())
     assert hou.ui.messages[-1].startswith("Delete 1 old depth versions of flashdepth1 (")
     assert all(path.is_dir() for path in made)
-    hou.ui.answers.append(0)  # Delete
+    hou.ui.answers.append(0)  # Yes
     node.parm("fd_prune").press()
+    hou.run_event_loop(until=lambda: node.userData("flashdepth_last").startswith("Deleted"))
     assert not made[0].exists() and made[1].is_dir() and made[2].is_dir()
     assert node.userData("flashdepth_last").startswith("Deleted 1 old versions (")
     assert node.parm("fd_version").menuItems() == ("latest", made[2].name, made[1].name)
+
+
+def test_the_status_line_is_computed_when_what_it_depends_on_changes_not_at_every_redraw(
+        fd: Any, hou: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Houdini evaluates the Status parameter at every redraw of the parameter pane: reading the settings samples
+    the camera at every frame and, for a COP2 tree, evaluates every upstream parameter. That happens once per
+    change."""
+    network, plate = plate_cop(hou, tmp_path)
+    node = fd.create_node(network, plate)
+    render(fd, hou, node)
+    reads: List[str] = []
+    real = fd.read_settings
+    monkeypatch.setattr(fd, "read_settings", lambda n: reads.append(n.path()) or real(n))
+    lines = {status(node) for _ in range(50)}  # fifty redraws
+    assert len(lines) == 1 and "Current: 5 frames" in lines.pop() and reads == []  # the render's end computed it
+    node.parm("fd_precision").set("fp16")  # a change (even without its callback) is seen at the next redraw
+    assert {status(node) for _ in range(50)} == {
+        "Stale: the depth shown was rendered with other settings; press Render depth"} and len(reads) == 1
+    node.parm("fd_precision").set("default")
+    plate.parm("filename1").set("$HIP/../plates/other.$F4.exr")  # the plate COP reads other files
+    assert not status(node).endswith("Current: 5 frames") and len(reads) == 2
+
+
+def test_the_nodes_bookkeeping_stays_off_the_undo_stack(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+    """Progress, the status, the loaded version and the output folder a render fills in are the node's own
+    bookkeeping: Edit > Undo must undo the artist's last change, not a progress tick."""
+    network, plate = plate_cop(hou, tmp_path)
+    node = fd.create_node(network, plate)
+    node.parm("fd_mode").set("disparity")  # the artist's change: an undo entry
+    hou.undo_labels.clear()
+    render(fd, hou, node)
+    node.parm("fd_precision").press()  # the callback of an edited parameter refreshes the status
+    assert hou.undo_labels == []
+
+
+def test_a_graphical_render_makes_every_hom_call_on_the_main_thread(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+    """HOM is not thread-safe: the worker thread hands every call to Houdini's main thread (hdefereval), the
+    export of a COP2 tree's frames and its progress messages included."""
+    network, plate = plate_cop(hou, tmp_path)
+    blur = network.createNode("blur")
+    blur.setInput(0, plate)
+    blur.frame_range = (1001.0, 1003.0)
+    node = fd.create_node(network, blur)
+    render(fd, hou, node)
+    assert status(node).startswith("Done: 3 frames") and hou.off_main_thread == []
+
+
+def test_a_copernicus_plate_read_with_video_timing_gets_depth_on_the_same_frames(
+        fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+    """A Copernicus File COP reading shot.<F>.exr takes the file frame from its Video Timing (SideFX: File
+    Copernicus node): Start Frame 1 plays file 1001 at frame 1. The depth loader must show depth 1001 there."""
+    network, plate = plate_cop(hou, tmp_path, "copnet")
+    plate.parm("filename").set("$HIP/../plates/shot.<F>.exr")
+    plate.parm("videostartframe").set(1)
+    node = fd.create_node(network, plate)
+    node.parm("fd_frames").set("1002-1004")
+    task = render(fd, hou, node)
+    assert task.engine.job.plate == str(tmp_path / "fx" / ".." / "plates" / "shot.#.exr")
+    assert status(node).startswith("Done: 3 frames"), status(node)
+    assert node.parm("filename").evalAsString().endswith("shot_depth.<F>.exr")
+    for frame in (2, 3, 4):  # the same file frame under the plate and under the depth, at every frame
+        assert node.file_frame_at(frame) == plate.file_frame_at(frame)

@@ -9,6 +9,7 @@ place and records each job a host node renders (its list is the fixture's value)
 """
 from __future__ import annotations
 
+import json
 import os
 import runpy
 import shlex
@@ -31,6 +32,7 @@ from flashdepth_vfx.bridge import RenderJob, RenderProcess, RenderResult
 from flashdepth_vfx.engine import QuietEvents, Render, RenderSettings
 from flashdepth_vfx.engine.preview import write_preview
 from flashdepth_vfx.engine.settings import OutputMode
+from flashdepth_vfx.plates import probe
 from flashdepth_vfx.hosts.common import MODES
 from flashdepth_vfx.ui.panel import DepthPanel
 from test_host_houdini import hou, plate_cop  # noqa: F401  (hou: fixture)
@@ -44,7 +46,9 @@ from test_host_resolve import (  # noqa: F401  (host: autouse fixture)
     run_comp_script,
 )
 
-REAL_ENGINE = [sys.executable, "-m", "flashdepth_vfx"]
+# The engine of this tree, run by this Python (the bridge drops PYTHONPATH from the engine's environment).
+REAL_ENGINE = [sys.executable, "-c", f"import runpy, sys; sys.path.insert(0, {str(ROOT)!r}); "
+               "runpy.run_module('flashdepth_vfx', run_name='__main__')"]
 FRAMES = range(1001, 1004)
 DEPTH_CHANNEL = "depth.Z"
 RENDER_TIMEOUT_MS = 60_000
@@ -129,7 +133,7 @@ def test_nuke_plate_starting_at_1001_gets_aligned_depth_and_a_rerender_is_versio
     read = _nuke_plate_at_1001(nuke, tmp_path, 12)
     group = fd.create_node(read)
     group["checkpoint"].setValue(str(checkpoint))
-    assert group["frames"].value() == "1001-1012"
+    assert fd.read_source(group).settings.frames == "1-12"  # the Read's script range 1001-1012, as file frames
     fd.render(group)
     finish(fd, group, timeout=RENDER_TIMEOUT_MS / 1000)
     assert group["status"].value().startswith("Done: 12 frames"), group["status"].value()
@@ -161,6 +165,7 @@ def test_nuke_cancel_then_finish_resumes_without_rendering_finished_frames_again
     use_real_engine(monkeypatch)
     import flashdepth_nuke.node as fd
 
+    fd.register_callbacks()  # as the plugin's menu.py does
     read = _nuke_plate_at_1001(nuke, tmp_path, 40)
     group = fd.create_node(read)
     group["checkpoint"].setValue(str(checkpoint))
@@ -181,7 +186,7 @@ def test_nuke_cancel_then_finish_resumes_without_rendering_finished_frames_again
     assert sorted(done) == list(range(1, 41)) and group["status"].value().startswith("Done: ")
     assert {f: done[f] for f in kept} == kept  # the finished frames were not rendered again
     assert len(worker.result.written) == 40 - len(kept)
-    assert group["label"].value() == "depth: current"
+    assert nuke.autolabel(group).splitlines()[1] == "depth: current"
 
 
 def test_engine_reads_a_plate_named_like_an_option_as_a_plate(tmp_path: Path) -> None:
@@ -210,8 +215,13 @@ def test_houdini_node_loads_the_real_engines_depth(hou: ModuleType, plates: str,
     assert node.node("depth").parm("filename1").evalAsString() == str(out)
     files = [Path(str(out).replace("$F4", f"{f:04d}")) for f in FRAMES]
     assert_library_depth(files, plates, checkpoint, "disparity", tmp_path)
-    plate_channels = [read_channel(files[0], c) for c in ("R", "G", "B")]  # the plate rides along for the subnet
-    assert all(c.shape == PLATE_SIZE and np.ptp(c) > 0 for c in plate_channels)
+    for file in files:  # issue 19 item 4: no second copy of the plate (the node adds the depth to its input)
+        assert probe(file).channels == (DEPTH_CHANNEL,), file
+    hou.setFrame(FRAMES[1])
+    planes = node.plane_files()
+    plate_file = Path(plates.replace("####", f"{FRAMES[1]:04d}"))
+    assert list(planes) == ["C", "A", "depth"] and planes["depth"] == str(files[1])
+    assert Path(planes["C"]).resolve() == Path(planes["A"]).resolve() == plate_file.resolve()
 
 
 def test_fusion_comp_script_adds_a_loader_for_the_real_engines_depth(
@@ -234,7 +244,7 @@ def test_fusion_comp_script_adds_a_loader_for_the_real_engines_depth(
     assert_library_depth(files, plates, checkpoint, "normalized", tmp_path, channel="Z")  # Fusion's depth channel
 
 
-def test_resolve_timeline_script_imports_the_real_engines_depth(
+def test_resolve_timeline_script_attaches_the_real_engines_depth(
         host: List[RenderJob], plates: str, checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     use_real_engine(monkeypatch)
@@ -249,7 +259,7 @@ def test_resolve_timeline_script_imports_the_real_engines_depth(
     [job] = host
     out = Path(job.output)
     assert out.parent.parent == tmp_path / "plates" / "flashdepth" / "shot"
-    assert project.media_pool.imports == [[{"FilePath": str(out), "StartIndex": FRAMES[0], "EndIndex": FRAMES[-1]}]]
+    assert project.timeline.item.media.mattes == [str(out) % FRAMES[0]]  # attached to the clip as its matte
     assert (job.checkpoint, job.mode) == (str(checkpoint), "normalized")  # a 0-1 matte for Resolve
     assert_library_depth([Path(str(out) % f) for f in FRAMES], plates, checkpoint, "normalized", tmp_path,
                          channel="Y")
@@ -360,10 +370,15 @@ def test_nuke_send_to_farm_writes_the_job_for_the_plates_file_frames(nuke: Modul
     args = job["steps"][0]["script"]["actions"]["onRun"]["args"]
     assert args[args.index("--frames") + 1] == "2-4"
     assert args[args.index("--output") + 1] == "{{Param.OutputDir}}/shot_depth.%04d.exr"
-    output_dir = next(p["default"] for p in job["parameterDefinitions"] if p["name"] == "OutputDir")
-    assert (template.parent / output_dir).resolve() == Path(settings.version().pattern).parent.resolve()
-    assert group["status"].value() == (f"Farm job written to {template.parent}: submit it with "
-                                       f"`deadline bundle submit {template.parent}` or run it with `openjd run {template}`")
+    output_dir = next(p for p in job["parameterDefinitions"] if p["name"] == "OutputDir")
+    assert output_dir["type"] == "PATH" and "default" not in output_dir  # outside the bundle: valued beside it
+    values = json.loads((template.parent / "parameter_values.json").read_text())["parameterValues"]
+    output_value = next(v["value"] for v in values if v["name"] == "OutputDir")
+    assert Path(output_value).resolve() == Path(settings.version().pattern).parent.resolve()
+    status = group["status"].value()
+    assert status.startswith(f"Farm job written to {template.parent}: submit it with `deadline bundle submit "
+                             f"{template.parent}` or run it here with `openjd run {template} -p ")
+    assert f"-p OutputDir={output_value}" in status
 
 
 def test_nuke_send_to_farm_refuses_a_node_tree(nuke: ModuleType, read: Any) -> None:
@@ -401,7 +416,7 @@ def test_houdini_send_to_farm_writes_the_job_with_the_nodes_settings(hou: Module
     args = job["steps"][0]["script"]["actions"]["onRun"]["args"]
     assert args[args.index("--frames") + 1] == f"{FRAMES[1]}-{FRAMES[-1]}"
     params = {p["name"]: p.get("default") for p in job["parameterDefinitions"]}
-    assert "--passthrough" in args and params["Channel"] == DEPTH_CHANNEL  # the files the node's loaders expect
+    assert "--passthrough" not in args and params["Channel"] == DEPTH_CHANNEL  # the files the node's loaders expect
 
 
 def _nuke_matchmove_node(nuke: ModuleType, fd: Any, checkpoint: Path, tmp_path: Path) -> tuple[Any, Any]:
@@ -496,8 +511,11 @@ def test_nuke_send_to_farm_carries_the_camera_and_the_solve(
     assert solve[3] == "solve" and solve[solve.index("--camera") + 1] == "{{Param.Camera}}"
     assert solve[solve.index("--position") + 1] == "world" and solve[solve.index("--normals") + 1] == "camera"
 
-    ran = subprocess.run([str(Path(sys.executable).with_name("openjd")), "run", str(template),
-                          "--job-param", f"EngineCommand={shlex.join(REAL_ENGINE)}"],
+    values = json.loads((template.parent / "parameter_values.json").read_text())["parameterValues"]
+    given = {v["name"]: v["value"] for v in values}  # the paths outside the bundle, as Deadline Cloud submits them
+    assert set(given) == {"PlateDir", "OutputDir", "Checkpoint", "Points"}
+    ran = subprocess.run([str(Path(sys.executable).with_name("openjd")), "run", str(template), "--job-param",
+                          json.dumps({**given, "EngineCommand": shlex.join(REAL_ENGINE)})],
                          capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr
     version = source.settings.version()
@@ -506,11 +524,10 @@ def test_nuke_send_to_farm_carries_the_camera_and_the_solve(
     assert raw == [Path(version.frame_file(f)).name.replace("_depth.", "_depth_raw.") for f in (1, 2, 3)]
 
 
-def test_houdini_send_to_farm_carries_the_camera_and_the_plate_through_the_solve(
+def test_houdini_send_to_farm_carries_the_camera_through_the_solve(
         hou: ModuleType, plates: str, checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The Houdini node always has the engine write the plate beside the depth (--passthrough, its loaders read C
-    from the depth files): with a camera, the solve carries that plate into the solved frames, and the bundle
-    holds the exported camera."""
+    """The Houdini node writes no copy of the plate (it adds the depth to its input): with a camera neither the
+    render nor the solve carries one, and the bundle holds the exported camera."""
     import yaml  # type: ignore[import-untyped]
 
     from test_host_camera_houdini import _houdini_camera
@@ -536,6 +553,6 @@ def test_houdini_send_to_farm_carries_the_camera_and_the_plate_through_the_solve
     template = Path(settings.output_dir) / "farm" / settings.key() / "template.yaml"
     job = yaml.safe_load(template.read_text())
     render, solve = (step["script"]["actions"]["onRun"]["args"] for step in job["steps"])
-    assert "--passthrough" in render and "--passthrough" in solve and solve[3] == "solve"
+    assert "--passthrough" not in render and "--passthrough" not in solve and solve[3] == "solve"
     camera = next(p for p in job["parameterDefinitions"] if p["name"] == "Camera")
     assert (template.parent / camera["default"]).is_file()

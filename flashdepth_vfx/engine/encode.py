@@ -11,7 +11,7 @@ from .. import __version__
 from ..plates import PlateInfo, frame_path, write_exr
 from .loading import LoadedModel
 from .outputs import PendingOutput
-from .settings import RenderSettings
+from .settings import PASSTHROUGH_CHANNELS, RenderSettings
 
 COMPRESSIONS = ("none", "zip", "zips", "piz", "rle")
 """Lossless EXR compressions offered by ``--compression``."""
@@ -19,10 +19,17 @@ COMPRESSIONS = ("none", "zip", "zips", "piz", "rle")
 
 def exr_compression(settings: RenderSettings) -> str:
     """The EXR compression of the depth files: ``auto`` is ZIP for half floats (a third of the size, for twice the
-    write time of none) and none for float32 (ZIP saves only a few percent on float32 depth, at ~4x the write time)."""
+    write time of none) and for files holding a copy of the plate (``--passthrough``), none for float32 depth alone
+    (ZIP saves only a few percent on float32 depth, at ~4x the write time)."""
     if settings.compression != "auto":
         return settings.compression
-    return "zip" if settings.half else "none"
+    return "zip" if settings.half or settings.passthrough else "none"
+
+
+def half_channels(settings: RenderSettings) -> tuple[str, ...]:
+    """Channels written as half floats whatever ``--half`` says: the plate copy of ``--passthrough`` (a viewing
+    copy: half keeps a half-float plate exact, and is a quarter of a float32 RGBA copy once compressed)."""
+    return PASSTHROUGH_CHANNELS if settings.passthrough else ()
 
 
 class Encodable(Protocol):
@@ -72,5 +79,6 @@ class FrameWriter:
         meta = dict(self.provenance)
         meta.update({"flashdepth:disparity_min": low, "flashdepth:disparity_max": high, "flashdepth:frame": item.frame,
                      "flashdepth:source": self.chain[item.frame]})
-        write_exr(path, channels, like=item.info, metadata=meta, half=s.half, compression=self.compression)
+        write_exr(path, channels, like=item.info, metadata=meta, half=s.half, compression=self.compression,
+                  half_channels=half_channels(s))
         return path

@@ -22,10 +22,15 @@ _END = object()  # the input is exhausted
 _EMPTY = object()  # nothing to take right now
 
 
-def default_io_workers(cores: int | None = None) -> int:
+def default_io_workers(cores: int | None = None, feeding_device: bool = False) -> int:
     """Workers per I/O stage: one per core the process may use (:func:`~flashdepth_vfx.cpu_budget.cpu_budget`), at
-    least 2 (decode and encode then overlap)."""
-    return max(2, cpu_budget() if cores is None else cores)
+    least 2 (decode and encode then overlap).
+
+    ``feeding_device``: the model runs on a GPU, fed by one thread that must not wait for a core: the decode and
+    encode stages share the other cores, (cores - 1) // 2 each (at least 2)."""
+    if cores is None:
+        cores = cpu_budget()
+    return max(2, (cores - 1) // 2 if feeding_device else cores)
 
 
 class _DaemonWorkers:

@@ -20,6 +20,7 @@ from pathlib import Path
 from ..bridge.runner import process_alive
 from ..errors import PlateError
 from ..plates import FrameSequence, frame_path, probe, read_channels
+from ..sampling import hash_samples
 
 SAMPLE_BYTES = 64 * 1024
 SAMPLES = 8
@@ -38,13 +39,7 @@ def file_fingerprint(path: Path) -> str:
         stat = path.stat()
         digest = hashlib.blake2b(f"{stat.st_size}:{stat.st_mtime_ns}:".encode(), digest_size=16)
         with open(path, "rb") as handle:
-            if stat.st_size <= SAMPLE_BYTES * SAMPLES:
-                digest.update(handle.read())
-            else:
-                step = (stat.st_size - SAMPLE_BYTES) / (SAMPLES - 1)
-                for index in range(SAMPLES):
-                    handle.seek(int(index * step))
-                    digest.update(handle.read(SAMPLE_BYTES))
+            hash_samples(handle, stat.st_size, digest, SAMPLE_BYTES, SAMPLES)
     except OSError as exc:
         raise PlateError(f"Cannot read {path}: {exc.strerror or exc}") from None
     return digest.hexdigest()

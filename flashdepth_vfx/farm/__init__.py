@@ -1,6 +1,6 @@
 """Render-farm jobs: Open Job Description templates that split shots into state-coherent chunks.
 
-``build_template`` / ``write_template`` live in :mod:`flashdepth_vfx.farm.template` (they need the ``farm``
+``build_job`` / ``write_job`` live in :mod:`flashdepth_vfx.farm.template` (they need the ``farm``
 extra: openjd-model, PyYAML); the shot solve's last step per shot in :mod:`flashdepth_vfx.farm.solve`; the
 ``flashdepth-vfx farm`` command in :mod:`flashdepth_vfx.farm.command`.
 Importing this package stays light: the template names load on first use.
@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 from .options import DEFAULT_WARMUP
 
 if TYPE_CHECKING:
-    from .template import FarmError, build_template, template_yaml, validate_template, write_template
+    from .template import FarmError, FarmJob, build_job, template_yaml, validate_template, write_job, write_template
 
-__all__ = ["DEFAULT_WARMUP", "FarmError", "build_template", "template_yaml", "validate_template", "write_template"]
+__all__ = ["DEFAULT_WARMUP", "FarmError", "FarmJob", "build_job", "template_yaml", "validate_template", "write_job",
+           "write_template"]
 
 
 def __getattr__(name: str) -> Any:

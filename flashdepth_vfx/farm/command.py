@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from ..errors import FlashDepthError
+from ..hosts.farm import openjd_run_line
 from ..solve.command import SHARED_NAMES as SOLVE_OPTIONS
 from ..solve.command import shared_options as solve_options
 from .options import DEFAULT_ENGINE, DEFAULT_WARMUP, RENDER_OPTIONS
@@ -54,12 +55,14 @@ def farm() -> None:
 @click.option("--passthrough", is_flag=True, help="Also write the plate's RGBA.")
 @click.option("--reset-on-cut", is_flag=True, help="Restart the temporal state at hard cuts.")
 @click.option("--compile", is_flag=True, help="torch.compile the network (pays off on long chunks on a GPU).")
-@click.option("--cuda-graphs", is_flag=True, help="Replay CUDA graphs per frame size (CUDA workers only).")
+@click.option("--cuda-graphs", is_flag=True, help="Replay CUDA graphs (CUDA workers; render's default there anyway).")
+@click.option("--attention", type=_choice("attention"), help="CUDA workers: pin the attention kernel (render's default: auto).")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads per task (default: the cores the task may use on its worker).")
 @click.option("--io-workers", type=click.IntRange(min=1), help="Plate decode and depth write threads per task.")
 @click.option("--compression", type=_choice("compression"), help="EXR compression of the depth (render's default: auto).")
 @click.option("--exact-colour", is_flag=True, help="OpenColorIO's CPU processor for the plates' colour, also on a GPU.")
-@click.option("--overwrite", is_flag=True, help="Tasks replace existing files that flashdepth-vfx did not write.")
+@click.option("--overwrite", is_flag=True, help="Replace existing files that flashdepth-vfx did not write: the job "
+                                               "template (-o; never a plate or other input), and the tasks' outputs.")
 @solve_options
 def submit_template(shots: tuple[str, ...], job_file: str, chunk_size: int | None, warmup: int | None,
                     frames: str | None, chain: bool, engine_command: str, name: str | None,
@@ -70,21 +73,26 @@ def submit_template(shots: tuple[str, ...], job_file: str, chunk_size: int | Non
     (NAME_raw.####.exr beside the output) and a last step per shot, once all its chunks finished, runs
     `flashdepth-vfx solve` over the whole shot and writes the output: the files a local `render --camera ...` writes.
 
-    Check it with `openjd check JOB`, run it here with `openjd run JOB`, or submit it to AWS Deadline Cloud as a
-    job bundle (template.yaml [+ parameter_values.yaml]) with `deadline bundle submit`.
+    Paths outside the folder of JOB (plates, outputs, checkpoint, OCIO config, solve inputs) are PATH parameters
+    whose values go beside it into parameter_values.json, as AWS Deadline Cloud job bundles hold them: write the
+    job as a bundle (-o BUNDLE/template.yaml) and submit it with `deadline bundle submit BUNDLE`, where path mapping
+    and job attachments take each path to the workers. Check it with `openjd check JOB`; run it here with the
+    `openjd run` line printed.
     """
     try:
-        from .template import build_template, write_template
+        from .template import PARAMETER_VALUES, build_job, write_job
     except ImportError as exc:
         raise click.ClickException(f"farm templates need the farm extra: pip install 'flashdepth-vfx[farm]' ({exc})") from None
     solve = {key: render_options.pop(key) for key in SOLVE_OPTIONS}
     try:
-        template = build_template(list(shots), chunk_size, warmup, chain, render_options, engine_command=engine_command,
-                                  name=name, template_dir=Path(job_file).expanduser().absolute().parent,
-                                  frames=frames, solve_options=solve)
-        path = write_template(template, job_file)
+        job = build_job(list(shots), chunk_size, warmup, chain, render_options, engine_command=engine_command,
+                        name=name, template_dir=Path(job_file).expanduser().absolute().parent, frames=frames,
+                        solve_options=solve, job_file=job_file)
+        path = write_job(job, job_file, overwrite=bool(render_options.get("overwrite")))
     except FlashDepthError as exc:
         raise click.ClickException(str(exc)) from None
-    for step in template["steps"]:
+    for step in job.template["steps"]:
         click.echo(f"{step['name']}: {step['description']}")
-    click.echo(f"wrote {path} ({len(template['steps'])} steps); check it: openjd check {path}; run it here: openjd run {path}")
+    values = f" and {path.with_name(PARAMETER_VALUES)} (its paths outside {path.parent})" if job.values else ""
+    click.echo(f"wrote {path} ({len(job.template['steps'])} steps){values}; check it: openjd check {path}; "
+               f"run it here: {openjd_run_line(str(path), job.values)}")

@@ -21,6 +21,7 @@ its render steps, runs ``flashdepth-vfx solve`` over the whole shot (:mod:`flash
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -33,6 +34,9 @@ from openjd.model import DecodeValidationError, create_job, decode_job_template,
 
 from .. import __version__
 from ..errors import FlashDepthError
+from ..eval.report import write_text
+from ..plates import frame_path
+from ..plates.output_guard import KIND_KEY, OutputKind, check_outputs, source_marker, written_kind
 from ..solve.command import wants_solve
 from ..solve.run import SolveSettings
 from .options import DEFAULT_ENGINE, DEFAULT_WARMUP, RENDER_OPTIONS
@@ -43,6 +47,10 @@ SPECIFICATION = "jobtemplate-2023-09"
 EXTENSION = "TASK_CHUNKING"
 FRAME_PARAM = "Frame"
 LAUNCHER = 'exec {{Param.EngineCommand}} "$@"'
+PARAMETER_VALUES = "parameter_values.json"
+"""Beside the template: the values of its PATH parameters that have no default, in AWS Deadline Cloud's job bundle
+format (``deadline bundle submit`` reads it; ``openjd run`` takes them as ``-p NAME=VALUE``)."""
+VALUES_KIND: OutputKind = "farm-values"
 
 
 class FarmError(FlashDepthError):
@@ -50,12 +58,23 @@ class FarmError(FlashDepthError):
 
 
 @dataclass(frozen=True)
+class FarmJob:
+    """A job template and the values of its PATH parameters outside the template's folder (absolute paths by
+    parameter name), which :func:`write_job` puts in the bundle's ``parameter_values.json``."""
+
+    template: dict[str, Any]
+    values: dict[str, str]
+
+
+@dataclass(frozen=True)
 class _Layout:
-    """Where things are: the folders the job parameters point at, and the template's own folder."""
+    """Where things are: the folders the job parameters point at, the template's own folder, and the values of the
+    PATH parameters that lie outside it."""
 
     plate_dir: Path
     output_dir: Path
     template_dir: Path
+    values: dict[str, str] = dataclasses.field(default_factory=dict)  # PATH parameters without a default
 
     def output_ref(self, path: str) -> str:
         """A file or pattern below ``OutputDir`` as the tasks see it (any other path as it is)."""
@@ -65,15 +84,17 @@ class _Layout:
 
     def path_parameter(self, name: str, path: Path, object_type: str, data_flow: str, label: str,
                        group: str) -> dict[str, Any]:
-        """A PATH parameter when ``path`` lies in the template's folder (OpenJD only accepts defaults relative to
-        it, which keeps a job bundle relocatable); else a STRING holding the absolute path, so that the template
-        still runs as it is anywhere."""
-        ui = {"label": label, "groupLabel": group}
+        """A PATH parameter for ``path``, so that Deadline Cloud's job attachments and OpenJD path mapping carry it
+        to workers that see it elsewhere (another mount, another OS). Its default is relative to the template's
+        folder when ``path`` lies there (a relocatable bundle); OpenJD accepts no other default, so any other path
+        has none and its absolute value goes into ``values`` (the bundle's parameter values file)."""
+        control = "CHOOSE_DIRECTORY" if object_type == "DIRECTORY" else "CHOOSE_INPUT_FILE"
+        param: dict[str, Any] = {"name": name, "type": "PATH", "objectType": object_type, "dataFlow": data_flow}
         if path.is_relative_to(self.template_dir):
-            control = "CHOOSE_DIRECTORY" if object_type == "DIRECTORY" else "CHOOSE_INPUT_FILE"
-            return {"name": name, "type": "PATH", "objectType": object_type, "dataFlow": data_flow,
-                    "default": path.relative_to(self.template_dir).as_posix(), "userInterface": {"control": control, **ui}}
-        return {"name": name, "type": "STRING", "minLength": 1, "default": str(path), "userInterface": ui}
+            param["default"] = path.relative_to(self.template_dir).as_posix()
+        else:
+            self.values[name] = str(path)
+        return {**param, "userInterface": {"control": control, "label": label, "groupLabel": group}}
 
 
 def chunk_ranges(first: int, last: int, size: int) -> list[tuple[int, int]]:
@@ -216,6 +237,8 @@ def _within(shots: list[Shot], frames: str | None) -> list[Shot]:
         raise FarmError(f"--frames {frames!r}: farm jobs take one contiguous range, like 1001-1100")
     first = int(match.group(1))
     last = int(match.group(2)) if match.group(2) else first
+    if last < first:
+        raise FarmError(f"--frames {frames} runs backwards: give the first frame first, --frames {last}-{first}")
     cut = []
     for shot in shots:
         lo, hi = max(shot.first, first), min(shot.last, last)
@@ -225,22 +248,27 @@ def _within(shots: list[Shot], frames: str | None) -> list[Shot]:
     return cut
 
 
-def build_template(shots: list[str], chunk_size: int | None, warmup: int | None, chain: bool,
-                   render_options: dict[str, Any], *, engine_command: str = DEFAULT_ENGINE, name: str | None = None,
-                   template_dir: str | os.PathLike[str] | None = None, frames: str | None = None,
-                   solve_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A validated job template (as a dict) rendering every shot: one step per shot (per chunk when chained).
+def build_job(shots: list[str], chunk_size: int | None, warmup: int | None, chain: bool,
+              render_options: dict[str, Any], *, engine_command: str = DEFAULT_ENGINE, name: str | None = None,
+              template_dir: str | os.PathLike[str] | None = None, frames: str | None = None,
+              solve_options: Mapping[str, Any] | None = None,
+              job_file: str | os.PathLike[str] | None = None) -> FarmJob:
+    """The validated job rendering every shot: its template (as a dict; one step per shot, per chunk when chained)
+    and the values of its PATH parameters outside ``template_dir``.
 
     ``shots``: plates as ``render`` takes them (wildcards allowed in folders), scanned now for their frames.
     ``chunk_size`` None: one task per shot, as is any shot no longer than it. ``warmup``: frames each chunk runs
     cold first (default DEFAULT_WARMUP); not with ``chain``. ``render_options``: ``render`` options by
     RenderSettings field name (RENDER_OPTIONS, and ``output``, which may hold ``{shot}``); the valued ones become job
     parameters defaulting to these values. ``template_dir``: the folder the template will be written to (default:
-    the current one); PATH parameter defaults are relative to it. ``frames``: ``FIRST-LAST`` to render of every
+    the current one); PATH parameter defaults are relative to it, and paths elsewhere are PATH parameters whose
+    values are in ``FarmJob.values``. ``frames``: ``FIRST-LAST`` to render of every
     shot (default: all its frames; the temporal state still starts at the shot's start). ``solve_options``: the
     shot-solve options ``render`` takes (``solve.command.SHARED_NAMES``); when they ask for a solve
     (``--camera/--points/--anchors/--stabilize``), the render steps write raw disparity and a last step per shot
-    solves it (:mod:`flashdepth_vfx.farm.solve`), as a local ``render --camera ...`` does.
+    solves it (:mod:`flashdepth_vfx.farm.solve`), as a local ``render --camera ...`` does. ``job_file``: where
+    the template will be written, checked now by the output guard: never one of the job's input files, and a file
+    flashdepth-vfx did not write as a template only with the ``overwrite`` render option.
     """
     options = dict(render_options)
     output = options.pop("output", None)
@@ -257,8 +285,14 @@ def build_template(shots: list[str], chunk_size: int | None, warmup: int | None,
     if warmup is not None and warmup < 0:
         raise FarmError(f"--warmup {warmup}: use 0 or more frames")
 
-    found = _within(find_shots(shots, output, options.get("missing") or "error"), frames)
+    scanned = find_shots(shots, output, options.get("missing") or "error")
+    found = _within(scanned, frames)
     plans = plan_solves(found, options, solve_options) if solve_options and wants_solve(dict(solve_options)) else None
+    if job_file is not None:
+        inputs = [frame_path(s.plate, f) for s in scanned for f in range(s.first, s.last + 1)]
+        inputs += [options.get("checkpoint"), options.get("ocio_config")]
+        inputs += [file.path for plan in (plans or {}).values() for file in input_files(plan)]
+        check_outputs([(Path(job_file).expanduser(), "farm-template")], inputs, bool(options.get("overwrite")))
     chunked = [s for s in found if chunk_size is not None and s.frame_count > chunk_size]
     if chunked and options.get("mode") == "normalized":
         raise FarmError(f"--mode normalized scales each task's frames on their own, and {chunked[0].name} is split "
@@ -295,8 +329,8 @@ def build_template(shots: list[str], chunk_size: int | None, warmup: int | None,
         render = dataclasses.replace(shot, output=plan.disparity) if plan is not None else shot
         steps = _shot_steps(render, chunk_size, chain, option_args, layout, gpu)
         template["steps"] += steps + ([_solve_step(shot, plan, steps, options, layout)] if plan is not None else [])
-    validate_template(template, layout.template_dir)
-    return template
+    validate_template(template, layout.template_dir, layout.values)
+    return FarmJob(template, layout.values)
 
 
 def _pinned_precision(precision: str | None, device: str | None) -> str:
@@ -310,24 +344,66 @@ def _pinned_precision(precision: str | None, device: str | None) -> str:
         raise FarmError(f"{exc}; or give --precision fp32 or bf16 for the job") from None
 
 
-def validate_template(template: dict[str, Any], template_dir: str | os.PathLike[str] | None = None) -> None:
+def validate_template(template: dict[str, Any], template_dir: str | os.PathLike[str] | None = None,
+                      values: Mapping[str, str] | None = None) -> None:
     """Check the template with openjd-model (the library behind ``openjd check`` and ``openjd run``) and create a
-    job from its defaults, as ``openjd run`` does from ``template_dir``; raises FarmError with the first problem."""
+    job from its defaults and ``values``, as ``openjd run`` does from ``template_dir``; raises FarmError with the
+    first problem."""
     folder = Path(template_dir or Path.cwd()).absolute()
     try:
         job_template = decode_job_template(template=template, supported_extensions=[EXTENSION])
-        values = preprocess_job_parameters(job_template=job_template, job_parameter_values={},
-                                           job_template_dir=folder, current_working_dir=folder)
-        create_job(job_template=job_template, job_parameter_values=values)
+        given = preprocess_job_parameters(job_template=job_template, job_parameter_values=dict(values or {}),
+                                          job_template_dir=folder, current_working_dir=folder)
+        create_job(job_template=job_template, job_parameter_values=given)
     except (DecodeValidationError, ValueError) as exc:
         problem = " ".join(str(exc).split())
         raise FarmError(f"the job template is not valid Open Job Description: {problem[:400]}") from None
 
 
 def template_yaml(template: dict[str, Any]) -> str:
-    """The template as YAML, keys in the order built, under a line saying where it came from."""
-    header = f"# Open Job Description job template written by flashdepth-vfx {__version__} (farm submit-template)\n"
+    """The template as YAML, keys in the order built, under the project's marker (the output guard's, a comment
+    OpenJD ignores) and a line saying where it came from."""
+    header = (f"{source_marker('farm-template')}\n"
+              f"# Open Job Description job template written by flashdepth-vfx {__version__} (farm submit-template)\n")
     return header + yaml.safe_dump(template, sort_keys=False, allow_unicode=True, width=120)
+
+
+def write_job(job: FarmJob, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
+    """Write the template (:func:`write_template`) and beside it, as AWS Deadline Cloud job bundles hold them, the
+    values of its PATH parameters outside its folder (:data:`PARAMETER_VALUES`); with no such values, a values file
+    flashdepth-vfx wrote there for this template is removed (its stale paths would replace the defaults).
+
+    A job with values is refused before anything is written where a values file is there that flashdepth-vfx did
+    not write (unless ``overwrite``) or wrote for another template, or a ``parameter_values.yaml`` (Deadline Cloud
+    reads one values file).
+    """
+    target = Path(path).expanduser()
+    values_file = target.with_name(PARAMETER_VALUES)
+    owner = _values_owner(values_file)
+    if job.values:
+        other = values_file.with_suffix(".yaml")
+        if other.exists():
+            raise FarmError(f"{other} holds job parameter values, and Deadline Cloud reads only one values file: "
+                            "move it away, or write the job into a folder of its own")
+        check_outputs([(values_file, VALUES_KIND)], [], overwrite)
+        if owner not in (None, target.name):
+            raise FarmError(f"{values_file} holds the paths of the job {owner}: write each job into a folder of its own")
+    written = write_template(job.template, target)
+    if job.values:
+        values = [{"name": name, "value": value} for name, value in job.values.items()]
+        write_text(values_file, json.dumps({KIND_KEY: VALUES_KIND, "template": target.name,
+                                            "parameterValues": values}, indent=2) + "\n")
+    elif owner == target.name:
+        values_file.unlink(missing_ok=True)
+    return written
+
+
+def _values_owner(values_file: Path) -> str | None:
+    """The template whose values flashdepth-vfx wrote into ``values_file``, or None (not there, or not ours)."""
+    if written_kind(values_file) != VALUES_KIND:
+        return None
+    owner = json.loads(values_file.read_text(encoding="utf-8")).get("template")
+    return owner if isinstance(owner, str) else None
 
 
 def write_template(template: dict[str, Any], path: str | os.PathLike[str]) -> Path:

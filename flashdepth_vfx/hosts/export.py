@@ -14,14 +14,24 @@ import hashlib
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass
-from typing import Iterable, List
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .paths import frame_file
+from flashdepth_vfx.sampling import hash_samples
+
+from .paths import frame_file, sequence_frames, sequence_name
 
 SOURCE_FOLDER = "source"
 DONE_FILE = "exported.json"
 _DONE_LOCK = threading.Lock()
+SAMPLE_BYTES = 64 * 1024
+SAMPLES = 4
+""":func:`content_stamp` hashes ``SAMPLES`` evenly spaced blocks of ``SAMPLE_BYTES`` (the first and last included)."""
+_STAMPS: Dict[str, Tuple[int, int, str]] = {}  # path -> (size, mtime_ns, stamp): a file read once per change
+_FIRST: Dict[str, Tuple[int, int]] = {}  # sequence pattern -> (its folder's mtime_ns, first frame on disk)
+RACY_NS = 3 * 10 ** 9
+"""A folder changed this recently may change again within its time stamp's resolution: its listing is not kept."""
 
 
 def content_key(parts: Iterable[str]) -> str:
@@ -41,6 +51,76 @@ def file_stamp(path: str) -> str:
     except OSError:
         return f"{path}:missing"
     return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def sequence_stamp(pattern: str, frames: Sequence[int]) -> str:
+    """What identifies the files a reader shows at ``frames`` cheaply, whatever the frame count: its file name,
+    its folder's modification time (any file of it written through a rename, added or removed changes it) and
+    the size and time of the first and last of those frames (a delivery over the files in place changes them).
+    Three ``stat`` calls, none per frame."""
+    name = sequence_name(pattern) or os.path.basename(pattern)
+    try:
+        folder = os.stat(os.path.dirname(pattern) or ".").st_mtime_ns
+    except OSError:
+        folder = 0
+    parts = [name, str(folder)]
+    for frame in sorted({min(frames), max(frames)}) if frames else []:
+        try:
+            stat = os.stat(frame_file(pattern, frame))
+            parts.append(f"{frame}={stat.st_size}:{stat.st_mtime_ns}")
+        except OSError:
+            parts.append(f"{frame}=missing")
+    return ":".join(parts)
+
+
+def content_stamp(path: str) -> str:
+    """What a file *is*, wherever it is mounted: its size and a hash of sampled blocks of its content (not its
+    path, name or time stamps), or ``missing``. Read once per change of the file (one ``stat`` after that)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return "missing"
+    known = _STAMPS.get(path)
+    if known is not None and known[:2] == (stat.st_size, stat.st_mtime_ns):
+        return known[2]
+    digest = hashlib.sha256(str(stat.st_size).encode("ascii"))
+    try:
+        with open(path, "rb") as handle:
+            hash_samples(handle, stat.st_size, digest, SAMPLE_BYTES, SAMPLES)
+    except OSError:
+        return "unreadable"
+    stamp = f"{stat.st_size}:{digest.hexdigest()[:16]}"
+    _STAMPS[path] = (stat.st_size, stat.st_mtime_ns, stamp)
+    return stamp
+
+
+def _first_frame(pattern: str) -> Optional[int]:
+    """The first frame of ``pattern`` on disk; the folder is listed again only when its time stamp changed."""
+    try:
+        mtime = os.stat(os.path.dirname(pattern) or ".").st_mtime_ns
+    except OSError:
+        return None
+    known = _FIRST.get(pattern)
+    if known is not None and known[0] == mtime:
+        return known[1]
+    frames = sequence_frames(pattern)
+    if not frames:
+        return None
+    if time.time_ns() - mtime > RACY_NS:
+        _FIRST[pattern] = (mtime, frames[0])
+    return frames[0]
+
+
+def plate_identity(plate: str) -> str:
+    """What a plate is, wherever it is mounted (``/mnt/show``, ``/Volumes/show``, ``P:/``): a sequence's file name
+    with its frame token as printf and the :func:`content_stamp` of its first frame on disk; a movie's or single
+    file's name and stamp. Neither the folder nor the frame range counts (more frames delivered, or rendered,
+    keep it). Costs two ``stat`` calls once the plate has been seen."""
+    name = sequence_name(plate)
+    if name is None:
+        return f"{os.path.basename(plate)}:{content_stamp(plate)}"
+    first = _first_frame(plate)
+    return f"{name}:{first}:{content_stamp(frame_file(plate, first))}" if first is not None else f"{name}:missing"
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,16 @@ def default_output_dir(base_dir: Optional[str], name: str) -> str:
     return os.path.join(base, RESULT_FOLDER, name)
 
 
+def sequence_name(pattern: str) -> Optional[str]:
+    """The file name of a sequence pattern with its frame token as printf (``/a/shot.####.exr`` ->
+    ``shot.%04d.exr``: the same for every spelling Nuke, Houdini and Fusion use); None for a single file or
+    movie."""
+    token = _frame_token(pattern)
+    if token is None or token.literal:
+        return None
+    return f"{os.path.basename(token.head)}%0{token.padding}d{token.ext}"
+
+
 def sequence_frames(pattern: str) -> List[int]:
     """The frame numbers of ``pattern``'s files on disk, ascending (empty for a missing folder, a single file or
     a movie). Any padding matches, as the engine's readers accept."""

@@ -5,13 +5,14 @@ Standard library + :mod:`flashdepth_vfx.bridge` only; Python 3.9+ syntax (host P
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from flashdepth_vfx.bridge import RenderJob
 
 from .paths import output_pattern
-from .versions import DepthVersion, settings_key
+from .versions import DepthVersion, legacy_key, settings_key
 
 DEFAULT = "default"
 """Menu entry that leaves a setting to the engine's own default."""
@@ -73,11 +74,18 @@ class NodeSettings:
 
     def key(self) -> str:
         """The settings fingerprint that names this node's depth version (see :func:`.versions.settings_key`)."""
-        return settings_key(self.job())
+        return settings_key(self.job(), self.output_dir)
 
     def version(self) -> DepthVersion:
-        """Where depth rendered with these settings lives: ``<output_dir>/<key>/<plate>_depth.%04d.exr``."""
-        return DepthVersion.in_folder(self.output_dir, self.key(), self.plate)
+        """Where depth rendered with these settings lives: ``<output_dir>/<key>/<plate>_depth.%04d.exr``; a folder
+        named by the :func:`.versions.legacy_key` of these settings (rendered by an earlier release on this machine)
+        while there is none of the key."""
+        version = DepthVersion.in_folder(self.output_dir, self.key(), self.plate)
+        if not os.path.isdir(version.folder):
+            legacy = DepthVersion.in_folder(self.output_dir, legacy_key(self.job()), self.plate)
+            if os.path.isdir(legacy.folder):
+                return legacy
+        return version
 
     def versioned_job(self, resume: bool = False) -> RenderJob:
         """The bridge job writing into this settings' version folder; ``resume`` finishes a partial render

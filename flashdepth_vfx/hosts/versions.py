@@ -3,7 +3,13 @@
 Every combination of settings that changes the depth pixels (plate, model or checkpoint, colour space and
 OCIO config, output mode, device, precision; not the frame range or where the folder is) gets its own
 folder, ``<output folder>/<settings key>/``. A new render therefore never overwrites the depth a node shows:
-the loader keeps showing the previous version until the new one is complete (or the artist chooses it).
+the loader keeps showing the previous version until the new one is complete (or the artist chooses it). The key
+hashes what the inputs *are*, not where one machine sees them (:func:`job_identity`): another artist opening the
+script with the show mounted elsewhere, the tool installed elsewhere or another Nuke point release finds the same
+versions current.
+
+A status check costs a fixed number of file-system calls whatever the frame count (a listing per version, never
+a look-up per frame): a script of hundreds of nodes on network storage opens without stalling the host.
 
 :func:`node_status` compares what is on disk with a node's settings: *current* (every asked frame rendered
 with these settings), *partial* (some: finish with ``--resume``), *stale* (the loader shows depth of other
@@ -25,14 +31,20 @@ import enum
 import hashlib
 import json
 import os
+import re
+import secrets
 import socket
+import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from flashdepth_vfx.bridge import RenderJob
+from flashdepth_vfx.bridge.runner import process_alive
 from flashdepth_vfx.errors import FlashDepthError
 
+from .colour import config_identity
+from .export import content_stamp, plate_identity
 from .frames import parse_frames
 from .paths import frame_file, output_pattern, sequence_frames
 
@@ -44,7 +56,15 @@ SHOWN_FOLDER = ".flashdepth_shown"
 """In a version folder: one small JSON file per node whose loader shows this version."""
 RENDERING = ".flashdepth_rendering.json"
 """In a version folder while a host node renders into it: the host machine and process."""
+RENDERING_MARKER = re.compile(r"^\.flashdepth_rendering(?:\.\d+-[0-9a-f]+)?\.json$")
+"""The names of rendering markers: a host node's (:data:`RENDERING`) and the engine's, one per process
+(:func:`engine_marker_name`), written in its output folder before it loads the model."""
+HEARTBEAT_S = 60.0
+"""How often a rendering marker is touched while its render runs."""
+MARKER_STALE_S = 600.0
+"""A rendering marker of another machine not touched for this long is left by a render that died there."""
 _LABEL_TIME = "%Y-%m-%d %H:%M"
+_NEW_FOLDERS: Set[str] = set()  # version folders this process made for a render that has not ended yet
 RESOLVE_PROJECT = "DaVinci Resolve project"
 """How a shown record names a Resolve project (its media pool imported the version): no file, so never stale."""
 
@@ -72,9 +92,53 @@ def _read_json(path: str) -> Optional[Dict[str, Any]]:
     return data if isinstance(data, dict) else None
 
 
-def settings_key(job: RenderJob) -> str:
-    """16 hex digits naming the depth a job makes: its fingerprint without the output, the frame range and
-    ``resume`` (rendering more frames, or finishing, adds to the same version)."""
+_PATH_ARGS = {"--camera": "name", "--points": "content"}
+"""Engine options whose value is a file: a host's camera file is named by its content (:func:`.camera.camera_file`),
+a points file is keyed by its content."""
+
+
+def _file_identity(path: str) -> str:
+    stamp = content_stamp(path)
+    return stamp if stamp != "missing" else f"missing:{os.path.basename(path)}"
+
+
+def _args_identity(args: Sequence[str]) -> List[str]:
+    out: List[str] = []
+    for index, arg in enumerate(args):
+        kind = _PATH_ARGS.get(args[index - 1]) if index else None
+        out.append(os.path.basename(arg) if kind == "name" else _file_identity(arg) if kind == "content" else arg)
+    return out
+
+
+def job_identity(job: RenderJob, output_dir: str = "") -> Dict[str, Any]:
+    """The settings of ``job`` that make its depth (:func:`job_settings`), each file as what it is rather than
+    where it is mounted or installed: the plate by :func:`.export.plate_identity` (a node's own export of its
+    input, under ``output_dir``, by its place there: that folder is named by the input's content), the OCIO config
+    by :func:`.colour.config_identity`, the checkpoint and points files by their content, the camera file by its
+    name (its content hash)."""
+    identity = job_settings(job)
+    plate = os.path.normpath(job.plate)
+    inside = bool(output_dir) and plate.startswith(os.path.join(os.path.normpath(output_dir), ""))
+    identity["plate"] = ("node:" + os.path.relpath(plate, output_dir).replace(os.sep, "/") if inside
+                         else plate_identity(job.plate))
+    identity["checkpoint"] = _file_identity(job.checkpoint) if job.checkpoint else None
+    identity["ocio_config"] = config_identity(job.ocio_config)
+    identity["extra_args"] = _args_identity(job.extra_args)
+    return identity
+
+
+def settings_key(job: RenderJob, output_dir: str = "") -> str:
+    """16 hex digits naming the depth a job makes: a hash of :func:`job_identity` (the output, the frame range and
+    ``resume`` do not count: rendering more frames, or finishing, adds to the same version). The same plates,
+    config and settings seen from two machines give one key."""
+    identity = {k: v for k, v in job_identity(job, output_dir).items() if v is not None and v is not False and v != []}
+    blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def legacy_key(job: RenderJob) -> str:
+    """The key releases before content keys named a version by (a hash of the paths as this machine sees them):
+    a node keeps finding the versions it rendered then."""
     return dataclasses.replace(job, output=None, frames=None, resume=False).fingerprint()
 
 
@@ -98,8 +162,9 @@ class DepthVersion:
         return frame_file(self.pattern, frame)
 
     def frames_on_disk(self, frames: Iterable[int]) -> List[int]:
-        """Those of ``frames`` whose depth file exists."""
-        return [frame for frame in frames if os.path.isfile(self.frame_file(frame))]
+        """Those of ``frames`` whose depth file exists (one listing of the folder, not a look-up per frame)."""
+        on_disk = set(self.on_disk())
+        return [frame for frame in frames if frame in on_disk]
 
     def on_disk(self) -> List[int]:
         """Every frame of this version on disk."""
@@ -130,8 +195,11 @@ class DepthVersion:
         old = self.manifest() or {}
         created = old.get("created") if isinstance(old.get("created"), str) else None
         data = {KIND_KEY: "version", "key": self.key, "pattern": self.pattern, "settings": job_settings(job),
-                "frames": job.frames or "", "created": created or time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        os.makedirs(self.folder, exist_ok=True)
+                "frames": job.frames or "", "created": created or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "identity": job_identity(job, os.path.dirname(self.folder))}
+        if not os.path.isdir(self.folder):
+            os.makedirs(self.folder)
+            _NEW_FOLDERS.add(self.folder)
         _write_json(os.path.join(self.folder, MANIFEST), data)
 
     def manifest(self) -> Optional[Dict[str, Any]]:
@@ -141,16 +209,64 @@ class DepthVersion:
     @contextlib.contextmanager
     def rendering(self) -> Iterator[None]:
         """Mark the version as being rendered (by this machine and process) for the ``with`` block, so that
-        pruning leaves it alone; the marker goes when the block ends, however it ends."""
-        os.makedirs(self.folder, exist_ok=True)
-        path = os.path.join(self.folder, RENDERING)
-        _write_json(path, {KIND_KEY: "rendering", "host": socket.gethostname(), "pid": os.getpid(),
-                           "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        pruning leaves it alone (:func:`rendering_marker`). A render that ended before its first frame (a failed
+        start: a bad config, no engine, cancelled while loading) leaves no version behind: its manifest goes, and the
+        folder too when this process made it and nothing else is in it."""
         try:
-            yield
+            with rendering_marker(self.folder):
+                yield
         finally:
+            made_here = self.folder in _NEW_FOLDERS
+            _NEW_FOLDERS.discard(self.folder)
+            if not self.on_disk():
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(self.folder, MANIFEST))
+                if made_here:
+                    with contextlib.suppress(OSError):
+                        os.rmdir(self.folder)  # only when empty: whatever else is there stays
+
+
+def _remove_stale_markers(folder: str) -> None:
+    """Remove the rendering markers that renders on this machine left when they were killed (process gone)."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            data = _read_json(os.path.join(folder, name)) if RENDERING_MARKER.match(name) else None
+            if data is not None and data.get(KIND_KEY) == "rendering" and data.get("host") == socket.gethostname() \
+                    and isinstance(data.get("pid"), int) and not process_alive(data["pid"]):
+                os.remove(os.path.join(folder, name))
+
+
+def engine_marker_name() -> str:
+    """The engine's rendering marker in its output folder: one per process (renders of several shots may share
+    a folder, and a host node's render has its own marker there too)."""
+    return f".flashdepth_rendering.{os.getpid()}-{secrets.token_hex(4)}.json"
+
+
+@contextlib.contextmanager
+def rendering_marker(folder: str, name: str = RENDERING) -> Iterator[str]:
+    """Mark ``folder`` (created if needed) as being rendered by this machine and process for the ``with`` block,
+    so that pruning leaves it alone: a marker file naming the host and process, touched every
+    :data:`HEARTBEAT_S` seconds (another machine sees a render that died there by its age), removed when the
+    block ends, however it ends. Yields the marker's path."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, name)
+    _remove_stale_markers(folder)
+    _write_json(path, {KIND_KEY: "rendering", "host": socket.gethostname(), "pid": os.getpid(),
+                       "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    stop = threading.Event()
+
+    def heartbeat() -> None:
+        while not stop.wait(HEARTBEAT_S):
             with contextlib.suppress(OSError):
-                os.remove(path)
+                os.utime(path)
+
+    threading.Thread(target=heartbeat, name="flashdepth-rendering-marker", daemon=True).start()
+    try:
+        yield path
+    finally:
+        stop.set()
+        with contextlib.suppress(OSError):
+            os.remove(path)
 
 
 def _user_file(version: DepthVersion, user: str) -> str:
@@ -178,7 +294,7 @@ def keep_shown(version: DepthVersion, scene: str, node: str) -> None:
     is there: a node pasted from another scene, or a scene saved under a new name and reopened, shows a version
     that no record of its own keeps. Writes only a missing record, and none for an unsaved scene ("": its record
     could never be found stale)."""
-    if scene and os.path.isdir(version.folder) and not os.path.isfile(_user_file(version, f"{scene} {node}")):
+    if scene and not os.path.isfile(_user_file(version, f"{scene} {node}")) and os.path.isdir(version.folder):
         mark_shown(version, scene, node)
 
 
@@ -254,9 +370,10 @@ def _asked_frames(manifest: Dict[str, Any]) -> List[int]:
     return sequence_frames(plate) if isinstance(plate, str) else []
 
 
-def describe(version: DepthVersion, modified: Optional[float] = None) -> VersionInfo:
-    """What is on disk of ``version``, for a menu."""
-    manifest = version.manifest() or {}
+def describe(version: DepthVersion, modified: Optional[float] = None,
+             manifest: Optional[Dict[str, Any]] = None) -> VersionInfo:
+    """What is on disk of ``version``, for a menu (``manifest``: its manifest, when already read)."""
+    manifest = manifest if manifest is not None else version.manifest() or {}
     settings = manifest.get("settings")
     on_disk = version.on_disk()
     asked = _asked_frames(manifest)
@@ -272,7 +389,7 @@ def describe(version: DepthVersion, modified: Optional[float] = None) -> Version
 
 def describe_versions(output_dir: str) -> List[VersionInfo]:
     """Every version under a node's output folder, newest first (:func:`list_versions`), described for a menu."""
-    return [describe(version, modified) for version, modified in _versions_with_times(output_dir)]
+    return [describe(version, modified, manifest) for version, modified, manifest in _versions_with_times(output_dir)]
 
 
 def find_version(infos: Sequence[VersionInfo], label: str) -> Optional[DepthVersion]:
@@ -283,33 +400,33 @@ def find_version(infos: Sequence[VersionInfo], label: str) -> Optional[DepthVers
     return found[0] if len(found) == 1 else None
 
 
-def _versions_with_times(output_dir: str) -> List[Tuple[DepthVersion, float]]:
-    """(version, manifest time stamp) of the versions under ``output_dir``, newest first: the folders whose
-    manifest has the folder's name as its key. The frames are looked for where the folder is now (a project
-    moved since keeps its versions)."""
+def _versions_with_times(output_dir: str) -> List[Tuple[DepthVersion, float, Dict[str, Any]]]:
+    """(version, manifest time stamp, manifest) of the versions under ``output_dir``, newest first: the folders
+    (not links) whose manifest has the folder's name as its key. The frames are looked for where the folder is
+    now (a project moved since keeps its versions). One listing and one manifest read per version."""
     found = []
     try:
-        names = os.listdir(output_dir)
+        with os.scandir(output_dir) as entries:  # says which entries are links without a call per entry
+            folders = [entry.name for entry in entries if not entry.is_symlink() and entry.is_dir()]
     except OSError:
         return []
-    for name in names:
-        path = os.path.join(output_dir, name, MANIFEST)
-        try:
-            with open(path, encoding="utf-8") as handle:
+    for name in folders:
+        try:  # the time from the open file: no second look-up of the path
+            with open(os.path.join(output_dir, name, MANIFEST), encoding="utf-8") as handle:
+                modified = os.fstat(handle.fileno()).st_mtime
                 data = json.load(handle)
-            key, pattern = str(data["key"]), str(data["pattern"])
-            if key != name or os.path.islink(os.path.join(output_dir, name)):
-                continue
-            found.append((DepthVersion(key, os.path.join(output_dir, name, os.path.basename(pattern))),
-                          os.path.getmtime(path)))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError):
             continue
+        if not isinstance(data, dict) or data.get("key") != name or not isinstance(data.get("pattern"), str):
+            continue
+        found.append((DepthVersion(name, os.path.join(output_dir, name, os.path.basename(data["pattern"]))),
+                      modified, data))
     return sorted(found, key=lambda item: item[1], reverse=True)
 
 
 def list_versions(output_dir: str) -> List[DepthVersion]:
     """The versions under a node's output folder that have a manifest, newest first."""
-    return [version for version, _ in _versions_with_times(output_dir)]
+    return [version for version, _, _ in _versions_with_times(output_dir)]
 
 
 class DepthState(enum.Enum):
@@ -397,8 +514,9 @@ def node_status(wanted: DepthVersion, frames: Sequence[int], shown: Optional[Dep
     *stale* while it is not ``wanted`` (the compositor sees at a glance that the depth does not follow the
     knobs), *missing* when its files are gone."""
     total = len(frames)
-    done = len(wanted.frames_on_disk(frames))
-    shown_exists = shown is not None and bool(shown.on_disk())
+    wanted_on_disk = set(wanted.on_disk())  # one listing per version, not a look-up per frame
+    done = len([frame for frame in frames if frame in wanted_on_disk])
+    shown_exists = shown is not None and bool(wanted_on_disk if shown == wanted else shown.on_disk())
     if chosen and shown is not None and shown != wanted:
         if not shown_exists:
             return NodeStatus(DepthState.MISSING, wanted, done, total, None, shown, chosen=True)

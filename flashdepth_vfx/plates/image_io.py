@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -306,10 +306,14 @@ def _set_attribute(spec: Any, name: str, value: Any, type_name: str | None) -> N
 
 
 def _output_spec(names: list[str], width: int, height: int, like: PlateInfo | None,
-                 metadata: Mapping[str, Any] | None, half: bool, compression: str) -> Any:
-    """The EXR spec: ``like``'s windows and pixel aspect, its carried metadata, then ``metadata`` on top."""
+                 metadata: Mapping[str, Any] | None, half: bool, compression: str,
+                 half_channels: Collection[str] = ()) -> Any:
+    """The EXR spec: ``like``'s windows and pixel aspect, its carried metadata, then ``metadata`` on top; the
+    ``half_channels`` stored as half floats whatever ``half`` says."""
     spec = oiio.ImageSpec(width, height, len(names), "half" if half else "float")
     spec.channelnames = tuple(names)
+    if not half and any(name in half_channels for name in names):
+        spec.channelformats = tuple(oiio.TypeDesc("half" if name in half_channels else "float") for name in names)
     attributes: dict[str, Any] = {}
     types: Mapping[str, str] = {}
     if like is not None:
@@ -332,8 +336,10 @@ def write_exr(
     metadata: Mapping[str, Any] | None = None,
     half: bool = False,
     compression: str = "zip",
+    half_channels: Collection[str] = (),
 ) -> None:
-    """Write named float channels to an EXR with ``like``'s windows, pixel aspect and metadata, atomically.
+    """Write named float channels to an EXR with ``like``'s windows, pixel aspect and metadata, atomically; half
+    floats for every channel with ``half``, else for the ``half_channels`` only.
 
     The file is written as ``.<name>.tmp-<pid>-<rand>.exr`` in the same folder, then renamed over
     ``path``; on any failure the temp file is removed and an existing ``path`` is left untouched.
@@ -349,7 +355,7 @@ def write_exr(
     for name, array in zip(names, arrays):
         if array.shape != (height, width):
             raise OutputError(f"Cannot write {target}: channel {name!r} is {array.shape}, expected ({height}, {width})")
-    spec = _output_spec(names, width, height, like, metadata, half, compression)
+    spec = _output_spec(names, width, height, like, metadata, half, compression, half_channels)
     folder = target.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)

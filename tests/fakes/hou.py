@@ -14,6 +14,15 @@ What the adapters rely on, modelled as documented:
 * The COP2 File COP: ``filename1``, ``colorspace`` (a menu; entry 3 is OpenColorIO), ``ocio_space``,
   ``reload``. The Copernicus File COP: ``filename``, the AOV multiparm ``aovs`` with ``aov#`` (its AOVs
   become the node's outputs), ``reload``.
+* A COP2 network has one node with the display flag and one with the render flag: setting either clears it on
+  the node's siblings.
+* COP2 planes (``Cop2Node.planes()``; the fake's :meth:`Cop2Node.plane_files` says which file each plane's pixels
+  come from, None for black): a File COP has the planes of its file at the current frame (``hou.frame()``,
+  ``hou.setFrame``): EXR layers by name (``depth.Z`` is plane ``depth``, ``R G B`` plane ``C``, ``A`` plane ``A``;
+  a stand-in text file counts as a plate, C and A), and always C and A (black when the file has none: every COP2
+  image has them). A subnet outputs its child with the render flag; inside it, ``indirectInputs()[0]`` stands for
+  the subnet's input 0. The Merge COP (``merge``) merges its inputs' planes in input order; a plane already there
+  is a conflict, resolved by its Plane Conflict menu (``conflict``): rename it with a number (default), or ignore it.
 * Time: ``hou.fps()`` (24), ``hou.frameToTime(frame) = (frame - 1) / fps``. A parameter can hold keys
   (:meth:`Parm.set_keys`, a test helper): ``evalAtFrame`` interpolates them linearly and holds the end keys.
 * An OBJ camera (``/obj`` type ``cam``, a :class:`ObjNode`): ``tx ty tz rx ry rz`` with the rotate order menu
@@ -22,6 +31,15 @@ What the adapters rely on, modelled as documented:
   ``extractRotates(transform_order, rotate_order)`` decompose it. The lens: ``focal``, ``aperture``
   (horizontal), ``resx`` / ``resy``, ``aspect`` (pixel aspect), ``winx`` / ``winy`` (screen window offset),
   ``focalunits``.
+* Undo: every parameter, user data or colour change is an undo entry (:data:`undo_labels`) unless made inside
+  ``hou.undos.disabler()`` (SideFX: changes in that context are not added to the undo stack).
+* HOM is not thread-safe: graphical Houdini expects every call on its main thread (a worker hands calls over
+  through ``hdefereval``). A node method called from another thread while the UI is up is recorded in
+  :data:`off_main_thread`.
+* The Copernicus File COP's Video Timing (SideFX, File Copernicus node): a File Name with ``<F>`` takes its
+  frame number from Video Timing: Start Frame (``videotiming`` 0) plays the sequence's first file at Video Start
+  Frame (``videostartframe``), then one file per frame; Frame Number (1) shows the file Video Frame
+  (``videoframe``) says. :meth:`OpNode.file_frame_at` says which file frame the node reads at a frame.
 * :func:`as_houdini_19_5` removes ``hou.OpNode`` (added in Houdini 20.0; 19.5 has only ``hou.Node``).
 Call :func:`reset` before each test.
 """
@@ -29,8 +47,10 @@ from __future__ import annotations
 
 import math
 import os
+import glob
 import re
 import sys
+import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 
@@ -158,9 +178,13 @@ class MenuParmTemplate(ParmTemplate):
                  default_value: int = 0, **options: Any) -> None:
         super().__init__(name, label, default_value, **options)
         self._items = tuple(menu_items)
+        self._labels = tuple(menu_labels) or self._items
 
     def menuItems(self) -> Tuple[str, ...]:
         return self._items
+
+    def menuLabels(self) -> Tuple[str, ...]:
+        return self._labels
 
 
 class IntParmTemplate(ParmTemplate):
@@ -213,7 +237,7 @@ class Parm:
         if isinstance(self._template, MenuParmTemplate) and isinstance(value, str):
             value = self._template.menuItems().index(value)
         if value != self._value or self._expression is not None:
-            hipFile.modified = True
+            _changed()
         self._value = value
         self._expression = None
         if self._template.name() == "aovs":  # the Copernicus File COP's AOV multiparm
@@ -223,7 +247,7 @@ class Parm:
                       replace_expression: bool = True) -> None:
         self._expression = expression
         self._language = language or exprLanguage.Hscript
-        hipFile.modified = True
+        _changed()
 
     def expression(self) -> str:
         if self._expression is None:
@@ -265,7 +289,7 @@ class Parm:
     def set_keys(self, keys: Dict[float, float]) -> None:
         """(Test helper) animate the parameter with keys at frames."""
         self._keys = dict(keys)
-        hipFile.modified = True
+        _changed()
 
     def evalAtFrame(self, frame: float) -> Any:
         keys: Dict[float, float] = getattr(self, "_keys", {})
@@ -328,6 +352,8 @@ class Parm:
         return self._template.menuItems() if isinstance(self._template, MenuParmTemplate) else ()
 
     def menuLabels(self) -> Tuple[str, ...]:
+        if isinstance(self._template, MenuParmTemplate):
+            return self._template.menuLabels()
         return tuple(self._menu_script()[1::2])
 
 
@@ -356,8 +382,10 @@ _CHILD_CATEGORY = {"root": "Manager", "img": "CopNet", "obj": "Object", "cop2net
 # (category, type) -> parameters it is created with.
 _TYPE_PARMS: Dict[Tuple[str, str], Dict[str, Any]] = {
     ("Cop2", "file"): {"filename1": "", "colorspace": 0, "ocio_space": "", "reload": None},
-    ("Cop", "file"): {"filename": "", "aovs": 0, "reload": None},
+    ("Cop", "file"): {"filename": "", "aovs": 0, "reload": None, "videotiming": 0, "videostartframe": 1,
+                      "videoframe": 1},
     ("Cop2", "blur"): {"size": 0.0},
+    ("Cop2", "merge"): {"conflict": 0},
     ("Object", "cam"): {"tx": 0.0, "ty": 0.0, "tz": 0.0, "rx": 0.0, "ry": 0.0, "rz": 0.0, "rOrd": 0,
                         "focal": 50.0, "aperture": 41.4214, "resx": 1920, "resy": 1080, "aspect": 1.0,
                         "winx": 0.0, "winy": 0.0, "focalunits": 0},
@@ -366,8 +394,16 @@ _TYPE_PARMS: Dict[Tuple[str, str], Dict[str, Any]] = {
 ROTATE_ORDERS = ("xyz", "xzy", "yxz", "yzx", "zxy", "zyx")
 """An object's Rotate Order menu (``rOrd``)."""
 FOCAL_UNITS = ("mm", "m", "nm", "in", "ft")
+_LABELS = {"videotiming": "Video Timing", "videostartframe": "Video Start Frame", "videoframe": "Video Frame"}
+"""Parameters' labels where the tests need them (the others are labelled by their names)."""
+VIDEO_TIMINGS = ("startframe", "framenumber")
 COP2_FILE_COLORSPACES = ("auto", "linear", "srgb", "ocio")
 """The COP2 File COP's Color Space menu (entry 3, OpenColorIO, reads the ``ocio_space`` parameter)."""
+MERGE_CONFLICTS = ("rename", "arrayrename", "arrayignore", "ignore", "error")
+"""The COP2 Merge's Plane Conflict menu, in SideFX's order; the labels below are the documented ones."""
+MERGE_CONFLICT_LABELS = ("Rename Conflicting Plane", "Add to Plane Array if Identical else Rename",
+                         "Add to Plane Array if Identical else Ignore", "Ignore Conflicting Planes",
+                         "Error if Conflicts Occur")
 
 
 class Node:
@@ -392,6 +428,10 @@ class OpNode(Node):
             template: ParmTemplate
             if parm_name == "colorspace":
                 template = MenuParmTemplate(parm_name, parm_name, COP2_FILE_COLORSPACES)
+            elif parm_name == "conflict":
+                template = MenuParmTemplate(parm_name, "Plane Conflict", MERGE_CONFLICTS, MERGE_CONFLICT_LABELS)
+            elif parm_name == "videotiming":
+                template = MenuParmTemplate(parm_name, _LABELS[parm_name], VIDEO_TIMINGS)
             elif parm_name in ("rOrd", "focalunits"):
                 template = MenuParmTemplate(parm_name, parm_name, ROTATE_ORDERS if parm_name == "rOrd" else FOCAL_UNITS)
             elif isinstance(default, float):
@@ -399,10 +439,22 @@ class OpNode(Node):
             elif parm_name == "reload":
                 template = ButtonParmTemplate(parm_name, "Reload")
             elif isinstance(default, int):
-                template = IntParmTemplate(parm_name, parm_name, 1, (default,))
+                template = IntParmTemplate(parm_name, _LABELS.get(parm_name, parm_name), 1, (default,))
             else:
                 template = StringParmTemplate(parm_name, parm_name, 1, (default,))
             self._parms[parm_name] = Parm(self, template)
+
+    def __getattribute__(self, name: str) -> Any:
+        if not name.startswith("_") and ui_available and threading.current_thread() is not threading.main_thread():
+            off_main_thread.append(f"{type(self).__name__}.{name}")
+        return super().__getattribute__(name)
+
+    def file_frame_at(self, frame: int) -> int:
+        """(Test helper) the file frame a Copernicus File COP with ``<F>`` reads at ``frame``."""
+        if int(self._parms["videotiming"].eval()) == 1:
+            return int(self._parms["videoframe"].eval())
+        first = min(sequence_files(self._parms["filename"].eval()))
+        return first + frame - int(self._parms["videostartframe"].eval())
 
     def _check_alive(self) -> None:
         if self.destroyed:
@@ -428,7 +480,7 @@ class OpNode(Node):
     def setColor(self, color: Color) -> None:
         self._check_alive()
         if color != self.color:
-            hipFile.modified = True
+            _changed()
         self.color = color
 
     def destroy(self) -> None:
@@ -489,17 +541,24 @@ class OpNode(Node):
         node_class = {"Cop2": Cop2Node, "Cop": CopNode, "Object": ObjNode}.get(category.name(), _OP_NODE)
         node = node_class(type_name, name, self, category.name())
         self._children[name] = node
-        hipFile.modified = True
+        _changed()
         return node
 
-    def setInput(self, index: int, node: Optional["OpNode"], output_index: int = 0) -> None:
+    def setInput(self, index: int, node: Optional["OpNode | SubnetIndirectInput"], output_index: int = 0) -> None:
         if node is None:
             self._inputs.pop(index, None)
         else:
-            self._inputs[index] = node
+            self._inputs[index] = node  # type: ignore[assignment]
 
     def input(self, index: int) -> Optional["OpNode"]:
-        return self._inputs.get(index)
+        found = self._inputs.get(index)
+        return None if isinstance(found, SubnetIndirectInput) else found
+
+    def indirectInputs(self) -> Tuple["SubnetIndirectInput", ...]:
+        """A subnet's inputs as its children see them (one per input; the fake models input 0)."""
+        if self._type.name() != "subnet":
+            raise OperationFailed(f"{self.path()} is not a subnetwork")
+        return (SubnetIndirectInput(self, 0),)
 
     def parm(self, name: str) -> Optional[Parm]:
         return self._parms.get(name)
@@ -516,7 +575,7 @@ class OpNode(Node):
     def setUserData(self, name: str, value: str) -> None:
         self._check_alive()
         if self._user_data.get(name) != value:
-            hipFile.modified = True
+            _changed()
         self._user_data[name] = value
 
     def userData(self, name: str) -> Optional[str]:
@@ -542,10 +601,19 @@ class Cop2Node(OpNode):
         self.render = False
         self.saved: List[Tuple[str, Tuple[float, ...]]] = []
 
+    def _siblings(self) -> List["Cop2Node"]:
+        parent = self._parent
+        return [n for n in (parent._children.values() if parent else ()) if isinstance(n, Cop2Node) and n is not self]
+
     def setDisplayFlag(self, on: bool) -> None:
+        """One node of a network has the flag: setting it clears it on the others."""
+        for other in self._siblings() if on else ():
+            other.display = False
         self.display = on
 
     def setRenderFlag(self, on: bool) -> None:
+        for other in self._siblings() if on else ():
+            other.render = False
         self.render = on
 
     def sequenceStartFrame(self) -> float:
@@ -553,6 +621,42 @@ class Cop2Node(OpNode):
 
     def sequenceEndFrame(self) -> float:
         return self.frame_range[1]
+
+    def planes(self) -> Tuple[str, ...]:
+        return tuple(self.plane_files())
+
+    def plane_files(self) -> Dict[str, Optional[str]]:
+        """(Test helper) each plane of this node's image at the current frame, by the file its pixels come from
+        (None: black)."""
+        kind = self._type.name()
+        if kind == "file":
+            pattern = text.expandString(self._parms["filename1"].rawValue())
+            path = re.sub(r"\$F(\d*)", lambda m: str(int(_frame)).zfill(int(m.group(1) or 1)), pattern)
+            if not os.path.isfile(path):
+                raise OperationFailed(f"{self.path()}: unable to open {path}")
+            found = _exr_planes(path)
+            planes: Dict[str, Optional[str]] = {"C": None, "A": None}
+            planes.update({plane: path for plane in (found if found is not None else ["C", "A"])})
+            return planes
+        if kind == "subnet":
+            shown = [child for child in self._children.values() if isinstance(child, Cop2Node) and child.render]
+            return shown[0].plane_files() if shown else {}
+        if kind == "merge":
+            merged: Dict[str, Optional[str]] = {}
+            rule = MERGE_CONFLICTS[int(self._parms["conflict"].eval())]
+            for index in sorted(self._inputs):
+                for plane, source in _input_planes(self._inputs[index]).items():
+                    if plane not in merged:
+                        merged[plane] = source
+                    elif rule == "rename":
+                        number = 2
+                        while f"{plane}{number}" in merged:
+                            number += 1
+                        merged[f"{plane}{number}"] = source
+                    elif rule == "error":
+                        raise OperationFailed(f"{self.path()}: plane {plane} is in more than one input")
+            return merged
+        return _input_planes(self._inputs.get(0))
 
     def saveImage(self, file_name: str, frame_range: Sequence[float] = ()) -> None:
         """Writes ``frame <n>`` for each frame into ``file_name`` with $F/$F4 replaced."""
@@ -563,6 +667,46 @@ class Cop2Node(OpNode):
             path = re.sub(r"\$F(\d*)", lambda m: str(frame).zfill(int(m.group(1) or 1)), file_name)
             with open(path, "w") as handle:
                 handle.write(f"frame {frame}\n")
+
+
+class SubnetIndirectInput:
+    """``hou.SubnetIndirectInput``: inside a subnet, what is wired into the subnet's input ``index``."""
+
+    def __init__(self, subnet: OpNode, index: int) -> None:
+        self._subnet = subnet
+        self._index = index
+
+    def inputIndex(self) -> int:
+        return self._index
+
+    def input(self) -> Optional[OpNode]:
+        return self._subnet.input(self._index)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SubnetIndirectInput) and (other._subnet, other._index) == (self._subnet, self._index)
+
+
+def _exr_planes(path: str) -> Optional[List[str]]:
+    """The COP2 planes of an EXR's channels (layer names; R G B -> C, A -> A), None when it is not a readable EXR."""
+    import OpenImageIO as oiio
+
+    image = oiio.ImageInput.open(path) if path.lower().endswith(".exr") else None
+    if image is None:
+        return None
+    names = list(image.spec().channelnames)
+    image.close()
+    planes: List[str] = []
+    for channel in names:
+        plane = channel.rpartition(".")[0] or ("C" if channel in ("R", "G", "B") else channel)
+        if plane not in planes:
+            planes.append(plane)
+    return planes
+
+
+def _input_planes(item: Any) -> Dict[str, Optional[str]]:
+    if isinstance(item, SubnetIndirectInput):
+        item = item.input()
+    return item.plane_files() if isinstance(item, Cop2Node) else {}
 
 
 class CopNode(OpNode):
@@ -759,6 +903,15 @@ def run_event_loop(until: Callable[[], bool], timeout: float = 30.0, tick: float
     return rounds
 
 
+def frame(full_precision: bool = False) -> float:
+    return _frame
+
+
+def setFrame(frame: float) -> None:
+    global _frame
+    _frame = float(frame)
+
+
 def isUIAvailable() -> bool:
     return ui_available
 
@@ -780,8 +933,50 @@ _OP_NODE = OpNode
 hipFile = _HipFile()
 text = _Text()
 ui = _Ui()
+def _changed() -> None:
+    """A change to the scene: it is modified, and the change is an undo entry unless undos are disabled."""
+    hipFile.modified = True
+    if undos.areEnabled():
+        undo_labels.append("FlashDepth change" if _pwd is None else f"change of {_pwd}")
+
+
+class _UndosDisabler:
+    def __enter__(self) -> "_UndosDisabler":
+        undos._disabled += 1
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        undos._disabled -= 1
+
+
+class undos:
+    _disabled = 0
+
+    @staticmethod
+    def disabler() -> _UndosDisabler:
+        return _UndosDisabler()
+
+    @staticmethod
+    def areEnabled() -> bool:
+        return undos._disabled == 0
+
+
+def sequence_files(pattern: str) -> List[int]:
+    """The frame numbers of the files a ``<F>`` pattern names."""
+    regex = re.compile(re.escape(pattern).replace(re.escape("<F>"), r"(\d+)").replace("<F>", r"(\d+)"))
+    found = []
+    for path in glob.glob(re.sub(r"<F\d*>", "*", pattern)):
+        match = regex.fullmatch(path)
+        if match:
+            found.append(int(match.group(1)))
+    return sorted(found)
+
+
 ui_available = True
+undo_labels: List[str] = []
+off_main_thread: List[str] = []
 _pwd: Optional[OpNode] = None
+_frame = 1.0
 operations: List[InterruptableOperation] = []
 interrupt: Optional[Callable[[float], bool]] = None
 version: Tuple[int, int, int] = (20, 5, 0)
@@ -798,8 +993,9 @@ qt = _Qt()
 
 def reset() -> None:
     """A fresh scene: /, /img and /obj; a new, unsaved .hip; a UI with no callbacks; Houdini 20.5."""
-    global _root, interrupt, version, hipFile, ui, ui_available, OpNode
+    global _root, interrupt, version, hipFile, ui, ui_available, OpNode, _frame
     OpNode = _OP_NODE
+    _frame = 1.0
     ui = _Ui()
     ui_available = True
     _root = _OP_NODE("root", "", None, "Director")
@@ -807,6 +1003,9 @@ def reset() -> None:
         _root._children[manager] = _OP_NODE(manager, manager, _root, "Manager")
     hipFile = _HipFile()
     operations.clear()
+    undo_labels.clear()
+    off_main_thread.clear()
+    undos._disabled = 0
     interrupt = None
     version = (20, 5, 0)
 

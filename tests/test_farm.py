@@ -166,8 +166,8 @@ def test_the_precision_resolved_at_submission_is_pinned_for_every_task(root, mon
     monkeypatch.setattr(loading, "cpu_has_native_bf16", lambda: native)  # the submitting machine's CPU
     for asked, pinned in ((None, "bf16" if native else "fp32"), ("auto", "bf16" if native else "fp32"),
                           ("fp32", "fp32"), ("bf16", "bf16")):
-        template = build_template([plate(root, s) for s in SHOTS], 4, None, False,
-                                  {"device": "cpu", "precision": asked}, template_dir=root)
+        template = build_job([plate(root, s) for s in SHOTS], 4, None, False,
+                             {"device": "cpu", "precision": asked}, template_dir=root).template
         params = {p["name"]: p for p in template["parameterDefinitions"]}
         assert params["Precision"]["default"] == pinned, asked
         assert params["Precision"]["allowedValues"] == ["fp32", "fp16", "bf16"]  # no "auto" to resolve per node

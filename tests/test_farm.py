@@ -191,7 +191,8 @@ def test_paths_outside_the_bundle_reach_a_worker_through_path_mapping(root, tmp_
     bundle = tmp_path / "bundle"
     result = CliRunner().invoke(farm, [
         "submit-template", str(show / "plates" / "sh010" / "sh010.####.exr"), "-o", str(bundle / "template.yaml"),
-        "--checkpoint", str(root / "tiny.safetensors"), "--device", "cpu", "--output", str(show / "depth"),
+        "--checkpoint", str(root / "tiny.safetensors"), "--device", "cpu", "--precision", "fp32",
+        "--output", str(show / "depth"),
         "--engine-command", f"{sys.executable} -m flashdepth_vfx"])
     assert result.exit_code == 0, result.output
     params = {p["name"]: p for p in yaml.safe_load((bundle / "template.yaml").read_text())["parameterDefinitions"]}

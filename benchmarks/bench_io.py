@@ -112,8 +112,8 @@ def load_before(root: Path) -> ModuleType | None:
 
 
 def decode_stage_at(root: Path, commit: str) -> type | None:
-    """Today's render with the decode stage as it was at ``commit``: the CPU path's changes to it, alone."""
-    decode, pipeline = engine_module(root, commit, "decode"), engine_module(root, None, "pipeline")
+    """The render with its pipeline and decode stage as they were at ``commit`` (today's other modules)."""
+    decode, pipeline = engine_module(root, commit, "decode"), engine_module(root, commit, "pipeline")
     if decode is None or pipeline is None:
         return None
     pipeline.PlateDecoder = decode.PlateDecoder

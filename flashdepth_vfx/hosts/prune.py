@@ -402,6 +402,30 @@ def apply(plan: PrunePlan) -> List[str]:
     return failed
 
 
+def clear_preview(preview: DepthVersion) -> None:
+    """Remove the frames *Preview frame* rendered with ``preview``'s settings (the shot is rendered now): only the
+    files the engine wrote there (:func:`_is_ours`), then the folders left empty; nothing while a preview renders
+    into it. Best effort: what cannot go stays."""
+    files = _walk(preview.folder)
+    now = time.time()
+    if any(RENDERING_MARKER.match(name) and _marker_reason(os.path.join(preview.folder, name), now)
+           for name, _, _ in files):
+        return
+    frames = frame_names(preview.pattern)
+    for relative, _, _ in files:
+        if _is_ours(preview, relative, frames):
+            try:
+                os.remove(os.path.join(preview.folder, relative))
+            except OSError:
+                continue
+    folders = sorted((root for root, _, _ in os.walk(preview.folder, followlinks=False)), key=len, reverse=True)
+    for folder in folders + [os.path.dirname(preview.folder)]:
+        try:
+            os.rmdir(folder)  # only when empty
+        except OSError:
+            continue
+
+
 def summary(plan: PrunePlan, failed: Sequence[str] = ()) -> str:
     """One line saying what a prune did (a node's status)."""
     if not plan.remove:

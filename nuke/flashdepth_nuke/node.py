@@ -46,7 +46,8 @@ from flashdepth_vfx.hosts.frames import format_frames, script_frames
 from flashdepth_vfx.hosts.paths import default_output_dir
 from flashdepth_vfx.hosts.render import BackgroundRender, Report
 from flashdepth_vfx.hosts.settings import (
-    DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, RENDER_BUTTON, NodeSettings,
+    COMPRESSIONS, DATA_TYPES, DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, PREVIEW_BUTTON, RENDER_BUTTON,
+    NodeSettings,
 )
 from flashdepth_vfx.hosts.versions import DepthState, DepthVersion, NodeStatus, describe_versions
 
@@ -62,8 +63,12 @@ FRAMES = "frames"
 DEVICE = "device"
 PRECISION = "precision"
 USE_PROXY = "use_proxy"
+MAX_SIZE = "max_size"
+DATA_TYPE = "data_type"
+COMPRESSION = "compression"
 OUTPUT = "output"
 RENDER = "render"
+PREVIEW = "preview"
 FINISH = "finish"
 SHOW_PARTIAL = "show_partial"
 CANCEL = "cancel"
@@ -84,7 +89,9 @@ MISSING_ITEM = "(chosen, no longer on disk)"
 keeps a choice)."""
 TEXT_KNOBS = (CHECKPOINT, MODEL, COLORSPACE, MODE, FRAMES, DEVICE, PRECISION)
 SOLVE_KNOBS = (POINTS, POSITION, NORMALS)
-SETTING_KNOBS = TEXT_KNOBS + (USE_PROXY, OUTPUT) + SOLVE_KNOBS
+FILE_KNOBS = (MAX_SIZE, DATA_TYPE, COMPRESSION)
+"""The model-input size and how the depth files are stored (a node saved before them lacks them)."""
+SETTING_KNOBS = TEXT_KNOBS + (USE_PROXY, OUTPUT) + SOLVE_KNOBS + FILE_KNOBS
 
 # Nodes inside the Group.
 INPUT_NODE = "Plate"
@@ -174,6 +181,14 @@ def _solve_knobs() -> List[nuke.Knob]:
     ]
 
 
+def _file_knobs() -> List[nuke.Knob]:
+    return [
+        nuke.Int_Knob(MAX_SIZE, "max size"),
+        nuke.Enumeration_Knob(DATA_TYPE, "data type", list(DATA_TYPES)),
+        nuke.Enumeration_Knob(COMPRESSION, "compression", list(COMPRESSIONS)),
+    ]
+
+
 def _add_knobs(group: nuke.Group) -> None:
     knobs = [
         nuke.Tab_Knob("flashdepth", "FlashDepth"),
@@ -185,9 +200,11 @@ def _add_knobs(group: nuke.Group) -> None:
         nuke.Enumeration_Knob(DEVICE, "device", list(DEVICES)),
         nuke.Enumeration_Knob(PRECISION, "precision", list(PRECISIONS)),
         nuke.Boolean_Knob(USE_PROXY, "render from proxy"),
+        *_file_knobs(),
         nuke.File_Knob(OUTPUT, "output folder"),
         *_solve_knobs(),
         nuke.PyScript_Knob(RENDER, RENDER_BUTTON, button_command("render")),
+        nuke.PyScript_Knob(PREVIEW, PREVIEW_BUTTON, button_command(PREVIEW)),
         nuke.PyScript_Knob(FINISH, FINISH_BUTTON, button_command("finish")),
         nuke.PyScript_Knob(SHOW_PARTIAL, "Show partial", button_command("show_partial")),
         nuke.PyScript_Knob(CANCEL, "Cancel", button_command("cancel")),
@@ -204,8 +221,15 @@ def _add_knobs(group: nuke.Group) -> None:
                 "delivered later is rendered whole). The depth lines up with the plate in every Read frame mode.",
         USE_PROXY: "Render from the Read's proxy files instead of the full-resolution plate. Nuke's proxy "
                    "mode itself never changes what is rendered.",
+        MAX_SIZE: "Long side of the model's input in pixels: smaller uses less GPU memory and renders less detail; "
+                  "0: the model's own (2044 for the official models). A new size makes a new version.",
+        DATA_TYPE: "float32, or half floats: half the file size, about 3 significant digits (a new version).",
+        COMPRESSION: "EXR compression of the depth files (all lossless; auto: zip for half, none for float32). "
+                     "It changes file sizes, never the depth: the version stays the same.",
         OUTPUT: "Folder for the depth EXRs (one sub-folder per settings version); empty: "
                 "<script folder>/flashdepth/<node name>.",
+        PREVIEW: "Render only the frame you are on with these settings and show it in the node (not a version: it "
+                 "shows until the shot is rendered, then its file goes).",
         FINISH: "Render the frames a cancelled or failed render left out, keeping the finished ones (--resume).",
         SHOW_PARTIAL: "Show the unfinished render of these settings now, instead of the previous complete version.",
         POINTS: "With a Camera connected: the tracked 3D points of its matchmove (USD, .obj or CSV x,y,z). The "
@@ -223,7 +247,7 @@ def _add_knobs(group: nuke.Group) -> None:
         if knob.name() in tips:
             knob.setTooltip(tips[knob.name()])
         group.addKnob(knob)
-    for name in (FINISH, SHOW_PARTIAL, CANCEL):
+    for name in (PREVIEW, FINISH, SHOW_PARTIAL, CANCEL):
         group[name].clearFlag(nuke.STARTLINE)
     for hidden in (RESULT, CHOSEN, STATE):
         group[hidden].setFlag(nuke.INVISIBLE)
@@ -289,6 +313,8 @@ def read_source(group: nuke.Group) -> Source:
     solve = _solve(group, output_dir, read, frames)
     settings = NodeSettings(plate=plate, output_dir=output_dir, frames=format_frames(files),
                             colorspace=colour.colorspace or "", ocio_config=colour.ocio_config or "",
+                            max_size=_knob_text(group, MAX_SIZE), data_type=_knob_text(group, DATA_TYPE, DATA_TYPES[0]),
+                            compression=_knob_text(group, COMPRESSION, COMPRESSIONS[0]),
                             extra_args=solve.args, **knobs)
     return Source(settings, files, export, solve)
 
@@ -480,6 +506,14 @@ class _Node:
 
         yield tick
 
+    def current_frame(self) -> int:
+        frame = int(nuke.frame())
+        read = up.follow(self.group.input(0))
+        if read is None or read.Class() != "Read":  # an exported node tree is numbered by script frames
+            return frame
+        pairs = up.frame_pairs(read, [frame])
+        return pairs[0][0] if pairs else frame
+
     def show_progress(self, fraction: Optional[float], message: Optional[str]) -> None:
         if message is not None:
             self.group[STATUS].setValue(message)
@@ -504,7 +538,7 @@ def choose_version(group: nuke.Group) -> None:
 
 
 # What the buttons, knobChanged and script load call (flashdepth_vfx.hosts.controller's verbs on this node).
-(refresh_status, render, finish, cancel, show_partial, delete_old_versions, send_to_farm,
+(refresh_status, render, preview, finish, cancel, show_partial, delete_old_versions, send_to_farm,
  running) = controller.verbs(_Node)
 
 
@@ -618,11 +652,11 @@ def upgrade(group: nuke.Group) -> None:
             group["label"].setValue("")
     if group.knob(USE_PROXY) is None:
         group.addKnob(nuke.Boolean_Knob(USE_PROXY, "render from proxy"))
-    for solve_knob in _solve_knobs():
-        if group.knob(solve_knob.name()) is None:
-            group.addKnob(solve_knob)
+    for added in _solve_knobs() + _file_knobs():
+        if group.knob(added.name()) is None:
+            group.addKnob(added)
     _upgrade_inner(group)
-    for action, label in ((FINISH, FINISH_BUTTON), (SHOW_PARTIAL, "Show partial"), (FARM, FARM_BUTTON)):
+    for action, label in ((PREVIEW, PREVIEW_BUTTON), (FINISH, FINISH_BUTTON), (SHOW_PARTIAL, "Show partial"), (FARM, FARM_BUTTON)):
         if group.knob(action) is None:
             group.addKnob(nuke.PyScript_Knob(action, label, button_command(action)))
     for version_knob in _version_knobs():
@@ -630,7 +664,7 @@ def upgrade(group: nuke.Group) -> None:
             group.addKnob(version_knob)
             if version_knob.name() == CHOSEN:
                 version_knob.setFlag(nuke.INVISIBLE)
-    for action in (RENDER, FINISH, SHOW_PARTIAL, CANCEL, FARM, PRUNE):
+    for action in (RENDER, PREVIEW, FINISH, SHOW_PARTIAL, CANCEL, FARM, PRUNE):
         knob = group.knob(action)
         if isinstance(knob, nuke.PyScript_Knob) and knob.value() != button_command(action):
             knob.setValue(button_command(action))

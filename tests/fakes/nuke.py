@@ -304,7 +304,7 @@ _CLASS_KNOBS: Dict[str, Dict[str, Callable[[str], Knob]]] = {
     "Camera3": _CAMERA_KNOBS,
     "Output": {},
     "Group": {},
-    "Root": {"first_frame": _int(1), "last_frame": _int(100), "proxy": _bool(False), "floatLut": _plain("linear"),
+    "Root": {"first_frame": _int(1), "last_frame": _int(100), "frame": _int(1), "proxy": _bool(False), "floatLut": _plain("linear"),
              "proxy_scale": _plain(0.5),
              "colorManagement": _enum("Nuke", "OCIO"),
              "OCIO_config": _enum("nuke-default", "aces_1.2", "fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1", "custom"),
@@ -611,6 +611,14 @@ def root() -> Root:
 
 def modified() -> bool:
     return _root.modified()
+
+
+def frame(value: Optional[float] = None) -> int:
+    """Foundry: ``nuke.frame()`` is the current frame (the Viewer's, the root's ``frame`` knob); ``nuke.frame(f)``
+    moves to ``f`` and returns it."""
+    if value is not None:
+        _root["frame"].setValue(int(value))
+    return int(_root["frame"].value())
 
 
 class _this:

@@ -45,7 +45,10 @@ from flashdepth_vfx.hosts.farm import FARM_BUTTON
 from flashdepth_vfx.hosts.frames import format_frames, script_frames
 from flashdepth_vfx.hosts.paths import default_output_dir, frame_file, houdini_pattern, sequence_frames
 from flashdepth_vfx.hosts.render import BackgroundRender, Report
-from flashdepth_vfx.hosts.settings import DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, RENDER_BUTTON, NodeSettings
+from flashdepth_vfx.hosts.settings import (
+    COMPRESSIONS, DATA_TYPES, DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, PREVIEW_BUTTON, RENDER_BUTTON,
+    NodeSettings,
+)
 from flashdepth_vfx.hosts.versions import DepthState, DepthVersion, NodeStatus, describe_versions, keep_shown
 
 from .camera import CHAN_ROTATION_ORDER, camera_at, sample_camera
@@ -78,6 +81,9 @@ MODE = "fd_mode"
 FRAMES = "fd_frames"
 DEVICE = "fd_device"
 PRECISION = "fd_precision"
+MAX_SIZE = "fd_max_size"
+DATA_TYPE = "fd_data_type"
+COMPRESSION = "fd_compression"
 OUTPUT = "fd_output"
 CAMERA = "fd_camera"
 POINTS = "fd_points"
@@ -85,6 +91,7 @@ POSITION = "fd_position"
 NORMALS = "fd_normals"
 PASS_AOVS = ("P", "N")  # the layers (Copernicus AOVs) the position / normal passes write
 RENDER = "fd_render"
+PREVIEW = "fd_preview"
 FINISH = "fd_finish"
 CANCEL = "fd_cancel"
 FARM = "fd_farm"
@@ -146,6 +153,12 @@ def _parm_templates(kind: str) -> Tuple[hou.ParmTemplate, ...]:
         text(FRAMES, "Frame Range", "Frames to render, e.g. 1001-1100; empty: the whole sequence."),
         menu(DEVICE, "Device", DEVICES),
         menu(PRECISION, "Precision", PRECISIONS),
+        hou.IntParmTemplate(MAX_SIZE, "Max Size", 1, min=0, max=8192, script_callback=changed,
+                            script_callback_language=python,
+                            help="Long side of the model's input in pixels: smaller uses less GPU memory and renders "
+                                 "less detail; 0: the model's own. A new size makes a new version."),
+        menu(DATA_TYPE, "Data Type", DATA_TYPES),
+        menu(COMPRESSION, "Compression", COMPRESSIONS),
         text(OUTPUT, "Output Folder", "Folder for the depth EXRs; empty: $HIP/flashdepth/<node name>.",
              files, hou.fileType.Directory),
         text(CAMERA, "Camera", "The matchmove's OBJ camera: the shot solve ties the depth to it (depth.Z in scene "
@@ -154,6 +167,7 @@ def _parm_templates(kind: str) -> Tuple[hou.ParmTemplate, ...]:
         menu(POSITION, "Position Pass", PASSES),
         menu(NORMALS, "Normal Pass", PASSES),
         button(RENDER, RENDER_BUTTON, "render"),
+        button(PREVIEW, PREVIEW_BUTTON, "preview"),
         button(FINISH, FINISH_BUTTON, "finish"),
         button(CANCEL, "Cancel", "cancel"),
         button(FARM, FARM_BUTTON, "send_to_farm"),
@@ -382,7 +396,9 @@ def read_settings(node: hou.OpNode) -> Source:
     settings = NodeSettings(
         plate=plate, output_dir=output_dir, checkpoint=_text(node, CHECKPOINT), model=_text(node, MODEL),
         colorspace=_text(node, COLORSPACE), mode=_text(node, MODE), frames=format_frames(frames) if spec else "",
-        device=_text(node, DEVICE), precision=_text(node, PRECISION),
+        device=_text(node, DEVICE), precision=_text(node, PRECISION), max_size=_optional_text(node, MAX_SIZE),
+        data_type=_optional_text(node, DATA_TYPE, DATA_TYPES[0]),
+        compression=_optional_text(node, COMPRESSION, COMPRESSIONS[0]),
         ocio_config=hou.Color.ocio_configPath() if ocio_space is not None else "", extra_args=solve.args,
     )
     # the depth alone, in the channel the loaders read: the node adds it to its input (no copy of the plate)
@@ -529,6 +545,9 @@ class _Node:
 
             yield poll
 
+    def current_frame(self) -> int:
+        return int(round(hou.frame()))
+
     def show_progress(self, fraction: Optional[float], message: Optional[str]) -> None:
         if message is None:
             _PROGRESS.pop(self.key, None)
@@ -554,7 +573,8 @@ class _Node:
 
 
 # parm_changed: any FlashDepth parameter edited: the tile colour and the version loaded follow the status.
-parm_changed, render, finish, cancel, _, delete_old_versions, send_to_farm, running = controller.verbs(_Node)
+(parm_changed, render, preview, finish, cancel, _, delete_old_versions, send_to_farm,
+ running) = controller.verbs(_Node)
 
 
 def choose_version(node: hou.OpNode) -> None:

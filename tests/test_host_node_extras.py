@@ -11,6 +11,7 @@ import pytest
 
 from depth_files import write_engine_frames
 from flashdepth_vfx.hosts import prune
+from flashdepth_vfx.hosts.paths import host_path, relative_path
 from flashdepth_vfx.hosts.settings import NodeSettings
 from flashdepth_vfx.hosts.versions import PREVIEW_FOLDER, STATE_COLOURS, DepthState, DepthVersion, describe_versions
 from flashdepth_vfx.errors import FlashDepthError
@@ -161,3 +162,52 @@ def test_houdini_parms_for_max_size_data_type_and_compression(hou_fd: Any, hou: 
     args = hou_fd.read_settings(node).job().to_args()
     assert args[args.index("--max-size") + 1] == "768" and "--half" in args
     assert args[args.index("--compression") + 1] == "zip"
+
+
+# --- paths written into host parameters -------------------------------------------------------------------------
+
+def test_host_paths_use_forward_slashes_as_houdini_reads_a_backslash_as_an_escape(hou: ModuleType) -> None:
+    windows = "C:\\show\\sh010\\flashdepth\\node1"
+    assert hou.text.expandString(windows) == "C:showsh010flashdepthnode1"  # what Houdini makes of it
+    assert host_path(windows, sep="\\") == "C:/show/sh010/flashdepth/node1"
+    assert hou.text.expandString(host_path(windows, sep="\\")) == "C:/show/sh010/flashdepth/node1"
+    assert host_path("/mnt/show/odd\\name", sep="/") == "/mnt/show/odd\\name"  # a POSIX name keeps its backslash
+    assert relative_path("/mnt/show/sh010/flashdepth/node1", "/mnt/show/sh010", "$HIP") == "$HIP/flashdepth/node1"
+    assert relative_path("/mnt/depth/node1", "/mnt/show/sh010", "$HIP") == "/mnt/depth/node1"
+    assert relative_path("/mnt/depth/node1", None, "$HIP") == "/mnt/depth/node1"
+
+
+def test_houdini_keeps_an_unset_output_folder_relative_to_hip(hou_fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+    network, plate = plate_cop(hou, tmp_path)
+    node = hou_fd.create_node(network, plate)
+    hou_fd.render(node)
+    hou_wait(hou_fd, hou, node)
+    assert node.parm("fd_output").unexpandedString() == "$HIP/flashdepth/flashdepth1"
+    assert "Current: 5 frames" in hou_status(node)
+    moved = tmp_path / "Volumes" / "fx"  # the same .hip opened from another mount
+    moved.parent.mkdir()
+    moved.symlink_to(tmp_path / "fx", target_is_directory=True)
+    hou.hipFile.load(str(moved / "shot.hip"))
+    assert hou_fd.read_settings(node).settings.output_dir == str(moved / "flashdepth" / "flashdepth1")
+    assert "Current: 5 frames" in hou_status(node)
+    loader = node.node("depth").parm("filename1")  # the loader reads the files from that mount too
+    assert loader.unexpandedString().startswith("$HIP/flashdepth/flashdepth1/")
+    assert loader.evalAsString().startswith(str(moved / "flashdepth" / "flashdepth1"))
+
+
+def test_nuke_output_folder_typed_on_one_mount_is_found_through_the_studios_filename_filter(
+        fd: Any, nuke: ModuleType, read: Any, tmp_path: Path) -> None:
+    group = fd.create_node(read)
+    typed = tmp_path / "mnt" / "depth"
+    group["output"].setValue(str(typed))  # the artist's own absolute folder, as Alice's machine mounts it
+    fd.render(group)
+    finish(fd, group)
+    volumes = tmp_path / "Volumes" / "depth"  # Bob's machine mounts it elsewhere; his studio remaps the paths
+    volumes.parent.mkdir()
+    volumes.symlink_to(typed, target_is_directory=True)
+    nuke.addFilenameFilter(lambda path: path.replace(str(typed), str(volumes)))
+    assert group["output"].value() == str(typed)  # as typed
+    assert fd.read_source(group).settings.output_dir == str(volumes)
+    fd.refresh_status(group)
+    assert group["status"].value().startswith("Current: 5 frames")
+    assert group.node("DepthRead")["file"].value().startswith(str(volumes))

@@ -43,7 +43,7 @@ from flashdepth_vfx.hosts.controller import Source
 from flashdepth_vfx.hosts.export import ExportCache
 from flashdepth_vfx.hosts.farm import FARM_BUTTON
 from flashdepth_vfx.hosts.frames import format_frames, script_frames
-from flashdepth_vfx.hosts.paths import default_output_dir
+from flashdepth_vfx.hosts.paths import default_output_dir, host_path, relative_path
 from flashdepth_vfx.hosts.render import BackgroundRender, Report
 from flashdepth_vfx.hosts.settings import (
     COMPRESSIONS, DATA_TYPES, DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, PREVIEW_BUTTON, RENDER_BUTTON,
@@ -82,6 +82,9 @@ PRUNE = "delete_old_versions"
 RESULT = "flashdepth_result"  # hidden: the DepthVersion the DepthRead shows (JSON)
 STATE = "flashdepth_state"  # hidden: the status in a few words, which the Node Graph draws on the node
 CHOSEN = "flashdepth_chosen"  # hidden: the artist chose that version in the version menu
+SCRIPT_FOLDER = "[file dirname [value root.name]]"
+"""The saved script's folder as a file knob spells it (TCL, evaluated on each machine): the output folder knob is
+kept relative to it, so another mount of the show finds the same versions."""
 LATEST = "latest (follows the settings)"
 """The version menu's first item: show the version the knobs make (or keep the previous one until it is done)."""
 MISSING_ITEM = "(chosen, no longer on disk)"
@@ -227,7 +230,8 @@ def _add_knobs(group: nuke.Group) -> None:
         COMPRESSION: "EXR compression of the depth files (all lossless; auto: zip for half, none for float32). "
                      "It changes file sizes, never the depth: the version stays the same.",
         OUTPUT: "Folder for the depth EXRs (one sub-folder per settings version); empty: "
-                "<script folder>/flashdepth/<node name>.",
+                "<script folder>/flashdepth/<node name>, written here relative to the script at the first render "
+                "(the studio's filename filters apply, as to Reads).",
         PREVIEW: "Render only the frame you are on with these settings and show it in the node (not a version: it "
                  "shows until the shot is rendered, then its file goes).",
         FINISH: "Render the frames a cancelled or failed render left out, keeping the finished ones (--resume).",
@@ -293,7 +297,7 @@ def read_source(group: nuke.Group) -> Source:
     source = up.follow(upstream)
     if upstream is None or source is None:
         raise FlashDepthError(f"{group.name()} has no input: connect a Read or a node tree to it")
-    output_dir = str(group[OUTPUT].value()).strip() or default_output_dir(_script_dir(), group.name())
+    output_dir = up.file_path(group, OUTPUT) or default_output_dir(_script_dir(), group.name())
     frames = script_frames(str(group[FRAMES].value()), range(upstream.firstFrame(), upstream.lastFrame() + 1))
     knobs = {name: str(group[name].value()) for name in TEXT_KNOBS}
     colour = engine_colour(knobs.pop(COLORSPACE), up.active_ocio_config())
@@ -365,8 +369,9 @@ def load_version(group: nuke.Group, version: Optional[DepthVersion], source: Sou
             if node is not None:
                 node["disable"].setValue(True)
         return
-    changed = str(read["file"].value()) != version.pattern
-    read["file"].setValue(version.pattern)
+    pattern = host_path(version.pattern)
+    changed = str(read["file"].value()) != pattern
+    read["file"].setValue(pattern)
     plate = up.follow(group.input(0))
     if source.export is None and plate is not None:
         up.copy_timing(plate, read)
@@ -476,8 +481,9 @@ class _Node:
         load_version(self.group, version, source, reload)
 
     def keep_output_dir(self, output_dir: str) -> None:
-        if not str(self.group[OUTPUT].value()).strip():
-            self.group[OUTPUT].setValue(output_dir)
+        base = _script_dir()
+        if base and not str(self.group[OUTPUT].value()).strip():  # (an unsaved script's temp folder is not kept)
+            self.group[OUTPUT].setValue(relative_path(output_dir, base, SCRIPT_FOLDER))
 
     def ask(self, question: str, details: str) -> bool:
         return bool(nuke.ask(f"{question}\n\n{details}" if details else question))
@@ -548,7 +554,7 @@ def _export_begin(name: str, pattern: str) -> None:
         raise FlashDepthError(f"{name} was deleted while exporting its input")
     with group:
         # the working space, as the engine is told (a Write's default follows Project Settings' float files LUT)
-        write = nuke.nodes.Write(name=EXPORT_NODE, file=pattern, file_type="exr", channels="rgba",
+        write = nuke.nodes.Write(name=EXPORT_NODE, file=host_path(pattern), file_type="exr", channels="rgba",
                                  colorspace=_working_space())
         write.setInput(0, _inner(group, INPUT_NODE))
 

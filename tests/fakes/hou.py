@@ -845,11 +845,11 @@ class _Text:
         variables = {"HIP": os.path.dirname(hipFile.path()) or ".", **os.environ}
 
         def expand(match: "re.Match[str]") -> str:
-            if match.group(1):  # \$NAME is a literal $NAME
-                return match.group(0)[1:]
+            if match.group(1) is not None:  # SideFX: a backslash escapes the next character (\$NAME is a literal
+                return match.group(1)       # $NAME; C:\show\depth reads as C:showdepth): paths use /
             return variables.get(match.group(2), match.group(0))
 
-        return re.sub(r"(\\)?\$\{?(\w+)\}?", expand, value)
+        return re.sub(r"\\(.)|\$\{?(\w+)\}?", expand, value)
 
 
 class _Ui:

@@ -111,10 +111,29 @@ class EvalString_Knob(String_Knob):
     pass
 
 
+_TCL = re.compile(r"\[(value|file dirname) ([^\[\]]*)\]")
+
+
+def _tcl(text: str) -> str:
+    """The TCL commands the fake evaluates, innermost first: ``[value root.name]`` (a knob's value) and
+    ``[file dirname PATH]``."""
+    def run(match: "re.Match[str]") -> str:
+        if match.group(1) == "file dirname":
+            return os.path.dirname(match.group(2))
+        node_name, _, knob_name = match.group(2).rpartition(".")
+        node = _root if node_name == "root" else toNode(node_name)
+        return str(node[knob_name].value()) if node is not None else ""
+
+    while _TCL.search(text):
+        text = _TCL.sub(run, text)
+    return text
+
+
 class File_Knob(EvalString_Knob):
     def getEvaluatedValue(self) -> str:
-        """The file with TCL evaluated and a #### sequence written as %04d ("technical notation")."""
-        return re.sub(r"#+", lambda run: f"%0{len(run.group())}d", str(self._value))
+        """Foundry: the file with TCL expressions evaluated (``[file dirname [value root.name]]``: the script's
+        folder) and a #### sequence written as %04d ("technical notation")."""
+        return re.sub(r"#+", lambda run: f"%0{len(run.group())}d", _tcl(str(self._value)))
 
 
 class Tab_Knob(Knob):

@@ -43,7 +43,9 @@ from flashdepth_vfx.hosts.controller import Source
 from flashdepth_vfx.hosts.export import ExportCache, content_key, file_stamp
 from flashdepth_vfx.hosts.farm import FARM_BUTTON
 from flashdepth_vfx.hosts.frames import format_frames, script_frames
-from flashdepth_vfx.hosts.paths import default_output_dir, frame_file, houdini_pattern, sequence_frames
+from flashdepth_vfx.hosts.paths import (
+    default_output_dir, frame_file, houdini_pattern, relative_path, sequence_frames,
+)
 from flashdepth_vfx.hosts.render import BackgroundRender, Report
 from flashdepth_vfx.hosts.settings import (
     COMPRESSIONS, DATA_TYPES, DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, PREVIEW_BUTTON, RENDER_BUTTON,
@@ -159,7 +161,8 @@ def _parm_templates(kind: str) -> Tuple[hou.ParmTemplate, ...]:
                                  "less detail; 0: the model's own. A new size makes a new version."),
         menu(DATA_TYPE, "Data Type", DATA_TYPES),
         menu(COMPRESSION, "Compression", COMPRESSIONS),
-        text(OUTPUT, "Output Folder", "Folder for the depth EXRs; empty: $HIP/flashdepth/<node name>.",
+        text(OUTPUT, "Output Folder", "Folder for the depth EXRs; empty: $HIP/flashdepth/<node name>, written here "
+                                      "(as $HIP/...) at the first render.",
              files, hou.fileType.Directory),
         text(CAMERA, "Camera", "The matchmove's OBJ camera: the shot solve ties the depth to it (depth.Z in scene "
                                "units, steady over the shot). Needs Scene Points.", hou.stringParmType.NodeReference),
@@ -505,9 +508,9 @@ class _Node:
                 load_version(self.node, version)
 
     def keep_output_dir(self, output_dir: str) -> None:
-        if not _text(self.node, OUTPUT).strip():
+        if not _text(self.node, OUTPUT).strip():  # $HIP-relative: every machine and mount opening the .hip finds it
             with hou.undos.disabler():
-                _parm(self.node, OUTPUT).set(output_dir)
+                _parm(self.node, OUTPUT).set(relative_path(output_dir, _base_dir(), "$HIP"))
 
     def ask(self, question: str, details: str) -> bool:
         if not hou.isUIAvailable():
@@ -620,9 +623,10 @@ def load_version(node: hou.OpNode, version: DepthVersion) -> None:
         raise FlashDepthError(f"{node.path()} is missing its '{DEPTH_NODE}' File COP: create a new FlashDepth node")
     upstream = _upstream(node)
     if kind == COPERNICUS and upstream is not None and upstream.type().name() == "file":
-        parm.set(_follow_video_timing(loader, upstream, version))
+        pattern = _follow_video_timing(loader, upstream, version)
     else:
-        parm.set(houdini_pattern(version.pattern))
+        pattern = houdini_pattern(version.pattern)
+    parm.set(relative_path(pattern, _base_dir(), "$HIP"))  # (another mount of the .hip reads the same files)
     if kind == COPERNICUS:  # the AOVs the files hold: the depth and the passes asked
         present = version_passes(version.manifest())
         aovs = COPERNICUS_AOVS + tuple(aov for aov, shown in zip(PASS_AOVS, present) if shown)

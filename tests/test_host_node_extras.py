@@ -3,6 +3,7 @@ node's settings, shown until the shot is rendered, never a version), and the eng
 compression on the node, in the settings key only where they change the depth."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from depth_files import write_engine_frames
+from fakes.slowfs import SlowFileSystem
 from flashdepth_vfx.hosts import prune
 from flashdepth_vfx.hosts.paths import host_path, relative_path
 from flashdepth_vfx.hosts.settings import NodeSettings
@@ -211,3 +213,47 @@ def test_nuke_output_folder_typed_on_one_mount_is_found_through_the_studios_file
     fd.refresh_status(group)
     assert group["status"].value().startswith("Current: 5 frames")
     assert group.node("DepthRead")["file"].value().startswith(str(volumes))
+
+
+# --- Houdini: progress and status cost ------------------------------------------------------------------------------
+
+def test_houdini_progress_never_marks_the_hip_modified(hou_fd: Any, hou: ModuleType, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    network, plate = plate_cop(hou, tmp_path)
+    plate.frame_range = (1001.0, 1020.0)
+    node = hou_fd.create_node(network, plate)
+    node.parm("fd_output").set("$HIP/depth")
+    hou.hipFile.save()
+    assert not hou.hipFile.hasUnsavedChanges()
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "slow")
+    monkeypatch.setenv("FAKE_ENGINE_DELAY", "0.02")
+    node.parm("fd_render").press()
+    seen: list = []
+    hou.run_event_loop(until=lambda: seen.append((hou_status(node), hou.hipFile.hasUnsavedChanges()))
+                       or hou_fd.running(node) is None)
+    during = [modified for line, modified in seen if "% Frame" in line]
+    assert len(during) >= 5 and not any(during)  # the status line followed the frames; the scene stayed saved
+    assert any(re.match(r"FlashDepth flashdepth1: \d+% Frame 10\d\d \(\d+/20\)", message)
+               for message in hou.ui.status_messages)  # the status bar shows the progress
+    assert "Current: 20 frames" in hou_status(node)
+
+
+def test_houdini_status_of_a_cop2_tree_costs_a_few_file_calls_whatever_the_frame_count(
+        hou_fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+    network, plate = plate_cop(hou, tmp_path)
+    for frame in range(1006, 1201):
+        (tmp_path / "plates" / f"shot.{frame}.exr").write_text("plate")
+    plate.frame_range = (1001.0, 1200.0)
+    blur = network.createNode("blur")
+    blur.setInput(0, plate)
+    blur.frame_range = (1001.0, 1200.0)
+    node = hou_fd.create_node(network, blur)
+    key = hou_fd.read_settings(node).export.folder
+    with SlowFileSystem() as fs:
+        parts = hou_fd.content_parts(blur, list(range(1001, 1201)))
+    assert fs.calls["stat"] <= 6, fs.calls  # was an isfile and a stat per frame (400 at 200 frames)
+    assert any("filename1=" in part and "shot.####.exr|shot.%04d.exr" in part for part in parts)
+    take = tmp_path / "plates" / ".shot.1100.exr.tmp"  # a frame re-delivered (written beside it, renamed over it)
+    take.write_text("a new take")
+    take.replace(tmp_path / "plates" / "shot.1100.exr")
+    assert hou_fd.read_settings(node).export.folder != key

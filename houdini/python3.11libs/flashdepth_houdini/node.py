@@ -10,7 +10,7 @@
 The engine writes only ``depth.Z`` (and the passes): never a second copy of the plate. Renders run in the background (the shared
 :class:`flashdepth_vfx.hosts.render.BackgroundRender` thread): every HOM call goes to Houdini's main thread
 through SideFX's ``hdefereval`` (one exported COP2 frame at a time, the progress, the result), so the UI never
-blocks; the node's progress bar and status line follow it and its *Cancel* button stops it. In hython (no UI)
+blocks; the status bar and the status line follow it (no parameter: the .hip stays unmodified while it renders) and its *Cancel* button stops it. In hython (no UI)
 the same work runs in the calling thread under ``hou.InterruptableOperation``.
 
 Each settings combination renders into its own version folder (:mod:`flashdepth_vfx.hosts.versions`); the
@@ -40,7 +40,7 @@ from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts import controller
 from flashdepth_vfx.hosts.camera import OFF, PASSES, solve_args, version_passes
 from flashdepth_vfx.hosts.controller import Source
-from flashdepth_vfx.hosts.export import ExportCache, content_key, file_stamp
+from flashdepth_vfx.hosts.export import ExportCache, content_key, file_stamp, sequence_stamp
 from flashdepth_vfx.hosts.farm import FARM_BUTTON
 from flashdepth_vfx.hosts.frames import format_frames, script_frames
 from flashdepth_vfx.hosts.paths import (
@@ -97,7 +97,7 @@ PREVIEW = "fd_preview"
 FINISH = "fd_finish"
 CANCEL = "fd_cancel"
 FARM = "fd_farm"
-PROGRESS = "fd_progress"
+PROGRESS = "fd_progress"  # a parameter of nodes made by earlier releases (set at every frame, it marked the .hip modified)
 STATUS = "fd_status"
 VERSION = "fd_version"
 PRUNE = "fd_prune"
@@ -174,7 +174,6 @@ def _parm_templates(kind: str) -> Tuple[hou.ParmTemplate, ...]:
         button(FINISH, FINISH_BUTTON, "finish"),
         button(CANCEL, "Cancel", "cancel"),
         button(FARM, FARM_BUTTON, "send_to_farm"),
-        hou.IntParmTemplate(PROGRESS, "Progress", 1, min=0, max=100, help="Percent of the running render."),
         hou.StringParmTemplate(STATUS, "Status", 1, help="Whether the depth is current, stale or partial."),
         hou.StringParmTemplate(
             VERSION, "Version", 1, default_value=(LATEST,), item_generator_script=_VERSION_MENU.format(latest=LATEST),
@@ -340,11 +339,27 @@ def _file_frames(spec: str, default: Sequence[int]) -> List[int]:
     return script_frames(spec, default)
 
 
+_FRAME_TOKEN = re.compile(r"\$\{?F\d*\}?|<F\d*>")
+"""A frame token in a file name parameter ($F4, ${F}, Copernicus' <F>): the parameter names a file sequence."""
+
+
+def _sequence_parm(parm: hou.Parm) -> Optional[str]:
+    """The file sequence a string parameter names with a frame token (as ``####``), else None."""
+    if not isinstance(parm.parmTemplate(), hou.StringParmTemplate):
+        return None
+    try:
+        raw = parm.unexpandedString()
+    except hou.Error:  # an expression rather than a string
+        return None
+    return _expand(raw) if _FRAME_TOKEN.search(raw) else None
+
+
 def content_parts(source: hou.OpNode, frames: Sequence[int]) -> List[str]:
     """What shapes ``source``'s images over its whole sequence ``frames``, one string per upstream node (for
     :func:`content_key`): its path, type and wiring, its parameter values at those frames, and the files those
-    values name. The key does not depend on which frames a render asks for, so asking for more exports only
-    the new ones."""
+    values name: a file sequence by :func:`.export.sequence_stamp` (a few file-system calls, none per frame), another
+    file by its size and time. The key does not depend on which frames a render asks for, so asking for more
+    exports only the new ones."""
     parts: List[str] = []
     seen = set()
     todo = [source]
@@ -356,13 +371,18 @@ def content_parts(source: hou.OpNode, frames: Sequence[int]) -> List[str]:
         inputs = [n for n in node.inputs() if n is not None]
         lines = [f"{node.path()}|{node.type().name()}|{[n.path() for n in inputs]}"]
         for parm in node.parms():
+            sequence = _sequence_parm(parm)
+            if sequence is not None:
+                lines.append(f"{parm.name()}={sequence}|{sequence_stamp(sequence, frames)}")
+                continue
             try:  # an animated parameter at every frame asked, any other once
                 at = frames if parm.isTimeDependent() else frames[:1]
                 values = sorted({str(parm.evalAtFrame(frame)) for frame in at})
             except hou.Error as exc:  # a parameter that cannot evaluate still counts, by its error
                 values = [f"error: {exc}"]
             lines.append(f"{parm.name()}={values}")
-            lines += [file_stamp(value) for value in values if os.path.isfile(value)]
+            if len(values) == 1 and os.path.isabs(values[0]):  # one file, not a frame-varying string
+                lines.append(file_stamp(values[0]))
         parts.append("\n".join(lines))
         todo += inputs
     return parts
@@ -444,7 +464,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 _PROGRESS: Dict[str, str] = {}
-"""The running renders' progress lines, by node session id (the status line shows them)."""
+"""The running renders' progress lines ("40% Frame 1002 (2/5)"), by node session id: the status bar and the status
+line show them; no parameter holds them (a parameter set marks the .hip modified)."""
 
 
 class _Node:
@@ -552,14 +573,14 @@ class _Node:
         return int(round(hou.frame()))
 
     def show_progress(self, fraction: Optional[float], message: Optional[str]) -> None:
+        # no parameter is set: that would mark the .hip modified at every frame (SideFX documents no way around it)
         if message is None:
             _PROGRESS.pop(self.key, None)
-        else:
-            _PROGRESS[self.key] = message
-        with hou.undos.disabler():
-            _parm(self.node, PROGRESS).set(int(round(100 * (fraction or 0.0))))
-        if message is not None and hou.isUIAvailable():
-            hou.ui.setStatusMessage(f"FlashDepth {self.name}: {message}")
+            return
+        line = f"{int(round(100 * (fraction or 0.0)))}% {message}"
+        _PROGRESS[self.key] = line
+        if hou.isUIAvailable():
+            hou.ui.setStatusMessage(f"FlashDepth {self.name}: {line}")
 
     @contextlib.contextmanager
     def exporter(self, cache: ExportCache) -> Iterator[Callable[[int], None]]:
@@ -677,16 +698,22 @@ def _remember_status(node: hou.OpNode, status: Union[NodeStatus, FlashDepthError
     return entry
 
 
+def _loaded_file(node: hou.OpNode) -> str:
+    """The depth loader's file name (the COP2 subnet's File COP, or the Copernicus node's own)."""
+    loader = node.node(DEPTH_NODE) or node
+    parm = loader.parm(FILE_PARM[COP2]) or loader.parm(FILE_PARM[COPERNICUS])
+    return parm.evalAsString() if parm is not None else ""
+
+
 def status_text(node: hou.OpNode) -> str:
     """The status line (the Status parameter's expression): the running render's progress, else whether the
     depth is current, partial, stale or missing, after how the last action ended. The status is computed when
     what it depends on changes (:func:`_signature`, and each action), not at every redraw: that reads the disk,
     samples the camera and, for a COP2 tree, evaluates every upstream parameter."""
-    progress = node.parm(PROGRESS)
-    percent = progress.eval() if progress is not None else 0  # read, so the line refreshes with the progress
+    _loaded_file(node)  # read, so that Houdini evaluates the line again when a render loads its depth
     if running(node) is not None:
-        message = _PROGRESS.get(str(node.sessionId()), "Starting")
-        return f"{percent}% {message} (press Cancel to stop)"
+        line = _PROGRESS.get(str(node.sessionId()), "0% Starting")
+        return f"{line} (press Cancel to stop)"
     entry = _STATUS.get(str(node.sessionId()))
     if entry is None or entry[0] != _signature(node):
         host = _Node(node)

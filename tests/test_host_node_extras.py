@@ -257,3 +257,14 @@ def test_houdini_status_of_a_cop2_tree_costs_a_few_file_calls_whatever_the_frame
     take.write_text("a new take")
     take.replace(tmp_path / "plates" / "shot.1100.exr")
     assert hou_fd.read_settings(node).export.folder != key
+
+
+def test_a_preview_that_fails_says_why_and_leaves_no_folder(fd: Any, nuke: ModuleType, read: Any, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "fail")
+    group = fd.create_node(read)
+    nuke.frame(1002)
+    fd.preview(group)
+    finish(fd, group)
+    assert group["status"].value().startswith("Error: ") and "Not rendered yet" in group["status"].value()
+    assert not (tmp_path / "comp" / "flashdepth" / "FlashDepth1" / PREVIEW_FOLDER).exists()

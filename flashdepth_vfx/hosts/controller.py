@@ -226,8 +226,12 @@ def _render(host: NodeHost, resume: bool, preview: bool) -> Optional[BackgroundR
                 return RenderResult(CANCELLED_EXIT_CODE, True, None)
             source.solve.write()
             if preview:
-                with rendering_marker(target.folder):
-                    return task.run_engine(job, report)
+                try:
+                    with rendering_marker(target.folder):
+                        return task.run_engine(job, report)
+                finally:
+                    if not target.on_disk():  # a preview that failed leaves no folder behind
+                        prune.clear_preview(target)
             target.write_manifest(job)
             with target.rendering():
                 return task.run_engine(job, report)

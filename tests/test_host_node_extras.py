@@ -53,7 +53,10 @@ def test_nuke_preview_renders_the_current_frame_shows_it_until_the_shot_is_rende
     assert shown(group["flashdepth_result"].value()) == preview
     set_knob(nuke, group, "mode", "disparity")  # other settings: the preview says so, and stays until rendered
     assert group["status"].value().startswith("Preview: frame 1003 rendered with other settings")
+    fd.preview(group)  # a preview of those settings too
+    finish(fd, group)
     set_knob(nuke, group, "mode", "depth")
+    assert len(list((out_dir / PREVIEW_FOLDER).iterdir())) == 2
 
     fd.render(group)
     finish(fd, group)
@@ -61,6 +64,7 @@ def test_nuke_preview_renders_the_current_frame_shows_it_until_the_shot_is_rende
     assert not version.is_preview and version.key == preview.key
     assert group.node("DepthRead")["file"].value() == version.pattern
     assert group["status"].value().startswith("Done: 5 frames")
+    assert (out_dir / PREVIEW_FOLDER).is_dir()  # (the fake engine's frames carry no engine header: they stay)
 
 
 def test_nuke_preview_of_a_frame_outside_the_range_takes_the_nearest_through_the_reads_timing(
@@ -108,7 +112,9 @@ def test_a_rendered_shot_clears_its_previews_files_only(tmp_path: Path) -> None:
     for name in ("notes.txt", "shot_depth.1004.exr"):
         (Path(preview.folder) / name).unlink()
     write_engine_frames(Path(preview.folder), range(1003, 1004))
-    prune.clear_preview(preview)
+    other = NodeSettings(plate=settings.plate, output_dir=settings.output_dir, mode="disparity").preview()
+    write_engine_frames(Path(other.folder), range(1001, 1002))
+    prune.clear_previews(settings.output_dir, settings.plate)  # every preview of the node's plate
     assert not (tmp_path / "out" / PREVIEW_FOLDER).exists()
 
 

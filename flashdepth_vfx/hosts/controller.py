@@ -269,14 +269,15 @@ def _export(task: BackgroundRender, host: NodeHost, cache: ExportCache, frames: 
 
 def finished(host: NodeHost, message: str, target: Optional[DepthVersion] = None) -> None:
     """(Main thread) a render into ``target`` ended: show the version that should now be shown (reloaded) and how
-    it ended. A preview that rendered is shown; a shot rendered whole takes its preview's frames away."""
+    it ended. A preview that rendered is shown; a shot rendered whole takes the node's previews away."""
     if target is not None and target.is_preview and target.on_disk():
         with contextlib.suppress(FlashDepthError):
             load(host, target, host.read_source())
     status = refresh(host, message, reload=True)
     if target is not None and not target.is_preview and status is not None and status.state is DepthState.CURRENT:
         with contextlib.suppress(FlashDepthError):
-            prune.clear_preview(host.read_source().settings.preview())
+            settings = host.read_source().settings
+            prune.clear_previews(settings.output_dir, settings.plate)
     host.show_progress(1.0 if status is not None and status.state is DepthState.CURRENT else 0.0, None)
 
 

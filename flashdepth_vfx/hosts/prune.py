@@ -36,7 +36,8 @@ from flashdepth_vfx.bridge.runner import process_alive
 from flashdepth_vfx.plates.output_guard import replace_refusal, written_kind
 
 from .versions import (
-    MANIFEST, MARKER_STALE_S, RENDERING_MARKER, SHOWN_FOLDER, DepthVersion, describe_versions, shown_by,
+    MANIFEST, MARKER_STALE_S, PREVIEW_FOLDER, RENDERING_MARKER, SHOWN_FOLDER, DepthVersion, describe_versions,
+    shown_by,
 )
 
 DEFAULT_KEEP = 2
@@ -424,6 +425,18 @@ def clear_preview(preview: DepthVersion) -> None:
             os.rmdir(folder)  # only when empty
         except OSError:
             continue
+
+
+def clear_previews(output_dir: str, plate: str) -> None:
+    """Remove the frames *Preview frame* rendered of ``plate`` under a node's output folder, with any settings
+    (:func:`clear_preview` each): the shot is rendered, the one-frame previews have served."""
+    try:
+        with os.scandir(os.path.join(output_dir, PREVIEW_FOLDER)) as entries:
+            keys = [entry.name for entry in entries if entry.is_dir(follow_symlinks=False)]
+    except OSError:
+        return
+    for key in keys:
+        clear_preview(DepthVersion.preview_in(output_dir, key, plate))
 
 
 def summary(plan: PrunePlan, failed: Sequence[str] = ()) -> str:

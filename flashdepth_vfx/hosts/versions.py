@@ -68,8 +68,8 @@ _NEW_FOLDERS: Set[str] = set()  # version folders this process made for a render
 PREVIEW_FOLDER = ".flashdepth_preview"
 """In a node's output folder: the frames *Preview frame* rendered, one sub-folder per settings key. No manifest:
 never a version (not in the version menu, never pruned as one); a preview of the same frame and settings is
-overwritten by the engine (its output guard replaces only its own files), and a key's previews go once the shot
-is rendered with it (:func:`.prune.clear_preview`)."""
+overwritten by the engine (its output guard replaces only its own files), and the node's previews go once its shot
+is rendered (:func:`.prune.clear_previews`)."""
 RESOLVE_PROJECT = "DaVinci Resolve project"
 """How a shown record names a Resolve project (its media pool imported the version): no file, so never stale."""
 

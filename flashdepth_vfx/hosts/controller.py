@@ -52,6 +52,9 @@ class Source:
     solve: SolveRequest = SolveRequest()
     engine_args: Tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        self.settings.output_args()  # a size or choice the engine refuses: FlashDepthError where the node is read
+
     def job(self, resume: bool = False) -> RenderJob:
         """The versioned engine job (``--resume`` with ``resume``)."""
         return self._with_engine_args(self.settings.versioned_job(resume=resume))

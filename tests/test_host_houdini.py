@@ -112,7 +112,8 @@ def test_node_is_a_subnet_with_spare_parms_defaults_and_a_file_cop(fd: Any, hou:
     assert [t.name() for t in node.parmTemplateGroup().entries()] == [
         "fd_plate", "fd_checkpoint", "fd_model", "fd_colorspace", "fd_mode", "fd_frames", "fd_device",
         "fd_precision", "fd_max_size", "fd_data_type", "fd_compression", "fd_output", "fd_camera", "fd_points",
-        "fd_position", "fd_normals", "fd_render", "fd_preview", "fd_finish", "fd_cancel", "fd_farm", "fd_status", "fd_version", "fd_prune"]
+        "fd_position", "fd_normals", "fd_render", "fd_preview", "fd_finish", "fd_cancel", "fd_farm", "fd_status",
+        "fd_version", "fd_prune"]
     entries = {t.name(): t for t in node.parmTemplateGroup().entries()}
     assert isinstance(entries["fd_model"], hou.MenuParmTemplate) and entries["fd_model"].menuItems() == MODELS
     assert isinstance(entries["fd_render"], hou.ButtonParmTemplate) and entries["fd_render"].label() == "Render depth"

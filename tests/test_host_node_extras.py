@@ -279,6 +279,7 @@ def test_a_preview_that_fails_says_why_and_leaves_no_folder(fd: Any, nuke: Modul
 def test_a_max_size_the_engine_refuses_is_one_status_line(fd: Any, nuke: ModuleType, read: Any) -> None:
     group = fd.create_node(read)
     set_knob(nuke, group, "max_size", -5)
-    assert group["status"].value() == "max size '-5': use a whole number of pixels (e.g. 1024), or 0 for the model's own"
+    assert group["status"].value() == ("max size '-5': use a whole number of pixels (e.g. 1024), or 0 for the "
+                                       "model's own")
     fd.render(group)
     assert fd.running(group) is None and group["status"].value().startswith("Error: max size '-5'")

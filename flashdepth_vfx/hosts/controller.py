@@ -1,5 +1,5 @@
-"""What a FlashDepth node does, once for every host: *Render depth*, *Preview frame*, *Finish*, *Cancel*, the status check, the
-version menu, *Show partial*, *Delete old versions* and *Send to farm*.
+"""What a FlashDepth node does, once for every host: *Render depth*, *Preview frame*, *Finish*, *Cancel*, the status
+check, the version menu, *Show partial*, *Delete old versions* and *Send to farm*.
 
 A host adapter supplies a :class:`NodeHost` for one node: a few operations on the host's API (read the node's
 source, show its status, load a version into its loader, ask a question, run a call on the main thread, report
@@ -171,7 +171,7 @@ def refresh(host: NodeHost, message: Optional[str] = None, reload: bool = False)
     status = status_of(host, source)
     if status.show != host.shown() or reload:
         load(host, status.show, source, reload)
-    if status.show is not None and not status.show.is_preview:  # a node pasted from another scene, a scene saved under a new name
+    if status.show is not None and not status.show.is_preview:  # a node pasted from another scene, a scene renamed
         keep_shown(status.show, host.scene, host.path)
     host.show(status, message)
     return status
@@ -461,5 +461,5 @@ class Verbs(NamedTuple):
 def verbs(host: Callable[[Any], NodeHost]) -> Verbs:
     """The verbs for an adapter whose :class:`NodeHost` is ``host(node)``: its module unpacks them under the
     names its buttons call (``render, finish, ... = controller.verbs(NukeNode)``)."""
-    return Verbs(*(_bind(verb, host) for verb in (refresh, render, preview, finish, cancel, show_partial, delete_old_versions,
-                                                  send_to_farm, running)))
+    return Verbs(*(_bind(verb, host) for verb in (refresh, render, preview, finish, cancel, show_partial,
+                                                  delete_old_versions, send_to_farm, running)))

@@ -662,7 +662,8 @@ def upgrade(group: nuke.Group) -> None:
         if group.knob(added.name()) is None:
             group.addKnob(added)
     _upgrade_inner(group)
-    for action, label in ((PREVIEW, PREVIEW_BUTTON), (FINISH, FINISH_BUTTON), (SHOW_PARTIAL, "Show partial"), (FARM, FARM_BUTTON)):
+    for action, label in ((PREVIEW, PREVIEW_BUTTON), (FINISH, FINISH_BUTTON), (SHOW_PARTIAL, "Show partial"),
+                          (FARM, FARM_BUTTON)):
         if group.knob(action) is None:
             group.addKnob(nuke.PyScript_Knob(action, label, button_command(action)))
     for version_knob in _version_knobs():

@@ -11,6 +11,8 @@ What the adapters rely on, modelled as documented:
   plays that loop; ``hou.isUIAvailable()`` is False in hython (:data:`ui_available`).
 * Any parameter change, user data or colour change marks the scene modified
   (``hou.hipFile.hasUnsavedChanges``); loading a .hip clears it before the load callbacks run.
+* String parameters expand ``$HIP`` and environment variables; a backslash escapes the next character
+  (``\\$HIP`` is a literal ``$HIP``, and ``C:\\show`` reads as ``C:show``): paths take forward slashes.
 * The COP2 File COP: ``filename1``, ``colorspace`` (a menu; entry 3 is OpenColorIO), ``ocio_space``,
   ``reload``. The Copernicus File COP: ``filename``, the AOV multiparm ``aovs`` with ``aov#`` (its AOVs
   become the node's outputs), ``reload``.

@@ -9,7 +9,9 @@ the node relies on (Foundry's Python reference and user guide):
   "black"). ``firstFrame()``/``lastFrame()`` are script frames; ``metadata("input/frame", t)`` is the file
   frame read at script frame ``t`` (None when that file does not exist).
 * Proxy: with the Root's ``proxy`` on, ``nuke.filename`` returns a Read's ``proxy`` file when it has one;
-  ``File_Knob.getEvaluatedValue()`` is the knob's own file (``####`` normalised to ``%04d``).
+  ``File_Knob.getEvaluatedValue()`` is the knob's own file (``####`` normalised to ``%04d``, the TCL
+  ``[value root.name]`` and ``[file dirname ...]`` evaluated: a path relative to the script's folder).
+* ``nuke.frame()`` is the current frame (the Root's ``frame``); ``nuke.frame(f)`` moves to it.
 * Colour management: the Root's ``colorManagement`` ("Nuke" / "OCIO"), ``OCIO_config`` and
   ``customOCIOConfigPath``; ``nuke.EXE_PATH`` locates Nuke's own configs (``plugins/OCIOConfigs/configs``).
 * Callbacks: ``addKnobChanged`` (per node class), ``addOnScriptLoad``; :func:`knob_changed` plays an artist's
@@ -323,7 +325,8 @@ _CLASS_KNOBS: Dict[str, Dict[str, Callable[[str], Knob]]] = {
     "Camera3": _CAMERA_KNOBS,
     "Output": {},
     "Group": {},
-    "Root": {"first_frame": _int(1), "last_frame": _int(100), "frame": _int(1), "proxy": _bool(False), "floatLut": _plain("linear"),
+    "Root": {"first_frame": _int(1), "last_frame": _int(100), "frame": _int(1), "proxy": _bool(False),
+             "floatLut": _plain("linear"),
              "proxy_scale": _plain(0.5),
              "colorManagement": _enum("Nuke", "OCIO"),
              "OCIO_config": _enum("nuke-default", "aces_1.2", "fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1", "custom"),

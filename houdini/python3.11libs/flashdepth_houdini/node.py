@@ -10,8 +10,9 @@
 The engine writes only ``depth.Z`` (and the passes): never a second copy of the plate. Renders run in the background (the shared
 :class:`flashdepth_vfx.hosts.render.BackgroundRender` thread): every HOM call goes to Houdini's main thread
 through SideFX's ``hdefereval`` (one exported COP2 frame at a time, the progress, the result), so the UI never
-blocks; the status bar and the status line follow it (no parameter: the .hip stays unmodified while it renders) and its *Cancel* button stops it. In hython (no UI)
-the same work runs in the calling thread under ``hou.InterruptableOperation``.
+blocks; the status bar and the status line follow it (no parameter: the .hip stays unmodified while it renders)
+and its *Cancel* button stops it. In hython (no UI) the same work runs in the calling thread under
+``hou.InterruptableOperation``.
 
 Each settings combination renders into its own version folder (:mod:`flashdepth_vfx.hosts.versions`); the
 loader keeps the previous complete version until the new one is complete, the status line and tile colour say
@@ -97,7 +98,7 @@ PREVIEW = "fd_preview"
 FINISH = "fd_finish"
 CANCEL = "fd_cancel"
 FARM = "fd_farm"
-PROGRESS = "fd_progress"  # a parameter of nodes made by earlier releases (set at every frame, it marked the .hip modified)
+PROGRESS = "fd_progress"  # on nodes of earlier releases (set at every frame, it marked the .hip modified)
 STATUS = "fd_status"
 VERSION = "fd_version"
 PRUNE = "fd_prune"

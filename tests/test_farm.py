@@ -269,8 +269,8 @@ def test_options_mirror_render() -> None:
         assert (mine.opts, mine.default, mine.multiple, mine.is_flag) == (theirs.opts, theirs.default, theirs.multiple,
                                                                           theirs.is_flag), name
     choices = {name: p.type.choices for name, p in submit_params.items() if isinstance(p.type, click.Choice)}
-    assert sorted(choices) == ["anchor_origin", "compression", "device", "missing", "mode", "normals", "position",
-                               "precision"]
+    assert sorted(choices) == ["anchor_origin", "attention", "compression", "device", "missing", "mode", "normals",
+                               "position", "precision"]
     for name, values in choices.items():
         render_type = render_params[name].type
         assert isinstance(render_type, click.Choice) and list(values) == list(render_type.choices), name
@@ -345,6 +345,45 @@ def test_an_output_onto_the_plates_is_refused_in_any_spelling(tmp_path) -> None:
         result = CliRunner().invoke(farm, ["submit-template", plates, "-o", str(tmp_path / "job.yaml"), "--output", output])
         assert result.exit_code == 1 and "is also an input" in result.output, result.output
         assert not (tmp_path / "job.yaml").exists()
+
+
+def test_the_job_template_never_replaces_an_input_nor_a_file_it_did_not_write(root, matchmove) -> None:
+    """``-o`` onto a plate frame, the checkpoint or the camera is refused even with --overwrite; a user's own YAML
+    needs --overwrite; a template flashdepth-vfx wrote (its first-line marker) is replaced; each file refused stays
+    byte-identical."""
+    solve = ["--camera", matchmove["camera"], "--points", matchmove["points"]]
+    frame = root / "plates" / "sh010" / "sh010.1003.exr"
+    for target, options in [(frame, ()), (root / "tiny.safetensors", ()), (Path(matchmove["camera"]), solve)]:
+        before = target.read_bytes()
+        for overwrite in ((), ("--overwrite",)):
+            result = CliRunner().invoke(farm, ["submit-template", plate(root, "sh010"), "-o", str(target),
+                                               "--checkpoint", str(root / "tiny.safetensors"), *options, *overwrite])
+            assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+            assert f"{target}" in result.output and "is also an input" in result.output, result.output
+            assert target.read_bytes() == before
+    own = root / "studio_job.yaml"
+    own.write_text("# the studio's own template\nspecificationVersion: jobtemplate-2023-09\n")
+    code, output = submit(root, "studio_job.yaml", shots=("sh010",))
+    assert code == 1 and "was not written by flashdepth-vfx as a farm-template file" in output, output
+    assert "--overwrite" in output and own.read_text().startswith("# the studio's own template")
+    assert submit(root, "studio_job.yaml", "--overwrite", shots=("sh010",))[0] == 0
+    assert own.read_text().splitlines()[0] == "# flashdepth:kind=farm-template"
+    code, output = submit(root, "studio_job.yaml", "--chunk-size", "2", shots=("sh010",))  # ours now: replaced
+    assert code == 0 and openjd("check", str(own)).returncode == 0, output
+
+
+def test_a_reversed_range_and_a_wildcard_folder_without_the_shot_are_named(root, tmp_path) -> None:
+    code, output = submit(root, "bad.yaml", "--frames", "1006-1003", shots=("sh010",))
+    assert code == 1 and output == "Error: --frames 1006-1003 runs backwards: give the first frame first, --frames " \
+                                   "1003-1006\n", output
+    (root / "plates" / "notes").mkdir(exist_ok=True)  # a folder the wildcard matches that holds no shot
+    for pattern, what in [("*/sh010.####.exr", "sh010.####.exr"), ("*", "numbered image sequence")]:
+        wildcard = str(root / "plates" / pattern)
+        result = CliRunner().invoke(farm, ["submit-template", wildcard, "-o", str(tmp_path / "job.yaml")])
+        folder = root / "plates" / "notes"
+        assert result.output == (f"Error: {wildcard} matches the folder {folder}, which holds no {what}: narrow the "
+                                 "wildcard to the shots' folders, or name each shot's plates\n"), result.output
+    (root / "plates" / "notes").rmdir()
 
 
 # --- the shot solve ------------------------------------------------------------------------------------------------

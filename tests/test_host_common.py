@@ -221,6 +221,9 @@ def test_parse_and_format_frames() -> None:
     for bad in ("", "a-b", "10-1", "1-5x0"):
         with pytest.raises(FlashDepthError, match="frame range"):
             parse_frames(bad)
+    with pytest.raises(FlashDepthError) as error:
+        parse_frames("1001 1100-1050")
+    assert str(error.value) == "frame range '1001 1100-1050' runs backwards (1100-1050): give the first frame first, 1050-1100"
 
 
 @pytest.mark.parametrize(("mode", "value", "script", "files"), [

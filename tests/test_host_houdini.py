@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import runpy
 import shlex
 import sys
@@ -13,12 +12,13 @@ import types
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import pytest
 
 import fake_engine
+from depth_files import age, write_engine_frames
 from fakes import hdefereval as fake_hdefereval
 from fakes import hou as fake_hou
 from flashdepth_vfx.errors import FlashDepthError
@@ -266,7 +266,7 @@ def test_render_runs_in_the_background_and_loads_plate_and_depth(fd: Any, hou: M
     task = fd.running(node)
     assert task is not None and task.is_alive()  # the render's own thread
     node.parm("fd_render").press()  # a second press while it runs starts nothing
-    assert fd.running(node) is task and "already rendering" in hou.ui.status_messages[-1]
+    assert fd.running(node) is task and "Already rendering" in hou.ui.status_messages[-1]
     seen: list = []
     hou.run_event_loop(until=lambda: seen.append(status(node)) or fd.running(node) is None)
     percents = [int(s.split("%")[0]) for s in seen if "% Frame" in s]  # the status line followed the frames
@@ -489,6 +489,7 @@ def test_cop2_node_adds_the_depth_plane_to_its_input_and_renders_no_plate_copy(f
 
 def test_loading_the_hip_computes_the_status_without_modifying_the_scene(fd: Any, hou: ModuleType,
                                                                         tmp_path: Path) -> None:
+    runpy.run_path(str(PYTHON_LIBS / "pythonrc.py"))  # Houdini's start-up registers the scene callbacks
     network, plate = plate_cop(hou, tmp_path)
     node = fd.create_node(network, plate)
     render(fd, hou, node)
@@ -620,8 +621,7 @@ def test_a_version_chosen_during_a_render_is_refused_and_the_menu_says_latest(
     menu.set(first.name)
     menu.press()
     assert menu.evalAsString() == "latest"
-    assert hou.ui.status_messages[-1] == ("FlashDepth flashdepth1 is rendering: choose a version when the render is "
-                                          "done")
+    assert hou.ui.status_messages[-1] == "FlashDepth flashdepth1: Rendering: choose a version when the render is done"
     wait(fd, hou, node)
     assert version_dir(node) != first and menu.evalAsString() == "latest"
     assert node.color == colour(DepthState.CURRENT)
@@ -654,18 +654,78 @@ def test_delete_old_versions_asks_and_keeps_what_the_node_uses(fd: Any, hou: Mod
         node.parm("fd_mode").set(mode)
         render(fd, hou, node)
         made.append(version_dir(node))
-    for frame in range(1001, 1006):  # what the real engine writes (the fake engine's files are not EXRs)
-        write_exr(made[0] / f"shot_depth.{frame}.exr", {"Z": np.ones((2, 2), np.float32)},
-                  metadata={"flashdepth:version": "test"})
-    stamp = time.time() - 3600
-    for path in made[0].rglob("*"):
-        os.utime(path, (stamp, stamp))
-    hou.ui.answers.append(1)  # Cancel
-    node.parm("fd_prune").press()
+    write_engine_frames(made[0])
+    age(made[0], 3600)
+    hou.ui.answers.append(1)  # No
+    thread = fd.delete_old_versions(node)  # as the button does: the plan runs in a thread, the question comes here
+    hou.run_event_loop(until=lambda: not thread.is_alive())
     assert hou.ui.messages[-1].startswith("Delete 1 old depth versions of flashdepth1 (")
     assert all(path.is_dir() for path in made)
-    hou.ui.answers.append(0)  # Delete
+    hou.ui.answers.append(0)  # Yes
     node.parm("fd_prune").press()
+    hou.run_event_loop(until=lambda: node.userData("flashdepth_last").startswith("Deleted"))
     assert not made[0].exists() and made[1].is_dir() and made[2].is_dir()
     assert node.userData("flashdepth_last").startswith("Deleted 1 old versions (")
     assert node.parm("fd_version").menuItems() == ("latest", made[2].name, made[1].name)
+
+
+def test_the_status_line_is_computed_when_what_it_depends_on_changes_not_at_every_redraw(
+        fd: Any, hou: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Houdini evaluates the Status parameter at every redraw of the parameter pane: reading the settings samples
+    the camera at every frame and, for a COP2 tree, evaluates every upstream parameter. That happens once per
+    change."""
+    network, plate = plate_cop(hou, tmp_path)
+    node = fd.create_node(network, plate)
+    render(fd, hou, node)
+    reads: List[str] = []
+    real = fd.read_settings
+    monkeypatch.setattr(fd, "read_settings", lambda n: reads.append(n.path()) or real(n))
+    lines = {status(node) for _ in range(50)}  # fifty redraws
+    assert len(lines) == 1 and "Current: 5 frames" in lines.pop() and reads == []  # the render's end computed it
+    node.parm("fd_precision").set("fp16")  # a change (even without its callback) is seen at the next redraw
+    assert {status(node) for _ in range(50)} == {
+        "Stale: the depth shown was rendered with other settings; press Render depth"} and len(reads) == 1
+    node.parm("fd_precision").set("default")
+    plate.parm("filename1").set("$HIP/../plates/other.$F4.exr")  # the plate COP reads other files
+    assert not status(node).endswith("Current: 5 frames") and len(reads) == 2
+
+
+def test_the_nodes_bookkeeping_stays_off_the_undo_stack(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+    """Progress, the status, the loaded version and the output folder a render fills in are the node's own
+    bookkeeping: Edit > Undo must undo the artist's last change, not a progress tick."""
+    network, plate = plate_cop(hou, tmp_path)
+    node = fd.create_node(network, plate)
+    node.parm("fd_mode").set("disparity")  # the artist's change: an undo entry
+    hou.undo_labels.clear()
+    render(fd, hou, node)
+    node.parm("fd_precision").press()  # the callback of an edited parameter refreshes the status
+    assert hou.undo_labels == []
+
+
+def test_a_graphical_render_makes_every_hom_call_on_the_main_thread(fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+    """HOM is not thread-safe: the worker thread hands every call to Houdini's main thread (hdefereval), the
+    export of a COP2 tree's frames and its progress messages included."""
+    network, plate = plate_cop(hou, tmp_path)
+    blur = network.createNode("blur")
+    blur.setInput(0, plate)
+    blur.frame_range = (1001.0, 1003.0)
+    node = fd.create_node(network, blur)
+    render(fd, hou, node)
+    assert status(node).startswith("Done: 3 frames") and hou.off_main_thread == []
+
+
+def test_a_copernicus_plate_read_with_video_timing_gets_depth_on_the_same_frames(
+        fd: Any, hou: ModuleType, tmp_path: Path) -> None:
+    """A Copernicus File COP reading shot.<F>.exr takes the file frame from its Video Timing (SideFX: File
+    Copernicus node): Start Frame 1 plays file 1001 at frame 1. The depth loader must show depth 1001 there."""
+    network, plate = plate_cop(hou, tmp_path, "copnet")
+    plate.parm("filename").set("$HIP/../plates/shot.<F>.exr")
+    plate.parm("videostartframe").set(1)
+    node = fd.create_node(network, plate)
+    node.parm("fd_frames").set("1002-1004")
+    task = render(fd, hou, node)
+    assert task.engine.job.plate == str(tmp_path / "fx" / ".." / "plates" / "shot.#.exr")
+    assert status(node).startswith("Done: 3 frames"), status(node)
+    assert node.parm("filename").evalAsString().endswith("shot_depth.<F>.exr")
+    for frame in (2, 3, 4):  # the same file frame under the plate and under the depth, at every frame
+        assert node.file_frame_at(frame) == plate.file_frame_at(frame)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 import runpy
 import shlex
@@ -16,14 +15,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, List
 
-import numpy as np
 import pytest
 
 import fake_engine
+from depth_files import age, write_engine_frames
 from fakes import nuke as fake_nuke
 from flashdepth_vfx.hosts.colour import NUKE_DEFAULT_CONFIG
 from flashdepth_vfx.hosts.versions import STATE_COLOURS, DepthState, DepthVersion
-from flashdepth_vfx.plates.image_io import write_exr
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKE_ENGINE = f"{shlex.quote(sys.executable)} {shlex.quote(str(Path(fake_engine.__file__).resolve()))}"
@@ -57,6 +55,11 @@ def fd(nuke: ModuleType) -> Any:
 def read(nuke: ModuleType, tmp_path: Path) -> Any:
     return nuke.nodes.Read(file=str(tmp_path / "plates" / "shot.%04d.exr"), first=1001, last=1005, origfirst=1001,
                            origlast=1005, colorspace="ACES - ACEScg")
+
+
+def depth_label(group: Any) -> str:
+    """The depth line the Node Graph draws on the node (its autolabel, under the name)."""
+    return fake_nuke.autolabel(group).splitlines()[1]
 
 
 def finish(fd: Any, group: Any, timeout: float = 30.0) -> None:
@@ -105,7 +108,7 @@ def test_node_has_its_knobs_inner_graph_and_defaults_from_the_upstream_read(fd: 
     group = fd.create_node(read)
     assert group.Class() == "Group" and group.name() == "FlashDepth1" and group.input(0) is read
     assert group["colorspace"].value() == "ACES - ACEScg"
-    assert group["frames"].value() == "1001-1005"
+    assert group["frames"].value() == ""  # the input's whole range, followed when the plate grows
     assert [group[k].value() for k in ("model", "mode", "device", "precision", "output", "use_proxy")] == [
         "default", "depth", "auto", "default", "", False]
     assert group["render"].label() == "Render depth" and group["finish"].label() == "Finish"
@@ -113,7 +116,7 @@ def test_node_has_its_knobs_inner_graph_and_defaults_from_the_upstream_read(fd: 
     assert "upstream Read" in group["colorspace"].tooltip()
     assert group["flashdepth_result"].getFlag(nuke.INVISIBLE)
     assert group["status"].value() == "Not rendered yet: press Render depth"
-    assert group["tile_color"].value() == STATE_COLOURS[DepthState.NONE] and group["label"].value() == "depth: none"
+    assert group["tile_color"].value() == STATE_COLOURS[DepthState.NONE] and depth_label(group) == "depth: none"
     plate, depth_read, copy = (group.node(n) for n in ("Plate", "DepthRead", "AddDepth"))
     assert (plate.Class(), depth_read.Class(), copy.Class()) == ("Input", "Read", "Copy")
     assert copy.input(0) is plate and copy.input(1) is depth_read
@@ -138,7 +141,7 @@ def test_defaults_from_a_node_tree_and_nuke_default_colourspace(fd: Any, nuke: M
     nuke.select(blur)
     group = fd.create_node()  # fed by the selection
     assert group.input(0) is blur and group.name() == "FlashDepth2"
-    assert (group["colorspace"].value(), group["frames"].value()) == ("linear", "1001-1005")  # Nuke's working space
+    assert (group["colorspace"].value(), group["frames"].value()) == ("linear", "")  # Nuke's working space
     nuke.root()["colorManagement"].setValue("OCIO")
     nuke.root()["OCIO_config"].setValue("custom")
     nuke.root()["customOCIOConfigPath"].setValue(NUKE_DEFAULT_CONFIG)
@@ -148,10 +151,17 @@ def test_defaults_from_a_node_tree_and_nuke_default_colourspace(fd: Any, nuke: M
     later = fd.create_node()  # no input yet: nothing to default from
     assert (later["colorspace"].value(), later["frames"].value()) == ("", "")
     assert later["status"].value() == "FlashDepth4 has no input: connect a Read or a node tree to it"
-    later.setInput(0, read)
-    nuke.knob_changed(later, "inputChange")  # reaches the node through the registered knobChanged callback
-    assert (later["colorspace"].value(), later["frames"].value()) == ("sRGB", "1001-1005")
+    later.setInput(0, read)  # wired in the Node Graph, the node's panel closed: no knobChanged before Nuke 17
+    nuke.knob_changed(later, "inputChange")
+    assert later["status"].value() == "FlashDepth4 has no input: connect a Read or a node tree to it"
+    nuke.update_ui()  # Nuke's idle after the change: the registered updateUI reaches every node
+    assert (later["colorspace"].value(), later["frames"].value()) == ("sRGB", "")
     assert later["status"].value() == "Not rendered yet: press Render depth"
+    later["colorspace"].setValue("rec709")
+    later.showControlPanel()  # with the panel open, the knobChanged callback reaches the node at once
+    later.setInput(0, blur)
+    nuke.knob_changed(later, "inputChange")
+    assert later["colorspace"].value() == "rec709"  # the artist's colour space stays
 
 
 def test_plugin_folder_adds_the_project_icon_toolbar_entry_and_callbacks(nuke: ModuleType,
@@ -203,7 +213,7 @@ def test_render_button_runs_the_engine_in_a_worker_and_loads_the_version(fd: Any
     assert task.messages[-1].startswith("Frame 1005 (5/5)")
     assert group["status"].value().startswith("Done: 5 frames in ")
     assert "1 warnings" in group["status"].value()
-    assert group["tile_color"].value() == STATE_COLOURS[DepthState.CURRENT] and group["label"].value() == "depth: current"
+    assert group["tile_color"].value() == STATE_COLOURS[DepthState.CURRENT] and depth_label(group) == "depth: current"
 
     depth_read, copy = group.node("DepthRead"), group.node("AddDepth")
     assert depth_read["file"].value() == str(version / "shot_depth.%04d.exr")
@@ -235,7 +245,7 @@ def test_depth_lines_up_with_the_plate_in_every_read_frame_mode(fd: Any, nuke: M
     group = fd.create_node(read)
     if mode == "expression":  # Nuke cannot invert an expression: the artist gives the script frames
         group["frames"].setValue("1001-1012")
-    assert group["frames"].value() == "1001-1012"  # the artist's frames: script time
+    assert fd.read_source(group).settings.frames == "1-12"  # the input's script range, as file frames
     worker = fd.render(group)
     finish(fd, group)
     assert option(args_of(worker), "--frames") == "1-12"  # the engine's: file frames
@@ -265,7 +275,7 @@ def test_changed_knob_marks_stale_keeps_the_shown_version_and_reopening_finds_it
     nuke.knob_changed(group, "mode")
     assert group["status"].value() == "Stale: the depth shown was rendered with other settings; press Render depth"
     assert group["flashdepth_result"].value() == first  # the loader keeps the depth it has
-    assert (group["tile_color"].value(), group["label"].value()) == (STATE_COLOURS[DepthState.STALE], "depth: stale")
+    assert (group["tile_color"].value(), depth_label(group)) == (STATE_COLOURS[DepthState.STALE], "depth: stale")
     group["mode"].setValue("depth")
     nuke.knob_changed(group, "mode")
     assert group["status"].value().startswith("Current: 5 frames rendered with these settings")
@@ -308,7 +318,7 @@ def test_a_rerender_keeps_the_previous_version_until_it_completes_then_finish_re
     assert version_dir(Path(), group) == depth_version  # still the complete depth version
     assert {p.name: p.read_text() for p in depth_version.iterdir() if p.is_file()} == before
     assert group["tile_color"].value() == STATE_COLOURS[DepthState.PARTIAL]
-    assert group["label"].value().startswith("depth: partial ")
+    assert depth_label(group).startswith("depth: partial ")
     group["show_partial"].execute()  # the artist chooses the unfinished render over the previous one
     partial = version_dir(Path(), group)
     assert partial != depth_version and group.node("DepthRead")["file"].value() == str(partial / "shot_depth.%04d.exr")
@@ -325,7 +335,7 @@ def test_a_rerender_keeps_the_previous_version_until_it_completes_then_finish_re
     assert disparity_version == partial  # complete now
     assert group.node("DepthRead")["file"].value() == str(disparity_version / "shot_depth.%04d.exr")
     assert group.node("DepthRead")["reload"].executed >= 2
-    assert group["status"].value().startswith("Done: ") and group["label"].value() == "depth: current"
+    assert group["status"].value().startswith("Done: ") and depth_label(group) == "depth: current"
     written = [e for e in worker.result.written]
     assert 0 < len(written) < 40  # finish rendered only what the cancelled render left out
 
@@ -462,7 +472,7 @@ def test_a_node_tree_is_exported_in_the_background_once_per_content_and_only_the
     finish(fd, group)
     assert len(nuke.executed) == 3
     blur["size"].setValue(5.0)  # the network changed: a new export
-    nuke.knob_changed(group, "inputChange")
+    nuke.update_ui()  # Nuke's idle checks the node (its panel is closed)
     assert group["status"].value().startswith("Stale")
     worker = fd.render(group)
     finish(fd, group)
@@ -588,27 +598,27 @@ def test_version_menu_lists_the_versions_and_a_chosen_one_stays_shown_marked_sta
     assert version_dir(Path(), group) == first and depth_read["file"].value() == str(first / "shot_depth.%04d.exr")
     assert group["status"].value().startswith(f"Stale: showing version {first.name[:8]} chosen by hand (default "
                                               "model, depth, ACES - ACEScg): its settings differ from the node's")
-    assert group["label"].value() == "depth: stale (chosen version)"
+    assert depth_label(group) == "depth: stale (chosen version)"
     assert group["tile_color"].value() == STATE_COLOURS[DepthState.STALE]
     assert group["depth_version"].value() == menu[2]
     nuke.load_script(str(tmp_path / "comp" / "shot.nk"))  # reopening the script keeps the choice, unmodified
-    assert version_dir(Path(), group) == first and group["label"].value() == "depth: stale (chosen version)"
+    assert version_dir(Path(), group) == first and depth_label(group) == "depth: stale (chosen version)"
     assert not nuke.root().modified()
     set_knob(nuke, group, "device", "cpu")  # other knob changes keep the choice
     assert version_dir(Path(), group) == first
     set_knob(nuke, group, "device", "auto")
     set_knob(nuke, group, "mode", "depth")  # the knobs now make the chosen version: current
-    assert group["label"].value() == "depth: current" and version_dir(Path(), group) == first
+    assert depth_label(group) == "depth: current" and version_dir(Path(), group) == first
     set_knob(nuke, group, "mode", "disparity")
-    assert version_dir(Path(), group) == first and group["label"].value() == "depth: stale (chosen version)"
+    assert version_dir(Path(), group) == first and depth_label(group) == "depth: stale (chosen version)"
 
     choose(nuke, group, fd.LATEST)  # back to following the knobs
-    assert version_dir(Path(), group) == second and group["label"].value() == "depth: current"
+    assert version_dir(Path(), group) == second and depth_label(group) == "depth: current"
     assert depth_read["file"].value() == str(second / "shot_depth.%04d.exr")
 
     choose(nuke, group, menu[2])
     assert render_and_wait(fd, group) == second  # Render depth follows the knobs again
-    assert group["depth_version"].value() == fd.LATEST and group["label"].value() == "depth: current"
+    assert group["depth_version"].value() == fd.LATEST and depth_label(group) == "depth: current"
 
 
 def test_a_chosen_version_deleted_since_is_named_in_the_menu_until_latest_is_chosen(fd: Any, nuke: ModuleType,
@@ -623,13 +633,13 @@ def test_a_chosen_version_deleted_since_is_named_in_the_menu_until_latest_is_cho
     assert version_dir(Path(), group) == first
     shutil.rmtree(first)
     fd.refresh_status(group)  # what any knob change or reopening the script does
-    assert group["label"].value() == "depth: missing"
+    assert depth_label(group) == "depth: missing"
     menu = group["depth_version"]
     assert menu.value() != fd.LATEST and menu.value().startswith(first.name[:8])
     assert menu.value() == f"{first.name[:8]}  {fd.MISSING_ITEM}" and menu.values()[-1] == menu.value()
     assert len(menu.values()) == 3  # latest, the second version, the one gone
     choose(nuke, group, fd.LATEST)
-    assert version_dir(Path(), group) == second and group["label"].value() == "depth: current"
+    assert version_dir(Path(), group) == second and depth_label(group) == "depth: current"
     assert menu.values() == [fd.LATEST, menu.values()[1]] and menu.value() == fd.LATEST
 
 
@@ -652,7 +662,7 @@ def test_choosing_a_version_with_no_frame_on_disk_keeps_the_depth_shown(fd: Any,
     assert group["status"].value().startswith(f"Version {empty[:8]} has no depth frames on disk: render it with "
                                               "its settings, or choose another")
     assert group["depth_version"].value() == fd.LATEST and not group["flashdepth_chosen"].value()
-    assert group["label"].value() == "depth: stale"
+    assert depth_label(group) == "depth: stale"
 
 
 def test_a_script_saved_under_a_new_name_keeps_its_depth_from_pruning_once_reopened(
@@ -676,10 +686,7 @@ def test_a_script_saved_under_a_new_name_keeps_its_depth_from_pruning_once_reope
     assert not nuke.root().modified()
 
 
-def age(folder: Path, days: float = 2.0) -> None:
-    stamp = time.time() - days * 24 * 3600
-    for path in [folder, *folder.rglob("*")]:
-        os.utime(path, (stamp, stamp))
+DAY = 24 * 3600
 
 
 def test_delete_old_versions_asks_then_keeps_the_shown_the_knobs_and_the_newest(fd: Any, nuke: ModuleType,
@@ -690,22 +697,24 @@ def test_delete_old_versions_asks_then_keeps_the_shown_the_knobs_and_the_newest(
                                                   ("precision", "fp16"))):
         set_knob(nuke, group, knob, value)
         made.append(render_and_wait(fd, group))
-        age(made[-1], days)
+        age(made[-1], days * DAY)
     chosen = group["depth_version"].values()[-1]  # the oldest
     choose(nuke, group, chosen)
-    age(made[0], 5)
+    age(made[0], 5 * DAY)
     assert version_dir(Path(), group) == made[0]
-    for frame in range(1001, 1006):  # what the real engine writes (the fake engine's files are not EXRs)
-        write_exr(made[1] / f"shot_depth.{frame}.exr", {"Z": np.ones((2, 2), np.float32)},
-                  metadata={"flashdepth:version": "test"})
+    write_engine_frames(made[1])
     (made[1] / "artist_notes.txt").write_text("keep me")
-    age(made[1], 4)
+    age(made[1], 4 * DAY)
 
-    group["delete_old_versions"].execute()  # the artist answers No
+    asked = len(nuke.messages)
+    thread = fd.delete_old_versions(group)  # as the button does; the artist answers No
+    assert group["status"].value() == "Looking for old versions" and len(nuke.messages) == asked  # planned in a thread
+    wait_for(lambda: not thread.is_alive())  # the question comes on the main thread
     assert nuke.messages[-1].startswith(f"Delete 1 old depth versions of {group.name()} (")
     assert all(path.is_dir() for path in made)
     nuke.answers.append(True)
     group["delete_old_versions"].execute()
+    wait_for(lambda: group["status"].value().startswith("Deleted"))
     assert [path.is_dir() for path in made] == [True, True, True, True]  # the notes keep their folder
     assert sorted(p.name for p in made[1].rglob("*")) == ["artist_notes.txt"]
     assert group["status"].value().startswith("Deleted 1 old versions (") and \
@@ -713,4 +722,89 @@ def test_delete_old_versions_asks_then_keeps_the_shown_the_knobs_and_the_newest(
     assert version_dir(Path(), group) == made[0]  # the chosen one stays shown
     assert len(group["depth_version"].values()) == 4  # latest + the three versions left
     group["delete_old_versions"].execute()
-    assert group["status"].value().startswith("No old versions to delete (3 kept)")
+    wait_for(lambda: group["status"].value().startswith("No old versions to delete (3 kept)"))
+
+
+# --- a studio's scripts: proxy mode, colour defaults, re-delivered plates, labels, path remaps ---------------
+
+def test_a_tree_exported_in_proxy_mode_is_not_reused_at_full_resolution(fd: Any, nuke: ModuleType, read: Any) -> None:
+    """nuke.execute renders at proxy resolution while the script is in proxy mode: that export is another image."""
+    blur = nuke.nodes.Blur(size=3.0)
+    blur.setInput(0, read)
+    group = fd.create_node(blur)
+    nuke.root()["proxy"].setValue(True)
+    fd.render(group)
+    finish(fd, group)
+    proxy_plate = args_of_last(fd, group)
+    assert len(nuke.executed) == 5
+    nuke.root()["proxy"].setValue(False)
+    worker = fd.render(group)
+    finish(fd, group)
+    assert len(nuke.executed) == 10 and args_of(worker)[-1] != proxy_plate  # exported again, at full resolution
+    exported = Path(args_of(worker)[-1] % 1001).read_text().split()
+    assert exported[2] == "full"
+
+
+def args_of_last(fd: Any, group: Any) -> str:
+    """The plate the node's last render read (from the version it shows)."""
+    return str(fd.read_source(group).settings.plate)
+
+
+def test_the_export_write_writes_the_working_space_the_engine_is_told(fd: Any, nuke: ModuleType, read: Any) -> None:
+    """A Write's colour space defaults to Project Settings' float-files LUT (here ACES2065-1, a common ACES set-up);
+    the engine is told the working space, so the export must write in it."""
+    nuke.root()["floatLut"].setValue("ACES2065-1")
+    blur = nuke.nodes.Blur(size=3.0)
+    blur.setInput(0, read)
+    group = fd.create_node(blur)
+    worker = fd.render(group)
+    finish(fd, group)
+    told = option(args_of(worker), "--colorspace")
+    assert told == "linear" and Path(args_of(worker)[-1] % 1001).read_text().split()[3] == told
+
+
+def test_a_plate_delivered_again_with_more_frames_is_no_longer_current(fd: Any, nuke: ModuleType, read: Any,
+                                                                      tmp_path: Path) -> None:
+    plates = tmp_path / "plates"
+    plates.mkdir()
+    for frame in range(1001, 1011):
+        (plates / f"shot.{frame}.exr").write_text("plate")
+    group = fd.create_node(read)
+    fd.render(group)
+    finish(fd, group)
+    assert group["status"].value().startswith("Done: 5 frames")
+    read["last"].setValue(1010)  # the longer take, read by the same Read (the FlashDepth panel is closed)
+    read["origlast"].setValue(1010)
+    nuke.update_ui()
+    assert group["status"].value().startswith("Partial: 5 of 10 frames rendered with these settings")
+    worker = fd.finish(group)
+    finish(fd, group)
+    assert option(args_of(worker), "--frames") == "1001-1010" and group["status"].value().startswith("Done: 5 frames")
+    assert depth_label(group) == "depth: current"
+
+
+def test_the_node_leaves_the_artists_label_alone(fd: Any, nuke: ModuleType, read: Any) -> None:
+    group = fd.create_node(read)
+    group["label"].setValue("hero plate, v3")
+    fd.render(group)
+    finish(fd, group)
+    assert group["label"].value() == "hero plate, v3"
+    assert nuke.autolabel(group) == "FlashDepth1\ndepth: current\nhero plate, v3"  # what the Node Graph draws
+    assert nuke.autolabel(read) == read.name()  # other Groups' and nodes' labels are not FlashDepth's
+
+
+def test_plate_paths_go_through_the_studios_filename_filters(fd: Any, nuke: ModuleType, tmp_path: Path) -> None:
+    """A studio remaps paths with nuke.addFilenameFilter (the script says /mnt/show, this machine mounts it
+    elsewhere): Nuke reads the remapped files, and so must the engine."""
+    plates = tmp_path / "plates"
+    plates.mkdir()
+    for frame in range(1001, 1006):
+        (plates / f"shot.{frame}.exr").write_text("plate")
+    nuke.addFilenameFilter(lambda name: name.replace("/mnt/show", str(tmp_path)))
+    read = nuke.nodes.Read(file="/mnt/show/plates/shot.%04d.exr", first=1001, last=1005, origfirst=1001,
+                           origlast=1005)
+    group = fd.create_node(read)
+    worker = fd.render(group)
+    finish(fd, group)
+    assert args_of(worker)[-1] == str(plates / "shot.%04d.exr")
+    assert group["status"].value().startswith("Done: 5 frames")

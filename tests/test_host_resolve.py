@@ -152,7 +152,7 @@ def resolve_with_clip(tmp_path: Path, file_path: str) -> Any:
     return project
 
 
-def test_timeline_script_renders_the_current_clip_and_imports_the_depth(
+def test_timeline_script_renders_the_current_clip_and_attaches_the_depth_as_its_matte(
         tmp_path: Path, host: List[RenderJob], capsys: pytest.CaptureFixture[str]) -> None:
     project = resolve_with_clip(tmp_path, str(tmp_path / "plates" / "shot.[1001-1005].exr"))
     runpy.run_path(str(TIMELINE_SCRIPT))  # run from outside Resolve: DaVinciResolveScript reaches it
@@ -161,13 +161,14 @@ def test_timeline_script_renders_the_current_clip_and_imports_the_depth(
     assert (job.mode, job.extra_args) == ("normalized", ("--channel", "Y"))  # a 0-1 matte for Resolve
     out = Path(job.output)
     assert out.parent.parent == tmp_path / "plates" / "flashdepth" / "shot" and out.name == "shot_depth.%04d.exr"
-    assert project.media_pool.imports == [[{"FilePath": str(out), "StartIndex": 1001, "EndIndex": 1005}]]
+    media = project.timeline.item.media  # the depth is the clip's matte, not a clip of its own
+    assert project.media_pool.imports == [] and project.media_pool.GetClipMatteList(media) == [str(out) % 1001]
     assert Path(str(out) % 1003).is_file()
     assert capsys.readouterr().out.splitlines()[-1].startswith("FlashDepth: Done: 5 frames")
 
 
 def test_depth_imported_into_the_media_pool_is_kept_from_pruning(tmp_path: Path, host: List[RenderJob]) -> None:
-    """The timeline script imports the depth into the project's media pool: that version is in use (pruning it
+    """The timeline script attaches the depth to a clip of the project's media pool: that version is in use (pruning it
     would take the clips offline), whatever its age and however many versions are newer."""
     from flashdepth_vfx.hosts import prune
 
@@ -194,7 +195,8 @@ def test_media_plate_reads_resolve_sequence_names(monkeypatch: pytest.MonkeyPatc
         ("no timeline", "FlashDepth: no timeline is open: open the timeline with the plate and run FlashDepth again"),
         ("no clip", "FlashDepth: no clip under the playhead: park the playhead on the plate's clip"),
         ("title", "FlashDepth: Title 1 has no media (a title or generator): pick a clip from a file"),
-        ("import refused", "FlashDepth: Resolve did not import {out}: import the depth frames from the Media page"),
+        ("matte refused", "FlashDepth: Resolve did not attach {out} to shot as a matte: add it from the Media page "
+                          "(right-click the clip, Add as Matte)"),
     ],
 )
 def test_timeline_script_problems_are_one_console_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -209,7 +211,7 @@ def test_timeline_script_problems_are_one_console_line(tmp_path: Path, capsys: p
     elif case == "title":
         project.timeline.item = fake_resolve.TimelineItem("Title 1", None)
     else:
-        project.media_pool.accept = False
+        fake_resolve.app.media_storage.accept = False
     runpy.run_path(str(TIMELINE_SCRIPT))
     versions = [p.parent for p in (tmp_path / "plates" / "flashdepth" / "shot").glob("*/flashdepth_version.json")]
     out = (versions or [Path("none")])[0] / "shot_depth.%04d.exr"
@@ -225,7 +227,7 @@ def test_timeline_script_uses_the_objects_resolve_injects(tmp_path: Path, host: 
     monkeypatch.setitem(sys.modules, "DaVinciResolveScript", None)  # ... and the module does not even import
     objects = {"resolve": app, "fusion": Fusion(None, app), "bmd": types.SimpleNamespace(scriptapp=lambda name: app)}
     runpy.run_path(str(TIMELINE_SCRIPT), init_globals={injected: objects[injected]})
-    assert len(host) == 1 and app.project_manager.project.media_pool.imports
+    assert len(host) == 1 and app.project_manager.project.timeline.item.media.mattes
 
 
 def test_comp_script_finds_the_comp_through_fusion_and_reads_path_maps(tmp_path: Path, host: List[RenderJob]) -> None:
@@ -316,10 +318,11 @@ def test_timeline_script_finishes_a_partial_render(tmp_path: Path, host: List[Re
     project = resolve_with_clip(tmp_path, str(tmp_path / "plates" / "shot.[1001-1005].exr"))
     monkeypatch.setenv("FAKE_ENGINE_MODE", "crash")
     runpy.run_path(str(TIMELINE_SCRIPT))
-    assert project.media_pool.imports == [] and "Partial: 1 of 5 frames" in capsys.readouterr().out
+    media = project.timeline.item.media
+    assert media.mattes == [] and "Partial: 1 of 5 frames" in capsys.readouterr().out
     monkeypatch.setenv("FAKE_ENGINE_MODE", "ok")
     runpy.run_path(str(TIMELINE_SCRIPT))
-    assert host[-1].resume and len(project.media_pool.imports) == 1
+    assert host[-1].resume and len(media.mattes) == 1
     assert "1 of 5 frames already rendered with these settings: finishing" in capsys.readouterr().out
 
 
@@ -422,7 +425,7 @@ def test_timeline_script_cancels_from_its_window(tmp_path: Path, host: List[Rend
     assert window_of(bmd).GetItems()["Cancel"].Enabled is False
     out = capsys.readouterr().out.splitlines()
     assert out[-2].startswith("FlashDepth: Cancelled: ") and "press FlashDepth Timeline Clip" in out[-1], out
-    assert project.media_pool.imports == []  # nothing imported until every frame is rendered
+    assert project.timeline.item.media.mattes == []  # nothing attached until every frame is rendered
 
 
 def test_without_a_ui_manager_the_progress_goes_to_the_console(tmp_path: Path, host: List[RenderJob],
@@ -503,3 +506,37 @@ def test_a_ui_manager_that_refuses_the_window_leaves_the_render_to_the_console(
     assert lines[0] == ("FlashDepth: no progress window (UIManager is not available in this edition): progress "
                         "here") and lines[-1].startswith("FlashDepth: Done: 5 frames")
     assert len(host) == 1
+
+
+def test_timeline_script_renders_only_the_frames_the_edit_uses(tmp_path: Path, host: List[RenderJob]) -> None:
+    """A 100-frame plate cut in for 20 frames from its 31st: only those 20 frames are rendered (and attached)."""
+    write_plates(tmp_path, range(1001, 1101))
+    project = resolve_with_clip(tmp_path, str(tmp_path / "plates" / "shot.[1001-1100].exr"))
+    project.timeline.item.left_offset, project.timeline.item.duration = 30, 20
+    runpy.run_path(str(TIMELINE_SCRIPT))
+    [job] = host
+    assert job.frames == "1031-1050"
+    assert project.timeline.item.media.mattes == [str(Path(job.output)) % 1031]
+
+
+def test_a_second_mediain_renders_its_own_media_not_the_clip_under_the_playhead(
+        tmp_path: Path, host: List[RenderJob]) -> None:
+    """The Fusion page comp of a timeline clip, with a second clip dragged in from the Media Pool (a MediaIn whose
+    MediaID names that clip, in another bin)."""
+    write_plates(tmp_path)
+    resolve_with_clip(tmp_path, str(tmp_path / "plates" / "shot.[1001-1005].exr"))
+    other_folder = tmp_path / "elements"
+    other_folder.mkdir()
+    for frame in range(1, 4):
+        (other_folder / f"smoke.{frame:04d}.exr").write_text("element")
+    smoke = fake_resolve.MediaPoolItem("smoke", str(other_folder / "smoke.[0001-0003].exr"))
+    project = fake_resolve.app.project_manager.project
+    bin_ = fake_resolve.Folder([smoke])
+    project.media_pool.root.folders.append(bin_)
+    comp = Comp("")
+    comp.add(Tool("MediaIn", "MediaIn1", GlobalIn=0.0), x=1.0, y=1.0)  # the timeline clip
+    second = comp.add(Tool("MediaIn", "MediaIn2", GlobalIn=0.0, MediaID=smoke.GetMediaId()), x=1.0, y=3.0)
+    comp.ActiveTool = second
+    run_comp_script(comp, fusion=Fusion(comp, fake_resolve.app))
+    [job] = host
+    assert (job.plate, job.frames) == (str(other_folder / "smoke.%04d.exr"), "1-3")

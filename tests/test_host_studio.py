@@ -17,7 +17,7 @@ from flashdepth_vfx.hosts import colour
 from flashdepth_vfx.hosts.camera import CameraSample, solve_args
 from flashdepth_vfx.hosts.settings import NodeSettings
 from flashdepth_vfx.hosts.versions import MANIFEST, DepthState, legacy_key, node_status
-from test_host_nuke import fd, finish, nuke, version_dir  # noqa: F401 (fixtures)
+from test_host_nuke import depth_label, fd, finish, nuke, version_dir  # noqa: F401 (fixtures)
 
 LUT_CONFIG = """ocio_profile_version: 1
 search_path: luts
@@ -173,7 +173,7 @@ def test_another_artist_opening_the_script_from_another_mount_and_checkout_sees_
     nuke.load_script(str(volumes / "sh010" / "comp" / "shot.nk"))
     assert fd.read_source(group).settings.ocio_config == str(install_b)
     assert group["status"].value().startswith("Current: 5 frames rendered with these settings")
-    assert group["label"].value() == "depth: current"
+    assert depth_label(group) == "depth: current"
     shown = version_dir(tmp_path, group)
     assert shown.name == rendered.name and shown.resolve() == rendered.resolve()
 

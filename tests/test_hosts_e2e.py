@@ -133,7 +133,7 @@ def test_nuke_plate_starting_at_1001_gets_aligned_depth_and_a_rerender_is_versio
     read = _nuke_plate_at_1001(nuke, tmp_path, 12)
     group = fd.create_node(read)
     group["checkpoint"].setValue(str(checkpoint))
-    assert group["frames"].value() == "1001-1012"
+    assert fd.read_source(group).settings.frames == "1-12"  # the Read's script range 1001-1012, as file frames
     fd.render(group)
     finish(fd, group, timeout=RENDER_TIMEOUT_MS / 1000)
     assert group["status"].value().startswith("Done: 12 frames"), group["status"].value()
@@ -165,6 +165,7 @@ def test_nuke_cancel_then_finish_resumes_without_rendering_finished_frames_again
     use_real_engine(monkeypatch)
     import flashdepth_nuke.node as fd
 
+    fd.register_callbacks()  # as the plugin's menu.py does
     read = _nuke_plate_at_1001(nuke, tmp_path, 40)
     group = fd.create_node(read)
     group["checkpoint"].setValue(str(checkpoint))
@@ -185,7 +186,7 @@ def test_nuke_cancel_then_finish_resumes_without_rendering_finished_frames_again
     assert sorted(done) == list(range(1, 41)) and group["status"].value().startswith("Done: ")
     assert {f: done[f] for f in kept} == kept  # the finished frames were not rendered again
     assert len(worker.result.written) == 40 - len(kept)
-    assert group["label"].value() == "depth: current"
+    assert nuke.autolabel(group).splitlines()[1] == "depth: current"
 
 
 def test_engine_reads_a_plate_named_like_an_option_as_a_plate(tmp_path: Path) -> None:
@@ -243,7 +244,7 @@ def test_fusion_comp_script_adds_a_loader_for_the_real_engines_depth(
     assert_library_depth(files, plates, checkpoint, "normalized", tmp_path, channel="Z")  # Fusion's depth channel
 
 
-def test_resolve_timeline_script_imports_the_real_engines_depth(
+def test_resolve_timeline_script_attaches_the_real_engines_depth(
         host: List[RenderJob], plates: str, checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
     use_real_engine(monkeypatch)
@@ -258,7 +259,7 @@ def test_resolve_timeline_script_imports_the_real_engines_depth(
     [job] = host
     out = Path(job.output)
     assert out.parent.parent == tmp_path / "plates" / "flashdepth" / "shot"
-    assert project.media_pool.imports == [[{"FilePath": str(out), "StartIndex": FRAMES[0], "EndIndex": FRAMES[-1]}]]
+    assert project.timeline.item.media.mattes == [str(out) % FRAMES[0]]  # attached to the clip as its matte
     assert (job.checkpoint, job.mode) == (str(checkpoint), "normalized")  # a 0-1 matte for Resolve
     assert_library_depth([Path(str(out) % f) for f in FRAMES], plates, checkpoint, "normalized", tmp_path,
                          channel="Y")

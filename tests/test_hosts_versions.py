@@ -329,3 +329,197 @@ def test_keep_shown_writes_a_missing_record_of_a_saved_scene_only(tmp_path: Path
     gone = DepthVersion(version.key, str(tmp_path / "gone" / "shot_depth.%04d.exr"))
     keep_shown(gone, str(script), "FlashDepth1")  # no folder: none is made
     assert not (tmp_path / "gone").exists()
+
+
+def test_prune_deletes_only_the_files_of_the_version_and_names_the_rest(tmp_path: Path) -> None:
+    """A version is its manifest, the frames of its own pattern, its markers, snapshots and temporaries. A renamed
+    copy of a depth frame kept for a comp, a precomp whose writer kept the engine's metadata, a frame-named file
+    in a subfolder, and temporaries of other files carry ``flashdepth:`` headers or look like ours, yet stay."""
+    import shutil
+
+    old = make_version(tmp_path, "depth", age_days=3)
+    make_version(tmp_path, "disparity", age_days=1)
+    folder = Path(old.folder)
+    shutil.copy(old.frame_file(2), folder / "shot_depth_keep.0002.exr")  # renamed copies, for a comp
+    shutil.copy(old.frame_file(2), folder / "hero_depth.exr")
+    shutil.copy(old.frame_file(2), folder / "shot_depth.0002.exr.bak")
+    (folder / "precomp").mkdir()
+    depth_frame(str(folder / "precomp" / "comp.0001.exr"))  # a precomp whose writer kept the input's metadata
+    depth_frame(str(folder / "precomp" / "shot_depth.0001.exr"))
+    (folder / ".notes.txt.tmp-4206649").write_text("an editor's temporary")
+    (folder / ".comp.0001.exr.tmp-4206649-abcd1234.exr").write_text("someone else's temporary")
+    depth_frame(str(folder / "shot_depth_raw.0001.exr"))  # the raw disparity of a shot solve: the version's own
+    (folder / ".shot_depth.0003.exr.tmp-4206649-abcd1234.exr").write_bytes(b"half a frame of a killed render")
+    (folder / (MANIFEST + ".tmp-4206649")).write_text("{")
+    foreign = sorted(["shot_depth_keep.0002.exr", "hero_depth.exr", "shot_depth.0002.exr.bak",
+                      os.path.join("precomp", "comp.0001.exr"), os.path.join("precomp", "shot_depth.0001.exr"),
+                      ".notes.txt.tmp-4206649", ".comp.0001.exr.tmp-4206649-abcd1234.exr"])
+    before = {name: (folder / name).read_bytes() for name in foreign}
+    set_age(folder, 3)
+
+    plan = prune.plan_folder(str(tmp_path), keep=1)
+    [removal] = plan.remove
+    assert sorted(removal.foreign) == foreign
+    assert sorted(removal.files) == sorted([
+        MANIFEST, *(os.path.basename(old.frame_file(f)) for f in FRAMES), "shot_depth_raw.0001.exr",
+        ".shot_depth.0003.exr.tmp-4206649-abcd1234.exr", MANIFEST + ".tmp-4206649",
+        os.path.join(".flashdepth", "0123456789abcdef", "state.3.safetensors")])
+    assert plan.lines()[0].endswith(f"; 7 files not written by flashdepth-vfx stay: {', '.join(foreign[:3])}, ...")
+    assert prune.apply(plan) == []
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == foreign
+    assert {name: (folder / name).read_bytes() for name in foreign} == before
+
+
+def test_deleting_old_versions_reads_exr_headers_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """3 versions x 50 frames of 2K depth (one real 2K float EXR written by OpenImageIO, linked under every
+    frame name): planning reads a few KiB of each frame, not 1 MiB."""
+    import builtins
+
+    frames = list(range(1001, 1051))
+    rng = np.random.default_rng(0)
+    master = tmp_path / "master.exr"
+    write_exr(str(master), {"Z": rng.random((1080, 2048), dtype=np.float32)},
+              metadata={"flashdepth:version": "test", "flashdepth:frame": 1001}, compression="none")
+    assert master.stat().st_size > 8 << 20
+    versions = []
+    for mode in ("depth", "disparity", "normalized"):
+        settings = NodeSettings(plate="/plates/shot.####.exr", output_dir=str(tmp_path / "out"), mode=mode,
+                                frames="1001-1050")
+        version = settings.version()
+        version.write_manifest(settings.versioned_job())
+        for frame in frames:
+            os.link(master, version.frame_file(frame))
+        versions.append(version)
+    set_age(tmp_path / "out", 2)
+    read: dict = {}
+
+    class Counting:
+        def __init__(self, handle, path) -> None:
+            self.handle, self.path = handle, str(path)
+
+        def read(self, *args):
+            data = self.handle.read(*args)
+            read[self.path] = read.get(self.path, 0) + len(data)
+            return data
+
+        def __getattr__(self, name):
+            return getattr(self.handle, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            self.handle.close()
+
+    monkeypatch.setattr(prune, "open", lambda path, *a, **k: Counting(builtins.open(path, *a, **k), path),
+                        raising=False)
+    plan = prune.plan_folder(str(tmp_path / "out"), keep=0, protect=[versions[0]])
+    assert sorted(len(r.files) for r in plan.remove) == [51, 51]  # the frames and the manifest
+    exr = {path: size for path, size in read.items() if path.endswith(".exr")}
+    assert len(exr) == 100 and max(exr.values()) <= 8 << 10, max(exr.values())
+    assert sum(read.values()) < 1 << 20  # today: 1 MiB a frame, 100 MiB
+
+
+def test_a_render_loading_its_model_keeps_the_old_version_it_renders_into(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CLI or farm render into an old version writes nothing while its model loads (seconds with the official
+    models): the engine marks the folder first, so a prune in that window keeps the version; the marker goes
+    with the render, and the version stays whole."""
+    import threading
+
+    from engine_helpers import write_plates, write_tiny_checkpoint
+    from flashdepth_vfx.engine import QuietEvents, Render, RenderSettings
+    from flashdepth_vfx.engine import pipeline
+
+    plate = write_plates(tmp_path / "plates", range(1, 4))
+    checkpoint = write_tiny_checkpoint(tmp_path / "tiny.safetensors")
+    old = make_version(tmp_path / "out", "depth", age_days=3)
+    idle = make_version(tmp_path / "out", "disparity", age_days=1)
+    loading, release = threading.Event(), threading.Event()
+    real_load = pipeline.load_model
+
+    def slow_load(*args, **kwargs):  # the official model takes seconds to load
+        loading.set()
+        assert release.wait(30)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "load_model", slow_load)
+    settings = RenderSettings(plate=plate, output=old.pattern, checkpoint=str(checkpoint))
+    done: list = []
+    render = threading.Thread(target=lambda: done.append(Render(settings, QuietEvents()).run()))
+    render.start()
+    try:
+        assert loading.wait(30)
+        plan = prune.plan_folder(str(tmp_path / "out"), keep=0)
+        assert [r.version for r in plan.remove] == [idle]
+        assert {k.version: k.reason for k in plan.keep}[old] == f"a render (process {os.getpid()}) is writing it"
+        assert prune.apply(plan) == []
+    finally:
+        release.set()
+        render.join(60)
+    [summary] = done
+    assert len(summary.written) == 3 and old.frames_on_disk(FRAMES) == FRAMES and old.manifest() is not None
+    assert not [name for name in os.listdir(old.folder) if name.startswith(".flashdepth_rendering")]
+
+
+def test_a_rendering_marker_of_another_machine_keeps_its_version_while_its_heartbeat_is_recent(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A farm render on another machine: its marker keeps the version while the render touches it; one not
+    touched for 10 minutes was left by a render that died there. A marker of a dead process here is stale, and
+    the next render into the folder removes it."""
+    from flashdepth_vfx.hosts import versions
+
+    version = make_version(tmp_path, "depth", age_days=3)
+    monkeypatch.setattr(versions.socket, "gethostname", lambda: "farm-node-12")
+    with versions.rendering_marker(version.folder, versions.engine_marker_name()) as marker:
+        monkeypatch.undo()
+        set_age(Path(version.folder), 3)
+        os.utime(marker)  # its heartbeat
+        kept = prune.plan_folder(str(tmp_path), keep=0)
+        assert kept.remove == [] and kept.keep[0].reason == "a render on farm-node-12 is writing it"
+        set_age(Path(version.folder), 3)  # no heartbeat for days: that render died
+        [removal] = prune.plan_folder(str(tmp_path), keep=0).remove
+        assert os.path.basename(marker) in removal.files
+    monkeypatch.setattr(versions, "HEARTBEAT_S", 0.01)
+    with versions.rendering_marker(version.folder) as marker:  # a host node's, touched while it renders
+        os.utime(marker, (0, 0))
+        deadline = time.time() + 10
+        while os.path.getmtime(marker) == 0 and time.time() < deadline:
+            time.sleep(0.01)
+        assert os.path.getmtime(marker) > time.time() - 60
+    dead = Path(version.folder) / ".flashdepth_rendering.4206649-0badf00d.json"
+    dead.write_text(json.dumps({"flashdepth:kind": "rendering", "host": os.uname().nodename, "pid": 4206649}))
+    set_age(Path(version.folder), 3)
+    assert [r.version for r in prune.plan_folder(str(tmp_path), keep=0).remove] == [version]
+    with versions.rendering_marker(version.folder, versions.engine_marker_name()):
+        assert not dead.exists()
+
+
+def test_prune_keep_0_asks_before_deleting_the_newest_complete_version(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--keep 0`` would delete a node's newest complete version (a node on another machine may show it): without
+    anyone to ask it refuses in one line unless --yes; at a terminal it asks. Older versions alone need no question."""
+    from flashdepth_vfx.hosts import command
+
+    old = make_version(tmp_path, "depth", age_days=3)
+    newest = make_version(tmp_path, "disparity", age_days=2)
+    runner = CliRunner()
+    refused = runner.invoke(main, ["hosts", "prune", str(tmp_path), "--keep", "0"])
+    assert refused.exit_code == 1 and os.path.isdir(old.folder) and os.path.isdir(newest.folder)
+    [error] = [line for line in refused.output.splitlines() if line.startswith("Error:")]
+    assert error == (f"Error: --keep 0 would delete the newest complete version of 1 node ({newest.folder}), which a "
+                     "node on another machine may show: pass --yes to delete it, or keep it with --keep 1")
+    assert runner.invoke(main, ["hosts", "prune", str(tmp_path), "--keep", "1"]).exit_code == 0  # no question
+    assert not os.path.exists(old.folder) and os.path.isdir(newest.folder)
+
+    monkeypatch.setattr(command, "_interactive", lambda: True)
+    declined = runner.invoke(main, ["hosts", "prune", str(tmp_path), "--keep", "0"], input="n\n")
+    assert declined.exit_code == 1 and "Delete the newest complete version of 1 node" in declined.output
+    assert declined.output.strip().endswith("nothing deleted") and os.path.isdir(newest.folder)
+    accepted = runner.invoke(main, ["hosts", "prune", str(tmp_path), "--keep", "0"], input="y\n")
+    assert accepted.exit_code == 0 and not os.path.exists(newest.folder)
+
+    monkeypatch.setattr(command, "_interactive", lambda: False)
+    again = make_version(tmp_path, "normalized", age_days=2)
+    assert runner.invoke(main, ["hosts", "prune", str(tmp_path), "--keep", "0", "--yes"]).exit_code == 0
+    assert not os.path.exists(again.folder)

@@ -46,10 +46,16 @@ def test_parse_frame_range(spec: str, expected: list[int]) -> None:
     assert parse_frame_range(spec) == expected
 
 
-@pytest.mark.parametrize("spec", ["", "abc", "1010-1001", "1001-1010x0", "1001-", "1001x2", "1-5,,7"])
+@pytest.mark.parametrize("spec", ["", "abc", "1001-1010x0", "1001-", "1001x2", "1-5,,7"])
 def test_parse_frame_range_rejects_bad_specs(spec: str) -> None:
     with pytest.raises(PlateError, match="Bad frame range"):
         parse_frame_range(spec)
+
+
+def test_a_reversed_range_is_named_with_the_range_to_write() -> None:
+    with pytest.raises(PlateError) as error:
+        parse_frame_range("1001,1010-1003")
+    assert str(error.value) == "Frame range '1001,1010-1003' runs backwards (1010-1003): give the first frame first, 1003-1010"
 
 
 def test_compact_frames() -> None:

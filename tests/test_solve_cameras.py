@@ -146,3 +146,36 @@ def test_bare_lens_options() -> None:
         load_camera("cam.fbx", [1])
     with pytest.raises(SolveError, match="intrinsics only"):
         intrinsics_camera([1], fov=50).world_to_camera(1)
+
+
+def test_a_chan_row_of_nan_is_named_and_no_frame_offset_0_is_suggested(tmp_path) -> None:
+    """A frame the matchmove did not solve exports as nan: the line is named (not a --frame-offset hint), and a
+    camera short of the shot's last frames never suggests the default --frame-offset 0."""
+    path = tmp_path / "cam.chan"
+    path.write_text("1001 0 0 10 0 0 0 40\n1002 nan nan nan nan nan nan 40\n1003 0 0 10 0 0 0 40\n")
+    with pytest.raises(SolveError) as info:
+        read_chan(path, [1001, 1002, 1003])
+    assert str(info.value) == (f"{path} line 2: '1002 nan nan nan nan nan nan 40' is not a camera (nan or inf, as a "
+                               "frame the matchmove did not solve exports it); solve or delete that frame and export "
+                               "again")
+    path.write_text("1001 0 0 10 0 0 0 40\n1002 0 0 10 0 0 0 40\n")
+    with pytest.raises(SolveError) as info:
+        read_chan(path, [1001, 1002, 1003])
+    assert "frames 1003 are outside it" in str(info.value) and "--frame-offset" not in str(info.value)
+
+
+def test_a_usd_camera_with_nothing_authored_is_refused(tmp_path) -> None:
+    """USD's fallbacks would make it a static 50 mm camera at the origin: a matchmove artist wants to hear the
+    export is empty. A locked-off camera with only its lens authored is a camera."""
+    path = tmp_path / "placeholder.usda"
+    stage = Usd.Stage.CreateNew(str(path))
+    UsdGeom.Xform.Define(stage, "/rig")
+    camera = UsdGeom.Camera.Define(stage, "/rig/shotcam")
+    stage.GetRootLayer().Save()
+    with pytest.raises(SolveError) as info:
+        read_usd_camera(path, [1001])
+    assert str(info.value) == (f"{path}: /rig/shotcam has no transform and no lens authored (USD would make it a "
+                               "static 50 mm camera at the origin): export the matchmove camera into it")
+    camera.CreateFocalLengthAttr(35.0)
+    stage.GetRootLayer().Save()
+    assert read_usd_camera(path, [1001]).lens.focal[0] == pytest.approx(35.0)

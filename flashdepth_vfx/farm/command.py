@@ -55,12 +55,14 @@ def farm() -> None:
 @click.option("--passthrough", is_flag=True, help="Also write the plate's RGBA.")
 @click.option("--reset-on-cut", is_flag=True, help="Restart the temporal state at hard cuts.")
 @click.option("--compile", is_flag=True, help="torch.compile the network (pays off on long chunks on a GPU).")
-@click.option("--cuda-graphs", is_flag=True, help="Replay CUDA graphs per frame size (CUDA workers only).")
+@click.option("--cuda-graphs", is_flag=True, help="Replay CUDA graphs (CUDA workers; render's default there anyway).")
+@click.option("--attention", type=_choice("attention"), help="CUDA workers: pin the attention kernel (render's default: auto).")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads per task (default: one per core of the worker).")
 @click.option("--io-workers", type=click.IntRange(min=1), help="Plate decode and depth write threads per task.")
 @click.option("--compression", type=_choice("compression"), help="EXR compression of the depth (render's default: auto).")
 @click.option("--exact-colour", is_flag=True, help="OpenColorIO's CPU processor for the plates' colour, also on a GPU.")
-@click.option("--overwrite", is_flag=True, help="Tasks replace existing files that flashdepth-vfx did not write.")
+@click.option("--overwrite", is_flag=True, help="Replace existing files that flashdepth-vfx did not write: the job "
+                                               "template (-o; never a plate or other input), and the tasks' outputs.")
 @solve_options
 def submit_template(shots: tuple[str, ...], job_file: str, chunk_size: int | None, warmup: int | None,
                     frames: str | None, chain: bool, engine_command: str, name: str | None,
@@ -85,7 +87,7 @@ def submit_template(shots: tuple[str, ...], job_file: str, chunk_size: int | Non
     try:
         job = build_job(list(shots), chunk_size, warmup, chain, render_options, engine_command=engine_command,
                         name=name, template_dir=Path(job_file).expanduser().absolute().parent, frames=frames,
-                        solve_options=solve)
+                        solve_options=solve, job_file=job_file)
         path = write_job(job, job_file, overwrite=bool(render_options.get("overwrite")))
     except FlashDepthError as exc:
         raise click.ClickException(str(exc)) from None

@@ -34,20 +34,20 @@ class Shot:
         return self.last - self.first + 1
 
 
-def expand_shot_patterns(patterns: Sequence[str]) -> list[str]:
+def expand_shot_patterns(patterns: Sequence[str]) -> list[tuple[str, str | None]]:
     """Each pattern as given, or once per matching folder when folders hold wildcards: ``plates/*`` (each folder's
-    one sequence), ``plates/*/main.####.exr``."""
-    expanded: list[str] = []
+    one sequence), ``plates/*/main.####.exr``; with the wildcard pattern it came from (None: none)."""
+    expanded: list[tuple[str, str | None]] = []
     for pattern in patterns:
         folder, name = os.path.split(pattern)
         wild = pattern if glob.has_magic(name) else folder if glob.has_magic(folder) else None
         if wild is None:
-            expanded.append(pattern)
+            expanded.append((pattern, None))
             continue
         folders = sorted(p for p in glob.glob(wild) if os.path.isdir(p))
         if not folders:
             raise PlateError(f"No folder matches {wild}; wildcards name folders, like plates/* or plates/*/main.####.exr")
-        expanded += folders if wild == pattern else [os.path.join(match, name) for match in folders]
+        expanded += [(match if wild == pattern else os.path.join(match, name), pattern) for match in folders]
     return expanded
 
 
@@ -68,10 +68,18 @@ def find_shots(patterns: Sequence[str], output: str | None = None, missing: str 
     if not specs:
         raise PlateError("No shots given: name one or more plate sequences like sh010/sh010.####.exr")
     scanned: list[tuple[str, FrameSequence]] = []  # (printf plate pattern, its frames)
-    for spec in specs:
+    for spec, wildcard in specs:
         if is_movie(spec):
             raise PlateError(f"{spec}: farm jobs render image sequences; convert the movie to frames first")
-        sequence = find_sequence(spec, missing=missing)
+        try:
+            sequence = find_sequence(spec, missing=missing)
+        except PlateError:
+            if wildcard is None:
+                raise
+            folder, name = (spec, "numbered image sequence") if glob.has_magic(os.path.basename(wildcard)) \
+                else os.path.split(spec)
+            raise PlateError(f"{wildcard} matches the folder {folder}, which holds no {name}: narrow the wildcard "
+                             "to the shots' folders, or name each shot's plates") from None
         if sequence.pattern is None:
             raise PlateError(f"{spec}: not a numbered frame sequence; name the plates like shot.####.exr")
         scanned.append((sequence.pattern, sequence))

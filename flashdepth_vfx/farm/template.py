@@ -35,7 +35,8 @@ from openjd.model import DecodeValidationError, create_job, decode_job_template,
 from .. import __version__
 from ..errors import FlashDepthError
 from ..eval.report import write_text
-from ..plates.output_guard import KIND_KEY, OutputKind, check_outputs, written_kind
+from ..plates import frame_path
+from ..plates.output_guard import KIND_KEY, OutputKind, check_outputs, source_marker, written_kind
 from ..solve.command import wants_solve
 from ..solve.run import SolveSettings
 from .options import DEFAULT_ENGINE, DEFAULT_WARMUP, RENDER_OPTIONS
@@ -235,6 +236,8 @@ def _within(shots: list[Shot], frames: str | None) -> list[Shot]:
         raise FarmError(f"--frames {frames!r}: farm jobs take one contiguous range, like 1001-1100")
     first = int(match.group(1))
     last = int(match.group(2)) if match.group(2) else first
+    if last < first:
+        raise FarmError(f"--frames {frames} runs backwards: give the first frame first, --frames {last}-{first}")
     cut = []
     for shot in shots:
         lo, hi = max(shot.first, first), min(shot.last, last)
@@ -247,7 +250,8 @@ def _within(shots: list[Shot], frames: str | None) -> list[Shot]:
 def build_job(shots: list[str], chunk_size: int | None, warmup: int | None, chain: bool,
               render_options: dict[str, Any], *, engine_command: str = DEFAULT_ENGINE, name: str | None = None,
               template_dir: str | os.PathLike[str] | None = None, frames: str | None = None,
-              solve_options: Mapping[str, Any] | None = None) -> FarmJob:
+              solve_options: Mapping[str, Any] | None = None,
+              job_file: str | os.PathLike[str] | None = None) -> FarmJob:
     """The validated job rendering every shot: its template (as a dict; one step per shot, per chunk when chained)
     and the values of its PATH parameters outside ``template_dir``.
 
@@ -261,7 +265,9 @@ def build_job(shots: list[str], chunk_size: int | None, warmup: int | None, chai
     shot (default: all its frames; the temporal state still starts at the shot's start). ``solve_options``: the
     shot-solve options ``render`` takes (``solve.command.SHARED_NAMES``); when they ask for a solve
     (``--camera/--points/--anchors/--stabilize``), the render steps write raw disparity and a last step per shot
-    solves it (:mod:`flashdepth_vfx.farm.solve`), as a local ``render --camera ...`` does.
+    solves it (:mod:`flashdepth_vfx.farm.solve`), as a local ``render --camera ...`` does. ``job_file``: where
+    the template will be written, checked now by the output guard: never one of the job's input files, and a file
+    flashdepth-vfx did not write as a template only with the ``overwrite`` render option.
     """
     options = dict(render_options)
     output = options.pop("output", None)
@@ -278,8 +284,14 @@ def build_job(shots: list[str], chunk_size: int | None, warmup: int | None, chai
     if warmup is not None and warmup < 0:
         raise FarmError(f"--warmup {warmup}: use 0 or more frames")
 
-    found = _within(find_shots(shots, output, options.get("missing") or "error"), frames)
+    scanned = find_shots(shots, output, options.get("missing") or "error")
+    found = _within(scanned, frames)
     plans = plan_solves(found, options, solve_options) if solve_options and wants_solve(dict(solve_options)) else None
+    if job_file is not None:
+        inputs = [frame_path(s.plate, f) for s in scanned for f in range(s.first, s.last + 1)]
+        inputs += [options.get("checkpoint"), options.get("ocio_config")]
+        inputs += [file.path for plan in (plans or {}).values() for file in input_files(plan)]
+        check_outputs([(Path(job_file).expanduser(), "farm-template")], inputs, bool(options.get("overwrite")))
     chunked = [s for s in found if chunk_size is not None and s.frame_count > chunk_size]
     if chunked and options.get("mode") == "normalized":
         raise FarmError(f"--mode normalized scales each task's frames on their own, and {chunked[0].name} is split "
@@ -336,8 +348,10 @@ def validate_template(template: dict[str, Any], template_dir: str | os.PathLike[
 
 
 def template_yaml(template: dict[str, Any]) -> str:
-    """The template as YAML, keys in the order built, under a line saying where it came from."""
-    header = f"# Open Job Description job template written by flashdepth-vfx {__version__} (farm submit-template)\n"
+    """The template as YAML, keys in the order built, under the project's marker (the output guard's, a comment
+    OpenJD ignores) and a line saying where it came from."""
+    header = (f"{source_marker('farm-template')}\n"
+              f"# Open Job Description job template written by flashdepth-vfx {__version__} (farm submit-template)\n")
     return header + yaml.safe_dump(template, sort_keys=False, allow_unicode=True, width=120)
 
 

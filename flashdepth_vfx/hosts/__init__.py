@@ -16,7 +16,8 @@ Every name below is also importable from :mod:`flashdepth_vfx.hosts.common`.
     ``.folder``, ``.frame_file(f)``, ``.frames_on_disk(frames)``, ``.on_disk()``, ``.to_json()`` /
     ``.from_json(text)`` to store on a node, ``.write_manifest(job)``, ``.manifest()``);
     ``.rendering()`` (a context: the version is being rendered; a render that ends before its first frame leaves
-    no version); ``list_versions(output_dir)``;
+    no version; ``rendering_marker(folder, name)`` for any folder, as the engine marks its output folder with
+    ``engine_marker_name()`` before it loads the model); ``list_versions(output_dir)``;
     ``describe_versions(output_dir) -> [VersionInfo]`` (``.label`` for a version menu: settings, frames,
     complete / partial, date) and ``find_version(infos, label)``; ``mark_shown(version, scene, node, previous)`` /
     ``shown_by(folder)``; ``node_status(wanted, file_frames, shown, chosen=False) -> NodeStatus`` with
@@ -27,7 +28,8 @@ Every name below is also importable from :mod:`flashdepth_vfx.hosts.common`.
 ``prune`` — removing old versions nobody uses (a node's *Delete old versions*, ``flashdepth-vfx hosts prune``)
     ``plan_folder(output_dir, keep, protect) -> PrunePlan`` (``.remove`` / ``.keep`` with reasons, ``.lines()``),
     ``plan(path, keep)`` over every output folder below ``path``, ``apply(plan)``, ``summary(plan, failed)``;
-    ``exr_is_ours(path)`` (the EXR header has ``flashdepth:`` metadata).
+    ``exr_is_ours(path)`` (the EXR header has ``flashdepth:`` metadata; reads the header's names only),
+    ``frame_names(pattern)`` (the file names of a version's own frames).
 
 ``frames`` — frame ranges and host time -> file frames
     ``parse_frames(text)``, ``format_frames(frames)``, ``script_frames(text, default)``;
@@ -69,6 +71,13 @@ Every name below is also importable from :mod:`flashdepth_vfx.hosts.common`.
     ``solve_args(...) -> SolveRequest(args, camera_file, camera_text)`` (``.write()`` before the render; Send to
     farm passes it to ``farm.send_in_background``, which puts the camera in the bundle: ``farm.carry_into_bundle``);
     Nuke's channel names ``POSITION_CHANNELS``, ``NORMAL_CHANNELS``.
+
+``controller`` — what a node's buttons do, once for every host
+    ``NodeHost`` (a ``typing.Protocol``: the few host operations an adapter supplies for one node: read its
+    ``Source``, say / show its status, the shown and chosen version, load a version, ask, run ``later`` / ``now``
+    on the main thread, progress, export a node tree's frame); the verbs ``refresh``, ``render``, ``finish``,
+    ``cancel``, ``choose_version``, ``show_partial``, ``delete_old_versions`` (planned in a worker, asked on the
+    main thread), ``send_to_farm``, ``running``; ``verbs(host)`` binds them to an adapter's node objects.
 
 ``cached`` — the single-folder record of the first adapters (``CachedRender``, ``cache_state``,
 ``status_line``), kept until the Houdini and Resolve nodes move to ``versions``.

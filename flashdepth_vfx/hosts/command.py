@@ -112,26 +112,48 @@ def doctor() -> None:
         raise SystemExit(1)
 
 
+def _interactive() -> bool:
+    """Whether someone at a terminal can answer a question (tests replace it)."""
+    return sys.stdin.isatty()
+
+
+def _confirm_newest(newest: List[pruning.Removal]) -> bool:
+    """Ask before deleting nodes' newest complete versions; refuse in one line where nobody can answer."""
+    what = (f"the newest complete version of {len(newest)} node{'s' if len(newest) > 1 else ''} "
+            f"({newest[0].version.folder}{', ...' if len(newest) > 1 else ''})")
+    if not _interactive():
+        raise click.ClickException(f"--keep 0 would delete {what}, which a node on another machine may show: "
+                                   "pass --yes to delete it, or keep it with --keep 1")
+    return click.confirm(f"Delete {what} too?", default=False)
+
+
 @hosts.command("prune")
 @click.argument("path", type=click.Path(exists=True, file_okay=False))
 @click.option("--keep", type=click.IntRange(min=0), default=pruning.DEFAULT_KEEP, show_default=True,
               help="Newest complete versions to keep per node, counting those in use; a version a node shows or a "
                    "render is writing is always kept, even beyond N.")
 @click.option("--dry-run", is_flag=True, help="Print what would be deleted; delete nothing.")
-def prune(path: str, keep: int, dry_run: bool) -> None:
+@click.option("--yes", is_flag=True, help="With --keep 0: delete each node's newest complete version without asking.")
+def prune(path: str, keep: int, dry_run: bool, yes: bool) -> None:
     """Delete old depth versions under PATH (a node's output folder, or any folder above several).
 
     Kept per node: the newest KEEP complete versions, a partial version newer than those, every version a node
-    shows and every version being rendered. Only files flashdepth-vfx wrote are deleted.
+    shows and every version being rendered. Only the files of each version are deleted (its manifest, markers,
+    frames and snapshots); anything else in its folder stays and is named. --keep 0 deletes a node's newest
+    complete version too (a node on another machine may show it): it asks first, or needs --yes.
     """
     found = pruning.plan(path, keep)
     for line in found.lines(dry_run):
         click.echo(line)
+    newest = [removal for removal in found.remove if removal.newest]
     if not found.remove and not found.keep:
         click.echo(f"no depth versions under {path}")
     elif dry_run:
         click.echo(f"would delete {len(found.remove)} versions ({pruning.size_text(found.size)}); "
                    f"{len(found.keep)} kept")
+    elif newest and not yes and not _confirm_newest(newest):
+        click.echo("nothing deleted")
+        raise SystemExit(1)
     else:
         failed = pruning.apply(found)
         click.echo(pruning.summary(found, failed))

@@ -44,9 +44,11 @@ def parse_frames(spec: str) -> List[int]:
         first = int(match.group(1))
         last = int(match.group(2)) if match.group(2) is not None else first
         step = int(match.group(3)) if match.group(3) is not None else 1
-        if last < first or step < 1:
-            raise FlashDepthError(
-                f"bad frame range {spec!r}: the first frame must not come after the last, and the step must be 1 or more")
+        if last < first:
+            raise FlashDepthError(f"frame range {spec!r} runs backwards ({part}): give the first frame first, "
+                                  f"{last}-{first}")
+        if step < 1:
+            raise FlashDepthError(f"bad frame range {spec!r}: the step after x must be 1 or more")
         frames.update(range(first, last + 1, step))
     return sorted(frames)
 

@@ -8,12 +8,16 @@ Per output folder (one node's versions) the rule keeps:
 * partial versions newer than the newest complete one (a render to finish);
 * every version a node shows (its marker from :func:`.versions.mark_shown`, or the caller's ``protect``: a node
   passes the version it shows and the one its settings make);
-* every version being rendered: a host's rendering marker whose process lives (or from another machine), an
-  engine temporary of a live process, or any file written in the last :data:`ACTIVE_S` seconds (a farm render).
+* every version being rendered: a rendering marker (a host node's, or the engine's, written before it loads
+  its model) whose process lives, or from another machine whose heartbeat is recent; an engine temporary of a
+  live process; any file written in the last :data:`ACTIVE_S` seconds.
 
-and removes the others, but only files the project wrote: the manifest and markers, depth EXRs whose header
-carries ``flashdepth:`` metadata, the engine's snapshots and temporaries. Anything else stays, with the folders
-that hold it, and is reported. Links are never followed.
+and removes the others, but only the files of the version: its manifest and markers, the frames of its own
+pattern (and of the raw disparity a shot solve renders first) whose EXR header carries ``flashdepth:`` metadata,
+the engine's snapshots, and the temporaries of these, each marked as the project's and a regular file (the
+output guard's rule, :func:`flashdepth_vfx.plates.output_guard.replace_refusal`). Anything else (another name,
+another subfolder, a link) stays, with the folders that hold it, and is reported. Links are never followed. Each
+version is checked again right before its files go (:func:`apply`).
 
 Standard library only; Python 3.9+ syntax (host Pythons).
 """
@@ -26,66 +30,103 @@ import socket
 import struct
 import time
 from dataclasses import dataclass, field
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import BinaryIO, Iterable, List, Optional, Pattern, Sequence, Tuple
 
 from flashdepth_vfx.bridge.runner import process_alive
+from flashdepth_vfx.plates.output_guard import replace_refusal, written_kind
 
-from .versions import KIND_KEY, MANIFEST, RENDERING, SHOWN_FOLDER, DepthVersion, describe_versions, shown_by
+from .versions import (
+    MANIFEST, MARKER_STALE_S, RENDERING_MARKER, SHOWN_FOLDER, DepthVersion, describe_versions, shown_by,
+)
 
 DEFAULT_KEEP = 2
 """Newest complete versions a node keeps, counting the ones in use (which are kept even beyond it)."""
 ACTIVE_S = 600.0
-"""A version with a file written this recently may be rendering (on a farm machine: no marker here)."""
+"""A version with a file written this recently may be rendering (a render that has no marker)."""
 SNAPSHOTS = ".flashdepth"
 """The engine's snapshot folder in an output folder (``.flashdepth/<state key>/state.<frame>.safetensors``)."""
+RAW_SUFFIX = "_raw"
+"""Before the frame number of the raw disparity a shot solve renders first (as ``solve.after_render.raw_pattern``
+names it): ``shot_depth_raw.1001.exr`` beside ``shot_depth.1001.exr``."""
 _EXR_MAGIC = b"\x76\x2f\x31\x01"
-_MAX_HEADER = 1 << 20
+_CHUNK = 4096
+"""Bytes read at a time from an EXR header: a depth frame's ``flashdepth:`` attributes lie in the first few KiB."""
+_MAX_NAME = 256
+"""Longest attribute name or type an EXR header may hold (255 characters and its NUL)."""
+_MAX_SNAPSHOT_HEADER = 1 << 20
 _SNAPSHOT = re.compile(r"^state\.-?\d+\.safetensors$")
+_SNAPSHOT_TEMPORARY = re.compile(r"^\.state\.-?\d+\.tmp-\d+$")
+_FRAME_TOKEN = re.compile(r"([._-]?)%0?\d*d")
+_FRAME_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.tmp-\d+-[0-9a-f]+\.exr$")
+_JSON_TEMPORARY = re.compile(r"^(?P<name>.+\.json)\.tmp-\d+$")
+_WRITE_TEST = re.compile(r"^\.flashdepth-write-test-\d+$")
 _TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)(?:-[0-9a-f]+\.exr)?$|^.+\.json\.tmp-(\d+)$")
+"""Any temporary the project writes, with its process id (a live one means a render is writing the folder)."""
+
+
+class _ExrHeader:
+    """Reads an EXR header in :data:`_CHUNK` pieces, skipping attribute values without reading them."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.data = b""
+        self.base = 0  # file offset of data[0]
+
+    def _more(self) -> bool:
+        chunk = self.handle.read(_CHUNK)
+        self.data += chunk
+        return bool(chunk)
+
+    def bytes_at(self, offset: int, size: int) -> Optional[bytes]:
+        while offset + size > self.base + len(self.data):
+            if not self._more():
+                return None
+        return self.data[offset - self.base:offset - self.base + size]
+
+    def string_at(self, offset: int) -> Optional[bytes]:
+        """The NUL-terminated string at ``offset`` (None: too long, or the file ends)."""
+        while True:
+            end = self.data.find(b"\0", offset - self.base)
+            if 0 <= end <= offset - self.base + _MAX_NAME:
+                return self.data[offset - self.base:end]
+            if len(self.data) - (offset - self.base) > _MAX_NAME or not self._more():
+                return None
+
+    def skip_to(self, offset: int) -> None:
+        if offset > self.base + len(self.data):  # a value beyond what was read: seek over it
+            self.handle.seek(offset)
+            self.data, self.base = b"", offset
 
 
 def exr_is_ours(path: str) -> bool:
     """Whether ``path`` is an OpenEXR file whose (first) header has a ``flashdepth:`` attribute, as every depth
-    frame the engine writes has. Reads the header only."""
+    frame the engine writes has. Reads the header's names only, a few KiB (values are skipped, not read)."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(_MAX_HEADER)
-    except OSError:
-        return False
-    if not data.startswith(_EXR_MAGIC):
-        return False
-    position = 8  # magic number, version field
-    while position < len(data):
-        end = data.find(b"\0", position)
-        if end < 0 or end == position:  # the end of the header (or a truncated one)
-            return False
-        name = data[position:end]
-        if name.startswith(b"flashdepth:"):
-            return True
-        type_end = data.find(b"\0", end + 1)
-        if type_end < 0 or type_end + 5 > len(data):
-            return False
-        (size,) = struct.unpack("<i", data[type_end + 1:type_end + 5])
-        if size < 0:
-            return False
-        position = type_end + 5 + size
-    return False
-
-
-def _json_kind(path: str) -> Optional[str]:
-    try:
-        if os.path.getsize(path) > _MAX_HEADER:
-            return None
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+        with open(path, "rb", buffering=0) as handle:
+            header = _ExrHeader(handle)
+            if header.bytes_at(0, 4) != _EXR_MAGIC:
+                return False
+            position = 8  # magic number, version field
+            while True:
+                name = header.string_at(position)
+                if not name:  # the end of the header (or a damaged one)
+                    return False
+                if name.startswith(b"flashdepth:"):
+                    return True
+                kind = header.string_at(position + len(name) + 1)
+                size_at = position + len(name) + len(kind or b"") + 2
+                size = header.bytes_at(size_at, 4) if kind is not None else None
+                if size is None or struct.unpack("<i", size)[0] < 0:
+                    return False
+                position = size_at + 4 + struct.unpack("<i", size)[0]
+                header.skip_to(position)
     except (OSError, ValueError):
-        return None
-    return str(data.get(KIND_KEY)) if isinstance(data, dict) and KIND_KEY in data else None
+        return False
 
 
 def _manifest_is_ours(path: str, key: str) -> bool:
     """A version manifest: marked as one, or (first release) the key, pattern and settings it always had."""
-    kind = _json_kind(path)
+    kind = written_kind(path)
     if kind is not None:
         return kind == "version"
     try:
@@ -102,50 +143,86 @@ def _snapshot_is_ours(path: str) -> bool:
     try:
         with open(path, "rb") as handle:
             (size,) = struct.unpack("<Q", handle.read(8))
-            header = json.loads(handle.read(size)) if 0 < size <= _MAX_HEADER else {}
+            header = json.loads(handle.read(size)) if 0 < size <= _MAX_SNAPSHOT_HEADER else {}
     except (OSError, ValueError, struct.error):
         return False
     meta = header.get("__metadata__") if isinstance(header, dict) else None
     return isinstance(meta, dict) and "checksum" in meta and "frame" in meta
 
 
-def _is_ours(folder: str, relative: str, key: str) -> bool:
-    """Whether the file ``relative`` (to the version folder) is one the project writes there."""
-    path = os.path.join(folder, relative)
+def frame_names(pattern: str) -> Pattern[str]:
+    """The file names of a version's own frames: its pattern's (``shot_depth.%04d.exr``: any frame number and
+    padding) and the raw disparity a shot solve renders first (``shot_depth_raw.1001.exr``)."""
+    name = os.path.basename(pattern)
+    match = _FRAME_TOKEN.search(name)
+    if match is None:
+        return re.compile(re.escape(name) + r"\Z")
+    head, separator, tail = name[:match.start()], match.group(1), name[match.end():]
+    return re.compile(f"{re.escape(head)}(?:{RAW_SUFFIX})?{re.escape(separator)}-?\\d+{re.escape(tail)}\\Z")
+
+
+def _is_ours(version: DepthVersion, relative: str, frames: Pattern[str]) -> bool:
+    """Whether ``relative`` (to the version folder) is a file of the version, which pruning may delete: its
+    manifest, its rendering and shown markers, its own frames (``frames``: :func:`frame_names`) carrying the
+    engine's header, its snapshots, and the temporaries of these. Anything else (another name, another
+    subfolder, a link, a file without the project's mark) is not."""
+    path = os.path.join(version.folder, relative)
     parts = relative.split(os.sep)
     name = parts[-1]
-    if os.path.islink(path):  # someone put it there (the engine writes files), whatever it points at
+    if replace_refusal(path, None) is not None:  # a link (someone put it there, whatever it points at), a folder
         return False
-    if relative == MANIFEST:
-        return _manifest_is_ours(path, key)
-    if relative == RENDERING:
-        return _json_kind(path) == "rendering"
+    if len(parts) == 3 and parts[0] == SNAPSHOTS:
+        return bool(_SNAPSHOT_TEMPORARY.match(name)) or (bool(_SNAPSHOT.match(name)) and _snapshot_is_ours(path))
     if len(parts) == 2 and parts[0] == SHOWN_FOLDER:
-        return _json_kind(path) == "shown"
-    if _TEMPORARY.match(name):
-        return True
-    if len(parts) == 3 and parts[0] == SNAPSHOTS and _SNAPSHOT.match(name):
-        return _snapshot_is_ours(path)
-    return name.lower().endswith(".exr") and exr_is_ours(path)
+        temporary = _JSON_TEMPORARY.match(name)
+        return bool(temporary) or (name.endswith(".json") and written_kind(path) == "shown")
+    if len(parts) != 1:
+        return False
+    if name == MANIFEST:
+        return _manifest_is_ours(path, version.key)
+    if RENDERING_MARKER.match(name):
+        return written_kind(path) == "rendering"
+    if frames.match(name):
+        return name.lower().endswith(".exr") and exr_is_ours(path)
+    temporary = _FRAME_TEMPORARY.match(name) or _JSON_TEMPORARY.match(name)
+    if temporary:
+        own = temporary.group("name")
+        return bool(frames.match(own) or own == MANIFEST or RENDERING_MARKER.match(own))
+    return bool(_WRITE_TEST.match(name)) and os.path.getsize(path) == 0
+
+
+def _marker_reason(path: str, now: float) -> Optional[str]:
+    """Why the rendering marker at ``path`` says a render is writing its folder (None: its render is over)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+        touched = os.path.getmtime(path)
+    except (OSError, ValueError):
+        return None  # gone, or being written (then new: the recent-file rule keeps the version)
+    if not isinstance(data, dict):
+        return None
+    pid, host = data.get("pid"), data.get("host")
+    if host != socket.gethostname():
+        if now - touched < MARKER_STALE_S:
+            return f"a render on {host} is writing it"
+        return None  # its heartbeat stopped: the render on that machine died
+    if isinstance(pid, int) and process_alive(pid) and (os.name != "nt" or now - touched < MARKER_STALE_S):
+        return f"a render (process {pid}) is writing it"  # (Windows cannot tell a dead process: its heartbeat can)
+    return None
 
 
 def rendering_reason(folder: str, files: Iterable[Tuple[str, float]], now: Optional[float] = None) -> Optional[str]:
     """Why the version in ``folder`` may be rendering right now (None: it is not); ``files`` are its
-    (relative path, modification time) pairs."""
+    (relative path, modification time) pairs. A render marks its folder (:data:`.versions.RENDERING_MARKER`)
+    before it loads its model: while its process lives (on this machine), or while its heartbeat is recent
+    (another machine's)."""
     now = time.time() if now is None else now
-    marker = os.path.join(folder, RENDERING)
-    if os.path.isfile(marker):
-        try:
-            with open(marker, encoding="utf-8") as handle:
-                data = json.load(handle)
-        except (OSError, ValueError):
-            data = {}
-        here = isinstance(data, dict) and data.get("host") == socket.gethostname()
-        pid = data.get("pid") if isinstance(data, dict) else None
-        if not here:
-            return "a render on another machine is writing it"
-        if isinstance(pid, int) and process_alive(pid):
-            return f"a render (process {pid}) is writing it"
+    for relative, modified in files:
+        name = os.path.basename(relative)
+        if relative == name and RENDERING_MARKER.match(name):
+            reason = _marker_reason(os.path.join(folder, name), now)
+            if reason is not None:
+                return reason
     for relative, modified in files:
         match = _TEMPORARY.match(os.path.basename(relative))
         pid = int(match.group(1) or match.group(2)) if match else 0
@@ -187,6 +264,8 @@ class Removal:
     listing: Tuple[Tuple[str, float], ...] = ()
     """Every file of the version folder and its modification time when planned: :func:`apply` leaves the version
     alone if that changed since (a render or a node started using it while the artist read the question)."""
+    newest: bool = False
+    """It is the newest complete version of its node (only ``keep`` 0 removes it): ask before removing it."""
 
 
 @dataclass(frozen=True)
@@ -209,12 +288,15 @@ class PrunePlan:
         return sum(removal.size for removal in self.remove)
 
     def lines(self, dry_run: bool = False) -> List[str]:
-        """One line per version, for a console or a node's status."""
+        """One line per version, for a console or a node's status; the files that stay are named (the first 3)."""
         verb = "would remove" if dry_run else "remove"
         out = []
         for removal in self.remove:
-            extra = f"; {len(removal.foreign)} files not written by flashdepth-vfx stay" if removal.foreign else ""
-            out.append(f"{verb} {removal.version.folder} ({len(removal.files)} files, {size_text(removal.size)}){extra}")
+            named = ", ".join(removal.foreign[:3]) + (", ..." if len(removal.foreign) > 3 else "")
+            extra = f"; {len(removal.foreign)} files not written by flashdepth-vfx stay: {named}" if removal.foreign \
+                else ""
+            size = size_text(removal.size)
+            out.append(f"{verb} {removal.version.folder} ({len(removal.files)} files, {size}){extra}")
         out += [f"keep {kept.version.folder}: {kept.reason}" for kept in self.keep]
         return out
 
@@ -235,9 +317,11 @@ def plan_folder(output_dir: str, keep: int = DEFAULT_KEEP, protect: Sequence[Dep
     plan = PrunePlan()
     protected = {os.path.normpath(version.folder) for version in protect}
     complete_kept = 0
-    newest_complete: Optional[float] = None
+    seen_complete = False
     for info in describe_versions(output_dir):
         version = info.version
+        newest = info.complete and not seen_complete
+        seen_complete = seen_complete or info.complete
         files = _walk(version.folder)
         reason: Optional[str] = None
         if os.path.normpath(version.folder) in protected:
@@ -248,19 +332,19 @@ def plan_folder(output_dir: str, keep: int = DEFAULT_KEEP, protect: Sequence[Dep
             reason = rendering_reason(version.folder, [(path, modified) for path, modified, _ in files], now)
         if reason is None and info.complete and complete_kept < keep:
             reason = f"one of the {keep} newest complete versions"
-        if reason is None and not info.complete and newest_complete is None:
+        if reason is None and not info.complete and not seen_complete:
             reason = "partial and newer than every complete version (finish it, or render again)"
-        if info.complete and newest_complete is None:
-            newest_complete = info.modified
         if info.complete and reason is not None:
             complete_kept += 1
         if reason is not None:
             plan.keep.append(Kept(version, reason))
             continue
-        ours = tuple(path for path, _, _ in files if _is_ours(version.folder, path, version.key))
-        foreign = tuple(path for path, _, _ in files if path not in ours)
+        frames = frame_names(version.pattern)
+        ours = {path for path, _, _ in files if _is_ours(version, path, frames)}
+        foreign = tuple(sorted(path for path, _, _ in files if path not in ours))
         size = sum(size for path, _, size in files if path in ours)
-        plan.remove.append(Removal(version, ours, size, foreign, _listing(files)))
+        plan.remove.append(Removal(version, tuple(path for path, _, _ in files if path in ours), size, foreign,
+                                   _listing(files), newest))
     return plan
 
 
@@ -293,8 +377,9 @@ CHANGED = "in use since the plan (a render or a node started on it): kept"
 
 def apply(plan: PrunePlan) -> List[str]:
     """Remove the planned files, then the folders they leave empty; returns the paths that could not be
-    removed (permissions, or changed since the plan). A version whose folder changed since the plan (a render
-    started into it, a node marked it shown) is not touched: it moves from ``plan.remove`` to ``plan.keep``."""
+    removed (permissions, or changed since the plan). Each version is listed again right before its files go:
+    one whose folder changed since the plan (a render marked it before loading its model, a node marked it
+    shown) is not touched: it moves from ``plan.remove`` to ``plan.keep``."""
     failed = []
     for removal in list(plan.remove):
         if _listing(_walk(removal.version.folder)) != removal.listing:

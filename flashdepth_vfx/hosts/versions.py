@@ -31,12 +31,16 @@ import enum
 import hashlib
 import json
 import os
+import re
+import secrets
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from flashdepth_vfx.bridge import RenderJob
+from flashdepth_vfx.bridge.runner import process_alive
 from flashdepth_vfx.errors import FlashDepthError
 
 from .colour import config_identity
@@ -52,6 +56,13 @@ SHOWN_FOLDER = ".flashdepth_shown"
 """In a version folder: one small JSON file per node whose loader shows this version."""
 RENDERING = ".flashdepth_rendering.json"
 """In a version folder while a host node renders into it: the host machine and process."""
+RENDERING_MARKER = re.compile(r"^\.flashdepth_rendering(?:\.\d+-[0-9a-f]+)?\.json$")
+"""The names of rendering markers: a host node's (:data:`RENDERING`) and the engine's, one per process
+(:func:`engine_marker_name`), written in its output folder before it loads the model."""
+HEARTBEAT_S = 60.0
+"""How often a rendering marker is touched while its render runs."""
+MARKER_STALE_S = 600.0
+"""A rendering marker of another machine not touched for this long is left by a render that died there."""
 _LABEL_TIME = "%Y-%m-%d %H:%M"
 _NEW_FOLDERS: Set[str] = set()  # version folders this process made for a render that has not ended yet
 RESOLVE_PROJECT = "DaVinci Resolve project"
@@ -198,19 +209,13 @@ class DepthVersion:
     @contextlib.contextmanager
     def rendering(self) -> Iterator[None]:
         """Mark the version as being rendered (by this machine and process) for the ``with`` block, so that
-        pruning leaves it alone; the marker goes when the block ends, however it ends. A render that ended
-        before its first frame (a failed start: a bad config, no engine, cancelled while loading) leaves no
-        version behind: its manifest goes, and the folder too when this process made it and nothing else is in
-        it."""
-        os.makedirs(self.folder, exist_ok=True)
-        path = os.path.join(self.folder, RENDERING)
-        _write_json(path, {KIND_KEY: "rendering", "host": socket.gethostname(), "pid": os.getpid(),
-                           "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        pruning leaves it alone (:func:`rendering_marker`). A render that ended before its first frame (a failed
+        start: a bad config, no engine, cancelled while loading) leaves no version behind: its manifest goes, and the
+        folder too when this process made it and nothing else is in it."""
         try:
-            yield
+            with rendering_marker(self.folder):
+                yield
         finally:
-            with contextlib.suppress(OSError):
-                os.remove(path)
             made_here = self.folder in _NEW_FOLDERS
             _NEW_FOLDERS.discard(self.folder)
             if not self.on_disk():
@@ -219,6 +224,49 @@ class DepthVersion:
                 if made_here:
                     with contextlib.suppress(OSError):
                         os.rmdir(self.folder)  # only when empty: whatever else is there stays
+
+
+def _remove_stale_markers(folder: str) -> None:
+    """Remove the rendering markers that renders on this machine left when they were killed (process gone)."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            data = _read_json(os.path.join(folder, name)) if RENDERING_MARKER.match(name) else None
+            if data is not None and data.get(KIND_KEY) == "rendering" and data.get("host") == socket.gethostname() \
+                    and isinstance(data.get("pid"), int) and not process_alive(data["pid"]):
+                os.remove(os.path.join(folder, name))
+
+
+def engine_marker_name() -> str:
+    """The engine's rendering marker in its output folder: one per process (renders of several shots may share
+    a folder, and a host node's render has its own marker there too)."""
+    return f".flashdepth_rendering.{os.getpid()}-{secrets.token_hex(4)}.json"
+
+
+@contextlib.contextmanager
+def rendering_marker(folder: str, name: str = RENDERING) -> Iterator[str]:
+    """Mark ``folder`` (created if needed) as being rendered by this machine and process for the ``with`` block,
+    so that pruning leaves it alone: a marker file naming the host and process, touched every
+    :data:`HEARTBEAT_S` seconds (another machine sees a render that died there by its age), removed when the
+    block ends, however it ends. Yields the marker's path."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, name)
+    _remove_stale_markers(folder)
+    _write_json(path, {KIND_KEY: "rendering", "host": socket.gethostname(), "pid": os.getpid(),
+                       "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+    stop = threading.Event()
+
+    def heartbeat() -> None:
+        while not stop.wait(HEARTBEAT_S):
+            with contextlib.suppress(OSError):
+                os.utime(path)
+
+    threading.Thread(target=heartbeat, name="flashdepth-rendering-marker", daemon=True).start()
+    try:
+        yield path
+    finally:
+        stop.set()
+        with contextlib.suppress(OSError):
+            os.remove(path)
 
 
 def _user_file(version: DepthVersion, user: str) -> str:

@@ -18,7 +18,7 @@ anything (two outputs that are one file are refused too); ``hosts install`` / ``
 The project marks what it writes: depth EXRs carry ``flashdepth:*`` metadata, 8-bit images an
 ``ImageDescription`` of ``flashdepth:<kind>`` (:func:`image_marker`), JSON a top-level ``"flashdepth:kind"``, JSON
 lines the same on their first line, safetensors a ``flashdepth:kind`` metadata entry, and Python sources a first
-line ``# flashdepth:kind=<kind>`` (:func:`source_marker`).
+line ``# flashdepth:kind=<kind>`` (:func:`source_marker`), as do YAML files (farm job templates).
 
 Standard library only at import (the host installer imports it in a host's Python); reading an image's metadata
 loads OpenImageIO when it is needed.
@@ -38,7 +38,7 @@ from flashdepth_vfx.errors import OutputError, PlateError
 
 OutputKind = Literal["depth", "preview", "eval", "eval-plot", "checkpoint", "train-config", "train-log",
                      "solve-report", "solve-plot", "host-launcher", "host-package", "install-manifest",
-                     "farm-values"]
+                     "farm-values", "farm-template", "version", "rendering", "shown"]
 KIND_KEY = "flashdepth:kind"
 _SOURCE_KIND = re.compile(rb"# flashdepth:kind=([A-Za-z0-9_-]+)(?:\s|$)")
 _DESCRIPTION = "ImageDescription"
@@ -76,7 +76,7 @@ def written_kind(path: str | os.PathLike[str]) -> str | None:
                 header = json.loads(handle.read(size)) if 0 < size <= _MAX_HEADER_BYTES else {}
             meta = header.get("__metadata__") if isinstance(header, dict) else None
             kind = meta.get(KIND_KEY) if isinstance(meta, dict) else None
-        elif suffix == ".py":
+        elif suffix in (".py", ".yaml", ".yml"):  # a first-line comment (a farm job template is YAML)
             with open(file, "rb") as handle:
                 match = _SOURCE_KIND.match(handle.readline(4096))
             kind = match.group(1).decode("ascii") if match else None

@@ -43,8 +43,11 @@ def _frame_runs(spec: str) -> list[tuple[int, int, int]]:
         first = int(match.group(1))
         last = int(match.group(2)) if match.group(2) is not None else first
         step = int(match.group(3)) if match.group(3) is not None else 1
-        if last < first or step < 1:
-            raise PlateError(f"Bad frame range {spec[:80]!r}: the first frame must not come after the last, and the step must be 1 or more")
+        if last < first:
+            raise PlateError(f"Frame range {spec[:80]!r} runs backwards ({part}): give the first frame first, "
+                             f"{last}-{first}")
+        if step < 1:
+            raise PlateError(f"Bad frame range {spec[:80]!r}: the step after x must be 1 or more")
         runs.append((first, first + (last - first) // step * step, step))
     return runs
 

@@ -96,8 +96,8 @@ def _check_coverage(source: str, needed: list[int], covered: tuple[float, float]
     lo, hi = covered
     outside = [f for f in needed if not lo - 1e-6 <= f + offset <= hi + 1e-6]
     if outside:
-        hint = "" if offset else (f"; if its time codes are not frame numbers pass --frame-offset "
-                                  f"{int(round(lo - needed[0]))}")
+        shift = int(round(lo - needed[0]))
+        hint = "" if offset or not shift else f"; if its time codes are not frame numbers pass --frame-offset {shift}"
         raise SolveError(
             f"{source}: the camera is animated over {lo:g}-{hi:g} (time code) but the shot needs frames "
             f"{compact_frames(needed)}{f' (+ offset {offset:g})' if offset else ''}; frames {compact_frames(outside)} "
@@ -155,6 +155,21 @@ def _animated_range(prim) -> tuple[float, float] | None:  # noqa: ANN001 - pxr t
     return (min(times), max(times)) if times else None
 
 
+def _authored(camera) -> bool:  # noqa: ANN001 - pxr type
+    """Whether the camera prim has a lens attribute, or it or an ancestor a transform, authored."""
+    from pxr import UsdGeom
+
+    lens = ("focalLength", "horizontalAperture", "verticalAperture")
+    if any(camera.GetAttribute(name).HasAuthoredValue() for name in lens):
+        return True
+    prim = camera
+    while prim and not prim.IsPseudoRoot():
+        if prim.IsA(UsdGeom.Xformable) and UsdGeom.Xformable(prim).GetOrderedXformOps():
+            return True
+        prim = prim.GetParent()
+    return False
+
+
 def read_usd_camera(path: str | os.PathLike[str], frames: list[int], prim_path: str | None = None,
                     frame_offset: float = 0.0) -> Camera:
     """Sample the USD camera at plate ``frames`` (time code ``frame + frame_offset``)."""
@@ -163,6 +178,9 @@ def read_usd_camera(path: str | os.PathLike[str], frames: list[int], prim_path: 
     file = Path(path)
     stage = open_stage(file)
     prim = _find_camera_prim(stage, file, prim_path)
+    if not _authored(prim):
+        raise SolveError(f"{file}: {prim.GetPath()} has no transform and no lens authored (USD would make it a "
+                         "static 50 mm camera at the origin): export the matchmove camera into it")
     animated = _animated_range(prim)
     if animated is not None:
         _check_coverage(f"{file} ({prim.GetPath()})", frames, animated, frame_offset)
@@ -242,6 +260,9 @@ def read_chan(path: str | os.PathLike[str], frames: list[int], frame_offset: flo
         if len(values) not in (7, 8):
             raise SolveError(f"{file} line {number}: {len(values)} columns; a .chan line is "
                              "'frame tx ty tz rx ry rz [vfov]'")
+        if not all(math.isfinite(v) for v in values):
+            raise SolveError(f"{file} line {number}: {line.strip()[:60]!r} is not a camera (nan or inf, as a frame the "
+                             "matchmove did not solve exports it); solve or delete that frame and export again")
         rows[values[0]] = values[1:]
     if not rows:
         raise SolveError(f"{file} holds no camera lines; export the camera from Nuke (Camera > File > Export chan)")

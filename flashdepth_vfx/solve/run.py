@@ -27,6 +27,7 @@ from flashdepth_vfx.engine.resume import (  # the engine's rules (torch is not l
     file_fingerprint, remove_stale_temporaries,
 )
 from flashdepth_vfx.errors import Cancelled, OptionError, PlateError, SolveError, check_cancel
+from flashdepth_vfx.hosts.versions import engine_marker_name, rendering_marker
 from flashdepth_vfx.plates import cuts as cut_detection  # the engine's own detector
 from flashdepth_vfx.plates.image_io import PlateInfo, probe, read_channels, write_exr
 from flashdepth_vfx.plates.output_guard import OutputKind, check_outputs
@@ -355,7 +356,9 @@ class ShotSolve:
         seq, frames, files = self._sequence()
         summary = SolveSummary(self._output(seq, files), frames, warnings=self._warnings)
         try:
-            self._run(summary, files)
+            # Pruning leaves the folder alone while the solve reads and fits (minutes of writing nothing).
+            with rendering_marker(str(Path(summary.output).parent), engine_marker_name()):
+                self._run(summary, files)
         except Cancelled:
             summary.cancelled = True
         summary.phase = self._phase

@@ -20,38 +20,35 @@ The *version* menu lists the versions on disk (settings, frame count, complete o
 keeps the DepthRead on it whatever the knobs say (the status says *stale* while its settings differ from the
 knobs'); *latest* goes back to following the knobs, and so does *Render depth*. *Delete old versions* removes
 the versions nobody uses (:mod:`flashdepth_vfx.hosts.prune`), after asking.
+
+What the buttons do is :mod:`flashdepth_vfx.hosts.controller`, shared with Houdini; this module supplies its host
+operations (:class:`_Node`) over Nuke's API.
 """
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import os
-import threading
-from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Set, Tuple, cast
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, TypeVar, Union, cast
 
 import nuke
 
-from flashdepth_vfx.bridge import RenderJob, RenderResult
-from flashdepth_vfx.bridge.runner import CANCELLED_EXIT_CODE
 from flashdepth_vfx.errors import FlashDepthError
+from flashdepth_vfx.hosts import controller, prune
 from flashdepth_vfx.hosts.cached import CachedRender
-from flashdepth_vfx.hosts.colour import engine_colour, menu_colorspace
-from flashdepth_vfx.hosts import farm
-from flashdepth_vfx.hosts import prune
 from flashdepth_vfx.hosts.camera import (
     NORMAL_CHANNELS, OFF, PASSES, POSITION_CHANNELS, SolveRequest, solve_args, version_passes,
 )
-from flashdepth_vfx.hosts.farm import FARM_BUTTON
+from flashdepth_vfx.hosts.colour import engine_colour, menu_colorspace
+from flashdepth_vfx.hosts.controller import Source
 from flashdepth_vfx.hosts.export import ExportCache
+from flashdepth_vfx.hosts.farm import FARM_BUTTON
 from flashdepth_vfx.hosts.frames import format_frames, script_frames
 from flashdepth_vfx.hosts.paths import default_output_dir
-from flashdepth_vfx.hosts.render import BackgroundRender, RenderSlots, Report
+from flashdepth_vfx.hosts.render import BackgroundRender, Report
 from flashdepth_vfx.hosts.settings import (
     DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, RENDER_BUTTON, NodeSettings,
 )
-from flashdepth_vfx.hosts.versions import (
-    DepthState, DepthVersion, NodeStatus, describe_versions, find_version, keep_shown, mark_shown, node_status,
-)
+from flashdepth_vfx.hosts.versions import DepthState, DepthVersion, NodeStatus, describe_versions
 
 from . import upstream as up
 from .camera import CAMERA_INPUT, connected_camera, rotation_order, sample_camera
@@ -78,6 +75,7 @@ STATUS = "status"
 VERSION = "depth_version"
 PRUNE = "delete_old_versions"
 RESULT = "flashdepth_result"  # hidden: the DepthVersion the DepthRead shows (JSON)
+STATE = "flashdepth_state"  # hidden: the status in a few words, which the Node Graph draws on the node
 CHOSEN = "flashdepth_chosen"  # hidden: the artist chose that version in the version menu
 LATEST = "latest (follows the settings)"
 """The version menu's first item: show the version the knobs make (or keep the previous one until it is done)."""
@@ -103,8 +101,8 @@ PLUGIN_MISSING = ("FlashDepth: the flashdepth-vfx Nuke plugin is not installed o
 # What a button stores in the script: a call into this module, with a clear message where it is missing.
 _BUTTON = ("import nuke\ntry:\n    import flashdepth_nuke.node as fd\nexcept ImportError:\n"
            "    nuke.message({missing!r})\nelse:\n    fd.{action}(nuke.thisNode())\n")
-_SLOTS = RenderSlots()  # one render per node
 _MENU_UPDATES: Set[str] = set()  # nodes whose version menu this module is setting (Nuke reports those changes as knobChanged)
+T = TypeVar("T")
 # Runs a call on Nuke's main thread and waits for it (the stubs leave it untyped).
 _in_main_thread = cast(Callable[..., Any], nuke.executeInMainThreadWithResult)
 
@@ -115,9 +113,13 @@ def button_command(action: str) -> str:
 
 
 def register_callbacks() -> None:
-    """What the plugin's menu.py registers: knob changes of FlashDepth nodes, and a status check of every
-    FlashDepth node when a script opens."""
+    """What the plugin's menu.py registers: knob changes of FlashDepth nodes (the panel's), a check of every
+    FlashDepth node when its input or settings changed with the panel closed (Nuke's updateUI, at idle), the
+    depth state drawn on the node beside the artist's label (autolabel), and a status check of every FlashDepth
+    node when a script opens."""
     nuke.addKnobChanged(knob_changed, nodeClass="Group")
+    nuke.addUpdateUI(update_ui, nodeClass="Group")
+    nuke.addAutolabel(autolabel, nodeClass="Group")
     nuke.addOnScriptLoad(refresh_all)
 
 
@@ -193,12 +195,13 @@ def _add_knobs(group: nuke.Group) -> None:
         nuke.Text_Knob(STATUS, "status", ""),
         *_version_knobs(),
         nuke.String_Knob(RESULT, "shown version"),
+        nuke.String_Knob(STATE, "depth state"),
     ]
     tips = {
         CHECKPOINT: "A FlashDepth checkpoint file; when set it wins over the model menu.",
         COLORSPACE: "Colour space of the plate, in the script's colour management; defaults to the upstream Read's.",
-        FRAMES: "Script frames to render, e.g. 1001-1100; defaults to the input's range. The depth lines up "
-                "with the plate in every Read frame mode.",
+        FRAMES: "Script frames to render, e.g. 1001-1100; empty: the input's whole range (a longer plate "
+                "delivered later is rendered whole). The depth lines up with the plate in every Read frame mode.",
         USE_PROXY: "Render from the Read's proxy files instead of the full-resolution plate. Nuke's proxy "
                    "mode itself never changes what is rendered.",
         OUTPUT: "Folder for the depth EXRs (one sub-folder per settings version); empty: "
@@ -222,8 +225,8 @@ def _add_knobs(group: nuke.Group) -> None:
         group.addKnob(knob)
     for name in (FINISH, SHOW_PARTIAL, CANCEL):
         group[name].clearFlag(nuke.STARTLINE)
-    group[RESULT].setFlag(nuke.INVISIBLE)
-    group[CHOSEN].setFlag(nuke.INVISIBLE)
+    for hidden in (RESULT, CHOSEN, STATE):
+        group[hidden].setFlag(nuke.INVISIBLE)
     group[PRUNE].clearFlag(nuke.STARTLINE)
 
 
@@ -247,36 +250,16 @@ def _upstream_colorspace(source: nuke.Node) -> str:
 
 
 def apply_input_defaults(group: nuke.Group, force: bool = False) -> None:
-    """Fill the colour space and frame range from the input (only empty knobs, unless ``force``)."""
-    upstream = group.input(0)
-    source = up.follow(upstream)
-    if upstream is None or source is None:
-        return
-    defaults = {
-        COLORSPACE: _upstream_colorspace(source),
-        FRAMES: f"{upstream.firstFrame()}-{upstream.lastFrame()}",
-    }
-    for name, value in defaults.items():
-        if force or not str(group[name].value()).strip():
-            group[name].setValue(value)
+    """Fill the colour space from the input (only an empty knob, unless ``force``). The frame range stays
+    empty: the input's whole range, followed when a longer plate is delivered."""
+    source = up.follow(group.input(0))
+    if source is not None and (force or not str(group[COLORSPACE].value()).strip()):
+        group[COLORSPACE].setValue(_upstream_colorspace(source))
 
 
 def _script_dir() -> Optional[str]:
     script = str(nuke.root()["name"].value())
     return os.path.dirname(script) if script else None
-
-
-@dataclass
-class Source:
-    """What a node renders from: its settings, the script frames asked and the file frames they read,
-    the plate Read (None for an exported node tree) and the export cache of a node tree."""
-
-    settings: NodeSettings
-    script_frames: List[int]
-    file_frames: List[int]
-    read: Optional[nuke.Node]
-    export: Optional[ExportCache]
-    solve: SolveRequest = SolveRequest()
 
 
 def read_source(group: nuke.Group) -> Source:
@@ -307,7 +290,7 @@ def read_source(group: nuke.Group) -> Source:
     settings = NodeSettings(plate=plate, output_dir=output_dir, frames=format_frames(files),
                             colorspace=colour.colorspace or "", ocio_config=colour.ocio_config or "",
                             extra_args=solve.args, **knobs)
-    return Source(settings, list(frames), files, read, export, solve)
+    return Source(settings, files, export, solve)
 
 
 def _knob_text(group: nuke.Group, name: str, default: str = "") -> str:
@@ -347,7 +330,8 @@ def _inner(group: nuke.Group, name: str) -> nuke.Node:
 
 
 def load_version(group: nuke.Group, version: Optional[DepthVersion], source: Source, reload: bool = False) -> None:
-    """Point the DepthRead at ``version`` (None: no depth), timed like the plate, and remember it."""
+    """Point the DepthRead at ``version`` (None: no depth), timed like the plate Read (or the exported frames),
+    and remember it."""
     read, copy = _inner(group, READ_NODE), _inner(group, COPY_NODE)
     if version is None:  # the record stays: the status keeps saying which depth went missing
         read["file"].setValue("")
@@ -356,13 +340,12 @@ def load_version(group: nuke.Group, version: Optional[DepthVersion], source: Sou
                 node["disable"].setValue(True)
         return
     changed = str(read["file"].value()) != version.pattern
-    if changed or _shown(group) != version:
-        mark_shown(version, str(nuke.root()['name'].value()), group.fullName(), _shown(group))
     read["file"].setValue(version.pattern)
-    if source.read is not None:
-        up.copy_timing(source.read, read)
+    plate = up.follow(group.input(0))
+    if source.export is None and plate is not None:
+        up.copy_timing(plate, read)
     else:
-        up.set_timing(read, min(source.file_frames), max(source.file_frames))
+        up.set_timing(read, min(source.frames), max(source.frames))
     copy["disable"].setValue(False)
     for (node_name, _), present in zip(PASS_NODES.values(), version_passes(version.manifest())):
         pass_copy = group.node(node_name)
@@ -373,11 +356,6 @@ def load_version(group: nuke.Group, version: Optional[DepthVersion], source: Sou
         reload_knob = read.knob("reload")
         if isinstance(reload_knob, nuke.Script_Knob):
             reload_knob.execute()
-
-
-def _chosen(group: nuke.Group) -> bool:
-    knob = group.knob(CHOSEN)
-    return bool(knob.value()) if knob is not None else False
 
 
 def _update_menu(group: nuke.Group, output_dir: str, status: NodeStatus) -> None:
@@ -404,8 +382,12 @@ def _update_menu(group: nuke.Group, output_dir: str, status: NodeStatus) -> None
         _MENU_UPDATES.discard(group.fullName())
 
 
-def _show(group: nuke.Group, status: NodeStatus, message: Optional[str] = None) -> None:
-    """Status line (``message`` first: how a render ended), tile colour and label."""
+def _show(group: nuke.Group, status: Union[NodeStatus, FlashDepthError], message: Optional[str] = None) -> None:
+    """Status line (``message`` first: how something ended), tile colour and label; or why the node cannot
+    render."""
+    if isinstance(status, FlashDepthError):
+        group[STATUS].setValue(f"{message}. {status}" if message else str(status))
+        return
     line = status.line(RENDER_BUTTON, FINISH_BUTTON)
     if message is None:
         text = line
@@ -415,211 +397,9 @@ def _show(group: nuke.Group, status: NodeStatus, message: Optional[str] = None) 
         text = f"{message}. {line}"
     group[STATUS].setValue(text)
     group["tile_color"].setValue(status.colour)
-    group["label"].setValue(f"depth: {status.label}")
-
-
-def refresh_status(group: nuke.Group, message: Optional[str] = None, reload: bool = False) -> Optional[NodeStatus]:
-    """Compare the depth on disk with the node's settings, show the version that should be shown, and say
-    how things stand (not while the node renders). ``message`` (how a render ended) leads the status line."""
-    if _SLOTS.get(group.fullName()) is not None:
-        return None
-    try:
-        source = read_source(group)
-    except FlashDepthError as exc:
-        group[STATUS].setValue(f"{message}. {exc}" if message else str(exc))
-        return None
-    status = node_status(source.settings.version(), source.file_frames, _shown(group), _chosen(group))
-    if status.show != _shown(group) or reload:
-        load_version(group, status.show, source, reload=reload)
-    if status.show is not None:  # a node pasted from another script, a script saved under a new name
-        keep_shown(status.show, str(nuke.root()["name"].value()), group.fullName())
-    _update_menu(group, source.settings.output_dir, status)
-    _show(group, status, message)
-    return status
-
-
-def choose_version(group: nuke.Group) -> None:
-    """The version menu changed: show the version chosen (it stays, whatever the knobs), or follow the knobs
-    again for *latest*."""
-    knob = group.knob(VERSION)
-    choice = str(knob.value()) if knob is not None else LATEST
-    if group.fullName() in _MENU_UPDATES:
-        return
-    if _SLOTS.get(group.fullName()) is not None:
-        group[STATUS].setValue("Rendering: choose a version when the render is done")
-        return
-    try:
-        source = read_source(group)
-    except FlashDepthError as exc:
-        group[STATUS].setValue(str(exc))
-        return
-    if choice == LATEST:
-        if _chosen(group):
-            group[CHOSEN].setValue(False)
-            refresh_status(group)
-        return
-    version = find_version(describe_versions(source.settings.output_dir), choice)
-    if version is None:
-        refresh_status(group, f"Version {choice.split(' ', 1)[0]} is no longer on disk")
-        return
-    if not version.on_disk():  # a render that ended before its first frame: nothing to show
-        refresh_status(group, f"Version {version.key[:8]} has no depth frames on disk: render it with its settings, "
-                              "or choose another")
-        return
-    if _chosen(group) and version == _shown(group):
-        return
-    group[CHOSEN].setValue(True)
-    load_version(group, version, source, reload=True)
-    refresh_status(group)
-
-
-def delete_old_versions(group: nuke.Group) -> None:
-    """*Delete old versions*: after a Yes, remove the versions of this node nobody uses (see
-    :mod:`flashdepth_vfx.hosts.prune`); the one shown and the knobs' one always stay."""
-    try:
-        source = read_source(group)
-    except FlashDepthError as exc:
-        group[STATUS].setValue(f"Error: {exc}")
-        return
-    shown = _shown(group)
-    protect = [source.settings.version()] + ([shown] if shown is not None else [])
-    found = prune.plan_folder(source.settings.output_dir, protect=protect)
-    if not found.remove:
-        refresh_status(group, prune.summary(found))
-        return
-    question = (f"Delete {len(found.remove)} old depth versions of {group.name()} ({prune.size_text(found.size)}) "
-                f"from {source.settings.output_dir}?\n\n" + "\n".join(found.lines()))
-    if not nuke.ask(question):
-        return
-    refresh_status(group, prune.summary(found, prune.apply(found)))
-
-
-# --- rendering -----------------------------------------------------------------------------------------------
-
-def render(group: nuke.Group, resume: bool = False) -> Optional[BackgroundRender]:
-    """*Render depth* (*Finish* with ``resume``): start the render in the background (returned), or say in the
-    status line why not."""
-    name = group.fullName()
-    if _SLOTS.get(name) is not None:
-        group[STATUS].setValue("Already rendering: press Cancel to stop")
-        return None
-    try:
-        source = read_source(group)
-        if not str(group[OUTPUT].value()).strip():
-            group[OUTPUT].setValue(source.settings.output_dir)  # keeps the versions where they are if the script moves
-        job = source.settings.versioned_job(resume=resume)
-    except FlashDepthError as exc:
-        group[STATUS].setValue(f"Error: {exc}")
-        return None
-    if _chosen(group):  # rendering the knobs' version: the node follows the knobs again (shown when complete)
-        group[CHOSEN].setValue(False)
-
-    def work(task: BackgroundRender) -> RenderResult:
-        return _work(task, name, source, job)
-
-    def done(task: BackgroundRender, result: Optional[RenderResult], message: str) -> None:
-        nuke.executeInMainThread(_finish, args=(name, message))
-
-    worker = BackgroundRender(name, work, done, _SLOTS)
-    group[STATUS].setValue("Exporting the input" if source.export is not None else "Starting the depth engine")
-    _SLOTS.start(worker)
-    return worker
-
-
-def finish(group: nuke.Group) -> Optional[BackgroundRender]:
-    """*Finish*: render the frames a cancelled or failed render left out (``--resume``)."""
-    return render(group, resume=True)
-
-
-def show_partial(group: nuke.Group) -> None:
-    """*Show partial*: the artist chooses the unfinished version of the current settings over the previous one."""
-    try:
-        source = read_source(group)
-    except FlashDepthError as exc:
-        group[STATUS].setValue(f"Error: {exc}")
-        return
-    wanted = source.settings.version()
-    if not wanted.frames_on_disk(source.file_frames):
-        group[STATUS].setValue("Nothing rendered with these settings yet: press Render depth")
-        return
-    if _chosen(group):  # the knobs' own version: the node follows the knobs again
-        group[CHOSEN].setValue(False)
-    load_version(group, wanted, source, reload=True)
-    refresh_status(group)
-
-
-def send_to_farm(group: nuke.Group) -> Optional[threading.Thread]:
-    """*Send to farm*: write the farm job for the node's settings and frames (into its version's ``farm`` folder)
-    and submit it where the Deadline Cloud client is installed, in a thread (returned); the status line says how
-    it went."""
-    try:
-        source = read_source(group)
-        if source.export is not None:
-            raise FlashDepthError("Send to farm needs a Read input: farm machines render files, not this node tree "
-                                  "(render it locally, or write the tree to files and read them)")
-        if not str(group[OUTPUT].value()).strip():
-            group[OUTPUT].setValue(source.settings.output_dir)
-        job = dataclasses.replace(source.settings.versioned_job(),
-                                  frames=f"{min(source.file_frames)}-{max(source.file_frames)}")
-    except FlashDepthError as exc:
-        group[STATUS].setValue(f"Error: {exc}")
-        return None
-    name = group.fullName()
-    group[STATUS].setValue("Writing the farm job")
-    return farm.send_in_background(job, farm.bundle_folder(source.settings.output_dir, source.settings.key()),
-                                   lambda message: nuke.executeInMainThread(_show_farm, args=(name, message)), name,
-                                   source.solve)
-
-
-def _show_farm(name: str, message: str) -> None:
-    group = _group(name)
-    if group is not None:
-        group[STATUS].setValue(message)
-
-
-def _work(task: BackgroundRender, name: str, source: Source, job: RenderJob) -> RenderResult:
-    """The worker: export the input if needed, then run the engine; progress to a ProgressTask and the status."""
-    progress = nuke.ProgressTask(f"FlashDepth: {name}")
-    last = [""]
-
-    def report(fraction: Optional[float], message: str) -> None:
-        if progress.isCancelled():
-            task.cancel()
-        progress.setProgress(int(round(100 * (fraction or 0.0))))
-        progress.setMessage(message)
-        if message != last[0]:
-            last[0] = message
-            nuke.executeInMainThread(_show_progress, args=(name, message))
-
-    if source.export is not None:
-        _export(task, name, source.export, source.script_frames, report)
-        if task.cancelled:
-            return RenderResult(CANCELLED_EXIT_CODE, True, None)
-    source.solve.write()
-    version = source.settings.version()
-    version.write_manifest(job)
-    with version.rendering():
-        return task.run_engine(job, report)
-
-
-def _export(task: BackgroundRender, name: str, cache: ExportCache, frames: List[int],
-            report: Report) -> None:
-    """Write the frames of the node's input that the export cache lacks, one frame at a time on the main
-    thread (Nuke renders there), stopping between frames when cancelled."""
-    missing = cache.missing(frames)
-    if not missing:
-        return
-    os.makedirs(cache.folder, exist_ok=True)
-    _in_main_thread(_export_begin, args=(name, cache.pattern))
-    try:
-        for index, frame in enumerate(missing, start=1):
-            if task.cancelled:
-                return
-            report(None, f"Exporting the input: frame {frame} ({index}/{len(missing)})")
-            _in_main_thread(_export_frame, args=(name, frame))
-            cache.mark_done([frame])
-    finally:
-        _in_main_thread(_export_end, args=(name,))
+    if group.knob(STATE) is not None and str(group[STATE].value()) != status.label:
+        group[STATE].setValue(status.label)
+    _update_menu(group, os.path.dirname(status.wanted.folder), status)
 
 
 def _group(name: str) -> Optional[nuke.Group]:
@@ -627,12 +407,115 @@ def _group(name: str) -> Optional[nuke.Group]:
     return node if isinstance(node, nuke.Group) else None
 
 
+class _Node:
+    """The host operations of one FlashDepth node (:class:`flashdepth_vfx.hosts.controller.NodeHost`)."""
+
+    background = True
+    file_input = "a Read input"
+
+    def __init__(self, group: nuke.Group) -> None:
+        self.group = group
+        self.key = group.fullName()
+        self.name = group.name()
+        self.path = self.key
+        self.scene = str(nuke.root()["name"].value())
+
+    def read_source(self) -> Source:
+        return read_source(self.group)
+
+    def say(self, text: str) -> None:
+        self.group[STATUS].setValue(text)
+
+    def show(self, status: Union[NodeStatus, FlashDepthError], message: Optional[str]) -> None:
+        _show(self.group, status, message)
+
+    def shown(self) -> Optional[DepthVersion]:
+        return _shown(self.group)
+
+    def chosen(self) -> bool:
+        knob = self.group.knob(CHOSEN)
+        return bool(knob.value()) if knob is not None else False
+
+    def choose(self, version: Optional[DepthVersion]) -> None:
+        self.group[CHOSEN].setValue(version is not None)
+        knob = self.group.knob(VERSION)
+        if version is None and isinstance(knob, nuke.Enumeration_Knob) and str(knob.value()) != LATEST:
+            _MENU_UPDATES.add(self.key)
+            try:
+                knob.setValue(LATEST)
+            finally:
+                _MENU_UPDATES.discard(self.key)
+
+    def load(self, version: Optional[DepthVersion], source: Source, reload: bool) -> None:
+        load_version(self.group, version, source, reload)
+
+    def keep_output_dir(self, output_dir: str) -> None:
+        if not str(self.group[OUTPUT].value()).strip():
+            self.group[OUTPUT].setValue(output_dir)
+
+    def ask(self, question: str, details: str) -> bool:
+        return bool(nuke.ask(f"{question}\n\n{details}" if details else question))
+
+    def later(self, call: Callable[[], None]) -> None:
+        nuke.executeInMainThread(self._if_alive, args=(call,))
+
+    def _if_alive(self, call: Callable[[], None]) -> None:
+        group = _group(self.key)
+        if group is not None:  # None: deleted meanwhile
+            self.group = group
+            call()
+
+    def now(self, call: Callable[[], T]) -> T:
+        return cast(T, _in_main_thread(call))
+
+    @contextlib.contextmanager
+    def progress(self, task: BackgroundRender) -> Iterator[Report]:
+        bar = nuke.ProgressTask(f"FlashDepth: {self.key}")
+
+        def tick(fraction: Optional[float], message: str) -> None:
+            if bar.isCancelled():
+                task.cancel()
+            bar.setProgress(int(round(100 * (fraction or 0.0))))
+            bar.setMessage(message)
+
+        yield tick
+
+    def show_progress(self, fraction: Optional[float], message: Optional[str]) -> None:
+        if message is not None:
+            self.group[STATUS].setValue(message)
+
+    @contextlib.contextmanager
+    def exporter(self, cache: ExportCache) -> Iterator[Callable[[int], None]]:
+        _in_main_thread(_export_begin, args=(self.key, cache.pattern))
+        try:
+            yield lambda frame: _in_main_thread(_export_frame, args=(self.key, frame))
+        finally:
+            _in_main_thread(_export_end, args=(self.key,))
+
+
+def choose_version(group: nuke.Group) -> None:
+    """The version menu changed: show the version chosen (it stays, whatever the knobs), or follow the knobs
+    again for *latest*."""
+    if group.fullName() in _MENU_UPDATES:
+        return
+    knob = group.knob(VERSION)
+    choice = str(knob.value()) if knob is not None else LATEST
+    controller.choose_version(_Node(group), None if choice == LATEST else choice)
+
+
+# What the buttons, knobChanged and script load call (flashdepth_vfx.hosts.controller's verbs on this node).
+(refresh_status, render, finish, cancel, show_partial, delete_old_versions, send_to_farm,
+ running) = controller.verbs(_Node)
+
+
 def _export_begin(name: str, pattern: str) -> None:
     group = _group(name)
     if group is None:
         raise FlashDepthError(f"{name} was deleted while exporting its input")
     with group:
-        write = nuke.nodes.Write(name=EXPORT_NODE, file=pattern, file_type="exr", channels="rgba")
+        # the working space, as the engine is told (a Write's default follows Project Settings' float files LUT)
+        write = nuke.nodes.Write(name=EXPORT_NODE, file=pattern, file_type="exr", channels="rgba",
+                                 colorspace=_working_space())
         write.setInput(0, _inner(group, INPUT_NODE))
 
 
@@ -654,34 +537,6 @@ def _export_end(name: str) -> None:
         nuke.delete(write)
 
 
-def running(group: nuke.Group) -> Optional[BackgroundRender]:
-    """The node's render in progress, if any."""
-    return _SLOTS.get(group.fullName())
-
-
-def cancel(group: nuke.Group) -> None:
-    """*Cancel*: stop this node's render; frames already written are kept."""
-    worker = _SLOTS.get(group.fullName())
-    if worker is None:
-        group[STATUS].setValue("Nothing to cancel")
-        return
-    worker.cancel()
-    group[STATUS].setValue("Cancelling...")
-
-
-def _show_progress(name: str, message: str) -> None:
-    group = _group(name)
-    if group is not None and _SLOTS.get(name) is not None:
-        group[STATUS].setValue(message)
-
-
-def _finish(name: str, message: str) -> None:
-    """Main thread, after a render: show the version that should now be shown (reloaded) and how it ended."""
-    group = _group(name)
-    if group is not None:  # None: deleted while rendering
-        refresh_status(group, message, reload=True)
-
-
 # --- callbacks -----------------------------------------------------------------------------------------------
 
 def knob_changed() -> None:
@@ -698,6 +553,56 @@ def knob_changed() -> None:
         apply_input_defaults(group)
     if knob == "inputChange" or knob in SETTING_KNOBS:
         refresh_status(group)
+        _SEEN[group.fullName()] = _signature(group)
+
+
+_SEEN: Dict[str, str] = {}
+"""Each node's :func:`_signature` when its status was last checked."""
+
+
+def _signature(group: nuke.Group) -> str:
+    """What the node's status depends on that Nuke can say without touching the disk: its settings and camera,
+    its input, the plate Read's file and frame range, or the knobs of the node tree's last node."""
+    upstream, camera = group.input(0), group.input(CAMERA_INPUT)
+    parts = [str(group[name].value()) for name in SETTING_KNOBS if group.knob(name) is not None]
+    parts.append(camera.fullName() if camera is not None else "")
+    if upstream is not None:
+        parts += [upstream.fullName(), str(upstream.firstFrame()), str(upstream.lastFrame())]
+    source = up.follow(upstream)
+    if source is not None and source.Class() == "Read":
+        parts += [source.fullName()] + [str(source[name].value()) for name in ("file", "proxy", "first", "last")]
+    elif source is not None:
+        # a node tree: the knobs of its last node (an edit deeper up is seen at the next check or render: walking
+        # every tree at every idle would not scale to a script of many nodes)
+        parts.append(up.node_text(source))
+    return "\n".join(parts)
+
+
+def update_ui() -> None:
+    """updateUI of FlashDepth nodes (Nuke runs it on every node at idle, panel open or not; before Nuke 17
+    knobChanged only reaches a node whose panel is open): when what the status depends on changed (a new input,
+    a plate re-delivered with more frames), fill the empty defaults and re-check the status."""
+    group = nuke.thisNode()
+    if not is_flashdepth(group) or not isinstance(group, nuke.Group):
+        return
+    signature = _signature(group)
+    if _SEEN.get(group.fullName()) == signature:
+        return
+    apply_input_defaults(group)
+    refresh_status(group)
+    _SEEN[group.fullName()] = _signature(group)
+
+
+def autolabel() -> Optional[str]:
+    """The Node Graph's text on a FlashDepth node: its name, the depth state, then the artist's own label (the
+    node never writes ``label``)."""
+    group = nuke.thisNode()
+    if not is_flashdepth(group):
+        return None
+    state = group.knob(STATE)
+    lines = [group.name(), f"depth: {state.value() if state is not None else 'unknown'}"]
+    label = str(group["label"].value()).strip()
+    return "\n".join(lines + ([label] if label else []))
 
 
 def upgrade(group: nuke.Group) -> None:
@@ -705,6 +610,12 @@ def upgrade(group: nuke.Group) -> None:
     release (knobs it lacks are added)."""
     if "flashdepth_nuke" in str(group["knobChanged"].value()):
         group["knobChanged"].setValue("")
+    if group.knob(STATE) is None:  # the state moves out of the label earlier releases wrote it into
+        state = nuke.String_Knob(STATE, "depth state")
+        group.addKnob(state)
+        state.setFlag(nuke.INVISIBLE)
+        if str(group["label"].value()).startswith("depth: "):
+            group["label"].setValue("")
     if group.knob(USE_PROXY) is None:
         group.addKnob(nuke.Boolean_Knob(USE_PROXY, "render from proxy"))
     for solve_knob in _solve_knobs():
@@ -750,5 +661,6 @@ def refresh_all() -> None:
             if is_flashdepth(node) and isinstance(node, nuke.Group):
                 upgrade(node)
                 refresh_status(node)
+                _SEEN[node.fullName()] = _signature(node)
     finally:
         root.setModified(was_modified)

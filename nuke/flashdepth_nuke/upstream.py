@@ -5,7 +5,7 @@ The logic itself lives in :mod:`flashdepth_vfx.hosts`; this module only asks Nuk
 from __future__ import annotations
 
 import os
-from typing import Dict, Iterator, List, Optional, Set, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple, cast
 
 import nuke
 
@@ -56,17 +56,21 @@ def _file_knob(read: nuke.Node, name: str) -> str:
     return str(knob.value())
 
 
+_filename_filter = cast(Callable[[str], str], nuke.filenameFilter)  # (the stubs leave it untyped)
+
+
 def read_file(read: nuke.Node, use_proxy: bool) -> str:
-    """The Read's full-resolution file pattern (TCL evaluated), whatever the script's proxy mode; its proxy
-    file when ``use_proxy`` is asked and it has one."""
+    """The file pattern the Read reads at full resolution (TCL evaluated, through the studio's filename filters:
+    ``nuke.addFilenameFilter`` remaps), whatever the script's proxy mode; its proxy file when ``use_proxy`` is
+    asked and it has one."""
     if use_proxy:
         proxy = _file_knob(read, "proxy").strip()
         if proxy:
-            return proxy
+            return _filename_filter(proxy)
     path = _file_knob(read, "file").strip()
     if not path:
         raise FlashDepthError(f"{read.name()} has no file: set its file knob")
-    return path
+    return _filename_filter(path)
 
 
 def read_timing(read: nuke.Node) -> ReadTiming:
@@ -179,21 +183,38 @@ def _upstream(node: nuke.Node) -> Iterator[nuke.Node]:
                 stack.append(upstream)
 
 
+def node_text(node: nuke.Node) -> str:
+    """A node's class and the knobs that change the picture, as Nuke holds them (no file is read)."""
+    knobs = sorted((name, knob.toScript()) for name, knob in node.knobs().items() if name not in _LOOK_KNOBS)
+    return f"{node.Class()} {knobs!r}"
+
+
 def network_key(node: nuke.Node, script_frames: List[int]) -> str:
-    """A content hash of the network above ``node`` (itself included): each node's class, the knobs that
-    change the picture, how it is wired, and for file readers the stamps of their files in the frames asked."""
+    """A content hash of the network above ``node`` (itself included): each node's :func:`node_text` and how it
+    is wired, the stamps of the files its Reads read in the frames asked, and the render context (format,
+    proxy)."""
     parts = []
     order = {id(n): i for i, n in enumerate(_upstream(node))}
     for upstream in _upstream(node):
-        knobs = sorted((name, knob.toScript()) for name, knob in upstream.knobs().items() if name not in _LOOK_KNOBS)
         wires = [order.get(id(upstream.input(i)), -1) if upstream.input(i) is not None else -1
                  for i in range(upstream.inputs())]
-        parts.append(f"{upstream.Class()} {knobs!r} {wires!r}")
+        parts.append(f"{node_text(upstream)} {wires!r}")
+    for upstream in _upstream(node):
         if upstream.knob("file") is not None and upstream.Class() == "Read":
-            pattern = _file_knob(upstream, "file")
+            pattern = _filename_filter(_file_knob(upstream, "file"))
             try:
                 frames = file_frames(upstream, script_frames)
             except FlashDepthError:
                 frames = []
             parts.append(sequence_stamp(pattern, frames))
+    parts.append(_render_context())
     return content_key(parts)
+
+
+def _render_context() -> str:
+    """How Nuke renders a tree in this script: the project format and, in proxy mode, the proxy resolution (a
+    tree exported in proxy mode is a smaller image than the same tree at full resolution)."""
+    root = nuke.root()
+    proxy = bool(root["proxy"].value())
+    names = ["format"] + (["proxy_type", "proxy_scale", "proxy_format"] if proxy else [])
+    return f"proxy={proxy} " + " ".join(f"{name}={_knob_text(root, name)}" for name in names)

@@ -16,21 +16,21 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts.colour import EngineColour
 from flashdepth_vfx.hosts.frames import LoaderTiming, script_frames
-from flashdepth_vfx.hosts.render import error_line, summary
 from flashdepth_vfx.hosts.settings import DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, RENDER_BUTTON, NodeSettings
 from flashdepth_vfx.hosts.versions import (
     DepthVersion, NodeStatus, VersionInfo, describe_versions, mark_shown, node_status,
 )
 
 from .colour import dialog_colour, fusion_colour, ocio_tool, plate_source, resolve_colour
+from .console import render_version, run_script
 from .host import find_comp, find_resolve, result_dir
 from .progress_window import Runner, console_runner, runner
-from .timeline import current_clip, media_plate
+from .timeline import current_clip, media_by_id, media_plate
 
 LOADER = "Loader"
 MEDIA_IN = "MediaIn"
@@ -75,16 +75,29 @@ def selected_source(comp: Any) -> Any:
                           "and run FlashDepth again")
 
 
+def media_in_clip(tool: Any, resolve: Any) -> Tuple[Any, Any]:
+    """(project, media pool item) a MediaIn shows: the item its ``MediaID`` names (a second MediaIn shows its own
+    media, not the clip under the playhead); a MediaIn without one is the timeline clip's own."""
+    media_id = str(tool.GetInput("MediaID") or "").strip()
+    if not media_id:
+        return current_clip(resolve)
+    project = resolve.GetProjectManager().GetCurrentProject()
+    media = media_by_id(project, media_id) if project is not None else None
+    if media is None:
+        raise FlashDepthError(f"{_name(tool)} shows media {media_id} that is not in this project's media pool: "
+                              "relink it, or drag the clip from the Media Pool again")
+    return project, media
+
+
 def _media_in_file(tool: Any, resolve: Any) -> str:
-    """A MediaIn's file: its clip attribute where Fusion gives one, else the Resolve clip it shows."""
+    """A MediaIn's file: its clip attribute where Fusion gives one, else its Resolve media pool item's."""
     names = tool.GetAttrs().get("TOOLST_Clip_Name")
     if isinstance(names, dict) and names:
         return str(names[min(names)])
-    project = resolve.GetProjectManager().GetCurrentProject() if resolve is not None else None
-    timeline = project.GetCurrentTimeline() if project else None
-    item = timeline.GetCurrentVideoItem() if timeline else None
-    media = item.GetMediaPoolItem() if item else None
-    return str(media.GetClipProperty("File Path") or "") if media else ""
+    if resolve is None:
+        return ""
+    _, media = media_in_clip(tool, resolve)
+    return str(media.GetClipProperty("File Path") or "")
 
 
 def source_clip(comp: Any, tool: Any, resolve: Any = None) -> str:
@@ -147,7 +160,7 @@ def source_colour(comp: Any, tool: Any, resolve: Any) -> EngineColour:
     if converter is not None:
         return fusion_colour(comp, converter)
     if resolve is not None and _reg_id(tool) == MEDIA_IN:
-        return resolve_colour(*current_clip(resolve))
+        return resolve_colour(*media_in_clip(tool, resolve))
     return EngineColour(None, os.environ.get("OCIO") or None)
 
 
@@ -253,10 +266,7 @@ def render_selected(comp: Any, resolve: Any = None, run: Optional[Runner] = None
     before = node_status(wanted, frames, shown)
     job = settings.versioned_job(resume=before.can_finish and bool(answer.get("finish")))
     job.extra_args = ("--channel", DEPTH_CHANNEL)
-    wanted.write_manifest(job)
-    with wanted.rendering():
-        result = (run or console_runner(TITLE))(job)
-    print(f"{TITLE}: {summary(result)}")
+    render_version(TITLE, wanted, job, run or console_runner(TITLE))
     status = node_status(wanted, frames, shown)
     if status.show is None:
         return previous
@@ -267,13 +277,5 @@ def render_selected(comp: Any, resolve: Any = None, run: Optional[Runner] = None
 
 def main(namespace: Mapping[str, Any]) -> None:
     """Entry point of the comp script, given the script's globals; any error becomes one console line."""
-    comp = find_comp(namespace)
-    if comp is None:
-        print(f"{TITLE}: run this from Fusion's Script menu (no composition is open)")
-        return
-    try:
-        render_selected(comp, find_resolve(namespace, external=False), runner(namespace, TITLE))
-    except FlashDepthError as exc:
-        print(f"{TITLE}: {exc}")
-    except Exception as exc:  # noqa: BLE001 - the artist gets one line, never a traceback
-        print(f"{TITLE}: {error_line(exc)}")
+    run_script(TITLE, find_comp(namespace), "run this from Fusion's Script menu (no composition is open)",
+               lambda comp: render_selected(comp, find_resolve(namespace, external=False), runner(namespace, TITLE)))

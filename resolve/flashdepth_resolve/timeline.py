@@ -1,5 +1,6 @@
-"""FlashDepth in DaVinci Resolve: render depth for the media of the clip under the playhead on the current
-timeline, then import the depth sequence into the media pool as a 0-1 matte.
+"""FlashDepth in DaVinci Resolve: render depth for the frames of its media that the clip under the playhead on the
+current timeline uses, then attach the depth sequence to that media pool clip as a 0-1 matte (its clip mattes,
+as the Color page's matte nodes read them).
 
 Resolve's scripting objects are duck-typed here; :func:`main` takes the ones Resolve injects (see :mod:`.host`).
 The render shows a progress window with Cancel through Fusion's UI Manager (``resolve.Fusion().UIManager``, see
@@ -14,11 +15,11 @@ from typing import Any, List, Mapping, Optional, Tuple
 from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts.frames import parse_frames
 from flashdepth_vfx.hosts.paths import sequence_frames, sequence_from_frame_file
-from flashdepth_vfx.hosts.render import error_line, summary
 from flashdepth_vfx.hosts.settings import NodeSettings
 from flashdepth_vfx.hosts.versions import RESOLVE_PROJECT, DepthState, mark_shown, node_status
 
 from .colour import resolve_colour
+from .console import render_version, run_script
 from .host import find_resolve, result_dir
 from .progress_window import Runner, console_runner, runner
 
@@ -48,6 +49,12 @@ def media_plate(file_path: str) -> Tuple[str, Optional[str]]:
 
 def current_clip(resolve: Any) -> Tuple[Any, Any]:
     """(project, media pool item) of the video clip under the playhead."""
+    project, _, media = _current_item(resolve)
+    return project, media
+
+
+def _current_item(resolve: Any) -> Tuple[Any, Any, Any]:
+    """(project, timeline item, media pool item) of the video clip under the playhead."""
     project = resolve.GetProjectManager().GetCurrentProject()
     timeline = project.GetCurrentTimeline() if project else None
     if timeline is None:
@@ -58,15 +65,44 @@ def current_clip(resolve: Any) -> Tuple[Any, Any]:
     media = item.GetMediaPoolItem()
     if media is None:
         raise FlashDepthError(f"{item.GetName()} has no media (a title or generator): pick a clip from a file")
-    return project, media
+    return project, item, media
 
 
-def render_current_clip(resolve: Any, run: Optional[Runner] = None) -> List[Any]:
-    """Render the current clip's media as a 0-1 matte with default settings (the checkpoint from
-    ``$FLASHDEPTH_VFX_CHECKPOINT`` when set) into its version folder under ``<media folder>/flashdepth/<clip>``
-    (or the configured cache root), finishing a partial render of the same settings with ``--resume``, and
-    return the media pool items imported for it (none until every frame is rendered)."""
-    project, media = current_clip(resolve)
+def media_by_id(project: Any, media_id: str) -> Optional[Any]:
+    """The media pool item whose ``GetMediaId()`` is ``media_id``, in any bin of ``project``'s media pool."""
+    folders = [project.GetMediaPool().GetRootFolder()]
+    while folders:
+        folder = folders.pop()
+        if folder is None:
+            continue
+        for clip in folder.GetClipList() or []:
+            if clip is not None and str(clip.GetMediaId()) == media_id:
+                return clip
+        folders += list(folder.GetSubFolderList() or [])
+    return None
+
+
+def edit_frames(item: Any, frames: List[int]) -> List[int]:
+    """The file ``frames`` of a timeline item's media that its edit uses: ``GetSourceStartFrame()`` (else
+    ``GetLeftOffset()``) frames are cut off before the in point, then ``GetDuration()`` frames; all of ``frames``
+    when Resolve says nothing usable."""
+    start = getattr(item, "GetSourceStartFrame", None) or getattr(item, "GetLeftOffset", None)
+    try:
+        first = int(start()) if callable(start) else 0
+        count = int(item.GetDuration())
+    except (TypeError, ValueError):
+        return frames
+    used = frames[max(first, 0): max(first, 0) + count]
+    return used or frames
+
+
+def render_current_clip(resolve: Any, run: Optional[Runner] = None) -> List[str]:
+    """Render the frames of the current clip's media that the edit uses as a 0-1 matte with default settings (the
+    checkpoint from ``$FLASHDEPTH_VFX_CHECKPOINT`` when set) into its version folder under
+    ``<media folder>/flashdepth/<clip>`` (or the configured cache root), finishing a partial render of the same
+    settings with ``--resume``, and attach it to the media pool clip as a matte; returns the matte files attached
+    (none until every frame is rendered)."""
+    project, item, media = _current_item(resolve)
     file_path = str(media.GetClipProperty("File Path") or "")
     if not file_path:
         raise FlashDepthError(f"{media.GetName()} has no file on disk: relink the clip's media")
@@ -74,41 +110,32 @@ def render_current_clip(resolve: Any, run: Optional[Runner] = None) -> List[Any]
     output_dir = result_dir(os.path.dirname(file_path), media.GetName(), str(project.GetName()))
     checkpoint = os.environ.get(CHECKPOINT_ENV, "")
     colour = resolve_colour(project, media)
-    settings = NodeSettings(plate=plate, output_dir=output_dir, frames=frames or "", checkpoint=checkpoint,
+    file_frames = edit_frames(item, parse_frames(frames) if frames else sequence_frames(plate))
+    used = f"{file_frames[0]}-{file_frames[-1]}" if file_frames else (frames or "")
+    settings = NodeSettings(plate=plate, output_dir=output_dir, frames=used, checkpoint=checkpoint,
                             mode=MATTE_MODE, colorspace=colour.colorspace or "", ocio_config=colour.ocio_config or "")
     wanted = settings.version()
-    file_frames = parse_frames(frames) if frames else sequence_frames(plate)
     before = node_status(wanted, file_frames, None)
     if before.can_finish:
         print(f"{TITLE}: {before.done} of {before.total} frames already rendered with these settings: finishing")
     job = settings.versioned_job(resume=before.can_finish)
     job.extra_args = ("--channel", MATTE_CHANNEL)
-    wanted.write_manifest(job)
-    with wanted.rendering():
-        result = (run or console_runner(TITLE))(job)
-    print(f"{TITLE}: {summary(result)}")
+    render_version(TITLE, wanted, job, run or console_runner(TITLE))
     after = node_status(wanted, file_frames, None)
     if after.state is not DepthState.CURRENT:
         print(f"{TITLE}: {after.line('FlashDepth Timeline Clip', 'FlashDepth Timeline Clip')}")
         return []
-    clip_info = {"FilePath": wanted.pattern, "StartIndex": file_frames[0], "EndIndex": file_frames[-1]}
-    imported = project.GetMediaPool().ImportMedia([clip_info])
-    if not imported:
-        raise FlashDepthError(f"Resolve did not import {wanted.pattern}: import the depth frames from the Media page")
+    mattes = [wanted.frame_file(file_frames[0])]  # a frame of the sequence: Resolve adds the sequence
+    if not resolve.GetMediaStorage().AddClipMattesToMediaPool(media, mattes):
+        raise FlashDepthError(f"Resolve did not attach {wanted.pattern} to {media.GetName()} as a matte: add it "
+                              "from the Media page (right-click the clip, Add as Matte)")
     # The media pool now uses these files: pruning must keep them (a Resolve project is no file, so the record stays).
     mark_shown(wanted, f"{RESOLVE_PROJECT} {project.GetName()}", f"{media.GetName()} depth")
-    return list(imported)
+    return mattes
 
 
 def main(namespace: Mapping[str, Any]) -> None:
     """Entry point of the Resolve script, given the script's globals; any error becomes one console line."""
-    resolve = find_resolve(namespace)
-    if resolve is None:
-        print(f"{TITLE}: cannot reach DaVinci Resolve: start it and allow scripting (Preferences > General)")
-        return
-    try:
-        render_current_clip(resolve, runner(namespace, TITLE))
-    except FlashDepthError as exc:
-        print(f"{TITLE}: {exc}")
-    except Exception as exc:  # noqa: BLE001 - the artist gets one line, never a traceback
-        print(f"{TITLE}: {error_line(exc)}")
+    run_script(TITLE, find_resolve(namespace),
+               "cannot reach DaVinci Resolve: start it and allow scripting (Preferences > General)",
+               lambda resolve: render_current_clip(resolve, runner(namespace, TITLE)))

@@ -8,7 +8,9 @@ Modelled as Fusion documents it:
   that file on, so a new Loader starts at its own first file: :meth:`Tool.shown_file_frame` says which file
   frame a Loader shows at a comp frame.
 * ``comp.MapPath`` expands path maps (``Comp:`` is the comp's folder; :attr:`Comp.path_maps` adds others).
-* A MediaIn has the Loader's timing inputs but no ``Clip`` input: its media comes from the Resolve clip.
+* A MediaIn has the Loader's timing inputs but no ``Clip`` input: its media is the Resolve media pool item whose
+  ``GetMediaId()`` its ``MediaID`` input holds (the Fusion page manual: "MediaID: an ID assigned by DaVinci
+  Resolve for that clip"), whichever clip is under the playhead.
 * :class:`Fusion` is the ``fusion`` / ``app`` object scripts get (``GetCurrentComp``, ``GetResolve``).
 * Flow connections as the Fusion 8 Scripting Guide describes them: ``tool.FindMainInput(1)`` /
   ``tool.FindMainOutput(1)`` (None past the last), ``Input.GetConnectedOutput()`` (None when unconnected),

@@ -31,6 +31,15 @@ What the adapters rely on, modelled as documented:
   ``extractRotates(transform_order, rotate_order)`` decompose it. The lens: ``focal``, ``aperture``
   (horizontal), ``resx`` / ``resy``, ``aspect`` (pixel aspect), ``winx`` / ``winy`` (screen window offset),
   ``focalunits``.
+* Undo: every parameter, user data or colour change is an undo entry (:data:`undo_labels`) unless made inside
+  ``hou.undos.disabler()`` (SideFX: changes in that context are not added to the undo stack).
+* HOM is not thread-safe: graphical Houdini expects every call on its main thread (a worker hands calls over
+  through ``hdefereval``). A node method called from another thread while the UI is up is recorded in
+  :data:`off_main_thread`.
+* The Copernicus File COP's Video Timing (SideFX, File Copernicus node): a File Name with ``<F>`` takes its
+  frame number from Video Timing: Start Frame (``videotiming`` 0) plays the sequence's first file at Video Start
+  Frame (``videostartframe``), then one file per frame; Frame Number (1) shows the file Video Frame
+  (``videoframe``) says. :meth:`OpNode.file_frame_at` says which file frame the node reads at a frame.
 * :func:`as_houdini_19_5` removes ``hou.OpNode`` (added in Houdini 20.0; 19.5 has only ``hou.Node``).
 Call :func:`reset` before each test.
 """
@@ -38,8 +47,10 @@ from __future__ import annotations
 
 import math
 import os
+import glob
 import re
 import sys
+import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 
@@ -226,7 +237,7 @@ class Parm:
         if isinstance(self._template, MenuParmTemplate) and isinstance(value, str):
             value = self._template.menuItems().index(value)
         if value != self._value or self._expression is not None:
-            hipFile.modified = True
+            _changed()
         self._value = value
         self._expression = None
         if self._template.name() == "aovs":  # the Copernicus File COP's AOV multiparm
@@ -236,7 +247,7 @@ class Parm:
                       replace_expression: bool = True) -> None:
         self._expression = expression
         self._language = language or exprLanguage.Hscript
-        hipFile.modified = True
+        _changed()
 
     def expression(self) -> str:
         if self._expression is None:
@@ -278,7 +289,7 @@ class Parm:
     def set_keys(self, keys: Dict[float, float]) -> None:
         """(Test helper) animate the parameter with keys at frames."""
         self._keys = dict(keys)
-        hipFile.modified = True
+        _changed()
 
     def evalAtFrame(self, frame: float) -> Any:
         keys: Dict[float, float] = getattr(self, "_keys", {})
@@ -371,7 +382,8 @@ _CHILD_CATEGORY = {"root": "Manager", "img": "CopNet", "obj": "Object", "cop2net
 # (category, type) -> parameters it is created with.
 _TYPE_PARMS: Dict[Tuple[str, str], Dict[str, Any]] = {
     ("Cop2", "file"): {"filename1": "", "colorspace": 0, "ocio_space": "", "reload": None},
-    ("Cop", "file"): {"filename": "", "aovs": 0, "reload": None},
+    ("Cop", "file"): {"filename": "", "aovs": 0, "reload": None, "videotiming": 0, "videostartframe": 1,
+                      "videoframe": 1},
     ("Cop2", "blur"): {"size": 0.0},
     ("Cop2", "merge"): {"conflict": 0},
     ("Object", "cam"): {"tx": 0.0, "ty": 0.0, "tz": 0.0, "rx": 0.0, "ry": 0.0, "rz": 0.0, "rOrd": 0,
@@ -382,6 +394,9 @@ _TYPE_PARMS: Dict[Tuple[str, str], Dict[str, Any]] = {
 ROTATE_ORDERS = ("xyz", "xzy", "yxz", "yzx", "zxy", "zyx")
 """An object's Rotate Order menu (``rOrd``)."""
 FOCAL_UNITS = ("mm", "m", "nm", "in", "ft")
+_LABELS = {"videotiming": "Video Timing", "videostartframe": "Video Start Frame", "videoframe": "Video Frame"}
+"""Parameters' labels where the tests need them (the others are labelled by their names)."""
+VIDEO_TIMINGS = ("startframe", "framenumber")
 COP2_FILE_COLORSPACES = ("auto", "linear", "srgb", "ocio")
 """The COP2 File COP's Color Space menu (entry 3, OpenColorIO, reads the ``ocio_space`` parameter)."""
 MERGE_CONFLICTS = ("rename", "arrayrename", "arrayignore", "ignore", "error")
@@ -415,6 +430,8 @@ class OpNode(Node):
                 template = MenuParmTemplate(parm_name, parm_name, COP2_FILE_COLORSPACES)
             elif parm_name == "conflict":
                 template = MenuParmTemplate(parm_name, "Plane Conflict", MERGE_CONFLICTS, MERGE_CONFLICT_LABELS)
+            elif parm_name == "videotiming":
+                template = MenuParmTemplate(parm_name, _LABELS[parm_name], VIDEO_TIMINGS)
             elif parm_name in ("rOrd", "focalunits"):
                 template = MenuParmTemplate(parm_name, parm_name, ROTATE_ORDERS if parm_name == "rOrd" else FOCAL_UNITS)
             elif isinstance(default, float):
@@ -422,10 +439,22 @@ class OpNode(Node):
             elif parm_name == "reload":
                 template = ButtonParmTemplate(parm_name, "Reload")
             elif isinstance(default, int):
-                template = IntParmTemplate(parm_name, parm_name, 1, (default,))
+                template = IntParmTemplate(parm_name, _LABELS.get(parm_name, parm_name), 1, (default,))
             else:
                 template = StringParmTemplate(parm_name, parm_name, 1, (default,))
             self._parms[parm_name] = Parm(self, template)
+
+    def __getattribute__(self, name: str) -> Any:
+        if not name.startswith("_") and ui_available and threading.current_thread() is not threading.main_thread():
+            off_main_thread.append(f"{type(self).__name__}.{name}")
+        return super().__getattribute__(name)
+
+    def file_frame_at(self, frame: int) -> int:
+        """(Test helper) the file frame a Copernicus File COP with ``<F>`` reads at ``frame``."""
+        if int(self._parms["videotiming"].eval()) == 1:
+            return int(self._parms["videoframe"].eval())
+        first = min(sequence_files(self._parms["filename"].eval()))
+        return first + frame - int(self._parms["videostartframe"].eval())
 
     def _check_alive(self) -> None:
         if self.destroyed:
@@ -451,7 +480,7 @@ class OpNode(Node):
     def setColor(self, color: Color) -> None:
         self._check_alive()
         if color != self.color:
-            hipFile.modified = True
+            _changed()
         self.color = color
 
     def destroy(self) -> None:
@@ -512,7 +541,7 @@ class OpNode(Node):
         node_class = {"Cop2": Cop2Node, "Cop": CopNode, "Object": ObjNode}.get(category.name(), _OP_NODE)
         node = node_class(type_name, name, self, category.name())
         self._children[name] = node
-        hipFile.modified = True
+        _changed()
         return node
 
     def setInput(self, index: int, node: Optional["OpNode | SubnetIndirectInput"], output_index: int = 0) -> None:
@@ -546,7 +575,7 @@ class OpNode(Node):
     def setUserData(self, name: str, value: str) -> None:
         self._check_alive()
         if self._user_data.get(name) != value:
-            hipFile.modified = True
+            _changed()
         self._user_data[name] = value
 
     def userData(self, name: str) -> Optional[str]:
@@ -904,7 +933,48 @@ _OP_NODE = OpNode
 hipFile = _HipFile()
 text = _Text()
 ui = _Ui()
+def _changed() -> None:
+    """A change to the scene: it is modified, and the change is an undo entry unless undos are disabled."""
+    hipFile.modified = True
+    if undos.areEnabled():
+        undo_labels.append("FlashDepth change" if _pwd is None else f"change of {_pwd}")
+
+
+class _UndosDisabler:
+    def __enter__(self) -> "_UndosDisabler":
+        undos._disabled += 1
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        undos._disabled -= 1
+
+
+class undos:
+    _disabled = 0
+
+    @staticmethod
+    def disabler() -> _UndosDisabler:
+        return _UndosDisabler()
+
+    @staticmethod
+    def areEnabled() -> bool:
+        return undos._disabled == 0
+
+
+def sequence_files(pattern: str) -> List[int]:
+    """The frame numbers of the files a ``<F>`` pattern names."""
+    regex = re.compile(re.escape(pattern).replace(re.escape("<F>"), r"(\d+)").replace("<F>", r"(\d+)"))
+    found = []
+    for path in glob.glob(re.sub(r"<F\d*>", "*", pattern)):
+        match = regex.fullmatch(path)
+        if match:
+            found.append(int(match.group(1)))
+    return sorted(found)
+
+
 ui_available = True
+undo_labels: List[str] = []
+off_main_thread: List[str] = []
 _pwd: Optional[OpNode] = None
 _frame = 1.0
 operations: List[InterruptableOperation] = []
@@ -933,6 +1003,9 @@ def reset() -> None:
         _root._children[manager] = _OP_NODE(manager, manager, _root, "Manager")
     hipFile = _HipFile()
     operations.clear()
+    undo_labels.clear()
+    off_main_thread.clear()
+    undos._disabled = 0
     interrupt = None
     version = (20, 5, 0)
 

@@ -14,7 +14,16 @@ the node relies on (Foundry's Python reference and user guide):
   ``customOCIOConfigPath``; ``nuke.EXE_PATH`` locates Nuke's own configs (``plugins/OCIOConfigs/configs``).
 * Callbacks: ``addKnobChanged`` (per node class), ``addOnScriptLoad``; :func:`knob_changed` plays an artist's
   knob change (the node's own knobChanged script, then the registered callbacks, with thisNode/thisKnob set).
-* ``nuke.execute`` on a Write writes one small file per frame. ``executeInMainThread`` queues calls and
+  Before Nuke 17 (``NUKE_VERSION_MAJOR``) knobChanged serves the control panel: a change made in the Node Graph
+  (``inputChange``: wiring) reaches it only while the node's panel is open (``showControlPanel``); Foundry's
+  ``addKnobChanged`` reference says to use ``addUpdateUI`` for what must happen with the panel closed.
+  ``addUpdateUI`` callbacks run on every node when things change, during idle: :func:`update_ui` plays that.
+  ``addAutolabel``: the text the Node Graph draws on a node is the first non-None callback result
+  (:func:`autolabel`). ``addFilenameFilter``: ``filenameFilter(name)`` runs the filters, last added first, as
+  Nuke does before it passes a file name to the operating system.
+* ``nuke.execute`` on a Write writes one small file per frame, saying the colour space it wrote in (its
+  ``colorspace`` knob; a new Write's default is ``default (<Root floatLut>)``, Project Settings' default for
+  float files) and, with the Root in proxy mode, that it rendered at proxy resolution. ``executeInMainThread`` queues calls and
   ``executeInMainThreadWithResult`` queues and waits; :func:`run_main_thread` runs them, as Nuke's event
   loop would. ``message`` records what an artist would see in a dialog.
 
@@ -295,7 +304,8 @@ _CLASS_KNOBS: Dict[str, Dict[str, Callable[[str], Knob]]] = {
     "Camera3": _CAMERA_KNOBS,
     "Output": {},
     "Group": {},
-    "Root": {"first_frame": _int(1), "last_frame": _int(100), "proxy": _bool(False),
+    "Root": {"first_frame": _int(1), "last_frame": _int(100), "proxy": _bool(False), "floatLut": _plain("linear"),
+             "proxy_scale": _plain(0.5),
              "colorManagement": _enum("Nuke", "OCIO"),
              "OCIO_config": _enum("nuke-default", "aces_1.2", "fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1", "custom"),
              "customOCIOConfigPath": _file},
@@ -310,6 +320,19 @@ class Node:
             self._add(make(name))
         self._inputs: Dict[int, Node] = {}
         self._parent = parent
+        self._panel_open = False
+        if node_class == "Write":
+            self._knobs["colorspace"]._value = f"default ({_root['floatLut'].value()})"
+
+    def showControlPanel(self, forceFloat: bool = False) -> None:
+        self._panel_open = True
+
+    def hideControlPanel(self) -> None:
+        self._panel_open = False
+
+    def shown(self) -> bool:
+        """Whether the node's control panel is open."""
+        return self._panel_open
 
     def _add(self, knob: Knob) -> None:
         knob.owner = self
@@ -417,7 +440,7 @@ class Node:
         frame = self._read_file_frame(int(time if time is not None else root()["first_frame"].value()))
         if frame is None:
             return None
-        path = str(self["file"].value())
+        path = filenameFilter(str(self["file"].value()))  # what Nuke reads: the name after the filters
         path = re.sub(r"#+", lambda run: f"%0{len(run.group())}d", path)
         return frame if os.path.isfile(path % frame if "%" in path else path) else None
 
@@ -557,7 +580,10 @@ progress_tasks: List[ProgressTask] = []
 executed: List[Tuple[str, List[int]]] = []
 main_thread_queue: List[Tuple[Callable[..., Any], Tuple[Any, ...], Dict[str, Any], Optional[Dict[str, Any]]]] = []
 script_load_callbacks: List[Callable[[], Any]] = []
-knob_changed_callbacks: List[Tuple[Callable[..., Any], Tuple[Any, ...], Dict[str, Any], str]] = []
+knob_changed_callbacks: List["Callback"] = []
+update_ui_callbacks: List["Callback"] = []
+autolabel_callbacks: List["Callback"] = []
+filename_filters: List["Callback"] = []
 toolbars: Dict[str, _Menu] = {}
 plugin_paths: List[str] = []
 messages: List[str] = []
@@ -572,7 +598,8 @@ def reset() -> None:
     _root = Root()
     _context[:] = [_root]
     for registry in (_this_stack, _selected, progress_tasks, executed, main_thread_queue,
-                     script_load_callbacks, knob_changed_callbacks, plugin_paths, messages, answers):
+                     script_load_callbacks, knob_changed_callbacks, update_ui_callbacks, autolabel_callbacks,
+                     filename_filters, plugin_paths, messages, answers):
         registry.clear()
     toolbars.clear()
     failures.clear()
@@ -605,22 +632,79 @@ def thisKnob() -> Optional[Knob]:
     return _this_stack[-1][1]
 
 
+Callback = Tuple[Callable[..., Any], Tuple[Any, ...], Dict[str, Any], str]
+
+
+def _register(registry: List[Callback], call: Callable[..., Any], args: Tuple[Any, ...],
+              kwargs: Optional[Dict[str, Any]], node_class: str) -> None:
+    registry.append((call, tuple(args), dict(kwargs or {}), node_class))
+
+
+def _calls_for(registry: List[Callback], node: Node) -> List[Callable[[], Any]]:
+    """The registered callbacks that apply to ``node``'s class, in the order added, ready to call."""
+    return [lambda c=call, a=args, k=kwargs: c(*a, **k) for call, args, kwargs, node_class in list(registry)
+            if node_class in ("*", node.Class())]
+
+
 def addKnobChanged(call: Callable[..., Any], args: Tuple[Any, ...] = (), kwargs: Optional[Dict[str, Any]] = None,
                    nodeClass: str = "*", node: Optional[Node] = None) -> None:
-    knob_changed_callbacks.append((call, tuple(args), dict(kwargs or {}), nodeClass))
+    _register(knob_changed_callbacks, call, args, kwargs, nodeClass)
 
 
 def knob_changed(node: Node, knob_name: str) -> None:
     """Play an artist's knob change: the node's knobChanged script, then the knobChanged callbacks registered
     for its class, with thisNode/thisKnob set."""
     knob = node.knob(knob_name) or Knob(knob_name)
+    if knob_name == "inputChange" and NUKE_VERSION_MAJOR < 17 and not node.shown():
+        return  # wiring in the Node Graph with the panel closed
     with _this(node, knob):
         script = str(node["knobChanged"].value())
         if script:
             exec(script, {"__name__": "__main__"})
-        for call, args, kwargs, node_class in list(knob_changed_callbacks):
-            if node_class in ("*", node.Class()):
-                call(*args, **kwargs)
+        for call in _calls_for(knob_changed_callbacks, node):
+            call()
+
+
+def addUpdateUI(call: Callable[..., Any], args: Tuple[Any, ...] = (), kwargs: Optional[Dict[str, Any]] = None,
+                nodeClass: str = "*") -> None:
+    _register(update_ui_callbacks, call, args, kwargs, nodeClass)
+
+
+def update_ui() -> None:
+    """Play Nuke's idle after a change: the updateUI callbacks on every node of their class (panels open or not)."""
+    for node in list(_walk(_root, True)):
+        with _this(node, None):
+            for call in _calls_for(update_ui_callbacks, node):
+                call()
+
+
+def addAutolabel(call: Callable[..., Any], args: Tuple[Any, ...] = (), kwargs: Optional[Dict[str, Any]] = None,
+                 nodeClass: str = "*") -> None:
+    _register(autolabel_callbacks, call, args, kwargs, nodeClass)
+
+
+def autolabel(node: Node) -> str:
+    """The text the Node Graph draws on ``node``: the last added autolabel callback that returns something."""
+    with _this(node, None):
+        for call in reversed(_calls_for(autolabel_callbacks, node)):
+            text = call()
+            if text is not None:
+                return str(text)
+    return node.name()
+
+
+def addFilenameFilter(call: Callable[..., Any], args: Tuple[Any, ...] = (),
+                      kwargs: Optional[Dict[str, Any]] = None, nodeClass: str = "*") -> None:
+    _register(filename_filters, call, args, kwargs, nodeClass)
+
+
+def filenameFilter(filename: str) -> str:
+    """The file name after the filters (the last added first; None leaves it unchanged)."""
+    for call, args, kwargs, _ in reversed(filename_filters):
+        changed = call(filename, *args, **kwargs)
+        if changed is not None:
+            filename = str(changed)
+    return filename
 
 
 def select(*selection: Node) -> None:
@@ -683,9 +767,10 @@ def execute(node: Node, frames: FrameRanges, *args: Any, **kwargs: Any) -> None:
         raise RuntimeError(f"{node.name()} cannot be executed")
     if node.input(0) is None:
         raise RuntimeError(f"{node.name()}: no input")
+    size = "proxy" if _root.proxy() else "full"
     for frame in frame_list:
         with open(str(node["file"].value()) % frame, "w") as handle:
-            handle.write(f"frame {frame}\n")
+            handle.write(f"frame {frame} {size} {node['colorspace'].value()}\n")
 
 
 def executeInMainThread(call: Callable[..., Any], args: Tuple[Any, ...] = (), kwargs: Optional[Dict[str, Any]] = None) -> None:

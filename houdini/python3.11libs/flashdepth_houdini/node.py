@@ -21,49 +21,36 @@ stays loaded whatever the parameters say (the status says *stale* while its sett
 *Latest* and *Render Depth* follow the parameters again. *Delete Old Versions* removes the versions nobody uses
 (:mod:`flashdepth_vfx.hosts.prune`), after asking.
 
-Everything the node does lives in this module: the parameter callbacks and the status line's expression only
-import it, so an updated install reaches nodes in saved .hip files, and a machine without FlashDepth shows a
+What the buttons do is :mod:`flashdepth_vfx.hosts.controller`, shared with Nuke; this module supplies its host
+operations (:class:`_Node`) over HOM. The parameter callbacks and the status line's expression only import it, so an updated install reaches nodes in saved .hip files, and a machine without FlashDepth shows a
 one-line message instead of errors. The status line is an expression, so opening a .hip computes it without
 modifying the scene.
 """
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import importlib
 import os
 import re
-import threading
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union, cast
 
 import hou
 
-from flashdepth_vfx.bridge import RenderJob, RenderResult
-from flashdepth_vfx.bridge.runner import CANCELLED_EXIT_CODE
 from flashdepth_vfx.errors import FlashDepthError
-from flashdepth_vfx.hosts import farm
-from flashdepth_vfx.hosts import prune
-from flashdepth_vfx.hosts.camera import OFF, PASSES, SolveRequest, solve_args, version_passes
+from flashdepth_vfx.hosts import controller
+from flashdepth_vfx.hosts.camera import OFF, PASSES, solve_args, version_passes
+from flashdepth_vfx.hosts.controller import Source
 from flashdepth_vfx.hosts.export import ExportCache, content_key, file_stamp
 from flashdepth_vfx.hosts.farm import FARM_BUTTON
 from flashdepth_vfx.hosts.frames import format_frames, script_frames
 from flashdepth_vfx.hosts.paths import default_output_dir, frame_file, houdini_pattern, sequence_frames
-from flashdepth_vfx.hosts.render import BackgroundRender, RenderSlots
-from flashdepth_vfx.hosts.settings import (
-    DEVICES,
-    FINISH_BUTTON,
-    MODELS,
-    MODES,
-    PRECISIONS,
-    RENDER_BUTTON,
-    NodeSettings,
-)
-from flashdepth_vfx.hosts.versions import (
-    DepthState, DepthVersion, NodeStatus, describe_versions, keep_shown, mark_shown, node_status,
-)
+from flashdepth_vfx.hosts.render import BackgroundRender, Report
+from flashdepth_vfx.hosts.settings import DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, RENDER_BUTTON, NodeSettings
+from flashdepth_vfx.hosts.versions import DepthState, DepthVersion, NodeStatus, describe_versions, keep_shown
 
 from .camera import CHAN_ROTATION_ORDER, camera_at, sample_camera
 
+T = TypeVar("T")
 _NODE_CLASS: Any = getattr(hou, "OpNode", None) or hou.Node
 """``hou.OpNode`` (Houdini 20.0+), or ``hou.Node`` on Houdini 19.5, which has no OpNode class."""
 
@@ -266,10 +253,40 @@ def _ocio_space(node: hou.OpNode) -> Optional[str]:
     return space.evalAsString().strip() or None
 
 
+_VIDEO_FRAME = re.compile(r"<F(\d*)>")
+"""A Copernicus File COP's frame token whose number comes from its Video Timing parameters."""
+
+
 def _expand(path: str) -> str:
-    """Expand variables ($HIP, $JOB) but keep the frame token, as ``####``."""
+    """Expand variables ($HIP, $JOB) but keep the frame token ($F4, or Copernicus' <F>), as ``####``."""
     path = re.sub(r"\$\{?F(\d*)\}?", lambda m: "#" * int(m.group(1) or 1), path)
+    path = _VIDEO_FRAME.sub(lambda m: "#" * int(m.group(1) or 1), path)
     return hou.text.expandString(path)
+
+
+def _video_timing(node: hou.OpNode) -> Dict[str, hou.Parm]:
+    """A Copernicus File COP's Video Timing parameters, by label (Video Timing, Video Start Frame, Video
+    Frame)."""
+    return {parm.parmTemplate().label(): parm for parm in node.parms()
+            if parm.parmTemplate().label().startswith("Video ")}
+
+
+def _follow_video_timing(loader: hou.OpNode, plate: hou.OpNode, version: DepthVersion) -> str:
+    """The depth loader's file name, timed like the plate File COP that reads its sequence with ``<F>``: the same
+    Video Timing, its start frame moved by where the depth files begin (a sub-range of the plate)."""
+    plate_name = plate.parm(FILE_PARM[COPERNICUS])
+    token = _VIDEO_FRAME.search(plate_name.unexpandedString()) if plate_name is not None else None
+    if plate_name is None or token is None:
+        return houdini_pattern(version.pattern)
+    timing, own = _video_timing(plate), _video_timing(loader)
+    for label, parm in timing.items():
+        if label in own:
+            own[label].set(parm.eval())
+    plate_frames, depth_frames = sequence_frames(_expand(plate_name.unexpandedString())), version.on_disk()
+    start = own.get("Video Start Frame")
+    if start is not None and plate_frames and depth_frames:
+        start.set(int(timing["Video Start Frame"].eval()) + min(depth_frames) - min(plate_frames))
+    return re.sub(r"%0?\d*d", token.group(0), version.pattern)
 
 
 def apply_input_defaults(node: hou.OpNode, force: bool = False) -> None:
@@ -334,26 +351,14 @@ def content_parts(source: hou.OpNode, frames: Sequence[int]) -> List[str]:
     return parts
 
 
-@dataclass
-class Plan:
-    """What a render of a node does: the settings, the file frames, and the COP2 tree to export first."""
-
-    settings: NodeSettings
-    frames: List[int]
-    export_from: Optional[hou.Cop2Node] = None
-    export: Optional[ExportCache] = None
-    solve: SolveRequest = SolveRequest()
-
-
-def read_settings(node: hou.OpNode) -> Plan:
-    """The node's settings and frames, and the export to run first when the plate is a COP2 node tree (a File
-    COP's files are read directly)."""
+def read_settings(node: hou.OpNode) -> Source:
+    """The node's settings and file frames, and the export to run first when the plate is a COP2 node tree (a
+    File COP's files are read directly)."""
     output_dir = _text(node, OUTPUT).strip() or default_output_dir(_base_dir(), node.name())
     plate = _expand(_parm(node, PLATE).unexpandedString()).strip()  # an explicit plate wins over the input
     file_parm = _input_file_parm(node)
     upstream = _upstream(node)
     spec = _text(node, FRAMES)
-    export_from: Optional[hou.Cop2Node] = None
     export: Optional[ExportCache] = None
     if not plate and file_parm is not None:
         plate = _expand(file_parm.unexpandedString())
@@ -361,7 +366,6 @@ def read_settings(node: hou.OpNode) -> Plan:
     elif not plate and isinstance(upstream, hou.Cop2Node):
         whole = list(range(int(upstream.sequenceStartFrame()), int(upstream.sequenceEndFrame()) + 1))
         frames = _file_frames(spec, whole)
-        export_from = upstream
         key = content_key(content_parts(upstream, sorted(set(whole) | set(frames))))
         export = ExportCache.for_network(output_dir, node.name(), key)
         plate = export.pattern
@@ -381,21 +385,14 @@ def read_settings(node: hou.OpNode) -> Plan:
         device=_text(node, DEVICE), precision=_text(node, PRECISION),
         ocio_config=hou.Color.ocio_configPath() if ocio_space is not None else "", extra_args=solve.args,
     )
-    return Plan(settings, frames, export_from, export, solve)
+    # the depth alone, in the channel the loaders read: the node adds it to its input (no copy of the plate)
+    return Source(settings, frames, export, solve, ("--channel", DEPTH_CHANNEL))
 
 
 def _optional_text(node: hou.OpNode, name: str, default: str = "") -> str:
     """A parameter a node saved by an earlier release may lack."""
     parm = node.parm(name)
     return parm.evalAsString() if parm is not None else default
-
-
-def _job(plan: Plan, resume: bool = False) -> RenderJob:
-    """The versioned engine job, its depth in the channel the loaders read (no copy of the plate: the node adds
-    the depth to its input)."""
-    job = plan.settings.versioned_job(resume=resume)
-    job.extra_args = tuple(job.extra_args) + ("--channel", DEPTH_CHANNEL)
-    return job
 
 
 def _depth_onto_input(node: hou.OpNode) -> hou.OpNode:
@@ -422,173 +419,153 @@ def _main_thread() -> Any:
     return importlib.import_module("hdefereval")
 
 
-_SLOTS = RenderSlots()
-
-
-def running(node: hou.OpNode) -> Optional[BackgroundRender]:
-    """The render in progress for ``node``, if any."""
-    return _SLOTS.get(str(node.sessionId()))
-
-
-def render(node: hou.OpNode, resume: bool = False) -> Optional[BackgroundRender]:
-    """*Render depth* (``resume``: *Finish*): in graphical Houdini the render runs in a worker thread and the
-    UI stays live (HOM calls go to the main thread through ``hdefereval``: one exported frame at a time, the
-    progress, the result); in hython it runs to the end under an interruptable operation. Returns the render,
-    or None when it could not start (the status says why)."""
-    if running(node) is not None:
-        hou.ui.setStatusMessage(f"FlashDepth {node.name()} is already rendering: press Cancel to stop it")
-        return None
-    try:
-        plan = read_settings(node)
-        if not _text(node, OUTPUT).strip():
-            _parm(node, OUTPUT).set(plan.settings.output_dir)  # keeps the version stable if the .hip moves
-        job = _job(plan, resume)
-        _parm(node, PROGRESS).set(0)
-        version_parm = node.parm(VERSION)
-        if version_parm is not None and version_parm.evalAsString() != LATEST:
-            version_parm.set(LATEST)  # rendering the parameters' version: the node follows them again
-    except (FlashDepthError, hou.Error) as exc:
-        node.setUserData(LAST_KEY, f"Error: {exc}")
-        return None
-    graphical = hou.isUIAvailable()
-    in_main = _main_thread().executeInMainThreadWithResult if graphical else (lambda fn, *args: fn(*args))
-    shown = [""]
-    interrupt: List[Callable[[float], None]] = []  # hython: polls Houdini's interrupt at each report
-
-    def report(fraction: Optional[float], message: str) -> None:
-        for poll in interrupt:
-            poll(fraction if fraction is not None else -1.0)
-        if message != shown[0]:
-            shown[0] = message
-            if graphical:
-                _main_thread().executeDeferred(_show_progress, node, fraction, message)
-            else:
-                _show_progress(node, fraction, message)
-
-    def work(task: BackgroundRender) -> RenderResult:
-        if plan.export is not None and plan.export_from is not None:
-            todo = plan.export.missing(plan.frames)
-            for index, frame in enumerate(todo, start=1):
-                if task.cancelled:
-                    return RenderResult(CANCELLED_EXIT_CODE, True, None)
-                report(0.0, f"Exporting {plan.export_from.name()}: frame {frame} ({index}/{len(todo)})")
-                in_main(_export_frame, plan.export_from, plan.export, frame)
-                plan.export.mark_done([frame])
-        plan.solve.write()
-        version = plan.settings.version()
-        version.write_manifest(job)
-        with version.rendering():
-            return task.run_engine(job, report)
-
-    def done(task: BackgroundRender, result: Optional[RenderResult], message: str) -> None:
-        if graphical:
-            _main_thread().executeDeferred(_finished, node, plan, message)
-        else:
-            _finished(node, plan, message)
-
-    task = BackgroundRender(str(node.sessionId()), work, done, _SLOTS)
-    if graphical:
-        _SLOTS.start(task)
-        return task
-    # hython: no event loop to hand work to, so the render runs here, Esc / the dialog's button cancelling it
-    with hou.InterruptableOperation("FlashDepth depth render", open_interrupt_dialog=True) as operation:
-        def poll(fraction: float) -> None:
-            try:
-                operation.updateProgress(fraction)
-            except hou.OperationInterrupted:
-                task.cancel()
-
-        interrupt.append(poll)
-        task.run()
-    return task
-
-
-def _export_frame(source: hou.Cop2Node, export: ExportCache, frame: int) -> None:
-    """(Main thread) write one frame of the upstream COP2 tree."""
-    os.makedirs(export.folder, exist_ok=True)
-    source.saveImage(frame_file(export.pattern, frame), (float(frame), float(frame)))
-
-
-def _show_progress(node: hou.OpNode, fraction: Optional[float], message: str) -> None:
-    """(Main thread) the node's progress bar and the status bar; the status line follows the progress."""
-    try:
-        _PROGRESS[str(node.sessionId())] = message
-        _parm(node, PROGRESS).set(int(round(100 * (fraction or 0.0))))
-        if hou.isUIAvailable():
-            hou.ui.setStatusMessage(f"FlashDepth {node.name()}: {message}")
-    except hou.Error:  # the node was deleted while it rendered: its render ends on its own
-        pass
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 _PROGRESS: Dict[str, str] = {}
+"""The running renders' progress lines, by node session id (the status line shows them)."""
 
 
-def _finished(node: hou.OpNode, plan: Plan, message: str) -> None:
-    """(Main thread) a render ended: remember how, show the version its status says to show, reload."""
-    try:
-        _PROGRESS.pop(str(node.sessionId()), None)
-        node.setUserData(LAST_KEY, message)
+class _Node:
+    """The host operations of one FlashDepth node (:class:`flashdepth_vfx.hosts.controller.NodeHost`)."""
+
+    file_input = "a File COP or a Plate"
+
+    def __init__(self, node: hou.OpNode) -> None:
+        self.node = node
+        self.key = str(node.sessionId())
+        self.name = node.name()
+        self.path = node.path()
+        self.scene = "" if hou.hipFile.isNewFile() else hou.hipFile.path()
+        self.background = hou.isUIAvailable()
+
+    def read_source(self) -> Source:
         try:
-            plan = read_settings(node)  # the frames on disk now
-        except FlashDepthError:
-            pass
-        status = _status(node, plan)
-        if status.show is not None:
-            _show_version(node, status.show)
-        _parm(node, PROGRESS).set(100 if status.state is DepthState.CURRENT else 0)
-        _set_colour(node, status)
-    except hou.Error:  # the node was deleted while it rendered
-        pass
+            return read_settings(self.node)
+        except hou.OperationFailed as exc:  # a parameter's expression fails: say so instead of an expression error
+            raise FlashDepthError(f"A parameter does not evaluate ({_first_line(exc)}); fix its expression") from None
+        except hou.Error as exc:
+            raise FlashDepthError(_first_line(exc)) from None
+
+    # Every change below is the node's own bookkeeping, not the artist's: none of it goes on the undo stack.
+
+    def say(self, text: str) -> None:
+        with hou.undos.disabler():
+            self.node.setUserData(LAST_KEY, text)
+        if hou.isUIAvailable():
+            hou.ui.setStatusMessage(f"FlashDepth {self.name}: {text}")
+
+    def show(self, status: Union[NodeStatus, FlashDepthError], message: Optional[str]) -> None:
+        with hou.undos.disabler():
+            if message is not None:
+                self.node.setUserData(LAST_KEY, message)
+            if isinstance(status, NodeStatus):
+                rgba = status.colour
+                self.node.setColor(hou.Color(((rgba >> 24 & 255) / 255, (rgba >> 16 & 255) / 255,
+                                              (rgba >> 8 & 255) / 255)))
+                self.choose(status.shown if status.chosen else None)
+        _remember_status(self.node, status)
+
+    def shown(self) -> Optional[DepthVersion]:
+        return _shown(self.node)
+
+    def chosen(self) -> bool:
+        shown = self.shown()
+        return shown is not None and shown.key == _chosen_key(self.node)
+
+    def choose(self, version: Optional[DepthVersion]) -> None:
+        parm = self.node.parm(VERSION)
+        value = version.key if version is not None else LATEST
+        if parm is not None and parm.evalAsString() != value:
+            with hou.undos.disabler():
+                parm.set(value)
+
+    def load(self, version: Optional[DepthVersion], source: Source, reload: bool) -> None:
+        if version is not None:  # (None: the record stays, and the status says which depth went missing)
+            with hou.undos.disabler():
+                self.node.setUserData(SHOWN_KEY, version.to_json())
+                load_version(self.node, version)
+
+    def keep_output_dir(self, output_dir: str) -> None:
+        if not _text(self.node, OUTPUT).strip():
+            with hou.undos.disabler():
+                _parm(self.node, OUTPUT).set(output_dir)
+
+    def ask(self, question: str, details: str) -> bool:
+        if not hou.isUIAvailable():
+            return True
+        return hou.ui.displayMessage(question, buttons=("Yes", "No"), severity=hou.severityType.Warning,
+                                     default_choice=1, close_choice=1, details=details) == 0
+
+    def later(self, call: Callable[[], None]) -> None:
+        def guarded() -> None:
+            try:
+                call()
+            except hou.ObjectWasDeleted:  # the node was deleted meanwhile
+                pass
+
+        if self.background:
+            _main_thread().executeDeferred(guarded)
+        else:
+            guarded()
+
+    def now(self, call: Callable[[], T]) -> T:
+        return cast(T, _main_thread().executeInMainThreadWithResult(call)) if self.background else call()
+
+    @contextlib.contextmanager
+    def progress(self, task: BackgroundRender) -> Iterator[Report]:
+        if self.background:
+            yield lambda fraction, message: None
+            return
+        # hython: no event loop to hand work to, so the render runs here, Esc / the dialog's button cancelling it
+        with hou.InterruptableOperation("FlashDepth depth render", open_interrupt_dialog=True) as operation:
+            def poll(fraction: Optional[float], message: str) -> None:
+                try:
+                    operation.updateProgress(fraction if fraction is not None else -1.0)
+                except hou.OperationInterrupted:
+                    task.cancel()
+
+            yield poll
+
+    def show_progress(self, fraction: Optional[float], message: Optional[str]) -> None:
+        if message is None:
+            _PROGRESS.pop(self.key, None)
+        else:
+            _PROGRESS[self.key] = message
+        with hou.undos.disabler():
+            _parm(self.node, PROGRESS).set(int(round(100 * (fraction or 0.0))))
+        if message is not None and hou.isUIAvailable():
+            hou.ui.setStatusMessage(f"FlashDepth {self.name}: {message}")
+
+    @contextlib.contextmanager
+    def exporter(self, cache: ExportCache) -> Iterator[Callable[[int], None]]:
+        def write(frame: int) -> None:
+            def _export_frame() -> None:
+                upstream = _upstream(self.node)
+                if not isinstance(upstream, hou.Cop2Node):
+                    raise FlashDepthError(f"{self.path} lost its input while exporting it")
+                upstream.saveImage(frame_file(cache.pattern, frame), (float(frame), float(frame)))
+
+            self.now(_export_frame)
+
+        yield write
 
 
-def cancel(node: hou.OpNode) -> None:
-    """*Cancel*: stop the node's render (between exported frames, or the engine); finished frames are kept."""
-    task = running(node)
-    if task is not None:
-        task.cancel()
+# parm_changed: any FlashDepth parameter edited: the tile colour and the version loaded follow the status.
+parm_changed, render, finish, cancel, _, delete_old_versions, send_to_farm, running = controller.verbs(_Node)
 
 
-def send_to_farm(node: hou.OpNode) -> Optional[threading.Thread]:
-    """*Send to farm*: write the farm job for the node's settings and frames into its output folder's ``farm``
-    folder and submit it where the Deadline Cloud client is installed; in a worker thread in graphical Houdini
-    (returned), to the end in hython. How it went becomes the status line."""
-    try:
-        plan = read_settings(node)
-        if plan.export is not None:
-            raise FlashDepthError("Send to farm needs a File COP or a Plate: farm machines render files, not this "
-                                  "COP network (render it locally, or write it to files and read them)")
-        if not _text(node, OUTPUT).strip():
-            _parm(node, OUTPUT).set(plan.settings.output_dir)
-        job = dataclasses.replace(_job(plan), frames=f"{min(plan.frames)}-{max(plan.frames)}")
-    except (FlashDepthError, hou.Error) as exc:
-        node.setUserData(LAST_KEY, f"Error: {exc}")
-        return None
-    bundle = farm.bundle_folder(plan.settings.output_dir, plan.settings.key())
-    node.setUserData(LAST_KEY, "Writing the farm job")
-    if not hou.isUIAvailable():  # hython: no event loop to come back to
-        node.setUserData(LAST_KEY, farm.farm_outcome(job, bundle, plan.solve))
-        return None
-    return farm.send_in_background(
-        job, bundle, lambda message: _main_thread().executeDeferred(node.setUserData, LAST_KEY, message), node.path(),
-        plan.solve)
-
-
-def finish(node: hou.OpNode) -> Optional[BackgroundRender]:
-    """*Finish*: render the frames a partial version lacks, with the engine's ``--resume``."""
-    return render(node, resume=True)
+def choose_version(node: hou.OpNode) -> None:
+    """The Version menu changed: load the version chosen, or for Latest the one the parameters' status says. During
+    a render the menu goes back to Latest (the render follows the parameters) and the status bar says why."""
+    key = _chosen_key(node)
+    controller.choose_version(_Node(node), key or None)
 
 
 def _shown(node: hou.OpNode) -> Optional[DepthVersion]:
     return DepthVersion.from_json(node.userData(SHOWN_KEY) or "")
-
-
-def _show_version(node: hou.OpNode, version: DepthVersion) -> None:
-    """Remember ``version`` as the one the node loads (and mark it shown, for pruning), then load it."""
-    shown = _shown(node)
-    if version != shown:
-        node.setUserData(SHOWN_KEY, version.to_json())
-        mark_shown(version, "" if hou.hipFile.isNewFile() else hou.hipFile.path(), node.path(), shown)
-    load_version(node, version)
 
 
 def _chosen_key(node: hou.OpNode) -> str:
@@ -613,57 +590,6 @@ def version_menu(node: hou.OpNode) -> List[str]:
     return items
 
 
-def choose_version(node: hou.OpNode) -> None:
-    """The Version menu changed: load the version chosen, or for Latest the one the parameters' status says. During
-    a render the menu goes back to Latest (the render follows the parameters) and the status bar says why."""
-    if running(node) is not None:
-        parm = node.parm(VERSION)
-        if parm is not None and parm.evalAsString() != LATEST:
-            parm.set(LATEST)
-            hou.ui.setStatusMessage(f"FlashDepth {node.name()} is rendering: choose a version when the render is done")
-        return
-    try:
-        plan = read_settings(node)
-        key = _chosen_key(node)
-        if key:
-            found = [info.version for info in describe_versions(plan.settings.output_dir) if info.version.key == key]
-            if not found or not found[0].on_disk():  # gone, or a render that ended before its first frame
-                node.setUserData(LAST_KEY, f"Version {key[:8]} is no longer on disk" if not found else
-                                 f"Version {key[:8]} has no depth frames on disk: render it with its settings, or "
-                                 "choose another")
-                _parm(node, VERSION).set(LATEST)
-                key = ""
-            else:
-                _show_version(node, found[0])
-        status = _status(node, plan)
-        if not key and status.show is not None:
-            _show_version(node, status.show)
-        _set_colour(node, status)
-    except (FlashDepthError, hou.Error) as exc:
-        node.setUserData(LAST_KEY, f"Error: {exc}")
-
-
-def delete_old_versions(node: hou.OpNode) -> None:
-    """*Delete Old Versions*: remove this node's versions nobody uses (see :mod:`flashdepth_vfx.hosts.prune`),
-    after asking in graphical Houdini; the loaded one and the parameters' one always stay."""
-    try:
-        plan = read_settings(node)
-    except (FlashDepthError, hou.Error) as exc:
-        node.setUserData(LAST_KEY, f"Error: {exc}")
-        return
-    shown = _shown(node)
-    protect = [plan.settings.version()] + ([shown] if shown is not None else [])
-    found = prune.plan_folder(plan.settings.output_dir, protect=protect)
-    if found.remove and hou.isUIAvailable():
-        question = (f"Delete {len(found.remove)} old depth versions of {node.name()} "
-                    f"({prune.size_text(found.size)}) from {plan.settings.output_dir}?")
-        answer = hou.ui.displayMessage(question, buttons=("Delete", "Cancel"), severity=hou.severityType.Warning,
-                                       default_choice=1, close_choice=1, details="\n".join(found.lines()))
-        if answer != 0:
-            return
-    node.setUserData(LAST_KEY, prune.summary(found, prune.apply(found) if found.remove else ()))
-
-
 def load_version(node: hou.OpNode, version: DepthVersion) -> None:
     """Point the node's File COP at a depth version and make it reload its files."""
     parent = node.parent()
@@ -672,7 +598,11 @@ def load_version(node: hou.OpNode, version: DepthVersion) -> None:
     parm = loader.parm(FILE_PARM[kind]) if loader is not None and kind is not None else None
     if loader is None or parm is None:
         raise FlashDepthError(f"{node.path()} is missing its '{DEPTH_NODE}' File COP: create a new FlashDepth node")
-    parm.set(houdini_pattern(version.pattern))
+    upstream = _upstream(node)
+    if kind == COPERNICUS and upstream is not None and upstream.type().name() == "file":
+        parm.set(_follow_video_timing(loader, upstream, version))
+    else:
+        parm.set(houdini_pattern(version.pattern))
     if kind == COPERNICUS:  # the AOVs the files hold: the depth and the passes asked
         present = version_passes(version.manifest())
         aovs = COPERNICUS_AOVS + tuple(aov for aov, shown in zip(PASS_AOVS, present) if shown)
@@ -684,47 +614,64 @@ def load_version(node: hou.OpNode, version: DepthVersion) -> None:
         reload.pressButton()
 
 
-def _status(node: hou.OpNode, plan: Plan) -> NodeStatus:
-    shown = _shown(node)
-    chosen = bool(_chosen_key(node)) and shown is not None and shown.key == _chosen_key(node)
-    return node_status(plan.settings.version(), plan.frames, shown, chosen)
+_STATUS: Dict[str, Tuple[str, str, bool]] = {}
+"""Each node's status by session id: (the :func:`_signature` it was computed for, the status line, whether how
+the last action ended leads it)."""
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def _signature(node: hou.OpNode) -> str:
+    """What the node's status depends on that HOM says without reading files, sampling the camera or cooking:
+    FlashDepth's parameters, the plate COP and its file name, what the node shows and how it last ended."""
+    parts = [_typed(parm) for parm in node.parms()
+             if parm.name().startswith("fd_") and parm.name() not in (STATUS, PROGRESS)]
+    upstream = _upstream(node)
+    file_parm = _input_file_parm(node)
+    if upstream is not None:
+        parts.append(upstream.path())
+    if file_parm is not None:
+        parts.append(file_parm.unexpandedString())
+    if isinstance(upstream, hou.Cop2Node):
+        parts.append(f"{upstream.sequenceStartFrame()}-{upstream.sequenceEndFrame()}")
+    return "\n".join(parts + [node.userData(SHOWN_KEY) or "", node.userData(LAST_KEY) or ""])
+
+
+def _typed(parm: hou.Parm) -> str:
+    """A parameter's value (evaluated, so Houdini re-evaluates the status line when it changes), or its expression
+    when that fails."""
+    try:
+        return parm.evalAsString()
+    except hou.Error:
+        return parm.rawValue()
+
+
+def _remember_status(node: hou.OpNode, status: Union[NodeStatus, FlashDepthError]) -> Tuple[str, str, bool]:
+    if isinstance(status, FlashDepthError):
+        entry = (_signature(node), str(status), False)
+    else:
+        entry = (_signature(node), status.line(RENDER_BUTTON, FINISH_BUTTON), status.state is not DepthState.STALE)
+    _STATUS[str(node.sessionId())] = entry
+    return entry
 
 
 def status_text(node: hou.OpNode) -> str:
     """The status line (the Status parameter's expression): the running render's progress, else whether the
-    depth is current, partial, stale or missing, after how the last render ended."""
+    depth is current, partial, stale or missing, after how the last action ended. The status is computed when
+    what it depends on changes (:func:`_signature`, and each action), not at every redraw: that reads the disk,
+    samples the camera and, for a COP2 tree, evaluates every upstream parameter."""
     progress = node.parm(PROGRESS)
     percent = progress.eval() if progress is not None else 0  # read, so the line refreshes with the progress
     if running(node) is not None:
         message = _PROGRESS.get(str(node.sessionId()), "Starting")
         return f"{percent}% {message} (press Cancel to stop)"
-    try:
-        status = _status(node, read_settings(node))
-    except FlashDepthError as exc:
-        return str(exc)
-    except hou.OperationFailed as exc:  # a parameter's expression fails: say so instead of an expression error
-        return f"A parameter does not evaluate ({_first_line(exc)}); fix its expression"
-    line = status.line(RENDER_BUTTON, FINISH_BUTTON)
+    entry = _STATUS.get(str(node.sessionId()))
+    if entry is None or entry[0] != _signature(node):
+        host = _Node(node)
+        try:
+            entry = _remember_status(node, controller.status_of(host, host.read_source()))
+        except FlashDepthError as exc:
+            entry = _remember_status(node, exc)
     last = node.userData(LAST_KEY) or ""
-    return f"{last} | {line}" if last and status.state is not DepthState.STALE else line
-
-
-def _set_colour(node: hou.OpNode, status: NodeStatus) -> None:
-    rgba = status.colour
-    node.setColor(hou.Color(((rgba >> 24 & 255) / 255, (rgba >> 16 & 255) / 255, (rgba >> 8 & 255) / 255)))
-
-
-def parm_changed(node: hou.OpNode) -> None:
-    """Any FlashDepth parameter edited: the tile colour follows the status (the status line is an expression)."""
-    try:
-        _set_colour(node, _status(node, read_settings(node)))
-    except (FlashDepthError, hou.OperationFailed):
-        pass  # the status line says what is wrong
+    return f"{last} | {entry[1]}" if last and entry[2] else entry[1]
 
 
 def register_callbacks() -> None:
@@ -736,6 +683,8 @@ def scene_event(event_type: hou.EnumValue) -> None:
     """After a .hip is loaded or saved (under a new name too) in graphical Houdini: record each FlashDepth node as
     showing its version under the scene's path, so that pruning keeps it once an older .hip is deleted. Touches no
     node (the scene stays unmodified) and never raises (a failure must not spoil the load or the save)."""
+    if event_type == hou.hipFileEventType.AfterLoad:
+        _STATUS.clear()  # files may have come and gone while the scene was closed
     if event_type not in (hou.hipFileEventType.AfterLoad, hou.hipFileEventType.AfterSave) or not hou.isUIAvailable():
         return  # (hython on a farm machine shows nobody anything)
     try:

@@ -581,12 +581,23 @@ def plan(hosts: Sequence[str], layout: Layout, dest: Optional[Path] = None, remo
 
 
 def _atomic_write(path: Path, content: bytes) -> None:
-    """``content`` into ``path`` through a temporary file beside it, keeping the file's permissions."""
+    """``content`` into ``path`` through a temporary file beside it, keeping the file's permissions. A file with
+    other hard links (a dotfiles copy) is rewritten in place instead: a rename would split it from its other
+    names, which would keep the old bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        mode: Optional[int] = stat.S_IMODE(os.stat(path).st_mode)
+        info = os.stat(path)
+        mode: Optional[int] = stat.S_IMODE(info.st_mode)
     except FileNotFoundError:
         mode = None
+    else:
+        if info.st_nlink > 1:
+            with open(path, "r+b") as out:
+                out.write(content)
+                out.truncate()
+                out.flush()
+                os.fsync(out.fileno())
+            return
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as out:

@@ -366,6 +366,9 @@ def write_job(job: FarmJob, path: str | os.PathLike[str], overwrite: bool = Fals
     """
     target = Path(path).expanduser()
     values_file = target.with_name(PARAMETER_VALUES)
+    if target.name.lower() in (PARAMETER_VALUES, values_file.with_suffix(".yaml").name):
+        raise FarmError(f"{target} is the name of a job bundle's parameter values file: name the template "
+                        "template.yaml (or job.yaml)")
     owner = _values_owner(values_file)
     if job.values:
         other = values_file.with_suffix(".yaml")

@@ -23,3 +23,40 @@ def test_a_hard_linked_init_py_stays_one_file_with_its_other_name(checkout, layo
     assert os.path.samefile(init, dotfiles) and b"pluginAddPath" in dotfiles.read_bytes()
     uninstall(layout, "nuke")
     assert os.path.samefile(init, dotfiles) and dotfiles.read_bytes() == b"import os\r\n"
+
+
+def submit(job: Path, plates: Path) -> tuple[int, str]:
+    """``farm submit-template`` of one small shot under ``plates`` (depth beside that folder) into ``job``."""
+    from click.testing import CliRunner
+    from engine_helpers import write_plates
+
+    from flashdepth_vfx.farm.command import farm
+
+    plate = write_plates(plates, range(1, 3))
+    result = CliRunner().invoke(farm, ["submit-template", plate, "-o", str(job),
+                                       "--output", str(plates.parent / "out" / "{shot}_depth.####.exr")])
+    return result.exit_code, result.output
+
+
+def test_a_job_template_is_never_written_as_its_own_parameter_values(tmp_path: Path) -> None:
+    """``-o bundle/parameter_values.json``: the values file would then be written over the template just written
+    (exit 0, no template left); the name is refused before anything is written."""
+    bundle = tmp_path / "bundle"
+    code, output = submit(bundle / "parameter_values.json", tmp_path / "plates")
+    assert code == 1 and "parameter_values.json" in output and "Traceback" not in output
+    assert not bundle.exists()
+
+
+def test_a_linked_parameter_values_file_is_never_removed(tmp_path: Path) -> None:
+    """A job without values (its plates inside the bundle) removes a stale values file it wrote, but never a
+    link there: the link and what it points at are the user's."""
+    bundle = tmp_path / "bundle"
+    code, _ = submit(tmp_path / "elsewhere" / "job.yaml", tmp_path / "plates")
+    assert code == 0
+    kept = tmp_path / "elsewhere" / "parameter_values.json"
+    (bundle).mkdir()
+    os.symlink(kept, bundle / "parameter_values.json")
+    before = kept.read_bytes()
+    code, output = submit(bundle / "job.yaml", bundle / "plates")
+    assert code == 0, output
+    assert (bundle / "parameter_values.json").is_symlink() and kept.read_bytes() == before

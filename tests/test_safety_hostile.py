@@ -2,6 +2,7 @@
 changed a file the project did not write, or left a link split."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -60,3 +61,16 @@ def test_a_linked_parameter_values_file_is_never_removed(tmp_path: Path) -> None
     code, output = submit(bundle / "job.yaml", bundle / "plates")
     assert code == 0, output
     assert (bundle / "parameter_values.json").is_symlink() and kept.read_bytes() == before
+
+
+def test_a_studio_bridge_config_survives_uninstall_after_the_install_record_was_deleted(checkout, layout) -> None:
+    """The user deletes ``install.json`` (a config clean-up): uninstall still gives the studio's ``bridge.json``
+    back with its engine; it deleted the file (or dropped the engine) with exit 0."""
+    config = layout.bridge_config()
+    config.parent.mkdir(parents=True)
+    for studio in ({"engine": "/studio/bin/fd"}, {"engine": "/studio/bin/fd", "timeout": 30}, {"timeout": 30}):
+        config.write_text(json.dumps(studio))
+        install(layout, "nuke")
+        layout.manifest().unlink()
+        uninstall(layout, "nuke")
+        assert json.loads(config.read_text()) == studio

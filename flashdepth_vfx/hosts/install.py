@@ -53,6 +53,9 @@ _HOUDINI_VERSION = re.compile(r"^houdini(\d+\.\d+)$")
 _LEGACY_LAUNCHER = f'"""FlashDepth launcher ({MARKER};'.encode()  # first line of the first release's launchers
 _LEGACY_PACKAGE = f"written by `{MARKER}`"  # the "_comment" of the first release's packages
 MANIFEST = "install.json"
+_ENGINE_BEFORE = "engine_before_install"
+"""The key install adds to a bridge config that was there before it (the engine it held, or null): uninstall
+gives the file back, with that engine, even when the install record is gone."""
 _UNSET = object()
 
 
@@ -445,7 +448,10 @@ def _bridge_changes(layout: Layout, root: Path, manifest: Dict[str, object], rem
             known = config.get("installed_by") != MARKER  # a first-release install recorded nothing before it
             record = {"path": str(path), "before": data.decode("utf-8") if data is not None and known else None,
                       "known": known}
-        new = _dump({**config, "engine": engine, "installed_by": MARKER})
+        updated = {**config, "engine": engine, "installed_by": MARKER}
+        if data is not None and config.get("installed_by") != MARKER:  # the user's file: it says what it held
+            updated[_ENGINE_BEFORE] = config.get("engine")
+        new = _dump(updated)
         record["after"] = new.decode("utf-8")
         manifest["bridge"] = record
         return [_write(path, new, "bridge", target, note)]
@@ -456,12 +462,14 @@ def _bridge_changes(layout: Layout, root: Path, manifest: Dict[str, object], rem
         if before is None:
             return [Change("remove", path, owner="bridge", before=data)]
         return [Change("write", path, str(before).encode("utf-8"), "bridge", note, target, data)]
-    rest = {k: v for k, v in config.items() if k not in ("engine", "installed_by")}
+    rest = {k: v for k, v in config.items() if k not in ("engine", "installed_by", _ENGINE_BEFORE)}
     previous = _load_json(path, str(record["before"]).encode("utf-8"), "bridge config") \
         if record is not None and record.get("before") is not None else {}
     if "engine" in previous:
         rest["engine"] = previous["engine"]
-    if not rest and (record is None or record.get("before") is None):  # created by install (or unknown)
+    elif isinstance(config.get(_ENGINE_BEFORE), str):  # the install record is gone: the file itself says
+        rest["engine"] = config[_ENGINE_BEFORE]
+    if not rest and (record is None or record.get("before") is None) and _ENGINE_BEFORE not in config:
         return [Change("remove", path, owner="bridge", before=data)]
     return [Change("write", path, _dump(rest), "bridge", note, target, data)]
 

@@ -74,3 +74,16 @@ def test_a_studio_bridge_config_survives_uninstall_after_the_install_record_was_
         layout.manifest().unlink()
         uninstall(layout, "nuke")
         assert json.loads(config.read_text()) == studio
+
+
+def test_uninstall_removes_no_folder_but_those_that_held_what_it_removed(checkout, layout, tmp_path) -> None:
+    """An install record edited by hand (or by a script) naming a user's empty folder as created by install:
+    uninstall removed that folder."""
+    install(layout, "houdini")
+    mine = tmp_path / "my empty project"
+    mine.mkdir()
+    record = json.loads(layout.manifest().read_text())
+    record["created"]["houdini"].insert(0, str(mine))
+    layout.manifest().write_text(json.dumps(record))
+    uninstall(layout, "houdini")
+    assert mine.is_dir() and not (layout.home / "houdini20.5" / "packages").exists()

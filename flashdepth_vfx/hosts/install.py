@@ -517,13 +517,15 @@ def _record(manifest: Dict[str, object], changes: Sequence[Change]) -> None:
 
 
 def _folder_removals(owners: Sequence[str], manifest: Mapping[str, object], removed: Sequence[Path]) -> List[Change]:
-    """The folders ``owners``' install created that the removals leave empty, innermost first."""
+    """The folders ``owners``' install created that the removals leave empty, innermost first: only folders that
+    held a removed file (a hand-edited record naming any other folder is not obeyed)."""
     gone = {os.path.abspath(p) for p in removed}
     changes = []
     folders = sorted({f for owner in owners for f in _created(manifest, owner)}, key=lambda f: -f.count(os.sep))
     for folder in folders:
         path = Path(folder)
-        if path.is_symlink() or not path.is_dir():
+        inside = os.path.abspath(path).rstrip(os.sep) + os.sep
+        if path.is_symlink() or not path.is_dir() or not any(p.startswith(inside) for p in gone):
             continue
         try:
             left = [name for name in os.listdir(path) if os.path.abspath(path / name) not in gone]

@@ -6,9 +6,10 @@ import json
 import os
 from pathlib import Path
 
-from test_hosts_install_safety import checkout, install, layout, uninstall  # noqa: F401 - fixtures
+import pytest
+from test_hosts_install_safety import COMP, checkout, install, layout, uninstall  # noqa: F401 - fixtures
 
-from flashdepth_vfx.hosts.install import Layout
+from flashdepth_vfx.hosts.install import InstallError, Layout, apply, plan
 
 
 def test_a_hard_linked_init_py_stays_one_file_with_its_other_name(checkout, layout: Layout, tmp_path: Path) -> None:
@@ -87,3 +88,24 @@ def test_uninstall_removes_no_folder_but_those_that_held_what_it_removed(checkou
     layout.manifest().write_text(json.dumps(record))
     uninstall(layout, "houdini")
     assert mine.is_dir() and not (layout.home / "houdini20.5" / "packages").exists()
+
+
+def test_an_installed_file_the_user_edited_is_neither_replaced_nor_removed(checkout, layout) -> None:
+    """The user adds a setting to the installed Houdini package (its marker kept): a second install replaced it
+    with the template and uninstall deleted it, both with exit 0. Install now refuses in one line and uninstall
+    leaves it (and says so); an unedited file is still replaced and removed."""
+    install(layout, "houdini", "resolve")
+    package = layout.home / "houdini20.5" / "packages" / "flashdepth_vfx.json"
+    edited = json.loads(package.read_text())
+    edited["enable"] = "houdini_version >= '20.5'"
+    package.write_text(json.dumps(edited, indent=4))
+    mine = package.read_bytes()
+    with pytest.raises(InstallError, match=r"flashdepth_vfx.json was changed since install"):
+        install(layout, "houdini")
+    assert package.read_bytes() == mine
+    changes = plan(["houdini", "resolve"], layout, remove=True)
+    assert [c.action for c in changes if c.path == package] == ["keep"]
+    apply(changes)
+    assert package.read_bytes() == mine and not (layout.home / COMP).exists()
+    uninstall(layout, "houdini")  # still recorded as edited: a second uninstall leaves it too
+    assert package.read_bytes() == mine and layout.bridge_config().exists()

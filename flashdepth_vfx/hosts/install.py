@@ -26,6 +26,7 @@ library only.
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import os
 import platform
@@ -503,6 +504,37 @@ def _new_folders(path: Path) -> List[Path]:
     return missing[::-1]
 
 
+_WHOLE_FILES = ("houdini", "resolve")
+"""The hosts whose installed files are whole files of the installer's (the Nuke block and the bridge config are
+parts of a user's file)."""
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _edited_since(manifest: Mapping[str, object], changes: Sequence[Change], remove: bool,
+                  refusals: List[str]) -> List[Change]:
+    """``changes`` without those that would replace or remove an installed file changed since install wrote it
+    (the manifest's digest of what it wrote): install refuses (in ``refusals``), uninstall leaves the file."""
+    written = manifest.get("written")
+    written = written if isinstance(written, dict) else {}
+    kept = []
+    for change in changes:
+        recorded = written.get(str(change.path))
+        if change.owner in _WHOLE_FILES and change.action in ("write", "remove") and isinstance(recorded, str) \
+                and isinstance(change.before, bytes) and _digest(change.before) != recorded:
+            if remove:
+                kept.append(Change("keep", change.path, owner=change.owner,
+                                   note="changed since install: yours now, left in place; delete it by hand"))
+            else:
+                refusals.append(f"{change.path} was changed since install (by hand?): move your version away, "
+                                "then install again")
+            continue
+        kept.append(change)
+    return kept
+
+
 def _record(manifest: Dict[str, object], changes: Sequence[Change]) -> None:
     """Add to the manifest every file and folder the writes in ``changes`` create."""
     created = manifest["created"]
@@ -558,12 +590,22 @@ def plan(hosts: Sequence[str], layout: Layout, dest: Optional[Path] = None, remo
             if not skip_absent or remove:
                 raise
             changes.append(Change("skip", layout.home, owner=host, note=str(exc)))
+    changes = _edited_since(manifest, changes, remove, refusals)
     if not remove:
         if done:
             changes += _bridge_changes(layout, root, manifest, False, engine or engine_command(), refusals)
     if refusals:
         more = f" (and {len(refusals) - 1} more: see --dry-run)" if len(refusals) > 1 else ""
         raise InstallError(f"nothing written: {refusals[0]}{more}")
+    written = manifest.setdefault("written", {})
+    if not isinstance(written, dict):
+        written = manifest["written"] = {}
+    for change in changes:
+        if change.owner in _WHOLE_FILES and change.action in ("write", "unchanged", "remove"):
+            if change.action == "remove":
+                written.pop(str(change.path), None)
+            elif change.content is not None:
+                written[str(change.path)] = _digest(change.content)
     if not remove:
         if any(c.action == "write" for c in changes):
             _record(manifest, changes)
@@ -577,7 +619,8 @@ def plan(hosts: Sequence[str], layout: Layout, dest: Optional[Path] = None, remo
     assert isinstance(created, dict)
     for host in done:
         created.pop(host, None)
-    if not any(installed(h, layout) for h in HOSTS if h not in hosts):  # the bridge config serves every host
+    left = any(c.action == "keep" for c in changes)  # an edited file stays: its host still uses the bridge config
+    if not left and not any(installed(h, layout) for h in HOSTS if h not in hosts):  # it serves every host
         bridge = _bridge_changes(layout, root, manifest, True, "", refusals)
         if refusals:
             raise InstallError(f"nothing written: {refusals[0]}")
@@ -585,7 +628,7 @@ def plan(hosts: Sequence[str], layout: Layout, dest: Optional[Path] = None, remo
         if os.path.lexists(layout.manifest()):
             changes.append(Change("remove", layout.manifest(), owner="manifest", before=_read(layout.manifest())))
         changes += _folder_removals(["bridge", "manifest"], manifest, [c.path for c in changes if c.action in ("remove", "rmdir")])
-    elif os.path.lexists(layout.manifest()) and removed:
+    elif os.path.lexists(layout.manifest()) and (removed or left):
         changes.append(_write(layout.manifest(), _dump(manifest), "manifest"))
     return changes
 

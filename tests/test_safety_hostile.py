@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,20 @@ def test_an_installed_file_the_user_edited_is_neither_replaced_nor_removed(check
     assert package.read_bytes() == mine and not (layout.home / COMP).exists()
     uninstall(layout, "houdini")  # still recorded as edited: a second uninstall leaves it too
     assert package.read_bytes() == mine and layout.bridge_config().exists()
+
+
+def test_prune_keeps_an_empty_folder_the_user_made_in_an_old_version(tmp_path: Path) -> None:
+    """An artist makes ``comp/`` in an old version (a Write node's folder, still empty): prune removed it with
+    the version, exit 0. It stays, is named, and so does the version folder holding it."""
+    from test_hosts_versions import DAY, make_version
+
+    from flashdepth_vfx.hosts import prune
+
+    old = make_version(tmp_path, "depth", age_days=3)
+    make_version(tmp_path, "disparity")
+    (Path(old.folder) / "comp").mkdir()
+    plan = prune.plan_folder(str(tmp_path), keep=1, now=time.time() + DAY)
+    [removal] = plan.remove
+    assert removal.foreign == ("comp",)
+    assert prune.apply(plan) == []
+    assert sorted(os.listdir(old.folder)) == ["comp"]

@@ -233,18 +233,27 @@ def rendering_reason(folder: str, files: Iterable[Tuple[str, float]], now: Optio
     return None
 
 
+def _project_folder(relative: str) -> bool:
+    """Whether ``relative`` (to a version folder) is a folder the project makes there: the version folder, the
+    snapshot folders and the shown markers' folder. Only these are removed once pruning left them empty."""
+    parts = os.path.normpath(relative).split(os.sep)
+    return parts == ["."] or parts == [SHOWN_FOLDER] or (parts[0] == SNAPSHOTS and len(parts) <= 2)
+
+
 def _walk(folder: str) -> List[Tuple[str, float, int]]:
     """(relative path, modification time, size) of every file under ``folder``; links (to files or folders)
-    are listed as files and never followed."""
+    are listed as files and never followed, as are empty folders the project does not make (a user's)."""
     found = []
     for root, dirs, names in os.walk(folder, followlinks=False):
+        if root != folder and not names and not dirs and not _project_folder(os.path.relpath(root, folder)):
+            names = [""]  # the empty folder itself
         for name in list(names) + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
             path = os.path.join(root, name)
             try:
                 info = os.lstat(path)
             except OSError:
                 continue
-            found.append((os.path.relpath(path, folder), info.st_mtime, info.st_size))
+            found.append((os.path.relpath(path, folder), info.st_mtime, info.st_size if name else 0))
     return found
 
 
@@ -395,6 +404,8 @@ def apply(plan: PrunePlan) -> List[str]:
             except OSError:
                 failed.append(path)
         for root, _, _ in sorted(os.walk(removal.version.folder, followlinks=False), key=lambda item: -len(item[0])):
+            if not _project_folder(os.path.relpath(root, removal.version.folder)):
+                continue  # a user's folder stays, even empty
             try:
                 os.rmdir(root)  # only empty folders go: what the project did not write keeps its folder
             except OSError:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_hosts_install_safety import COMP, checkout, install, layout, uninstall  # noqa: F401 - fixtures
+from test_hosts_install_safety import COMP, ROOT, checkout, install, layout, uninstall  # noqa: F401 - fixtures
 
 from flashdepth_vfx.hosts.install import InstallError, Layout, apply, plan
 
@@ -28,7 +28,7 @@ def test_a_hard_linked_init_py_stays_one_file_with_its_other_name(checkout, layo
     assert os.path.samefile(init, dotfiles) and dotfiles.read_bytes() == b"import os\r\n"
 
 
-def submit(job: Path, plates: Path) -> tuple[int, str]:
+def submit(job: Path, plates: Path, *options: str) -> tuple[int, str]:
     """``farm submit-template`` of one small shot under ``plates`` (depth beside that folder) into ``job``."""
     from click.testing import CliRunner
     from engine_helpers import write_plates
@@ -37,7 +37,7 @@ def submit(job: Path, plates: Path) -> tuple[int, str]:
 
     plate = write_plates(plates, range(1, 3))
     result = CliRunner().invoke(farm, ["submit-template", plate, "-o", str(job),
-                                       "--output", str(plates.parent / "out" / "{shot}_depth.####.exr")])
+                                       "--output", str(plates.parent / "out" / "{shot}_depth.####.exr"), *options])
     return result.exit_code, result.output
 
 
@@ -127,3 +127,16 @@ def test_prune_keeps_an_empty_folder_the_user_made_in_an_old_version(tmp_path: P
     assert removal.foreign == ("comp",)
     assert prune.apply(plan) == []
     assert sorted(os.listdir(old.folder)) == ["comp"]
+
+
+def test_no_output_goes_into_the_projects_own_code_even_with_overwrite(tmp_path: Path) -> None:
+    """``farm submit-template -o <checkout>/nuke/menu.py --overwrite`` replaced the Nuke plug-in with a job
+    template (exit 0); any output inside the package or the host adapters' folders is refused."""
+    menu = ROOT / "nuke" / "menu.py"
+    before = menu.read_bytes()
+    try:
+        code, output = submit(menu, tmp_path / "plates", "--overwrite")
+    finally:
+        menu.write_bytes(before)  # (on a tree without the fix)
+        (menu.parent / "parameter_values.json").unlink(missing_ok=True)
+    assert code == 1 and "own folder" in output and "Traceback" not in output

@@ -4,6 +4,7 @@ link, and never a file the project did not write.
 The one rule, :func:`replace_refusal` (why a file may not be replaced or deleted, or None), for one path:
 
 - a path inside a protected tree (the project's own checkout), reached directly or through a linked folder: never;
+  :func:`check_outputs` protects the project's own code (:func:`own_folders`) for every command;
 - an input (same real path, or the same file through a hard link): never;
 - a link (to a file, a folder, or nothing): never; the link and what it points at are the user's;
 - a folder or anything else that is not a regular file: never;
@@ -103,6 +104,14 @@ def _inside(path: Path, roots: Iterable[str | os.PathLike[str]]) -> Optional[Pat
     return None
 
 
+def own_folders() -> list[Path]:
+    """The project's own code, which no command writes into: the package, and beside it in a checkout the host
+    adapters (``nuke/``, ``houdini/``, ``resolve/``) that hosts run from."""
+    package = Path(__file__).resolve().parent.parent
+    return [package] + [folder for folder in (package.parent / host for host in ("nuke", "houdini", "resolve"))
+                        if folder.is_dir()]
+
+
 def replace_refusal(path: str | os.PathLike[str], kind: Optional[OutputKind], *,
                     inputs: Iterable[str | os.PathLike[str] | None] = (),
                     protected: Iterable[str | os.PathLike[str]] = (), overwrite: bool = False) -> Optional[str]:
@@ -160,6 +169,7 @@ def check_outputs(
     ``outputs`` are (file to write, its kind) pairs; ``inputs`` may hold None (an option not given) and files that
     do not exist (a missing plate's name).
     """
+    own = own_folders()
     real_inputs: dict[str, Path] = {}
     inode_inputs: dict[tuple[int, int], Path] = {}
     for item in inputs:
@@ -174,6 +184,10 @@ def check_outputs(
     for item, kind in outputs:
         output = Path(item)
         real, inode = _identity(output)
+        root = _inside(output, own)
+        if root is not None:
+            raise OutputError(f"Output {output} is inside flashdepth-vfx's own folder {root}, which is never written "
+                              "(even with --overwrite); choose another output")
         source = real_inputs.get(real) or (inode_inputs.get(inode) if inode is not None else None)
         if source is not None:
             same = "" if os.fspath(source) == os.fspath(output) else f" ({source})"

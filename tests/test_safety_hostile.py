@@ -140,3 +140,20 @@ def test_no_output_goes_into_the_projects_own_code_even_with_overwrite(tmp_path:
         menu.write_bytes(before)  # (on a tree without the fix)
         (menu.parent / "parameter_values.json").unlink(missing_ok=True)
     assert code == 1 and "own folder" in output and "Traceback" not in output
+
+
+def test_a_read_only_init_py_is_refused_not_renamed_over(checkout, layout) -> None:
+    """A user made ``init.py`` read-only (chmod 444) to protect it: install replaced it through a rename (a
+    folder permission), exit 0. It is refused in one line, nothing written; uninstall leaves it too."""
+    init = layout.home / ".nuke" / "init.py"
+    init.parent.mkdir()
+    init.write_bytes(b"x = 1\n")
+    init.chmod(0o444)
+    with pytest.raises(InstallError, match=r"init.py is read-only"):
+        install(layout, "nuke")
+    assert init.read_bytes() == b"x = 1\n" and not layout.manifest().exists()
+    init.chmod(0o644)
+    install(layout, "nuke")
+    init.chmod(0o444)
+    with pytest.raises(InstallError, match=r"init.py is read-only"):
+        uninstall(layout, "nuke")

@@ -535,6 +535,22 @@ def _edited_since(manifest: Mapping[str, object], changes: Sequence[Change], rem
     return kept
 
 
+def _read_only(changes: Sequence[Change]) -> List[str]:
+    """Why the files ``changes`` would write or remove may not be: those made read-only (no write permission for
+    anyone; a rename would replace them all the same)."""
+    found = []
+    for change in changes:
+        file = change.target or change.path
+        try:
+            mode = os.lstat(file).st_mode if change.action in ("write", "remove") else None
+        except OSError:
+            continue
+        if mode is not None and stat.S_ISREG(mode) and not mode & 0o222:
+            found.append(f"{file} is read-only: make it writable (chmod u+w) to let flashdepth-vfx change it, "
+                         "then run the command again")
+    return found
+
+
 def _record(manifest: Dict[str, object], changes: Sequence[Change]) -> None:
     """Add to the manifest every file and folder the writes in ``changes`` create."""
     created = manifest["created"]
@@ -594,6 +610,7 @@ def plan(hosts: Sequence[str], layout: Layout, dest: Optional[Path] = None, remo
     if not remove:
         if done:
             changes += _bridge_changes(layout, root, manifest, False, engine or engine_command(), refusals)
+    refusals += _read_only(changes)
     if refusals:
         more = f" (and {len(refusals) - 1} more: see --dry-run)" if len(refusals) > 1 else ""
         raise InstallError(f"nothing written: {refusals[0]}{more}")
@@ -622,6 +639,7 @@ def plan(hosts: Sequence[str], layout: Layout, dest: Optional[Path] = None, remo
     left = any(c.action == "keep" for c in changes)  # an edited file stays: its host still uses the bridge config
     if not left and not any(installed(h, layout) for h in HOSTS if h not in hosts):  # it serves every host
         bridge = _bridge_changes(layout, root, manifest, True, "", refusals)
+        refusals += _read_only(bridge)
         if refusals:
             raise InstallError(f"nothing written: {refusals[0]}")
         changes += bridge

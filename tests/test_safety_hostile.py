@@ -157,3 +157,15 @@ def test_a_read_only_init_py_is_refused_not_renamed_over(checkout, layout) -> No
     init.chmod(0o444)
     with pytest.raises(InstallError, match=r"init.py is read-only"):
         uninstall(layout, "nuke")
+
+
+def test_a_houdini_preferences_folder_linked_to_another_is_installed_once(checkout, layout) -> None:
+    """``houdini21.0 -> houdini20.5`` (one set of preferences for two versions): install wrote the package twice
+    through the two names and failed half-way ("changed while installing", exit 1), and so did uninstall."""
+    os.symlink("houdini20.5", layout.home / "houdini21.0")
+    install(layout, "houdini")
+    package = layout.home / "houdini20.5" / "packages" / "flashdepth_vfx.json"
+    assert package.is_file() and (layout.home / "houdini21.0").is_symlink()
+    uninstall(layout, "houdini")
+    assert sorted(os.listdir(layout.home)) == ["houdini20.5", "houdini21.0"]
+    assert os.listdir(layout.home / "houdini20.5") == []

@@ -354,7 +354,7 @@ def _package_root(path: Path) -> Optional[Path]:
 
 def _houdini_changes(layout: Layout, root: Path, dest: Optional[Path], remove: bool, created: Sequence[str],
                      refusals: List[str]) -> List[Change]:
-    folders = [dest] if dest else layout.houdini_dirs()
+    folders = _distinct([dest] if dest else layout.houdini_dirs())
     packages = [f / "packages" / HOUDINI_PACKAGE for f in folders]
     if remove:
         return [Change("remove", p, owner="houdini", before=_read(p)) for p in packages if _ours(p, "host-package", root)]
@@ -371,6 +371,18 @@ def _houdini_changes(layout: Layout, root: Path, dest: Optional[Path], remove: b
         else:
             refusals.append(f"{refusal} (a package installed by hand?): move it out of packages/, then install again")
     return changes
+
+
+def _distinct(folders: Sequence[Path]) -> List[Path]:
+    """``folders`` without those that are one already listed reached through a link (``houdini21.0 ->
+    houdini20.5``: one set of preferences, written once)."""
+    seen, kept = set(), []
+    for folder in folders:
+        real = os.path.realpath(folder)
+        if real not in seen:
+            seen.add(real)
+            kept.append(folder)
+    return kept
 
 
 def _same_folder(a: Optional[Path], b: Path) -> bool:
@@ -395,7 +407,7 @@ def _launcher(root: Path, relative: Path) -> str:
 
 def _resolve_changes(layout: Layout, root: Path, dest: Optional[Path], remove: bool, created: Sequence[str],
                      refusals: List[str]) -> List[Change]:
-    folders = [dest] if dest else layout.resolve_dirs()
+    folders = _distinct([dest] if dest else layout.resolve_dirs())
     scripts = resolve_scripts(root)
     paths = [(f / s, s) for f in folders for s in scripts]
     if remove:

@@ -169,3 +169,15 @@ def test_a_houdini_preferences_folder_linked_to_another_is_installed_once(checko
     uninstall(layout, "houdini")
     assert sorted(os.listdir(layout.home)) == ["houdini20.5", "houdini21.0"]
     assert os.listdir(layout.home / "houdini20.5") == []
+
+
+def test_houdini_user_pref_dir_with_hver_is_where_the_package_goes(checkout, tmp_path) -> None:
+    """``HOUDINI_USER_PREF_DIR=~/prefs/houdini__HVER__`` (Houdini puts its version there): install wrote into
+    ``~/houdini20.5``, a folder that Houdini then does not read, exit 0."""
+    home = tmp_path / "home"
+    (home / "houdini20.5").mkdir(parents=True)
+    (home / "prefs" / "houdini20.5").mkdir(parents=True)
+    layout = Layout("Linux", home, {"HOUDINI_USER_PREF_DIR": str(home / "prefs" / "houdini__HVER__")})
+    install(layout, "houdini")
+    assert (home / "prefs" / "houdini20.5" / "packages" / "flashdepth_vfx.json").is_file()
+    assert not (home / "houdini20.5" / "packages").exists()

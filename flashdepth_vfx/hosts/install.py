@@ -102,15 +102,20 @@ class Layout:
         return self.home
 
     def houdini_dirs(self) -> List[Path]:
-        """Existing Houdini preference folders, newest version first."""
+        """Existing Houdini preference folders, newest version first (``$HOUDINI_USER_PREF_DIR``, with ``__HVER__``
+        standing for any X.Y)."""
         pref = self.env.get("HOUDINI_USER_PREF_DIR")
         if pref and "__HVER__" not in pref:
             return [Path(pref)]
         parent, bare = self.houdini_parent(), self.system == "Darwin"
+        versioned = _HOUDINI_VERSION
+        if pref and "__HVER__" in pref:  # Houdini puts its version (X.Y) in place of __HVER__ (in the last name)
+            parent, bare = Path(pref).parent, False
+            versioned = re.compile("^" + re.escape(Path(pref).name).replace("__HVER__", r"(\d+\.\d+)") + "$")
         found = []
         if parent.is_dir():
             for child in parent.iterdir():
-                match = _HOUDINI_VERSION.match("houdini" + child.name if bare else child.name)
+                match = versioned.match("houdini" + child.name if bare else child.name)
                 if child.is_dir() and match:
                     found.append((tuple(int(p) for p in match.group(1).split(".")), child))
         return [path for _, path in sorted(found, reverse=True)]

@@ -10,11 +10,17 @@ says what it measured, what failed and what never ran:
                bf16 eager, bf16 graphed (and Full with the teacher on its own stream)
   attention    scaled-dot-product-attention backends (flash, efficient, cuDNN, math) on Full at 2K, bf16
   uploads      host -> device of a 2K half RGB plate and device -> host of float32 depth, pinned vs pageable
-  render_2k    end-to-end render of half-float ACEScg EXR plates at 2048x1152 (needs OpenImageIO/OpenColorIO)
+  colour       the device colour converter against OpenColorIO's exact CPU processor: a synthetic 2K ACEScg frame
+               and the real test plate, TF32 off and on (mean / 99.9th percentile / max error, ms per frame)
+  render_2k    end-to-end render of 96 half-float ACEScg EXR plates of 2044x1148 (the model input: no resize), with
+               the default I/O settings: fps_steady from per-frame timestamps (frame 10 to the last), load_seconds
+               apart; eager bf16, CUDA graphs, and torch.compile + graphs when the step has time left
 
 ``--tiny --device cpu`` runs every step on tiny models and small frames (the CUDA-only parts report
-"skipped" with the reason): CI runs it so the script never rots. ``--prepare`` (run where ../shared exists)
-copies what the GPU machine lacks into benchmarks/gpu_check_data/ (git-ignored).
+"skipped" with the reason): CI runs it so the script never rots. ``--prepare`` (run where ../shared and a
+package index exist) puts what the GPU machine lacks into benchmarks/gpu_check_data/ (git-ignored): the golden
+reference data, the test plate, the OpenImageIO and OpenColorIO wheels for CPython 3.12 (gpu_check.sh installs
+them into a throwaway folder), pure-Python test dependencies, and the commit it was prepared from.
 """
 from __future__ import annotations
 
@@ -35,7 +41,6 @@ import sys
 import tempfile
 import time
 import traceback
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -45,10 +50,21 @@ DATA = ROOT / "benchmarks" / "gpu_check_data"
 VENDORED = ("einops", "pytest", "_pytest", "pluggy", "iniconfig", "packaging", "pytest_timeout", "py")
 """Pure-Python packages --prepare copies for a GPU machine that lacks them (gpu_check.sh adds only the missing)."""
 
+WHEELS = ("OpenImageIO==3.2.2.0", "opencolorio==2.6.0")
+"""Wheels --prepare downloads for the GPU machine (CPython 3.12, manylinux x86_64): the versions tested here."""
+TEST_PLATE = Path("testdata") / "exr" / "basic" / "Carrots.exr"
+"""The real ACEScg test plate of the colour step (under ../shared, or the copy --prepare makes)."""
+
 FULL_SIZES = {"flashdepth": (1148, 2044), "flashdepth-s": (518, 924), "flashdepth-l": (518, 924)}
 TINY_SIZES = {"flashdepth-tiny-hybrid": (70, 112), "flashdepth-tiny": (70, 112)}
-STEP_LIMITS = {"environment": 20, "cuda_tests": 140, "timings": 130, "attention": 45, "uploads": 15, "render_2k": 60}
-"""Seconds per step on a GPU (sum 410 s: gpu_check.sh stops the whole run at 420 s)."""
+RENDER_2K = ("flashdepth", (1148, 2044), 96)
+"""Model, plate size (2044x1148: the model input as is, no resize) and frames of the end-to-end render."""
+RENDER_TINY = ("flashdepth-tiny", (126, 224), 14)
+STEADY_FROM = 10
+"""fps_steady counts from this frame (index) to the last: model load, capture and warm-up are before it."""
+STEP_LIMITS = {"environment": 15, "cuda_tests": 95, "timings": 95, "attention": 35, "uploads": 10, "colour": 30,
+               "render_2k": 120}
+"""Seconds per step on a GPU (sum 400 s: gpu_check.sh stops the whole run at 420 s)."""
 
 
 class Skip(Exception):
@@ -73,6 +89,11 @@ def time_limit(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def seconds_left(args: argparse.Namespace) -> float:
+    """What is left of the running step's limit."""
+    return args.deadline - time.monotonic()
 
 
 class Report:
@@ -101,10 +122,14 @@ class Report:
         self.write()
 
     def write(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, indent=2, default=str) + "\n")
-        tmp.replace(self.path)
+        """Rewrite the report, and its copy under $OUT (what a device machine hands back, also from a cut run)."""
+        text = json.dumps(self.data, indent=2, default=str) + "\n"
+        copy_to = os.environ.get("OUT")
+        for path in [self.path] + ([Path(copy_to) / self.path.name] if copy_to and Path(copy_to).is_dir() else []):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(text)
+            tmp.replace(path)
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -190,7 +215,9 @@ def step_environment(args: argparse.Namespace, result: dict[str, Any]) -> None:
         info["nvidia_smi"] = smi.stdout.strip() or smi.stderr.strip()
     git = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10) \
         if shutil.which("git") else None
-    info["commit"] = git.stdout.strip() if git is not None and git.returncode == 0 else "unknown (no git checkout)"
+    prepared = DATA / "commit.txt"
+    info["commit"] = git.stdout.strip() if git is not None and git.returncode == 0 else \
+        (f"{prepared.read_text().strip()} (recorded by --prepare)" if prepared.is_file() else "unknown (no git checkout)")
     if is_cuda(args) and not torch.cuda.is_available():
         raise RuntimeError(f"--device {args.device} but torch sees no CUDA device")
 
@@ -201,24 +228,41 @@ def reference_dir() -> Path | None:
     return shared / "reference" if (shared / "reference" / "golden").is_dir() else None
 
 
+def missing_data(args: argparse.Namespace, what: str) -> None:
+    """On CUDA, data --prepare should have carried is an error (the check exists for that machine); else a skip."""
+    message = (f"{what}: run `benchmarks/gpu_check.sh --prepare` where ../shared exists and carry "
+               f"{DATA.relative_to(ROOT)} to this machine")
+    if is_cuda(args):
+        print(f"gpu_check: ERROR: {message}", file=sys.stderr, flush=True)
+        raise RuntimeError(message)
+    raise Skip(message)
+
+
 def step_cuda_tests(args: argparse.Namespace, result: dict[str, Any]) -> None:
     if reference_dir() is None:
-        raise Skip("no reference data: run `benchmarks/gpu_check.sh --prepare` where ../shared exists, and carry "
-                   "benchmarks/gpu_check_data to this machine")
+        missing_data(args, "no golden reference data")
     with tempfile.TemporaryDirectory() as tmp:
-        junit = Path(tmp) / "junit.xml"
+        results = Path(tmp) / "results.jsonl"
         quiet_plugins = ["-p", "no:cacheprovider", "-p", "no:pytestqt", "-p", "no:hypothesispytest"]  # not needed here
-        cmd = [sys.executable, "-m", "pytest", "-q", *quiet_plugins, "-rs", f"--junitxml={junit}",
+        cmd = [sys.executable, "-m", "pytest", "-q", *quiet_plugins, "-p", "gpu_check_pytest", "-rs",
                "tests/test_model_cuda.py", "tests/test_model_stream.py::test_cuda_stream_matches_cpu"]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        # the tests still to start when the step's time is nearly up are skipped, so pytest ends (and every
+        # finished test's outcome is in results.jsonl, written as each ends) before the step is cut
+        budget = seconds_left(args)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), str(ROOT / "benchmarks"),
+                                                                        os.environ.get("PYTHONPATH")])),
+               "GPU_CHECK_RESULTS": str(results), "GPU_CHECK_DEADLINE": str(time.time() + budget - 20)}
+        run = None
         try:
-            run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env,
-                                 timeout=max(10.0, args.limits["cuda_tests"] - 5))
+            run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=max(5.0, budget - 3))
         except subprocess.TimeoutExpired as exc:
-            raise StepTimeout(f"pytest ran past its limit; output so far: {(exc.stdout or '')[-2000:]!s}") from None
-        tests = parse_junit(junit) if junit.is_file() else []
+            result["output_tail"] = str(exc.stdout or "")[-2000:]
+        tests = [json.loads(line) for line in results.read_text().splitlines()] if results.is_file() else []
     counts = {k: sum(t["outcome"] == k for t in tests) for k in ("passed", "failed", "skipped")}
-    result.update({"returncode": run.returncode, **counts, "tests": tests, "output_tail": run.stdout[-3000:] + run.stderr[-1000:]})
+    result.update({**counts, "tests": tests})
+    if run is None:
+        raise StepTimeout(f"pytest ran past the step's limit; {len(tests)} finished tests kept")
+    result.update({"returncode": run.returncode, "output_tail": run.stdout[-3000:] + run.stderr[-1000:]})
     if counts["failed"] or run.returncode not in (0, 5) and not (counts["passed"] + counts["skipped"]):
         raise RuntimeError(f"{counts['failed']} CUDA tests failed (pytest exit {run.returncode})")
     if not counts["passed"]:
@@ -226,27 +270,10 @@ def step_cuda_tests(args: argparse.Namespace, result: dict[str, Any]) -> None:
         raise Skip(f"all {counts['skipped']} CUDA tests skipped: {'; '.join(reasons)[:300]}")
 
 
-def parse_junit(path: Path) -> list[dict[str, Any]]:
-    """Outcome, time, skip/failure message and recorded properties of every test case in a JUnit XML file."""
-    tests = []
-    for case in ET.parse(path).getroot().iter("testcase"):
-        entry: dict[str, Any] = {"test": f"{case.get('classname', '').split('.')[-1]}::{case.get('name')}",
-                                 "seconds": round(float(case.get("time") or 0), 2), "outcome": "passed"}
-        for tag in ("failure", "error", "skipped"):
-            node = case.find(tag)
-            if node is not None:
-                entry["outcome"] = "skipped" if tag == "skipped" else "failed"
-                entry["reason"] = (node.get("message") or "")[:500]
-        props = {p.get("name"): p.get("value") for p in case.iter("property")}
-        if props:
-            entry["measured"] = props
-        tests.append(entry)
-    return tests
-
-
 def step_timings(args: argparse.Namespace, result: dict[str, Any]) -> None:
     import torch
 
+    from flashdepth_vfx.engine.tuning import render_tuning, tf32
     from flashdepth_vfx.model import GraphedDepthStream, build_model
 
     sizes = TINY_SIZES if args.tiny else FULL_SIZES
@@ -256,7 +283,7 @@ def step_timings(args: argparse.Namespace, result: dict[str, Any]) -> None:
         frames = synthetic_frames(4, h, w, args.device)
         torch.manual_seed(0)
         model = build_model(name, device=args.device).optimize_for_inference()
-        entry: dict[str, Any] = results.setdefault(name, {"size": f"{w}x{h}"})
+        entry: dict[str, Any] = results.setdefault(name, {"size": f"{w}x{h}", "input": f"{w}x{h} model input"})
         modes: list[tuple[str, torch.dtype, bool, bool]] = [("fp32_tf32_eager", torch.float32, False, False),
                                                             ("bf16_eager", torch.bfloat16, False, False),
                                                             ("bf16_graphed", torch.bfloat16, True, False)]
@@ -270,11 +297,11 @@ def step_timings(args: argparse.Namespace, result: dict[str, Any]) -> None:
             if model.pretrained.cls_token.dtype != dtype:
                 model.to(dtype)
             model.teacher_on_side_stream = side
-            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
             if is_cuda(args):
                 torch.cuda.reset_peak_memory_stats()
             try:
-                with torch.inference_mode():
+                # TF32 in the fp32 mode only (the paper's setting), put back after; cuDNN tunes for the fixed size
+                with torch.inference_mode(), tf32(dtype == torch.float32), render_tuning(torch.device(args.device)):
                     stream = GraphedDepthStream(model) if graphed else model.stream()
                     timing = time_frames(lambda i: stream.step(frames[i % len(frames)]), frames_timed, warmup, args.device)
                 if is_cuda(args):
@@ -303,6 +330,7 @@ def step_attention(args: argparse.Namespace, result: dict[str, Any]) -> None:
     import torch
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
+    from flashdepth_vfx.engine.tuning import ATTENTION_BACKENDS
     from flashdepth_vfx.model import build_model
 
     name, (h, w) = ("flashdepth-tiny", TINY_SIZES["flashdepth-tiny"]) if args.tiny else ("flashdepth", FULL_SIZES["flashdepth"])
@@ -311,7 +339,7 @@ def step_attention(args: argparse.Namespace, result: dict[str, Any]) -> None:
     model = build_model(name, device=args.device, dtype=dtype).optimize_for_inference()
     frames = synthetic_frames(2, h, w, args.device)
     backends: dict[str, Any] = {"default": None}  # torch's own choice
-    for label in ("FLASH_ATTENTION", "EFFICIENT_ATTENTION", "CUDNN_ATTENTION", "MATH"):
+    for label in ATTENTION_BACKENDS.values():
         if hasattr(SDPBackend, label):
             backends[label.lower()] = getattr(SDPBackend, label)
     results = result
@@ -328,15 +356,18 @@ def step_attention(args: argparse.Namespace, result: dict[str, Any]) -> None:
             results[label] = {"unsupported": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]}
     timed = {k: v["median_ms"] for k, v in results.items() if isinstance(v, dict) and "median_ms" in v}
     results["fastest"] = min(timed, key=timed.__getitem__) if timed else None
+    setting = {torch_name.lower(): option for option, torch_name in ATTENTION_BACKENDS.items()}
+    results["render_option"] = f"--attention {setting.get(results['fastest'] or '', 'auto')}"
 
 
 def step_uploads(args: argparse.Namespace, result: dict[str, Any]) -> None:
     require_cuda(args, "pinned vs pageable transfers")
     import torch
 
-    plate = torch.rand(1152, 2048, 3).half()  # a 2K half RGB plate as read
+    plate = torch.rand(3, 1148, 2044).half()  # a half RGB plate of 2044x1148 (the render's size), as uploaded
     depth = torch.empty(1148, 2044, device="cuda")
     results = result
+    results["size"] = "2044x1148"
     for label, host in (("pageable", plate), ("pinned", plate.pin_memory())):
         results[f"upload_{label}"] = time_frames(lambda i: host.to("cuda", non_blocking=True), 20, 3, args.device)
         results[f"upload_{label}"]["gb_per_s"] = round(plate.numel() * 2 / results[f"upload_{label}"]["median_ms"] / 1e6, 2)
@@ -345,19 +376,144 @@ def step_uploads(args: argparse.Namespace, result: dict[str, Any]) -> None:
         results[f"download_{label}"]["gb_per_s"] = round(depth.numel() * 4 / results[f"download_{label}"]["median_ms"] / 1e6, 2)
 
 
+def colour_plate() -> Path | None:
+    """The real ACEScg test plate: ../shared's, else the copy --prepare carried."""
+    for shared in (Path(os.environ.get("FLASHDEPTH_SHARED", ROOT.parent / "shared")), DATA / "shared"):
+        if (shared / TEST_PLATE).is_file():
+            return shared / TEST_PLATE
+    return None
+
+
+def synthetic_acescg(h: int, w: int) -> Any:
+    """A 2K-style ACEScg frame in numpy: exposure from 2^-8 to 2^4 left to right, every hue top to bottom,
+    saturated corners (where a baked LUT is worst) and a little negative, out-of-gamut light."""
+    import numpy as np
+
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    exposure = 2.0 ** (x / w * 12.0 - 8.0)
+    hue = (y / h * 2.0 * np.pi)[..., None] + np.array([0.0, 2.094, 4.189], np.float32)
+    rgb = exposure[..., None] * (1.0 + 0.95 * np.cos(hue)) / 1.95
+    rgb[: h // 8, : w // 8] = [4.0, 0.02, 0.01]
+    rgb[-h // 8:, -w // 8:] = [-0.02, 0.3, 2.0]
+    return np.ascontiguousarray(rgb, dtype=np.float32)
+
+
+def step_colour(args: argparse.Namespace, result: dict[str, Any]) -> None:
+    """Device converter vs OCIO's exact CPU processor (what --exact-colour uses), as the render uploads plates:
+    half floats on the device, converted there; ms_per_frame timed by CUDA events (wall clock on a CPU)."""
+    import numpy as np
+    import torch
+
+    from flashdepth_vfx.engine.device_colour import DeviceDisplayConverter
+    from flashdepth_vfx.engine.tuning import tf32
+    from flashdepth_vfx.plates import DisplayConverter, load_config, read_plate
+
+    config = load_config(None)
+    h, w = (144, 256) if args.tiny else RENDER_2K[1]
+    inputs = {f"synthetic_acescg_{w}x{h}": synthetic_acescg(h, w)}
+    plate = colour_plate()
+    if plate is not None:
+        inputs[f"plate_{plate.name}"] = read_plate(plate).rgb
+    device = torch.device(args.device)
+    converter = DeviceDisplayConverter(config, "ACEScg", device=device)
+    exact = DisplayConverter(config, "ACEScg", exact=True)
+    result.update({"view": f"{converter.display} / {converter.view}", "exact_formulas": converter.exact,
+                   "reference": "OpenColorIO exact CPU processor (--exact-colour)"})
+    for label, rgb in inputs.items():
+        want = exact(rgb.astype(np.float16).astype(np.float32))  # the plate as the device gets it: half floats
+        on_device = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).half()[None].to(device)
+        entry: dict[str, Any] = {"size": f"{rgb.shape[1]}x{rgb.shape[0]}"}
+        for mode in ("tf32_off", "tf32_on"):
+            with torch.inference_mode(), tf32(mode == "tf32_on"):
+                got = converter(on_device)[0].permute(1, 2, 0).float().cpu().numpy()
+                timing = time_frames(lambda i: converter(on_device), 2 if args.tiny else 20, 1, args.device)
+            error = np.abs(got - want)
+            entry[mode] = {"mean_abs_error": float(error.mean()), "p999_abs_error": float(np.quantile(error, 0.999)),
+                           "max_abs_error": float(error.max()), "ms_per_frame": timing["median_ms"]}
+        result[label] = entry
+    first = result[next(iter(inputs))]["tf32_off"]
+    result.update({k: first[k] for k in ("mean_abs_error", "p999_abs_error", "max_abs_error", "ms_per_frame")})
+    result["summary_of"] = f"{next(iter(inputs))}, TF32 off"
+    if plate is None:  # the synthetic frame's numbers are kept; on CUDA the missing plate still fails the step
+        result["plate"] = f"missing: {TEST_PLATE}"
+        if is_cuda(args):
+            missing_data(args, f"no test plate ({TEST_PLATE})")
+
+
+def frame_clock() -> Any:
+    """Render events that keep a timestamp per written frame (the render's own clock: perf_counter)."""
+    from flashdepth_vfx.engine import QuietEvents
+
+    class FrameClock(QuietEvents):
+        def __init__(self) -> None:
+            self.started: float | None = None
+            self.frames: list[float] = []
+            self.warnings: list[str] = []
+
+        def start(self, *_args: Any) -> None:
+            self.started = time.perf_counter()
+
+        def frame(self, *_args: Any) -> None:
+            self.frames.append(time.perf_counter())
+
+        def warning(self, message: str, frame: int | None = None) -> None:
+            self.warnings.append(message)
+
+    return FrameClock()
+
+
+def steady(clock: Any, t0: float) -> dict[str, Any]:
+    """fps_steady (frame STEADY_FROM to the last), load_seconds (until the render starts streaming), the first
+    frame's latency after that (capture, colour LUT bake, cuDNN tuning), and the overall rate."""
+    stamps = clock.frames
+    if clock.started is None or len(stamps) < STEADY_FROM + 2:
+        raise RuntimeError(f"{len(stamps)} frames written: too few to measure from frame {STEADY_FROM}")
+    gaps = sorted(b - a for a, b in zip(stamps[STEADY_FROM:], stamps[STEADY_FROM + 1:]))
+    return {"fps_steady": round((len(stamps) - 1 - STEADY_FROM) / (stamps[-1] - stamps[STEADY_FROM]), 2),
+            "load_seconds": round(clock.started - t0, 2), "first_frame_seconds": round(stamps[0] - clock.started, 2),
+            "fps_overall": round(len(stamps) / (stamps[-1] - t0), 2), "frames": len(stamps),
+            "frame_ms_p90": round(1e3 * gaps[math.ceil(0.9 * len(gaps)) - 1], 2)}
+
+
+def write_plates(folder: Path, h: int, w: int, count: int) -> float:
+    """``count`` half-float ACEScg EXR plates (ZIP, as plates come), written by a few threads; seconds taken."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+    import OpenImageIO as oiio
+
+    base = synthetic_acescg(h, w) * 0.5
+
+    def write(f: int) -> None:
+        path = str(folder / f"plate.{1001 + f:04d}.exr")
+        spec = oiio.ImageSpec(w, h, 3, oiio.HALF)
+        spec.attribute("compression", "zip")
+        spec.attribute("oiio:ColorSpace", "ACEScg")
+        out = oiio.ImageOutput.create(path)
+        if out is None or not out.open(path, spec):
+            raise RuntimeError(f"cannot write EXR plates: {oiio.geterror()}")
+        out.write_image(np.roll(base, 8 * f, axis=1))
+        out.close()
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
+        list(pool.map(write, range(count)))
+    return time.perf_counter() - t0
+
+
 def step_render_2k(args: argparse.Namespace, result: dict[str, Any]) -> None:
     missing = [m for m in ("OpenImageIO", "PyOpenColorIO", "safetensors") if importlib.util.find_spec(m) is None]
     if missing:
-        raise Skip(f"end-to-end render needs {', '.join(missing)} (not importable here)")
-    import numpy as np
-    import OpenImageIO as oiio
+        missing_data(args, f"end-to-end render needs {', '.join(missing)} (the wheels --prepare downloads)")
     import torch
     from safetensors.torch import save_file
 
-    from flashdepth_vfx.engine import QuietEvents, Render, RenderSettings
+    from flashdepth_vfx.engine import Render, RenderSettings
+    from flashdepth_vfx.engine.pools import default_io_workers
     from flashdepth_vfx.model import build_model
 
-    name, (h, w), count = ("flashdepth-tiny", (126, 224), 4) if args.tiny else ("flashdepth", (1152, 2048), 24)
+    name, (h, w), count = RENDER_TINY if args.tiny else RENDER_2K
+    cuda = is_cuda(args)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         torch.manual_seed(0)
@@ -365,28 +521,42 @@ def step_render_2k(args: argparse.Namespace, result: dict[str, Any]) -> None:
         weights = build_model(name, device=args.device).state_dict()  # random init is quicker on the GPU
         save_file({k: v.detach().contiguous().cpu() for k, v in weights.items()}, str(ckpt))
         del weights
-        y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-        base = np.stack([x / w, y / h, np.full_like(x, 0.3)], axis=-1)
-        t0 = time.perf_counter()
-        for f in range(count):
-            spec = oiio.ImageSpec(w, h, 3, oiio.HALF)
-            spec.attribute("compression", "zip")
-            spec.attribute("oiio:ColorSpace", "ACEScg")
-            out = oiio.ImageOutput.create(str(folder / f"plate.{1001 + f:04d}.exr"))
-            if out is None or not out.open(str(folder / f"plate.{1001 + f:04d}.exr"), spec):
-                raise RuntimeError(f"cannot write EXR plates: {oiio.geterror()}")
-            out.write_image(np.roll(base, 8 * f, axis=1) * 0.8)
-            out.close()
-        written = time.perf_counter() - t0
-        settings = RenderSettings(plate=str(folder / "plate.####.exr"), checkpoint=str(ckpt), device=args.device,
-                                  max_size=2044 if not args.tiny else None, output=str(folder / "out" / "depth.####.exr"))
-        summary = Render(settings, QuietEvents()).run()
-        frames = len(summary.written)
-        if frames != count:
-            raise RuntimeError(f"render wrote {frames} of {count} frames")
-        result.update({"model": name, "plates": f"{count} half ACEScg EXR at {w}x{h}", "seconds": round(summary.seconds, 2),
-                       "fps": round(frames / summary.seconds, 2), "plate_write_seconds": round(written, 2),
-                       "note": "includes model load and first-frame warm-up; compare with timings.flashdepth"})
+        written = write_plates(folder, h, w, count)
+        result.update({"model": name, "plates": f"{count} half ACEScg EXR (zip) of {w}x{h}",
+                       "model_input": f"{w}x{h} (the plate size: no resize)", "plate_write_seconds": round(written, 2),
+                       "io_workers_per_stage": default_io_workers(feeding_device=cuda),
+                       "steady_from_frame": STEADY_FROM})
+        modes = [("eager_bf16", False, False), ("cuda_graphs_bf16", True, False), ("compile_cuda_graphs_bf16", True, True)]
+        if not cuda:
+            modes = [("eager_fp32", False, False)]
+            result["cuda_graphs"] = "skipped: needs CUDA"
+        for label, graphs, compile in modes:
+            if compile and seconds_left(args) < 75:
+                result[label] = {"skipped": f"{seconds_left(args):.0f} s left in the step; torch.compile needs more"}
+                continue
+            settings = RenderSettings(plate=str(folder / "plate.####.exr"), checkpoint=str(ckpt), device=args.device,
+                                      output=str(folder / label / "depth.####.exr"), cuda_graphs=graphs if cuda else None,
+                                      compile=compile)
+            clock = frame_clock()
+            t0 = time.perf_counter()
+            try:
+                summary = Render(settings, clock).run()
+                if len(summary.written) != count:
+                    raise RuntimeError(f"render wrote {len(summary.written)} of {count} frames")
+                result[label] = {**steady(clock, t0), "warnings": clock.warnings}
+                fastest = max((k for k, v in result.items() if isinstance(v, dict) and "fps_steady" in v),
+                              key=lambda k: result[k]["fps_steady"])  # kept current: a cut step still reports it
+                result.update(fps_steady=result[fastest]["fps_steady"], load_seconds=result[fastest]["load_seconds"],
+                              fastest=fastest)
+            except StepTimeout:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one failing mode must not hide the others
+                result[label] = {"error": f"{type(exc).__name__}: {exc}"[:500], "warnings": clock.warnings}
+            if cuda:
+                torch.cuda.empty_cache()
+        if "fps_steady" not in result:
+            raise RuntimeError("no render mode finished: " + "; ".join(
+                f"{k}: {v['error']}" for k, v in result.items() if isinstance(v, dict) and "error" in v))
 
 
 STEPS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], None]] = {
@@ -396,6 +566,7 @@ STEPS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], None]] = {
     "timings": step_timings,
     "attention": step_attention,
     "uploads": step_uploads,
+    "colour": step_colour,
     "render_2k": step_render_2k,
 }
 
@@ -411,20 +582,39 @@ def timings_table(report: dict[str, Any]) -> str:
             if isinstance(timing, dict):
                 cells = [str(timing.get(k, timing.get("error", "")))[:60] for k in ("median_ms", "p90_ms", "fps")]
                 rows.append(f"| {model} | {entry['size']} | {mode} | " + " | ".join(cells) + f" | {timing.get('peak_gib', '')} |")
+    render = report["steps"].get("render_2k", {}).get("result", {})
+    renders = [f"| {mode} | {r['fps_steady']} | {r['frame_ms_p90']} | {r['load_seconds']} | {r['first_frame_seconds']} |"
+               for mode, r in render.items() if isinstance(r, dict) and "fps_steady" in r]
+    if renders:
+        rows += ["", f"End to end ({render.get('plates')}, model input {render.get('model_input')}):", "",
+                 "| render | fps_steady | p90 frame ms | load s | first frame s |", "|---|---|---|---|---|", *renders]
+    colour = report["steps"].get("colour", {}).get("result", {})
+    colours = [f"| {label} | {mode} | {m['mean_abs_error']:.2e} | {m['p999_abs_error']:.2e} | {m['max_abs_error']:.2e} | "
+               f"{m['ms_per_frame']} |" for label, entry in colour.items() if isinstance(entry, dict)
+               for mode, m in entry.items() if isinstance(m, dict)]
+    if colours:
+        rows += ["", f"Device colour vs OpenColorIO exact ({colour.get('view')}):", "",
+                 "| input | TF32 | mean abs | p99.9 abs | max abs | ms/frame |", "|---|---|---|---|---|---|", *colours]
     where = f"{env.get('gpu', report['device'])}, torch {env.get('torch', '?')}, {report['started'][:10]}"
     return f"Measured by benchmarks/gpu_check.sh on {where}:\n\n" + "\n".join(rows) + "\n"
 
 
 # ---------------------------------------------------------------------------------------------- prepare
 def prepare() -> None:
-    """Copy the golden reference data and the pure-Python test dependencies into benchmarks/gpu_check_data."""
-    source = Path(os.environ.get("FLASHDEPTH_SHARED", ROOT.parent / "shared")) / "reference"
+    """Put what the GPU machine lacks into benchmarks/gpu_check_data: the golden reference data, the colour step's
+    test plate, the OpenImageIO / OpenColorIO wheels, the pure-Python test dependencies, and this commit."""
+    shared = Path(os.environ.get("FLASHDEPTH_SHARED", ROOT.parent / "shared"))
+    source = shared / "reference"
     if not (source / "golden").is_dir():
         sys.exit(f"gpu_check --prepare: no reference data at {source}")
+    if not (shared / TEST_PLATE).is_file():
+        sys.exit(f"gpu_check --prepare: no test plate at {shared / TEST_PLATE}")
     target = DATA / "shared" / "reference"
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(source, target)
+    (DATA / "shared" / TEST_PLATE).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(shared / TEST_PLATE, DATA / "shared" / TEST_PLATE)
     site = DATA / "site"
     if site.exists():
         shutil.rmtree(site)
@@ -440,9 +630,31 @@ def prepare() -> None:
         else:
             shutil.copy2(str(spec.origin), site / Path(str(spec.origin)).name)
         copied.append(name)
+    wheels = download_wheels(DATA / "wheels")
+    git = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True)
+    commit = git.stdout.strip() if git.returncode == 0 else "unknown"
+    (DATA / "commit.txt").write_text(commit + (" with uncommitted changes" if dirty.stdout.strip() else "") + "\n")
     size = sum(p.stat().st_size for p in DATA.rglob("*") if p.is_file()) / 2**20
-    print(f"gpu_check --prepare: reference data and {', '.join(copied)} in {DATA.relative_to(ROOT)} ({size:.0f} MiB); "
-          f"carry it to the GPU machine (e.g. run(..., carry=['{DATA.relative_to(ROOT)}']))")
+    print(f"gpu_check --prepare: reference data, test plate, {', '.join(w.name for w in wheels)}, {', '.join(copied)} "
+          f"and commit {commit[:12]} in {DATA.relative_to(ROOT)} ({size:.1f} MiB); carry it to the GPU machine "
+          f"(e.g. run(..., carry=['{DATA.relative_to(ROOT)}']))")
+
+
+def download_wheels(folder: Path) -> list[Path]:
+    """The OpenImageIO and OpenColorIO wheels for CPython 3.12 manylinux x86_64 (the GPU machine), from the package
+    index through pip; wheels already there are kept."""
+    folder.mkdir(parents=True, exist_ok=True)
+    platforms = ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"]
+    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:", "--python-version",
+           "3.12", "--implementation", "cp", *(f"--platform={p}" for p in platforms), "--dest", str(folder), *WHEELS]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    wheels = sorted(folder.glob("*-cp312-*.whl"))
+    if run.returncode != 0 or len(wheels) < len(WHEELS):
+        sys.exit(f"gpu_check --prepare: could not download {', '.join(WHEELS)} for CPython 3.12: "
+                 f"{(run.stderr.strip().splitlines() or ['pip failed'])[-1]}")
+    return wheels
 
 
 # ------------------------------------------------------------------------------------------------- main
@@ -460,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    args.limits = {k: (v if not args.tiny else max(v, 60)) for k, v in STEP_LIMITS.items()}
+    args.limits = {k: (v if not args.tiny else max(v, 150)) for k, v in STEP_LIMITS.items()}  # a busy CI machine
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"gpu_check-{args.device}-{stamp}.json"
     steps = [s for s in args.steps.split(",") if s]
@@ -471,6 +683,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"gpu_check: {'tiny' if args.tiny else 'full'} run on {args.device}; report {out}", flush=True)
     for name in steps:
         t0 = time.perf_counter()
+        args.deadline = time.monotonic() + args.limits[name]
         result: dict[str, Any] = {}
         entry: dict[str, Any]
         try:
@@ -490,15 +703,13 @@ def main(argv: list[str] | None = None) -> int:
         report.record(name, entry)
         print(f"  {name:<12} {entry['status']:<8} {entry['seconds']:>6.1f} s  {entry.get('reason', '')}"[:300], flush=True)
     report.finish()
-    if "timings" in steps:
+    if {"timings", "render_2k", "colour"} & set(steps):
         table = timings_table(report.data)
         out.with_suffix(".md").write_text(table)
         print(table)
-    copy_to = os.environ.get("OUT")  # a device machine hands back what is under $OUT
-    if copy_to and Path(copy_to).is_dir():
-        for path in (out, out.with_suffix(".md")):
-            if path.is_file() and not (Path(copy_to) / path.name).exists():
-                shutil.copy2(path, Path(copy_to) / path.name)
+    copy_to = os.environ.get("OUT")  # a device machine hands back what is under $OUT (the JSON is there already)
+    if copy_to and Path(copy_to).is_dir() and out.with_suffix(".md").is_file():
+        shutil.copy2(out.with_suffix(".md"), Path(copy_to) / out.with_suffix(".md").name)
     failed = [n for n, e in report.data["steps"].items() if e["status"] in ("failed", "timeout")]
     if report.data["skipped"]:
         print("skipped: " + "; ".join(report.data["skipped"]))

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The prepared GPU check: one command, at most 7 minutes, a JSON report rewritten after every step.
 #
-#   benchmarks/gpu_check.sh --prepare              # here, where ../shared exists: copies the golden reference
-#                                                  # data and pure-Python test deps to benchmarks/gpu_check_data/
+#   benchmarks/gpu_check.sh --prepare              # here, where ../shared and a package index exist: golden
+#                                                  # reference data, the test plate, the cp312 OpenImageIO and
+#                                                  # OpenColorIO wheels, pure-Python test deps and the commit,
+#                                                  # into benchmarks/gpu_check_data/ (git-ignored, ~30 MiB)
 #   benchmarks/gpu_check.sh                        # on the GPU machine (carry benchmarks/gpu_check_data there);
 #                                                  # report in benchmarks/results/ (and $OUT when set)
 #   benchmarks/gpu_check.sh --tiny --device cpu --out report.json   # CI: every step on tiny models
@@ -19,10 +21,19 @@ export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 if [ -z "${FLASHDEPTH_SHARED:-}" ] && [ ! -d "$ROOT/../shared/reference/golden" ] && [ -d "$DATA/shared/reference" ]; then
     export FLASHDEPTH_SHARED="$DATA/shared"
 fi
+FALLBACK=$(mktemp -d)
+trap 'rm -rf "$FALLBACK"' EXIT
+# OpenImageIO and OpenColorIO, when this machine lacks them: the prepared wheels, unpacked into a throwaway folder
+# (a wheel is a zip archive; manylinux wheels carry their own libraries), never into the machine's Python.
+if ! "$PY" -c "import OpenImageIO, PyOpenColorIO" >/dev/null 2>&1 && ls "$DATA"/wheels/*.whl >/dev/null 2>&1; then
+    for wheel in "$DATA"/wheels/*.whl; do
+        "$PY" -m zipfile -e "$wheel" "$FALLBACK/wheels" || echo "gpu_check: ERROR: cannot unpack $wheel" >&2
+    done
+    export PYTHONPATH="$PYTHONPATH:$FALLBACK/wheels"
+    "$PY" -c "import OpenImageIO, PyOpenColorIO" && echo "gpu_check: OpenImageIO and OpenColorIO from the prepared wheels"
+fi
 # Pure-Python dependencies this machine lacks come from the prepared copy, each alone (what it has stays first).
 if [ -d "$DATA/site" ]; then
-    FALLBACK=$(mktemp -d)
-    trap 'rm -rf "$FALLBACK"' EXIT
     for module in einops pytest pluggy iniconfig packaging pytest_timeout; do
         if ! "$PY" -c "import $module" >/dev/null 2>&1; then
             companions="$module"

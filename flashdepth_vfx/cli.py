@@ -16,6 +16,7 @@ from . import __version__
 from .commands import EXIT_CANCELLED, OVERWRITE_HELP, cancel_on_signals
 from .commands import fail as _fail
 from .commands import guarded as _guarded
+from .engine.settings import ATTENTION_CHOICES
 from .farm.command import farm
 from .hosts.command import hosts
 from .solve.command import SHARED_NAMES as SOLVE_OPTIONS, finish_solve, run_solve, solve, wants_solve
@@ -92,8 +93,11 @@ def main() -> None:
 @click.option("--precision", type=click.Choice(["auto", "fp32", "fp16", "bf16"]), default="auto", show_default=True,
               help="auto: bf16 on CUDA, fp32 elsewhere. fp32 on CUDA uses TF32 tensor cores.")
 @click.option("--compile", is_flag=True, help="torch.compile the network (slow first frame, faster after; mostly for GPUs).")
-@click.option("--cuda-graphs", is_flag=True,
-              help="CUDA only: replay one captured CUDA graph per frame size (less per-frame overhead; not with --compile).")
+@click.option("--cuda-graphs/--no-cuda-graphs", default=None,
+              help="Replay a captured CUDA graph for the shot's frame size (default: on with CUDA; eager after one "
+                   "warning if capture fails).")
+@click.option("--attention", type=click.Choice(ATTENTION_CHOICES), default="auto",
+              show_default=True, help="CUDA: pin the attention kernel (benchmarks/gpu_check.sh measures which is fastest).")
 @click.option("--threads", type=click.IntRange(min=1),
               help="CPU threads for inference (default: one per core); fewer for a shared machine or farm slot.")
 @click.option("--io-workers", type=click.IntRange(min=1),

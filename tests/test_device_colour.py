@@ -114,3 +114,40 @@ def test_saturated_primaries_are_where_the_baked_lut_is_worst(studio) -> None:
     convert = DeviceDisplayConverter(studio, "ACEScg", device=CPU)
     error = np.abs(_torch(convert, primaries) - _exact_display(studio, "ACEScg", convert.view, primaries))
     assert 0.005 < float(error.max()) < 0.1
+
+
+def test_colour_matrices_are_multiply_adds_that_tf32_cannot_round(studio) -> None:
+    """The 3x3 matrices run as per-channel float32 multiply-adds, never a matmul (which CUDA rounds to TF32 when it
+    is on: up to 1.2e-3 extra error in display values); the result is the float64 product to float32 rounding."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class AtenOps(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ops: set[str] = set()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            self.ops.add(func.overloadpacket.__name__)
+            return func(*args, **(kwargs or {}))
+
+    matrix = OCIO.MatrixTransform()
+    m = np.array([[0.7, 0.2, 0.1, 0], [0.05, 0.9, 0.05, 0], [0.01, 0.09, 0.9, 0], [0, 0, 0, 1]])
+    matrix.setMatrix(m.ravel().tolist())
+    matrix.setOffset([0.01, -0.02, 0.03, 0.0])
+    values = np.random.default_rng(1).uniform(-1.0, 8.0, (24, 40, 3)).astype(np.float32)
+    saved = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        op = exact_op(matrix, CPU)
+        assert op is not None
+        with AtenOps() as seen:
+            got = _torch(op, values)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = saved
+    assert not seen.ops & {"mm", "bmm", "addmm", "matmul", "einsum", "baddbmm", "_unsafe_view"} and "mul" in seen.ops
+    want = values.astype(np.float64) @ m[:3, :3].T + np.array([0.01, -0.02, 0.03])
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    studio_ops = DeviceDisplayConverter(studio, "ACEScg", device=CPU).ops  # and a config's own matrices
+    with AtenOps() as seen:
+        studio_ops[0](torch.rand(1, 3, 4, 4))
+    assert not seen.ops & {"mm", "bmm", "addmm"}

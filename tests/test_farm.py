@@ -269,8 +269,8 @@ def test_options_mirror_render() -> None:
         assert (mine.opts, mine.default, mine.multiple, mine.is_flag) == (theirs.opts, theirs.default, theirs.multiple,
                                                                           theirs.is_flag), name
     choices = {name: p.type.choices for name, p in submit_params.items() if isinstance(p.type, click.Choice)}
-    assert sorted(choices) == ["anchor_origin", "compression", "device", "missing", "mode", "normals", "position",
-                               "precision"]
+    assert sorted(choices) == ["anchor_origin", "attention", "compression", "device", "missing", "mode", "normals",
+                               "position", "precision"]
     for name, values in choices.items():
         render_type = render_params[name].type
         assert isinstance(render_type, click.Choice) and list(values) == list(render_type.choices), name

@@ -6,32 +6,25 @@ properties (``record_property``) and from there into the check's JSON.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import lru_cache
 
 import numpy as np
 import pytest
 import torch
 
+from flashdepth_vfx.engine.tuning import tf32
 from flashdepth_vfx.model import GraphedDepthStream, build_model, mamba2
-from reference import CONFIG_NAMES, REFERENCE, golden_cases, load_case, state_dict
+from reference import CONFIG_NAMES, REFERENCE, golden_cases, load_case, make_weights, manifest
 
 pytestmark = [
     pytest.mark.cuda,
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
     pytest.mark.skipif(not REFERENCE.is_dir(), reason=f"reference data not found at {REFERENCE}"),
 ]
-
-
-@contextmanager
-def tf32(enabled: bool) -> Iterator[None]:
-    """TF32 for float32 matmuls and convolutions on or off within the block."""
-    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = enabled
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 @contextmanager
@@ -51,9 +44,20 @@ def relative_l1(got: torch.Tensor | np.ndarray, want: torch.Tensor | np.ndarray)
     return float((got_t - want_t).abs().mean() / want_t.abs().mean())
 
 
+@lru_cache(maxsize=None)
+def device_state_dict(variant: str, seed: int) -> dict[str, torch.Tensor]:
+    """The synthetic weights (as ``state_dict``: tensor by tensor, the same values), generated once per variant by
+    every core at once (numpy's generators release the GIL) and kept on the GPU: four variants take ~3 GiB there;
+    the CPU cache of two made these tests spend most of their time regenerating them."""
+    generate = make_weights().make_tensor
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+        tensors = {e["key"]: pool.submit(generate, e["key"], e["shape"], seed) for e in manifest(variant)}
+        return {key: torch.from_numpy(tensor.result()).cuda() for key, tensor in tensors.items()}
+
+
 def golden_model(variant: str, seed: int, dtype: torch.dtype = torch.float32, **overrides) -> torch.nn.Module:
     model = build_model(CONFIG_NAMES[variant], device="cuda", **overrides)
-    model.load_state_dict(state_dict(variant, seed))
+    model.load_state_dict(device_state_dict(variant, seed))
     return model.to(dtype).optimize_for_inference()
 
 

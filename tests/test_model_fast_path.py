@@ -94,7 +94,7 @@ def test_a_failed_capture_is_one_clear_error_and_keeps_the_state(hybrid, clip) -
     graphed.step(clip[0])
     before = graphed.snapshot()
     graphed.capture = True  # on this CPU the capture cannot even make its CUDA stream
-    with pytest.raises(FlashDepthError, match=r"CUDA graph capture failed for 70x84 frames .*without --cuda-graphs"):
+    with pytest.raises(FlashDepthError, match=r"CUDA graph capture failed for 84x70 frames .*with --no-cuda-graphs"):
         graphed.step(clip[1][..., :70, :84])
     after = graphed.snapshot()
     assert after.frames_seen == 1 and all(torch.equal(a, b) for a, b in zip(after.states, before.states))
@@ -184,3 +184,22 @@ def test_precision_auto_is_fp32_off_cuda_and_keys_snapshots_by_the_resolved_prec
         RenderSettings("shot.####.exr", precision="fp32").state_key("m", "s")
     with pytest.raises(FlashDepthError, match="--cuda-graphs needs a CUDA device"):
         load_model(str(ckpt), None, cpu, cuda_graphs=True)
+
+
+@torch.inference_mode()
+def test_the_decoder_views_tokens_channels_last_without_a_copy(clip) -> None:
+    torch.manual_seed(0)
+    plain = build_model("flashdepth-tiny-hybrid").eval()
+    fast = build_model("flashdepth-tiny-hybrid")
+    fast.load_state_dict(plain.state_dict())
+    fast.optimize_for_inference()  # channels-last decoder convolutions
+    seen = []
+    project = fast.depth_head.projects[0]
+    handle = project.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    try:
+        got = fast.stream().step(clip[0])
+    finally:
+        handle.remove()
+    torch.testing.assert_close(got, plain.stream().step(clip[0]), rtol=1e-5, atol=1e-5)
+    x = seen[0]  # the (B, C, h, w) feature map the decoder's first projection reads: a view of the tokens
+    assert x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()

@@ -8,7 +8,8 @@ Where the colour conversion runs:
   (measured at 2K on one core: ~100 ms for OCIO's baked ACES 2.0 LUT against ~600 ms for matrix + shaper +
   ``grid_sample``), so "the device" there is OCIO in the workers.
 - CUDA / MPS: the plate is read as half floats, uploaded through two pinned staging buffers, and converted by
-  :class:`~flashdepth_vfx.engine.device_colour.DeviceDisplayConverter` on the device.
+  :class:`~flashdepth_vfx.engine.device_colour.DeviceDisplayConverter` on the device; on CUDA on the render's upload
+  stream, handed to the model's stream by an event (:mod:`.lanes`).
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ from ..plates import (
 )
 from ..plates import cuts
 from .device_colour import DeviceDisplayConverter
+from .lanes import Lanes
 from .pools import OrderedPool
 from .settings import RenderSettings
 
@@ -75,39 +77,11 @@ def colour_on_device(settings: RenderSettings, device: torch.device) -> bool:
     return device.type in ("cuda", "mps") and not settings.exact_colour
 
 
-class HostToDevice:
-    """Copies host arrays to the device: on CUDA through two pinned staging buffers used in turn (one fills while
-    the other's copy runs), without waiting for the copy; elsewhere a plain ``to``."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self._buffers: list[torch.Tensor | None] = [None, None]
-        self._copied: list[torch.cuda.Event | None] = [None, None]
-        self._next = 0
-
-    def __call__(self, array: np.ndarray) -> torch.Tensor:
-        host = torch.from_numpy(array)
-        if self.device.type != "cuda":
-            return host.to(self.device)
-        slot, self._next = self._next, 1 - self._next
-        buffer, copied = self._buffers[slot], self._copied[slot]
-        if buffer is None or buffer.shape != host.shape or buffer.dtype != host.dtype:
-            buffer = self._buffers[slot] = torch.empty(host.shape, dtype=host.dtype, pin_memory=True)
-        elif copied is not None:
-            copied.synchronize()  # this buffer's previous upload (two frames ago) has left it
-        buffer.copy_(host)
-        on_device = buffer.to(self.device, non_blocking=True)
-        event = torch.cuda.Event()
-        event.record()
-        self._copied[slot] = event
-        return on_device
-
-
 class PlateDecoder:
     """Reads a shot's plates in order through ``workers`` threads and makes the model's inputs."""
 
     def __init__(self, settings: RenderSettings, seq: FrameSequence | None, movie: Path | None,
-                 device: torch.device, workers: int, config: Any = None) -> None:
+                 device: torch.device, workers: int, config: Any = None, lanes: Lanes | None = None) -> None:
         self.settings = settings
         self.seq = seq
         self.movie = movie
@@ -119,7 +93,7 @@ class PlateDecoder:
         self._converters: dict[str, DisplayConverter | DeviceDisplayConverter] = {}
         self._template: PlateInfo | None = None
         self._lock = threading.Lock()
-        self._upload = HostToDevice(device)
+        self.lanes = lanes or Lanes(device)
         self._model_size: Callable[[int, int], tuple[int, int]] = lambda h, w: (h, w)
 
     # ------------------------------------------------------------- in the workers
@@ -208,15 +182,17 @@ class PlateDecoder:
         for _, plate in pool.map(frames, stopping):
             yield plate
 
-    def model_input(self, plate: DecodedPlate, size: tuple[int, int]) -> torch.Tensor:
-        """(1, 3, h, w) display sRGB in [0, 1] at the model's ``size``, on the device (colour converted there if due)."""
-        x = self._upload(plate.pixels)[None]
-        if plate.device_colour is not None:
-            x = plate.device_colour(x)
-            if self.settings.reset_on_cut:
-                h, w = plate.size
-                step = max(1, min(h, w) // 64)
-                plate.signature = cuts.signature(x[0, :, ::step, ::step].permute(1, 2, 0).float().cpu().numpy())
-        if x.shape[-2:] != size:
-            x = F.interpolate(x, size=size, mode="bicubic", align_corners=False).clamp_(0, 1)
-        return x
+    def model_input(self, plate: DecodedPlate, size: tuple[int, int]) -> tuple[torch.Tensor, Any]:
+        """(1, 3, h, w) display sRGB in [0, 1] at the model's ``size``, on the device (colour converted there if due),
+        and the event the model's stream waits for before using it (None off CUDA)."""
+        with self.lanes.uploading():
+            x = self.lanes.to_device(plate.pixels)[None]
+            if plate.device_colour is not None:
+                x = plate.device_colour(x)
+                if self.settings.reset_on_cut:
+                    h, w = plate.size
+                    step = max(1, min(h, w) // 64)
+                    plate.signature = cuts.signature(x[0, :, ::step, ::step].permute(1, 2, 0).float().cpu().numpy())
+            if x.shape[-2:] != size:
+                x = F.interpolate(x, size=size, mode="bicubic", align_corners=False).clamp_(0, 1)
+            return x, self.lanes.hand_to_model(x)

@@ -47,9 +47,14 @@ def _matrix(step: OCIO.MatrixTransform, device: torch.device) -> Op:
     if _inverse(step):
         m = np.linalg.inv(m)
         o = -m @ o
-    matrix = torch.tensor(m, dtype=torch.float32, device=device)
-    shift = torch.tensor(o, dtype=torch.float32, device=device).view(1, 3, 1, 1)
-    return lambda x: torch.einsum("ij,njhw->nihw", matrix, x) + shift
+    rows = [[float(v) for v in row] for row in m]
+    shift = [float(v) for v in o]
+
+    def apply(x: torch.Tensor) -> torch.Tensor:
+        # per-channel multiply-adds in float32, never a matmul: a GEMM would round to TF32 where that is enabled
+        r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+        return torch.cat([r * c[0] + g * c[1] + b * c[2] + s for c, s in zip(rows, shift)], dim=1)
+    return apply
 
 
 def _range(step: OCIO.RangeTransform, device: torch.device) -> Op:

@@ -102,17 +102,16 @@ def load_model(
     precision: str = "auto",
     teacher_resolution: int | None = None,
     compile: bool = False,
-    cuda_graphs: bool = False,
+    cuda_graphs: bool | None = None,
 ) -> LoadedModel:
     """The checkpoint given, else a downloaded official model by name, else the embedded default model.
 
     ``precision``: see :func:`resolve_precision`; float32 on CUDA runs with TF32. ``cuda_graphs``: streams
-    replay one CUDA graph per frame size (CUDA only; not with ``compile``).
+    replay a captured CUDA graph (None: on CUDA, yes; with ``compile`` the compiled network is captured).
     """
     if cuda_graphs and device.type != "cuda":
         raise FlashDepthError(f"--cuda-graphs needs a CUDA device; this render runs on {device.type}")
-    if cuda_graphs and compile:
-        raise FlashDepthError("--cuda-graphs and --compile exclude each other; use one")
+    graphs = device.type == "cuda" if cuda_graphs is None else cuda_graphs
     if checkpoint:
         path = Path(checkpoint).expanduser()
     elif model:
@@ -131,4 +130,4 @@ def load_model(
     if resolved == "fp32":
         enable_tf32(device)
     net = load_checkpoint(path, device=device, dtype=PRECISIONS[resolved], teacher_resolution=teacher_resolution)
-    return LoadedModel(net.optimize_for_inference(compile=compile), path, file_hash(path), resolved, cuda_graphs)
+    return LoadedModel(net.optimize_for_inference(compile=compile), path, file_hash(path), resolved, graphs)

@@ -11,9 +11,13 @@
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .lanes import Lanes
 
 DISPARITY_EPSILON = 1e-2
 
@@ -39,23 +43,20 @@ def denormalize(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
 class PendingOutput:
     """One frame's output values and disparity range on their way back from the device.
 
-    On CUDA they are computed there and copied asynchronously into pinned host memory after the frame's kernels;
-    on a CPU their computation itself is left to whoever asks (an encode worker), off the model's thread.
-    :meth:`result` waits for either, so the model loop never waits for a copy.
+    On CUDA they are computed there (on the model's stream) and copied into pinned host memory on the render's copy
+    stream (:mod:`.lanes`), overlapping the next frame; on a CPU their computation itself is left to whoever asks (an
+    encode worker), off the model's thread. :meth:`result` waits for either, so the model loop never waits for a copy.
     """
 
-    def __init__(self, disparity: torch.Tensor, size: tuple[int, int], mode: str, scale: float, half: bool) -> None:
+    def __init__(self, disparity: torch.Tensor, size: tuple[int, int], mode: str, scale: float, half: bool,
+                 lanes: Lanes | None = None) -> None:
         self._args = (size, mode, scale, half)
         self._disparity: torch.Tensor | None = disparity
-        self._copied: torch.cuda.Event | None = None
-        if disparity.device.type == "cuda":
+        self._copied: Any = None
+        lanes = lanes or Lanes(disparity.device)
+        if lanes.calls is not None:
             values, stats = self._compute()
-            self._values = torch.empty(values.shape, dtype=values.dtype, pin_memory=True)
-            self._stats = torch.empty(2, dtype=torch.float32, pin_memory=True)
-            self._values.copy_(values, non_blocking=True)
-            self._stats.copy_(stats, non_blocking=True)
-            self._copied = torch.cuda.Event()
-            self._copied.record()
+            (self._values, self._stats), self._copied = lanes.copy_back([values, stats])
             self._disparity = None
 
     def _compute(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,7 +72,7 @@ class PendingOutput:
             return values, torch.stack([disparity.min(), disparity.max()])
 
     def result(self) -> tuple[np.ndarray, float, float]:
-        """(values, disparity min, disparity max), once computed and copied back."""
+        """(values, disparity min, disparity max), once computed and copied back (a sleeping wait on CUDA)."""
         if self._copied is not None:
             self._copied.synchronize()
             values, stats = self._values, self._stats
@@ -81,8 +82,9 @@ class PendingOutput:
         return values.numpy(), float(low), float(high)
 
 
-def device_output(disparity: torch.Tensor, size: tuple[int, int], mode: str, scale: float, half: bool) -> PendingOutput:
+def device_output(disparity: torch.Tensor, size: tuple[int, int], mode: str, scale: float, half: bool,
+                  lanes: Lanes | None = None) -> PendingOutput:
     """The values written for ``mode`` (``depth``: :func:`to_depth`, else disparity) at the plate's ``size`` (bilinear
     from the model's output ``disparity`` (h, w)), and the disparity range for ``normalized``, computed where
-    ``disparity`` lives and handed back in the output precision."""
-    return PendingOutput(disparity, size, mode, scale, half)
+    ``disparity`` lives and handed back in the output precision; ``lanes``: the render's CUDA streams."""
+    return PendingOutput(disparity, size, mode, scale, half, lanes)

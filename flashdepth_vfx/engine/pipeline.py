@@ -19,7 +19,8 @@ import torch
 
 from ..errors import OutputError, PlateError
 from ..hosts.versions import engine_marker_name, rendering_marker
-from ..model import inference_size
+from ..model import DepthStream, GraphedDepthStream, inference_size
+from ..model.stream import CaptureError
 from ..plates import (
     FrameSequence,
     PlateInfo,
@@ -40,11 +41,13 @@ from . import resume
 from .decode import PlateDecoder
 from .encode import FrameWriter, exr_compression, half_channels
 from .events import EventSink
+from .lanes import Lanes
 from .loading import LoadedModel, cpu_threads, load_model, resolve_device
 from .outputs import PendingOutput, device_output, normalize
 from .pools import OrderedPool, default_io_workers
 from .settings import RenderSettings
 from .snapshots import SnapshotCheck, SnapshotStore
+from .tuning import render_tuning
 
 QUEUE_DEPTH = 3
 """Frames decoded ahead of, and waiting to be written behind, the model."""
@@ -79,6 +82,7 @@ class _Frame:
     warnings: list[str] = field(default_factory=list)
     output: PendingOutput | None = None  # what is written, on its way back from the device
     signature: np.ndarray | None = None  # the cut detector's, with --reset-on-cut
+    ready: Any = None  # on CUDA: the upload stream's event the model's stream waits for before using ``tensor``
 
 
 class _Stop(Exception):
@@ -155,13 +159,13 @@ class Render:
             for plate in plates:
                 if self._stopping():
                     raise _Stop
-                x = decoder.model_input(plate, model_size(*plate.size))
+                x, ready = decoder.model_input(plate, model_size(*plate.size))
                 cut = False
                 if plate.signature is not None:
                     cut = previous_sig is not None and cuts.is_cut(previous_sig, plate.signature)
                     previous_sig = plate.signature
                 item = _Frame(plate.frame, plate.frame in write, x, plate.info, plate.size, plate.raw, cut, plate.notes,
-                              signature=plate.signature)
+                              signature=plate.signature, ready=ready)
                 self._put(out, item)
         except _Stop:
             pass
@@ -226,6 +230,8 @@ class Render:
         self._marker.enter_context(rendering_marker(str(Path(pattern).parent), engine_marker_name()))
         config = load_config(s.ocio_config) if seq is not None else None  # a bad config fails here, before any work
         device = resolve_device(s.device)
+        if s.io_workers is None and device.type == "cuda":
+            self.io_workers = default_io_workers(feeding_device=True)
         loaded = self._loaded or load_model(s.checkpoint, s.model, device, s.precision,
                                                 s.teacher_resolution, s.compile, s.cuda_graphs)
         colour_id = config.getCacheID() if config is not None else ""
@@ -276,9 +282,14 @@ class Render:
             except PlateError as exc:
                 raise PlateError(f"{name}: {exc}") from None
 
+        # CUDA graphs: the shot's frame size is captured here, before the reader and writer threads make any CUDA
+        # call; a frame of another size later runs eagerly (no capture while they run).
+        lanes = Lanes(stream.device)  # made on this thread: the model's stream is this thread's
+        if isinstance(stream, GraphedDepthStream):
+            stream = self._prepare_graphs(stream, loaded, self._first_size(seq, movie, frames, model_size))
         inbox: queue.Queue = queue.Queue(QUEUE_DEPTH)
         outbox: queue.Queue = queue.Queue(QUEUE_DEPTH)
-        decoder = PlateDecoder(s, seq, movie, stream.device, self.io_workers, config)
+        decoder = PlateDecoder(s, seq, movie, stream.device, self.io_workers, config, lanes)
         reader = threading.Thread(target=self._reader, name="flashdepth-read", daemon=True,
                                   args=(decoder, frames, set(to_write), model_size, inbox, previous_sig))
         writer = threading.Thread(target=self._writer, name="flashdepth-write", daemon=True,
@@ -288,8 +299,9 @@ class Render:
         writer.start()
         last_frame: int | None = None
         last_sig: np.ndarray | None = previous_sig
+        uncaptured: set[tuple[int, ...]] = set()
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), render_tuning(stream.device, s.attention):
                 while True:
                     item: _Frame | None = self._next(inbox)
                     if item is None or self.cancel.is_set() or self._failure is not None:
@@ -297,9 +309,15 @@ class Render:
                     if item.cut and stream.frames_seen:
                         stream.reset()
                         item.warnings.append(f"hard cut before frame {item.frame}: temporal state restarted")
-                    out = stream.step(item.tensor.to(stream.device))
+                    lanes.wait_for(item.ready)
+                    shape = tuple(item.tensor.shape)
+                    if isinstance(stream, GraphedDepthStream) and not stream.graphed(shape) and shape not in uncaptured:
+                        uncaptured.add(shape)
+                        item.warnings.append(f"frame {item.frame}: {shape[-1]}x{shape[-2]} model input, not the shot's "
+                                             "first size: frames of this size run without CUDA graphs")
+                    out = stream.step(item.tensor)
                     if item.write:
-                        item.output = device_output(out[0], item.size, s.mode, s.depth_scale, s.half)
+                        item.output = device_output(out[0], item.size, s.mode, s.depth_scale, s.half, lanes)
                     item.tensor = torch.empty(0)
                     last_frame, last_sig = item.frame, item.signature
                     if save_snapshots and (shot.index(item.frame) + 1) % max(s.snapshot_every, 1) == 0:
@@ -334,6 +352,34 @@ class Render:
         self._finish_normalized(pattern, wanted, output_key)
         self.events.done(len(summary.written), pattern)
         return summary
+
+    def _first_size(self, seq: FrameSequence | None, movie: Path | None, frames: list[int],
+                    model_size: Callable[[int, int], tuple[int, int]]) -> tuple[int, int] | None:
+        """The model input size of the first frame to process (from its header), or None where it is not known
+        before reading (movies)."""
+        if seq is None:
+            return None
+        source = seq.source(frames[0]) or next(iter(seq.files.values()), None)
+        if source is None:
+            return None
+        info = probe(source, self.settings.part, self.settings.layer)
+        return model_size(info.height, info.width)
+
+    def _prepare_graphs(self, stream: GraphedDepthStream, loaded: LoadedModel,
+                        size: tuple[int, int] | None) -> DepthStream:
+        """``stream`` with the shot's frame size captured, and sealed; an eager stream in the same state, after one
+        warning, when the capture fails (or the size is not known before reading)."""
+        if size is not None:
+            try:
+                with torch.inference_mode(), render_tuning(stream.device, self.settings.attention):
+                    stream.prepare((1, 3, *size))
+                stream.seal()
+                return stream
+            except CaptureError as exc:
+                self.events.warning(f"{exc.summary}: rendering without CUDA graphs")
+        eager = loaded.model.stream()
+        eager.restore(stream.snapshot())
+        return eager
 
     def _finish_normalized(self, pattern: str, wanted: list[int], output_key: str) -> None:
         """Second pass of ``--mode normalized``: rescale every frame of the shot to the shot's disparity range.

@@ -21,11 +21,14 @@ _END = object()  # the input is exhausted
 _EMPTY = object()  # nothing to take right now
 
 
-def default_io_workers(cores: int | None = None) -> int:
-    """Workers per I/O stage: one per core the process may use, at least 2 (decode and encode then overlap)."""
+def default_io_workers(cores: int | None = None, feeding_device: bool = False) -> int:
+    """Workers per I/O stage: one per core the process may use, at least 2 (decode and encode then overlap).
+
+    ``feeding_device``: the model runs on a GPU, fed by one thread that must not wait for a core: the decode and
+    encode stages share the other cores, (cores - 1) // 2 each (at least 2)."""
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(2, cores)
+    return max(2, (cores - 1) // 2 if feeding_device else cores)
 
 
 class _DaemonWorkers:

@@ -13,6 +13,8 @@ OutputMode = Literal["disparity", "depth", "normalized"]
 MissingPolicy = Literal["error", "hold", "black"]
 PASSTHROUGH_CHANNELS = ("R", "G", "B", "A")
 """Channels ``--passthrough`` writes (the plate's RGBA)."""
+ATTENTION_CHOICES = ("auto", "flash", "efficient", "cudnn", "math")
+"""``--attention``: the scaled-dot-product attention backend on CUDA (auto: torch picks per call)."""
 TEACHER_MULTIPLE = 14
 """The hybrid teacher's input height must be a multiple of the ViT patch size."""
 
@@ -47,7 +49,8 @@ class RenderSettings:
     reset_on_cut: bool = False
     warmup: int | None = None
     compile: bool = False
-    cuda_graphs: bool = False  # replay one CUDA graph per frame size (CUDA only)
+    cuda_graphs: bool | None = None  # replay a CUDA graph for the shot's frame size (None: on CUDA, yes)
+    attention: str = "auto"  # scaled-dot-product attention backend on CUDA (ATTENTION_CHOICES)
     threads: int | None = None  # torch CPU threads for inference (None: what the I/O workers leave, see pipeline)
     io_workers: int | None = None  # decode and encode workers each (None: one per core, at least 2)
     compression: str = "auto"  # EXR compression of the outputs (auto: zip for --half or --passthrough, else none)
@@ -66,6 +69,7 @@ class RenderSettings:
                 raise OptionError(f"--{option.replace('_', '-')} is empty: give a value or leave the option out")
         _choice("--missing", self.missing, get_args(MissingPolicy))
         _choice("--mode", self.mode, get_args(OutputMode))
+        _choice("--attention", self.attention, ATTENTION_CHOICES)
         if not (isinstance(self.depth_scale, (int, float)) and math.isfinite(self.depth_scale) and self.depth_scale > 0):
             raise OptionError(f"--depth-scale {self.depth_scale}: use a finite number above 0 (default 100)")
         channel = self.channel

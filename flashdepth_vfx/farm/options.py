@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..engine.settings import ATTENTION_CHOICES
+
 DEFAULT_ENGINE = "flashdepth-vfx"
 """How tasks find the engine unless the EngineCommand job parameter says otherwise: on PATH."""
 DEFAULT_WARMUP = 8
@@ -42,6 +44,7 @@ RENDER_OPTIONS: dict[str, RenderOption] = {
     "reset_on_cut": RenderOption("--reset-on-cut"),
     "compile": RenderOption("--compile"),
     "cuda_graphs": RenderOption("--cuda-graphs"),
+    "attention": RenderOption("--attention", choices=ATTENTION_CHOICES),
     "threads": RenderOption("--threads", "Threads", "INT", label="CPU threads per task"),
     "io_workers": RenderOption("--io-workers", "IoWorkers", "INT", label="Plate decode / depth write threads per task"),
     "compression": RenderOption("--compression", "Compression", choices=("auto", "none", "zip", "zips", "piz", "rle"),

@@ -83,7 +83,9 @@ class DPTHead(nn.Module):
         self.scratch = Scratch(cfg)
 
     def _layer(self, i: int, tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-        x = tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[-1], *grid)
+        # (B, N, C) tokens viewed as (B, C, h, w) in channels-last strides: no copy, and none for the
+        # channels-last convolutions either (a transpose-reshape made an NCHW copy that they converted back)
+        x = tokens.reshape(tokens.shape[0], *grid, tokens.shape[-1]).permute(0, 3, 1, 2)
         x = self.resize_layers[i](self.projects[i](x))
         return getattr(self.scratch, f"layer{i + 1}_rn")(x)
 

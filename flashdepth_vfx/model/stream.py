@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import FlashDepthError, PlateError
+from . import cuda_calls
 from .config import OFFICIAL_MAX_SIDE, FlashDepthConfig
 from .temporal import TemporalModule, TemporalState
 
@@ -187,22 +188,38 @@ class GraphedDepthStream(DepthStream):
     the empty state of a fresh stream). On the first frame of each size the step is warmed up on a side stream
     (the state is put back afterwards) and captured; later frames of that size only copy in and replay.
 
-    Capturing is the only CUDA-specific part: with ``capture=False`` (the default off CUDA) the same buffer
-    logic runs eagerly, which is how it is tested without a GPU.
+    A render captures its frame size with :meth:`prepare` before its reader and writer threads start, then
+    seals the stream (:meth:`seal`): a frame of another size runs eagerly through the same buffers (no capture while
+    other threads use CUDA). Capturing goes through :mod:`.cuda_calls` (a fake there tests it on the CPU); with
+    ``capture=False`` (the default off CUDA) the same buffer logic runs eagerly.
     """
 
     def __init__(self, model: StreamNetwork, *, capture: bool | None = None, warmup: int = 2) -> None:
         super().__init__(model)
-        self.capture = self.device.type == "cuda" if capture is None else capture
-        if self.capture and self.device.type != "cuda":
+        self._calls = cuda_calls.for_device(self.device)
+        self.capture = self._calls is not None if capture is None else capture
+        if self.capture and self._calls is None:
             raise ValueError(f"CUDA graphs need a CUDA device; the network is on {self.device}")
         self.warmup = warmup
+        self.sealed = False
         self._buffers: list[torch.Tensor] = []  # one float32 SSM state per Mamba2 layer, updated in place
         self._has_state = False
         self._runners: dict[tuple[int, ...], _FrameRunner] = {}
 
-    def _forward(self, frame: torch.Tensor) -> torch.Tensor:
-        shape = tuple(frame.shape)
+    def prepare(self, shape: tuple[int, ...]) -> None:
+        """Capture the graph of frames of ``shape`` (N, 3, H, W) now (raises :class:`CaptureError` when it fails)."""
+        self._runner(tuple(shape))
+
+    def seal(self) -> None:
+        """From now on, frames of a size not prepared run eagerly (through the same buffers) instead of capturing."""
+        self.sealed = True
+
+    def graphed(self, shape: tuple[int, ...]) -> bool:
+        """Whether frames of ``shape`` replay a captured graph."""
+        runner = self._runners.get(tuple(shape))
+        return runner is not None and runner.graph is not None
+
+    def _runner(self, shape: tuple[int, ...]) -> "_FrameRunner":
         if not self._buffers or self._buffers[0].shape[0] != shape[0]:
             if self._has_state:
                 raise ValueError(f"batch of {shape[0]} frames: this stream carries a state for {self._buffers[0].shape[0]}")
@@ -210,7 +227,11 @@ class GraphedDepthStream(DepthStream):
             self._runners.clear()
         runner = self._runners.get(shape)
         if runner is None:
-            runner = self._runners[shape] = _FrameRunner(self, shape)
+            runner = self._runners[shape] = _FrameRunner(self, shape, self.capture and not self.sealed)
+        return runner
+
+    def _forward(self, frame: torch.Tensor) -> torch.Tensor:
+        runner = self._runner(tuple(frame.shape))
         runner.input.copy_(frame)
         out = runner.run()
         self._has_state = True
@@ -254,33 +275,44 @@ def _static(shape: tuple[int, ...] | torch.Size, device: torch.device) -> torch.
         return torch.zeros(shape, device=device, dtype=torch.float32)
 
 
+class CaptureError(FlashDepthError):
+    """A CUDA graph could not be captured; ``summary`` says for which frame size and why."""
+
+    def __init__(self, summary: str) -> None:
+        super().__init__(f"{summary}; render with --no-cuda-graphs")
+        self.summary = summary
+
+
 class _FrameRunner:
     """The static input buffer of one frame shape and the step over it: a captured CUDA graph, or eager."""
 
-    def __init__(self, stream: GraphedDepthStream, shape: tuple[int, ...]) -> None:
+    def __init__(self, stream: GraphedDepthStream, shape: tuple[int, ...], capture: bool) -> None:
         self.input = _static(shape, stream.device)
-        self.graph: torch.cuda.CUDAGraph | None = None
+        self.graph: Any = None
         self._step = lambda: stream._advance(self.input)
         self.output: torch.Tensor | None = None
-        if stream.capture:
+        if capture:
             self._capture(stream)
 
     def _capture(self, stream: GraphedDepthStream) -> None:
+        device = stream.device
         saved = [b.clone() for b in stream._buffers]
         try:
-            side = torch.cuda.Stream(stream.device)
-            side.wait_stream(torch.cuda.current_stream(stream.device))
-            with torch.cuda.stream(side):  # warm-up: lazy initialisation and caches happen outside the capture
+            calls = stream._calls
+            if calls is None:
+                raise RuntimeError(f"no CUDA on {device}")
+            side = calls.stream(device)
+            side.wait_stream(calls.current_stream(device))
+            with calls.use(side):  # warm-up: lazy initialisation and caches happen outside the capture
                 for _ in range(stream.warmup):
                     self._step()
-            torch.cuda.current_stream(stream.device).wait_stream(side)
-            self.graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(self.graph):
-                self.output = self._step()
+            calls.current_stream(device).wait_stream(side)
+            self.graph, self.output = calls.capture(device, self._step)
         except Exception as exc:  # noqa: BLE001 - whatever stops the capture, the render gets one clear line
-            size = "x".join(map(str, self.input.shape[-2:]))
-            raise FlashDepthError(f"CUDA graph capture failed for {size} frames ({str(exc).splitlines()[0]}); "
-                                  "render without --cuda-graphs") from exc
+            self.graph = None
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise CaptureError(f"CUDA graph capture failed for {self.input.shape[-1]}x{self.input.shape[-2]} frames "
+                               f"({reason})") from exc
         finally:
             for buffer, state in zip(stream._buffers, saved):  # the warm-up advanced the state: put it back
                 buffer.copy_(state)

@@ -6,10 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 
 from flashdepth_vfx.errors import PlateError
+
+try:  # an optional extra (flashdepth-vfx[movie]): image sequences render without it
+    import av
+except ImportError:  # pragma: no cover - depends on the installation
+    av = None
 
 MOVIE_EXTENSIONS = frozenset({"mp4", "mov", "m4v", "mkv", "avi", "webm", "mxf"})
 
@@ -22,6 +26,8 @@ def is_movie(path: str | os.PathLike[str]) -> bool:
 def _open(file: Path) -> Any:
     if not file.is_file():
         raise PlateError(f"Movie not found: {file}")
+    if av is None:
+        raise PlateError(f"{file}: movie input needs PyAV, which is not installed: pip install 'flashdepth-vfx[movie]'")
     try:
         container = av.open(str(file))
     except av.error.FFmpegError as exc:

@@ -181,3 +181,19 @@ def test_houdini_user_pref_dir_with_hver_is_where_the_package_goes(checkout, tmp
     install(layout, "houdini")
     assert (home / "prefs" / "houdini20.5" / "packages" / "flashdepth_vfx.json").is_file()
     assert not (home / "houdini20.5" / "packages").exists()
+
+
+def test_a_damaged_install_record_is_named_not_the_bridge_config(checkout, layout) -> None:
+    """A hand-edited ``install.json`` whose copy of the old bridge config is not JSON: uninstall blamed the
+    (intact) ``bridge.json``; the message names the install record, which the user can move away."""
+    install(layout, "nuke")
+    config = layout.bridge_config()
+    config.write_text(json.dumps({**json.loads(config.read_text()), "cache": "/disk"}))  # edited since install
+    record = json.loads(layout.manifest().read_text())
+    record["bridge"]["before"] = "{damaged"
+    layout.manifest().write_text(json.dumps(record))
+    with pytest.raises(InstallError, match=r"install.json is not readable JSON"):
+        uninstall(layout, "nuke")
+    layout.manifest().unlink()
+    uninstall(layout, "nuke")
+    assert json.loads(config.read_text()) == {"cache": "/disk"}

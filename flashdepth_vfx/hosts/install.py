@@ -481,7 +481,7 @@ def _bridge_changes(layout: Layout, root: Path, manifest: Dict[str, object], rem
             return [Change("remove", path, owner="bridge", before=data)]
         return [Change("write", path, str(before).encode("utf-8"), "bridge", note, target, data)]
     rest = {k: v for k, v in config.items() if k not in ("engine", "installed_by", _ENGINE_BEFORE)}
-    previous = _load_json(path, str(record["before"]).encode("utf-8"), "bridge config") \
+    previous = _load_json(layout.manifest(), str(record["before"]).encode("utf-8"), "the bridge config recorded in") \
         if record is not None and record.get("before") is not None else {}
     if "engine" in previous:
         rest["engine"] = previous["engine"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -197,3 +198,28 @@ def test_a_damaged_install_record_is_named_not_the_bridge_config(checkout, layou
     layout.manifest().unlink()
     uninstall(layout, "nuke")
     assert json.loads(config.read_text()) == {"cache": "/disk"}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes in the file system: POSIX")
+def test_a_fifo_where_init_py_or_a_launcher_is_hangs_nothing(checkout, layout) -> None:
+    """A named pipe at ``~/.nuke/init.py`` (or in the Scripts folder): uninstall of another host and doctor read
+    it to see whether the plug-in is installed, and waited forever for a writer."""
+    from flashdepth_vfx.hosts.install import host_checks
+
+    (layout.home / ".nuke").mkdir()
+    os.mkfifo(layout.home / ".nuke" / "init.py")
+    scripts = layout.home / COMP
+    scripts.parent.mkdir(parents=True)
+    os.mkfifo(scripts.parent / "Other.py")
+    def hung(*_: object) -> None:
+        raise AssertionError("blocked reading a named pipe")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        install(layout, "houdini")
+        uninstall(layout, "houdini")  # asks whether nuke is still installed
+        assert [c.ok for c in host_checks(layout)] == [None, None, None]
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

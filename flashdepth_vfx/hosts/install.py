@@ -733,8 +733,11 @@ def installed(host: str, layout: Layout) -> bool:
 
 
 def _nuke_block(init: Path) -> Optional[str]:
-    """The text of the installer's block in ``init`` (followed through a link), or None."""
+    """The text of the installer's block in ``init`` (followed through a link), or None (also when it is not a
+    regular file: a named pipe would never end)."""
     try:
+        if not stat.S_ISREG(os.stat(init).st_mode):
+            return None
         text = init.read_bytes().decode("latin-1")
     except OSError:
         return None

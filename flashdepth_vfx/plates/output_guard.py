@@ -57,10 +57,13 @@ def source_marker(kind: OutputKind) -> str:
 
 
 def written_kind(path: str | os.PathLike[str]) -> str | None:
-    """The kind of file the project wrote at ``path``, or None (not the project's, unreadable, or missing)."""
+    """The kind of file the project wrote at ``path``, or None (not the project's, unreadable, missing, or not a
+    regular file)."""
     file = Path(path)
     suffix = file.suffix.lower()
     try:
+        if not stat.S_ISREG(os.stat(file).st_mode):  # a named pipe or a device would never end
+            return None
         if suffix == ".json":
             if file.stat().st_size > _MAX_HEADER_BYTES:
                 return None

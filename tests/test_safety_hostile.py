@@ -223,3 +223,21 @@ def test_a_fifo_where_init_py_or_a_launcher_is_hangs_nothing(checkout, layout) -
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_locked_read_only_depth_frame_is_replaced_only_with_overwrite(tmp_path: Path) -> None:
+    """A TD locks approved depth frames (chmod 444); rendering again into the same output with other settings
+    replaced them through a rename and dropped the lock, exit 0. A read-only output now needs --overwrite."""
+    from engine_helpers import one_line_error, run_cli, write_plates, write_tiny_checkpoint
+
+    plate = write_plates(tmp_path / "plates", range(1, 3))
+    checkpoint = write_tiny_checkpoint(tmp_path / "tiny.safetensors")
+    output = str(tmp_path / "out" / "d.####.exr")
+    base = ["render", plate, "-o", output, "--checkpoint", str(checkpoint), "-q"]
+    assert run_cli(*base)[0] == 0
+    frame = tmp_path / "out" / "d.0001.exr"
+    frame.chmod(0o444)
+    approved = frame.read_bytes()
+    code, err = run_cli(*base, "--mode", "disparity")
+    assert code == 1 and "read-only" in one_line_error(err, "d.0001.exr") and frame.read_bytes() == approved
+    assert run_cli(*base, "--mode", "disparity", "--overwrite")[0] == 0 and frame.read_bytes() != approved

@@ -9,7 +9,8 @@ The one rule, :func:`replace_refusal` (why a file may not be replaced or deleted
 - a link (to a file, a folder, or nothing): never; the link and what it points at are the user's;
 - a folder or anything else that is not a regular file: never;
 - an existing file the project did not write as the same kind of file (a render's depth frame, a preview, eval
-  metrics, an installed host file…): only with ``overwrite``. Nothing there: it may be written.
+  metrics, an installed host file…): only with ``overwrite``; nor a read-only one (locked by someone), even of the
+  project's (:func:`check_outputs`). Nothing there: it may be written.
 
 Every command that writes files (``render``, ``preview``, ``eval``, ``weights convert``, ``train``; ``farm`` for the
 plates its tasks will render) calls :func:`check_outputs` with its planned outputs and its inputs before it writes
@@ -203,6 +204,9 @@ def check_outputs(
             raise OutputError(f"Output {refusal}; choose another output")
         if inode is not None and not overwrite and written_kind(output) != kind:
             foreign.append((output, kind))
+        elif inode is not None and not overwrite and not os.stat(output).st_mode & 0o222:
+            raise OutputError(f"{output} is read-only (locked, approved?): pass --overwrite to replace it anyway, "
+                              "or choose another output")
     if foreign:
         more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
         raise OutputError(

@@ -241,3 +241,19 @@ def test_a_locked_read_only_depth_frame_is_replaced_only_with_overwrite(tmp_path
     code, err = run_cli(*base, "--mode", "disparity")
     assert code == 1 and "read-only" in one_line_error(err, "d.0001.exr") and frame.read_bytes() == approved
     assert run_cli(*base, "--mode", "disparity", "--overwrite")[0] == 0 and frame.read_bytes() != approved
+
+
+def test_prune_keeps_a_version_whose_frames_were_locked(tmp_path: Path) -> None:
+    """Approved depth frames locked with chmod 444 in an old version: prune deleted them (removing a file needs
+    only the folder's permission), exit 0. The version is kept, and says why."""
+    from test_hosts_versions import DAY, make_version
+
+    from flashdepth_vfx.hosts import prune
+
+    old = make_version(tmp_path, "depth", age_days=3)
+    make_version(tmp_path, "disparity")
+    frame = Path(old.frame_file(2))
+    frame.chmod(0o444)
+    plan = prune.plan_folder(str(tmp_path), keep=1, now=time.time() + DAY)
+    assert plan.remove == [] and "read-only" in {k.version: k.reason for k in plan.keep}[old]
+    assert frame.is_file()

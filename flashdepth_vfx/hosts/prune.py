@@ -8,6 +8,7 @@ Per output folder (one node's versions) the rule keeps:
 * partial versions newer than the newest complete one (a render to finish);
 * every version a node shows (its marker from :func:`.versions.mark_shown`, or the caller's ``protect``: a node
   passes the version it shows and the one its settings make);
+* every version with a read-only file of its own (locked frames);
 * every version being rendered: a rendering marker (a host node's, or the engine's, written before it loads
   its model) whose process lives, or from another machine whose heartbeat is recent; an engine temporary of a
   live process; any file written in the last :data:`ACTIVE_S` seconds.
@@ -350,11 +351,25 @@ def plan_folder(output_dir: str, keep: int = DEFAULT_KEEP, protect: Sequence[Dep
             continue
         frames = frame_names(version.pattern)
         ours = {path for path, _, _ in files if _is_ours(version, path, frames)}
+        locked = sorted(path for path in ours if _read_only(os.path.join(version.folder, path)))
+        if locked:
+            plan.keep.append(Kept(version, f"{len(locked)} of its files are read-only (locked: {locked[0]}); make "
+                                           "them writable to let it go"))
+            continue
         foreign = tuple(sorted(path for path, _, _ in files if path not in ours))
         size = sum(size for path, _, size in files if path in ours)
         plan.remove.append(Removal(version, tuple(path for path, _, _ in files if path in ours), size, foreign,
                                    _listing(files), newest))
     return plan
+
+
+def _read_only(path: str) -> bool:
+    """A file nobody may write (locked with chmod a-w, approved frames): removing it needs only the folder's
+    permission, so pruning asks its mode."""
+    try:
+        return not os.lstat(path).st_mode & 0o222
+    except OSError:
+        return False
 
 
 def output_folders(path: str) -> List[str]:

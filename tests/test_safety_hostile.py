@@ -257,3 +257,17 @@ def test_prune_keeps_a_version_whose_frames_were_locked(tmp_path: Path) -> None:
     plan = prune.plan_folder(str(tmp_path), keep=1, now=time.time() + DAY)
     assert plan.remove == [] and "read-only" in {k.version: k.reason for k in plan.keep}[old]
     assert frame.is_file()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="changing a file's owner needs root")
+def test_an_edited_file_keeps_its_owner_when_root_installs(checkout, layout: Layout) -> None:
+    """``sudo -E flashdepth-vfx hosts install`` (HOME kept): the user's ``init.py`` came back owned by root, and
+    its owner could no longer edit it. An edited file keeps its owner and group."""
+    init = layout.home / ".nuke" / "init.py"
+    init.parent.mkdir()
+    init.write_bytes(b"x = 1\n")
+    os.chown(init, 65534, 65534)
+    install(layout, "nuke")
+    assert b"pluginAddPath" in init.read_bytes() and (init.stat().st_uid, init.stat().st_gid) == (65534, 65534)
+    uninstall(layout, "nuke")
+    assert init.read_bytes() == b"x = 1\n" and (init.stat().st_uid, init.stat().st_gid) == (65534, 65534)

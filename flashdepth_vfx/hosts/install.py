@@ -669,15 +669,14 @@ def plan(hosts: Sequence[str], layout: Layout, dest: Optional[Path] = None, remo
 
 
 def _atomic_write(path: Path, content: bytes) -> None:
-    """``content`` into ``path`` through a temporary file beside it, keeping the file's permissions. A file with
-    other hard links (a dotfiles copy) is rewritten in place instead: a rename would split it from its other
-    names, which would keep the old bytes."""
+    """``content`` into ``path`` through a temporary file beside it, keeping the file's permissions and (where
+    this process may: root, ``sudo -E``) its owner. A file with other hard links (a dotfiles copy) is rewritten in
+    place instead: a rename would split it from its other names, which would keep the old bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        info = os.stat(path)
-        mode: Optional[int] = stat.S_IMODE(info.st_mode)
+        info: Optional[os.stat_result] = os.stat(path)
     except FileNotFoundError:
-        mode = None
+        info = None
     else:
         if info.st_nlink > 1:
             with open(path, "r+b") as out:
@@ -690,8 +689,13 @@ def _atomic_write(path: Path, content: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(content)
-        if mode is not None:
-            os.chmod(tmp, mode)
+        if info is not None:
+            if hasattr(os, "chown") and (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()):
+                try:
+                    os.chown(tmp, info.st_uid, info.st_gid)
+                except PermissionError:
+                    pass  # (not root: the file becomes this user's, as any editor's save makes it)
+            os.chmod(tmp, stat.S_IMODE(info.st_mode))
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

@@ -12,6 +12,7 @@ import pytest
 from test_hosts_install_safety import COMP, ROOT, checkout, install, layout, uninstall  # noqa: F401 - fixtures
 
 from flashdepth_vfx.hosts.install import InstallError, Layout, apply, plan
+from flashdepth_vfx.hosts.versions import MANIFEST
 
 
 def test_a_hard_linked_init_py_stays_one_file_with_its_other_name(checkout, layout: Layout, tmp_path: Path) -> None:
@@ -271,3 +272,30 @@ def test_an_edited_file_keeps_its_owner_when_root_installs(checkout, layout: Lay
     assert b"pluginAddPath" in init.read_bytes() and (init.stat().st_uid, init.stat().st_gid) == (65534, 65534)
     uninstall(layout, "nuke")
     assert init.read_bytes() == b"x = 1\n" and (init.stat().st_uid, init.stat().st_gid) == (65534, 65534)
+
+
+def test_a_prune_interrupted_half_way_leaves_a_version_the_next_prune_finds(tmp_path: Path, monkeypatch) -> None:
+    """Ctrl-C while prune deletes a version's files: when its manifest went first, the frames and snapshots left
+    were no version any more, never found (nor deleted) again. The manifest now goes last."""
+    from test_hosts_versions import DAY, make_version
+
+    from flashdepth_vfx.hosts import prune
+
+    old = make_version(tmp_path, "depth", age_days=3)
+    make_version(tmp_path, "disparity")
+    real, calls = os.remove, []
+
+    def interrupted(path: str) -> None:  # Ctrl-C right after the manifest went (or before the last file)
+        if calls and (calls[-1].endswith(MANIFEST) or len(calls) == len(plan.remove[0].files) - 1):
+            raise KeyboardInterrupt
+        calls.append(path)
+        real(path)
+
+    plan = prune.plan_folder(str(tmp_path), keep=1, now=time.time() + DAY)
+    monkeypatch.setattr(prune.os, "remove", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        prune.apply(plan)
+    monkeypatch.setattr(prune.os, "remove", real)
+    again = prune.plan_folder(str(tmp_path), keep=1, now=time.time() + DAY)
+    assert [r.version for r in again.remove] == [old]
+    assert prune.apply(again) == [] and not os.path.exists(old.folder)

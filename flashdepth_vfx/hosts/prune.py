@@ -410,8 +410,8 @@ def apply(plan: PrunePlan) -> List[str]:
             plan.remove.remove(removal)
             plan.keep.append(Kept(removal.version, CHANGED))
             continue
-        for relative in removal.files:
-            path = os.path.join(removal.version.folder, relative)
+        for relative in sorted(removal.files, key=lambda name: name == MANIFEST):  # the manifest last: a prune
+            path = os.path.join(removal.version.folder, relative)  # cut short leaves a version the next one finds
             try:
                 os.remove(path)
             except FileNotFoundError:

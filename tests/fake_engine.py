@@ -141,7 +141,7 @@ def main(argv: List[str]) -> int:
     run.add_argument("plate")
     run.add_argument("-o", "--output")
     for option in ("--frames", "--checkpoint", "--model", "--colorspace", "--ocio-config", "--mode", "--device",
-                   "--precision", "--progress", "--missing"):
+                   "--precision", "--progress", "--missing", "--max-size", "--compression"):
         run.add_argument(option)
     run.add_argument("--half", action="store_true")
     run.add_argument("--channel")  # the host adapters' depth channel name

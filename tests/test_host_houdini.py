@@ -111,8 +111,9 @@ def test_node_is_a_subnet_with_spare_parms_defaults_and_a_file_cop(fd: Any, hou:
     assert node.type().name() == "subnet" and node.path() == "/img/comp/flashdepth1" and node.input(0) is plate
     assert [t.name() for t in node.parmTemplateGroup().entries()] == [
         "fd_plate", "fd_checkpoint", "fd_model", "fd_colorspace", "fd_mode", "fd_frames", "fd_device",
-        "fd_precision", "fd_output", "fd_camera", "fd_points", "fd_position", "fd_normals",
-        "fd_render", "fd_finish", "fd_cancel", "fd_farm", "fd_progress", "fd_status", "fd_version", "fd_prune"]
+        "fd_precision", "fd_max_size", "fd_data_type", "fd_compression", "fd_output", "fd_camera", "fd_points",
+        "fd_position", "fd_normals", "fd_render", "fd_preview", "fd_finish", "fd_cancel", "fd_farm", "fd_status",
+        "fd_version", "fd_prune"]
     entries = {t.name(): t for t in node.parmTemplateGroup().entries()}
     assert isinstance(entries["fd_model"], hou.MenuParmTemplate) and entries["fd_model"].menuItems() == MODELS
     assert isinstance(entries["fd_render"], hou.ButtonParmTemplate) and entries["fd_render"].label() == "Render depth"
@@ -279,7 +280,7 @@ def test_render_runs_in_the_background_and_loads_plate_and_depth(fd: Any, hou: M
     assert loader.parm("reload").pressed == 1  # the loader re-reads the new files
     assert sorted(p.name for p in version.glob("*.exr")) == [f"shot_depth.{f}.exr" for f in range(1001, 1006)]
     assert status(node).startswith("Done: 5 frames in ") and "Current: 5 frames" in status(node)
-    assert node.color == colour(DepthState.CURRENT) and node.parm("fd_progress").eval() == 100
+    assert node.color == colour(DepthState.CURRENT) and node.parm("fd_progress") is None  # (no parameter)
     args = task.engine.job.to_args()  # the plate travels beside the depth; the File COP's OCIO config is passed
     assert "--passthrough" not in args and args[args.index("--channel") + 1] == "depth.Z"
     assert args[args.index("--ocio-config") + 1] == hou.Color.ocio_configPath()
@@ -316,7 +317,7 @@ def test_versions_stale_partial_and_finish_with_resume(fd: Any, hou: ModuleType,
     monkeypatch.setenv("FAKE_ENGINE_MODE", "slow")
     monkeypatch.setenv("FAKE_ENGINE_DELAY", "0.05")
     node.parm("fd_render").press()
-    hou.run_event_loop(until=lambda: node.parm("fd_progress").eval() >= 10)
+    hou.run_event_loop(until=lambda: "%" in status(node) and int(status(node).split("%")[0]) >= 10)
     node.parm("fd_cancel").press()
     task = fd.running(node)
     wait(fd, hou, node)
@@ -411,7 +412,9 @@ def test_a_cop2_tree_exports_only_the_frames_asked_once_per_content(fd: Any, hou
     blur.parm("size").set(3.0)
     render(fd, hou, node)  # the network changed: a new folder, exported again
     assert len(blur.saved) == 6 and Path(blur.saved[-1][0]).parent != exported
-    (tmp_path / "plates" / "shot.1003.exr").write_text("a new take")  # a file the File COP reads changed
+    take = tmp_path / "plates" / ".shot.1003.exr.tmp"  # a file the File COP reads re-delivered (written beside it,
+    take.write_text("a new take")                      # then renamed over it, as renders and syncs do)
+    take.replace(tmp_path / "plates" / "shot.1003.exr")
     render(fd, hou, node)
     assert len(blur.saved) == 9
 

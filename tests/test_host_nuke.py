@@ -199,7 +199,7 @@ def test_render_button_runs_the_engine_in_a_worker_and_loads_the_version(fd: Any
     finish(fd, group)
 
     out_dir = tmp_path / "comp" / "flashdepth" / "FlashDepth1"
-    assert group["output"].value() == str(out_dir)
+    assert group["output"].value() == "[file dirname [value root.name]]/flashdepth/FlashDepth1"  # script-relative
     version = version_dir(tmp_path, group)
     assert version.parent == out_dir and len(version.name) == 16
     args = args_of(worker)

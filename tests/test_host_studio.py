@@ -166,16 +166,17 @@ def test_another_artist_opening_the_script_from_another_mount_and_checkout_sees_
     assert group["status"].value().startswith("Done: 5 frames")
     rendered = version_dir(tmp_path, group)
 
-    volumes = mount(show, tmp_path / "Volumes" / "show")  # Bob's machine: the paths his Nuke shows
+    storage = show.rename(tmp_path / "storage")  # Bob's machine: Alice's /mnt/show is no path here, ...
+    volumes = mount(storage, tmp_path / "Volumes" / "show")  # ... the show is at /Volumes/show
     monkeypatch.setattr(colour, "NUKE_DEFAULT_CONFIG", str(install_b))
     read["file"].setValue(str(volumes / "sh010" / "plates" / "shot.%04d.exr"))
-    group["output"].setValue(str(volumes / "sh010" / "comp" / "flashdepth" / "FlashDepth1"))
+    assert group["output"].value() == "[file dirname [value root.name]]/flashdepth/FlashDepth1"  # as saved
     nuke.load_script(str(volumes / "sh010" / "comp" / "shot.nk"))
     assert fd.read_source(group).settings.ocio_config == str(install_b)
     assert group["status"].value().startswith("Current: 5 frames rendered with these settings")
     assert depth_label(group) == "depth: current"
     shown = version_dir(tmp_path, group)
-    assert shown.name == rendered.name and shown.resolve() == rendered.resolve()
+    assert shown.name == rendered.name and shown == volumes / rendered.relative_to(show)
 
 
 def test_a_nuke_point_release_with_the_same_bundled_config_keeps_the_key(fd: Any, nuke: ModuleType, show: Path,

@@ -556,3 +556,30 @@ def test_houdini_send_to_farm_carries_the_camera_through_the_solve(
     assert "--passthrough" not in render and "--passthrough" not in solve and solve[3] == "solve"
     camera = next(p for p in job["parameterDefinitions"] if p["name"] == "Camera")
     assert (template.parent / camera["default"]).is_file()
+
+
+def test_nuke_preview_frame_with_half_floats_then_the_shot_with_the_real_engine(
+        nuke: ModuleType, read: Any, plates: str, checkpoint: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    use_real_engine(monkeypatch)
+    import flashdepth_nuke.node as fd
+
+    read["last"].setValue(FRAMES[-1])
+    read["origlast"].setValue(FRAMES[-1])
+    group = fd.create_node(read)
+    group["checkpoint"].setValue(str(checkpoint))
+    group["data_type"].setValue("half")
+    nuke.frame(1002)
+    group["preview"].execute()
+    finish(fd, group, timeout=RENDER_TIMEOUT_MS / 1000)
+    preview = Path(fd.read_source(group).settings.preview().pattern)
+    assert group.node("DepthRead")["file"].value() == str(preview)
+    assert [p.name for p in preview.parent.glob("*.exr")] == ["shot_depth.1002.exr"], group["status"].value()
+    depth = read_channel(Path(str(preview) % 1002), DEPTH_CHANNEL)
+    assert depth.shape == PLATE_SIZE and np.isfinite(depth).all()
+    assert probe(str(preview) % 1002).pixel_type == "half"  # the data type reached the engine
+
+    group["render"].execute()
+    finish(fd, group, timeout=RENDER_TIMEOUT_MS / 1000)
+    assert group["status"].value().startswith(f"Done: {len(FRAMES)} frames")
+    assert not preview.parent.parent.exists()  # the shot is rendered: the preview's frame and snapshot are gone

@@ -94,7 +94,8 @@ def test_bridge_config_keeps_the_users_other_settings_and_gets_the_studio_engine
     studio = json.dumps({"engine": "/studio/bin/flashdepth-vfx", "cache": "/big/disk"})
     config.write_text(studio)
     apply(plan(["nuke"], layout, engine=ENGINE))
-    assert json.loads(config.read_text()) == {"engine": ENGINE, "cache": "/big/disk", "installed_by": inst.MARKER}
+    assert json.loads(config.read_text()) == {"engine": ENGINE, "cache": "/big/disk", "installed_by": inst.MARKER,
+                                                "engine_before_install": "/studio/bin/flashdepth-vfx"}
     apply(plan(["nuke"], layout, remove=True))
     assert config.read_text() == studio  # byte for byte
     assert sorted(p.name for p in config.parent.iterdir()) == ["bridge.json"]  # the install record went too

@@ -89,14 +89,6 @@ class _Stop(Exception):
     """Raised inside a stage when the render is cancelled or another stage failed."""
 
 
-def _source_id(seq: FrameSequence | None, movie: Path | None) -> str:
-    """The resolved plates: the movie's absolute path, the absolute sequence pattern, or the listed files."""
-    if movie is not None:
-        return str(movie.absolute())
-    assert seq is not None
-    return seq.pattern or " ".join(str(seq.files[f]) for f in sorted(seq.files))
-
-
 class Render:
     """One streaming render of one shot. ``run()`` returns a summary or raises a FlashDepthError."""
 
@@ -234,8 +226,8 @@ class Render:
             self.io_workers = default_io_workers(feeding_device=True)
         loaded = self._loaded or load_model(s.checkpoint, s.model, device, s.precision,
                                                 s.teacher_resolution, s.compile, s.cuda_graphs)
-        colour_id = config.getCacheID() if config is not None else ""
-        key = s.state_key(loaded.identity, f"{_source_id(seq, movie)}@{shot[0]}", colour_id,
+        colour_id = resume.colour_id(s.ocio_config) if config is not None else ""
+        key = s.state_key(loaded.identity, f"{resume.source_id(seq, movie)}@{shot[0]}", colour_id,
                           loaded.precision)
         output_key = s.output_key(key)
         chain = resume.source_chain(seq, movie, shot[: shot.index(wanted[-1]) + 1])

@@ -6,6 +6,10 @@ colour, plate settings *and* output settings: see ``RenderSettings.output_key``)
 chain*: a running hash of the fingerprints of every plate from the shot's first frame to its own. The temporal
 state carries each plate into every later frame, so a re-delivered plate makes its own frame and all later frames
 stale, and the snapshots taken after it too.
+
+None of it depends on where the show is mounted: the plates count by file name (:func:`source_id`) and content
+(the chain), the OCIO config by content (:func:`colour_id`), the checkpoint by its hash. Another machine seeing the
+same folders at ``/Volumes/show`` instead of ``/mnt/show`` (a farm worker with path mapping) finishes the render.
 """
 from __future__ import annotations
 
@@ -19,7 +23,9 @@ from pathlib import Path
 
 from ..bridge.runner import process_alive
 from ..errors import PlateError
+from ..hosts.colour import config_identity
 from ..plates import FrameSequence, frame_path, probe, read_channels
+from ..plates.colour import config_source
 from ..sampling import hash_samples
 
 SAMPLE_BYTES = 64 * 1024
@@ -43,6 +49,25 @@ def file_fingerprint(path: Path) -> str:
     except OSError as exc:
         raise PlateError(f"Cannot read {path}: {exc.strerror or exc}") from None
     return digest.hexdigest()
+
+
+def source_id(seq: FrameSequence | None, movie: Path | None) -> str:
+    """The plates by name, wherever they are mounted: a movie's file name, a sequence's file name with its frame
+    token as printf (``shot.####.exr`` and ``shot.%04d.exr`` are one), or the listed files' names. What they hold
+    is the :func:`source_chain`'s part of the keys."""
+    if movie is not None:
+        return movie.name
+    assert seq is not None
+    if seq.pattern is not None:
+        return Path(seq.pattern).name
+    return " ".join(seq.files[f].name for f in sorted(seq.files))
+
+
+def colour_id(ocio_config: str | None) -> str:
+    """The OCIO config a render reads (``--ocio-config``, ``$OCIO`` or the built-in one) by what it is: a built-in
+    ``ocio://`` name as it is, a file by its text and the LUT files it reads. Two copies of one config (another
+    mount, another install) are one; an edited config or LUT is another. (OCIO's own cache ID holds paths.)"""
+    return config_identity(config_source(ocio_config), cached=False) or ""
 
 
 def source_chain(seq: FrameSequence | None, movie: Path | None, frames: Iterable[int]) -> dict[int, str]:

@@ -98,9 +98,10 @@ class RenderSettings:
     def state_key(self, model_id: str, source_id: str, colour_id: str = "", precision: str | None = None) -> str:
         """Identifies the temporal states a render produces: same key, same states (snapshots are shared by it).
 
-        ``source_id`` names the resolved plates (absolute pattern and first frame), so relative and absolute
-        spellings of one shot share snapshots; ``colour_id`` the OCIO config in use (its cache ID, so that a
-        different ``$OCIO`` or an edited config counts). Only what changes the model's input or arithmetic counts.
+        ``source_id`` names the plates (file name pattern and first frame, not their folder: the same shot seen
+        from another mount shares snapshots); ``colour_id`` the OCIO config in use by content (so that a different
+        ``$OCIO`` or an edited config counts, and not where it is installed). Only what changes the model's input or
+        arithmetic counts.
         ``precision``: the one the render resolved ``auto`` to (a CUDA bf16 state is not a CPU fp32 one).
         """
         relevant = {
@@ -112,7 +113,6 @@ class RenderSettings:
             "layer": self.layer,
             "teacher_resolution": self.teacher_resolution,
             "colorspace": self.colorspace,
-            "ocio_config": self.ocio_config,
             "display": self.display,
             "view": self.view,
             "max_size": self.max_size,

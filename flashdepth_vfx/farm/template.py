@@ -36,7 +36,7 @@ from .. import __version__
 from ..errors import FlashDepthError
 from ..eval.report import write_text
 from ..plates import frame_path
-from ..plates.output_guard import KIND_KEY, OutputKind, check_outputs, source_marker, written_kind
+from ..plates.output_guard import KIND_KEY, OutputKind, check_outputs, replace_refusal, source_marker
 from ..solve.command import wants_solve
 from ..solve.run import SolveSettings
 from .options import DEFAULT_ENGINE, DEFAULT_WARMUP, RENDER_OPTIONS
@@ -379,6 +379,9 @@ def write_job(job: FarmJob, path: str | os.PathLike[str], overwrite: bool = Fals
     """
     target = Path(path).expanduser()
     values_file = target.with_name(PARAMETER_VALUES)
+    if target.name.lower() in (PARAMETER_VALUES, values_file.with_suffix(".yaml").name):
+        raise FarmError(f"{target} is the name of a job bundle's parameter values file: name the template "
+                        "template.yaml (or job.yaml)")
     owner = _values_owner(values_file)
     if job.values:
         other = values_file.with_suffix(".yaml")
@@ -399,8 +402,9 @@ def write_job(job: FarmJob, path: str | os.PathLike[str], overwrite: bool = Fals
 
 
 def _values_owner(values_file: Path) -> str | None:
-    """The template whose values flashdepth-vfx wrote into ``values_file``, or None (not there, or not ours)."""
-    if written_kind(values_file) != VALUES_KIND:
+    """The template whose values flashdepth-vfx wrote into ``values_file``, or None (not there, not ours, or a
+    link: the user's, whatever it points at)."""
+    if replace_refusal(values_file, VALUES_KIND) is not None or not values_file.exists():
         return None
     owner = json.loads(values_file.read_text(encoding="utf-8")).get("template")
     return owner if isinstance(owner, str) else None

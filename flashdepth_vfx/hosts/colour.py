@@ -101,11 +101,12 @@ def _referenced(text: str, folder: str) -> List[str]:
     return parts
 
 
-def config_identity(config: Optional[str]) -> Optional[str]:
+def config_identity(config: Optional[str], cached: bool = True) -> Optional[str]:
     """What an OCIO config is, wherever it is installed: a built-in ``ocio://`` name as it is; a config file as a
     hash of its text and of the files it references (so the same config in two install folders, or in two Nuke
     point releases, is one config, and an edited one is another). The config is read once per change of its
-    file (one ``stat`` after that). None for no config."""
+    file (one ``stat`` after that), so a LUT edited since is seen only with ``cached=False`` (the engine's resume
+    key: it reads the config again, the LUTs once per change of each). None for no config."""
     if not config:
         return None
     if config.startswith(BUILTIN_PREFIX):
@@ -114,7 +115,7 @@ def config_identity(config: Optional[str]) -> Optional[str]:
         stat = os.stat(config)
     except OSError:
         return f"missing:{os.path.basename(config)}"
-    known = _CONFIGS.get(config)
+    known = _CONFIGS.get(config) if cached else None
     if known is not None and known[:2] == (stat.st_size, stat.st_mtime_ns):
         return known[2]
     if config.lower().endswith(".ocioz"):  # an archive holds its LUTs

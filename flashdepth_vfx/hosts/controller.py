@@ -1,5 +1,5 @@
-"""What a FlashDepth node does, once for every host: *Render depth*, *Finish*, *Cancel*, the status check, the
-version menu, *Show partial*, *Delete old versions* and *Send to farm*.
+"""What a FlashDepth node does, once for every host: *Render depth*, *Preview frame*, *Finish*, *Cancel*, the status
+check, the version menu, *Show partial*, *Delete old versions* and *Send to farm*.
 
 A host adapter supplies a :class:`NodeHost` for one node: a few operations on the host's API (read the node's
 source, show its status, load a version into its loader, ask a question, run a call on the main thread, report
@@ -15,6 +15,7 @@ Standard library + :mod:`flashdepth_vfx.bridge` only; Python 3.9+ syntax (host P
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
@@ -34,6 +35,7 @@ from .render import BackgroundRender, RenderSlots, Report, error_line
 from .settings import NodeSettings
 from .versions import (
     DepthState, DepthVersion, NodeStatus, describe_versions, find_version, keep_shown, mark_shown, node_status,
+    rendering_marker,
 )
 
 T = TypeVar("T")
@@ -50,9 +52,18 @@ class Source:
     solve: SolveRequest = SolveRequest()
     engine_args: Tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        self.settings.output_args()  # a size or choice the engine refuses: FlashDepthError where the node is read
+
     def job(self, resume: bool = False) -> RenderJob:
         """The versioned engine job (``--resume`` with ``resume``)."""
-        job = self.settings.versioned_job(resume=resume)
+        return self._with_engine_args(self.settings.versioned_job(resume=resume))
+
+    def preview_job(self, frame: int) -> RenderJob:
+        """The engine job of *Preview frame*: file frame ``frame`` into the settings' preview folder."""
+        return self._with_engine_args(self.settings.preview_job(frame))
+
+    def _with_engine_args(self, job: RenderJob) -> RenderJob:
         job.extra_args = tuple(job.extra_args) + self.engine_args
         return job
 
@@ -114,6 +125,9 @@ class NodeHost(Protocol):
         """(Worker) the host's progress display for ``task``'s whole work: a report called at every poll, which
         may cancel ``task`` (the artist's Cancel, Esc)."""
 
+    def current_frame(self) -> int:
+        """The file frame the artist is looking at (the host's current frame, through the plate's timing)."""
+
     def show_progress(self, fraction: Optional[float], message: Optional[str]) -> None:
         """(Main thread) a render's progress on the node; ``message`` None: the render is over."""
 
@@ -139,8 +153,8 @@ def status_of(host: NodeHost, source: Source) -> NodeStatus:
 def load(host: NodeHost, version: Optional[DepthVersion], source: Source, reload: bool = False) -> None:
     """Show ``version`` in the node's loader, moving the node's record of what it shows (pruning keeps it)."""
     shown = host.shown()
-    if version is not None and version != shown:
-        mark_shown(version, host.scene, host.path, shown)
+    if version is not None and version != shown and not version.is_preview:  # a preview is no version to keep
+        mark_shown(version, host.scene, host.path, shown if shown is not None and not shown.is_preview else None)
     host.load(version, source, reload)
 
 
@@ -157,7 +171,7 @@ def refresh(host: NodeHost, message: Optional[str] = None, reload: bool = False)
     status = status_of(host, source)
     if status.show != host.shown() or reload:
         load(host, status.show, source, reload)
-    if status.show is not None:  # a node pasted from another scene, a scene saved under a new name
+    if status.show is not None and not status.show.is_preview:  # a node pasted from another scene, a scene renamed
         keep_shown(status.show, host.scene, host.path)
     host.show(status, message)
     return status
@@ -167,13 +181,30 @@ def render(host: NodeHost, resume: bool = False) -> Optional[BackgroundRender]:
     """*Render depth* (*Finish* with ``resume``): export the node's input tree if it has one, then run the engine,
     in the background where the host has an event loop; afterwards show the version that should now be shown.
     Returns the render, or None when it could not start (the status says why)."""
+    return _render(host, resume, preview=False)
+
+
+def preview(host: NodeHost) -> Optional[BackgroundRender]:
+    """*Preview frame*: render the frame the artist is on (the nearest one the node renders) with the node's
+    settings into their preview folder (:data:`.versions.PREVIEW_FOLDER`: never a version) and show it in the node
+    until the shot is rendered; the status says *preview*."""
+    return _render(host, False, preview=True)
+
+
+def _nearest(frame: int, frames: List[int]) -> int:
+    return min(frames, key=lambda candidate: (abs(candidate - frame), candidate))
+
+
+def _render(host: NodeHost, resume: bool, preview: bool) -> Optional[BackgroundRender]:
     if running(host) is not None:
         host.say("Already rendering: press Cancel to stop")
         return None
     try:
         source = host.read_source()
         host.keep_output_dir(source.settings.output_dir)
-        job = source.job(resume)
+        frames = [_nearest(host.current_frame(), source.frames)] if preview else source.frames
+        job = source.preview_job(frames[0]) if preview else source.job(resume)
+        target = source.settings.preview() if preview else source.settings.version()
     except FlashDepthError as exc:
         host.say(f"Error: {exc}")
         return None
@@ -194,20 +225,27 @@ def render(host: NodeHost, resume: bool = False) -> Optional[BackgroundRender]:
                     last[0] = message
                     report_to_host(fraction, message)
 
-            if source.export is not None and not _export(task, host, source.export, source.frames, report):
+            if source.export is not None and not _export(task, host, source.export, frames, report):
                 return RenderResult(CANCELLED_EXIT_CODE, True, None)
             source.solve.write()
-            version = source.settings.version()
-            version.write_manifest(job)
-            with version.rendering():
+            if preview:
+                try:
+                    with rendering_marker(target.folder):
+                        return task.run_engine(job, report)
+                finally:
+                    if not target.on_disk():  # a preview that failed leaves no folder behind
+                        prune.clear_preview(target)
+            target.write_manifest(job)
+            with target.rendering():
                 return task.run_engine(job, report)
 
     def done(task: BackgroundRender, result: Optional[RenderResult], message: str) -> None:
         over.set()
-        host.later(lambda: finished(host, message))
+        host.later(lambda: finished(host, message, target))
 
     task = BackgroundRender(host.key, work, done, SLOTS)
-    host.show_progress(0.0, "Exporting the input" if source.export is not None else "Starting the depth engine")
+    host.show_progress(0.0, "Exporting the input" if source.export is not None else
+                       f"Previewing frame {frames[0]}" if preview else "Starting the depth engine")
     if host.background:
         SLOTS.start(task)
     else:
@@ -232,9 +270,17 @@ def _export(task: BackgroundRender, host: NodeHost, cache: ExportCache, frames: 
     return not task.cancelled
 
 
-def finished(host: NodeHost, message: str) -> None:
-    """(Main thread) a render ended: show the version that should now be shown (reloaded) and how it ended."""
+def finished(host: NodeHost, message: str, target: Optional[DepthVersion] = None) -> None:
+    """(Main thread) a render into ``target`` ended: show the version that should now be shown (reloaded) and how
+    it ended. A preview that rendered is shown; a shot rendered whole takes the node's previews away."""
+    if target is not None and target.is_preview and target.on_disk():
+        with contextlib.suppress(FlashDepthError):
+            load(host, target, host.read_source())
     status = refresh(host, message, reload=True)
+    if target is not None and not target.is_preview and status is not None and status.state is DepthState.CURRENT:
+        with contextlib.suppress(FlashDepthError):
+            settings = host.read_source().settings
+            prune.clear_previews(settings.output_dir, settings.plate)
     host.show_progress(1.0 if status is not None and status.state is DepthState.CURRENT else 0.0, None)
 
 
@@ -403,6 +449,7 @@ class Verbs(NamedTuple):
 
     refresh: Callable[..., Optional[NodeStatus]]
     render: Callable[..., Optional[BackgroundRender]]
+    preview: Callable[..., Optional[BackgroundRender]]
     finish: Callable[..., Optional[BackgroundRender]]
     cancel: Callable[..., None]
     show_partial: Callable[..., None]
@@ -414,5 +461,5 @@ class Verbs(NamedTuple):
 def verbs(host: Callable[[Any], NodeHost]) -> Verbs:
     """The verbs for an adapter whose :class:`NodeHost` is ``host(node)``: its module unpacks them under the
     names its buttons call (``render, finish, ... = controller.verbs(NukeNode)``)."""
-    return Verbs(*(_bind(verb, host) for verb in (refresh, render, finish, cancel, show_partial, delete_old_versions,
-                                                  send_to_farm, running)))
+    return Verbs(*(_bind(verb, host) for verb in (refresh, render, preview, finish, cancel, show_partial,
+                                                  delete_old_versions, send_to_farm, running)))

@@ -26,6 +26,7 @@ library only.
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import os
 import platform
@@ -53,6 +54,9 @@ _HOUDINI_VERSION = re.compile(r"^houdini(\d+\.\d+)$")
 _LEGACY_LAUNCHER = f'"""FlashDepth launcher ({MARKER};'.encode()  # first line of the first release's launchers
 _LEGACY_PACKAGE = f"written by `{MARKER}`"  # the "_comment" of the first release's packages
 MANIFEST = "install.json"
+_ENGINE_BEFORE = "engine_before_install"
+"""The key install adds to a bridge config that was there before it (the engine it held, or null): uninstall
+gives the file back, with that engine, even when the install record is gone."""
 _UNSET = object()
 
 
@@ -98,15 +102,20 @@ class Layout:
         return self.home
 
     def houdini_dirs(self) -> List[Path]:
-        """Existing Houdini preference folders, newest version first."""
+        """Existing Houdini preference folders, newest version first (``$HOUDINI_USER_PREF_DIR``, with ``__HVER__``
+        standing for any X.Y)."""
         pref = self.env.get("HOUDINI_USER_PREF_DIR")
         if pref and "__HVER__" not in pref:
             return [Path(pref)]
         parent, bare = self.houdini_parent(), self.system == "Darwin"
+        versioned = _HOUDINI_VERSION
+        if pref and "__HVER__" in pref:  # Houdini puts its version (X.Y) in place of __HVER__ (in the last name)
+            parent, bare = Path(pref).parent, False
+            versioned = re.compile("^" + re.escape(Path(pref).name).replace("__HVER__", r"(\d+\.\d+)") + "$")
         found = []
         if parent.is_dir():
             for child in parent.iterdir():
-                match = _HOUDINI_VERSION.match("houdini" + child.name if bare else child.name)
+                match = versioned.match("houdini" + child.name if bare else child.name)
                 if child.is_dir() and match:
                     found.append((tuple(int(p) for p in match.group(1).split(".")), child))
         return [path for _, path in sorted(found, reverse=True)]
@@ -350,7 +359,7 @@ def _package_root(path: Path) -> Optional[Path]:
 
 def _houdini_changes(layout: Layout, root: Path, dest: Optional[Path], remove: bool, created: Sequence[str],
                      refusals: List[str]) -> List[Change]:
-    folders = [dest] if dest else layout.houdini_dirs()
+    folders = _distinct([dest] if dest else layout.houdini_dirs())
     packages = [f / "packages" / HOUDINI_PACKAGE for f in folders]
     if remove:
         return [Change("remove", p, owner="houdini", before=_read(p)) for p in packages if _ours(p, "host-package", root)]
@@ -367,6 +376,18 @@ def _houdini_changes(layout: Layout, root: Path, dest: Optional[Path], remove: b
         else:
             refusals.append(f"{refusal} (a package installed by hand?): move it out of packages/, then install again")
     return changes
+
+
+def _distinct(folders: Sequence[Path]) -> List[Path]:
+    """``folders`` without those that are one already listed reached through a link (``houdini21.0 ->
+    houdini20.5``: one set of preferences, written once)."""
+    seen, kept = set(), []
+    for folder in folders:
+        real = os.path.realpath(folder)
+        if real not in seen:
+            seen.add(real)
+            kept.append(folder)
+    return kept
 
 
 def _same_folder(a: Optional[Path], b: Path) -> bool:
@@ -391,7 +412,7 @@ def _launcher(root: Path, relative: Path) -> str:
 
 def _resolve_changes(layout: Layout, root: Path, dest: Optional[Path], remove: bool, created: Sequence[str],
                      refusals: List[str]) -> List[Change]:
-    folders = [dest] if dest else layout.resolve_dirs()
+    folders = _distinct([dest] if dest else layout.resolve_dirs())
     scripts = resolve_scripts(root)
     paths = [(f / s, s) for f in folders for s in scripts]
     if remove:
@@ -445,7 +466,10 @@ def _bridge_changes(layout: Layout, root: Path, manifest: Dict[str, object], rem
             known = config.get("installed_by") != MARKER  # a first-release install recorded nothing before it
             record = {"path": str(path), "before": data.decode("utf-8") if data is not None and known else None,
                       "known": known}
-        new = _dump({**config, "engine": engine, "installed_by": MARKER})
+        updated = {**config, "engine": engine, "installed_by": MARKER}
+        if data is not None and config.get("installed_by") != MARKER:  # the user's file: it says what it held
+            updated[_ENGINE_BEFORE] = config.get("engine")
+        new = _dump(updated)
         record["after"] = new.decode("utf-8")
         manifest["bridge"] = record
         return [_write(path, new, "bridge", target, note)]
@@ -456,12 +480,14 @@ def _bridge_changes(layout: Layout, root: Path, manifest: Dict[str, object], rem
         if before is None:
             return [Change("remove", path, owner="bridge", before=data)]
         return [Change("write", path, str(before).encode("utf-8"), "bridge", note, target, data)]
-    rest = {k: v for k, v in config.items() if k not in ("engine", "installed_by")}
-    previous = _load_json(path, str(record["before"]).encode("utf-8"), "bridge config") \
+    rest = {k: v for k, v in config.items() if k not in ("engine", "installed_by", _ENGINE_BEFORE)}
+    previous = _load_json(layout.manifest(), str(record["before"]).encode("utf-8"), "the bridge config recorded in") \
         if record is not None and record.get("before") is not None else {}
     if "engine" in previous:
         rest["engine"] = previous["engine"]
-    if not rest and (record is None or record.get("before") is None):  # created by install (or unknown)
+    elif isinstance(config.get(_ENGINE_BEFORE), str):  # the install record is gone: the file itself says
+        rest["engine"] = config[_ENGINE_BEFORE]
+    if not rest and (record is None or record.get("before") is None) and _ENGINE_BEFORE not in config:
         return [Change("remove", path, owner="bridge", before=data)]
     return [Change("write", path, _dump(rest), "bridge", note, target, data)]
 
@@ -495,6 +521,53 @@ def _new_folders(path: Path) -> List[Path]:
     return missing[::-1]
 
 
+_WHOLE_FILES = ("houdini", "resolve")
+"""The hosts whose installed files are whole files of the installer's (the Nuke block and the bridge config are
+parts of a user's file)."""
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _edited_since(manifest: Mapping[str, object], changes: Sequence[Change], remove: bool,
+                  refusals: List[str]) -> List[Change]:
+    """``changes`` without those that would replace or remove an installed file changed since install wrote it
+    (the manifest's digest of what it wrote): install refuses (in ``refusals``), uninstall leaves the file."""
+    written = manifest.get("written")
+    written = written if isinstance(written, dict) else {}
+    kept = []
+    for change in changes:
+        recorded = written.get(str(change.path))
+        if change.owner in _WHOLE_FILES and change.action in ("write", "remove") and isinstance(recorded, str) \
+                and isinstance(change.before, bytes) and _digest(change.before) != recorded:
+            if remove:
+                kept.append(Change("keep", change.path, owner=change.owner,
+                                   note="changed since install: yours now, left in place; delete it by hand"))
+            else:
+                refusals.append(f"{change.path} was changed since install (by hand?): move your version away, "
+                                "then install again")
+            continue
+        kept.append(change)
+    return kept
+
+
+def _read_only(changes: Sequence[Change]) -> List[str]:
+    """Why the files ``changes`` would write or remove may not be: those made read-only (no write permission for
+    anyone; a rename would replace them all the same)."""
+    found = []
+    for change in changes:
+        file = change.target or change.path
+        try:
+            mode = os.lstat(file).st_mode if change.action in ("write", "remove") else None
+        except OSError:
+            continue
+        if mode is not None and stat.S_ISREG(mode) and not mode & 0o222:
+            found.append(f"{file} is read-only: make it writable (chmod u+w) to let flashdepth-vfx change it, "
+                         "then run the command again")
+    return found
+
+
 def _record(manifest: Dict[str, object], changes: Sequence[Change]) -> None:
     """Add to the manifest every file and folder the writes in ``changes`` create."""
     created = manifest["created"]
@@ -509,13 +582,15 @@ def _record(manifest: Dict[str, object], changes: Sequence[Change]) -> None:
 
 
 def _folder_removals(owners: Sequence[str], manifest: Mapping[str, object], removed: Sequence[Path]) -> List[Change]:
-    """The folders ``owners``' install created that the removals leave empty, innermost first."""
+    """The folders ``owners``' install created that the removals leave empty, innermost first: only folders that
+    held a removed file (a hand-edited record naming any other folder is not obeyed)."""
     gone = {os.path.abspath(p) for p in removed}
     changes = []
     folders = sorted({f for owner in owners for f in _created(manifest, owner)}, key=lambda f: -f.count(os.sep))
     for folder in folders:
         path = Path(folder)
-        if path.is_symlink() or not path.is_dir():
+        inside = os.path.abspath(path).rstrip(os.sep) + os.sep
+        if path.is_symlink() or not path.is_dir() or not any(p.startswith(inside) for p in gone):
             continue
         try:
             left = [name for name in os.listdir(path) if os.path.abspath(path / name) not in gone]
@@ -548,12 +623,23 @@ def plan(hosts: Sequence[str], layout: Layout, dest: Optional[Path] = None, remo
             if not skip_absent or remove:
                 raise
             changes.append(Change("skip", layout.home, owner=host, note=str(exc)))
+    changes = _edited_since(manifest, changes, remove, refusals)
     if not remove:
         if done:
             changes += _bridge_changes(layout, root, manifest, False, engine or engine_command(), refusals)
+    refusals += _read_only(changes)
     if refusals:
         more = f" (and {len(refusals) - 1} more: see --dry-run)" if len(refusals) > 1 else ""
         raise InstallError(f"nothing written: {refusals[0]}{more}")
+    written = manifest.setdefault("written", {})
+    if not isinstance(written, dict):
+        written = manifest["written"] = {}
+    for change in changes:
+        if change.owner in _WHOLE_FILES and change.action in ("write", "unchanged", "remove"):
+            if change.action == "remove":
+                written.pop(str(change.path), None)
+            elif change.content is not None:
+                written[str(change.path)] = _digest(change.content)
     if not remove:
         if any(c.action == "write" for c in changes):
             _record(manifest, changes)
@@ -567,32 +653,49 @@ def plan(hosts: Sequence[str], layout: Layout, dest: Optional[Path] = None, remo
     assert isinstance(created, dict)
     for host in done:
         created.pop(host, None)
-    if not any(installed(h, layout) for h in HOSTS if h not in hosts):  # the bridge config serves every host
+    left = any(c.action == "keep" for c in changes)  # an edited file stays: its host still uses the bridge config
+    if not left and not any(installed(h, layout) for h in HOSTS if h not in hosts):  # it serves every host
         bridge = _bridge_changes(layout, root, manifest, True, "", refusals)
+        refusals += _read_only(bridge)
         if refusals:
             raise InstallError(f"nothing written: {refusals[0]}")
         changes += bridge
         if os.path.lexists(layout.manifest()):
             changes.append(Change("remove", layout.manifest(), owner="manifest", before=_read(layout.manifest())))
         changes += _folder_removals(["bridge", "manifest"], manifest, [c.path for c in changes if c.action in ("remove", "rmdir")])
-    elif os.path.lexists(layout.manifest()) and removed:
+    elif os.path.lexists(layout.manifest()) and (removed or left):
         changes.append(_write(layout.manifest(), _dump(manifest), "manifest"))
     return changes
 
 
 def _atomic_write(path: Path, content: bytes) -> None:
-    """``content`` into ``path`` through a temporary file beside it, keeping the file's permissions."""
+    """``content`` into ``path`` through a temporary file beside it, keeping the file's permissions and (where
+    this process may: root, ``sudo -E``) its owner. A file with other hard links (a dotfiles copy) is rewritten in
+    place instead: a rename would split it from its other names, which would keep the old bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        mode: Optional[int] = stat.S_IMODE(os.stat(path).st_mode)
+        info: Optional[os.stat_result] = os.stat(path)
     except FileNotFoundError:
-        mode = None
+        info = None
+    else:
+        if info.st_nlink > 1:
+            with open(path, "r+b") as out:
+                out.write(content)
+                out.truncate()
+                out.flush()
+                os.fsync(out.fileno())
+            return
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(content)
-        if mode is not None:
-            os.chmod(tmp, mode)
+        if info is not None:
+            if hasattr(os, "chown") and (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()):
+                try:
+                    os.chown(tmp, info.st_uid, info.st_gid)
+                except PermissionError:
+                    pass  # (not root: the file becomes this user's, as any editor's save makes it)
+            os.chmod(tmp, stat.S_IMODE(info.st_mode))
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -634,8 +737,11 @@ def installed(host: str, layout: Layout) -> bool:
 
 
 def _nuke_block(init: Path) -> Optional[str]:
-    """The text of the installer's block in ``init`` (followed through a link), or None."""
+    """The text of the installer's block in ``init`` (followed through a link), or None (also when it is not a
+    regular file: a named pipe would never end)."""
     try:
+        if not stat.S_ISREG(os.stat(init).st_mode):
+            return None
         text = init.read_bytes().decode("latin-1")
     except OSError:
         return None

@@ -85,6 +85,28 @@ def default_output_dir(base_dir: Optional[str], name: str) -> str:
     return os.path.join(base, RESULT_FOLDER, name)
 
 
+def host_path(path: str, sep: Optional[str] = None) -> str:
+    """``path`` as a host parameter should hold it: forward slashes (Houdini string parameters read ``\\`` as an
+    escape; Nuke prefers ``/`` on every OS). Only the OS separator ``sep`` is replaced: a POSIX file name may hold a
+    ``\\``."""
+    sep = sep or os.sep
+    return path if sep == "/" else path.replace(sep, "/")
+
+
+def relative_path(path: str, base_dir: Optional[str], token: str) -> str:
+    """``path`` for a host parameter: relative to the scene's folder ``base_dir`` as ``token/...`` when inside it
+    (``$HIP/flashdepth/node``: every machine and mount that opens the scene finds it), else whole; forward
+    slashes (:func:`host_path`)."""
+    if base_dir:
+        try:
+            inside = os.path.relpath(path, base_dir)
+        except ValueError:  # another drive (Windows)
+            inside = os.pardir
+        if inside != os.pardir and not inside.startswith(os.pardir + os.sep):
+            return host_path(token if inside == os.curdir else token + os.sep + inside)
+    return host_path(path)
+
+
 def sequence_name(pattern: str) -> Optional[str]:
     """The file name of a sequence pattern with its frame token as printf (``/a/shot.####.exr`` ->
     ``shot.%04d.exr``: the same for every spelling Nuke, Houdini and Fusion use); None for a single file or

@@ -8,6 +8,7 @@ Per output folder (one node's versions) the rule keeps:
 * partial versions newer than the newest complete one (a render to finish);
 * every version a node shows (its marker from :func:`.versions.mark_shown`, or the caller's ``protect``: a node
   passes the version it shows and the one its settings make);
+* every version with a read-only file of its own (locked frames);
 * every version being rendered: a rendering marker (a host node's, or the engine's, written before it loads
   its model) whose process lives, or from another machine whose heartbeat is recent; an engine temporary of a
   live process; any file written in the last :data:`ACTIVE_S` seconds.
@@ -36,7 +37,8 @@ from flashdepth_vfx.bridge.runner import process_alive
 from flashdepth_vfx.plates.output_guard import replace_refusal, written_kind
 
 from .versions import (
-    MANIFEST, MARKER_STALE_S, RENDERING_MARKER, SHOWN_FOLDER, DepthVersion, describe_versions, shown_by,
+    MANIFEST, MARKER_STALE_S, PREVIEW_FOLDER, RENDERING_MARKER, SHOWN_FOLDER, DepthVersion, describe_versions,
+    shown_by,
 )
 
 DEFAULT_KEEP = 2
@@ -233,18 +235,27 @@ def rendering_reason(folder: str, files: Iterable[Tuple[str, float]], now: Optio
     return None
 
 
+def _project_folder(relative: str) -> bool:
+    """Whether ``relative`` (to a version folder) is a folder the project makes there: the version folder, the
+    snapshot folders and the shown markers' folder. Only these are removed once pruning left them empty."""
+    parts = os.path.normpath(relative).split(os.sep)
+    return parts == ["."] or parts == [SHOWN_FOLDER] or (parts[0] == SNAPSHOTS and len(parts) <= 2)
+
+
 def _walk(folder: str) -> List[Tuple[str, float, int]]:
     """(relative path, modification time, size) of every file under ``folder``; links (to files or folders)
-    are listed as files and never followed."""
+    are listed as files and never followed, as are empty folders the project does not make (a user's)."""
     found = []
     for root, dirs, names in os.walk(folder, followlinks=False):
+        if root != folder and not names and not dirs and not _project_folder(os.path.relpath(root, folder)):
+            names = [""]  # the empty folder itself
         for name in list(names) + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
             path = os.path.join(root, name)
             try:
                 info = os.lstat(path)
             except OSError:
                 continue
-            found.append((os.path.relpath(path, folder), info.st_mtime, info.st_size))
+            found.append((os.path.relpath(path, folder), info.st_mtime, info.st_size if name else 0))
     return found
 
 
@@ -341,11 +352,25 @@ def plan_folder(output_dir: str, keep: int = DEFAULT_KEEP, protect: Sequence[Dep
             continue
         frames = frame_names(version.pattern)
         ours = {path for path, _, _ in files if _is_ours(version, path, frames)}
+        locked = sorted(path for path in ours if _read_only(os.path.join(version.folder, path)))
+        if locked:
+            plan.keep.append(Kept(version, f"{len(locked)} of its files are read-only (locked: {locked[0]}); make "
+                                           "them writable to let it go"))
+            continue
         foreign = tuple(sorted(path for path, _, _ in files if path not in ours))
         size = sum(size for path, _, size in files if path in ours)
         plan.remove.append(Removal(version, tuple(path for path, _, _ in files if path in ours), size, foreign,
                                    _listing(files), newest))
     return plan
+
+
+def _read_only(path: str) -> bool:
+    """A file nobody may write (locked with chmod a-w, approved frames): removing it needs only the folder's
+    permission, so pruning asks its mode."""
+    try:
+        return not os.lstat(path).st_mode & 0o222
+    except OSError:
+        return False
 
 
 def output_folders(path: str) -> List[str]:
@@ -386,8 +411,8 @@ def apply(plan: PrunePlan) -> List[str]:
             plan.remove.remove(removal)
             plan.keep.append(Kept(removal.version, CHANGED))
             continue
-        for relative in removal.files:
-            path = os.path.join(removal.version.folder, relative)
+        for relative in sorted(removal.files, key=lambda name: name == MANIFEST):  # the manifest last: a prune
+            path = os.path.join(removal.version.folder, relative)  # cut short leaves a version the next one finds
             try:
                 os.remove(path)
             except FileNotFoundError:
@@ -395,11 +420,49 @@ def apply(plan: PrunePlan) -> List[str]:
             except OSError:
                 failed.append(path)
         for root, _, _ in sorted(os.walk(removal.version.folder, followlinks=False), key=lambda item: -len(item[0])):
+            if not _project_folder(os.path.relpath(root, removal.version.folder)):
+                continue  # a user's folder stays, even empty
             try:
                 os.rmdir(root)  # only empty folders go: what the project did not write keeps its folder
             except OSError:
                 continue
     return failed
+
+
+def clear_preview(preview: DepthVersion) -> None:
+    """Remove the frames *Preview frame* rendered with ``preview``'s settings (the shot is rendered now): only the
+    files the engine wrote there (:func:`_is_ours`), then the folders left empty; nothing while a preview renders
+    into it. Best effort: what cannot go stays."""
+    files = _walk(preview.folder)
+    now = time.time()
+    if any(RENDERING_MARKER.match(name) and _marker_reason(os.path.join(preview.folder, name), now)
+           for name, _, _ in files):
+        return
+    frames = frame_names(preview.pattern)
+    for relative, _, _ in files:
+        if _is_ours(preview, relative, frames):
+            try:
+                os.remove(os.path.join(preview.folder, relative))
+            except OSError:
+                continue
+    folders = sorted((root for root, _, _ in os.walk(preview.folder, followlinks=False)), key=len, reverse=True)
+    for folder in folders + [os.path.dirname(preview.folder)]:
+        try:
+            os.rmdir(folder)  # only when empty
+        except OSError:
+            continue
+
+
+def clear_previews(output_dir: str, plate: str) -> None:
+    """Remove the frames *Preview frame* rendered of ``plate`` under a node's output folder, with any settings
+    (:func:`clear_preview` each): the shot is rendered, the one-frame previews have served."""
+    try:
+        with os.scandir(os.path.join(output_dir, PREVIEW_FOLDER)) as entries:
+            keys = [entry.name for entry in entries if entry.is_dir(follow_symlinks=False)]
+    except OSError:
+        return
+    for key in keys:
+        clear_preview(DepthVersion.preview_in(output_dir, key, plate))
 
 
 def summary(plan: PrunePlan, failed: Sequence[str] = ()) -> str:

@@ -65,6 +65,11 @@ MARKER_STALE_S = 600.0
 """A rendering marker of another machine not touched for this long is left by a render that died there."""
 _LABEL_TIME = "%Y-%m-%d %H:%M"
 _NEW_FOLDERS: Set[str] = set()  # version folders this process made for a render that has not ended yet
+PREVIEW_FOLDER = ".flashdepth_preview"
+"""In a node's output folder: the frames *Preview frame* rendered, one sub-folder per settings key. No manifest:
+never a version (not in the version menu, never pruned as one); a preview of the same frame and settings is
+overwritten by the engine (its output guard replaces only its own files), and the node's previews go once its shot
+is rendered (:func:`.prune.clear_previews`)."""
 RESOLVE_PROJECT = "DaVinci Resolve project"
 """How a shown record names a Resolve project (its media pool imported the version): no file, so never stale."""
 
@@ -102,9 +107,15 @@ def _file_identity(path: str) -> str:
     return stamp if stamp != "missing" else f"missing:{os.path.basename(path)}"
 
 
+_LOSSLESS_ARGS = ("--compression",)
+"""Engine options that change how the files are stored, never the depth in them: not part of the key."""
+
+
 def _args_identity(args: Sequence[str]) -> List[str]:
     out: List[str] = []
     for index, arg in enumerate(args):
+        if arg in _LOSSLESS_ARGS or (index and args[index - 1] in _LOSSLESS_ARGS):
+            continue
         kind = _PATH_ARGS.get(args[index - 1]) if index else None
         out.append(os.path.basename(arg) if kind == "name" else _file_identity(arg) if kind == "content" else arg)
     return out
@@ -154,9 +165,19 @@ class DepthVersion:
         """The version ``key`` of ``plate``'s depth under a node's output folder."""
         return cls(key, output_pattern(plate, os.path.join(output_dir, key)))
 
+    @classmethod
+    def preview_in(cls, output_dir: str, key: str, plate: str) -> DepthVersion:
+        """Where *Preview frame* writes the frames of settings ``key`` (:data:`PREVIEW_FOLDER`)."""
+        return cls(key, output_pattern(plate, os.path.join(output_dir, PREVIEW_FOLDER, key)))
+
     @property
     def folder(self) -> str:
         return os.path.dirname(self.pattern)
+
+    @property
+    def is_preview(self) -> bool:
+        """Frames *Preview frame* rendered, not a version of the shot."""
+        return os.path.basename(os.path.dirname(self.folder)) == PREVIEW_FOLDER
 
     def frame_file(self, frame: int) -> str:
         return frame_file(self.pattern, frame)
@@ -436,6 +457,7 @@ class DepthState(enum.Enum):
     CURRENT = "current"    # every asked frame rendered with these settings
     PARTIAL = "partial"    # some of them (a cancelled or failed render): finish with --resume
     STALE = "stale"        # the loader shows depth rendered with other settings
+    PREVIEW = "preview"    # the loader shows the one frame Preview frame rendered; the shot is not rendered yet
     MISSING = "missing"    # the files the loader showed are gone
 
 
@@ -444,6 +466,7 @@ STATE_COLOURS = {
     DepthState.CURRENT: 0x3E8E4EFF,
     DepthState.PARTIAL: 0xD0A030FF,
     DepthState.STALE: 0xB8503AFF,
+    DepthState.PREVIEW: 0x4A78B0FF,
     DepthState.MISSING: 0x9A2A2AFF,
 }
 """Node tile colour per state (0xRRGGBBAA, as Nuke's ``tile_color`` takes it)."""
@@ -498,6 +521,12 @@ class NodeStatus:
             return (f"Stale: showing version {self.shown.key[:8]} chosen by hand ({summary}): its settings differ "
                     f"from the node's (their version is {ready}); choose latest in the version menu or press "
                     f"{render_button}")
+        if self.state is DepthState.PREVIEW and self.shown is not None:
+            frames = ", ".join(map(str, self.shown.on_disk()[:3]))
+            if self.shown.key != self.wanted.key:
+                return (f"Preview: frame {frames} rendered with other settings; press Preview frame again, or "
+                        f"{render_button} for the shot")
+            return f"Preview: frame {frames} only; press {render_button} for the shot"
         if self.state is DepthState.STALE:
             return f"Stale: the depth shown was rendered with other settings; press {render_button}"
         if self.state is DepthState.MISSING:
@@ -512,7 +541,13 @@ def node_status(wanted: DepthVersion, frames: Sequence[int], shown: Optional[Dep
     shows ``shown``. A complete ``wanted`` is always the one to show; a partial one only when no complete
     previous version is there to keep. A version the artist ``chosen`` in the version menu stays shown: it is
     *stale* while it is not ``wanted`` (the compositor sees at a glance that the depth does not follow the
-    knobs), *missing* when its files are gone."""
+    knobs), *missing* when its files are gone. A ``shown`` preview (*Preview frame*) stays shown until depth of the
+    settings is on disk: *preview*."""
+    if shown is not None and shown.is_preview:
+        status = node_status(wanted, frames, None)
+        if status.done or not shown.on_disk():
+            return status
+        return NodeStatus(DepthState.PREVIEW, wanted, 0, status.total, shown, shown)
     total = len(frames)
     wanted_on_disk = set(wanted.on_disk())  # one listing per version, not a look-up per frame
     done = len([frame for frame in frames if frame in wanted_on_disk])

@@ -34,13 +34,18 @@ _processors: dict[tuple[str, str, str, str, bool], tuple[OCIO.CPUProcessor, bool
 _processors_lock = threading.Lock()
 
 
+def config_source(path: str | None = None) -> str:
+    """The config :func:`load_config` reads: ``path``, else ``$OCIO``, else the built-in studio config."""
+    return path or os.environ.get("OCIO") or BUILTIN_CONFIG
+
+
 def load_config(path: str | None = None) -> OCIO.Config:
     """The OCIO config at ``path``, else ``$OCIO``, else OCIO's built-in studio config.
 
     With ``$OCIO`` unset OCIO itself would hand back a raw config with colour management off, so the
     built-in studio config is named explicitly.
     """
-    source = path or os.environ.get("OCIO") or BUILTIN_CONFIG
+    source = config_source(path)
     try:
         return OCIO.Config.CreateFromFile(source)
     except _OCIO_ERRORS as exc:

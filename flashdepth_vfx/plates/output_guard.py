@@ -4,11 +4,13 @@ link, and never a file the project did not write.
 The one rule, :func:`replace_refusal` (why a file may not be replaced or deleted, or None), for one path:
 
 - a path inside a protected tree (the project's own checkout), reached directly or through a linked folder: never;
+  :func:`check_outputs` protects the project's own code (:func:`own_folders`) for every command;
 - an input (same real path, or the same file through a hard link): never;
 - a link (to a file, a folder, or nothing): never; the link and what it points at are the user's;
 - a folder or anything else that is not a regular file: never;
 - an existing file the project did not write as the same kind of file (a render's depth frame, a preview, eval
-  metrics, an installed host file…): only with ``overwrite``. Nothing there: it may be written.
+  metrics, an installed host file…): only with ``overwrite``; nor a read-only one (locked by someone), even of the
+  project's (:func:`check_outputs`). Nothing there: it may be written.
 
 Every command that writes files (``render``, ``preview``, ``eval``, ``weights convert``, ``train``; ``farm`` for the
 plates its tasks will render) calls :func:`check_outputs` with its planned outputs and its inputs before it writes
@@ -56,10 +58,13 @@ def source_marker(kind: OutputKind) -> str:
 
 
 def written_kind(path: str | os.PathLike[str]) -> str | None:
-    """The kind of file the project wrote at ``path``, or None (not the project's, unreadable, or missing)."""
+    """The kind of file the project wrote at ``path``, or None (not the project's, unreadable, missing, or not a
+    regular file)."""
     file = Path(path)
     suffix = file.suffix.lower()
     try:
+        if not stat.S_ISREG(os.stat(file).st_mode):  # a named pipe or a device would never end
+            return None
         if suffix == ".json":
             if file.stat().st_size > _MAX_HEADER_BYTES:
                 return None
@@ -101,6 +106,14 @@ def _inside(path: Path, roots: Iterable[str | os.PathLike[str]]) -> Optional[Pat
             if candidate == base or candidate.startswith(base.rstrip(os.sep) + os.sep):
                 return Path(root)
     return None
+
+
+def own_folders() -> list[Path]:
+    """The project's own code, which no command writes into: the package, and beside it in a checkout the host
+    adapters (``nuke/``, ``houdini/``, ``resolve/``) that hosts run from."""
+    package = Path(__file__).resolve().parent.parent
+    return [package] + [folder for folder in (package.parent / host for host in ("nuke", "houdini", "resolve"))
+                        if folder.is_dir()]
 
 
 def replace_refusal(path: str | os.PathLike[str], kind: Optional[OutputKind], *,
@@ -160,6 +173,7 @@ def check_outputs(
     ``outputs`` are (file to write, its kind) pairs; ``inputs`` may hold None (an option not given) and files that
     do not exist (a missing plate's name).
     """
+    own = own_folders()
     real_inputs: dict[str, Path] = {}
     inode_inputs: dict[tuple[int, int], Path] = {}
     for item in inputs:
@@ -174,6 +188,10 @@ def check_outputs(
     for item, kind in outputs:
         output = Path(item)
         real, inode = _identity(output)
+        root = _inside(output, own)
+        if root is not None:
+            raise OutputError(f"Output {output} is inside flashdepth-vfx's own folder {root}, which is never written "
+                              "(even with --overwrite); choose another output")
         source = real_inputs.get(real) or (inode_inputs.get(inode) if inode is not None else None)
         if source is not None:
             same = "" if os.fspath(source) == os.fspath(output) else f" ({source})"
@@ -186,6 +204,9 @@ def check_outputs(
             raise OutputError(f"Output {refusal}; choose another output")
         if inode is not None and not overwrite and written_kind(output) != kind:
             foreign.append((output, kind))
+        elif inode is not None and not overwrite and not os.stat(output).st_mode & 0o222:
+            raise OutputError(f"{output} is read-only (locked, approved?): pass --overwrite to replace it anyway, "
+                              "or choose another output")
     if foreign:
         more = f" (and {len(foreign) - 1} more)" if len(foreign) > 1 else ""
         raise OutputError(

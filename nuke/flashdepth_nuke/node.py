@@ -43,10 +43,11 @@ from flashdepth_vfx.hosts.controller import Source
 from flashdepth_vfx.hosts.export import ExportCache
 from flashdepth_vfx.hosts.farm import FARM_BUTTON
 from flashdepth_vfx.hosts.frames import format_frames, script_frames
-from flashdepth_vfx.hosts.paths import default_output_dir
+from flashdepth_vfx.hosts.paths import default_output_dir, host_path, relative_path
 from flashdepth_vfx.hosts.render import BackgroundRender, Report
 from flashdepth_vfx.hosts.settings import (
-    DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, RENDER_BUTTON, NodeSettings,
+    COMPRESSIONS, DATA_TYPES, DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, PREVIEW_BUTTON, RENDER_BUTTON,
+    NodeSettings,
 )
 from flashdepth_vfx.hosts.versions import DepthState, DepthVersion, NodeStatus, describe_versions
 
@@ -62,8 +63,12 @@ FRAMES = "frames"
 DEVICE = "device"
 PRECISION = "precision"
 USE_PROXY = "use_proxy"
+MAX_SIZE = "max_size"
+DATA_TYPE = "data_type"
+COMPRESSION = "compression"
 OUTPUT = "output"
 RENDER = "render"
+PREVIEW = "preview"
 FINISH = "finish"
 SHOW_PARTIAL = "show_partial"
 CANCEL = "cancel"
@@ -77,6 +82,9 @@ PRUNE = "delete_old_versions"
 RESULT = "flashdepth_result"  # hidden: the DepthVersion the DepthRead shows (JSON)
 STATE = "flashdepth_state"  # hidden: the status in a few words, which the Node Graph draws on the node
 CHOSEN = "flashdepth_chosen"  # hidden: the artist chose that version in the version menu
+SCRIPT_FOLDER = "[file dirname [value root.name]]"
+"""The saved script's folder as a file knob spells it (TCL, evaluated on each machine): the output folder knob is
+kept relative to it, so another mount of the show finds the same versions."""
 LATEST = "latest (follows the settings)"
 """The version menu's first item: show the version the knobs make (or keep the previous one until it is done)."""
 MISSING_ITEM = "(chosen, no longer on disk)"
@@ -84,7 +92,9 @@ MISSING_ITEM = "(chosen, no longer on disk)"
 keeps a choice)."""
 TEXT_KNOBS = (CHECKPOINT, MODEL, COLORSPACE, MODE, FRAMES, DEVICE, PRECISION)
 SOLVE_KNOBS = (POINTS, POSITION, NORMALS)
-SETTING_KNOBS = TEXT_KNOBS + (USE_PROXY, OUTPUT) + SOLVE_KNOBS
+FILE_KNOBS = (MAX_SIZE, DATA_TYPE, COMPRESSION)
+"""The model-input size and how the depth files are stored (a node saved before them lacks them)."""
+SETTING_KNOBS = TEXT_KNOBS + (USE_PROXY, OUTPUT) + SOLVE_KNOBS + FILE_KNOBS
 
 # Nodes inside the Group.
 INPUT_NODE = "Plate"
@@ -174,6 +184,14 @@ def _solve_knobs() -> List[nuke.Knob]:
     ]
 
 
+def _file_knobs() -> List[nuke.Knob]:
+    return [
+        nuke.Int_Knob(MAX_SIZE, "max size"),
+        nuke.Enumeration_Knob(DATA_TYPE, "data type", list(DATA_TYPES)),
+        nuke.Enumeration_Knob(COMPRESSION, "compression", list(COMPRESSIONS)),
+    ]
+
+
 def _add_knobs(group: nuke.Group) -> None:
     knobs = [
         nuke.Tab_Knob("flashdepth", "FlashDepth"),
@@ -185,9 +203,11 @@ def _add_knobs(group: nuke.Group) -> None:
         nuke.Enumeration_Knob(DEVICE, "device", list(DEVICES)),
         nuke.Enumeration_Knob(PRECISION, "precision", list(PRECISIONS)),
         nuke.Boolean_Knob(USE_PROXY, "render from proxy"),
+        *_file_knobs(),
         nuke.File_Knob(OUTPUT, "output folder"),
         *_solve_knobs(),
         nuke.PyScript_Knob(RENDER, RENDER_BUTTON, button_command("render")),
+        nuke.PyScript_Knob(PREVIEW, PREVIEW_BUTTON, button_command(PREVIEW)),
         nuke.PyScript_Knob(FINISH, FINISH_BUTTON, button_command("finish")),
         nuke.PyScript_Knob(SHOW_PARTIAL, "Show partial", button_command("show_partial")),
         nuke.PyScript_Knob(CANCEL, "Cancel", button_command("cancel")),
@@ -204,8 +224,16 @@ def _add_knobs(group: nuke.Group) -> None:
                 "delivered later is rendered whole). The depth lines up with the plate in every Read frame mode.",
         USE_PROXY: "Render from the Read's proxy files instead of the full-resolution plate. Nuke's proxy "
                    "mode itself never changes what is rendered.",
+        MAX_SIZE: "Long side of the model's input in pixels: smaller uses less GPU memory and renders less detail; "
+                  "0: the model's own (2044 for the official models). A new size makes a new version.",
+        DATA_TYPE: "float32, or half floats: half the file size, about 3 significant digits (a new version).",
+        COMPRESSION: "EXR compression of the depth files (all lossless; auto: zip for half, none for float32). "
+                     "It changes file sizes, never the depth: the version stays the same.",
         OUTPUT: "Folder for the depth EXRs (one sub-folder per settings version); empty: "
-                "<script folder>/flashdepth/<node name>.",
+                "<script folder>/flashdepth/<node name>, written here relative to the script at the first render "
+                "(the studio's filename filters apply, as to Reads).",
+        PREVIEW: "Render only the frame you are on with these settings and show it in the node (not a version: it "
+                 "shows until the shot is rendered, then its file goes).",
         FINISH: "Render the frames a cancelled or failed render left out, keeping the finished ones (--resume).",
         SHOW_PARTIAL: "Show the unfinished render of these settings now, instead of the previous complete version.",
         POINTS: "With a Camera connected: the tracked 3D points of its matchmove (USD, .obj or CSV x,y,z). The "
@@ -223,7 +251,7 @@ def _add_knobs(group: nuke.Group) -> None:
         if knob.name() in tips:
             knob.setTooltip(tips[knob.name()])
         group.addKnob(knob)
-    for name in (FINISH, SHOW_PARTIAL, CANCEL):
+    for name in (PREVIEW, FINISH, SHOW_PARTIAL, CANCEL):
         group[name].clearFlag(nuke.STARTLINE)
     for hidden in (RESULT, CHOSEN, STATE):
         group[hidden].setFlag(nuke.INVISIBLE)
@@ -269,7 +297,7 @@ def read_source(group: nuke.Group) -> Source:
     source = up.follow(upstream)
     if upstream is None or source is None:
         raise FlashDepthError(f"{group.name()} has no input: connect a Read or a node tree to it")
-    output_dir = str(group[OUTPUT].value()).strip() or default_output_dir(_script_dir(), group.name())
+    output_dir = up.file_path(group, OUTPUT) or default_output_dir(_script_dir(), group.name())
     frames = script_frames(str(group[FRAMES].value()), range(upstream.firstFrame(), upstream.lastFrame() + 1))
     knobs = {name: str(group[name].value()) for name in TEXT_KNOBS}
     colour = engine_colour(knobs.pop(COLORSPACE), up.active_ocio_config())
@@ -289,6 +317,8 @@ def read_source(group: nuke.Group) -> Source:
     solve = _solve(group, output_dir, read, frames)
     settings = NodeSettings(plate=plate, output_dir=output_dir, frames=format_frames(files),
                             colorspace=colour.colorspace or "", ocio_config=colour.ocio_config or "",
+                            max_size=_knob_text(group, MAX_SIZE), data_type=_knob_text(group, DATA_TYPE, DATA_TYPES[0]),
+                            compression=_knob_text(group, COMPRESSION, COMPRESSIONS[0]),
                             extra_args=solve.args, **knobs)
     return Source(settings, files, export, solve)
 
@@ -339,8 +369,9 @@ def load_version(group: nuke.Group, version: Optional[DepthVersion], source: Sou
             if node is not None:
                 node["disable"].setValue(True)
         return
-    changed = str(read["file"].value()) != version.pattern
-    read["file"].setValue(version.pattern)
+    pattern = host_path(version.pattern)
+    changed = str(read["file"].value()) != pattern
+    read["file"].setValue(pattern)
     plate = up.follow(group.input(0))
     if source.export is None and plate is not None:
         up.copy_timing(plate, read)
@@ -450,8 +481,9 @@ class _Node:
         load_version(self.group, version, source, reload)
 
     def keep_output_dir(self, output_dir: str) -> None:
-        if not str(self.group[OUTPUT].value()).strip():
-            self.group[OUTPUT].setValue(output_dir)
+        base = _script_dir()
+        if base and not str(self.group[OUTPUT].value()).strip():  # (an unsaved script's temp folder is not kept)
+            self.group[OUTPUT].setValue(relative_path(output_dir, base, SCRIPT_FOLDER))
 
     def ask(self, question: str, details: str) -> bool:
         return bool(nuke.ask(f"{question}\n\n{details}" if details else question))
@@ -480,6 +512,14 @@ class _Node:
 
         yield tick
 
+    def current_frame(self) -> int:
+        frame = int(nuke.frame())
+        read = up.follow(self.group.input(0))
+        if read is None or read.Class() != "Read":  # an exported node tree is numbered by script frames
+            return frame
+        pairs = up.frame_pairs(read, [frame])
+        return pairs[0][0] if pairs else frame
+
     def show_progress(self, fraction: Optional[float], message: Optional[str]) -> None:
         if message is not None:
             self.group[STATUS].setValue(message)
@@ -504,7 +544,7 @@ def choose_version(group: nuke.Group) -> None:
 
 
 # What the buttons, knobChanged and script load call (flashdepth_vfx.hosts.controller's verbs on this node).
-(refresh_status, render, finish, cancel, show_partial, delete_old_versions, send_to_farm,
+(refresh_status, render, preview, finish, cancel, show_partial, delete_old_versions, send_to_farm,
  running) = controller.verbs(_Node)
 
 
@@ -514,7 +554,7 @@ def _export_begin(name: str, pattern: str) -> None:
         raise FlashDepthError(f"{name} was deleted while exporting its input")
     with group:
         # the working space, as the engine is told (a Write's default follows Project Settings' float files LUT)
-        write = nuke.nodes.Write(name=EXPORT_NODE, file=pattern, file_type="exr", channels="rgba",
+        write = nuke.nodes.Write(name=EXPORT_NODE, file=host_path(pattern), file_type="exr", channels="rgba",
                                  colorspace=_working_space())
         write.setInput(0, _inner(group, INPUT_NODE))
 
@@ -618,11 +658,12 @@ def upgrade(group: nuke.Group) -> None:
             group["label"].setValue("")
     if group.knob(USE_PROXY) is None:
         group.addKnob(nuke.Boolean_Knob(USE_PROXY, "render from proxy"))
-    for solve_knob in _solve_knobs():
-        if group.knob(solve_knob.name()) is None:
-            group.addKnob(solve_knob)
+    for added in _solve_knobs() + _file_knobs():
+        if group.knob(added.name()) is None:
+            group.addKnob(added)
     _upgrade_inner(group)
-    for action, label in ((FINISH, FINISH_BUTTON), (SHOW_PARTIAL, "Show partial"), (FARM, FARM_BUTTON)):
+    for action, label in ((PREVIEW, PREVIEW_BUTTON), (FINISH, FINISH_BUTTON), (SHOW_PARTIAL, "Show partial"),
+                          (FARM, FARM_BUTTON)):
         if group.knob(action) is None:
             group.addKnob(nuke.PyScript_Knob(action, label, button_command(action)))
     for version_knob in _version_knobs():
@@ -630,7 +671,7 @@ def upgrade(group: nuke.Group) -> None:
             group.addKnob(version_knob)
             if version_knob.name() == CHOSEN:
                 version_knob.setFlag(nuke.INVISIBLE)
-    for action in (RENDER, FINISH, SHOW_PARTIAL, CANCEL, FARM, PRUNE):
+    for action in (RENDER, PREVIEW, FINISH, SHOW_PARTIAL, CANCEL, FARM, PRUNE):
         knob = group.knob(action)
         if isinstance(knob, nuke.PyScript_Knob) and knob.value() != button_command(action):
             knob.setValue(button_command(action))

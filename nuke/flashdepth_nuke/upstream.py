@@ -64,13 +64,20 @@ def read_file(read: nuke.Node, use_proxy: bool) -> str:
     ``nuke.addFilenameFilter`` remaps), whatever the script's proxy mode; its proxy file when ``use_proxy`` is
     asked and it has one."""
     if use_proxy:
-        proxy = _file_knob(read, "proxy").strip()
+        proxy = file_path(read, "proxy")
         if proxy:
-            return _filename_filter(proxy)
-    path = _file_knob(read, "file").strip()
+            return proxy
+    path = file_path(read, "file")
     if not path:
         raise FlashDepthError(f"{read.name()} has no file: set its file knob")
-    return _filename_filter(path)
+    return path
+
+
+def file_path(node: nuke.Node, name: str) -> str:
+    """The path a file knob names, as this machine sees it: TCL evaluated (``[file dirname [value root.name]]``),
+    through the studio's filename filters (``nuke.addFilenameFilter`` remaps of another mount); "" when empty."""
+    path = _file_knob(node, name).strip()
+    return _filename_filter(path) if path else ""
 
 
 def read_timing(read: nuke.Node) -> ReadTiming:

@@ -11,6 +11,8 @@ What the adapters rely on, modelled as documented:
   plays that loop; ``hou.isUIAvailable()`` is False in hython (:data:`ui_available`).
 * Any parameter change, user data or colour change marks the scene modified
   (``hou.hipFile.hasUnsavedChanges``); loading a .hip clears it before the load callbacks run.
+* String parameters expand ``$HIP`` and environment variables; a backslash escapes the next character
+  (``\\$HIP`` is a literal ``$HIP``, and ``C:\\show`` reads as ``C:show``): paths take forward slashes.
 * The COP2 File COP: ``filename1``, ``colorspace`` (a menu; entry 3 is OpenColorIO), ``ocio_space``,
   ``reload``. The Copernicus File COP: ``filename``, the AOV multiparm ``aovs`` with ``aov#`` (its AOVs
   become the node's outputs), ``reload``.
@@ -845,11 +847,11 @@ class _Text:
         variables = {"HIP": os.path.dirname(hipFile.path()) or ".", **os.environ}
 
         def expand(match: "re.Match[str]") -> str:
-            if match.group(1):  # \$NAME is a literal $NAME
-                return match.group(0)[1:]
+            if match.group(1) is not None:  # SideFX: a backslash escapes the next character (\$NAME is a literal
+                return match.group(1)       # $NAME; C:\show\depth reads as C:showdepth): paths use /
             return variables.get(match.group(2), match.group(0))
 
-        return re.sub(r"(\\)?\$\{?(\w+)\}?", expand, value)
+        return re.sub(r"\\(.)|\$\{?(\w+)\}?", expand, value)
 
 
 class _Ui:

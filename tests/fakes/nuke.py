@@ -9,7 +9,9 @@ the node relies on (Foundry's Python reference and user guide):
   "black"). ``firstFrame()``/``lastFrame()`` are script frames; ``metadata("input/frame", t)`` is the file
   frame read at script frame ``t`` (None when that file does not exist).
 * Proxy: with the Root's ``proxy`` on, ``nuke.filename`` returns a Read's ``proxy`` file when it has one;
-  ``File_Knob.getEvaluatedValue()`` is the knob's own file (``####`` normalised to ``%04d``).
+  ``File_Knob.getEvaluatedValue()`` is the knob's own file (``####`` normalised to ``%04d``, the TCL
+  ``[value root.name]`` and ``[file dirname ...]`` evaluated: a path relative to the script's folder).
+* ``nuke.frame()`` is the current frame (the Root's ``frame``); ``nuke.frame(f)`` moves to it.
 * Colour management: the Root's ``colorManagement`` ("Nuke" / "OCIO"), ``OCIO_config`` and
   ``customOCIOConfigPath``; ``nuke.EXE_PATH`` locates Nuke's own configs (``plugins/OCIOConfigs/configs``).
 * Callbacks: ``addKnobChanged`` (per node class), ``addOnScriptLoad``; :func:`knob_changed` plays an artist's
@@ -111,10 +113,29 @@ class EvalString_Knob(String_Knob):
     pass
 
 
+_TCL = re.compile(r"\[(value|file dirname) ([^\[\]]*)\]")
+
+
+def _tcl(text: str) -> str:
+    """The TCL commands the fake evaluates, innermost first: ``[value root.name]`` (a knob's value) and
+    ``[file dirname PATH]``."""
+    def run(match: "re.Match[str]") -> str:
+        if match.group(1) == "file dirname":
+            return os.path.dirname(match.group(2))
+        node_name, _, knob_name = match.group(2).rpartition(".")
+        node = _root if node_name == "root" else toNode(node_name)
+        return str(node[knob_name].value()) if node is not None else ""
+
+    while _TCL.search(text):
+        text = _TCL.sub(run, text)
+    return text
+
+
 class File_Knob(EvalString_Knob):
     def getEvaluatedValue(self) -> str:
-        """The file with TCL evaluated and a #### sequence written as %04d ("technical notation")."""
-        return re.sub(r"#+", lambda run: f"%0{len(run.group())}d", str(self._value))
+        """Foundry: the file with TCL expressions evaluated (``[file dirname [value root.name]]``: the script's
+        folder) and a #### sequence written as %04d ("technical notation")."""
+        return re.sub(r"#+", lambda run: f"%0{len(run.group())}d", _tcl(str(self._value)))
 
 
 class Tab_Knob(Knob):
@@ -304,7 +325,8 @@ _CLASS_KNOBS: Dict[str, Dict[str, Callable[[str], Knob]]] = {
     "Camera3": _CAMERA_KNOBS,
     "Output": {},
     "Group": {},
-    "Root": {"first_frame": _int(1), "last_frame": _int(100), "proxy": _bool(False), "floatLut": _plain("linear"),
+    "Root": {"first_frame": _int(1), "last_frame": _int(100), "frame": _int(1), "proxy": _bool(False),
+             "floatLut": _plain("linear"),
              "proxy_scale": _plain(0.5),
              "colorManagement": _enum("Nuke", "OCIO"),
              "OCIO_config": _enum("nuke-default", "aces_1.2", "fn-nuke_cg-config-v1.0.0_aces-v1.3_ocio-v2.1", "custom"),
@@ -611,6 +633,14 @@ def root() -> Root:
 
 def modified() -> bool:
     return _root.modified()
+
+
+def frame(value: Optional[float] = None) -> int:
+    """Foundry: ``nuke.frame()`` is the current frame (the Viewer's, the root's ``frame`` knob); ``nuke.frame(f)``
+    moves to ``f`` and returns it."""
+    if value is not None:
+        _root["frame"].setValue(int(value))
+    return int(_root["frame"].value())
 
 
 class _this:

@@ -10,8 +10,9 @@
 The engine writes only ``depth.Z`` (and the passes): never a second copy of the plate. Renders run in the background (the shared
 :class:`flashdepth_vfx.hosts.render.BackgroundRender` thread): every HOM call goes to Houdini's main thread
 through SideFX's ``hdefereval`` (one exported COP2 frame at a time, the progress, the result), so the UI never
-blocks; the node's progress bar and status line follow it and its *Cancel* button stops it. In hython (no UI)
-the same work runs in the calling thread under ``hou.InterruptableOperation``.
+blocks; the status bar and the status line follow it (no parameter: the .hip stays unmodified while it renders)
+and its *Cancel* button stops it. In hython (no UI) the same work runs in the calling thread under
+``hou.InterruptableOperation``.
 
 Each settings combination renders into its own version folder (:mod:`flashdepth_vfx.hosts.versions`); the
 loader keeps the previous complete version until the new one is complete, the status line and tile colour say
@@ -40,12 +41,17 @@ from flashdepth_vfx.errors import FlashDepthError
 from flashdepth_vfx.hosts import controller
 from flashdepth_vfx.hosts.camera import OFF, PASSES, solve_args, version_passes
 from flashdepth_vfx.hosts.controller import Source
-from flashdepth_vfx.hosts.export import ExportCache, content_key, file_stamp
+from flashdepth_vfx.hosts.export import ExportCache, content_key, file_stamp, sequence_stamp
 from flashdepth_vfx.hosts.farm import FARM_BUTTON
 from flashdepth_vfx.hosts.frames import format_frames, script_frames
-from flashdepth_vfx.hosts.paths import default_output_dir, frame_file, houdini_pattern, sequence_frames
+from flashdepth_vfx.hosts.paths import (
+    default_output_dir, frame_file, houdini_pattern, relative_path, sequence_frames,
+)
 from flashdepth_vfx.hosts.render import BackgroundRender, Report
-from flashdepth_vfx.hosts.settings import DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, RENDER_BUTTON, NodeSettings
+from flashdepth_vfx.hosts.settings import (
+    COMPRESSIONS, DATA_TYPES, DEVICES, FINISH_BUTTON, MODELS, MODES, PRECISIONS, PREVIEW_BUTTON, RENDER_BUTTON,
+    NodeSettings,
+)
 from flashdepth_vfx.hosts.versions import DepthState, DepthVersion, NodeStatus, describe_versions, keep_shown
 
 from .camera import CHAN_ROTATION_ORDER, camera_at, sample_camera
@@ -78,6 +84,9 @@ MODE = "fd_mode"
 FRAMES = "fd_frames"
 DEVICE = "fd_device"
 PRECISION = "fd_precision"
+MAX_SIZE = "fd_max_size"
+DATA_TYPE = "fd_data_type"
+COMPRESSION = "fd_compression"
 OUTPUT = "fd_output"
 CAMERA = "fd_camera"
 POINTS = "fd_points"
@@ -85,10 +94,11 @@ POSITION = "fd_position"
 NORMALS = "fd_normals"
 PASS_AOVS = ("P", "N")  # the layers (Copernicus AOVs) the position / normal passes write
 RENDER = "fd_render"
+PREVIEW = "fd_preview"
 FINISH = "fd_finish"
 CANCEL = "fd_cancel"
 FARM = "fd_farm"
-PROGRESS = "fd_progress"
+PROGRESS = "fd_progress"  # on nodes of earlier releases (set at every frame, it marked the .hip modified)
 STATUS = "fd_status"
 VERSION = "fd_version"
 PRUNE = "fd_prune"
@@ -146,7 +156,14 @@ def _parm_templates(kind: str) -> Tuple[hou.ParmTemplate, ...]:
         text(FRAMES, "Frame Range", "Frames to render, e.g. 1001-1100; empty: the whole sequence."),
         menu(DEVICE, "Device", DEVICES),
         menu(PRECISION, "Precision", PRECISIONS),
-        text(OUTPUT, "Output Folder", "Folder for the depth EXRs; empty: $HIP/flashdepth/<node name>.",
+        hou.IntParmTemplate(MAX_SIZE, "Max Size", 1, min=0, max=8192, script_callback=changed,
+                            script_callback_language=python,
+                            help="Long side of the model's input in pixels: smaller uses less GPU memory and renders "
+                                 "less detail; 0: the model's own. A new size makes a new version."),
+        menu(DATA_TYPE, "Data Type", DATA_TYPES),
+        menu(COMPRESSION, "Compression", COMPRESSIONS),
+        text(OUTPUT, "Output Folder", "Folder for the depth EXRs; empty: $HIP/flashdepth/<node name>, written here "
+                                      "(as $HIP/...) at the first render.",
              files, hou.fileType.Directory),
         text(CAMERA, "Camera", "The matchmove's OBJ camera: the shot solve ties the depth to it (depth.Z in scene "
                                "units, steady over the shot). Needs Scene Points.", hou.stringParmType.NodeReference),
@@ -154,10 +171,10 @@ def _parm_templates(kind: str) -> Tuple[hou.ParmTemplate, ...]:
         menu(POSITION, "Position Pass", PASSES),
         menu(NORMALS, "Normal Pass", PASSES),
         button(RENDER, RENDER_BUTTON, "render"),
+        button(PREVIEW, PREVIEW_BUTTON, "preview"),
         button(FINISH, FINISH_BUTTON, "finish"),
         button(CANCEL, "Cancel", "cancel"),
         button(FARM, FARM_BUTTON, "send_to_farm"),
-        hou.IntParmTemplate(PROGRESS, "Progress", 1, min=0, max=100, help="Percent of the running render."),
         hou.StringParmTemplate(STATUS, "Status", 1, help="Whether the depth is current, stale or partial."),
         hou.StringParmTemplate(
             VERSION, "Version", 1, default_value=(LATEST,), item_generator_script=_VERSION_MENU.format(latest=LATEST),
@@ -323,11 +340,27 @@ def _file_frames(spec: str, default: Sequence[int]) -> List[int]:
     return script_frames(spec, default)
 
 
+_FRAME_TOKEN = re.compile(r"\$\{?F\d*\}?|<F\d*>")
+"""A frame token in a file name parameter ($F4, ${F}, Copernicus' <F>): the parameter names a file sequence."""
+
+
+def _sequence_parm(parm: hou.Parm) -> Optional[str]:
+    """The file sequence a string parameter names with a frame token (as ``####``), else None."""
+    if not isinstance(parm.parmTemplate(), hou.StringParmTemplate):
+        return None
+    try:
+        raw = parm.unexpandedString()
+    except hou.Error:  # an expression rather than a string
+        return None
+    return _expand(raw) if _FRAME_TOKEN.search(raw) else None
+
+
 def content_parts(source: hou.OpNode, frames: Sequence[int]) -> List[str]:
     """What shapes ``source``'s images over its whole sequence ``frames``, one string per upstream node (for
     :func:`content_key`): its path, type and wiring, its parameter values at those frames, and the files those
-    values name. The key does not depend on which frames a render asks for, so asking for more exports only
-    the new ones."""
+    values name: a file sequence by :func:`.export.sequence_stamp` (a few file-system calls, none per frame), another
+    file by its size and time. The key does not depend on which frames a render asks for, so asking for more
+    exports only the new ones."""
     parts: List[str] = []
     seen = set()
     todo = [source]
@@ -339,13 +372,18 @@ def content_parts(source: hou.OpNode, frames: Sequence[int]) -> List[str]:
         inputs = [n for n in node.inputs() if n is not None]
         lines = [f"{node.path()}|{node.type().name()}|{[n.path() for n in inputs]}"]
         for parm in node.parms():
+            sequence = _sequence_parm(parm)
+            if sequence is not None:
+                lines.append(f"{parm.name()}={sequence}|{sequence_stamp(sequence, frames)}")
+                continue
             try:  # an animated parameter at every frame asked, any other once
                 at = frames if parm.isTimeDependent() else frames[:1]
                 values = sorted({str(parm.evalAtFrame(frame)) for frame in at})
             except hou.Error as exc:  # a parameter that cannot evaluate still counts, by its error
                 values = [f"error: {exc}"]
             lines.append(f"{parm.name()}={values}")
-            lines += [file_stamp(value) for value in values if os.path.isfile(value)]
+            if len(values) == 1 and os.path.isabs(values[0]):  # one file, not a frame-varying string
+                lines.append(file_stamp(values[0]))
         parts.append("\n".join(lines))
         todo += inputs
     return parts
@@ -382,7 +420,9 @@ def read_settings(node: hou.OpNode) -> Source:
     settings = NodeSettings(
         plate=plate, output_dir=output_dir, checkpoint=_text(node, CHECKPOINT), model=_text(node, MODEL),
         colorspace=_text(node, COLORSPACE), mode=_text(node, MODE), frames=format_frames(frames) if spec else "",
-        device=_text(node, DEVICE), precision=_text(node, PRECISION),
+        device=_text(node, DEVICE), precision=_text(node, PRECISION), max_size=_optional_text(node, MAX_SIZE),
+        data_type=_optional_text(node, DATA_TYPE, DATA_TYPES[0]),
+        compression=_optional_text(node, COMPRESSION, COMPRESSIONS[0]),
         ocio_config=hou.Color.ocio_configPath() if ocio_space is not None else "", extra_args=solve.args,
     )
     # the depth alone, in the channel the loaders read: the node adds it to its input (no copy of the plate)
@@ -425,7 +465,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 _PROGRESS: Dict[str, str] = {}
-"""The running renders' progress lines, by node session id (the status line shows them)."""
+"""The running renders' progress lines ("40% Frame 1002 (2/5)"), by node session id: the status bar and the status
+line show them; no parameter holds them (a parameter set marks the .hip modified)."""
 
 
 class _Node:
@@ -489,9 +530,9 @@ class _Node:
                 load_version(self.node, version)
 
     def keep_output_dir(self, output_dir: str) -> None:
-        if not _text(self.node, OUTPUT).strip():
+        if not _text(self.node, OUTPUT).strip():  # $HIP-relative: every machine and mount opening the .hip finds it
             with hou.undos.disabler():
-                _parm(self.node, OUTPUT).set(output_dir)
+                _parm(self.node, OUTPUT).set(relative_path(output_dir, _base_dir(), "$HIP"))
 
     def ask(self, question: str, details: str) -> bool:
         if not hou.isUIAvailable():
@@ -529,15 +570,18 @@ class _Node:
 
             yield poll
 
+    def current_frame(self) -> int:
+        return int(round(hou.frame()))
+
     def show_progress(self, fraction: Optional[float], message: Optional[str]) -> None:
+        # no parameter is set: that would mark the .hip modified at every frame (SideFX documents no way around it)
         if message is None:
             _PROGRESS.pop(self.key, None)
-        else:
-            _PROGRESS[self.key] = message
-        with hou.undos.disabler():
-            _parm(self.node, PROGRESS).set(int(round(100 * (fraction or 0.0))))
-        if message is not None and hou.isUIAvailable():
-            hou.ui.setStatusMessage(f"FlashDepth {self.name}: {message}")
+            return
+        line = f"{int(round(100 * (fraction or 0.0)))}% {message}"
+        _PROGRESS[self.key] = line
+        if hou.isUIAvailable():
+            hou.ui.setStatusMessage(f"FlashDepth {self.name}: {line}")
 
     @contextlib.contextmanager
     def exporter(self, cache: ExportCache) -> Iterator[Callable[[int], None]]:
@@ -554,7 +598,8 @@ class _Node:
 
 
 # parm_changed: any FlashDepth parameter edited: the tile colour and the version loaded follow the status.
-parm_changed, render, finish, cancel, _, delete_old_versions, send_to_farm, running = controller.verbs(_Node)
+(parm_changed, render, preview, finish, cancel, _, delete_old_versions, send_to_farm,
+ running) = controller.verbs(_Node)
 
 
 def choose_version(node: hou.OpNode) -> None:
@@ -600,9 +645,10 @@ def load_version(node: hou.OpNode, version: DepthVersion) -> None:
         raise FlashDepthError(f"{node.path()} is missing its '{DEPTH_NODE}' File COP: create a new FlashDepth node")
     upstream = _upstream(node)
     if kind == COPERNICUS and upstream is not None and upstream.type().name() == "file":
-        parm.set(_follow_video_timing(loader, upstream, version))
+        pattern = _follow_video_timing(loader, upstream, version)
     else:
-        parm.set(houdini_pattern(version.pattern))
+        pattern = houdini_pattern(version.pattern)
+    parm.set(relative_path(pattern, _base_dir(), "$HIP"))  # (another mount of the .hip reads the same files)
     if kind == COPERNICUS:  # the AOVs the files hold: the depth and the passes asked
         present = version_passes(version.manifest())
         aovs = COPERNICUS_AOVS + tuple(aov for aov, shown in zip(PASS_AOVS, present) if shown)
@@ -653,16 +699,22 @@ def _remember_status(node: hou.OpNode, status: Union[NodeStatus, FlashDepthError
     return entry
 
 
+def _loaded_file(node: hou.OpNode) -> str:
+    """The depth loader's file name (the COP2 subnet's File COP, or the Copernicus node's own)."""
+    loader = node.node(DEPTH_NODE) or node
+    parm = loader.parm(FILE_PARM[COP2]) or loader.parm(FILE_PARM[COPERNICUS])
+    return parm.evalAsString() if parm is not None else ""
+
+
 def status_text(node: hou.OpNode) -> str:
     """The status line (the Status parameter's expression): the running render's progress, else whether the
     depth is current, partial, stale or missing, after how the last action ended. The status is computed when
     what it depends on changes (:func:`_signature`, and each action), not at every redraw: that reads the disk,
     samples the camera and, for a COP2 tree, evaluates every upstream parameter."""
-    progress = node.parm(PROGRESS)
-    percent = progress.eval() if progress is not None else 0  # read, so the line refreshes with the progress
+    _loaded_file(node)  # read, so that Houdini evaluates the line again when a render loads its depth
     if running(node) is not None:
-        message = _PROGRESS.get(str(node.sessionId()), "Starting")
-        return f"{percent}% {message} (press Cancel to stop)"
+        line = _PROGRESS.get(str(node.sessionId()), "0% Starting")
+        return f"{line} (press Cancel to stop)"
     entry = _STATUS.get(str(node.sessionId()))
     if entry is None or entry[0] != _signature(node):
         host = _Node(node)

@@ -82,6 +82,7 @@ def bicubic_from_taps(block: np.ndarray, rows: np.ndarray, cols: np.ndarray, ful
     to [0, 1] as the model's input is. Separable, four taps a side: the pixels never read are never made."""
     (row_index, row_weight), (col_index, col_weight) = bicubic_weights(full[0], size[0]), bicubic_weights(full[1], size[1])
     row_at, col_at = np.searchsorted(rows, row_index), np.searchsorted(cols, col_index)
+    assert np.array_equal(rows[row_at], row_index) and np.array_equal(cols[col_at], col_index), "a tap is missing"
     tall = sum(row_weight[:, k, None, None] * block[row_at[:, k]] for k in range(4))  # (h, len(cols), 3)
     out = sum(col_weight[None, :, k, None] * tall[:, col_at[:, k]] for k in range(4))  # (h, w, 3)
     return np.ascontiguousarray(np.clip(out, 0.0, 1.0, out=out).transpose(2, 0, 1))

@@ -19,9 +19,11 @@ PROC_CGROUP = Path("/proc/self/cgroup")
 """Where the cgroup hierarchies are mounted, and the file naming this process's cgroups."""
 WAIT_POLICY = "PASSIVE"
 """OpenMP's wait policy for the render (``OMP_WAIT_POLICY``; an explicit setting wins). Passive: a waiting thread
-sleeps at once. Measured on this project's 2-core machine (``benchmarks/bench_render.py --threads-check``):
-busy-waiting threads starve the decode and encode threads and, on a shared machine, spin while a descheduled
-peer holds every op up (up to 20x slower); passive costs little for the networks' large operations."""
+sleeps at once. Measured (``benchmarks/bench_render.py --threads-check``, 2 cores): on a near-idle machine passive
+costs x1.6 on the embedded model's small ops and ~5 % on FlashDepth-S; beside other work busy-waiting threads
+starve the decode and encode threads and spin while a descheduled peer holds every op up: passive is x2-x12
+faster there (x200 on a busy machine), and a short spin (``GOMP_SPINCOUNT``) is no better. Libgomp reads the policy
+once, so it holds for the whole process."""
 
 
 def affinity_cores() -> int:

@@ -568,14 +568,27 @@ def _read_only(changes: Sequence[Change]) -> List[str]:
     return found
 
 
-def _record(manifest: Dict[str, object], changes: Sequence[Change]) -> None:
-    """Add to the manifest every file and folder the writes in ``changes`` create."""
+def _install_key(host: str, dest: Optional[Path]) -> str:
+    """The manifest's name for one install: the host (into the user's folders) or ``host --dest FOLDER``."""
+    return host if dest is None else f"{host} --dest {os.path.abspath(dest)}"
+
+
+def _installs(manifest: Mapping[str, object]) -> List[str]:
+    """The installs the manifest records (:func:`_install_key`), in the order they were made."""
+    items = manifest.get("installs")
+    return [str(item) for item in items] if isinstance(items, list) else []
+
+
+def _record(manifest: Dict[str, object], changes: Sequence[Change], dest: Optional[Path] = None) -> None:
+    """Add to the manifest every file and folder the writes in ``changes`` create (a host's under the key of its
+    install into ``dest``)."""
     created = manifest["created"]
     assert isinstance(created, dict)
     for change in changes:
         if change.action != "write" or change.before is not None:
             continue
-        items = created.setdefault(change.owner, [])
+        key = _install_key(change.owner, dest) if change.owner in HOSTS else change.owner
+        items = created.setdefault(key, [])
         for new in [*_new_folders(change.path), change.path]:
             if str(new) not in items:
                 items.append(str(new))
@@ -616,8 +629,10 @@ def plan(hosts: Sequence[str], layout: Layout, dest: Optional[Path] = None, remo
     changes: List[Change] = []
     done = []
     for host in hosts:
+        key = _install_key(host, dest)  # (a first release's record names the host alone, for any folder)
+        created = _created(manifest, key) + (_created(manifest, host) if key != host else [])
         try:
-            changes += _PLANNERS[host](layout, root, dest, remove, _created(manifest, host), refusals)
+            changes += _PLANNERS[host](layout, root, dest, remove, created, refusals)
             done.append(host)
         except HostAbsent as exc:
             if not skip_absent or remove:
@@ -640,21 +655,25 @@ def plan(hosts: Sequence[str], layout: Layout, dest: Optional[Path] = None, remo
                 written.pop(str(change.path), None)
             elif change.content is not None:
                 written[str(change.path)] = _digest(change.content)
+    keys = [_install_key(host, dest) for host in done]
     if not remove:
-        if any(c.action == "write" for c in changes):
-            _record(manifest, changes)
+        installs = _installs(manifest)
+        manifest["installs"] = installs + [key for key in keys if key not in installs]
+        if any(c.action == "write" for c in changes) or manifest["installs"] != installs:
+            _record(manifest, changes, dest)
             changes.insert(0, _write(layout.manifest(), _dump(manifest), "manifest"))
             _record(manifest, changes[:1])
             changes[0] = _write(layout.manifest(), _dump(manifest), "manifest")  # it records its own folders too
         return changes
     removed = [c.path for c in changes if c.action == "remove"]
-    changes += _folder_removals(done, manifest, removed)
+    changes += _folder_removals(keys, manifest, removed)
     created = manifest["created"]
     assert isinstance(created, dict)
-    for host in done:
-        created.pop(host, None)
+    for key in keys:
+        created.pop(key, None)
+    manifest["installs"] = [key for key in _installs(manifest) if key not in keys]
     left = any(c.action == "keep" for c in changes)  # an edited file stays: its host still uses the bridge config
-    if not left and not any(installed(h, layout) for h in HOSTS if h not in hosts):  # it serves every host
+    if not left and not _still_installed(layout, manifest, keys):  # it serves every install
         bridge = _bridge_changes(layout, root, manifest, True, "", refusals)
         refusals += _read_only(bridge)
         if refusals:
@@ -663,9 +682,21 @@ def plan(hosts: Sequence[str], layout: Layout, dest: Optional[Path] = None, remo
         if os.path.lexists(layout.manifest()):
             changes.append(Change("remove", layout.manifest(), owner="manifest", before=_read(layout.manifest())))
         changes += _folder_removals(["bridge", "manifest"], manifest, [c.path for c in changes if c.action in ("remove", "rmdir")])
-    elif os.path.lexists(layout.manifest()) and (removed or left):
-        changes.append(_write(layout.manifest(), _dump(manifest), "manifest"))
+    elif os.path.lexists(layout.manifest()):
+        update = _write(layout.manifest(), _dump(manifest), "manifest")
+        changes += [update] if update.action == "write" else []
     return changes
+
+
+def _still_installed(layout: Layout, manifest: Mapping[str, object], undone: Sequence[str]) -> bool:
+    """Whether any install but the ``undone`` ones still has its files in place: one into the user's folders
+    (recorded or not), or a recorded ``--dest`` install."""
+    keys = set(HOSTS) | set(_installs(manifest))
+    for key in keys - set(undone):
+        host, _, dest = key.partition(" --dest ")
+        if host in HOSTS and installed(host, layout, Path(dest) if dest else None):
+            return True
+    return False
 
 
 def _atomic_write(path: Path, content: bytes) -> None:
@@ -726,14 +757,16 @@ def apply(changes: Sequence[Change]) -> None:
                                "check the folder's permissions or pass --dest") from None
 
 
-def installed(host: str, layout: Layout) -> bool:
-    """Whether the installer's files for ``host`` are present in the user's folders."""
+def installed(host: str, layout: Layout, dest: Optional[Path] = None) -> bool:
+    """Whether the installer's files for ``host`` are present in the user's folders (or in ``dest``)."""
     root = project_root()
     if host == "nuke":
-        return _nuke_block(layout.nuke_dir() / "init.py") is not None
+        return _nuke_block((dest or layout.nuke_dir()) / "init.py") is not None
     if host == "houdini":
-        return any(_ours(f / "packages" / HOUDINI_PACKAGE, "host-package", root) for f in layout.houdini_dirs())
-    return any(_ours(f / s, "host-launcher", root) for f in layout.resolve_dirs() for s in _installed_scripts(f))
+        folders = [dest] if dest else layout.houdini_dirs()
+        return any(_ours(f / "packages" / HOUDINI_PACKAGE, "host-package", root) for f in folders)
+    folders = [dest] if dest else layout.resolve_dirs()
+    return any(_ours(f / s, "host-launcher", root) for f in folders for s in _installed_scripts(f))
 
 
 def _nuke_block(init: Path) -> Optional[str]:

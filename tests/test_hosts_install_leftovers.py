@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from flashdepth_vfx.hosts.install import Layout, apply, plan
+import pytest
+
+from flashdepth_vfx.hosts.install import InstallError, Layout, apply, host_checks, plan
 
 from test_hosts_install_safety import ENGINE, checkout, layout, snapshot  # noqa: F401 - fixtures
 
@@ -41,3 +43,43 @@ def test_uninstall_dest_keeps_the_default_install_and_a_users_init(checkout: Pat
     assert json.loads(layout.bridge_config().read_text())["engine"] == ENGINE  # the default install still uses it
     run(layout, "nuke", remove=True)
     assert snapshot(layout.home) == before
+
+
+def test_doctor_advice_for_a_hand_written_houdini_package_works(checkout: Path, layout: Layout,
+                                                                tmp_path: Path) -> None:
+    package = layout.home / "houdini20.5" / "packages" / "flashdepth_vfx.json"
+    package.parent.mkdir()
+    hand = {"env": [{"PYTHONPATH": {"value": "$FLASHDEPTH_VFX", "method": "append"}}], "hpath": "$FLASHDEPTH_VFX/houdini"}
+    package.write_text(json.dumps(hand))
+    [check] = [c for c in host_checks(layout) if c.name == "houdini"]
+    assert check.ok is False and "hosts install houdini" in check.detail
+    with pytest.raises(InstallError, match="move it out of packages/"):
+        plan(["houdini"], layout, engine=ENGINE)  # install refuses the user's file, as the advice says
+    entry = json.dumps({"FLASHDEPTH_VFX": str(checkout)})
+    assert f"add {entry} to its \"env\" list" in check.detail and "move it out of packages/" in check.detail
+    # the first way: the user adds the entry the advice names
+    package.write_text(json.dumps({**hand, "env": [json.loads(entry)] + hand["env"]}))
+    assert [c.ok for c in host_checks(layout) if c.name == "houdini"] == [True]
+    # the second way: the file moved away, install manages the package
+    package.write_text(json.dumps(hand))
+    package.rename(tmp_path / "mine.json")
+    run(layout, "houdini")
+    assert [c.ok for c in host_checks(layout) if c.name == "houdini"] == [True]
+
+
+@pytest.mark.parametrize("edited_since", [False, True])
+def test_doctor_advice_for_an_installed_package_that_lost_its_setting_works(
+        checkout: Path, layout: Layout, tmp_path: Path, edited_since: bool) -> None:
+    run(layout, "houdini")
+    package = layout.home / "houdini20.5" / "packages" / "flashdepth_vfx.json"
+    data = json.loads(package.read_text())
+    if not edited_since:  # the install record is gone (a first-release install, a lost config folder)
+        layout.manifest().unlink()
+    package.write_text(json.dumps({**data, "env": data["env"][1:]}))
+    [check] = [c for c in host_checks(layout) if c.name == "houdini"]
+    assert check.ok is False and check.detail.endswith("run `flashdepth-vfx hosts install houdini`")
+    if edited_since:
+        assert "move your version out of packages/" in check.detail
+        package.rename(tmp_path / "mine.json")
+    run(layout, "houdini")  # the advice works
+    assert [c.ok for c in host_checks(layout) if c.name == "houdini"] == [True]

@@ -817,14 +817,12 @@ def host_checks(layout: Layout) -> List[Check]:
                 if (f / "packages" / HOUDINI_PACKAGE).is_file()]
     for package in packages:
         root = _package_root(package)
-        detail = f"{package} -> {root}"
-        if root is None:
-            checks.append(Check("houdini", False, f"{package} sets no FLASHDEPTH_VFX (damaged?): "
-                                                  "run `flashdepth-vfx hosts install houdini`"))
+        detail = f"{package} -> {root}" if root is not None else f"{package} sets no FLASHDEPTH_VFX"
+        if root is not None and (root / "houdini").is_dir():
+            checks.append(Check("houdini", True, detail))
         else:
-            good = (root / "houdini").is_dir()
-            checks.append(Check("houdini", good, detail if good else
-                                f"{detail}: that folder has no houdini/; run `flashdepth-vfx hosts install houdini`"))
+            problem = detail if root is None else f"{detail}: that folder has no houdini/"
+            checks.append(Check("houdini", False, f"{problem}; {_package_advice(layout, package)}"))
     if not packages:
         where = ", ".join(str(f) for f in layout.houdini_dirs()) or f"no houdiniX.Y folder under {layout.houdini_parent()}"
         checks.append(Check("houdini", None, f"not installed ({where}; `flashdepth-vfx hosts install houdini`)"))
@@ -840,6 +838,26 @@ def host_checks(layout: Layout) -> List[Check]:
         checks.append(Check("resolve", None, f"not installed in {layout.resolve_dirs()[0]} "
                                              "(`flashdepth-vfx hosts install resolve`)"))
     return checks
+
+
+def _package_advice(layout: Layout, package: Path) -> str:
+    """What fixes a Houdini package that does not lead to this checkout: install rewrites its own package as it
+    wrote it, but never one changed or written by hand (the user adds the setting, or moves the file away and
+    lets install manage it)."""
+    install = "run `flashdepth-vfx hosts install houdini`"
+    try:
+        root = project_root()
+        recorded = _read_manifest(layout, root).get("written")
+    except InstallError:
+        return f"install flashdepth-vfx from a checkout, then {install}"
+    if _ours(package, "host-package", root):
+        digest = recorded.get(str(package)) if isinstance(recorded, dict) else None
+        if digest is None or digest == _digest(_read(package) or b""):
+            return install
+        return f"it was changed since install: move your version out of packages/, then {install}"
+    entry = json.dumps({"FLASHDEPTH_VFX": str(root)})
+    return (f"it is not flashdepth-vfx's (written by hand?): add {entry} to its \"env\" list (before any entry "
+            f"that uses $FLASHDEPTH_VFX), or move it out of packages/ and {install}")
 
 
 def engine_checks(layout: Layout) -> List[Check]:

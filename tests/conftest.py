@@ -9,6 +9,8 @@ import pytest
 from flashdepth_vfx.cpu_budget import configure_openmp
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Tests that fake HOME must not write config files into the real $XDG_CONFIG_HOME (tests set it themselves).
+os.environ.pop("XDG_CONFIG_HOME", None)
 configure_openmp()  # as the CLI does, before torch is imported: busy-waiting threads crawl on a shared machine
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,11 +3,13 @@ undone, doctor's advice for a hand-written Houdini package works, and the bridge
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Optional
 
 import pytest
 
+from flashdepth_vfx.bridge.engine import config_file, config_path, find_engine
 from flashdepth_vfx.hosts.install import InstallError, Layout, apply, host_checks, plan
 
 from test_hosts_install_safety import ENGINE, checkout, layout, snapshot  # noqa: F401 - fixtures
@@ -83,3 +85,50 @@ def test_doctor_advice_for_an_installed_package_that_lost_its_setting_works(
         package.rename(tmp_path / "mine.json")
     run(layout, "houdini")  # the advice works
     assert [c.ok for c in host_checks(layout) if c.name == "houdini"] == [True]
+
+
+# ----------------------------------------------------------------------------- XDG_CONFIG_HOME
+def test_config_file_follows_the_xdg_spec_on_linux_only(tmp_path: Path) -> None:
+    home, xdg = tmp_path / "home", tmp_path / "xdg"
+    legacy = home / ".config" / "flashdepth-vfx" / "bridge.json"
+    assert config_path({"XDG_CONFIG_HOME": str(xdg)}, home, "Linux") == xdg / "flashdepth-vfx" / "bridge.json"
+    assert config_file("install.json", {"XDG_CONFIG_HOME": str(xdg)}, home, "Linux") == \
+        xdg / "flashdepth-vfx" / "install.json"
+    for env in ({}, {"XDG_CONFIG_HOME": ""}, {"XDG_CONFIG_HOME": "relative/config"}):  # the spec ignores these
+        assert config_path(env, home, "Linux") == legacy
+    assert config_path({"XDG_CONFIG_HOME": str(xdg)}, home, "Darwin") == legacy
+    assert config_path({"XDG_CONFIG_HOME": str(xdg), "FLASHDEPTH_VFX_CONFIG": "/studio/bridge.json"}, home,
+                       "Linux") == Path("/studio/bridge.json")
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text("{}")  # a config written earlier at ~/.config: still found
+    assert config_path({"XDG_CONFIG_HOME": str(xdg)}, home, "Linux") == legacy
+    (xdg / "flashdepth-vfx").mkdir(parents=True)
+    (xdg / "flashdepth-vfx" / "bridge.json").write_text("{}")  # one where XDG says wins
+    assert config_path({"XDG_CONFIG_HOME": str(xdg)}, home, "Linux") == xdg / "flashdepth-vfx" / "bridge.json"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="XDG_CONFIG_HOME is a Linux setting")
+@pytest.mark.parametrize("earlier_at_dot_config", [False, True])
+def test_install_writes_where_xdg_says_and_the_bridge_finds_it(
+        checkout: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, earlier_at_dot_config: bool) -> None:
+    home, xdg = tmp_path / "home", tmp_path / "xdg"
+    (home / "houdini20.5").mkdir(parents=True)
+    xdg.mkdir()
+    before = snapshot(home, xdg)
+    engine = f"{sys.executable} -m flashdepth_vfx"
+    if earlier_at_dot_config:  # installed before XDG_CONFIG_HOME was set: the hosts keep finding that config
+        apply(plan(["nuke"], Layout("Linux", home, {}), engine=engine))
+    layout = Layout("Linux", home, {"XDG_CONFIG_HOME": str(xdg)})
+    apply(plan(["houdini"], layout, engine=engine))
+    config = (home / ".config" if earlier_at_dot_config else xdg) / "flashdepth-vfx"
+    assert layout.bridge_config() == config / "bridge.json" and layout.manifest() == config / "install.json"
+    assert json.loads((config / "bridge.json").read_text())["engine"] == engine
+    assert not (home / ".config").exists() or earlier_at_dot_config
+    monkeypatch.delenv("FLASHDEPTH_VFX_BIN", raising=False)
+    monkeypatch.delenv("FLASHDEPTH_VFX_CONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(xdg))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # only the config names the engine
+    assert find_engine() == [sys.executable, "-m", "flashdepth_vfx"]  # the bridge looks where install wrote
+    apply(plan(["nuke", "houdini"], layout, remove=True))
+    assert snapshot(home, xdg) == before

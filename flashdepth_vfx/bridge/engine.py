@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shlex
 import shutil
 import sys
@@ -28,12 +29,29 @@ class EngineNotFound(FlashDepthError):
     """The engine command could not be found or started; the message says how to point at it."""
 
 
-def config_path() -> Path:
-    """The user's bridge config file: ``$FLASHDEPTH_VFX_CONFIG`` or ``~/.config/flashdepth-vfx/bridge.json``."""
-    override = os.environ.get(CONFIG_ENV_VAR)
+def config_file(name: str, env: Optional[Mapping[str, str]] = None, home: Optional[Path] = None,
+                system: Optional[str] = None) -> Path:
+    """``name`` in flashdepth-vfx's config folder. On Linux that is ``$XDG_CONFIG_HOME/flashdepth-vfx`` when the
+    variable holds an absolute path (the XDG Base Directory spec ignores an empty or relative one), else
+    ``~/.config/flashdepth-vfx``; a file an earlier release wrote at ``~/.config/flashdepth-vfx`` and not yet in
+    the XDG folder stays the one read and updated. Other systems: ``~/.config/flashdepth-vfx``."""
+    env = os.environ if env is None else env
+    home = Path.home() if home is None else home
+    legacy = home / ".config" / "flashdepth-vfx" / name
+    xdg = env.get("XDG_CONFIG_HOME", "")
+    if (system or platform.system()) != "Linux" or not os.path.isabs(xdg):
+        return legacy
+    path = Path(xdg) / "flashdepth-vfx" / name
+    return legacy if not os.path.lexists(path) and os.path.lexists(legacy) else path
+
+
+def config_path(env: Optional[Mapping[str, str]] = None, home: Optional[Path] = None,
+                system: Optional[str] = None) -> Path:
+    """The user's bridge config file: ``$FLASHDEPTH_VFX_CONFIG``, else ``bridge.json`` in :func:`config_file`."""
+    override = (os.environ if env is None else env).get(CONFIG_ENV_VAR)
     if override:
         return Path(override).expanduser()
-    return Path.home() / ".config" / "flashdepth-vfx" / "bridge.json"
+    return config_file("bridge.json", env, home, system)
 
 
 def _split_command(value: str) -> List[str]:

@@ -13,8 +13,9 @@ What each host gets (nothing else is touched):
 * **Resolve / Fusion**: one small launcher per script in ``resolve/Fusion/Scripts`` copied into the per-user
   Scripts folders of DaVinci Resolve (and of Fusion Studio where it exists); each launcher points
   ``FLASHDEPTH_VFX_PATH`` at this checkout and runs the checkout's script with the objects the host injects.
-* Every host: the bridge config (``~/.config/flashdepth-vfx/bridge.json``) names this engine, so host
-  applications started from a desktop (whose PATH lacks the engine) find it; uninstall puts back what it held.
+* Every host: the bridge config (``bridge.json`` in ``$XDG_CONFIG_HOME/flashdepth-vfx`` on Linux, else in
+  ``~/.config/flashdepth-vfx``) names this engine, so host applications started from a desktop (whose PATH lacks
+  the engine) find it; uninstall puts back what it held.
 
 Safety (the rule of :func:`flashdepth_vfx.plates.output_guard.replace_refusal`, asked for every file): nothing under
 this checkout is written or removed, a link is never replaced or removed, a file flashdepth-vfx did not write is
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..bridge.engine import CONFIG_ENV_VAR
+from ..bridge.engine import CONFIG_ENV_VAR, config_file, config_path
 from ..errors import FlashDepthError
 from ..plates.output_guard import KIND_KEY, OutputKind, replace_refusal, source_marker, written_kind
 
@@ -136,13 +137,13 @@ class Layout:
         return [resolve] + ([fusion] if fusion.parent.is_dir() else [])
 
     def bridge_config(self) -> Path:
-        """The bridge config file (``$FLASHDEPTH_VFX_CONFIG`` or ``~/.config/flashdepth-vfx/bridge.json``)."""
-        override = self.env.get(CONFIG_ENV_VAR)
-        return Path(override).expanduser() if override else self.home / ".config" / "flashdepth-vfx" / "bridge.json"
+        """The bridge config file, where the bridge reads it (:func:`~flashdepth_vfx.bridge.engine.config_path`:
+        ``$FLASHDEPTH_VFX_CONFIG``, else ``bridge.json`` in ``$XDG_CONFIG_HOME/flashdepth-vfx`` or ``~/.config``)."""
+        return config_path(self.env, self.home, self.system)
 
     def manifest(self) -> Path:
-        """What install created: ``~/.config/flashdepth-vfx/install.json`` (per user, whatever the bridge config)."""
-        return self.home / ".config" / "flashdepth-vfx" / MANIFEST
+        """What install created: ``install.json`` in the config folder (per user, whatever the bridge config)."""
+        return config_file(MANIFEST, self.env, self.home, self.system)
 
 
 def _windows_documents() -> Optional[Path]:

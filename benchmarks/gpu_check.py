@@ -572,7 +572,7 @@ STEPS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], None]] = {
 
 
 def timings_table(report: dict[str, Any]) -> str:
-    """The timings step as a Markdown table (for the README), with the GPU and the run's date."""
+    """The timings step as a Markdown table (for docs/performance.md), with the GPU and the run's date."""
     env = report["steps"].get("environment", {}).get("result", {})
     rows = ["| model | size | mode | median ms | p90 ms | frames/s | peak GiB |", "|---|---|---|---|---|---|---|"]
     for model, entry in report["steps"].get("timings", {}).get("result", {}).items():

@@ -77,3 +77,13 @@ def test_hosts_doctor_shows_each_models_licence(tmp_path, monkeypatch) -> None:
         "--  licence  flashdepth CC-BY-NC-4.0 (non-commercial use only): its teacher FlashDepth-L is from "
         f"Depth-Anything-V2-Large; source: {DA_V2} README",
     ]
+
+
+def test_farm_examples_use_a_commercially_usable_model() -> None:
+    """A studio copies the farm page's commands: none names a non-commercial checkpoint."""
+    text = (ROOT / "docs" / "farm.md").read_text(encoding="utf-8")
+    named = re.findall(r"(?:--checkpoint[ =]|Checkpoint=)(\S+)", text)
+    assert len(named) >= 4
+    models = {Path(value.strip("`'\"")).stem for value in named}
+    non_commercial = {name for name, known in ckpt.KNOWN_CHECKPOINTS.items() if not known.licence.commercial}
+    assert non_commercial == {"flashdepth", "flashdepth-l"} and not models & non_commercial, models

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Optional
 
 import pytest
+from click.testing import CliRunner
 
 from flashdepth_vfx.bridge.engine import config_file, config_path, find_engine
+from flashdepth_vfx.cli import main
 from flashdepth_vfx.hosts.install import InstallError, Layout, apply, host_checks, plan
 
 from test_hosts_install_safety import ENGINE, checkout, layout, snapshot  # noqa: F401 - fixtures
@@ -132,3 +134,19 @@ def test_install_writes_where_xdg_says_and_the_bridge_finds_it(
     assert find_engine() == [sys.executable, "-m", "flashdepth_vfx"]  # the bridge looks where install wrote
     apply(plan(["nuke", "houdini"], layout, remove=True))
     assert snapshot(home, xdg) == before
+
+
+def test_cli_uninstall_without_dest_then_with_it(checkout: Path, layout: Layout, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The review's set-up, through the command line."""
+    monkeypatch.setenv("HOME", str(layout.home))
+    monkeypatch.delenv("FLASHDEPTH_VFX_CONFIG", raising=False)
+    before = snapshot(layout.home)
+    dest, runner = tmp_path / "shared" / "nuke", CliRunner()
+    assert runner.invoke(main, ["hosts", "install", "nuke", "--dest", str(dest)]).exit_code == 0
+    engine = json.loads(layout.bridge_config().read_text())["engine"]
+    undo = runner.invoke(main, ["hosts", "uninstall", "nuke"])
+    assert undo.exit_code == 0 and undo.output == "nothing to remove\n", undo.output
+    assert json.loads(layout.bridge_config().read_text())["engine"] == engine
+    assert runner.invoke(main, ["hosts", "uninstall", "nuke", "--dest", str(dest)]).exit_code == 0
+    assert not (tmp_path / "shared").exists() and snapshot(layout.home) == before

@@ -849,8 +849,8 @@ def _package_advice(layout: Layout, package: Path) -> str:
     try:
         root = project_root()
         recorded = _read_manifest(layout, root).get("written")
-    except InstallError:
-        return f"install flashdepth-vfx from a checkout, then {install}"
+    except InstallError as exc:  # no checkout, or an install record in the way: install would say the same
+        return f"{exc}; then {install}"
     if _ours(package, "host-package", root):
         digest = recorded.get(str(package)) if isinstance(recorded, dict) else None
         if digest is None or digest == _digest(_read(package) or b""):

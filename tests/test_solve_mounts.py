@@ -1,7 +1,7 @@
 """A solve finished from another mount (issue 19, item 1, solve side): ``solve --resume`` (a farm's solve step,
 ``render --camera ... --resume``) on a machine that sees the show at ``/Volumes/show`` instead of ``/mnt/show``, with
 its own copy of the OCIO config, keeps every frame solved there. A changed setting, camera, anchors or LUT still
-solves again.
+solves again. ``render --camera ... --resume`` from the other mount renders and solves nothing.
 
 A tiny real render (the tiny checkpoint), real plates, camera and anchors files, the real solve command.
 """
@@ -27,8 +27,12 @@ def _solve(show: Path, config: Path, *extra: str) -> tuple[int, str]:
                    "-o", str(shot / "solved" / "s.####.exr"), *extra)
 
 
+def _files(folder: Path, pattern: str = "*.exr") -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.glob(pattern))}
+
+
 def _solved(show: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((show / "sh010" / "solved").glob("s.*.exr"))}
+    return _files(show / "sh010" / "solved", "s.*.exr")
 
 
 @pytest.fixture()
@@ -79,3 +83,28 @@ def test_what_changes_the_solve_still_solves_again_from_another_mount(solved_on_
     code, err = _solve(show, config, *extra)
     assert code == 0 and f"wrote {len(FRAMES)} frames" in err and "already solved" not in err, err
     assert _solved(show) != solved
+
+
+def test_render_then_solve_resumed_from_another_mount_keeps_both(tmp_path, checkpoint) -> None:
+    """``render --camera ... --resume`` (a node's *Finish*, a farm job) from the other mount: no frame rendered or
+    solved again."""
+    x = tmp_path / "x"
+    show = x / "mnt" / "show"
+    write_plates(show / "plates", FRAMES)
+    (show / "anchors.csv").write_text("frame,x,y,distance\n" + "".join(f"{f},20,20,4.0\n{f},60,50,6.0\n"
+                                                                        for f in FRAMES))
+    config = write_config(x / "installA")
+
+    def render(root: Path, config: Path, *extra: str) -> tuple[int, str]:
+        return run_cli("render", str(root / "plates" / "shot.####.exr"), "-o", str(root / "out" / "d.####.exr"),
+                       "--checkpoint", str(checkpoint), "--ocio-config", str(config), "--fov", "50",
+                       "--anchors", str(root / "anchors.csv"), *extra)
+
+    assert render(show, config)[0] == 0
+    before = _files(show / "out")
+    (x / "mnt").rename(x / "Volumes")
+    shutil.copytree(x / "installA", x / "installB")
+    show = x / "Volumes" / "show"
+    code, err = render(show, x / "installB" / "config.ocio", "--resume")
+    assert code == 0 and f"{len(FRAMES)} already solved" in err, err
+    assert _files(show / "out") == before and len(before) == 2 * len(FRAMES)  # raw and solved

@@ -3,8 +3,9 @@
 Two passes over the disparity frames: the first samples them at the references (and checks every frame for NaN), the
 fit runs on the whole shot, the second writes the solved frames atomically (:func:`~flashdepth_vfx.plates.write_exr`)
 with the raw file's windows and metadata plus the per-frame solve. The raw files are never written. With
-``resume``, frames already solved with the same settings and inputs are skipped. Everything that can be wrong with
-the inputs is checked before the first frame is written.
+``resume``, frames already solved with the same settings and inputs are skipped, wherever the show is mounted (the
+key holds what the inputs are, not where: see :data:`UNKEYED_SETTINGS`). Everything that can be wrong with the inputs is
+checked before the first frame is written.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from flashdepth_vfx import __version__
 from flashdepth_vfx.engine.resume import (  # the engine's rules (torch is not loaded)
-    file_fingerprint, remove_stale_temporaries,
+    colour_id, file_fingerprint, remove_stale_temporaries, source_id,
 )
 from flashdepth_vfx.errors import Cancelled, OptionError, PlateError, SolveError, check_cancel
 from flashdepth_vfx.hosts.versions import engine_marker_name, rendering_marker
@@ -61,6 +62,11 @@ HALF_MAX = 65504.0
 """The largest half float: ``--half`` writes larger depth (a scene in millimetres: 65 m) or positions as infinity."""
 INPUT_CHANNELS = ("depth.Z", "Z", "depth.Y", "Y", "R")
 """Channels tried in order for the disparity when ``channel`` is not given."""
+UNKEYED_SETTINGS = frozenset({"disparity", "output", "plates", "ocio_config", "camera", "points", "anchors",
+                              "report", "resume", "overwrite"})
+"""Settings left out of the solve's resume key: the files are in it by what they are (raw frames and plates by file
+name and content fingerprint, the OCIO config, camera, points and anchors by content), never by where the show is
+mounted; the outputs and the run's own switches not at all. Every other setting is in it."""
 
 
 @dataclass(frozen=True)
@@ -223,10 +229,11 @@ def _check_mode(settings: SolveSettings, metric: bool, camera: Camera | None) ->
     return mode
 
 
-def _input_stamp(paths: Sequence[Path | str | None]) -> list[str]:
-    """Name and fingerprint (the engine's :func:`~flashdepth_vfx.engine.resume.file_fingerprint`: size, modification
-    time, sampled blocks) of each input file: a changed input invalidates resumed frames."""
-    return [f"{Path(path).absolute()}:{file_fingerprint(Path(path))}" for path in paths if path is not None]
+def _input_stamp(paths: Sequence[Path]) -> list[str]:
+    """File name (not folder: another mount is the same file) and fingerprint (the engine's
+    :func:`~flashdepth_vfx.engine.resume.file_fingerprint`: size, modification time, sampled blocks) of each input
+    file: a changed input invalidates resumed frames."""
+    return [f"{path.name}:{file_fingerprint(path)}" for path in paths]
 
 
 def _references_digest(camera: Camera | None, points: np.ndarray | None, anchors: Anchors | None) -> str:
@@ -267,7 +274,7 @@ class ShotSolve:
         self._warnings: list[str] = []
         self._plate_seq: FrameSequence | None = None
         self._far = math.inf  # the sky's depth (scene units): set once the references are read
-        self._colour = ""  # the OCIO config's cache ID when the plates are read (their colour feeds flow and cuts)
+        self._colour = ""  # the OCIO config by content when the plates are read (their colour feeds flow and cuts)
 
     def _step(self, phase: str, index: int = 0, total: int = 1) -> None:
         """Phase ``phase`` takes on item ``index`` of ``total``: the cancel point of every loop of the solve."""
@@ -317,7 +324,7 @@ class ShotSolve:
                              "must cover the disparity frames (or pass --missing hold|black, as the render had)")
         s = self.settings
         config = load_config(s.ocio_config)
-        self._colour = config.getCacheID()
+        self._colour = colour_id(s.ocio_config)  # OCIO's cache ID holds the config's path
         converters: dict[str, DisplayConverter] = {}
 
         def read(frame: int) -> np.ndarray:
@@ -358,20 +365,21 @@ class ShotSolve:
         try:
             # Pruning leaves the folder alone while the solve reads and fits (minutes of writing nothing).
             with rendering_marker(str(Path(summary.output).parent), engine_marker_name()):
-                self._run(summary, files)
+                self._run(summary, seq, files)
         except Cancelled:
             summary.cancelled = True
         summary.phase = self._phase
         return summary
 
-    def _run(self, summary: SolveSummary, files: list[Path]) -> None:
+    def _run(self, summary: SolveSummary, seq: FrameSequence, files: list[Path]) -> None:
         s = self.settings
         self._step("start")
         pattern, frames = summary.output, summary.frames
         # Fingerprinted before anything is read: an input changed while the solve runs leaves frames --resume redoes.
+        # (The camera, points and anchors count by their content as loaded: _references_digest.)
         plates = [] if self._plate_seq is None else [self._plate_seq.files[f] for f in frames
                                                      if f in self._plate_seq.files]
-        stamp = _input_stamp([*files, *plates, s.camera, *s.points, s.anchors])
+        stamp = _input_stamp([*files, *plates])
         headers = []
         for path in files:
             check_cancel(self.cancel)
@@ -452,7 +460,7 @@ class ShotSolve:
             if fit.sigma > UNRELIABLE_SPREAD:
                 self._warn(f"the references disagree with the disparity by {100 * fit.sigma:.0f}% (robust spread): "
                            "the depth is unreliable where no point constrains it; check the points and the camera")
-        key = self._key(stamp, _references_digest(camera, points, anchors), mode)
+        key = self._key(seq, stamp, _references_digest(camera, points, anchors), mode)
         done = self._done(pattern, frames, key) if s.resume else set()
         self._check_other_solves(pattern, frames, key)
         summary.skipped = sorted(done)
@@ -638,11 +646,14 @@ class ShotSolve:
             channels.update({name: n[..., i] for i, name in enumerate(N_CHANNELS)})
         return channels
 
-    def _key(self, stamp: list[str], references: str, mode: str) -> str:
-        s = self.settings
-        payload = json.dumps({"settings": asdict(s) | {"resume": False, "overwrite": False, "report": None}, "inputs": stamp,
-                              "references": references, "colour": self._colour, "mode": mode, "version": __version__}, sort_keys=True,
-                             default=str)
+    def _key(self, seq: FrameSequence, stamp: list[str], references: str, mode: str) -> str:
+        """The solved frames' resume key: every setting but :data:`UNKEYED_SETTINGS`, the raw frames' and plates' file
+        name patterns and fingerprints, the references and the OCIO config by content. No folder is in it."""
+        settings = {k: v for k, v in asdict(self.settings).items() if k not in UNKEYED_SETTINGS}
+        plates = None if self._plate_seq is None else source_id(self._plate_seq, None)
+        payload = json.dumps({"settings": settings, "disparity": source_id(seq, None), "plates": plates,
+                              "inputs": stamp, "references": references, "colour": self._colour, "mode": mode,
+                              "version": __version__}, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     def _check_other_solves(self, pattern: str, frames: list[int], key: str) -> None:

@@ -107,6 +107,21 @@ def test_download_uses_hub_into_cache(monkeypatch, official_pth: Path, tmp_path:
         download_checkpoint("nope")
 
 
+def test_cache_dir_follows_the_xdg_spec(monkeypatch, tmp_path: Path) -> None:
+    """$XDG_CACHE_HOME counts only when absolute; empty or relative falls back to ~/.cache (XDG Base Directory spec)."""
+    monkeypatch.delenv("FLASHDEPTH_VFX_CACHE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert ckpt.cache_dir() == tmp_path / "xdg" / "flashdepth-vfx"
+    for ignored in ("", "relative/cache"):
+        monkeypatch.setenv("XDG_CACHE_HOME", ignored)
+        assert ckpt.cache_dir() == tmp_path / "home" / ".cache" / "flashdepth-vfx"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert ckpt.cache_dir() == tmp_path / "home" / ".cache" / "flashdepth-vfx"
+    monkeypatch.setenv("FLASHDEPTH_VFX_CACHE", "/studio/cache")
+    assert ckpt.cache_dir() == Path("/studio/cache")
+
+
 class _RunsCode:
     """Unpickling this would call os.system: the shape of a malicious checkpoint."""
 

@@ -29,19 +29,26 @@ class EngineNotFound(FlashDepthError):
     """The engine command could not be found or started; the message says how to point at it."""
 
 
+def xdg_home(var: str, fallback: str, env: Optional[Mapping[str, str]] = None, home: Optional[Path] = None) -> Path:
+    """An XDG base folder: ``$var`` when it holds an absolute path, else ``~/fallback`` (the XDG Base Directory
+    spec says to ignore an empty or relative value)."""
+    value = (os.environ if env is None else env).get(var, "")
+    if os.path.isabs(value):
+        return Path(value)
+    return (Path.home() if home is None else home) / fallback
+
+
 def config_file(name: str, env: Optional[Mapping[str, str]] = None, home: Optional[Path] = None,
                 system: Optional[str] = None) -> Path:
     """``name`` in flashdepth-vfx's config folder. On Linux that is ``$XDG_CONFIG_HOME/flashdepth-vfx`` when the
     variable holds an absolute path (the XDG Base Directory spec ignores an empty or relative one), else
     ``~/.config/flashdepth-vfx``; a file an earlier release wrote at ``~/.config/flashdepth-vfx`` and not yet in
     the XDG folder stays the one read and updated. Other systems: ``~/.config/flashdepth-vfx``."""
-    env = os.environ if env is None else env
     home = Path.home() if home is None else home
     legacy = home / ".config" / "flashdepth-vfx" / name
-    xdg = env.get("XDG_CONFIG_HOME", "")
-    if (system or platform.system()) != "Linux" or not os.path.isabs(xdg):
+    if (system or platform.system()) != "Linux":
         return legacy
-    path = Path(xdg) / "flashdepth-vfx" / name
+    path = xdg_home("XDG_CONFIG_HOME", ".config", env, home) / "flashdepth-vfx" / name
     return legacy if not os.path.lexists(path) and os.path.lexists(legacy) else path
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from ..bridge.engine import xdg_home
 from ..errors import CheckpointError
 from .config import get_config, list_models
 from .flashdepth import FlashDepth
@@ -60,12 +61,12 @@ KNOWN_CHECKPOINTS: dict[str, KnownCheckpoint] = {
 
 
 def cache_dir() -> Path:
-    """Where downloaded checkpoints live: $FLASHDEPTH_VFX_CACHE, else the user cache folder."""
+    """Where downloaded checkpoints live: $FLASHDEPTH_VFX_CACHE, else flashdepth-vfx in the XDG cache folder
+    ($XDG_CACHE_HOME when absolute, else ~/.cache)."""
     env = os.environ.get("FLASHDEPTH_VFX_CACHE")
     if env:
         return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "flashdepth-vfx"
+    return xdg_home("XDG_CACHE_HOME", ".cache") / "flashdepth-vfx"
 
 
 def file_hash(path: str | Path, length: int = 12) -> str:

@@ -23,6 +23,11 @@ strict = True
 [mypy-DaVinciResolveScript]
 # Resolve's scripting module ships without stubs; flashdepth_resolve duck-types its objects.
 ignore_missing_imports = True
+
+[mypy-flashdepth_vfx.plates.colour,flashdepth_vfx.plates.image_io,flashdepth_vfx.plates.movie,flashdepth_vfx.plates.sequence]
+# The engine-side plate modules (OpenColorIO, OpenImageIO, PyAV, numpy) that flashdepth_vfx.plates names for type
+# checkers only: a host Python never imports them (tests/test_hosts_install_safety.py checks the guard's imports).
+follow_imports = skip
 """
 PROBE = """\
 import hou
@@ -39,7 +44,10 @@ def test_adapters_pass_mypy_strict_against_the_host_stubs(tmp_path: Path) -> Non
     config.write_text(CONFIG)
     probe = tmp_path / "stub_probe.py"
     probe.write_text(PROBE)
-    env = {**os.environ, "MYPYPATH": os.pathsep.join(str(p) for p in SEARCH_PATH)}
+    # Without PYTHONPATH: mypy takes its entries for installed packages and silences their errors, so a checkout on
+    # PYTHONPATH would pass here whatever the adapters' imports hold.
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+           "MYPYPATH": os.pathsep.join(str(p) for p in SEARCH_PATH)}
     done = subprocess.run(
         [sys.executable, "-m", "mypy", "--config-file", str(config), "--cache-dir", str(tmp_path / "cache"),
          "--no-error-summary", *TARGETS, str(probe)],

@@ -461,5 +461,7 @@ class Verbs(NamedTuple):
 def verbs(host: Callable[[Any], NodeHost]) -> Verbs:
     """The verbs for an adapter whose :class:`NodeHost` is ``host(node)``: its module unpacks them under the
     names its buttons call (``render, finish, ... = controller.verbs(NukeNode)``)."""
-    return Verbs(*(_bind(verb, host) for verb in (refresh, render, preview, finish, cancel, show_partial,
-                                                  delete_old_versions, send_to_farm, running)))
+    return Verbs(refresh=_bind(refresh, host), render=_bind(render, host), preview=_bind(preview, host),
+                 finish=_bind(finish, host), cancel=_bind(cancel, host), show_partial=_bind(show_partial, host),
+                 delete_old_versions=_bind(delete_old_versions, host), send_to_farm=_bind(send_to_farm, host),
+                 running=_bind(running, host))

@@ -95,6 +95,11 @@ def test_graphs_are_captured_before_the_io_threads_and_uploads_run_on_their_own_
     check_side_streams(fake)
 
 
+def next_of_thread(log: list, index: int) -> tuple:
+    """The call after ``log[index]`` made by the same thread (the other threads' calls interleave with it)."""
+    return next(entry for entry in log[index + 1:] if entry[0] == log[index][0])
+
+
 def check_side_streams(fake: FakeCuda) -> None:
     """Uploads and colour on their own stream, handed to the model's stream by events; copies back on a third."""
     log = fake.log
@@ -103,7 +108,8 @@ def check_side_streams(fake: FakeCuda) -> None:
     uploads = [e for e in log if e[1] == "to_device"]
     assert len(uploads) == len(FRAMES) and {e[0] for e in uploads} == {"flashdepth-read"} and {e[2] for e in uploads} == {upload}
     # each frame: handed over to the model's stream, then its ready event recorded on the upload stream ...
-    ready = [log[i + 1][2] for i, e in enumerate(log) if e[1] == "hand_over" and e[2] == "model" and e[0] == "flashdepth-read"]
+    ready = [next_of_thread(log, i)[2] for i, e in enumerate(log)
+             if e[1] == "hand_over" and e[2] == "model" and e[0] == "flashdepth-read"]
     assert len(ready) == len(FRAMES)
     assert all(e[1:] == ("record", name, upload) for name in ready for e in log if e[1] == "record" and e[2] == name)
     # ... and the model's stream waits for it (on the device) before the frame's replay, frame after frame
@@ -111,7 +117,7 @@ def check_side_streams(fake: FakeCuda) -> None:
     assert [e[1] for e in main] == ["wait_event", "replay"] * len(FRAMES)
     assert [e[3] for e in main if e[1] == "wait_event"] == ready
     # a pinned staging buffer is refilled only after its copy of two frames before has left it (a host wait)
-    staged = [log[i + 1][2] for i, e in enumerate(log) if e[1] == "to_device"]
+    staged = [next_of_thread(log, i)[2] for i, e in enumerate(log) if e[1] == "to_device"]
     waits = [e[2] for e in log if e[1] == "synchronize" and e[0] == "flashdepth-read"]
     assert waits == staged[: len(FRAMES) - 2]
     # copies back: after an event of the model's stream, on the copy stream; the writers wait for them

@@ -299,6 +299,15 @@ def cancel(host: NodeHost) -> None:
     host.say("Cancelling...")
 
 
+def _source_or_say(host: NodeHost) -> Optional[Source]:
+    """The node's source, or None after the status bar says why it cannot be read."""
+    try:
+        return host.read_source()
+    except FlashDepthError as exc:
+        host.say(f"Error: {exc}")
+        return None
+
+
 def choose_version(host: NodeHost, choice: Optional[str]) -> None:
     """The version menu changed to ``choice`` (a version's menu label or key; None: latest): show the version
     chosen (it stays, whatever the settings), or follow the settings again. During a render the menu goes back
@@ -307,10 +316,8 @@ def choose_version(host: NodeHost, choice: Optional[str]) -> None:
         host.choose(None)
         host.say("Rendering: choose a version when the render is done")
         return
-    try:
-        source = host.read_source()
-    except FlashDepthError as exc:
-        host.say(f"Error: {exc}")
+    source = _source_or_say(host)
+    if source is None:
         return
     if choice is None:
         if host.chosen():
@@ -334,10 +341,8 @@ def choose_version(host: NodeHost, choice: Optional[str]) -> None:
 
 def show_partial(host: NodeHost) -> None:
     """*Show partial*: the artist chooses the unfinished version of the current settings over the previous one."""
-    try:
-        source = host.read_source()
-    except FlashDepthError as exc:
-        host.say(f"Error: {exc}")
+    source = _source_or_say(host)
+    if source is None:
         return
     wanted = source.settings.version()
     if not wanted.frames_on_disk(source.frames):
@@ -377,10 +382,8 @@ def delete_old_versions(host: NodeHost) -> Optional[threading.Thread]:
     if busy is not None and busy.is_alive():
         host.say("Already looking for old versions")
         return None
-    try:
-        source = host.read_source()
-    except FlashDepthError as exc:
-        host.say(f"Error: {exc}")
+    source = _source_or_say(host)
+    if source is None:
         return None
     shown = host.shown()
     protect = [source.settings.version()] + ([shown] if shown is not None else [])
